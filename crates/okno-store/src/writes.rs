@@ -1,0 +1,319 @@
+//! Operator writes: each applied locally and queued for the server in one transaction.
+
+use okno_core::{EventKind, Millis, Mutation, new_id};
+use sqlx::{Sqlite, Transaction};
+
+use crate::{Store, StoreError};
+
+/// What a write left behind: its place in the outbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Applied {
+    pub mutation_id: String,
+    pub outbox_seq: i64,
+}
+
+const MAX_BODY_CHARS: usize = 100_000;
+const MAX_TAGS: usize = 20;
+const MAX_TAG_CHARS: usize = 40;
+
+/// An event row for the reports, written in the caller's transaction.
+struct Event<'a> {
+    kind: EventKind,
+    at: Millis,
+    ticket_id: Option<&'a str>,
+    operator_id: Option<&'a str>,
+    data: serde_json::Value,
+}
+
+async fn record(tx: &mut Transaction<'_, Sqlite>, e: Event<'_>) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO events (id, at, kind, ticket_id, operator_id, queue_id, customer_id, data) \
+         VALUES (?1, ?2, ?3, ?4, ?5, (SELECT queue_id FROM tickets WHERE id = ?4), (SELECT customer_id FROM tickets WHERE id = ?4), ?6)",
+    )
+    .bind(new_id())
+    .bind(e.at)
+    .bind(e.kind.as_str())
+    .bind(e.ticket_id)
+    .bind(e.operator_id)
+    .bind(e.data.to_string())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+async fn require_ticket(tx: &mut Transaction<'_, Sqlite>, ticket_id: &str) -> Result<(), StoreError> {
+    let found: Option<i64> =
+        sqlx::query_scalar("SELECT 1 FROM tickets WHERE id = ?").bind(ticket_id).fetch_optional(&mut **tx).await?;
+    found.map(|_| ()).ok_or_else(|| StoreError::NotFound { what: "ticket", id: ticket_id.to_owned() })
+}
+
+/// Trimmed, de-duplicated, bounded tags, in the order given.
+pub(crate) fn normalize_tags(tags: &[String]) -> Result<Vec<String>, StoreError> {
+    let mut out: Vec<String> = Vec::new();
+    for tag in tags {
+        let tag = tag.trim();
+        if tag.is_empty() {
+            continue;
+        }
+        if tag.chars().count() > MAX_TAG_CHARS {
+            return Err(StoreError::InvalidInput(format!("tag longer than {MAX_TAG_CHARS} characters")));
+        }
+        if !out.iter().any(|t| t.to_lowercase() == tag.to_lowercase()) {
+            out.push(tag.to_owned());
+        }
+    }
+    if out.len() > MAX_TAGS {
+        return Err(StoreError::InvalidInput(format!("more than {MAX_TAGS} tags")));
+    }
+    Ok(out)
+}
+
+impl Store {
+    /// Apply an operator's mutation to the local tables and append it to the outbox, atomically.
+    /// Invalid input is refused before anything is written.
+    pub async fn apply(&self, mutation: Mutation) -> Result<Applied, StoreError> {
+        let me = self.my_id().await?;
+        let mut tx = self.write.begin().await?;
+        let at = match &mutation {
+            Mutation::ReplyTicket { ticket_id, message_id, body, internal, at } => {
+                let body = body.trim();
+                if body.is_empty() {
+                    return Err(StoreError::InvalidInput("the reply is empty".into()));
+                }
+                if body.chars().count() > MAX_BODY_CHARS {
+                    return Err(StoreError::InvalidInput(format!(
+                        "the reply is longer than {MAX_BODY_CHARS} characters"
+                    )));
+                }
+                require_ticket(&mut tx, ticket_id).await?;
+                let author: String = match &me {
+                    Some(id) => {
+                        sqlx::query_scalar("SELECT name FROM operators WHERE id = ?")
+                            .bind(id)
+                            .fetch_one(&mut *tx)
+                            .await?
+                    }
+                    None => "Operator".to_owned(),
+                };
+                let direction = if *internal { "internal" } else { "outbound" };
+                sqlx::query(
+                    "INSERT INTO messages (id, ticket_id, channel, direction, author_name, operator_id, subject, body, created_at) \
+                     SELECT ?1, id, channel, ?2, ?3, ?4, NULL, ?5, ?6 FROM tickets WHERE id = ?7",
+                )
+                .bind(message_id)
+                .bind(direction)
+                .bind(&author)
+                .bind(me.as_deref())
+                .bind(body)
+                .bind(*at)
+                .bind(ticket_id)
+                .execute(&mut *tx)
+                .await?;
+                let preview: String = body.chars().take(140).collect();
+                sqlx::query(
+                    "UPDATE tickets SET preview = ?1, message_count = message_count + 1, updated_at = ?2, \
+                       status = CASE WHEN status = 'new' THEN 'open' ELSE status END WHERE id = ?3",
+                )
+                .bind(&preview)
+                .bind(*at)
+                .bind(ticket_id)
+                .execute(&mut *tx)
+                .await?;
+                let kind = if *internal { EventKind::NoteAdded } else { EventKind::MessageSent };
+                let data = serde_json::json!({ "message_id": message_id });
+                record(&mut tx, Event { kind, at: *at, ticket_id: Some(ticket_id), operator_id: me.as_deref(), data })
+                    .await?;
+                if !*internal {
+                    let first = sqlx::query(
+                        "UPDATE tickets SET first_response_at = ?1 WHERE id = ?2 AND first_response_at IS NULL",
+                    )
+                    .bind(*at)
+                    .bind(ticket_id)
+                    .execute(&mut *tx)
+                    .await?;
+                    if first.rows_affected() == 1 {
+                        let data = serde_json::json!({ "message_id": message_id });
+                        record(
+                            &mut tx,
+                            Event {
+                                kind: EventKind::FirstResponse,
+                                at: *at,
+                                ticket_id: Some(ticket_id),
+                                operator_id: me.as_deref(),
+                                data,
+                            },
+                        )
+                        .await?;
+                    }
+                }
+                *at
+            }
+            Mutation::SetTicketStatus { ticket_id, status, at } => {
+                require_ticket(&mut tx, ticket_id).await?;
+                let from: String = sqlx::query_scalar("SELECT status FROM tickets WHERE id = ?")
+                    .bind(ticket_id)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                sqlx::query("UPDATE tickets SET status = ?1, updated_at = ?2 WHERE id = ?3")
+                    .bind(status.as_str())
+                    .bind(*at)
+                    .bind(ticket_id)
+                    .execute(&mut *tx)
+                    .await?;
+                let data = serde_json::json!({ "from": from, "to": status });
+                record(
+                    &mut tx,
+                    Event {
+                        kind: EventKind::TicketStatusChanged,
+                        at: *at,
+                        ticket_id: Some(ticket_id),
+                        operator_id: me.as_deref(),
+                        data,
+                    },
+                )
+                .await?;
+                *at
+            }
+            Mutation::AssignTicket { ticket_id, assignee_id, at } => {
+                require_ticket(&mut tx, ticket_id).await?;
+                if let Some(id) = assignee_id {
+                    let known: Option<i64> = sqlx::query_scalar("SELECT 1 FROM operators WHERE id = ?")
+                        .bind(id)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                    if known.is_none() {
+                        return Err(StoreError::NotFound { what: "operator", id: id.clone() });
+                    }
+                }
+                sqlx::query(
+                    "UPDATE tickets SET assignee_id = ?1, updated_at = ?2, \
+                       status = CASE WHEN status = 'new' AND ?1 IS NOT NULL THEN 'open' ELSE status END WHERE id = ?3",
+                )
+                .bind(assignee_id.as_deref())
+                .bind(*at)
+                .bind(ticket_id)
+                .execute(&mut *tx)
+                .await?;
+                let data = serde_json::json!({ "assignee_id": assignee_id });
+                record(
+                    &mut tx,
+                    Event {
+                        kind: EventKind::TicketAssigned,
+                        at: *at,
+                        ticket_id: Some(ticket_id),
+                        operator_id: me.as_deref(),
+                        data,
+                    },
+                )
+                .await?;
+                *at
+            }
+            Mutation::SetTicketTags { ticket_id, tags, at } => {
+                let tags = normalize_tags(tags)?;
+                require_ticket(&mut tx, ticket_id).await?;
+                sqlx::query("UPDATE tickets SET tags = ?1, updated_at = ?2 WHERE id = ?3")
+                    .bind(serde_json::to_string(&tags)?)
+                    .bind(*at)
+                    .bind(ticket_id)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query("DELETE FROM ticket_tags WHERE ticket_id = ?").bind(ticket_id).execute(&mut *tx).await?;
+                for tag in &tags {
+                    sqlx::query("INSERT INTO ticket_tags (ticket_id, tag) VALUES (?, ?)")
+                        .bind(ticket_id)
+                        .bind(tag)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                let data = serde_json::json!({ "tags": tags });
+                record(
+                    &mut tx,
+                    Event {
+                        kind: EventKind::TicketTagsChanged,
+                        at: *at,
+                        ticket_id: Some(ticket_id),
+                        operator_id: me.as_deref(),
+                        data,
+                    },
+                )
+                .await?;
+                *at
+            }
+            Mutation::SetAgentState { operator_id, state, at } => {
+                let from: Option<String> = sqlx::query_scalar("SELECT state FROM operators WHERE id = ?")
+                    .bind(operator_id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                let Some(from) = from else {
+                    return Err(StoreError::NotFound { what: "operator", id: operator_id.clone() });
+                };
+                sqlx::query("UPDATE operators SET state = ?1, state_since = ?2 WHERE id = ?3")
+                    .bind(state.as_str())
+                    .bind(*at)
+                    .bind(operator_id)
+                    .execute(&mut *tx)
+                    .await?;
+                let data = serde_json::json!({ "from": from, "to": state });
+                record(
+                    &mut tx,
+                    Event {
+                        kind: EventKind::AgentStateChanged,
+                        at: *at,
+                        ticket_id: None,
+                        operator_id: Some(operator_id),
+                        data,
+                    },
+                )
+                .await?;
+                *at
+            }
+        };
+        let mutation_id = new_id();
+        let seq: i64 = sqlx::query_scalar(
+            "INSERT INTO outbox (mutation_id, name, body, created_at) VALUES (?, ?, ?, ?) RETURNING seq",
+        )
+        .bind(&mutation_id)
+        .bind(mutation.name())
+        .bind(serde_json::to_string(&mutation)?)
+        .bind(at)
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        tracing::debug!(name = mutation.name(), seq, "mutation applied and queued");
+        Ok(Applied { mutation_id, outbox_seq: seq })
+    }
+
+    /// The operator has seen the ticket. Read markers are this desktop's own, never synced.
+    pub async fn mark_read(&self, ticket_id: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE tickets SET unread = 0 WHERE id = ? AND unread = 1")
+            .bind(ticket_id)
+            .execute(&mut *self.write.acquire().await?)
+            .await?;
+        Ok(())
+    }
+
+    /// Mutations still waiting for the server, oldest first.
+    pub async fn pending_mutations(&self, limit: u32) -> Result<Vec<(i64, Mutation)>, StoreError> {
+        let rows: Vec<(i64, String)> = sqlx::query_as("SELECT seq, body FROM outbox ORDER BY seq LIMIT ?")
+            .bind(i64::from(limit))
+            .fetch_all(&self.read)
+            .await?;
+        rows.into_iter().map(|(seq, body)| Ok((seq, serde_json::from_str(&body)?))).collect()
+    }
+
+    /// A key/value preference of this desktop (window geometry, last filter).
+    pub async fn setting(&self, key: &str) -> Result<Option<String>, StoreError> {
+        Ok(sqlx::query_scalar("SELECT value FROM settings WHERE key = ?").bind(key).fetch_optional(&self.read).await?)
+    }
+
+    pub async fn set_setting(&self, key: &str, value: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO settings (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        )
+        .bind(key)
+        .bind(value)
+        .execute(&self.write)
+        .await?;
+        Ok(())
+    }
+}
