@@ -1,1 +1,218 @@
-//! End-to-end test support.
+//! End-to-end test support: start the real `okno-desktop` through `tauri-driver` and drive it
+//! with the W3C WebDriver protocol, the way a person would use the window.
+//!
+//! The tests need a display (Xvfb), `tauri-driver` and `WebKitWebDriver`; `cargo xtask test`
+//! provides all three and passes the app's path in `OKNO_DESKTOP_BIN`.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, anyhow, bail};
+use serde_json::{Value, json};
+
+/// The W3C "element identifier" key.
+const ELEMENT: &str = "element-6066-11e4-a52e-4f66b9e5d7d1";
+
+/// The desktop binary under test.
+pub fn app_binary() -> Result<PathBuf> {
+    let path = std::env::var_os("OKNO_DESKTOP_BIN")
+        .map(PathBuf::from)
+        .context("OKNO_DESKTOP_BIN is not set: run the end-to-end tests through `cargo xtask test`")?;
+    if !path.exists() {
+        bail!("{} does not exist: build okno-desktop first", path.display());
+    }
+    Ok(path)
+}
+
+/// Where screenshots go (CI keeps the folder as an artifact).
+pub fn artifacts_dir() -> PathBuf {
+    let dir = std::env::var_os("OKNO_ARTIFACTS").map(PathBuf::from).unwrap_or_else(std::env::temp_dir);
+    let _ = std::fs::create_dir_all(&dir);
+    dir
+}
+
+fn free_port() -> Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// A running tauri-driver; killed on drop.
+pub struct Driver {
+    child: Child,
+    base: String,
+}
+
+impl Driver {
+    pub fn start() -> Result<Driver> {
+        let port = free_port()?;
+        let native = free_port()?;
+        let child = Command::new("tauri-driver")
+            .args(["--port", &port.to_string(), "--native-port", &native.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .context("cannot start tauri-driver (cargo install tauri-driver --version 2.1.0 --locked)")?;
+        let driver = Driver { child, base: format!("http://127.0.0.1:{port}") };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if ureq::get(&format!("{}/status", driver.base)).call().is_ok() {
+                return Ok(driver);
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        bail!("tauri-driver did not answer on port {port}")
+    }
+
+    /// Start the app with `args` and open a WebDriver session on its window.
+    pub fn launch(&self, app: &Path, args: &[String]) -> Result<Session> {
+        let caps = json!({ "capabilities": { "alwaysMatch": {
+            "browserName": "wry",
+            "tauri:options": { "application": app, "args": args }
+        }}});
+        let response = post(&format!("{}/session", self.base), &caps)?;
+        let id = response["value"]["sessionId"].as_str().ok_or_else(|| anyhow!("no session id in {response}"))?;
+        Ok(Session { url: format!("{}/session/{id}", self.base), open: true })
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn post(url: &str, body: &Value) -> Result<Value> {
+    match ureq::post(url).send_json(body.clone()) {
+        Ok(r) => Ok(r.into_json()?),
+        Err(ureq::Error::Status(code, r)) => bail!("POST {url} → {code}: {}", r.into_string().unwrap_or_default()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn get(url: &str) -> Result<Value> {
+    match ureq::get(url).call() {
+        Ok(r) => Ok(r.into_json()?),
+        Err(ureq::Error::Status(code, r)) => bail!("GET {url} → {code}: {}", r.into_string().unwrap_or_default()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// A WebDriver session: one running app. Quitting ends the app.
+pub struct Session {
+    url: String,
+    open: bool,
+}
+
+/// An element on the page.
+#[derive(Debug, Clone)]
+pub struct Element(String);
+
+impl Session {
+    pub fn find_all(&self, css: &str) -> Result<Vec<Element>> {
+        let v = post(&format!("{}/elements", self.url), &json!({ "using": "css selector", "value": css }))?;
+        Ok(v["value"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|e| e[ELEMENT].as_str().map(|s| Element(s.to_owned()))).collect())
+            .unwrap_or_default())
+    }
+
+    /// Wait up to `timeout` for at least one element matching `css`.
+    pub fn wait_for(&self, css: &str, timeout: Duration) -> Result<Vec<Element>> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let found = self.find_all(css)?;
+            if !found.is_empty() {
+                return Ok(found);
+            }
+            if Instant::now() > deadline {
+                bail!("nothing matched {css:?} within {timeout:?}");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Wait until `check` returns Some, polling.
+    pub fn wait_until<T>(
+        &self,
+        what: &str,
+        timeout: Duration,
+        mut check: impl FnMut(&Session) -> Result<Option<T>>,
+    ) -> Result<T> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(v) = check(self)? {
+                return Ok(v);
+            }
+            if Instant::now() > deadline {
+                bail!("timed out after {timeout:?} waiting for {what}");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    pub fn click(&self, e: &Element) -> Result<()> {
+        post(&format!("{}/element/{}/click", self.url, e.0), &json!({}))?;
+        Ok(())
+    }
+
+    pub fn text(&self, e: &Element) -> Result<String> {
+        Ok(get(&format!("{}/element/{}/text", self.url, e.0))?["value"].as_str().unwrap_or_default().to_owned())
+    }
+
+    pub fn attribute(&self, e: &Element, name: &str) -> Result<Option<String>> {
+        Ok(get(&format!("{}/element/{}/attribute/{name}", self.url, e.0))?["value"].as_str().map(str::to_owned))
+    }
+
+    pub fn type_into(&self, e: &Element, text: &str) -> Result<()> {
+        post(&format!("{}/element/{}/value", self.url, e.0), &json!({ "text": text }))?;
+        Ok(())
+    }
+
+    /// Press a key with Control held (e.g. 'k' for Ctrl+K), as keyboard input to the page.
+    pub fn press_ctrl(&self, key: &str) -> Result<()> {
+        let actions = json!({ "actions": [{ "type": "key", "id": "keyboard", "actions": [
+            { "type": "keyDown", "value": "\u{E009}" }, { "type": "keyDown", "value": key },
+            { "type": "keyUp", "value": key }, { "type": "keyUp", "value": "\u{E009}" }
+        ]}]});
+        post(&format!("{}/actions", self.url), &actions)?;
+        Ok(())
+    }
+
+    /// Press one key (a character, or a WebDriver key code such as "\u{E00C}" for Escape).
+    pub fn press(&self, key: &str) -> Result<()> {
+        let actions = json!({ "actions": [{ "type": "key", "id": "keyboard", "actions": [
+            { "type": "keyDown", "value": key }, { "type": "keyUp", "value": key }
+        ]}]});
+        post(&format!("{}/actions", self.url), &actions)?;
+        Ok(())
+    }
+
+    pub fn execute(&self, script: &str) -> Result<Value> {
+        Ok(post(&format!("{}/execute/sync", self.url), &json!({ "script": script, "args": [] }))?["value"].clone())
+    }
+
+    /// Save a PNG of the window.
+    pub fn screenshot(&self, path: &Path) -> Result<()> {
+        use base64::Engine;
+        let v = get(&format!("{}/screenshot", self.url))?;
+        let png = base64::engine::general_purpose::STANDARD.decode(v["value"].as_str().unwrap_or_default())?;
+        std::fs::write(path, png).with_context(|| format!("cannot write {}", path.display()))
+    }
+
+    /// End the session, which closes the app.
+    pub fn quit(&mut self) -> Result<()> {
+        if self.open {
+            self.open = false;
+            ureq::delete(&self.url).call()?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        let _ = self.quit();
+    }
+}

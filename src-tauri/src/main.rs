@@ -1,0 +1,206 @@
+//! okno-desktop: the operator's window. Parses the command line, opens the local store, and
+//! hands the UI typed commands over it. Logic lives in the crates this shell adapts.
+
+#![cfg_attr(all(not(debug_assertions), target_os = "windows"), windows_subsystem = "windows")]
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use okno_store::demo::DemoSize;
+
+mod bindings;
+mod commands;
+mod error;
+mod window_state;
+
+const USAGE: &str = "\
+okno-desktop — the Okno operator workstation
+
+USAGE:
+    okno-desktop [--demo] [--demo-size small|large] [--demo-seed N] [--data-dir DIR]
+
+OPTIONS:
+    --demo               fill an empty store with a generated demo dataset (no server needed)
+    --demo-size SIZE     small (default; a few thousand tickets) or large (100k tickets, 1M messages)
+    --demo-seed N        seed of the demo generator (default 1): the same seed gives the same data
+    --data-dir DIR       keep the database at DIR/okno.db (default: the OS's app data directory)
+    -h, --help           print this help
+    -V, --version        print the version
+
+ENVIRONMENT:
+    OKNO_LOG             log filter, e.g. info or okno_store=debug (default info)";
+
+/// What the command line asked for.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Options {
+    pub(crate) demo: bool,
+    pub(crate) demo_size: DemoSize,
+    pub(crate) demo_seed: u64,
+    pub(crate) data_dir: Option<PathBuf>,
+}
+
+enum Parsed {
+    Run(Options),
+    Exit(String),
+}
+
+fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Parsed, String> {
+    let mut options = Options { demo: false, demo_size: DemoSize::Small, demo_seed: 1, data_dir: None };
+    let mut args = args.into_iter();
+    while let Some(arg) = args.next() {
+        let (flag, inline) = match arg.split_once('=') {
+            Some((f, v)) if f.starts_with("--") => (f.to_owned(), Some(v.to_owned())),
+            _ => (arg.clone(), None),
+        };
+        let mut value = |name: &str| inline.clone().or_else(|| args.next()).ok_or(format!("{name} needs a value"));
+        match flag.as_str() {
+            "--demo" => options.demo = true,
+            "--demo-size" => options.demo_size = value("--demo-size")?.parse()?,
+            "--demo-seed" => {
+                options.demo_seed = value("--demo-seed")?.parse().map_err(|_| "--demo-seed needs a whole number")?
+            }
+            "--data-dir" => options.data_dir = Some(PathBuf::from(value("--data-dir")?)),
+            "-h" | "--help" => return Ok(Parsed::Exit(USAGE.to_owned())),
+            "-V" | "--version" => return Ok(Parsed::Exit(format!("okno-desktop {}", env!("CARGO_PKG_VERSION")))),
+            other => return Err(format!("unknown option {other:?}\n\n{USAGE}")),
+        }
+    }
+    Ok(Parsed::Run(options))
+}
+
+fn main() {
+    let options = match parse_args(std::env::args().skip(1)) {
+        Ok(Parsed::Run(options)) => options,
+        Ok(Parsed::Exit(text)) => {
+            println!("{text}");
+            return;
+        }
+        Err(message) => {
+            eprintln!("okno-desktop: {message}");
+            std::process::exit(2);
+        }
+    };
+    if let Err(error) = run(options) {
+        eprintln!("okno-desktop: {error:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run(options: Options) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
+    let context = tauri::generate_context!();
+    let data_dir = match &options.data_dir {
+        Some(dir) => dir.clone(),
+        None => default_data_dir(&context.config().identifier)?,
+    };
+    std::fs::create_dir_all(&data_dir)
+        .with_context(|| format!("cannot create the data directory {}", data_dir.display()))?;
+    let _log_guard = init_tracing(&data_dir);
+    tracing::info!(version = env!("CARGO_PKG_VERSION"), data_dir = %data_dir.display(), demo = options.demo, "starting");
+
+    let db_path = data_dir.join("okno.db");
+    let store = tauri::async_runtime::block_on(async {
+        let store = okno_store::Store::open(&db_path).await?;
+        if options.demo {
+            let now = chrono_like_now();
+            if let Some(summary) = store.generate_demo(options.demo_size, options.demo_seed, now).await? {
+                tracing::info!(?summary, "demo dataset generated");
+            }
+        }
+        anyhow::Ok(store)
+    })
+    .with_context(|| format!("cannot open the store {}", db_path.display()))?;
+    tracing::info!(elapsed_ms = started.elapsed().as_millis() as u64, "store ready");
+
+    let state = commands::AppState { store: store.clone(), demo: options.demo, started };
+    tauri::Builder::default()
+        .manage(state)
+        .invoke_handler(tauri::generate_handler![
+            commands::app_info,
+            commands::store_stats,
+            commands::list_queues,
+            commands::list_operators,
+            commands::me,
+            commands::set_agent_state,
+            commands::list_tickets,
+            commands::list_tags,
+            commands::get_ticket,
+            commands::reply_ticket,
+            commands::set_ticket_status,
+            commands::assign_ticket,
+            commands::set_ticket_tags,
+            commands::get_customer,
+            commands::search,
+            commands::ui_ready,
+        ])
+        .setup(move |app| {
+            window_state::open_main_window(app, &store)?;
+            Ok(())
+        })
+        .run(context)
+        .context("the window system failed")?;
+    Ok(())
+}
+
+/// The per-user app data directory, resolved without a running app so the store can be opened
+/// (and its errors reported) before any window exists.
+fn default_data_dir(identifier: &str) -> anyhow::Result<PathBuf> {
+    let base = if cfg!(target_os = "windows") {
+        std::env::var_os("APPDATA").map(PathBuf::from)
+    } else if cfg!(target_os = "macos") {
+        std::env::var_os("HOME").map(|h| PathBuf::from(h).join("Library/Application Support"))
+    } else {
+        std::env::var_os("XDG_DATA_HOME")
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
+    };
+    base.map(|b| b.join(identifier)).context("cannot find the user's data directory; pass --data-dir")
+}
+
+fn chrono_like_now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+/// Logs go to stderr and to `okno.log` in the data directory; the level comes from OKNO_LOG.
+fn init_tracing(data_dir: &std::path::Path) -> Option<()> {
+    use tracing_subscriber::prelude::*;
+    let filter = tracing_subscriber::EnvFilter::try_from_env("OKNO_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,tao=warn,wry=warn"));
+    let file = std::fs::OpenOptions::new().create(true).append(true).open(data_dir.join("okno.log")).ok();
+    let file_layer =
+        file.map(|f| tracing_subscriber::fmt::layer().with_ansi(false).with_writer(std::sync::Mutex::new(f)));
+    tracing_subscriber::registry()
+        .with(filter)
+        .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
+        .with(file_layer)
+        .try_init()
+        .ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Parsed, String> {
+        parse_args(args.iter().map(|s| s.to_string()))
+    }
+
+    #[test]
+    fn demo_flags_parse() {
+        let Ok(Parsed::Run(o)) = parse(&["--demo", "--demo-size", "large", "--data-dir=/tmp/x", "--demo-seed", "9"])
+        else {
+            panic!("parses")
+        };
+        assert_eq!(
+            o,
+            Options { demo: true, demo_size: DemoSize::Large, demo_seed: 9, data_dir: Some("/tmp/x".into()) }
+        );
+    }
+
+    #[test]
+    fn bad_flags_are_clear_errors() {
+        assert!(parse(&["--demo-size", "huge"]).err().unwrap().contains("huge"));
+        assert!(parse(&["--data-dir"]).err().unwrap().contains("needs a value"));
+        assert!(parse(&["--frobnicate"]).err().unwrap().contains("unknown option"));
+    }
+}

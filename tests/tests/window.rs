@@ -1,0 +1,107 @@
+//! The operator's main path in the real window: open the demo, select a ticket, see its
+//! conversation and customer card, search, reply, and find the reply stored.
+
+use std::time::Duration;
+
+use okno_e2e::{Driver, app_binary, artifacts_dir};
+
+const WAIT: Duration = Duration::from_secs(30);
+
+#[test]
+#[ignore = "needs a display, tauri-driver and the built app: run through `cargo xtask test`"]
+fn operator_opens_a_ticket_searches_and_replies() -> anyhow::Result<()> {
+    let app = app_binary()?;
+    let data = tempfile::tempdir()?;
+    let driver = Driver::start()?;
+    let args = vec!["--demo".to_owned(), "--data-dir".to_owned(), data.path().display().to_string()];
+    let mut s = driver.launch(&app, &args)?;
+
+    // The inbox fills from the demo store.
+    let rows = s.wait_for("[data-testid=ticket-row][data-ticket-id]", WAIT)?;
+    assert!(rows.len() >= 5, "a screenful of tickets, got {}", rows.len());
+    let row = &rows[0];
+    let ticket_id = s.attribute(row, "data-ticket-id")?.expect("rows carry their ticket id");
+    let row_text = s.text(row)?;
+    s.click(row)?;
+
+    // Its conversation and the customer's card.
+    let items = s.wait_for("[data-testid=conversation] [data-testid=timeline-item]", WAIT)?;
+    assert!(!items.is_empty());
+    let customer = s.wait_until("the customer card", WAIT, |s| {
+        let names = s.find_all("[data-testid=customer-card] [data-testid=customer-name]")?;
+        Ok(match names.first() {
+            Some(e) => Some(s.text(e)?).filter(|t| !t.trim().is_empty()),
+            None => None,
+        })
+    })?;
+    assert!(row_text.contains(customer.trim()), "the card shows the row's customer: {customer:?} in {row_text:?}");
+    std::thread::sleep(Duration::from_millis(500));
+    s.screenshot(&artifacts_dir().join("window-ticket.png"))?;
+
+    // Global search by the customer's surname finds them.
+    let surname = customer.split_whitespace().last().unwrap_or_default().to_owned();
+    s.press_ctrl("k")?;
+    let input = s.wait_for("[data-testid=search-input]", WAIT)?;
+    s.type_into(&input[0], &surname)?;
+    let hits = s.wait_for("[data-testid=search-results] [data-testid=search-hit]", WAIT)?;
+    let texts: Vec<String> = hits.iter().map(|h| s.text(h)).collect::<anyhow::Result<_>>()?;
+    assert!(
+        texts.iter().any(|t| t.to_lowercase().contains(&surname.to_lowercase())),
+        "a hit mentions {surname:?}: {texts:?}"
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    s.screenshot(&artifacts_dir().join("window-search.png"))?;
+    s.press("\u{E00C}")?; // Escape closes the search.
+
+    // Reply; it appears in the conversation.
+    let reply = format!("Проверили заказ, отправим сегодня. e2e-{}", std::process::id());
+    let box_ = s.wait_for("[data-testid=reply-box]", WAIT)?;
+    s.type_into(&box_[0], &reply)?;
+    s.click(&s.wait_for("[data-testid=reply-send]", WAIT)?[0])?;
+    s.wait_until("the reply in the conversation", WAIT, |s| {
+        for item in s.find_all("[data-testid=conversation] [data-testid=timeline-item]")? {
+            if s.text(&item)?.contains(&reply) {
+                return Ok(Some(()));
+            }
+        }
+        Ok(None)
+    })?;
+    std::thread::sleep(Duration::from_millis(500));
+    s.screenshot(&artifacts_dir().join("window-reply.png"))?;
+    s.quit()?;
+    drop(driver);
+
+    // The reply is in the store, queued for the server.
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    rt.block_on(async {
+        let store = okno_store::Store::open(&data.path().join("okno.db")).await?;
+        let detail = store.ticket_detail(&ticket_id).await?;
+        let stored = detail
+            .timeline
+            .iter()
+            .any(|item| matches!(item, okno_store::views::TimelineItem::Message(m) if m.body == reply));
+        assert!(stored, "the reply was stored on ticket {ticket_id}");
+        let pending = store.pending_mutations(10).await?;
+        assert!(
+            pending.iter().any(|(_, m)| matches!(m, okno_core::Mutation::ReplyTicket { body, .. } if *body == reply))
+        );
+        anyhow::Ok(())
+    })
+}
+
+#[test]
+#[ignore = "needs the built app: run through `cargo xtask test`"]
+fn a_damaged_database_is_reported_with_its_path_and_left_alone() -> anyhow::Result<()> {
+    let app = app_binary()?;
+    let data = tempfile::tempdir()?;
+    let db = data.path().join("okno.db");
+    let junk = b"definitely not an sqlite file\n".repeat(100);
+    std::fs::write(&db, &junk)?;
+    let out = std::process::Command::new(&app).args(["--data-dir", &data.path().display().to_string()]).output()?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "exits with an error: {stderr}");
+    assert!(stderr.contains(&db.display().to_string()), "names the file: {stderr}");
+    assert!(stderr.contains("not an SQLite database"), "says what is wrong: {stderr}");
+    assert_eq!(std::fs::read(&db)?, junk, "the file is untouched");
+    Ok(())
+}

@@ -1,0 +1,182 @@
+// Generated from the Rust types by src-tauri/src/bindings.rs (`cargo xtask bindings`). Do not edit.
+
+/**
+ * How a contact reached the center.
+ */
+export type Channel = "phone" | "web_call" | "email" | "chat" | "messenger";
+/**
+ * Where a ticket is in its life.
+ */
+export type TicketStatus = "new" | "open" | "pending" | "resolved" | "closed";
+export type Priority = "low" | "normal" | "high" | "urgent";
+/**
+ * The operator's availability, which routing and the wallboard read.
+ */
+export type AgentState = "available" | "busy" | "break" | "wrap_up" | "offline";
+/**
+ * What an account may do; the server enforces it, the UI only reflects it.
+ */
+export type Role = "operator" | "team_lead" | "contractor" | "admin";
+export type MessageDirection = "inbound" | "outbound" | "internal";
+export type CallDirection = "inbound" | "outbound";
+/**
+ * How a call ended, for the reports (answered, abandoned in queue, missed by the operator...).
+ */
+export type CallOutcome = "answered" | "abandoned" | "missed" | "busy" | "failed";
+/**
+ * The kind of a customer's contact identity; phone and email are PII and can be masked.
+ */
+export type IdentityKind = "phone" | "email" | "chat" | "messenger";
+/**
+ * Service tier of a customer; decides the first-response SLA target.
+ */
+export type CustomerTier = "standard" | "premium";
+export type OrderStatus = "placed" | "paid" | "shipped" | "delivered" | "cancelled" | "returned";
+/**
+ * A customer's way to reach us: a phone number, an email address, a chat or messenger id.
+ */
+export type Identity = { kind: IdentityKind, value: string, };
+/**
+ * A queue in the left rail with its live counts.
+ */
+export type QueueSummary = { id: string, name: string, channel: Channel, department_id: string, department_name: string, 
+/**
+ * Tickets in New or Open.
+ */
+open_count: number, unread_count: number, };
+export type OperatorView = { id: string, name: string, role: Role, state: AgentState, state_since: number, is_me: boolean, };
+/**
+ * Whose tickets to list.
+ */
+export type AssigneeFilter = { "kind": "me" } | { "kind": "unassigned" } | { "kind": "operator", "id": string };
+export type TicketSort = "sla_due" | "updated" | "created";
+/**
+ * The inbox filter. Empty `statuses` means every status.
+ */
+export type TicketFilter = { statuses: Array<TicketStatus>, channel: Channel | null, queue_id: string | null, assignee: AssigneeFilter | null, tag: string | null, sort: TicketSort, offset: number, limit: number, };
+/**
+ * One window of the inbox: `total` rows match, `rows` start at `offset`.
+ */
+export type TicketPage = { total: number, offset: number, rows: Array<TicketRow>, };
+export type TicketRow = { id: string, 
+/**
+ * The human ticket number (#10234).
+ */
+number: number, subject: string, customer_id: string, customer_name: string, channel: Channel, status: TicketStatus, priority: Priority, queue_id: string, queue_name: string, assignee_id: string | null, assignee_name: string | null, tags: Array<string>, created_at: number, updated_at: number, sla_due_at: number | null, first_response_at: number | null, unread: boolean, 
+/**
+ * The start of the last message.
+ */
+preview: string, message_count: number, };
+/**
+ * A ticket with its whole conversation.
+ */
+export type TicketDetail = { ticket: TicketRow, 
+/**
+ * Messages, notes and call records, oldest first.
+ */
+timeline: Array<TimelineItem>, };
+export type TimelineItem = { "kind": "message" } & MessageView | { "kind": "call" } & CallView;
+export type Attachment = { name: string, mime: string, size: number, };
+export type MessageView = { id: string, ticket_id: string, channel: Channel, direction: MessageDirection, author_name: string, subject: string | null, body: string, attachments: Array<Attachment>, created_at: number, };
+export type CallView = { id: string, customer_id: string | null, ticket_id: string | null, direction: CallDirection, from_number: string, to_number: string, started_at: number, answered_at: number | null, ended_at: number | null, outcome: CallOutcome, disposition: string | null, notes: string, recording_ref: string | null, operator_name: string | null, queue_name: string | null, 
+/**
+ * Talk time; 0 for calls never answered.
+ */
+talk_secs: number, };
+/**
+ * The customer card on the right of the window.
+ */
+export type CustomerCard = { id: string, name: string, company: string | null, tier: CustomerTier, tags: Array<string>, identities: Array<Identity>, created_at: number, stats: CustomerStats, 
+/**
+ * The last contacts across every channel, newest first.
+ */
+recent_contacts: Array<ContactItem>, 
+/**
+ * Newest first.
+ */
+orders: Array<OrderView>, };
+export type CustomerStats = { tickets_total: number, tickets_open: number, calls_total: number, calls_missed: number, orders_total: number, lifetime_value_cents: number, first_contact_at: number | null, last_contact_at: number | null, };
+export type ContactKind = "ticket" | "call";
+export type ContactItem = { kind: ContactKind, id: string, 
+/**
+ * The ticket to open when the contact is clicked (a call's linked ticket, if any).
+ */
+ticket_id: string | null, channel: Channel, title: string, 
+/**
+ * A ticket's status or a call's outcome, as its stable text.
+ */
+state: string, at: number, };
+export type OrderView = { id: string, number: string, status: OrderStatus, total_cents: number, currency: string, items: string, created_at: number, };
+export type SearchKind = "ticket" | "message" | "customer" | "call";
+/**
+ * One search result. `snippet` marks matched words with U+0002 … U+0003 so the UI can
+ * highlight them without interpreting HTML.
+ */
+export type SearchHit = { kind: SearchKind, id: string, ticket_id: string | null, customer_id: string | null, title: string, snippet: string, at: number, };
+/**
+ * Results grouped by kind, newest first within each group.
+ */
+export type SearchResults = { query: string, tickets: Array<SearchHit>, messages: Array<SearchHit>, customers: Array<SearchHit>, calls: Array<SearchHit>, };
+/**
+ * Counts for the status bar and the first paint.
+ */
+export type StoreStats = { tickets: number, messages: number, customers: number, calls: number, 
+/**
+ * Mutations not yet acknowledged by the server.
+ */
+outbox_pending: number, };
+/**
+ * What the status bar and the first paint need to know about this run.
+ */
+export type AppInfo = { version: string, db_path: string, demo: boolean, stats: StoreStats, };
+/**
+ * Every command failure.
+ */
+export type UiError = { code: ErrorCode, message: string, };
+export type ErrorCode = "not_found" | "invalid_input" | "storage" | "internal";
+
+/** What the window can ask of the app. */
+export interface Backend {
+  appInfo(): Promise<AppInfo>;
+  storeStats(): Promise<StoreStats>;
+  listQueues(): Promise<Array<QueueSummary>>;
+  listOperators(): Promise<Array<OperatorView>>;
+  me(): Promise<OperatorView>;
+  setAgentState(agentState: AgentState): Promise<OperatorView>;
+  listTickets(filter: TicketFilter): Promise<TicketPage>;
+  listTags(): Promise<Array<string>>;
+  /** Also marks the ticket read. */
+  getTicket(ticketId: string): Promise<TicketDetail>;
+  replyTicket(ticketId: string, body: string, internal: boolean): Promise<TicketDetail>;
+  setTicketStatus(ticketId: string, status: TicketStatus): Promise<TicketRow>;
+  assignTicket(ticketId: string, assigneeId: string | null): Promise<TicketRow>;
+  setTicketTags(ticketId: string, tags: Array<string>): Promise<TicketRow>;
+  getCustomer(customerId: string): Promise<CustomerCard>;
+  search(query: string, limit: number): Promise<SearchResults>;
+  /** Tells the app the first inbox page is on screen (the cold-start measurement). */
+  uiReady(): Promise<void>;
+}
+
+export type InvokeFn = <T>(cmd: string, args?: Record<string, unknown>) => Promise<T>;
+
+/** The Backend over Tauri's `invoke` (arguments are passed in camelCase, as Tauri expects). */
+export function createTauriBackend(invoke: InvokeFn): Backend {
+  return {
+    appInfo: () => invoke("app_info"),
+    storeStats: () => invoke("store_stats"),
+    listQueues: () => invoke("list_queues"),
+    listOperators: () => invoke("list_operators"),
+    me: () => invoke("me"),
+    setAgentState: (agentState) => invoke("set_agent_state", { agentState }),
+    listTickets: (filter) => invoke("list_tickets", { filter }),
+    listTags: () => invoke("list_tags"),
+    getTicket: (ticketId) => invoke("get_ticket", { ticketId }),
+    replyTicket: (ticketId, body, internal) => invoke("reply_ticket", { ticketId, body, internal }),
+    setTicketStatus: (ticketId, status) => invoke("set_ticket_status", { ticketId, status }),
+    assignTicket: (ticketId, assigneeId) => invoke("assign_ticket", { ticketId, assigneeId }),
+    setTicketTags: (ticketId, tags) => invoke("set_ticket_tags", { ticketId, tags }),
+    getCustomer: (customerId) => invoke("get_customer", { customerId }),
+    search: (query, limit) => invoke("search", { query, limit }),
+    uiReady: () => invoke("ui_ready"),
+  };
+}

@@ -1,0 +1,215 @@
+//! Developer tasks. `cargo xtask demo` and `cargo xtask test` are the README's two commands:
+//! each installs what this machine lacks (saying what), builds the UI and the app, then runs
+//! the demo or every test. CI runs `cargo xtask test` on a fresh machine.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+
+const USAGE: &str = "\
+cargo xtask <task>
+
+  demo [ARGS...]   set up, build, and open the window on generated demo data (ARGS go to okno-desktop)
+  test             set up, then run every test: lints, unit, integration, UI, and the real app under Xvfb
+  setup            install missing system packages and npm packages, build the UI
+  bindings         regenerate ui/src/lib/backend/bindings.ts from the Rust types
+  bench            run the store benchmarks (large demo dataset) and print figures";
+
+/// Debian/Ubuntu packages the desktop app needs to build and run.
+const APT_BUILD: &[&str] = &["pkg-config", "libwebkit2gtk-4.1-dev", "build-essential"];
+/// Extra packages the tests use: a virtual display and the WebKit WebDriver.
+const APT_TEST: &[&str] = &["xvfb", "xauth", "webkit2gtk-driver", "imagemagick"];
+const TAURI_DRIVER_VERSION: &str = "2.1.0";
+
+fn main() -> Result<()> {
+    let mut args = std::env::args().skip(1);
+    let task = args.next().unwrap_or_default();
+    let rest: Vec<String> = args.collect();
+    match task.as_str() {
+        "demo" => demo(&rest),
+        "test" => test(),
+        "setup" => setup(true),
+        "bindings" => bindings(),
+        "bench" => bench(),
+        _ => {
+            println!("{USAGE}");
+            if task.is_empty() || task == "help" || task == "--help" { Ok(()) } else { bail!("unknown task {task:?}") }
+        }
+    }
+}
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace root").to_path_buf()
+}
+
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root().join("target"))
+}
+
+fn cargo() -> Command {
+    let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    cmd.current_dir(root());
+    cmd
+}
+
+fn run(cmd: &mut Command) -> Result<()> {
+    eprintln!("xtask: running {cmd:?}");
+    let status = cmd.status().with_context(|| format!("cannot start {cmd:?}"))?;
+    if !status.success() {
+        bail!("{cmd:?} failed with {status}");
+    }
+    Ok(())
+}
+
+fn have(program: &str) -> bool {
+    Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {program} >/dev/null 2>&1"))
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// Install missing Debian packages, saying which. Elsewhere, say what the platform needs.
+fn ensure_system_packages(packages: &[&str]) -> Result<()> {
+    if !cfg!(target_os = "linux") {
+        eprintln!(
+            "xtask: not Linux: skipping system packages. macOS needs Xcode command-line tools; Windows needs \
+             WebView2 (preinstalled on Windows 10/11) and the MSVC build tools. Node.js 20+ is needed everywhere."
+        );
+        return Ok(());
+    }
+    if !have("dpkg-query") || !have("apt-get") {
+        eprintln!("xtask: no apt on this Linux: install the equivalents of {packages:?} yourself");
+        return Ok(());
+    }
+    let missing: Vec<&str> = packages
+        .iter()
+        .copied()
+        .filter(|p| {
+            let out = Command::new("dpkg-query").args(["-W", "-f=${Status}", p]).output();
+            !out.is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("install ok installed"))
+        })
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    eprintln!("xtask: installing system packages: {}", missing.join(" "));
+    let sudo: &[&str] = if is_root() { &[] } else { &["sudo"] };
+    let apt = |args: &[&str]| {
+        let mut cmd = Command::new(sudo.first().copied().unwrap_or("apt-get"));
+        if !sudo.is_empty() {
+            cmd.arg("apt-get");
+        }
+        cmd.args(args).env("DEBIAN_FRONTEND", "noninteractive");
+        cmd
+    };
+    run(apt(&["update", "-qq"]).arg("-o").arg("APT::Update::Error-Mode=any"))
+        .or_else(|_| run(&mut apt(&["update", "-qq"])))?;
+    let mut install = apt(&["install", "-y", "-qq", "--no-install-recommends"]);
+    install.args(&missing);
+    run(&mut install)
+}
+
+fn is_root() -> bool {
+    Command::new("id").arg("-u").output().is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
+
+/// npm packages (from the lock file) and the UI build into ui/dist, which the app embeds.
+fn build_ui() -> Result<()> {
+    let ui = root().join("ui");
+    if !have("npm") {
+        bail!("Node.js 20+ with npm is needed to build the UI: install it from your OS packages or nodejs.org");
+    }
+    let lock = ui.join("package-lock.json");
+    let stamp = ui.join("node_modules/.package-lock.json");
+    let stale = match (
+        std::fs::metadata(&lock).and_then(|m| m.modified()),
+        std::fs::metadata(&stamp).and_then(|m| m.modified()),
+    ) {
+        (Ok(l), Ok(s)) => l > s,
+        _ => true,
+    };
+    if stale {
+        eprintln!("xtask: installing npm packages (npm ci)");
+        run(Command::new("npm").args(["ci", "--no-audit", "--no-fund"]).current_dir(&ui))?;
+    }
+    run(Command::new("npm").args(["run", "build"]).current_dir(&ui))
+}
+
+fn setup(for_tests: bool) -> Result<()> {
+    ensure_system_packages(APT_BUILD)?;
+    if for_tests {
+        ensure_system_packages(APT_TEST)?;
+        ensure_tauri_driver()?;
+    }
+    build_ui()
+}
+
+fn ensure_tauri_driver() -> Result<()> {
+    if !cfg!(target_os = "linux") || have("tauri-driver") {
+        return Ok(());
+    }
+    eprintln!("xtask: installing tauri-driver {TAURI_DRIVER_VERSION} (cargo install)");
+    run(cargo().args(["install", "tauri-driver", "--version", TAURI_DRIVER_VERSION, "--locked"]))
+}
+
+fn demo(args: &[String]) -> Result<()> {
+    setup(false)?;
+    let mut cmd = cargo();
+    cmd.args(["run", "-p", "okno-desktop", "--", "--demo"]).args(args);
+    run(&mut cmd)
+}
+
+fn bindings() -> Result<()> {
+    run(cargo().args(["test", "-p", "okno-desktop", "--", "bindings"]).env("OKNO_BLESS", "1"))
+}
+
+fn bench() -> Result<()> {
+    run(cargo().args(["bench", "-p", "okno-store", "--bench", "store"]))
+}
+
+fn test() -> Result<()> {
+    setup(true)?;
+    run(cargo().args(["fmt", "--all", "--", "--check"]))?;
+    run(cargo().args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
+    let ui = root().join("ui");
+    run(Command::new("npm").args(["run", "check"]).current_dir(&ui))?;
+    run(Command::new("npm").args(["test"]).current_dir(&ui))?;
+    // Unit and integration tests of every crate (the end-to-end crate needs a display: below).
+    run(cargo().args(["test", "--workspace", "--exclude", "okno-e2e"]))?;
+    end_to_end()
+}
+
+/// The real app under a virtual X display, driven through WebDriver.
+fn end_to_end() -> Result<()> {
+    if !cfg!(target_os = "linux") {
+        eprintln!("xtask: the WebDriver tests run on Linux only (tauri-driver uses WebKitWebDriver)");
+        return Ok(());
+    }
+    run(cargo().args(["build", "-p", "okno-desktop"]))?;
+    let display = free_display();
+    let mut xvfb = Command::new("Xvfb")
+        .args([&format!(":{display}"), "-screen", "0", "1440x900x24", "-nolisten", "tcp"])
+        .spawn()
+        .context("cannot start Xvfb")?;
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let artifacts = root().join("artifacts");
+    std::fs::create_dir_all(&artifacts)?;
+    let result = run(cargo()
+        .args(["test", "-p", "okno-e2e", "--", "--include-ignored", "--test-threads", "1"])
+        .env("DISPLAY", format!(":{display}"))
+        .env("OKNO_DESKTOP_BIN", target_dir().join("debug/okno-desktop"))
+        .env("OKNO_ARTIFACTS", &artifacts));
+    let _ = xvfb.kill();
+    let _ = xvfb.wait();
+    result
+}
+
+fn free_display() -> u32 {
+    (90..200)
+        .find(|n| {
+            !Path::new(&format!("/tmp/.X11-unix/X{n}")).exists() && !Path::new(&format!("/tmp/.X{n}-lock")).exists()
+        })
+        .unwrap_or(99)
+}
