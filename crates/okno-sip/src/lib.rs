@@ -1,0 +1,1 @@
+//! SIP and SDP for Okno (in progress, see issue 3).
