@@ -11,6 +11,7 @@ use okno_store::demo::DemoSize;
 mod bindings;
 mod commands;
 mod error;
+mod http_bridge;
 mod window_state;
 
 const USAGE: &str = "\
@@ -24,6 +25,8 @@ OPTIONS:
     --demo-size SIZE     small (default; a few thousand tickets) or large (100k tickets, 1M messages)
     --demo-seed N        seed of the demo generator (default 1): the same seed gives the same data
     --data-dir DIR       keep the database at DIR/okno.db (default: the OS's app data directory)
+    --serve-http ADDR    no window: serve the UI and its commands over HTTP on a loopback ADDR
+                         (e.g. 127.0.0.1:8765), to run the same UI in a browser
     -h, --help           print this help
     -V, --version        print the version
 
@@ -37,6 +40,7 @@ pub(crate) struct Options {
     pub(crate) demo_size: DemoSize,
     pub(crate) demo_seed: u64,
     pub(crate) data_dir: Option<PathBuf>,
+    pub(crate) serve_http: Option<std::net::SocketAddr>,
 }
 
 enum Parsed {
@@ -45,7 +49,8 @@ enum Parsed {
 }
 
 fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Parsed, String> {
-    let mut options = Options { demo: false, demo_size: DemoSize::Small, demo_seed: 1, data_dir: None };
+    let mut options =
+        Options { demo: false, demo_size: DemoSize::Small, demo_seed: 1, data_dir: None, serve_http: None };
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
         let (flag, inline) = match arg.split_once('=') {
@@ -60,6 +65,13 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Parsed, String> 
                 options.demo_seed = value("--demo-seed")?.parse().map_err(|_| "--demo-seed needs a whole number")?
             }
             "--data-dir" => options.data_dir = Some(PathBuf::from(value("--data-dir")?)),
+            "--serve-http" => {
+                let addr = value("--serve-http")?;
+                options.serve_http = Some(
+                    addr.parse()
+                        .map_err(|_| format!("--serve-http needs an address like 127.0.0.1:8765, not {addr:?}"))?,
+                )
+            }
             "-h" | "--help" => return Ok(Parsed::Exit(USAGE.to_owned())),
             "-V" | "--version" => return Ok(Parsed::Exit(format!("okno-desktop {}", env!("CARGO_PKG_VERSION")))),
             other => return Err(format!("unknown option {other:?}\n\n{USAGE}")),
@@ -113,6 +125,9 @@ fn run(options: Options) -> anyhow::Result<()> {
     tracing::info!(elapsed_ms = started.elapsed().as_millis() as u64, "store ready");
 
     let state = commands::AppState { store: store.clone(), demo: options.demo, started };
+    if let Some(addr) = options.serve_http {
+        return http_bridge::serve(addr, state, http_bridge::default_ui_dir()?);
+    }
     tauri::Builder::default()
         .manage(state)
         .invoke_handler(tauri::generate_handler![
@@ -171,7 +186,11 @@ fn init_tracing(data_dir: &std::path::Path) -> Option<()> {
         file.map(|f| tracing_subscriber::fmt::layer().with_ansi(false).with_writer(std::sync::Mutex::new(f)));
     tracing_subscriber::registry()
         .with(filter)
-        .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+                .with_writer(std::io::stderr),
+        )
         .with(file_layer)
         .try_init()
         .ok()
@@ -193,7 +212,13 @@ mod tests {
         };
         assert_eq!(
             o,
-            Options { demo: true, demo_size: DemoSize::Large, demo_seed: 9, data_dir: Some("/tmp/x".into()) }
+            Options {
+                demo: true,
+                demo_size: DemoSize::Large,
+                demo_seed: 9,
+                data_dir: Some("/tmp/x".into()),
+                serve_http: None
+            }
         );
     }
 
@@ -202,5 +227,6 @@ mod tests {
         assert!(parse(&["--demo-size", "huge"]).err().unwrap().contains("huge"));
         assert!(parse(&["--data-dir"]).err().unwrap().contains("needs a value"));
         assert!(parse(&["--frobnicate"]).err().unwrap().contains("unknown option"));
+        assert!(parse(&["--serve-http", "localhost"]).err().unwrap().contains("127.0.0.1:8765"));
     }
 }

@@ -1,0 +1,1 @@
+//! The central server (issue 6, in progress).
