@@ -44,15 +44,27 @@ pub struct Driver {
 }
 
 impl Driver {
+    /// tauri-driver, which starts the app through WebKitWebDriver.
     pub fn start() -> Result<Driver> {
         let port = free_port()?;
-        let native = free_port()?;
-        let child = Command::new("tauri-driver")
-            .args(["--port", &port.to_string(), "--native-port", &native.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .context("cannot start tauri-driver (cargo install tauri-driver --version 2.1.0 --locked)")?;
+        let native = free_port()?.to_string();
+        Driver::spawn("tauri-driver", &["--port".into(), port.to_string(), "--native-port".into(), native], port)
+            .context("cannot start tauri-driver (cargo install tauri-driver --version 2.1.0 --locked)")
+    }
+
+    /// chromedriver, for the same UI in Chromium.
+    pub fn start_chromedriver() -> Result<Driver> {
+        let port = free_port()?;
+        Driver::spawn("chromedriver", &[format!("--port={port}")], port)
+            .context("cannot start chromedriver (apt chromium-driver)")
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    fn spawn(program: &str, args: &[String], port: u16) -> Result<Driver> {
+        let child = Command::new(program).args(args).stdout(Stdio::null()).stderr(Stdio::null()).spawn()?;
         let driver = Driver { child, base: format!("http://127.0.0.1:{port}") };
         let deadline = Instant::now() + Duration::from_secs(20);
         while Instant::now() < deadline {
@@ -70,7 +82,25 @@ impl Driver {
             "browserName": "wry",
             "tauri:options": { "application": app, "args": args }
         }}});
-        let response = post(&format!("{}/session", self.base), &caps)?;
+        self.session(&caps)
+    }
+
+    /// Headless Chromium at `url`, flags as this machine needs them (no network, no sandbox as root).
+    pub fn launch_chromium(&self, url: &str) -> Result<Session> {
+        let caps = json!({ "capabilities": { "alwaysMatch": {
+            "browserName": "chrome",
+            "goog:chromeOptions": { "binary": "/usr/bin/chromium", "args": [
+                "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-quic",
+                "--no-first-run", "--disable-component-update", "--disable-sync", "--window-size=1440,900"
+            ]}
+        }}});
+        let session = self.session(&caps)?;
+        post(&format!("{}/url", session.url), &json!({ "url": url }))?;
+        Ok(session)
+    }
+
+    fn session(&self, caps: &Value) -> Result<Session> {
+        let response = post(&format!("{}/session", self.base), caps)?;
         let id = response["value"]["sessionId"].as_str().ok_or_else(|| anyhow!("no session id in {response}"))?;
         Ok(Session { url: format!("{}/session/{id}", self.base), open: true })
     }
@@ -189,6 +219,11 @@ impl Session {
         Ok(())
     }
 
+    /// Run an async script; it finishes by calling `arguments[arguments.length - 1](result)`.
+    pub fn execute_async(&self, script: &str) -> Result<Value> {
+        Ok(post(&format!("{}/execute/async", self.url), &json!({ "script": script, "args": [] }))?["value"].clone())
+    }
+
     pub fn execute(&self, script: &str) -> Result<Value> {
         Ok(post(&format!("{}/execute/sync", self.url), &json!({ "script": script, "args": [] }))?["value"].clone())
     }
@@ -215,4 +250,55 @@ impl Drop for Session {
     fn drop(&mut self) {
         let _ = self.quit();
     }
+}
+
+/// Memory of a process tree, from /proc (Linux).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Memory {
+    pub processes: usize,
+    /// Resident set size summed over the processes (counts shared pages once per process).
+    pub rss_mb: f64,
+    /// Proportional set size: shared pages divided among their users; sums fairly.
+    pub pss_mb: f64,
+}
+
+/// `root` and every process descended from it.
+pub fn process_tree(root: u32) -> Vec<u32> {
+    let mut parents: Vec<(u32, u32)> = Vec::new();
+    if let Ok(dir) = std::fs::read_dir("/proc") {
+        for entry in dir.flatten() {
+            let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else { continue };
+            let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { continue };
+            // The command name is in parentheses and may contain spaces: the fields after ")" are fixed.
+            let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else { continue };
+            if let Some(ppid) = rest.split_whitespace().nth(1).and_then(|p| p.parse().ok()) {
+                parents.push((pid, ppid));
+            }
+        }
+    }
+    let mut tree = vec![root];
+    let mut i = 0;
+    while i < tree.len() {
+        let parent = tree[i];
+        tree.extend(parents.iter().filter(|(_, pp)| *pp == parent).map(|(p, _)| *p));
+        i += 1;
+    }
+    tree
+}
+
+pub fn memory_of(pids: &[u32]) -> Memory {
+    let mut m = Memory::default();
+    for pid in pids {
+        let Ok(rollup) = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")) else { continue };
+        m.processes += 1;
+        for line in rollup.lines() {
+            let kb = |l: &str| l.split_whitespace().nth(1).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0) / 1024.0;
+            if line.starts_with("Rss:") {
+                m.rss_mb += kb(line);
+            } else if line.starts_with("Pss:") {
+                m.pss_mb += kb(line);
+            }
+        }
+    }
+    m
 }

@@ -142,8 +142,38 @@ fn setup(for_tests: bool) -> Result<()> {
     if for_tests {
         ensure_system_packages(APT_TEST)?;
         ensure_tauri_driver()?;
+        ensure_postgres()?;
     }
     build_ui()
+}
+
+fn port_open(port: u16) -> bool {
+    std::net::TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), std::time::Duration::from_millis(300)).is_ok()
+}
+
+/// The server's tests need PostgreSQL on 127.0.0.1:5432 (trust auth for local connections, as
+/// Debian's package sets up for the postgres user). Start it, installing it first if needed.
+fn ensure_postgres() -> Result<()> {
+    if port_open(5432) || !cfg!(target_os = "linux") {
+        return Ok(());
+    }
+    if !have("pg_ctlcluster") {
+        ensure_system_packages(&["postgresql"])?;
+    }
+    let versions = std::fs::read_dir("/etc/postgresql")
+        .context("PostgreSQL is installed but has no cluster in /etc/postgresql")?;
+    for version in versions.flatten() {
+        let version = version.file_name().to_string_lossy().into_owned();
+        eprintln!("xtask: starting PostgreSQL {version}");
+        let _ = run(Command::new("pg_ctlcluster").args(["--skip-systemctl-redirect", &version, "main", "start"]));
+    }
+    for _ in 0..50 {
+        if port_open(5432) {
+            return Ok(());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    bail!("PostgreSQL did not start on 127.0.0.1:5432")
 }
 
 fn ensure_tauri_driver() -> Result<()> {
