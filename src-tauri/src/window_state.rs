@@ -1,9 +1,16 @@
-//! The main window, reopened where the operator left it.
+//! The main window, reopened where the operator left it. Geometry is saved shortly after the
+//! last move or resize (not only on close), so a crash or a killed process keeps it too.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use tauri::{Manager, WebviewUrl, WebviewWindowBuilder};
+use tauri::{WebviewUrl, WebviewWindow, WebviewWindowBuilder};
 
 const KEY: &str = "window.main";
+/// Moves and resizes arrive many times a second while dragging; save once it settles.
+const SETTLE: Duration = Duration::from_millis(400);
 
 /// Outer position and inner size in logical pixels.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -13,6 +20,26 @@ struct Geometry {
     width: f64,
     height: f64,
     maximized: bool,
+}
+
+fn current(window: &WebviewWindow) -> Option<Geometry> {
+    let scale = window.scale_factor().ok()?;
+    let pos = window.outer_position().ok()?;
+    let size = window.inner_size().ok()?;
+    Some(Geometry {
+        x: f64::from(pos.x) / scale,
+        y: f64::from(pos.y) / scale,
+        width: f64::from(size.width) / scale,
+        height: f64::from(size.height) / scale,
+        maximized: window.is_maximized().unwrap_or(false),
+    })
+}
+
+async fn save(store: &okno_store::Store, geometry: Geometry) {
+    let json = serde_json::to_string(&geometry).unwrap_or_default();
+    if let Err(e) = store.set_setting(KEY, &json).await {
+        tracing::warn!(error = %e, "window geometry not saved");
+    }
 }
 
 pub(crate) fn open_main_window(app: &mut tauri::App, store: &okno_store::Store) -> tauri::Result<()> {
@@ -32,23 +59,26 @@ pub(crate) fn open_main_window(app: &mut tauri::App, store: &okno_store::Store) 
     let window = builder.build()?;
     let store = store.clone();
     let handle = window.clone();
-    window.on_window_event(move |event| {
-        if let tauri::WindowEvent::CloseRequested { .. } = event {
-            let scale = handle.scale_factor().unwrap_or(1.0);
-            let (Ok(pos), Ok(size)) = (handle.outer_position(), handle.inner_size()) else { return };
-            let geometry = Geometry {
-                x: f64::from(pos.x) / scale,
-                y: f64::from(pos.y) / scale,
-                width: f64::from(size.width) / scale,
-                height: f64::from(size.height) / scale,
-                maximized: handle.is_maximized().unwrap_or(false),
-            };
-            let json = serde_json::to_string(&geometry).unwrap_or_default();
-            if let Err(e) = tauri::async_runtime::block_on(store.set_setting(KEY, &json)) {
-                tracing::warn!(error = %e, "window geometry not saved");
+    let generation = Arc::new(AtomicU64::new(0));
+    window.on_window_event(move |event| match event {
+        tauri::WindowEvent::Moved(_) | tauri::WindowEvent::Resized(_) => {
+            let mine = generation.fetch_add(1, Ordering::SeqCst) + 1;
+            let (generation, store, handle) = (generation.clone(), store.clone(), handle.clone());
+            tauri::async_runtime::spawn(async move {
+                tokio::time::sleep(SETTLE).await;
+                if generation.load(Ordering::SeqCst) == mine {
+                    if let Some(g) = current(&handle) {
+                        save(&store, g).await;
+                    }
+                }
+            });
+        }
+        tauri::WindowEvent::CloseRequested { .. } => {
+            if let Some(g) = current(&handle) {
+                tauri::async_runtime::block_on(save(&store, g));
             }
         }
+        _ => {}
     });
-    let _ = app.get_webview_window("main");
     Ok(())
 }

@@ -219,6 +219,18 @@ impl Session {
         Ok(())
     }
 
+    /// The window's position and size as WebDriver reports them: (x, y, width, height).
+    pub fn rect(&self) -> Result<(f64, f64, f64, f64)> {
+        let v = get(&format!("{}/window/rect", self.url))?["value"].clone();
+        let f = |k: &str| v[k].as_f64().unwrap_or(f64::NAN);
+        Ok((f("x"), f("y"), f("width"), f("height")))
+    }
+
+    pub fn set_rect(&self, x: i64, y: i64, width: i64, height: i64) -> Result<()> {
+        post(&format!("{}/window/rect", self.url), &json!({ "x": x, "y": y, "width": width, "height": height }))?;
+        Ok(())
+    }
+
     /// Run an async script; it finishes by calling `arguments[arguments.length - 1](result)`.
     pub fn execute_async(&self, script: &str) -> Result<Value> {
         Ok(post(&format!("{}/execute/async", self.url), &json!({ "script": script, "args": [] }))?["value"].clone())

@@ -105,3 +105,27 @@ fn a_damaged_database_is_reported_with_its_path_and_left_alone() -> anyhow::Resu
     assert_eq!(std::fs::read(&db)?, junk, "the file is untouched");
     Ok(())
 }
+
+#[test]
+#[ignore = "needs a display, tauri-driver and the built app: run through `cargo xtask test`"]
+fn the_window_reopens_with_the_size_it_was_left_at() -> anyhow::Result<()> {
+    let app = app_binary()?;
+    let data = tempfile::tempdir()?;
+    let driver = Driver::start()?;
+    let args = vec!["--demo".to_owned(), "--data-dir".to_owned(), data.path().display().to_string()];
+    let mut s = driver.launch(&app, &args)?;
+    s.wait_for("[data-testid=ticket-row]", WAIT)?;
+    s.set_rect(40, 30, 1180, 760)?;
+    let (_, _, width, height) = s.rect()?;
+    // Geometry is saved once moves and resizes settle.
+    std::thread::sleep(Duration::from_millis(1500));
+    s.quit()?;
+
+    let mut again = driver.launch(&app, &args)?;
+    again.wait_for("[data-testid=ticket-row]", WAIT)?;
+    let (_, _, w2, h2) = again.rect()?;
+    assert!((w2 - width).abs() <= 2.0 && (h2 - height).abs() <= 2.0, "reopened at {w2}×{h2}, left at {width}×{height}");
+    assert!((width - 1440.0).abs() > 50.0, "the resize took effect (default is 1440 wide): {width}");
+    again.quit()?;
+    Ok(())
+}
