@@ -66,10 +66,10 @@ pub(crate) fn open_main_window(app: &mut tauri::App, store: &okno_store::Store) 
             let (generation, store, handle) = (generation.clone(), store.clone(), handle.clone());
             tauri::async_runtime::spawn(async move {
                 tokio::time::sleep(SETTLE).await;
-                if generation.load(Ordering::SeqCst) == mine {
-                    if let Some(g) = current(&handle) {
-                        save(&store, g).await;
-                    }
+                if generation.load(Ordering::SeqCst) == mine
+                    && let Some(g) = current(&handle)
+                {
+                    save(&store, g).await;
                 }
             });
         }

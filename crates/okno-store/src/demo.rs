@@ -80,6 +80,9 @@ impl Rng {
     fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
         &items[self.below(items.len())]
     }
+    fn pick_str(&mut self, items: &[&'static str]) -> &'static str {
+        items[self.below(items.len())]
+    }
     fn weighted(&mut self, weights: &[u32]) -> usize {
         let total: u32 = weights.iter().sum();
         let mut x = self.below(total as usize) as u32;
@@ -348,11 +351,11 @@ const CALL_NOTES: &[&str] = &[
 ];
 
 fn fill(template: &str, rng: &mut Rng, name: &str, order: &str, ru: bool) -> String {
-    let product = if ru { *rng.pick(PRODUCTS_RU) } else { *rng.pick(PRODUCTS_EN) };
+    let product = if ru { rng.pick_str(PRODUCTS_RU) } else { rng.pick_str(PRODUCTS_EN) };
     template
         .replace("{order}", order)
         .replace("{product}", product)
-        .replace("{city}", *rng.pick(CITIES))
+        .replace("{city}", rng.pick_str(CITIES))
         .replace("{name}", name.split(' ').next().unwrap_or(name))
 }
 
@@ -455,8 +458,8 @@ impl Store {
             let created = now - 400 * DAY + (i as i64 * 365 * DAY / v.customers as i64);
             let id = rng.id(created);
             let name = if ru {
-                let first = *rng.pick(RU_FIRST);
-                let last = *rng.pick(RU_LAST_M);
+                let first = rng.pick_str(RU_FIRST);
+                let last = rng.pick_str(RU_LAST_M);
                 let female = first.ends_with('а') || first.ends_with('я');
                 format!("{first} {}", if female { format!("{last}а") } else { last.to_owned() })
             } else {
@@ -466,7 +469,7 @@ impl Store {
             let tier = if rng.chance(0.15) { CustomerTier::Premium } else { CustomerTier::Standard };
             let mut tags: Vec<&str> = Vec::new();
             for _ in 0..rng.below(3) {
-                let t = *rng.pick(CUSTOMER_TAGS);
+                let t = rng.pick_str(CUSTOMER_TAGS);
                 if !tags.contains(&t) {
                     tags.push(t);
                 }
@@ -627,7 +630,7 @@ impl Store {
             };
             let order = c.order_numbers.first().cloned().unwrap_or_else(|| format!("ORD-{}", 90_000 + n));
             let subject = fill(
-                if c.ru { *rng.pick(SUBJECTS_RU) } else { *rng.pick(SUBJECTS_EN) },
+                if c.ru { rng.pick_str(SUBJECTS_RU) } else { rng.pick_str(SUBJECTS_EN) },
                 &mut rng,
                 &c.name,
                 &order,
@@ -661,7 +664,7 @@ impl Store {
                         "inbound",
                         c.name.clone(),
                         fill(
-                            if c.ru { *rng.pick(INBOUND_RU) } else { *rng.pick(INBOUND_EN) },
+                            if c.ru { rng.pick_str(INBOUND_RU) } else { rng.pick_str(INBOUND_EN) },
                             &mut rng,
                             &c.name,
                             &order,
@@ -675,7 +678,7 @@ impl Store {
                         "outbound",
                         OPERATORS[rng.below(9)].0.to_owned(),
                         fill(
-                            if c.ru { *rng.pick(OUTBOUND_RU) } else { *rng.pick(OUTBOUND_EN) },
+                            if c.ru { rng.pick_str(OUTBOUND_RU) } else { rng.pick_str(OUTBOUND_EN) },
                             &mut rng,
                             &c.name,
                             &order,
@@ -805,7 +808,7 @@ impl Store {
             let order = customer.and_then(|c| c.order_numbers.first().cloned()).unwrap_or_else(|| "ORD-100001".into());
             let name = customer.map(|c| c.name.clone()).unwrap_or_default();
             let notes = if outcome == "answered" {
-                fill(*rng.pick(CALL_NOTES), &mut rng, &name, &order, ru)
+                fill(rng.pick_str(CALL_NOTES), &mut rng, &name, &order, ru)
             } else {
                 String::new()
             };
