@@ -12,6 +12,7 @@ mod bindings;
 mod commands;
 mod error;
 mod http_bridge;
+mod single_instance;
 mod window_state;
 
 const USAGE: &str = "\
@@ -108,6 +109,13 @@ fn run(options: Options) -> anyhow::Result<()> {
     std::fs::create_dir_all(&data_dir)
         .with_context(|| format!("cannot create the data directory {}", data_dir.display()))?;
     let _log_guard = init_tracing(&data_dir);
+    let instance = match single_instance::acquire(&data_dir).context("cannot lock the data directory")? {
+        single_instance::Instance::First(guard) => guard,
+        single_instance::Instance::AlreadyRunning => {
+            println!("okno-desktop: already running on {}; its window was brought to the front", data_dir.display());
+            return Ok(());
+        }
+    };
     tracing::info!(version = env!("CARGO_PKG_VERSION"), data_dir = %data_dir.display(), demo = options.demo, "starting");
 
     let db_path = data_dir.join("okno.db");
@@ -126,6 +134,7 @@ fn run(options: Options) -> anyhow::Result<()> {
 
     let state = commands::AppState { store: store.clone(), demo: options.demo, started };
     if let Some(addr) = options.serve_http {
+        let _still_the_only_writer = instance;
         return http_bridge::serve(addr, state, http_bridge::default_ui_dir()?);
     }
     tauri::Builder::default()
@@ -150,6 +159,14 @@ fn run(options: Options) -> anyhow::Result<()> {
         ])
         .setup(move |app| {
             window_state::open_main_window(app, &store)?;
+            let handle = app.handle().clone();
+            instance.on_show(move || {
+                if let Some(window) = tauri::Manager::get_webview_window(&handle, "main") {
+                    let _ = window.unminimize();
+                    let _ = window.show();
+                    let _ = window.set_focus();
+                }
+            });
             Ok(())
         })
         .run(context)
