@@ -1,0 +1,1 @@
+//! Media for Okno calls (issue 4, in progress).
