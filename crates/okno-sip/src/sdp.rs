@@ -1,0 +1,734 @@
+//! SDP (RFC 4566) parsing and serialization, and the offer/answer rules of
+//! RFC 3264 that a softphone needs: building an offer from a codec preference
+//! list, answering an offer, and putting a call on hold and back.
+//!
+//! Lines this module does not interpret (`i=`, `u=`, `e=`, `b=`, `k=`, unknown
+//! attributes, ...) are kept and written back unchanged.
+
+use std::fmt::{self, Write as _};
+use std::net::IpAddr;
+
+/// Why an SDP body was rejected or an offer could not be answered.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SdpError {
+    #[error("SDP is not valid UTF-8")]
+    NotUtf8,
+    #[error("line {line}: {reason}")]
+    InvalidLine { line: usize, reason: &'static str },
+    #[error("missing mandatory {0}= line")]
+    Missing(char),
+    /// No offered stream has a codec in common with ours (answer with 488).
+    #[error("no common codec in any offered stream")]
+    NoCommonCodec,
+}
+
+/// `o=` line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origin {
+    pub username: String,
+    pub session_id: String,
+    pub session_version: u64,
+    pub net_type: String,
+    pub addr_type: String,
+    pub address: String,
+}
+
+/// `c=` line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Connection {
+    pub net_type: String,
+    pub addr_type: String,
+    pub address: String,
+}
+
+impl Connection {
+    pub fn from_ip(ip: IpAddr) -> Connection {
+        Connection {
+            net_type: "IN".into(),
+            addr_type: if ip.is_ipv4() { "IP4" } else { "IP6" }.into(),
+            address: ip.to_string(),
+        }
+    }
+}
+
+/// `a=name[:value]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attribute {
+    pub name: String,
+    pub value: Option<String>,
+}
+
+impl Attribute {
+    pub fn flag(name: &str) -> Attribute {
+        Attribute { name: name.into(), value: None }
+    }
+
+    pub fn value(name: &str, value: impl Into<String>) -> Attribute {
+        Attribute { name: name.into(), value: Some(value.into()) }
+    }
+}
+
+/// Media direction attributes (RFC 3264 §5.1, §8.4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    SendRecv,
+    SendOnly,
+    RecvOnly,
+    Inactive,
+}
+
+impl Direction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::SendRecv => "sendrecv",
+            Direction::SendOnly => "sendonly",
+            Direction::RecvOnly => "recvonly",
+            Direction::Inactive => "inactive",
+        }
+    }
+
+    fn from_attr(s: &str) -> Option<Direction> {
+        Some(match s {
+            "sendrecv" => Direction::SendRecv,
+            "sendonly" => Direction::SendOnly,
+            "recvonly" => Direction::RecvOnly,
+            "inactive" => Direction::Inactive,
+            _ => return None,
+        })
+    }
+
+    fn sends(self) -> bool {
+        matches!(self, Direction::SendRecv | Direction::SendOnly)
+    }
+
+    fn receives(self) -> bool {
+        matches!(self, Direction::SendRecv | Direction::RecvOnly)
+    }
+
+    fn from_flags(send: bool, recv: bool) -> Direction {
+        match (send, recv) {
+            (true, true) => Direction::SendRecv,
+            (true, false) => Direction::SendOnly,
+            (false, true) => Direction::RecvOnly,
+            (false, false) => Direction::Inactive,
+        }
+    }
+
+    /// The direction an answerer may use given the offered one and what it
+    /// wants itself (RFC 3264 §6.1): it sends only if the offerer receives.
+    pub fn answer(offered: Direction, ours: Direction) -> Direction {
+        Direction::from_flags(offered.receives() && ours.sends(), offered.sends() && ours.receives())
+    }
+
+    /// Putting the other side on hold stops our receiving (RFC 3264 §8.4):
+    /// sendrecv → sendonly, recvonly → inactive.
+    pub fn hold(self) -> Direction {
+        Direction::from_flags(self.sends(), false)
+    }
+
+    /// Taking the call off hold: sendonly → sendrecv, inactive → recvonly.
+    pub fn resume(self) -> Direction {
+        Direction::from_flags(self.sends(), true)
+    }
+}
+
+/// One `m=` section.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Media {
+    pub kind: String,
+    pub port: u16,
+    pub port_count: Option<u16>,
+    pub proto: String,
+    pub formats: Vec<String>,
+    pub connection: Option<Connection>,
+    /// `i=`, `b=`, `k=` lines of this section, kept in order.
+    pub extra: Vec<(char, String)>,
+    pub attributes: Vec<Attribute>,
+}
+
+/// `a=rtpmap` contents.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RtpMap {
+    pub payload_type: u8,
+    pub encoding: String,
+    pub clock_rate: u32,
+    pub channels: Option<u8>,
+}
+
+impl Media {
+    pub fn attribute(&self, name: &str) -> Option<&Attribute> {
+        self.attributes.iter().find(|a| a.name == name)
+    }
+
+    /// Direction of this stream; sendrecv when none is given (RFC 3264 §5.1).
+    pub fn direction(&self, session_default: Direction) -> Direction {
+        self.attributes.iter().find_map(|a| Direction::from_attr(&a.name)).unwrap_or(session_default)
+    }
+
+    pub fn set_direction(&mut self, d: Direction) {
+        self.attributes.retain(|a| Direction::from_attr(&a.name).is_none());
+        self.attributes.push(Attribute::flag(d.as_str()));
+    }
+
+    /// All parseable `a=rtpmap` lines.
+    pub fn rtpmaps(&self) -> Vec<RtpMap> {
+        self.attributes
+            .iter()
+            .filter(|a| a.name == "rtpmap")
+            .filter_map(|a| parse_rtpmap(a.value.as_deref()?))
+            .collect()
+    }
+
+    /// The rtpmap for a payload type, or the static assignment of RFC 3551.
+    pub fn rtpmap(&self, pt: u8) -> Option<RtpMap> {
+        self.rtpmaps().into_iter().find(|m| m.payload_type == pt).or_else(|| static_rtpmap(pt))
+    }
+
+    pub fn fmtp(&self, pt: u8) -> Option<&str> {
+        self.attributes.iter().filter(|a| a.name == "fmtp").find_map(|a| {
+            let v = a.value.as_deref()?;
+            let (p, rest) = v.split_once(' ')?;
+            (p.parse::<u8>().ok()? == pt).then_some(rest.trim())
+        })
+    }
+
+    pub fn ptime(&self) -> Option<u32> {
+        self.attribute("ptime")?.value.as_deref()?.trim().parse().ok()
+    }
+
+    /// `a=rtcp` port (RFC 3605), if any.
+    pub fn rtcp_port(&self) -> Option<u16> {
+        let v = self.attribute("rtcp")?.value.as_deref()?;
+        v.split_whitespace().next()?.parse().ok()
+    }
+
+    /// Payload types listed on the m-line, in order.
+    pub fn payload_types(&self) -> Vec<u8> {
+        self.formats.iter().filter_map(|f| f.parse().ok()).collect()
+    }
+}
+
+fn parse_rtpmap(v: &str) -> Option<RtpMap> {
+    let (pt, rest) = v.split_once(' ')?;
+    let mut parts = rest.trim().split('/');
+    let encoding = parts.next()?.to_owned();
+    let clock_rate = parts.next()?.parse().ok()?;
+    let channels = match parts.next() {
+        Some(c) => Some(c.parse().ok()?),
+        None => None,
+    };
+    Some(RtpMap { payload_type: pt.parse().ok()?, encoding, clock_rate, channels })
+}
+
+/// The static payload types a softphone meets (RFC 3551 table 4).
+fn static_rtpmap(pt: u8) -> Option<RtpMap> {
+    let (enc, rate) = match pt {
+        0 => ("PCMU", 8000),
+        3 => ("GSM", 8000),
+        4 => ("G723", 8000),
+        8 => ("PCMA", 8000),
+        9 => ("G722", 8000),
+        18 => ("G729", 8000),
+        _ => return None,
+    };
+    Some(RtpMap { payload_type: pt, encoding: enc.into(), clock_rate: rate, channels: None })
+}
+
+/// A session description.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    pub origin: Origin,
+    pub name: String,
+    pub connection: Option<Connection>,
+    /// `t=` start and stop.
+    pub timing: (u64, u64),
+    /// Other session-level lines (`i u e p b r z k`), kept in order.
+    pub extra: Vec<(char, String)>,
+    pub attributes: Vec<Attribute>,
+    pub media: Vec<Media>,
+}
+
+fn bad(line: usize, reason: &'static str) -> SdpError {
+    SdpError::InvalidLine { line, reason }
+}
+
+fn parse_origin(v: &str, n: usize) -> Result<Origin, SdpError> {
+    let f: Vec<&str> = v.split(' ').collect();
+    if f.len() != 6 {
+        return Err(bad(n, "o= needs six fields"));
+    }
+    Ok(Origin {
+        username: f[0].into(),
+        session_id: f[1].into(),
+        session_version: f[2].parse().map_err(|_| bad(n, "invalid session version"))?,
+        net_type: f[3].into(),
+        addr_type: f[4].into(),
+        address: f[5].into(),
+    })
+}
+
+fn parse_connection(v: &str, n: usize) -> Result<Connection, SdpError> {
+    let f: Vec<&str> = v.split(' ').collect();
+    if f.len() != 3 {
+        return Err(bad(n, "c= needs three fields"));
+    }
+    Ok(Connection { net_type: f[0].into(), addr_type: f[1].into(), address: f[2].into() })
+}
+
+fn parse_attribute(v: &str) -> Attribute {
+    match v.split_once(':') {
+        Some((n, val)) => Attribute { name: n.into(), value: Some(val.into()) },
+        None => Attribute { name: v.into(), value: None },
+    }
+}
+
+fn parse_media(v: &str, n: usize) -> Result<Media, SdpError> {
+    let f: Vec<&str> = v.split(' ').filter(|s| !s.is_empty()).collect();
+    if f.len() < 3 {
+        return Err(bad(n, "m= needs media, port and proto"));
+    }
+    let (port, count) = match f[1].split_once('/') {
+        Some((p, c)) => (p, Some(c.parse().map_err(|_| bad(n, "invalid port count"))?)),
+        None => (f[1], None),
+    };
+    Ok(Media {
+        kind: f[0].into(),
+        port: port.parse().map_err(|_| bad(n, "invalid port"))?,
+        port_count: count,
+        proto: f[2].into(),
+        formats: f[3..].iter().map(|s| (*s).to_owned()).collect(),
+        connection: None,
+        extra: Vec::new(),
+        attributes: Vec::new(),
+    })
+}
+
+impl Session {
+    pub fn parse(body: &[u8]) -> Result<Session, SdpError> {
+        let text = std::str::from_utf8(body).map_err(|_| SdpError::NotUtf8)?;
+        let mut origin = None;
+        let mut name = None;
+        let mut timing = None;
+        let mut connection = None;
+        let mut extra = Vec::new();
+        let mut attributes = Vec::new();
+        let mut media: Vec<Media> = Vec::new();
+        let mut seen_version = false;
+        for (i, raw) in text.split('\n').enumerate() {
+            let n = i + 1;
+            let line = raw.strip_suffix('\r').unwrap_or(raw);
+            if line.is_empty() {
+                continue;
+            }
+            let b = line.as_bytes();
+            if b.len() < 2 || b[1] != b'=' || !b[0].is_ascii_lowercase() {
+                return Err(bad(n, "expected <letter>=<value>"));
+            }
+            let (kind, v) = (b[0] as char, &line[2..]);
+            if !seen_version {
+                if kind != 'v' || v != "0" {
+                    return Err(bad(n, "first line must be v=0"));
+                }
+                seen_version = true;
+                continue;
+            }
+            if let Some(m) = media.last_mut() {
+                match kind {
+                    'm' => media.push(parse_media(v, n)?),
+                    'c' => m.connection = Some(parse_connection(v, n)?),
+                    'a' => m.attributes.push(parse_attribute(v)),
+                    'v' | 'o' | 's' | 't' => return Err(bad(n, "session line inside a media section")),
+                    k => m.extra.push((k, v.to_owned())),
+                }
+                continue;
+            }
+            match kind {
+                'o' => origin = Some(parse_origin(v, n)?),
+                's' => name = Some(v.to_owned()),
+                'c' => connection = Some(parse_connection(v, n)?),
+                't' => {
+                    let (a, b) = v.split_once(' ').ok_or(bad(n, "t= needs two fields"))?;
+                    let p = |s: &str| s.parse::<u64>().map_err(|_| bad(n, "invalid time"));
+                    // Only the first t= is kept; repeated ones are rare in telephony.
+                    if timing.is_none() {
+                        timing = Some((p(a)?, p(b)?));
+                    }
+                }
+                'a' => attributes.push(parse_attribute(v)),
+                'm' => media.push(parse_media(v, n)?),
+                'v' => return Err(bad(n, "duplicate v= line")),
+                k => extra.push((k, v.to_owned())),
+            }
+        }
+        if !seen_version {
+            return Err(SdpError::Missing('v'));
+        }
+        Ok(Session {
+            origin: origin.ok_or(SdpError::Missing('o'))?,
+            name: name.ok_or(SdpError::Missing('s'))?,
+            connection,
+            // RFC 3264 bodies from some gateways omit t=; treat it as "0 0".
+            timing: timing.unwrap_or((0, 0)),
+            extra,
+            attributes,
+            media,
+        })
+    }
+
+    pub fn to_bytes(&self) -> Vec<u8> {
+        self.to_string().into_bytes()
+    }
+
+    /// Session-level direction default (sendrecv if absent).
+    pub fn direction(&self) -> Direction {
+        self.attributes.iter().find_map(|a| Direction::from_attr(&a.name)).unwrap_or(Direction::SendRecv)
+    }
+
+    /// The connection address for a media section (media-level overrides session).
+    pub fn connection_for<'a>(&'a self, m: &'a Media) -> Option<&'a Connection> {
+        m.connection.as_ref().or(self.connection.as_ref())
+    }
+
+    /// Increments `o=` version, required for every new offer in a dialog
+    /// (RFC 3264 §8).
+    pub fn bump_version(&mut self) {
+        self.origin.session_version = self.origin.session_version.wrapping_add(1);
+    }
+
+    /// Puts every active stream on hold (new offer; caller bumps the version).
+    pub fn hold(&mut self) {
+        let d = self.direction();
+        self.attributes.retain(|a| Direction::from_attr(&a.name).is_none());
+        for m in self.media.iter_mut().filter(|m| m.port != 0) {
+            let cur = m.direction(d);
+            m.set_direction(cur.hold());
+        }
+    }
+
+    /// Takes every stream off hold.
+    pub fn resume(&mut self) {
+        let d = self.direction();
+        self.attributes.retain(|a| Direction::from_attr(&a.name).is_none());
+        for m in self.media.iter_mut().filter(|m| m.port != 0) {
+            let cur = m.direction(d);
+            m.set_direction(cur.resume());
+        }
+    }
+}
+
+impl fmt::Display for Session {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let o = &self.origin;
+        write!(
+            f,
+            "v=0\r\no={} {} {} {} {} {}\r\ns={}\r\n",
+            o.username, o.session_id, o.session_version, o.net_type, o.addr_type, o.address, self.name
+        )?;
+        // RFC 4566 §5 order: v o s i u e p c b t r z k a m.
+        for (k, v) in self.extra.iter().filter(|(k, _)| "iuep".contains(*k)) {
+            write!(f, "{k}={v}\r\n")?;
+        }
+        if let Some(c) = &self.connection {
+            write!(f, "c={} {} {}\r\n", c.net_type, c.addr_type, c.address)?;
+        }
+        for (k, v) in self.extra.iter().filter(|(k, _)| *k == 'b') {
+            write!(f, "{k}={v}\r\n")?;
+        }
+        write!(f, "t={} {}\r\n", self.timing.0, self.timing.1)?;
+        for (k, v) in self.extra.iter().filter(|(k, _)| !"iuepb".contains(*k)) {
+            write!(f, "{k}={v}\r\n")?;
+        }
+        write_attrs(f, &self.attributes)?;
+        for m in &self.media {
+            write!(f, "m={} {}", m.kind, m.port)?;
+            if let Some(c) = m.port_count {
+                write!(f, "/{c}")?;
+            }
+            write!(f, " {}", m.proto)?;
+            for fmt in &m.formats {
+                write!(f, " {fmt}")?;
+            }
+            f.write_str("\r\n")?;
+            for (k, v) in m.extra.iter().filter(|(k, _)| *k == 'i') {
+                write!(f, "{k}={v}\r\n")?;
+            }
+            if let Some(c) = &m.connection {
+                write!(f, "c={} {} {}\r\n", c.net_type, c.addr_type, c.address)?;
+            }
+            for (k, v) in m.extra.iter().filter(|(k, _)| *k != 'i') {
+                write!(f, "{k}={v}\r\n")?;
+            }
+            write_attrs(f, &m.attributes)?;
+        }
+        Ok(())
+    }
+}
+
+fn write_attrs(f: &mut fmt::Formatter<'_>, attrs: &[Attribute]) -> fmt::Result {
+    for a in attrs {
+        match &a.value {
+            Some(v) => write!(f, "a={}:{v}\r\n", a.name)?,
+            None => write!(f, "a={}\r\n", a.name)?,
+        }
+    }
+    Ok(())
+}
+
+/// A codec we can use, in preference order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Codec {
+    pub payload_type: u8,
+    pub name: String,
+    pub clock_rate: u32,
+    pub channels: Option<u8>,
+    pub fmtp: Option<String>,
+}
+
+impl Codec {
+    pub fn new(pt: u8, name: &str, clock_rate: u32, channels: Option<u8>, fmtp: Option<&str>) -> Codec {
+        Codec { payload_type: pt, name: name.into(), clock_rate, channels, fmtp: fmtp.map(Into::into) }
+    }
+
+    /// RFC 4733 DTMF events; never counted as a voice codec in negotiation.
+    pub fn is_telephone_event(&self) -> bool {
+        self.name.eq_ignore_ascii_case("telephone-event")
+    }
+
+    fn matches(&self, m: &RtpMap) -> bool {
+        self.name.eq_ignore_ascii_case(&m.encoding)
+            && self.clock_rate == m.clock_rate
+            && self.channels.unwrap_or(1) == m.channels.unwrap_or(1)
+    }
+}
+
+/// Okno's default preference list: PCMU, PCMA, Opus, telephone-event.
+pub fn default_codecs() -> Vec<Codec> {
+    vec![
+        Codec::new(0, "PCMU", 8000, None, None),
+        Codec::new(8, "PCMA", 8000, None, None),
+        Codec::new(111, "opus", 48000, Some(2), Some("minptime=10;useinbandfec=1")),
+        Codec::new(101, "telephone-event", 8000, None, Some("0-16")),
+    ]
+}
+
+/// What we offer or answer with for the audio stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MediaConfig {
+    pub address: IpAddr,
+    pub rtp_port: u16,
+    pub codecs: Vec<Codec>,
+    pub ptime: Option<u32>,
+    pub direction: Direction,
+    /// `o=` session id; the caller chooses it (no randomness in this crate).
+    pub session_id: u64,
+}
+
+fn push_codec_attrs(m: &mut Media, c: &Codec, pt: u8) {
+    let mut v = format!("{pt} {}/{}", c.name, c.clock_rate);
+    if let Some(ch) = c.channels {
+        let _ = write!(v, "/{ch}");
+    }
+    m.attributes.push(Attribute::value("rtpmap", v));
+    if let Some(f) = &c.fmtp {
+        m.attributes.push(Attribute::value("fmtp", format!("{pt} {f}")));
+    }
+}
+
+fn audio_media(cfg: &MediaConfig, codecs: &[(Codec, u8)], dir: Direction) -> Media {
+    let mut m = Media {
+        kind: "audio".into(),
+        port: cfg.rtp_port,
+        port_count: None,
+        proto: "RTP/AVP".into(),
+        formats: codecs.iter().map(|(_, pt)| pt.to_string()).collect(),
+        connection: None,
+        extra: Vec::new(),
+        attributes: Vec::new(),
+    };
+    for (c, pt) in codecs {
+        push_codec_attrs(&mut m, c, *pt);
+    }
+    if let Some(p) = cfg.ptime {
+        m.attributes.push(Attribute::value("ptime", p.to_string()));
+    }
+    m.set_direction(dir);
+    m
+}
+
+fn base_session(cfg: &MediaConfig) -> Session {
+    let c = Connection::from_ip(cfg.address);
+    Session {
+        origin: Origin {
+            username: "okno".into(),
+            session_id: cfg.session_id.to_string(),
+            session_version: 1,
+            net_type: c.net_type.clone(),
+            addr_type: c.addr_type.clone(),
+            address: c.address.clone(),
+        },
+        name: "-".into(),
+        connection: Some(c),
+        timing: (0, 0),
+        extra: Vec::new(),
+        attributes: Vec::new(),
+        media: Vec::new(),
+    }
+}
+
+/// Builds an offer with one audio stream listing `cfg.codecs` in order.
+pub fn build_offer(cfg: &MediaConfig) -> Session {
+    let mut s = base_session(cfg);
+    let codecs: Vec<(Codec, u8)> = cfg.codecs.iter().map(|c| (c.clone(), c.payload_type)).collect();
+    s.media.push(audio_media(cfg, &codecs, cfg.direction));
+    s
+}
+
+/// Answers `offer` (RFC 3264 §6): the first audio stream with a common voice
+/// codec is accepted, listing the common codecs in *our* preference order with
+/// the offerer's payload type numbers; every other stream is rejected with port
+/// 0. Fails with [`SdpError::NoCommonCodec`] when nothing can be accepted.
+pub fn answer(offer: &Session, cfg: &MediaConfig) -> Result<Session, SdpError> {
+    let mut s = base_session(cfg);
+    let session_dir = offer.direction();
+    let mut accepted = false;
+    for om in &offer.media {
+        let mut common = Vec::new();
+        if !accepted && om.kind == "audio" && om.port != 0 && om.proto.starts_with("RTP/") {
+            let maps: Vec<RtpMap> = om.payload_types().into_iter().filter_map(|pt| om.rtpmap(pt)).collect();
+            for c in &cfg.codecs {
+                if let Some(m) = maps.iter().find(|m| c.matches(m)) {
+                    common.push((c.clone(), m.payload_type));
+                }
+            }
+        }
+        if common.iter().any(|(c, _)| !c.is_telephone_event()) {
+            accepted = true;
+            let dir = Direction::answer(om.direction(session_dir), cfg.direction);
+            let mut m = audio_media(cfg, &common, dir);
+            m.proto = om.proto.clone();
+            s.media.push(m);
+        } else {
+            // Rejected stream: port 0, formats copied from the offer (§6).
+            s.media.push(Media {
+                kind: om.kind.clone(),
+                port: 0,
+                port_count: None,
+                proto: om.proto.clone(),
+                formats: om.formats.clone(),
+                connection: None,
+                extra: Vec::new(),
+                attributes: Vec::new(),
+            });
+        }
+    }
+    if !accepted {
+        return Err(SdpError::NoCommonCodec);
+    }
+    Ok(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const OFFER: &str = "v=0\r\no=alice 2890844526 2890844526 IN IP4 host.atlanta.example.com\r\ns=\r\nc=IN IP4 192.0.2.101\r\nb=AS:64\r\nt=0 0\r\nm=audio 49170 RTP/AVP 96 8 0 97\r\na=rtpmap:96 opus/48000/2\r\na=fmtp:96 useinbandfec=1\r\na=rtpmap:97 telephone-event/8000\r\na=fmtp:97 0-15\r\na=ptime:20\r\na=rtcp:49171\r\na=sendrecv\r\nm=video 51372 RTP/AVP 31\r\na=rtpmap:31 H261/90000\r\n";
+
+    fn cfg() -> MediaConfig {
+        MediaConfig {
+            address: "192.0.2.5".parse().unwrap(),
+            rtp_port: 40000,
+            codecs: default_codecs(),
+            ptime: Some(20),
+            direction: Direction::SendRecv,
+            session_id: 42,
+        }
+    }
+
+    #[test]
+    fn parse_and_roundtrip() {
+        let s = Session::parse(OFFER.as_bytes()).unwrap();
+        assert_eq!(s.origin.session_version, 2890844526);
+        assert_eq!(s.media.len(), 2);
+        let a = &s.media[0];
+        assert_eq!(a.payload_types(), vec![96, 8, 0, 97]);
+        assert_eq!(a.rtpmap(96).unwrap().channels, Some(2));
+        assert_eq!(a.rtpmap(0).unwrap().encoding, "PCMU");
+        assert_eq!(a.fmtp(96), Some("useinbandfec=1"));
+        assert_eq!(a.ptime(), Some(20));
+        assert_eq!(a.rtcp_port(), Some(49171));
+        assert_eq!(a.direction(Direction::SendRecv), Direction::SendRecv);
+        assert_eq!(s.to_string(), OFFER);
+    }
+
+    #[test]
+    fn rejects_garbage() {
+        for bad in [
+            "",
+            "x",
+            "v=1\r\n",
+            "v=0\r\ns=x\r\n",
+            "v=0\r\no=a b\r\ns=x\r\n",
+            "v=0\r\no=a 1 2 IN IP4 h\r\ns=\r\nm=audio x RTP/AVP 0\r\n",
+        ] {
+            assert!(Session::parse(bad.as_bytes()).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn offer_lists_our_codecs() {
+        let o = build_offer(&cfg());
+        let text = o.to_string();
+        assert!(text.contains("m=audio 40000 RTP/AVP 0 8 111 101\r\n"));
+        assert!(text.contains("a=rtpmap:111 opus/48000/2\r\n"));
+        assert!(text.contains("a=fmtp:101 0-16\r\n"));
+        assert!(text.contains("c=IN IP4 192.0.2.5\r\n"));
+        assert_eq!(Session::parse(text.as_bytes()).unwrap(), o);
+    }
+
+    #[test]
+    fn answer_intersects_in_our_order() {
+        let offer = Session::parse(OFFER.as_bytes()).unwrap();
+        let ans = answer(&offer, &cfg()).unwrap();
+        let a = &ans.media[0];
+        // Ours: PCMU, PCMA, opus, telephone-event; offerer's numbers for dynamic ones.
+        assert_eq!(a.formats, vec!["0", "8", "96", "97"]);
+        assert_eq!(a.rtpmap(97).unwrap().encoding, "telephone-event");
+        assert_eq!(ans.media[1].port, 0);
+        assert_eq!(ans.media[1].formats, vec!["31"]);
+    }
+
+    #[test]
+    fn answer_without_common_codec() {
+        let offer = "v=0\r\no=a 1 1 IN IP4 h\r\ns=-\r\nc=IN IP4 192.0.2.1\r\nt=0 0\r\nm=audio 5000 RTP/AVP 18 101\r\na=rtpmap:101 telephone-event/8000\r\n";
+        let offer = Session::parse(offer.as_bytes()).unwrap();
+        assert_eq!(answer(&offer, &cfg()), Err(SdpError::NoCommonCodec));
+    }
+
+    #[test]
+    fn hold_and_resume() {
+        let mut o = build_offer(&cfg());
+        o.hold();
+        assert_eq!(o.media[0].direction(Direction::SendRecv), Direction::SendOnly);
+        let offer = Session::parse(o.to_string().as_bytes()).unwrap();
+        let ans = answer(&offer, &cfg()).unwrap();
+        assert_eq!(ans.media[0].direction(Direction::SendRecv), Direction::RecvOnly);
+        o.resume();
+        assert_eq!(o.media[0].direction(Direction::SendRecv), Direction::SendRecv);
+        // Held by the other side too: recvonly -> inactive and back.
+        assert_eq!(Direction::RecvOnly.hold(), Direction::Inactive);
+        assert_eq!(Direction::Inactive.resume(), Direction::RecvOnly);
+        assert_eq!(Direction::answer(Direction::Inactive, Direction::SendRecv), Direction::Inactive);
+        assert_eq!(Direction::answer(Direction::RecvOnly, Direction::SendRecv), Direction::SendOnly);
+        o.bump_version();
+        assert_eq!(o.origin.session_version, 2);
+    }
+
+    #[test]
+    fn rfc4475_bodies_parse() {
+        let b = "v=0\r\no=mhandley 29739 7272939 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 192.0.2.1\r\nt=0 0\r\nm=audio 49217 RTP/AVP 0 12\r\nm=video 3227 RTP/AVP 31\r\na=rtpmap:31 LPC\r\n";
+        let s = Session::parse(b.as_bytes()).unwrap();
+        assert_eq!(s.media.len(), 2);
+        assert!(s.media[1].rtpmaps().is_empty()); // "LPC" without a clock rate
+    }
+}
