@@ -13,7 +13,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use serde_json::{Value, json};
 
 /// The W3C "element identifier" key.
-const ELEMENT: &str = "element-6066-11e4-a52e-4f66b9e5d7d1";
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
 /// The desktop binary under test.
 pub fn app_binary() -> Result<PathBuf> {
@@ -189,6 +189,16 @@ impl Session {
 
     pub fn text(&self, e: &Element) -> Result<String> {
         Ok(get(&format!("{}/element/{}/text", self.url, e.0))?["value"].as_str().unwrap_or_default().to_owned())
+    }
+
+    /// The element's whole text (`textContent`): unlike WebDriver's visible-text rules, this
+    /// includes text that is clipped with an ellipsis.
+    pub fn text_content(&self, e: &Element) -> Result<String> {
+        let v = post(
+            &format!("{}/execute/sync", self.url),
+            &json!({ "script": "return arguments[0].textContent", "args": [{ ELEMENT: e.0 }] }),
+        )?;
+        Ok(v["value"].as_str().unwrap_or_default().to_owned())
     }
 
     pub fn attribute(&self, e: &Element, name: &str) -> Result<Option<String>> {

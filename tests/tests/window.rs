@@ -21,7 +21,7 @@ fn operator_opens_a_ticket_searches_and_replies() -> anyhow::Result<()> {
     assert!(rows.len() >= 5, "a screenful of tickets, got {}", rows.len());
     let row = &rows[0];
     let ticket_id = s.attribute(row, "data-ticket-id")?.expect("rows carry their ticket id");
-    let row_text = s.text(row)?;
+    let row_text = s.text_content(row)?;
     s.click(row)?;
 
     // Its conversation and the customer's card.
@@ -44,7 +44,7 @@ fn operator_opens_a_ticket_searches_and_replies() -> anyhow::Result<()> {
     let input = s.wait_for("[data-testid=search-input]", WAIT)?;
     s.type_into(&input[0], &surname)?;
     let hits = s.wait_for("[data-testid=search-results] [data-testid=search-hit]", WAIT)?;
-    let texts: Vec<String> = hits.iter().map(|h| s.text(h)).collect::<anyhow::Result<_>>()?;
+    let texts: Vec<String> = hits.iter().map(|h| s.text_content(h)).collect::<anyhow::Result<_>>()?;
     assert!(
         texts.iter().any(|t| t.to_lowercase().contains(&surname.to_lowercase())),
         "a hit mentions {surname:?}: {texts:?}"
@@ -60,7 +60,7 @@ fn operator_opens_a_ticket_searches_and_replies() -> anyhow::Result<()> {
     s.click(&s.wait_for("[data-testid=reply-send]", WAIT)?[0])?;
     s.wait_until("the reply in the conversation", WAIT, |s| {
         for item in s.find_all("[data-testid=conversation] [data-testid=timeline-item]")? {
-            if s.text(&item)?.contains(&reply) {
+            if s.text_content(&item)?.contains(&reply) {
                 return Ok(Some(()));
             }
         }

@@ -62,7 +62,10 @@ CREATE TABLE tickets (
     tags              TEXT NOT NULL DEFAULT '[]',
     created_at        INTEGER NOT NULL,
     updated_at        INTEGER NOT NULL,
+    -- The deadline the ticket is waiting on now (first response); NULL once met or paused.
     sla_due_at        INTEGER,
+    -- The first-response target as set at creation, kept for the reports after it is met.
+    first_response_due_at INTEGER,
     first_response_at INTEGER,
     unread            INTEGER NOT NULL DEFAULT 0,
     preview           TEXT NOT NULL DEFAULT '',

@@ -652,13 +652,16 @@ impl Store {
             // The conversation: mostly short, a long tail, and a few 200+ message threads.
             let count =
                 if rng.chance(0.002) { 200 + rng.below(60) } else { 1 + rng.below(v.messages_per_ticket * 2 - 1) };
+            let answered = !matches!(status, "new");
+            // An answered ticket has at least the customer's message and our reply.
+            let count = if answered { count.max(2) } else { count };
             let mut at = created_at;
             let mut first_response = None;
             let mut preview = String::new();
-            let answered = !matches!(status, "new");
             for k in 0..count {
-                let inbound = k == 0 || (!answered && k < 2) || rng.chance(0.5);
-                let note = !inbound && rng.chance(0.12);
+                let must_answer = answered && first_response.is_none() && k == count - 1;
+                let inbound = !must_answer && (k == 0 || (!answered && k < 2) || rng.chance(0.5));
+                let note = !inbound && !must_answer && rng.chance(0.12);
                 let (direction, author, body) = if inbound {
                     (
                         "inbound",
@@ -920,12 +923,16 @@ async fn flush_tickets(
     if !tickets.is_empty() {
         let mut qb = QueryBuilder::<Sqlite>::new(
             "INSERT INTO tickets (id, number, subject, customer_id, channel, status, priority, queue_id, assignee_id, tags, \
-             created_at, updated_at, sla_due_at, first_response_at, unread, preview, message_count) ",
+             created_at, updated_at, sla_due_at, first_response_due_at, first_response_at, unread, preview, message_count) ",
         );
         qb.push_values(tickets.iter(), |mut b, t| {
             b.push_bind(&t.id).push_bind(t.number).push_bind(&t.subject).push_bind(&t.customer_id).push_bind(t.channel);
             b.push_bind(t.status).push_bind(t.priority).push_bind(t.queue_id).push_bind(&t.assignee).push_bind(&t.tags);
-            b.push_bind(t.created_at).push_bind(t.updated_at).push_bind(t.sla_due_at).push_bind(t.first_response_at);
+            // Only an unanswered ticket is still waiting on its first-response deadline.
+            let pending_due =
+                if t.first_response_at.is_none() && matches!(t.status, "new" | "open") { t.sla_due_at } else { None };
+            b.push_bind(t.created_at).push_bind(t.updated_at).push_bind(pending_due).push_bind(t.sla_due_at);
+            b.push_bind(t.first_response_at);
             b.push_bind(i64::from(t.unread)).push_bind(&t.preview).push_bind(t.message_count);
         });
         qb.build().execute(&mut **tx).await?;

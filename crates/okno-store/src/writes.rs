@@ -125,7 +125,7 @@ impl Store {
                     .await?;
                 if !*internal {
                     let first = sqlx::query(
-                        "UPDATE tickets SET first_response_at = ?1 WHERE id = ?2 AND first_response_at IS NULL",
+                        "UPDATE tickets SET first_response_at = ?1, sla_due_at = NULL WHERE id = ?2 AND first_response_at IS NULL",
                     )
                     .bind(*at)
                     .bind(ticket_id)

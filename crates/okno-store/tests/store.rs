@@ -101,6 +101,7 @@ async fn reply_is_stored_with_its_outbox_entry_and_events() {
     let fresh = TicketFilter { statuses: vec![TicketStatus::New], ..Default::default() };
     let ticket = store.list_tickets(&page(fresh)).await.unwrap().rows.remove(0);
     assert!(ticket.first_response_at.is_none());
+    assert!(ticket.sla_due_at.is_some(), "an unanswered ticket waits on its first-response deadline");
 
     let message_id = new_id();
     let applied = store
@@ -120,6 +121,7 @@ async fn reply_is_stored_with_its_outbox_entry_and_events() {
     assert_eq!(last.author_name, store.me().await.unwrap().name);
     assert_eq!(detail.ticket.status, TicketStatus::Open, "answering a new ticket opens it");
     assert_eq!(detail.ticket.first_response_at, Some(NOW + 1_000));
+    assert_eq!(detail.ticket.sla_due_at, None, "the first response met the deadline");
     assert_eq!(detail.ticket.message_count, ticket.message_count + 1);
 
     let pending = store.pending_mutations(10).await.unwrap();
