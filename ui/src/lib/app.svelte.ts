@@ -1,6 +1,6 @@
 // The window's shared state: who I am, what is selected, which overlays are open, and the
 // theme. Components read it directly; writes go through the backend and then refresh it.
-import { backend, isUiError, type AppInfo, type OperatorView, type QueueSummary, type StoreStats, type TicketFilter } from "./backend";
+import { backend, isUiError, type AppInfo, type OperatorView, type QueueSummary, type StoreStats, type TicketFilter, type TicketStatus } from "./backend";
 import { t } from "./i18n/index.svelte";
 import { toast } from "./shell/toast.svelte";
 
@@ -19,7 +19,8 @@ export const app = $state({
   channel: null as TicketFilter["channel"],
   tag: null as string | null,
   sort: "sla_due" as TicketFilter["sort"],
-  allStatuses: false,
+  /** "open" = new, open and pending; "all" = every status; or one status. */
+  statusFilter: "open" as "open" | "all" | TicketStatus,
   selectedId: null as string | null,
   searchOpen: false,
   shortcutsOpen: false,
@@ -30,12 +31,13 @@ export const app = $state({
 
 /** The inbox filter for the current view (without paging). */
 export function currentFilter(): Omit<TicketFilter, "offset" | "limit"> {
-  const open = app.allStatuses ? [] : (["new", "open", "pending"] as const);
-  const base = { statuses: [...open], channel: app.channel, queue_id: null as string | null, assignee: null as TicketFilter["assignee"], tag: app.tag, sort: app.sort };
+  const statuses: TicketStatus[] =
+    app.statusFilter === "open" ? ["new", "open", "pending"] : app.statusFilter === "all" ? [] : [app.statusFilter];
+  const base = { statuses, channel: app.channel, queue_id: null as string | null, assignee: null as TicketFilter["assignee"], tag: app.tag, sort: app.sort };
   switch (app.view.kind) {
     case "my": return { ...base, assignee: { kind: "me" } };
     case "unassigned": return { ...base, assignee: { kind: "unassigned" } };
-    case "all": return { ...base, statuses: [] };
+    case "all": return { ...base, statuses: app.statusFilter === "open" ? [] : statuses };
     case "queue": return { ...base, queue_id: app.view.id };
     default: return base;
   }
