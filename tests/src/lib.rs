@@ -102,13 +102,21 @@ impl Driver {
     fn session(&self, caps: &Value) -> Result<Session> {
         let response = post(&format!("{}/session", self.base), caps)?;
         let id = response["value"]["sessionId"].as_str().ok_or_else(|| anyhow!("no session id in {response}"))?;
-        Ok(Session { url: format!("{}/session/{id}", self.base), open: true })
+        let session = Session { url: format!("{}/session/{id}", self.base), open: true };
+        // Scrolling a 100k-row inbox in one async script takes longer than the default 30 s.
+        post(&format!("{}/timeouts", session.url), &json!({ "script": 600_000 }))?;
+        Ok(session)
     }
 }
 
 impl Drop for Driver {
+    /// The driver starts WebKitWebDriver (or Chromium), which starts the app; killing only the
+    /// driver would leave those running, so the whole tree goes, children first.
     fn drop(&mut self) {
-        let _ = self.child.kill();
+        let mut tree = process_tree(self.child.id());
+        tree.reverse();
+        let pids: Vec<String> = tree.iter().map(u32::to_string).collect();
+        let _ = Command::new("kill").arg("-KILL").args(&pids).stderr(Stdio::null()).status();
         let _ = self.child.wait();
     }
 }

@@ -309,3 +309,20 @@ async fn a_failed_migration_rolls_back_and_keeps_existing_rows() {
         .unwrap();
     assert_eq!(leftovers, 0, "nothing of the failed migration remains");
 }
+
+#[tokio::test]
+async fn a_truncated_store_is_reported_as_damaged_and_left_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("okno.db");
+    let store = demo_store(&dir).await;
+    store.close().await;
+    let len = std::fs::metadata(&path).unwrap().len();
+    let file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+    file.set_len(len / 2 / 4096 * 4096).unwrap();
+    drop(file);
+    let before = sha(&path).await;
+    let err = Store::open(&path).await.unwrap_err();
+    assert!(matches!(err, StoreError::Corrupt { .. }), "{err}");
+    assert!(err.to_string().contains("okno.db"), "{err}");
+    assert_eq!(sha(&path).await, before);
+}

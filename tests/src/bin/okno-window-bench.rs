@@ -18,10 +18,9 @@ const WAIT: Duration = Duration::from_secs(120);
 /// report how long it took and how many frames were slower than 50 ms.
 const SCROLL_SCRIPT: &str = r#"
 const done = arguments[arguments.length - 1];
-const list = document.querySelector('[data-testid=ticket-list]');
-const scroller = [list, ...list.querySelectorAll('*')].find(e => e.scrollHeight > e.clientHeight + 10);
-const start = performance.now();
-let last = start, slow = 0, frames = 0;
+// Every ticket, not only the open ones the inbox starts with.
+document.querySelector('[data-testid=rail-all]').click();
+let start = 0, last = 0, slow = 0, frames = 0, scroller = null;
 function step(now) {
   frames++;
   if (now - last > 50) slow++;
@@ -34,13 +33,19 @@ function step(now) {
     requestAnimationFrame(step);
   }
 }
-requestAnimationFrame(step);
+setTimeout(() => {
+  const list = document.querySelector('[data-testid=ticket-list]');
+  scroller = [list, ...list.querySelectorAll('*')].find(e => e.scrollHeight > e.clientHeight + 10);
+  start = last = performance.now();
+  requestAnimationFrame(step);
+}, 2000);
 "#;
 
 fn scroll_and_report(name: &str, s: &Session) -> Result<()> {
     let r = s.execute_async(SCROLL_SCRIPT)?;
     println!(
-        "{name:<9} scrolled the whole inbox ({} px) in {:.1} s: {} frames, {} slower than 50 ms; {} rows in the DOM at the end",
+        "{name:<9} scrolled the whole inbox ({} rows, {} px) in {:.1} s: {} frames, {} slower than 50 ms; {} rows in the DOM at the end",
+        r["height"].as_f64().unwrap_or(0.0) / 64.0,
         r["height"],
         r["ms"].as_f64().unwrap_or(0.0) / 1e3,
         r["frames"],
@@ -48,6 +53,20 @@ fn scroll_and_report(name: &str, s: &Session) -> Result<()> {
         r["rows"]
     );
     Ok(())
+}
+
+/// Memory per process name, largest first, for the report.
+fn breakdown(pids: &[u32]) -> String {
+    let mut parts: Vec<(String, f64)> = pids
+        .iter()
+        .map(|pid| {
+            let name = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default().trim().to_owned();
+            (name, memory_of(&[*pid]).pss_mb)
+        })
+        .filter(|(_, mb)| *mb > 0.0)
+        .collect();
+    parts.sort_by(|a, b| b.1.total_cmp(&a.1));
+    parts.iter().map(|(n, mb)| format!("{n} {mb:.0}")).collect::<Vec<_>>().join(", ")
 }
 
 fn main() -> Result<()> {
@@ -114,6 +133,7 @@ fn main() -> Result<()> {
     scroll_and_report("chromium", &c)?;
     let after = memory_of(&process_tree(chrome.pid())[1..]);
     let served = memory_of(&[bridge.id()]);
+    println!("chromium  PSS by process (MB): {}", breakdown(&process_tree(chrome.pid())[1..]));
     println!(
         "chromium  memory: {} processes, RSS {:.0} MB → {:.0} MB after scrolling, PSS {:.0} MB → {:.0} MB (plus the HTTP bridge holding the store: PSS {:.0} MB)",
         after.processes, before.rss_mb, after.rss_mb, before.pss_mb, after.pss_mb, served.pss_mb
