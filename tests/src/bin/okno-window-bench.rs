@@ -90,11 +90,14 @@ fn main() -> Result<()> {
 
     // Okno: the real app through tauri-driver.
     let driver = Driver::start()?;
+    let log_path = data_dir.join("okno.log");
+    let log_start = std::fs::metadata(&log_path).map(|m| m.len() as usize).unwrap_or(0);
     let t = Instant::now();
     let mut s = driver.launch(&app, &["--data-dir".to_owned(), dir_arg.clone()])?;
     s.wait_for("[data-testid=ticket-row][data-ticket-id]", WAIT)?;
     let cold = t.elapsed();
-    let log = std::fs::read_to_string(data_dir.join("okno.log")).unwrap_or_default();
+    std::thread::sleep(Duration::from_millis(500));
+    let log = std::fs::read_to_string(&log_path).unwrap_or_default().get(log_start..).unwrap_or_default().to_owned();
     let first_paint = log
         .lines()
         .rev()

@@ -1,0 +1,108 @@
+//! okno-phone against sipp, a real SIP peer: sipp's UAC calls an auto-answering okno-phone,
+//! and okno-phone calls sipp's UAS. sipp must be installed (`cargo xtask test` installs it).
+
+use std::net::UdpSocket;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+fn free_udp_port() -> u16 {
+    UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn sipp() -> Command {
+    let found = Command::new("sh").args(["-c", "command -v sipp >/dev/null"]).status().is_ok_and(|s| s.success());
+    assert!(found, "sipp is not installed: apt-get install sip-tester (cargo xtask test does it)");
+    Command::new("sipp")
+}
+
+struct Killed(Child);
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn events(stdout: &str, name: &str) -> Vec<serde_json::Value> {
+    stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["event"] == name)
+        .collect()
+}
+
+#[test]
+fn sipp_calls_an_auto_answering_okno_phone() {
+    let phone_port = free_udp_port();
+    let sipp_port = free_udp_port();
+    let phone = Command::new(env!("CARGO_BIN_EXE_okno-phone"))
+        .args([
+            "--listen",
+            &format!("udp:127.0.0.1:{phone_port}"),
+            "--auto-answer",
+            "--json-events",
+            "--exit-after-calls",
+            "20",
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let phone = Killed(phone);
+    std::thread::sleep(Duration::from_millis(300));
+    let status = sipp()
+        .args(["-sn", "uac", &format!("127.0.0.1:{phone_port}"), "-i", "127.0.0.1", "-p", &sipp_port.to_string()])
+        .args(["-m", "20", "-r", "10", "-nostdin", "-timeout", "30s", "-timeout_error"])
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success(), "sipp reports failed calls: {status}");
+    let mut phone = phone;
+    let out = phone.0.stdout.take().map(std::io::read_to_string).unwrap().unwrap();
+    let ended = events(&out, "ended");
+    assert_eq!(ended.len(), 20, "{out}");
+    assert!(ended.iter().all(|e| e["answered"] == true && e["cause"] == "remote_bye"), "{out}");
+    assert_eq!(events(&out, "incoming").len(), 20);
+}
+
+#[test]
+fn okno_phone_calls_sipp_and_hangs_up() {
+    let phone_port = free_udp_port();
+    let sipp_port = free_udp_port();
+    let uas = sipp()
+        .args(["-sn", "uas", "-i", "127.0.0.1", "-p", &sipp_port.to_string(), "-m", "3", "-nostdin"])
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut uas = Killed(uas);
+    std::thread::sleep(Duration::from_millis(300));
+    let out = Command::new(env!("CARGO_BIN_EXE_okno-phone"))
+        .args([
+            "--listen",
+            &format!("udp:127.0.0.1:{phone_port}"),
+            "--call",
+            &format!("sip:service@127.0.0.1:{sipp_port}"),
+        ])
+        .args(["--calls", "3", "--hangup-after-ms", "100", "--json-events"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "okno-phone exit {:?}: {stdout}", out.status);
+    let ended = events(&stdout, "ended");
+    assert_eq!(ended.len(), 3, "{stdout}");
+    assert!(
+        ended
+            .iter()
+            .all(|e| e["answered"] == true && e["cause"] == "local_bye" && e["talk_s"].as_f64().unwrap() >= 0.1)
+    );
+    assert_eq!(events(&stdout, "ringing").len(), 3);
+    // sipp's UAS exits 0 once its 3 calls completed.
+    let status = uas.0.wait().unwrap();
+    assert!(status.success(), "sipp UAS saw a failed call: {status}");
+}
+
+#[test]
+fn bad_options_are_a_clear_error() {
+    let out = Command::new(env!("CARGO_BIN_EXE_okno-phone")).args(["--listen", "tcp:127.0.0.1:5999"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("only udp"));
+}
