@@ -399,11 +399,12 @@ impl Phone {
                 let remote_target =
                     resp.headers.contacts().ok().and_then(|c| c.first().and_then(|c| c.addr().map(|a| a.uri.clone())));
                 let to = resp.headers.to().ok();
-                let via_proxy = self.args.registrar.is_some();
                 let hangup_after = self.args.hangup_after;
                 if let Some(call) = self.calls.get_mut(&id) {
                     if let Some(t) = remote_target {
-                        if !via_proxy && let Some(addr) = target_addr(&t) {
+                        // No Record-Route is kept yet, so in-dialog requests (ACK, BYE) go to the
+                        // peer's Contact directly (RFC 3261 §12.2.1.1 with an empty route set).
+                        if let Some(addr) = target_addr(&t) {
                             call.peer = addr;
                         }
                         call.remote_target = t;

@@ -1,0 +1,153 @@
+//! okno-phone with Kamailio as registrar and proxy: digest-authenticated REGISTER, and two
+//! okno-phones calling each other through it. Kamailio must be installed (`cargo xtask test`).
+
+use std::net::UdpSocket;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+const PASSWORD: &str = "s3cret-test-only";
+
+fn free_udp_port() -> u16 {
+    UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+struct Killed(Child);
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start_kamailio(dir: &std::path::Path) -> (Killed, u16) {
+    let found = Command::new("sh").args(["-c", "command -v kamailio >/dev/null"]).status().is_ok_and(|s| s.success());
+    assert!(found, "kamailio is not installed: apt-get install kamailio (cargo xtask test does it)");
+    let port = free_udp_port();
+    let cfg = include_str!("kamailio.cfg.in")
+        .replace("@PORT@", &port.to_string())
+        .replace("@RUNDIR@", &dir.display().to_string())
+        .replace("@PASSWORD@", PASSWORD);
+    let path = dir.join("kamailio.cfg");
+    std::fs::write(&path, cfg).unwrap();
+    let d = dir.display().to_string();
+    let child = Command::new("kamailio")
+        .args(["-f", &path.display().to_string(), "-DD", "-E", "-Y", &d, "-P", &format!("{d}/kamailio.pid"), "-w", &d])
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(dir.join("kamailio.log")).unwrap())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(800));
+    (Killed(child), port)
+}
+
+fn phone(args: &[String]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_okno-phone"));
+    cmd.args(args).arg("--json-events").env("OKNO_TEST_SIP_PASSWORD", PASSWORD);
+    cmd
+}
+
+fn events(stdout: &str, name: &str) -> Vec<serde_json::Value> {
+    stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["event"] == name)
+        .collect()
+}
+
+#[test]
+fn two_phones_register_with_digest_and_call_through_kamailio() {
+    let dir = tempfile_dir();
+    let (_kamailio, port) = start_kamailio(&dir);
+    let registrar = format!("127.0.0.1:{port}");
+    let (a_port, b_port) = (free_udp_port(), free_udp_port());
+
+    let bob = phone(&[
+        "--listen".into(),
+        format!("udp:127.0.0.1:{b_port}"),
+        "--account".into(),
+        "sip:bob@127.0.0.1".into(),
+        "--registrar".into(),
+        registrar.clone(),
+        "--password-env".into(),
+        "OKNO_TEST_SIP_PASSWORD".into(),
+        "--auto-answer".into(),
+        "--exit-after-calls".into(),
+        "1".into(),
+    ])
+    .stdout(Stdio::piped())
+    .spawn()
+    .unwrap();
+    let mut bob = Killed(bob);
+    std::thread::sleep(Duration::from_millis(700));
+
+    let alice = phone(&[
+        "--listen".into(),
+        format!("udp:127.0.0.1:{a_port}"),
+        "--account".into(),
+        "sip:alice@127.0.0.1".into(),
+        "--registrar".into(),
+        registrar,
+        "--password-env".into(),
+        "OKNO_TEST_SIP_PASSWORD".into(),
+        "--call".into(),
+        "sip:bob@127.0.0.1".into(),
+        "--hangup-after-ms".into(),
+        "300".into(),
+    ])
+    .output()
+    .unwrap();
+    let a_out = String::from_utf8_lossy(&alice.stdout).into_owned();
+    let log = std::fs::read_to_string(dir.join("kamailio.log")).unwrap_or_default();
+    assert!(
+        alice.status.success(),
+        "alice's call failed: {a_out}\nkamailio: {}",
+        &log[log.len().saturating_sub(3000)..]
+    );
+    assert_eq!(events(&a_out, "registered").len(), 1, "{a_out}");
+    let ended = events(&a_out, "ended");
+    assert_eq!(ended.len(), 1, "{a_out}");
+    assert_eq!(ended[0]["answered"], true);
+    assert_eq!(ended[0]["cause"], "local_bye");
+
+    let status = bob.0.wait().unwrap();
+    let b_out = std::io::read_to_string(bob.0.stdout.take().unwrap()).unwrap();
+    assert!(status.success(), "{b_out}");
+    assert_eq!(events(&b_out, "registered").len(), 1, "{b_out}");
+    let incoming = events(&b_out, "incoming");
+    assert_eq!(incoming.len(), 1, "{b_out}");
+    assert!(incoming[0]["from"].as_str().unwrap().contains("alice"), "{b_out}");
+    assert_eq!(events(&b_out, "ended")[0]["cause"], "remote_bye", "{b_out}");
+}
+
+#[test]
+fn a_wrong_password_is_reported_not_retried_forever() {
+    let dir = tempfile_dir();
+    let (_kamailio, port) = start_kamailio(&dir);
+    let mut cmd = phone(&[
+        "--listen".into(),
+        format!("udp:127.0.0.1:{}", free_udp_port()),
+        "--account".into(),
+        "sip:carol@127.0.0.1".into(),
+        "--registrar".into(),
+        format!("127.0.0.1:{port}"),
+        "--password-env".into(),
+        "WRONG_PASSWORD".into(),
+    ]);
+    let child = cmd.env("WRONG_PASSWORD", "not-the-password").stdout(Stdio::piped()).spawn().unwrap();
+    let mut child = Killed(child);
+    std::thread::sleep(Duration::from_millis(1500));
+    let _ = child.0.kill();
+    let out = std::io::read_to_string(child.0.stdout.take().unwrap()).unwrap();
+    let failed = events(&out, "registration_failed");
+    assert_eq!(failed.len(), 1, "one failure, then a delayed retry: {out}");
+    assert_eq!(failed[0]["status"], 401);
+    assert!(events(&out, "registered").is_empty());
+}
+
+fn tempfile_dir() -> std::path::PathBuf {
+    let dir =
+        std::env::temp_dir().join(format!("okno-kamailio-{}-{:?}", std::process::id(), std::thread::current().id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
