@@ -216,7 +216,39 @@ fn test() -> Result<()> {
     run(Command::new("npm").args(["test"]).current_dir(&ui))?;
     // Unit and integration tests of every crate (the end-to-end crate needs a display: below).
     run(cargo().args(["test", "--workspace", "--exclude", "okno-e2e"]))?;
-    end_to_end()
+    end_to_end()?;
+    fuzz_smoke()
+}
+
+/// The parsers' fuzz targets, briefly, from the committed seed corpus (a crash fails the run).
+/// New inputs go to a temporary directory so the repository's corpus stays as committed.
+fn fuzz_smoke() -> Result<()> {
+    const TARGETS: &[&str] = &["sip_message", "sdp", "digest_challenge"];
+    const SECONDS: &str = "20";
+    let nightly = Command::new("cargo").args(["+nightly", "--version"]).output().is_ok_and(|o| o.status.success());
+    if !nightly {
+        eprintln!("xtask: no nightly toolchain here: skipping the fuzz smoke run (cargo-fuzz needs nightly)");
+        return Ok(());
+    }
+    if !have("cargo-fuzz") {
+        eprintln!("xtask: installing cargo-fuzz (cargo install)");
+        run(Command::new("cargo").args(["install", "cargo-fuzz", "--locked"]))?;
+    }
+    let fuzz_dir = root().join("fuzz");
+    for target in TARGETS {
+        let scratch = std::env::temp_dir().join(format!("okno-fuzz-{target}-{}", std::process::id()));
+        std::fs::create_dir_all(&scratch)?;
+        let seeds = fuzz_dir.join("corpus").join(target);
+        let result = run(Command::new("cargo")
+            .current_dir(&fuzz_dir)
+            .args(["+nightly", "fuzz", "run", target])
+            .arg(&scratch)
+            .arg(&seeds)
+            .args(["--", &format!("-max_total_time={SECONDS}")]));
+        let _ = std::fs::remove_dir_all(&scratch);
+        result?;
+    }
+    Ok(())
 }
 
 /// The real app under a virtual X display, driven through WebDriver.
