@@ -329,8 +329,8 @@ impl Phone {
             self.args.account.clone().unwrap_or(Uri::parse(&format!("sip:{}@{}", self.our_user(), self.args.listen))?);
         let local = NameAddr::new(local_uri).with_tag(&tag);
         let remote = NameAddr::new(target.clone());
+        // `send_request` adds the Via of the new transaction.
         let mut req = Request::new(Method::Invite, target.clone());
-        req.headers.push(HeaderName::Via, self.ua.new_via().to_string());
         req.headers.push(HeaderName::MaxForwards, "70");
         req.headers.push(HeaderName::From, local.to_string());
         req.headers.push(HeaderName::To, remote.to_string());
@@ -433,7 +433,6 @@ impl Phone {
         call.local_cseq += 1;
         let mut bye = Request::new(Method::Bye, call.remote_target.clone());
         let (local, remote, cseq, peer) = (call.local.to_string(), call.remote.to_string(), call.local_cseq, call.peer);
-        bye.headers.push(HeaderName::Via, self.ua.new_via().to_string());
         bye.headers.push(HeaderName::MaxForwards, "70");
         // In an incoming call our From is the INVITE's To and the other way round.
         bye.headers.push(HeaderName::From, &local);
