@@ -223,7 +223,7 @@ fn test() -> Result<()> {
 /// The parsers' fuzz targets, briefly, from the committed seed corpus (a crash fails the run).
 /// New inputs go to a temporary directory so the repository's corpus stays as committed.
 fn fuzz_smoke() -> Result<()> {
-    const TARGETS: &[&str] = &["sip_message", "sdp", "digest_challenge"];
+    const TARGETS: &[&str] = &["sip_message", "sdp", "digest_challenge", "rtp_packet", "rtp_rtcp"];
     const SECONDS: &str = "20";
     let nightly = Command::new("cargo").args(["+nightly", "--version"]).output().is_ok_and(|o| o.status.success());
     if !nightly {
