@@ -30,7 +30,7 @@ fn operator_opens_a_ticket_searches_and_replies() -> anyhow::Result<()> {
     let customer = s.wait_until("the customer card", WAIT, |s| {
         let names = s.find_all("[data-testid=customer-card] [data-testid=customer-name]")?;
         Ok(match names.first() {
-            Some(e) => Some(s.text(e)?).filter(|t| !t.trim().is_empty()),
+            Some(e) => Some(s.text_content(e)?).filter(|t| !t.trim().is_empty()),
             None => None,
         })
     })?;

@@ -1,70 +1,85 @@
 import { describe, expect, it } from "vitest";
-import { clock, duration, ruPlural, slaState, ticketsWord } from "./format";
-import { segments } from "./snippet";
-import { pagesFor, visibleRange } from "./virtual";
+import { bytes, changesWord, clock, compact, duration, initials, money, ruPlural, slaState, slaText, ticketsWord, MINUTE, HOUR } from "./format";
 import { contactsPerMonth } from "./customer/activity";
-
-const MIN = 60_000;
 
 describe("durations and plurals", () => {
   it("uses Russian plural forms", () => {
-    expect(duration(1 * MIN, "ru")).toBe("1 минута");
-    expect(duration(2 * MIN, "ru")).toBe("2 минуты");
-    expect(duration(5 * MIN, "ru")).toBe("5 минут");
-    expect(duration(11 * MIN, "ru")).toBe("11 минут");
-    expect(duration(21 * MIN, "ru")).toBe("21 минута");
-    expect(duration(34 * MIN, "ru")).toBe("34 минуты");
+    expect(duration(1 * MINUTE, "ru")).toBe("1 минута");
+    expect(duration(2 * MINUTE, "ru")).toBe("2 минуты");
+    expect(duration(5 * MINUTE, "ru")).toBe("5 минут");
+    expect(duration(11 * MINUTE, "ru")).toBe("11 минут");
+    expect(duration(12 * MINUTE, "ru")).toBe("12 минут");
+    expect(duration(21 * MINUTE, "ru")).toBe("21 минута");
+    expect(duration(34 * MINUTE, "ru")).toBe("34 минуты");
+    expect(duration(3 * 24 * HOUR, "ru")).toBe("3 дня");
+    expect(duration(5 * 24 * HOUR + 2 * HOUR, "ru")).toBe("5 дней 2 ч");
+    expect(duration(21 * 24 * HOUR, "ru")).toBe("21 день");
     expect(ruPlural(112, "a", "b", "c")).toBe("c");
+    expect(ruPlural(0, "a", "b", "c")).toBe("c");
     expect(ticketsWord(3, "ru")).toBe("обращения");
+    expect(ticketsWord(25, "ru")).toBe("обращений");
     expect(ticketsWord(1, "en")).toBe("ticket");
+    expect(changesWord(1, "ru")).toBe("изменение");
+    expect(changesWord(2, "en")).toBe("changes");
   });
 
-  it("is compact above an hour and never shows 60 minutes or 24 hours", () => {
-    expect(duration(130 * MIN, "en")).toBe("2h 10m");
-    expect(duration(130 * MIN, "ru")).toBe("2 ч 10 мин");
-    expect(duration(119.9 * MIN, "en")).toBe("1h 59m");
-    expect(duration(47.99 * 60 * MIN, "en")).toBe("1d 23h");
-    expect(duration(3 * 24 * 60 * MIN, "ru")).toBe("3 дня");
-    expect(duration(35 * MIN, "en")).toBe("35 minutes");
-  });
-
-  it("classifies the SLA clock", () => {
-    const now = 1_000_000_000;
-    expect(slaState(null, null, now)).toEqual({ kind: "none" });
-    expect(slaState(now + 10 * MIN, now - 1, now)).toEqual({ kind: "answered" });
-    expect(slaState(now + 10 * MIN, null, now)).toEqual({ kind: "due", ms: 10 * MIN, soon: true });
-    expect(slaState(now + 90 * MIN, null, now)).toEqual({ kind: "due", ms: 90 * MIN, soon: false });
-    expect(slaState(now - 5 * MIN, null, now)).toEqual({ kind: "overdue", ms: 5 * MIN });
+  it("is compact in English and never shows 60 minutes or 24 hours", () => {
+    expect(duration(35 * MINUTE, "en")).toBe("35m");
+    expect(duration(130 * MINUTE, "en")).toBe("2h 10m");
+    expect(duration(130 * MINUTE, "ru")).toBe("2 ч 10 мин");
+    expect(duration(2 * HOUR, "en")).toBe("2h");
+    expect(duration(119.9 * MINUTE, "en")).toBe("1h 59m");
+    expect(duration(59.99 * MINUTE, "en")).toBe("59m");
+    expect(duration(47.99 * HOUR, "en")).toBe("1d 23h");
+    expect(duration(10_000, "en")).toBe("1m");
   });
 
   it("formats talk time", () => {
+    expect(clock(0)).toBe("0:00");
     expect(clock(65)).toBe("1:05");
     expect(clock(3725)).toBe("1:02:05");
   });
 });
 
-describe("search snippets", () => {
-  it("splits marked words into segments without interpreting HTML", () => {
-    expect(segments("Где мой \u0002заказ\u0003 <b>?")).toEqual([
-      { text: "Где мой ", mark: false },
-      { text: "заказ", mark: true },
-      { text: " <b>?", mark: false },
-    ]);
-    expect(segments("")).toEqual([]);
+describe("SLA", () => {
+  const now = 1_800_000_000_000;
+  it("classifies the pending deadline", () => {
+    expect(slaState(null, null, "new", now)).toEqual({ kind: "none" });
+    expect(slaState(now + 10 * MINUTE, now - 1, "open", now)).toEqual({ kind: "none" });
+    expect(slaState(now + 10 * MINUTE, null, "pending", now)).toEqual({ kind: "none" });
+    expect(slaState(now + 10 * MINUTE, null, "new", now)).toEqual({ kind: "due", ms: 10 * MINUTE, soon: true });
+    expect(slaState(now + 90 * MINUTE, null, "open", now)).toEqual({ kind: "due", ms: 90 * MINUTE, soon: false });
+    expect(slaState(now - 5 * MINUTE, null, "open", now)).toEqual({ kind: "overdue", ms: 5 * MINUTE });
+  });
+
+  it("says it in both languages", () => {
+    const due = slaState(now + 130 * MINUTE, null, "open", now);
+    const late = slaState(now - 35 * MINUTE, null, "open", now);
+    expect(slaText(due, "en")).toBe("in 2h 10m");
+    expect(slaText(late, "en")).toBe("overdue 35m");
+    expect(slaText(due, "ru")).toBe("ещё 2 ч 10 мин");
+    expect(slaText(late, "ru")).toBe("просрочка 35 минут");
+    expect(slaText(slaState(now - 1 * MINUTE, null, "new", now), "ru")).toBe("просрочка 1 минута");
+    expect(slaText(slaState(now + 2 * MINUTE, null, "new", now), "ru")).toBe("ещё 2 минуты");
+    expect(slaText({ kind: "none" }, "en")).toBe("");
   });
 });
 
-describe("virtual list", () => {
-  it("covers the viewport plus overscan and clamps to the list", () => {
-    expect(visibleRange(0, 640, 64, 100_000, 2)).toEqual({ first: 0, last: 12 });
-    expect(visibleRange(64 * 500, 640, 64, 100_000, 2)).toEqual({ first: 498, last: 512 });
-    expect(visibleRange(64 * 99_995, 640, 64, 100_000, 2)).toEqual({ first: 99_993, last: 99_999 });
-    expect(visibleRange(0, 640, 64, 0)).toEqual({ first: 0, last: -1 });
+describe("numbers", () => {
+  it("formats money in the order's currency", () => {
+    expect(money(15_990_000, "RUB", "ru").replace(/\s/g, " ")).toBe("159 900 ₽");
+    expect(money(10_139, "EUR", "en")).toBe("€101.39");
+    expect(money(10_889_796, "RUB", "ru", true).replace(/\s/g, " ")).toBe("108 898 ₽");
+    expect(money(100, "XXX-not-a-currency", "en")).toBe("1.00 XXX-not-a-currency");
   });
-
-  it("asks only for the pages it shows", () => {
-    expect(pagesFor({ first: 95, last: 210 }, 100)).toEqual([0, 1, 2]);
-    expect(pagesFor({ first: 0, last: -1 }, 100)).toEqual([]);
+  it("sizes, counts and initials", () => {
+    expect(bytes(512, "en")).toBe("512 B");
+    expect(bytes(1_284_113, "en")).toBe("1.2 MB");
+    expect(bytes(88_402, "ru")).toBe("86 КБ");
+    expect(compact(9_999, "en")).toBe("9,999");
+    expect(compact(11_250, "en")).toMatch(/^11\.3k$/i);
+    expect(initials("Анна Смирнова")).toBe("АС");
+    expect(initials("  madonna ")).toBe("M");
   });
 });
 
@@ -74,6 +89,7 @@ describe("customer activity chart", () => {
     const bars = contactsPerMonth([Date.UTC(2026, 10, 1), Date.UTC(2026, 10, 19), Date.UTC(2026, 0, 5), Date.UTC(2024, 0, 1)], now);
     expect(bars).toHaveLength(12);
     expect(bars[11]).toEqual({ year: 2026, month: 10, count: 2 });
+    expect(bars[0]).toEqual({ year: 2025, month: 11, count: 0 });
     expect(bars[1]).toEqual({ year: 2026, month: 0, count: 1 });
     expect(bars.reduce((n, b) => n + b.count, 0)).toBe(3);
   });

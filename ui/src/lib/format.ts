@@ -1,5 +1,6 @@
 // Numbers, times and durations for people, in English and Russian (with Russian plural forms).
 import type { Locale } from "./i18n/index.svelte";
+import type { TicketStatus } from "./backend/bindings";
 
 /** Russian plural form: 1 минута, 2 минуты, 5 минут, 21 минута, 11 минут. */
 export function ruPlural(n: number, one: string, few: string, many: string): string {
@@ -15,16 +16,24 @@ export function ticketsWord(n: number, loc: Locale): string {
   return loc === "ru" ? ruPlural(n, "обращение", "обращения", "обращений") : n === 1 ? "ticket" : "tickets";
 }
 
-const MINUTE = 60_000;
-const HOUR = 60 * MINUTE;
-const DAY = 24 * HOUR;
+/** "1 unsent change" / "3 несохранённых изменения". */
+export function changesWord(n: number, loc: Locale): string {
+  return loc === "ru" ? ruPlural(n, "изменение", "изменения", "изменений") : n === 1 ? "change" : "changes";
+}
 
-/** A span of time, compactly: "2h 10m" / "2 ч 10 мин"; under an hour in words: "35 minutes" / "35 минут". */
+export const MINUTE = 60_000;
+export const HOUR = 60 * MINUTE;
+export const DAY = 24 * HOUR;
+
+/**
+ * A span of time, compactly: "35m", "2h 10m", "1d 3h"; in Russian minutes are words with the
+ * right plural ("1 минута", "2 минуты", "5 минут"), longer spans "2 ч 10 мин", "3 дня 2 ч".
+ */
 export function duration(ms: number, loc: Locale): string {
   const abs = Math.abs(ms);
   if (abs < HOUR) {
-    const m = Math.max(1, Math.round(abs / MINUTE));
-    return loc === "ru" ? `${m} ${ruPlural(m, "минута", "минуты", "минут")}` : `${m} ${m === 1 ? "minute" : "minutes"}`;
+    const m = Math.max(1, Math.floor(abs / MINUTE));
+    return loc === "ru" ? `${m} ${ruPlural(m, "минута", "минуты", "минут")}` : `${m}m`;
   }
   if (abs < DAY) {
     const h = Math.floor(abs / HOUR);
@@ -47,40 +56,88 @@ export function clock(secs: number): string {
   return `${h ? `${h}:` : ""}${mm}:${String(s).padStart(2, "0")}`;
 }
 
-export type SlaState = { kind: "none" } | { kind: "answered" } | { kind: "due"; ms: number; soon: boolean } | { kind: "overdue"; ms: number };
+export type SlaState = { kind: "none" } | { kind: "due"; ms: number; soon: boolean } | { kind: "overdue"; ms: number };
 
-/** Where a ticket stands against its first-response SLA at `now`. */
-export function slaState(dueAt: number | null, firstResponseAt: number | null, now: number): SlaState {
-  if (firstResponseAt !== null) return { kind: "answered" };
-  if (dueAt === null) return { kind: "none" };
+/**
+ * Where a ticket stands against its pending first-response deadline at `now`. The store clears
+ * `sla_due_at` once the ticket is answered or no longer new/open; this checks both anyway.
+ */
+export function slaState(dueAt: number | null, firstResponseAt: number | null, status: TicketStatus, now: number): SlaState {
+  if (dueAt === null || firstResponseAt !== null || (status !== "new" && status !== "open")) return { kind: "none" };
   const left = dueAt - now;
   if (left < 0) return { kind: "overdue", ms: -left };
   return { kind: "due", ms: left, soon: left < HOUR };
 }
 
+/** "in 2h 10m" / "overdue 35m"; "ещё 2 ч 10 мин" / "просрочка 35 минут" (nominative: "ещё 1 минута"). */
+export function slaText(sla: SlaState, loc: Locale): string {
+  if (sla.kind === "none") return "";
+  const d = duration(sla.ms, loc);
+  if (sla.kind === "overdue") return loc === "ru" ? `просрочка ${d}` : `overdue ${d}`;
+  return loc === "ru" ? `ещё ${d}` : `in ${d}`;
+}
+
+const tag = (loc: Locale) => (loc === "ru" ? "ru-RU" : "en-GB");
+
 export function dateTime(ms: number, loc: Locale): string {
-  return new Intl.DateTimeFormat(loc === "ru" ? "ru-RU" : "en-GB", {
-    day: "numeric",
-    month: "short",
-    hour: "2-digit",
-    minute: "2-digit",
-  }).format(ms);
+  return new Intl.DateTimeFormat(tag(loc), { day: "numeric", month: "short", hour: "2-digit", minute: "2-digit" }).format(ms);
+}
+
+export function time(ms: number, loc: Locale): string {
+  return new Intl.DateTimeFormat(tag(loc), { hour: "2-digit", minute: "2-digit" }).format(ms);
 }
 
 export function date(ms: number, loc: Locale): string {
-  return new Intl.DateTimeFormat(loc === "ru" ? "ru-RU" : "en-GB", { day: "numeric", month: "short", year: "numeric" }).format(ms);
+  return new Intl.DateTimeFormat(tag(loc), { day: "numeric", month: "short", year: "numeric" }).format(ms);
 }
 
-export function money(cents: number, currency: string, loc: Locale): string {
-  return new Intl.NumberFormat(loc === "ru" ? "ru-RU" : "en-US", { style: "currency", currency, maximumFractionDigits: 0 }).format(cents / 100);
+/** "today 14:05", "yesterday", "3 days ago", "12 Mar" — for lists where the exact time matters less. */
+export function ago(ms: number, now: number, loc: Locale): string {
+  const diff = now - ms;
+  const rtf = new Intl.RelativeTimeFormat(tag(loc), { numeric: "auto" });
+  if (diff < HOUR) return rtf.format(-Math.max(1, Math.floor(diff / MINUTE)), "minute");
+  if (diff < DAY) return rtf.format(-Math.floor(diff / HOUR), "hour");
+  if (diff < 7 * DAY) return rtf.format(-Math.floor(diff / DAY), "day");
+  return new Intl.DateTimeFormat(tag(loc), { day: "numeric", month: "short", ...(diff > 300 * DAY ? { year: "numeric" } : {}) }).format(ms);
+}
+
+/** An amount in its currency; `whole` rounds to whole units (for totals where kopecks are noise). */
+export function money(cents: number, currency: string, loc: Locale, whole = false): string {
+  const digits = whole || cents % 100 === 0 ? 0 : 2;
+  try {
+    return new Intl.NumberFormat(tag(loc), { style: "currency", currency, currencyDisplay: "narrowSymbol", minimumFractionDigits: digits, maximumFractionDigits: digits }).format(whole ? Math.round(cents / 100) : cents / 100);
+  } catch {
+    return `${(cents / 100).toFixed(2)} ${currency}`;
+  }
+}
+
+/** 950, 9,950, 12K, 1.2M: for badges where space is short. */
+export function compact(n: number, loc: Locale): string {
+  return n < 10_000 ? count(n, loc) : new Intl.NumberFormat(tag(loc), { notation: "compact", maximumFractionDigits: 1 }).format(n);
 }
 
 export function count(n: number, loc: Locale): string {
-  return new Intl.NumberFormat(loc === "ru" ? "ru-RU" : "en-US").format(n);
+  return new Intl.NumberFormat(tag(loc)).format(n);
 }
 
-export function bytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  if (n < 1024 * 1024) return `${Math.round(n / 1024)} KB`;
-  return `${(n / 1024 / 1024).toFixed(1)} MB`;
+export function bytes(n: number, loc: Locale): string {
+  const units = loc === "ru" ? ["Б", "КБ", "МБ", "ГБ"] : ["B", "KB", "MB", "GB"];
+  let v = n;
+  let u = 0;
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u += 1;
+  }
+  const num = new Intl.NumberFormat(tag(loc), { maximumFractionDigits: u === 0 || v >= 10 ? 0 : 1 }).format(v);
+  return `${num} ${units[u]}`;
+}
+
+/** "Анна Смирнова" → "АС". */
+export function initials(name: string): string {
+  return name
+    .split(/\s+/)
+    .filter(Boolean)
+    .slice(0, 2)
+    .map((w) => w[0]?.toUpperCase() ?? "")
+    .join("");
 }

@@ -1,16 +1,30 @@
 // Which backend the window talks to: Tauri inside the app, HTTP when served by
-// `okno-desktop --serve-http` (?backend=http), the in-memory fixture otherwise (UI development).
+// `okno-desktop --serve-http` (?backend=http), the in-memory fixture otherwise (UI development;
+// `?rows=100000` makes a large inbox). The fixture is loaded on demand so the app's bundle
+// does not carry it.
 import type { Backend, UiError } from "./bindings";
 import { createHttpBackend } from "./http";
-import { fixtureBackend } from "./fixture";
 import { tauriBackend } from "./tauri";
+
+type Method = (...args: never[]) => Promise<unknown>;
+
+/** A Backend whose calls wait for the real one to load. */
+function deferred(load: () => Promise<Backend>): Backend {
+  let loaded: Promise<Backend> | null = null;
+  const real = () => (loaded ??= load());
+  return new Proxy({} as Backend, {
+    get: (_target, name) =>
+      (...args: never[]) => real().then((b) => (b[name as keyof Backend] as Method).apply(b, args)),
+  });
+}
 
 function pick(): Backend {
   if (typeof window !== "undefined" && "__TAURI_INTERNALS__" in window) return tauriBackend();
-  if (typeof location !== "undefined" && new URLSearchParams(location.search).get("backend") === "http") {
-    return createHttpBackend();
-  }
-  return fixtureBackend();
+  const params = new URLSearchParams(typeof location !== "undefined" ? location.search : "");
+  if (params.get("backend") === "http") return createHttpBackend();
+  const rows = Number(params.get("rows")) || undefined;
+  const latencyMs = Number(params.get("latency")) || undefined;
+  return deferred(() => import("./fixture").then((m) => m.fixtureBackend({ rows, latencyMs })));
 }
 
 export const backend: Backend = pick();

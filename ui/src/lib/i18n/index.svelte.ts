@@ -33,3 +33,8 @@ export function format(template: string, params?: Record<string, string | number
 export function t(key: MessageKey, params?: Record<string, string | number>): string {
   return format(dictionaries[state.locale][key], params);
 }
+
+/** Whether `key` is a message key (for keys built from backend values). */
+export function isKey(key: string): key is MessageKey {
+  return key in dictionaries.en;
+}

@@ -1,13 +1,15 @@
 // Short-lived notices: confirmations and errors. Errors stay longer and carry the detail.
-export type Toast = { id: number; text: string; kind: "info" | "error"; detail?: string };
+export type ToastKind = "info" | "success" | "error";
+export type Toast = { id: number; text: string; kind: ToastKind; detail?: string };
 
 export const toasts = $state({ list: [] as Toast[] });
 let next = 1;
 
-export function toast(text: string, kind: Toast["kind"] = "info", detail?: string): void {
+export function toast(text: string, kind: ToastKind = "info", detail?: string): void {
   const id = next++;
-  toasts.list.push({ id, text, kind, detail });
-  setTimeout(() => dismiss(id), kind === "error" ? 8000 : 2500);
+  // The same message twice in a row replaces the first instead of stacking.
+  toasts.list = [...toasts.list.filter((x) => !(x.text === text && x.detail === detail)).slice(-3), { id, text, kind, detail }];
+  setTimeout(() => dismiss(id), kind === "error" ? 8000 : 3000);
 }
 
 export function dismiss(id: number): void {
