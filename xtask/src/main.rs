@@ -19,7 +19,8 @@ cargo xtask <task>
 /// Debian/Ubuntu packages the desktop app needs to build and run.
 const APT_BUILD: &[&str] = &["pkg-config", "libwebkit2gtk-4.1-dev", "build-essential"];
 /// Extra packages the tests use: a virtual display, the WebKit WebDriver, sipp (a real SIP peer).
-const APT_TEST: &[&str] = &["xvfb", "xauth", "webkit2gtk-driver", "imagemagick", "sip-tester", "kamailio", "baresip-core"];
+const APT_TEST: &[&str] =
+    &["xvfb", "xauth", "webkit2gtk-driver", "imagemagick", "sip-tester", "kamailio", "baresip-core"];
 const TAURI_DRIVER_VERSION: &str = "2.1.0";
 
 fn main() -> Result<()> {
