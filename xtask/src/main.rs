@@ -63,6 +63,60 @@ fn run(cmd: &mut Command) -> Result<()> {
     Ok(())
 }
 
+/// Test counts over every runner, for the one summary line `cargo xtask test` ends with.
+static PASSED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+static FAILED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Run a test command, echoing its output and adding up the results it reports
+/// (`test result: ok. N passed; M failed` from cargo, `Tests  N passed` from vitest).
+fn run_tests(cmd: &mut Command) -> Result<()> {
+    use std::io::{BufRead, BufReader};
+    use std::sync::atomic::Ordering;
+    eprintln!("xtask: running {cmd:?}");
+    let mut child =
+        cmd.stdout(std::process::Stdio::piped()).spawn().with_context(|| format!("cannot start {cmd:?}"))?;
+    let stdout = child.stdout.take().context("no stdout")?;
+    for line in BufReader::new(stdout).lines() {
+        let line = line?;
+        println!("{line}");
+        let plain: String = strip_ansi(&line);
+        let number_before = |word: &str| {
+            plain
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .windows(2)
+                .find(|w| w[1].trim_end_matches([';', ',']) == word)
+                .and_then(|w| w[0].parse::<u64>().ok())
+        };
+        if plain.starts_with("test result:") || plain.trim_start().starts_with("Tests ") {
+            PASSED.fetch_add(number_before("passed").unwrap_or(0), Ordering::Relaxed);
+            FAILED.fetch_add(number_before("failed").unwrap_or(0), Ordering::Relaxed);
+        }
+    }
+    let status = child.wait()?;
+    if !status.success() {
+        bail!("{cmd:?} failed with {status}");
+    }
+    Ok(())
+}
+
+fn strip_ansi(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 fn have(program: &str) -> bool {
     Command::new("sh")
         .arg("-c")
@@ -214,11 +268,14 @@ fn test() -> Result<()> {
     run(cargo().args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
     let ui = root().join("ui");
     run(Command::new("npm").args(["run", "check"]).current_dir(&ui))?;
-    run(Command::new("npm").args(["test"]).current_dir(&ui))?;
+    run_tests(Command::new("npm").args(["test"]).current_dir(&ui))?;
     // Unit and integration tests of every crate (the end-to-end crate needs a display: below).
-    run(cargo().args(["test", "--workspace", "--exclude", "okno-e2e"]))?;
+    run_tests(cargo().args(["test", "--workspace", "--exclude", "okno-e2e"]))?;
     end_to_end()?;
-    fuzz_smoke()
+    fuzz_smoke()?;
+    use std::sync::atomic::Ordering;
+    println!("summary: {} passed, {} failed", PASSED.load(Ordering::Relaxed), FAILED.load(Ordering::Relaxed));
+    Ok(())
 }
 
 /// The parsers' fuzz targets, briefly, from the committed seed corpus (a crash fails the run).
@@ -267,11 +324,13 @@ fn end_to_end() -> Result<()> {
     std::thread::sleep(std::time::Duration::from_millis(500));
     let artifacts = root().join("artifacts");
     std::fs::create_dir_all(&artifacts)?;
-    let result = run(cargo()
-        .args(["test", "-p", "okno-e2e", "--", "--include-ignored", "--test-threads", "1"])
-        .env("DISPLAY", format!(":{display}"))
-        .env("OKNO_DESKTOP_BIN", target_dir().join("debug/okno-desktop"))
-        .env("OKNO_ARTIFACTS", &artifacts));
+    let result = run_tests(
+        cargo()
+            .args(["test", "-p", "okno-e2e", "--", "--include-ignored", "--test-threads", "1"])
+            .env("DISPLAY", format!(":{display}"))
+            .env("OKNO_DESKTOP_BIN", target_dir().join("debug/okno-desktop"))
+            .env("OKNO_ARTIFACTS", &artifacts),
+    );
     let _ = xvfb.kill();
     let _ = xvfb.wait();
     result
