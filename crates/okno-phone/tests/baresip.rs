@@ -1,31 +1,17 @@
 //! okno-phone and baresip, a real softphone, calling each other both ways (signaling; media
 //! comes with issue 4). baresip must be installed (`cargo xtask test` installs baresip-core).
 
+mod common;
+use common::*;
+
 use std::io::Write;
-use std::net::{TcpListener, TcpStream, UdpSocket};
-use std::process::{Child, Command, Stdio};
+use std::net::TcpStream;
+use std::process::{Command, Stdio};
 use std::time::Duration;
-
-fn free_udp_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-fn free_tcp_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-struct Killed(Child);
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// baresip with an auto-answering account `bob`, on `sip_port`, controlled on `ctrl_port`.
 fn start_baresip(sip_port: u16, ctrl_port: u16) -> (Killed, std::path::PathBuf) {
-    let found = Command::new("sh").args(["-c", "command -v baresip >/dev/null"]).status().is_ok_and(|s| s.success());
-    assert!(found, "baresip is not installed: apt-get install baresip-core (cargo xtask test does it)");
+    require("baresip", "baresip-core");
     let dir = std::env::temp_dir().join(format!("okno-baresip-{}-{sip_port}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
@@ -49,14 +35,6 @@ fn start_baresip(sip_port: u16, ctrl_port: u16) -> (Killed, std::path::PathBuf) 
         .unwrap();
     std::thread::sleep(Duration::from_millis(1500));
     (Killed(child), dir)
-}
-
-fn events(stdout: &str, name: &str) -> Vec<serde_json::Value> {
-    stdout
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter(|v| v["event"] == name)
-        .collect()
 }
 
 #[test]

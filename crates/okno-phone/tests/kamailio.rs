@@ -1,27 +1,16 @@
 //! okno-phone with Kamailio as registrar and proxy: digest-authenticated REGISTER, and two
 //! okno-phones calling each other through it. Kamailio must be installed (`cargo xtask test`).
 
-use std::net::UdpSocket;
-use std::process::{Child, Command, Stdio};
+mod common;
+use common::*;
+
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 const PASSWORD: &str = "s3cret-test-only";
 
-fn free_udp_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-struct Killed(Child);
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 fn start_kamailio(dir: &std::path::Path) -> (Killed, u16) {
-    let found = Command::new("sh").args(["-c", "command -v kamailio >/dev/null"]).status().is_ok_and(|s| s.success());
-    assert!(found, "kamailio is not installed: apt-get install kamailio (cargo xtask test does it)");
+    require("kamailio", "kamailio");
     let port = free_udp_port();
     let cfg = include_str!("kamailio.cfg.in")
         .replace("@PORT@", &port.to_string())
@@ -44,14 +33,6 @@ fn phone(args: &[String]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_okno-phone"));
     cmd.args(args).arg("--json-events").env("OKNO_TEST_SIP_PASSWORD", PASSWORD);
     cmd
-}
-
-fn events(stdout: &str, name: &str) -> Vec<serde_json::Value> {
-    stdout
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter(|v| v["event"] == name)
-        .collect()
 }
 
 #[test]

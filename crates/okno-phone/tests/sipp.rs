@@ -1,34 +1,15 @@
 //! okno-phone against sipp, a real SIP peer: sipp's UAC calls an auto-answering okno-phone,
 //! and okno-phone calls sipp's UAS. sipp must be installed (`cargo xtask test` installs it).
 
-use std::net::UdpSocket;
-use std::process::{Child, Command, Stdio};
+mod common;
+use common::*;
+
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
-fn free_udp_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
 fn sipp() -> Command {
-    let found = Command::new("sh").args(["-c", "command -v sipp >/dev/null"]).status().is_ok_and(|s| s.success());
-    assert!(found, "sipp is not installed: apt-get install sip-tester (cargo xtask test does it)");
+    require("sipp", "sip-tester");
     Command::new("sipp")
-}
-
-struct Killed(Child);
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn events(stdout: &str, name: &str) -> Vec<serde_json::Value> {
-    stdout
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter(|v| v["event"] == name)
-        .collect()
 }
 
 #[test]

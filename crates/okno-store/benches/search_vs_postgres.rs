@@ -9,41 +9,11 @@
 
 use std::time::Instant;
 
+mod common;
+use common::QUERIES;
+
 use sqlx::Row;
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
-
-const QUERIES: [&str; 30] = [
-    "заказ",
-    "доставка",
-    "возврат",
-    "курьер",
-    "списание",
-    "промокод",
-    "гарантия",
-    "refund",
-    "courier",
-    "invoice",
-    "Петров",
-    "Smith",
-    "Ольга",
-    "Dyson",
-    "Galaxy",
-    "Москва",
-    "Berlin",
-    "ORD-1003",
-    "915",
-    "заказ доставка",
-    "charged twice",
-    "не работает",
-    "sorting hub",
-    "бонусов",
-    "ThinkPad",
-    "Kazan",
-    "warranty",
-    "Contoso",
-    "vip",
-    "9151",
-];
 
 fn words(q: &str) -> Vec<String> {
     q.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(str::to_lowercase).collect()

@@ -6,6 +6,9 @@
 
 use std::time::Instant;
 
+mod common;
+use common::QUERIES;
+
 use okno_store::Store;
 use okno_store::demo::DemoSize;
 use okno_store::views::{AssigneeFilter, TicketFilter, TicketSort};
@@ -89,42 +92,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         report("inbox: my tickets by update, first page", mine);
 
-        let queries = [
-            "заказ",
-            "доставка",
-            "возврат",
-            "курьер",
-            "списание",
-            "промокод",
-            "гарантия",
-            "refund",
-            "courier",
-            "invoice",
-            "Петров",
-            "Smith",
-            "Ольга",
-            "Dyson",
-            "Galaxy",
-            "Москва",
-            "Berlin",
-            "ORD-1003",
-            "915",
-            "заказ доставка",
-            "charged twice",
-            "не работает",
-            "sorting hub",
-            "бонусов",
-            "ThinkPad",
-            "Kazan",
-            "warranty",
-            "Contoso",
-            "vip",
-            "9151",
-        ];
         let mut search = Vec::new();
         let mut hits = 0usize;
         for round in 0..4 {
-            for q in queries {
+            for q in QUERIES {
                 let t = Instant::now();
                 let r = store.search(q, 20).await?;
                 if round > 0 {

@@ -1,0 +1,36 @@
+//! What the store benchmarks share: the search queries, so both search figures are comparable.
+
+/// 30 queries an operator would type: Russian and English words, names, products, cities, order
+/// numbers and phone digits.
+pub const QUERIES: [&str; 30] = [
+    "заказ",
+    "доставка",
+    "возврат",
+    "курьер",
+    "списание",
+    "промокод",
+    "гарантия",
+    "refund",
+    "courier",
+    "invoice",
+    "Петров",
+    "Smith",
+    "Ольга",
+    "Dyson",
+    "Galaxy",
+    "Москва",
+    "Berlin",
+    "ORD-1003",
+    "915",
+    "заказ доставка",
+    "charged twice",
+    "не работает",
+    "sorting hub",
+    "бонусов",
+    "ThinkPad",
+    "Kazan",
+    "warranty",
+    "Contoso",
+    "vip",
+    "9151",
+];
