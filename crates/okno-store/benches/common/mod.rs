@@ -2,7 +2,7 @@
 
 /// 30 queries an operator would type: Russian and English words, names, products, cities, order
 /// numbers and phone digits.
-pub const QUERIES: [&str; 30] = [
+pub(crate) const QUERIES: [&str; 30] = [
     "заказ",
     "доставка",
     "возврат",
