@@ -1,1 +1,107 @@
-//! The central server (issue 6, in progress).
+//! The central server (ARCHITECTURE.md, "Data flow", steps 3-5): sign-in, authoritative
+//! mutations on PostgreSQL, the changelog that desktops pull.
+//!
+//! [`app`] builds the whole HTTP API as an axum `Router` over an [`AppState`]; tests drive it
+//! with `tower::ServiceExt::oneshot`, the binary serves it on a socket.
+//!
+//! Invariant: every committed change to a synced row is in `changelog` with a version, and
+//! versions become visible in commit order (see [`changelog::append_and_commit`]).
+//! Invariant: a contractor's pull never contains a clear phone number or email address.
+
+pub mod admin;
+pub mod auth;
+pub mod changelog;
+pub mod error;
+pub mod metrics;
+pub mod migrate;
+pub mod pull;
+pub mod push;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use sqlx::PgPool;
+use sqlx::postgres::PgPoolOptions;
+
+pub use auth::{Caller, LoginLimiter};
+pub use error::AppError;
+pub use metrics::Metrics;
+
+/// Typed configuration, built once (from flags and environment) and passed in.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub database_url: String,
+    /// Connections in the pool; each in-flight mutation holds one for its transaction.
+    pub max_connections: u32,
+    /// Failed sign-ins per name per minute before 429.
+    pub login_failures_per_minute: usize,
+}
+
+impl Config {
+    pub fn new(database_url: impl Into<String>) -> Self {
+        Config { database_url: database_url.into(), max_connections: 16, login_failures_per_minute: 5 }
+    }
+}
+
+/// Shared by every request; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub pool: PgPool,
+    pub metrics: Arc<Metrics>,
+    pub limiter: Arc<LoginLimiter>,
+}
+
+impl AppState {
+    pub fn new(pool: PgPool, config: &Config) -> Self {
+        AppState {
+            pool,
+            metrics: Arc::new(Metrics::default()),
+            limiter: Arc::new(LoginLimiter::new(config.login_failures_per_minute, Duration::from_secs(60))),
+        }
+    }
+
+    /// Connect, apply migrations, and build the state.
+    pub async fn connect(config: &Config) -> anyhow::Result<Self> {
+        use anyhow::Context;
+        let pool = PgPoolOptions::new()
+            .max_connections(config.max_connections)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect(&config.database_url)
+            .await
+            .context("cannot connect to PostgreSQL (DATABASE_URL)")?;
+        migrate::migrate(&pool).await?;
+        Ok(AppState::new(pool, config))
+    }
+}
+
+/// The hand-written OpenAPI description of the HTTP API.
+pub const OPENAPI_JSON: &str = include_str!("openapi.json");
+
+pub fn app(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .route("/openapi.json", get(openapi))
+        .route("/v1/login", post(auth::login))
+        .route("/v1/refresh", post(auth::refresh))
+        .route("/v1/push", post(push::push))
+        .route("/v1/pull", post(pull::pull))
+        .with_state(state)
+}
+
+async fn healthz(axum::extract::State(state): axum::extract::State<AppState>) -> Result<&'static str, AppError> {
+    sqlx::query("SELECT 1").execute(&state.pool).await?;
+    Ok("ok")
+}
+
+async fn metrics(axum::extract::State(state): axum::extract::State<AppState>) -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.render())
+}
+
+async fn openapi() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI_JSON)
+}

@@ -1,0 +1,186 @@
+//! Setting up accounts, queues and grants, and taking in new customers and tickets.
+//!
+//! Used by tests, the bench and (later) the intake of calls, emails and chats; not exposed over
+//! HTTP yet. Ticket intake writes the ticket and its customer to the changelog, in the queue's
+//! bucket, so every entitled desktop receives both.
+
+use anyhow::Context;
+use okno_core::{Channel, CustomerTier, EventKind, Identity, IdentityKind, Millis, Priority, Role};
+use okno_sync::Op;
+use serde_json::{Value, json};
+use sqlx::PgPool;
+
+use crate::auth::hash_password;
+use crate::changelog::{self, NewChange, queue_bucket, user_bucket};
+
+pub async fn create_department(pool: &PgPool, id: &str, name: &str) -> anyhow::Result<()> {
+    sqlx::query("INSERT INTO departments (id, name) VALUES ($1, $2)").bind(id).bind(name).execute(pool).await?;
+    Ok(())
+}
+
+pub async fn create_queue(
+    pool: &PgPool,
+    id: &str,
+    name: &str,
+    channel: Channel,
+    department_id: &str,
+) -> anyhow::Result<()> {
+    sqlx::query("INSERT INTO queues (id, name, channel, department_id) VALUES ($1, $2, $3, $4)")
+        .bind(id)
+        .bind(name)
+        .bind(channel.as_str())
+        .bind(department_id)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+/// A new account; without a password it cannot sign in.
+pub async fn create_operator(
+    pool: &PgPool,
+    id: &str,
+    name: &str,
+    role: Role,
+    password: Option<&str>,
+) -> anyhow::Result<()> {
+    let hash = match password {
+        Some(p) => {
+            let p = p.to_owned();
+            Some(tokio::task::spawn_blocking(move || hash_password(&p)).await.context("hashing panicked")??)
+        }
+        None => None,
+    };
+    let mut tx = pool.begin().await?;
+    let data: Value = sqlx::query_scalar(
+        "INSERT INTO operators (id, name, role, state, state_since, password_hash) VALUES ($1, $2, $3, 'offline', 0, $4) \
+         RETURNING jsonb_build_object('id', id, 'name', name, 'role', role, 'state', state, 'state_since', state_since)",
+    )
+    .bind(id)
+    .bind(name)
+    .bind(role.as_str())
+    .bind(hash)
+    .fetch_one(&mut *tx)
+    .await?;
+    let change = NewChange { bucket: user_bucket(id), entity: "operator", id: id.to_owned(), op: Op::Upsert, data };
+    changelog::append_and_commit(tx, &[change]).await?;
+    Ok(())
+}
+
+pub async fn grant_queue(pool: &PgPool, operator_id: &str, queue_id: &str) -> anyhow::Result<()> {
+    sqlx::query("INSERT INTO operator_queues (operator_id, queue_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+        .bind(operator_id)
+        .bind(queue_id)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+#[derive(Debug, Clone)]
+pub struct NewCustomer {
+    pub id: String,
+    pub name: String,
+    pub company: Option<String>,
+    pub tier: CustomerTier,
+    pub identities: Vec<Identity>,
+    pub created_at: Millis,
+}
+
+/// What caller-ID and email matching compare: digits only for phones, lower case for emails.
+fn normalized(identity: &Identity) -> String {
+    match identity.kind {
+        IdentityKind::Phone => identity.value.chars().filter(char::is_ascii_digit).collect(),
+        IdentityKind::Email => identity.value.trim().to_lowercase(),
+        _ => identity.value.trim().to_owned(),
+    }
+}
+
+pub async fn create_customer(pool: &PgPool, c: &NewCustomer) -> anyhow::Result<()> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("INSERT INTO customers (id, name, company, tier, created_at) VALUES ($1, $2, $3, $4, $5)")
+        .bind(&c.id)
+        .bind(&c.name)
+        .bind(&c.company)
+        .bind(c.tier.as_str())
+        .bind(c.created_at)
+        .execute(&mut *tx)
+        .await?;
+    for identity in &c.identities {
+        sqlx::query(
+            "INSERT INTO customer_identities (customer_id, kind, value, normalized) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(&c.id)
+        .bind(identity.kind.as_str())
+        .bind(&identity.value)
+        .bind(normalized(identity))
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+#[derive(Debug, Clone)]
+pub struct NewTicket {
+    pub id: String,
+    pub number: i64,
+    pub subject: String,
+    pub customer_id: String,
+    pub channel: Channel,
+    pub priority: Priority,
+    pub queue_id: String,
+    pub created_at: Millis,
+}
+
+/// Take in a ticket: the row, a `ticket_created` event, and changelog entries for the customer
+/// (with identities) and the ticket, both in the queue's bucket. Returns the last version.
+pub async fn create_ticket(pool: &PgPool, t: &NewTicket) -> anyhow::Result<u64> {
+    let mut tx = pool.begin().await?;
+    let ticket: Value = sqlx::query_scalar(
+        "INSERT INTO tickets (id, number, subject, customer_id, channel, status, priority, queue_id, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, 'new', $6, $7, $8, $8) RETURNING to_jsonb(tickets.*)",
+    )
+    .bind(&t.id)
+    .bind(t.number)
+    .bind(&t.subject)
+    .bind(&t.customer_id)
+    .bind(t.channel.as_str())
+    .bind(t.priority.as_str())
+    .bind(&t.queue_id)
+    .bind(t.created_at)
+    .fetch_one(&mut *tx)
+    .await?;
+    let customer: Value = sqlx::query_scalar(
+        "SELECT to_jsonb(c.*) || jsonb_build_object('identities', COALESCE( \
+           (SELECT jsonb_agg(jsonb_build_object('kind', i.kind, 'value', i.value) ORDER BY i.kind, i.value) \
+            FROM customer_identities i WHERE i.customer_id = c.id), '[]'::jsonb)) \
+         FROM customers c WHERE c.id = $1",
+    )
+    .bind(&t.customer_id)
+    .fetch_one(&mut *tx)
+    .await?;
+    sqlx::query(
+        "INSERT INTO events (id, at, kind, ticket_id, queue_id, customer_id, data) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(format!("{}/created", t.id))
+    .bind(t.created_at)
+    .bind(EventKind::TicketCreated.as_str())
+    .bind(&t.id)
+    .bind(&t.queue_id)
+    .bind(&t.customer_id)
+    .bind(json!({ "channel": t.channel }))
+    .execute(&mut *tx)
+    .await?;
+    let bucket = queue_bucket(&t.queue_id);
+    let changes = [
+        NewChange {
+            bucket: bucket.clone(),
+            entity: "customer",
+            id: t.customer_id.clone(),
+            op: Op::Upsert,
+            data: customer,
+        },
+        NewChange { bucket, entity: "ticket", id: t.id.clone(), op: Op::Upsert, data: ticket },
+    ];
+    Ok(changelog::append_and_commit(tx, &changes).await?)
+}

@@ -1,0 +1,597 @@
+//! `POST /v1/push`: each mutation applied authoritatively in its own PostgreSQL transaction.
+//!
+//! Per mutation, in one transaction: check and advance the client's sequence, authorize
+//! against the ticket's queue, apply, append the changes to the changelog with the next
+//! versions, commit; only then is the outcome put in the response. A mutation the server
+//! refuses is rolled back entirely, and its sequence number is recorded in a second, small
+//! transaction so the client can go on with the next one.
+//!
+//! Conflict rules:
+//! - messages (and later calls, events) are append-only, inserted with the client's id; a
+//!   repeat (`ON CONFLICT DO NOTHING`) is a duplicate;
+//! - ticket fields are last-writer-wins in server order;
+//! - assigning a ticket to oneself is a claim: a conditional update (`assignee_id IS NULL`)
+//!   plus the `ticket_assignments_one_owner` partial unique index, so a ticket never has two
+//!   owners; a losing claim is rejected `already_claimed`. This holds for every role: a team
+//!   lead takes over an owned ticket by unassigning it first. Assigning to someone else (and
+//!   unassigning someone else) is for team leads and admins, last-writer-wins.
+//! - row locks are `FOR NO KEY UPDATE`, not `FOR UPDATE`: inserting a message takes a
+//!   `KEY SHARE` lock on its ticket (the foreign key), and two replies to one ticket upgrading
+//!   that to `FOR UPDATE` would deadlock each other;
+//! - a transaction PostgreSQL aborts as a deadlock victim or serialization failure is retried
+//!   (a few times) before the push answers 500;
+//! - authorization: team leads and admins touch every queue; operators and contractors only the
+//!   queues granted to them in `operator_queues` (the same rule decides what they pull).
+
+use axum::Json;
+use axum::extract::State;
+use okno_core::{EventKind, Millis, Mutation};
+use okno_sync::{Op, Outcome, PushItem, PushRequest, PushResponse, PushResult, SUPPORTED_SCHEMA, codes};
+use serde_json::{Value, json};
+use sqlx::{Acquire, PgConnection};
+
+use crate::AppState;
+use crate::auth::Caller;
+use crate::changelog::{self, NewChange, queue_bucket, user_bucket};
+use crate::error::AppError;
+use crate::metrics::inc;
+
+/// Mutations in one push request; the engine sends 100.
+pub const MAX_PUSH: usize = 1000;
+const MAX_BODY_CHARS: usize = 100_000;
+const MAX_TAGS: usize = 20;
+const MAX_TAG_CHARS: usize = 40;
+
+#[tracing::instrument(name = "push", skip_all, fields(client = %req.client_id, operator = %caller.id, n = req.mutations.len()))]
+pub(crate) async fn push(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(req): Json<PushRequest>,
+) -> Result<Json<PushResponse>, AppError> {
+    if !SUPPORTED_SCHEMA.contains(&req.schema_version) {
+        return Err(AppError::UnsupportedSchema(req.schema_version));
+    }
+    if req.client_id.is_empty() || req.client_id.len() > 100 {
+        return Err(AppError::BadRequest("client_id must be 1 to 100 characters".into()));
+    }
+    if req.mutations.len() > MAX_PUSH {
+        return Err(AppError::BadRequest(format!("at most {MAX_PUSH} mutations per push")));
+    }
+    inc(&state.metrics.pushes);
+    let mut results = Vec::with_capacity(req.mutations.len());
+    let mut gap = false;
+    // One connection for the whole push (each mutation still commits on its own): the pool's
+    // acquire and health check once per request, not per mutation.
+    let mut conn = state.pool.acquire().await?;
+    for item in &req.mutations {
+        let outcome = if gap {
+            rejected(codes::SEQUENCE_GAP, "an earlier mutation in this push was out of sequence".into())
+        } else {
+            apply_with_retry(&mut conn, &caller, &req.client_id, item).await?
+        };
+        match &outcome {
+            Outcome::Applied { .. } => inc(&state.metrics.mutations_applied),
+            Outcome::Duplicate => inc(&state.metrics.mutations_duplicate),
+            Outcome::Rejected { code, reason } => {
+                gap |= code == codes::SEQUENCE_GAP;
+                tracing::info!(client = %req.client_id, seq = item.client_seq, code, reason, "mutation rejected");
+                inc(&state.metrics.mutations_rejected);
+            }
+        }
+        results.push(PushResult { client_seq: item.client_seq, outcome });
+    }
+    Ok(Json(PushResponse { results }))
+}
+
+fn rejected(code: &str, reason: String) -> Outcome {
+    Outcome::Rejected { code: code.to_owned(), reason }
+}
+
+enum SeqCheck {
+    /// `seq` is the next one; `last_seq` is already advanced in this transaction.
+    Next,
+    Duplicate,
+    Gap {
+        last: i64,
+    },
+}
+
+/// Advance the client's sequence to `seq` if it is the next one. The row stays locked until
+/// the transaction ends, so two pushes from one client (a retry racing its original) apply
+/// each sequence once.
+async fn check_sequence(
+    conn: &mut PgConnection,
+    caller: &Caller,
+    client_id: &str,
+    seq: i64,
+) -> Result<SeqCheck, AppError> {
+    let advanced = sqlx::query(
+        "UPDATE client_sequences SET last_seq = $3 WHERE client_id = $1 AND operator_id = $2 AND last_seq = $3 - 1",
+    )
+    .bind(client_id)
+    .bind(&caller.id)
+    .bind(seq)
+    .execute(&mut *conn)
+    .await?;
+    if advanced.rows_affected() == 1 {
+        return Ok(SeqCheck::Next);
+    }
+    let row: Option<(String, i64)> =
+        sqlx::query_as("SELECT operator_id, last_seq FROM client_sequences WHERE client_id = $1 FOR UPDATE")
+            .bind(client_id)
+            .fetch_optional(&mut *conn)
+            .await?;
+    match row {
+        None if seq == 1 => {
+            let inserted = sqlx::query(
+                "INSERT INTO client_sequences (client_id, operator_id, last_seq) VALUES ($1, $2, 1) ON CONFLICT DO NOTHING",
+            )
+            .bind(client_id)
+            .bind(&caller.id)
+            .execute(&mut *conn)
+            .await?;
+            // Not inserted: a concurrent first push from this client got there first.
+            Ok(if inserted.rows_affected() == 1 { SeqCheck::Next } else { SeqCheck::Duplicate })
+        }
+        None => Ok(SeqCheck::Gap { last: 0 }),
+        Some((owner, _)) if owner != caller.id => {
+            // Sequences are per client and per account: another account's pushes under this id
+            // would make the owner's next mutations look like duplicates.
+            Err(AppError::Forbidden("this client_id belongs to another account; use a client_id per account".into()))
+        }
+        Some((_, last)) if seq <= last => Ok(SeqCheck::Duplicate),
+        Some((_, last)) if seq > last + 1 => Ok(SeqCheck::Gap { last }),
+        Some(_) => {
+            sqlx::query("UPDATE client_sequences SET last_seq = $2 WHERE client_id = $1")
+                .bind(client_id)
+                .bind(seq)
+                .execute(&mut *conn)
+                .await?;
+            Ok(SeqCheck::Next)
+        }
+    }
+}
+
+/// What applying a mutation came to, before commit.
+enum Verdict {
+    Changes(Vec<NewChange>),
+    Duplicate,
+    Rejected { code: &'static str, reason: String },
+}
+
+fn refuse(code: &'static str, reason: impl Into<String>) -> Verdict {
+    Verdict::Rejected { code, reason: reason.into() }
+}
+
+/// [`apply_item`], again when PostgreSQL aborted it for a deadlock or a serialization failure.
+async fn apply_with_retry(
+    conn: &mut PgConnection,
+    caller: &Caller,
+    client_id: &str,
+    item: &PushItem,
+) -> Result<Outcome, AppError> {
+    let mut attempt = 0;
+    loop {
+        match apply_item(conn, caller, client_id, item).await {
+            Err(AppError::Db(e)) if attempt < 3 && is_transient(&e) => {
+                attempt += 1;
+                tracing::warn!(seq = item.client_seq, attempt, error = %e, "retrying the mutation");
+            }
+            other => return other,
+        }
+    }
+}
+
+fn is_transient(e: &sqlx::Error) -> bool {
+    e.as_database_error().and_then(|d| d.code()).is_some_and(|c| c == "40P01" || c == "40001")
+}
+
+/// Apply one pushed mutation in its own transaction and commit it.
+pub async fn apply_item(
+    conn: &mut PgConnection,
+    caller: &Caller,
+    client_id: &str,
+    item: &PushItem,
+) -> Result<Outcome, AppError> {
+    let seq = i64::try_from(item.client_seq).map_err(|_| AppError::BadRequest("client_seq out of range".into()))?;
+    let mut tx = conn.begin().await?;
+    match check_sequence(&mut tx, caller, client_id, seq).await? {
+        SeqCheck::Next => {}
+        SeqCheck::Duplicate => return Ok(Outcome::Duplicate), // dropping `tx` rolls back
+        SeqCheck::Gap { last } => {
+            return Ok(rejected(codes::SEQUENCE_GAP, format!("expected client_seq {}, got {seq}", last + 1)));
+        }
+    }
+    let verdict = match apply_mutation(&mut tx, caller, &item.mutation_id, &item.mutation).await {
+        Ok(v) => v,
+        Err(e) => match constraint_verdict(&e) {
+            Some(v) => v,
+            None => return Err(e.into()),
+        },
+    };
+    match verdict {
+        Verdict::Changes(changes) if !changes.is_empty() => {
+            let version = changelog::append_and_commit(tx, &changes).await?;
+            Ok(Outcome::Applied { version })
+        }
+        Verdict::Changes(_) | Verdict::Duplicate => {
+            tx.commit().await?;
+            Ok(Outcome::Duplicate)
+        }
+        Verdict::Rejected { code, reason } => {
+            tx.rollback().await?;
+            // The refused mutation leaves no trace but its sequence number.
+            let mut tx = conn.begin().await?;
+            match check_sequence(&mut tx, caller, client_id, seq).await? {
+                SeqCheck::Next => {
+                    tx.commit().await?;
+                    Ok(rejected(code, reason))
+                }
+                // A concurrent push of the same sequence decided first.
+                SeqCheck::Duplicate => Ok(Outcome::Duplicate),
+                SeqCheck::Gap { last } => {
+                    Ok(rejected(codes::SEQUENCE_GAP, format!("expected client_seq {}, got {seq}", last + 1)))
+                }
+            }
+        }
+    }
+}
+
+/// Constraint violations that are verdicts on the mutation rather than server faults.
+fn constraint_verdict(e: &sqlx::Error) -> Option<Verdict> {
+    let db = e.as_database_error()?;
+    match (db.code().as_deref(), db.constraint()) {
+        (Some("23505"), Some("ticket_assignments_one_owner")) => {
+            Some(refuse(codes::ALREADY_CLAIMED, "the ticket already has an owner"))
+        }
+        (Some("23503"), _) => Some(refuse(codes::NOT_FOUND, "a referenced row does not exist")),
+        _ => None,
+    }
+}
+
+struct TicketAccess {
+    queue_id: String,
+    assignee_id: Option<String>,
+}
+
+/// The ticket's queue and owner, if it exists and `caller` may touch it.
+async fn ticket_access(
+    conn: &mut PgConnection,
+    caller: &Caller,
+    ticket_id: &str,
+) -> Result<Result<TicketAccess, Verdict>, sqlx::Error> {
+    let row: Option<(String, Option<String>, bool)> = sqlx::query_as(
+        "SELECT t.queue_id, t.assignee_id, \
+           EXISTS (SELECT 1 FROM operator_queues g WHERE g.operator_id = $2 AND g.queue_id = t.queue_id) \
+         FROM tickets t WHERE t.id = $1",
+    )
+    .bind(ticket_id)
+    .bind(&caller.id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(match row {
+        None => Err(refuse(codes::NOT_FOUND, format!("no ticket {ticket_id}"))),
+        Some((_, _, granted)) if !granted && !caller.sees_all_queues() => {
+            Err(refuse(codes::FORBIDDEN, "the ticket's queue is not granted to this account"))
+        }
+        Some((queue_id, assignee_id, _)) => Ok(TicketAccess { queue_id, assignee_id }),
+    })
+}
+
+struct EventRow<'a> {
+    kind: EventKind,
+    at: Millis,
+    ticket_id: Option<&'a str>,
+    operator_id: Option<&'a str>,
+    data: Value,
+}
+
+/// A report event derived from mutation `mutation_id`; `n` numbers the events of one mutation,
+/// so the id is stable and a replay cannot record it twice.
+async fn record(conn: &mut PgConnection, mutation_id: &str, n: u32, e: EventRow<'_>) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO events (id, at, kind, ticket_id, operator_id, queue_id, customer_id, data) \
+         VALUES ($1, $2, $3, $4, $5, (SELECT queue_id FROM tickets WHERE id = $4), \
+                 (SELECT customer_id FROM tickets WHERE id = $4), $6) ON CONFLICT (id) DO NOTHING",
+    )
+    .bind(format!("{mutation_id}/{n}"))
+    .bind(e.at)
+    .bind(e.kind.as_str())
+    .bind(e.ticket_id)
+    .bind(e.operator_id)
+    .bind(e.data)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+fn ticket_change(queue_id: &str, ticket_id: &str, data: Value) -> NewChange {
+    NewChange { bucket: queue_bucket(queue_id), entity: "ticket", id: ticket_id.to_owned(), op: Op::Upsert, data }
+}
+
+/// Trimmed, de-duplicated (case-insensitively), bounded tags, in the order given. The same
+/// rules as the desktop's store.
+fn normalize_tags(tags: &[String]) -> Result<Vec<String>, String> {
+    let mut out: Vec<String> = Vec::new();
+    for tag in tags {
+        let tag = tag.trim();
+        if tag.is_empty() {
+            continue;
+        }
+        if tag.chars().count() > MAX_TAG_CHARS {
+            return Err(format!("tag longer than {MAX_TAG_CHARS} characters"));
+        }
+        if !out.iter().any(|t| t.to_lowercase() == tag.to_lowercase()) {
+            out.push(tag.to_owned());
+        }
+    }
+    if out.len() > MAX_TAGS {
+        return Err(format!("more than {MAX_TAGS} tags"));
+    }
+    Ok(out)
+}
+
+async fn apply_mutation(
+    conn: &mut PgConnection,
+    caller: &Caller,
+    mutation_id: &str,
+    mutation: &Mutation,
+) -> Result<Verdict, sqlx::Error> {
+    let me = caller.id.as_str();
+    match mutation {
+        // The two hot mutations fold the authorization, the row update and the report events
+        // into one statement each; the slower diagnosis runs only when nothing matched.
+        Mutation::ReplyTicket { ticket_id, message_id, body, internal, at } => {
+            let body = body.trim();
+            if body.is_empty() {
+                return Ok(refuse(codes::INVALID, "the reply is empty"));
+            }
+            if body.chars().count() > MAX_BODY_CHARS {
+                return Ok(refuse(codes::INVALID, format!("the reply is longer than {MAX_BODY_CHARS} characters")));
+            }
+            let direction = if *internal { "internal" } else { "outbound" };
+            let message: Option<(Value, String)> = sqlx::query_as(
+                "INSERT INTO messages (id, ticket_id, channel, direction, author_name, operator_id, subject, body, created_at) \
+                 SELECT $1, t.id, t.channel, $2, $3, $4, NULL, $5, $6 FROM tickets t WHERE t.id = $7 AND ($8 OR EXISTS \
+                   (SELECT 1 FROM operator_queues g WHERE g.operator_id = $4 AND g.queue_id = t.queue_id)) \
+                 ON CONFLICT (id) DO NOTHING \
+                 RETURNING to_jsonb(messages.*), (SELECT queue_id FROM tickets WHERE id = $7)",
+            )
+            .bind(message_id)
+            .bind(direction)
+            .bind(&caller.name)
+            .bind(me)
+            .bind(body)
+            .bind(*at)
+            .bind(ticket_id)
+            .bind(caller.sees_all_queues())
+            .fetch_optional(&mut *conn)
+            .await?;
+            let Some((message, queue_id)) = message else {
+                // No such ticket, not this account's queue, or the message is already stored.
+                return Ok(match ticket_access(conn, caller, ticket_id).await? {
+                    Err(v) => v,
+                    Ok(_) => Verdict::Duplicate,
+                });
+            };
+            let preview: String = body.chars().take(140).collect();
+            let kind = if *internal { EventKind::NoteAdded } else { EventKind::MessageSent };
+            let ticket: Value = sqlx::query_scalar(
+                "WITH old AS (SELECT first_response_at FROM tickets WHERE id = $1 FOR NO KEY UPDATE), \
+                 upd AS (UPDATE tickets SET preview = $2, message_count = message_count + 1, updated_at = $3, \
+                   status = CASE WHEN status = 'new' THEN 'open' ELSE status END, \
+                   first_response_at = CASE WHEN $4 AND old.first_response_at IS NULL THEN $3 ELSE tickets.first_response_at END, \
+                   sla_due_at = CASE WHEN $4 AND old.first_response_at IS NULL THEN NULL ELSE tickets.sla_due_at END \
+                   FROM old WHERE tickets.id = $1 \
+                   RETURNING tickets.*, ($4 AND old.first_response_at IS NULL) AS first_reply), \
+                 ev AS (INSERT INTO events (id, at, kind, ticket_id, operator_id, queue_id, customer_id, data) \
+                   SELECT $5 || e.n, $3, e.kind, upd.id, $6, upd.queue_id, upd.customer_id, jsonb_build_object('message_id', $7::text) \
+                   FROM upd, (VALUES ('/0', $8), ('/1', 'first_response')) AS e(n, kind) \
+                   WHERE e.n = '/0' OR upd.first_reply \
+                   ON CONFLICT (id) DO NOTHING) \
+                 SELECT to_jsonb(upd.*) - 'first_reply' FROM upd",
+            )
+            .bind(ticket_id)
+            .bind(&preview)
+            .bind(*at)
+            .bind(!*internal)
+            .bind(mutation_id)
+            .bind(me)
+            .bind(message_id)
+            .bind(kind.as_str())
+            .fetch_one(&mut *conn)
+            .await?;
+            Ok(Verdict::Changes(vec![
+                NewChange {
+                    bucket: queue_bucket(&queue_id),
+                    entity: "message",
+                    id: message_id.clone(),
+                    op: Op::Upsert,
+                    data: message,
+                },
+                ticket_change(&queue_id, ticket_id, ticket),
+            ]))
+        }
+        Mutation::SetTicketStatus { ticket_id, status, at } => {
+            let row: Option<(Value, String)> = sqlx::query_as(
+                "WITH old AS (SELECT status FROM tickets t WHERE t.id = $1 AND ($6 OR EXISTS \
+                   (SELECT 1 FROM operator_queues g WHERE g.operator_id = $5 AND g.queue_id = t.queue_id)) FOR NO KEY UPDATE), \
+                 upd AS (UPDATE tickets SET status = $2, updated_at = $3 FROM old WHERE tickets.id = $1 \
+                   RETURNING tickets.*, old.status AS from_status), \
+                 ev AS (INSERT INTO events (id, at, kind, ticket_id, operator_id, queue_id, customer_id, data) \
+                   SELECT $4, $3, 'ticket_status_changed', upd.id, $5, upd.queue_id, upd.customer_id, \
+                     jsonb_build_object('from', upd.from_status, 'to', $2::text) FROM upd ON CONFLICT (id) DO NOTHING) \
+                 SELECT to_jsonb(upd.*) - 'from_status', upd.queue_id FROM upd",
+            )
+            .bind(ticket_id)
+            .bind(status.as_str())
+            .bind(*at)
+            .bind(format!("{mutation_id}/0"))
+            .bind(me)
+            .bind(caller.sees_all_queues())
+            .fetch_optional(&mut *conn)
+            .await?;
+            let Some((ticket, queue_id)) = row else {
+                return Ok(match ticket_access(conn, caller, ticket_id).await? {
+                    Err(v) => v,
+                    Ok(_) => refuse(codes::FORBIDDEN, "the ticket's queue is not granted to this account"),
+                });
+            };
+            Ok(Verdict::Changes(vec![ticket_change(&queue_id, ticket_id, ticket)]))
+        }
+        Mutation::AssignTicket { ticket_id, assignee_id, at } => {
+            let access = match ticket_access(conn, caller, ticket_id).await? {
+                Ok(a) => a,
+                Err(v) => return Ok(v),
+            };
+            let lead = caller.sees_all_queues();
+            let ticket: Option<(Value, Option<String>)> = match assignee_id.as_deref() {
+                // A claim, for every role: only an unowned (or already own) ticket. The WHERE is
+                // re-checked after waiting on a concurrent claim's row lock, so one claim wins.
+                Some(target) if target == me => {
+                    sqlx::query_as(
+                        "WITH old AS (SELECT assignee_id FROM tickets WHERE id = $1 FOR NO KEY UPDATE) \
+                         UPDATE tickets SET assignee_id = $2, updated_at = $3, \
+                           status = CASE WHEN status = 'new' THEN 'open' ELSE status END \
+                         FROM old WHERE tickets.id = $1 AND (old.assignee_id IS NULL OR old.assignee_id = $2) \
+                         RETURNING to_jsonb(tickets.*), old.assignee_id",
+                    )
+                    .bind(ticket_id)
+                    .bind(me)
+                    .bind(*at)
+                    .fetch_optional(&mut *conn)
+                    .await?
+                }
+                Some(_) if !lead => return Ok(refuse(codes::FORBIDDEN, "only a team lead assigns tickets to others")),
+                None if !lead && access.assignee_id.as_deref() != Some(me) => {
+                    return Ok(refuse(codes::FORBIDDEN, "only the owner or a team lead can unassign the ticket"));
+                }
+                target => {
+                    sqlx::query_as(
+                        "WITH old AS (SELECT assignee_id FROM tickets WHERE id = $1 FOR NO KEY UPDATE) \
+                         UPDATE tickets SET assignee_id = $2, updated_at = $3, \
+                           status = CASE WHEN status = 'new' AND $2 IS NOT NULL THEN 'open' ELSE status END \
+                         FROM old WHERE tickets.id = $1 \
+                         RETURNING to_jsonb(tickets.*), old.assignee_id",
+                    )
+                    .bind(ticket_id)
+                    .bind(target)
+                    .bind(*at)
+                    .fetch_optional(&mut *conn)
+                    .await?
+                }
+            };
+            let Some((ticket, previous)) = ticket else {
+                return Ok(refuse(codes::ALREADY_CLAIMED, "the ticket was taken by someone else"));
+            };
+            if previous != *assignee_id {
+                if previous.is_some() {
+                    sqlx::query(
+                        "UPDATE ticket_assignments SET released_at = $2 WHERE ticket_id = $1 AND released_at IS NULL",
+                    )
+                    .bind(ticket_id)
+                    .bind(*at)
+                    .execute(&mut *conn)
+                    .await?;
+                }
+                if let Some(target) = assignee_id {
+                    sqlx::query(
+                        "INSERT INTO ticket_assignments (ticket_id, operator_id, assigned_at) VALUES ($1, $2, $3)",
+                    )
+                    .bind(ticket_id)
+                    .bind(target)
+                    .bind(*at)
+                    .execute(&mut *conn)
+                    .await?;
+                }
+            }
+            let data = json!({ "assignee_id": assignee_id, "from": previous });
+            let ev = EventRow {
+                kind: EventKind::TicketAssigned,
+                at: *at,
+                ticket_id: Some(ticket_id),
+                operator_id: Some(me),
+                data,
+            };
+            record(conn, mutation_id, 0, ev).await?;
+            Ok(Verdict::Changes(vec![ticket_change(&access.queue_id, ticket_id, ticket)]))
+        }
+        Mutation::SetTicketTags { ticket_id, tags, at } => {
+            let tags = match normalize_tags(tags) {
+                Ok(t) => t,
+                Err(reason) => return Ok(refuse(codes::INVALID, reason)),
+            };
+            let access = match ticket_access(conn, caller, ticket_id).await? {
+                Ok(a) => a,
+                Err(v) => return Ok(v),
+            };
+            let ticket: Value = sqlx::query_scalar(
+                "UPDATE tickets SET tags = $2, updated_at = $3 WHERE id = $1 RETURNING to_jsonb(tickets.*)",
+            )
+            .bind(ticket_id)
+            .bind(json!(tags))
+            .bind(*at)
+            .fetch_one(&mut *conn)
+            .await?;
+            let data = json!({ "tags": tags });
+            let ev = EventRow {
+                kind: EventKind::TicketTagsChanged,
+                at: *at,
+                ticket_id: Some(ticket_id),
+                operator_id: Some(me),
+                data,
+            };
+            record(conn, mutation_id, 0, ev).await?;
+            Ok(Verdict::Changes(vec![ticket_change(&access.queue_id, ticket_id, ticket)]))
+        }
+        Mutation::SetAgentState { operator_id, state, at } => {
+            if operator_id != me && !caller.sees_all_queues() {
+                return Ok(refuse(codes::FORBIDDEN, "only a team lead sets another operator's state"));
+            }
+            let row: Option<(Value, String)> = sqlx::query_as(
+                "WITH old AS (SELECT state FROM operators WHERE id = $1 FOR NO KEY UPDATE) \
+                 UPDATE operators SET state = $2, state_since = $3 FROM old WHERE operators.id = $1 \
+                 RETURNING jsonb_build_object('id', operators.id, 'name', operators.name, 'role', operators.role, \
+                   'state', operators.state, 'state_since', operators.state_since), old.state",
+            )
+            .bind(operator_id)
+            .bind(state.as_str())
+            .bind(*at)
+            .fetch_optional(&mut *conn)
+            .await?;
+            let Some((operator, from)) = row else {
+                return Ok(refuse(codes::NOT_FOUND, format!("no operator {operator_id}")));
+            };
+            let data = json!({ "from": from, "to": state });
+            let ev = EventRow {
+                kind: EventKind::AgentStateChanged,
+                at: *at,
+                ticket_id: None,
+                operator_id: Some(operator_id),
+                data,
+            };
+            record(conn, mutation_id, 0, ev).await?;
+            Ok(Verdict::Changes(vec![NewChange {
+                bucket: user_bucket(operator_id),
+                entity: "operator",
+                id: operator_id.clone(),
+                op: Op::Upsert,
+                data: operator,
+            }]))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::normalize_tags;
+
+    #[test]
+    fn tags_are_trimmed_deduplicated_and_bounded() {
+        let tags = vec![" vip ".to_owned(), "VIP".to_owned(), "".to_owned(), "refund".to_owned()];
+        assert_eq!(normalize_tags(&tags).unwrap(), ["vip", "refund"]);
+        assert!(normalize_tags(&["x".repeat(41)]).is_err());
+        let many: Vec<String> = (0..21).map(|i| format!("t{i}")).collect();
+        assert!(normalize_tags(&many).is_err());
+    }
+}

@@ -1,0 +1,208 @@
+//! Test helpers: a throwaway PostgreSQL database per test, a seeded call center, HTTP calls
+//! through the router with `oneshot`.
+
+#![allow(dead_code, unreachable_pub)]
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode};
+use okno_core::{Channel, CustomerTier, Identity, IdentityKind, Priority, Role};
+use okno_server::admin::{self, NewCustomer, NewTicket};
+use okno_server::auth::issue_tokens;
+use okno_server::{AppState, Caller, Config, app};
+use serde_json::Value;
+use sqlx::postgres::PgPoolOptions;
+use sqlx::{AssertSqlSafe, PgPool};
+use tower::ServiceExt;
+
+pub const DEFAULT_PG: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+/// A database `okno_test_<random>` on the test PostgreSQL, dropped when this is dropped (also
+/// when the test panics).
+pub struct TestDb {
+    pub url: String,
+    name: String,
+    admin_url: String,
+}
+
+fn random_hex(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    getrandom::fill(&mut buf).expect("OS randomness");
+    buf.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// `postgres://u@h:p/db?x` with the database name replaced.
+fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, format!("?{q}")),
+        None => (url, String::new()),
+    };
+    let scheme_end = base.find("://").map_or(0, |i| i + 3);
+    let host_part = match base[scheme_end..].find('/') {
+        Some(i) => &base[..scheme_end + i],
+        None => base,
+    };
+    format!("{host_part}/{name}{query}")
+}
+
+impl TestDb {
+    pub async fn new() -> TestDb {
+        let admin_url = std::env::var("OKNO_TEST_PG").unwrap_or_else(|_| DEFAULT_PG.to_owned());
+        let admin = PgPoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect(&admin_url)
+            .await
+            .unwrap_or_else(|e| {
+                panic!(
+                    "PostgreSQL is not reachable at {admin_url} ({e}).\n\
+                     The server tests need a real PostgreSQL (user postgres, trust auth on 127.0.0.1). Start it with:\n  \
+                     pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start\n\
+                     (install with `apt-get install postgresql` if missing), or point OKNO_TEST_PG at another server."
+                )
+            });
+        let name = format!("okno_test_{}", random_hex(8));
+        sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&admin)
+            .await
+            .expect("create test database");
+        admin.close().await;
+        TestDb { url: with_database(&admin_url, &name), name, admin_url }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let (admin_url, name) = (self.admin_url.clone(), self.name.clone());
+        // Drop cannot await; a thread with its own runtime works inside or outside tokio.
+        let dropper = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+            rt.block_on(async {
+                if let Ok(admin) = PgPoolOptions::new().max_connections(1).connect(&admin_url).await {
+                    let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+                    if let Err(e) = sqlx::query(AssertSqlSafe(sql)).execute(&admin).await {
+                        eprintln!("could not drop test database {name}: {e}");
+                    }
+                    admin.close().await;
+                }
+            });
+        });
+        let _ = dropper.join();
+    }
+}
+
+/// A seeded call center behind the HTTP app.
+///
+/// Queues q1 (phone) and q2 (chat). Accounts: `anna` and `boris` (operators, q1), `lena`
+/// (team lead), `kate` (contractor, q2). Customer c1 (phone + email) has ticket t1 in q1 and
+/// t2 in q2; customer c2 has ticket t3 in q1.
+pub struct Harness {
+    pub state: AppState,
+    pub app: Router,
+    pub pool: PgPool,
+    pub db: TestDb,
+}
+
+pub const PASSWORD: &str = "correct horse";
+
+impl Harness {
+    pub async fn new() -> Harness {
+        let db = TestDb::new().await;
+        // Small pools: tests run in parallel against one server (max_connections 100 by default).
+        let mut config = Config::new(db.url.clone());
+        config.max_connections = 8;
+        let state = AppState::connect(&config).await.expect("connect and migrate");
+        let pool = state.pool.clone();
+        admin::create_department(&pool, "d1", "Support").await.unwrap();
+        admin::create_queue(&pool, "q1", "Hotline", Channel::Phone, "d1").await.unwrap();
+        admin::create_queue(&pool, "q2", "Chat (outsourced)", Channel::Chat, "d1").await.unwrap();
+        admin::create_operator(&pool, "anna", "anna", Role::Operator, Some(PASSWORD)).await.unwrap();
+        admin::create_operator(&pool, "boris", "boris", Role::Operator, None).await.unwrap();
+        admin::create_operator(&pool, "lena", "lena", Role::TeamLead, None).await.unwrap();
+        admin::create_operator(&pool, "kate", "kate", Role::Contractor, None).await.unwrap();
+        admin::grant_queue(&pool, "anna", "q1").await.unwrap();
+        admin::grant_queue(&pool, "boris", "q1").await.unwrap();
+        admin::grant_queue(&pool, "kate", "q2").await.unwrap();
+        let customer = |id: &str, phone: &str, email: &str| NewCustomer {
+            id: id.into(),
+            name: format!("Customer {id}"),
+            company: None,
+            tier: CustomerTier::Standard,
+            identities: vec![
+                Identity { kind: IdentityKind::Phone, value: phone.into() },
+                Identity { kind: IdentityKind::Email, value: email.into() },
+            ],
+            created_at: 1_000,
+        };
+        admin::create_customer(&pool, &customer("c1", "+7 915 123-45-67", "ivan.petrov@mail.ru")).await.unwrap();
+        admin::create_customer(&pool, &customer("c2", "+7 495 765-43-21", "olga@example.com")).await.unwrap();
+        for (n, (id, customer, queue)) in
+            [("t1", "c1", "q1"), ("t2", "c1", "q2"), ("t3", "c2", "q1")].iter().enumerate()
+        {
+            let ticket = NewTicket {
+                id: (*id).into(),
+                number: n as i64 + 1,
+                subject: format!("Ticket {id}"),
+                customer_id: (*customer).into(),
+                channel: Channel::Phone,
+                priority: Priority::Normal,
+                queue_id: (*queue).into(),
+                created_at: 2_000,
+            };
+            admin::create_ticket(&pool, &ticket).await.unwrap();
+        }
+        let app = app(state.clone());
+        Harness { state, app, pool, db }
+    }
+
+    /// An access token for an existing account, without the (slow, on purpose) password check.
+    pub async fn token(&self, id: &str) -> String {
+        let (name, role): (String, String) = sqlx::query_as("SELECT name, role FROM operators WHERE id = $1")
+            .bind(id)
+            .fetch_one(&self.pool)
+            .await
+            .unwrap();
+        let caller = Caller { id: id.into(), name, role: role.parse().unwrap() };
+        issue_tokens(&self.pool, caller).await.unwrap().access_token
+    }
+
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        call(&self.app, method, path, token, body).await
+    }
+
+    pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> (StatusCode, Value) {
+        call(&self.app, Method::POST, path, token, Some(body)).await
+    }
+}
+
+pub async fn call(
+    app: &Router,
+    method: Method,
+    path: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    let mut req = Request::builder().method(method).uri(path);
+    if let Some(t) = token {
+        req = req.header("authorization", format!("Bearer {t}"));
+    }
+    let req = match body {
+        Some(b) => req.header("content-type", "application/json").body(Body::from(b.to_string())),
+        None => req.body(Body::empty()),
+    }
+    .unwrap();
+    let resp = app.clone().oneshot(req).await.unwrap();
+    let status = resp.status();
+    let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX).await.unwrap();
+    let value =
+        serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
+    (status, value)
+}
