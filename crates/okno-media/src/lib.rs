@@ -1,6 +1,7 @@
 //! Media for Okno calls (issue 4): RTP and RTCP, G.711, RFC 4733 DTMF, an
 //! adaptive jitter buffer with packet-loss concealment, and a call-quality
-//! estimate. Devices, sockets and Opus come later, in their own modules.
+//! estimate, and [`session::MediaSession`] tying them into one call. Devices live in
+//! okno-audio; sockets in the drivers (okno-phone).
 //!
 //! Everything here is sans-IO: no sockets, threads, locks, randomness or clock
 //! reads. Packets come in as byte slices; time comes in as an argument
@@ -17,6 +18,7 @@
 //! - [`jitter`]: adaptive jitter buffer and concealment.
 //! - [`quality`]: E-model (ITU-T G.107) MOS estimate.
 //! - [`resample`]: the resampler interface, with a linear implementation for tests.
+//! - [`session`]: one call's media as a single state machine over all of the above.
 //!
 //! Invariant: no function in this crate panics on bytes received from the
 //! network; malformed input yields a typed error.
@@ -29,6 +31,7 @@ pub mod quality;
 pub mod resample;
 pub mod rtcp;
 pub mod rtp;
+pub mod session;
 
 /// A tiny deterministic PRNG (splitmix64) for tests: loss and jitter patterns,
 /// random packets. Tests only; the crate itself uses no randomness.

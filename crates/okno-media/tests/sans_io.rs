@@ -10,6 +10,7 @@ const SOURCES: &[(&str, &str)] = &[
     ("jitter.rs", include_str!("../src/jitter.rs")),
     ("quality.rs", include_str!("../src/quality.rs")),
     ("resample.rs", include_str!("../src/resample.rs")),
+    ("session.rs", include_str!("../src/session.rs")),
 ];
 
 const FORBIDDEN: &[&str] = &[

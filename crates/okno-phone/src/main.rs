@@ -3,14 +3,18 @@
 //! real SIP peer; with `--json-events` it prints one JSON object per line for every call event.
 //!
 //! Today: UDP; REGISTER with digest auth (password from the environment), incoming calls with
-//! auto-answer, outgoing calls, BYE from either side, CANCEL, OPTIONS. Media (RTP) comes with
-//! the media engine; calls negotiate SDP and carry no audio yet.
+//! auto-answer, outgoing calls, BYE from either side, CANCEL, OPTIONS, re-INVITE hold from the
+//! peer. Media: G.711 RTP with RTCP and RFC 4733 DTMF through `okno_phone::media`; audio from
+//! a WAV file or silence, received audio to a WAV file; per-call quality in the `ended` event.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
+use okno_media::session::{CallStats, MediaEvent};
+use okno_phone::media::{self, AudioSink, AudioSource, MediaCommand, MediaHandle, MediaSockets};
 use okno_sip::auth::Credentials;
 use okno_sip::message::typed::{NameAddr, Transport};
 use okno_sip::message::{HeaderName, Method, Request, Response};
@@ -35,6 +39,12 @@ OPTIONS:
     --hangup-after-ms N         hang up N ms after answer (default: wait for the other side)
     --exit-after-calls N        exit after N calls ended (incoming or outgoing)
     --json-events               one JSON object per line on stdout for every event
+    --codecs LIST               voice codecs in preference order: pcmu,pcma (default pcmu,pcma)
+    --play FILE.wav             send this file (once, then silence) instead of the microphone
+    --record FILE.wav           write the received audio; {n} in the name becomes the call number
+    --dtmf KEYS                 send these keys (RFC 4733) 500 ms after answer, e.g. 123#
+    --audio-device null         audio device; only `null` (no device) in the headless phone
+    --rtp-port N                first RTP port to try (default: chosen from the process id)
 Exit code: 0 when every call we placed was answered and ended cleanly, 1 otherwise, 2 on bad options.";
 
 #[derive(Debug, Clone)]
@@ -50,6 +60,32 @@ struct Args {
     hangup_after: Option<Duration>,
     exit_after_calls: Option<u32>,
     json: bool,
+    codecs: Vec<sdp::Codec>,
+    play: Option<PathBuf>,
+    record: Option<String>,
+    dtmf: Option<String>,
+    rtp_port: u16,
+}
+
+/// The voice codecs named on the command line, in that order, plus telephone-event.
+fn parse_codecs(list: &str) -> Result<Vec<sdp::Codec>> {
+    let known = sdp::default_codecs();
+    let mut codecs = Vec::new();
+    for name in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        let codec = known
+            .iter()
+            .find(|c| c.name.eq_ignore_ascii_case(name) && !c.is_telephone_event())
+            .with_context(|| format!("unknown codec {name} (known: pcmu, pcma)"))?;
+        if okno_media::session::Codec::from_encoding(&codec.name, codec.clock_rate).is_none() {
+            bail!("codec {name} is not implemented yet (use pcmu or pcma)");
+        }
+        codecs.push(codec.clone());
+    }
+    if codecs.is_empty() {
+        bail!("--codecs needs at least one codec");
+    }
+    codecs.extend(known.into_iter().filter(|c| c.is_telephone_event()));
+    Ok(codecs)
 }
 
 fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Args> {
@@ -65,6 +101,11 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Args> {
         hangup_after: None,
         exit_after_calls: None,
         json: false,
+        codecs: parse_codecs("pcmu,pcma")?,
+        play: None,
+        record: None,
+        dtmf: None,
+        rtp_port: 0,
     };
     while let Some(flag) = it.next() {
         let mut value = || it.next().with_context(|| format!("{flag} needs a value"));
@@ -88,6 +129,23 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Args> {
             "--hangup-after-ms" => a.hangup_after = Some(Duration::from_millis(value()?.parse()?)),
             "--exit-after-calls" => a.exit_after_calls = Some(value()?.parse()?),
             "--json-events" => a.json = true,
+            "--codecs" => a.codecs = parse_codecs(&value()?)?,
+            "--play" => a.play = Some(PathBuf::from(value()?)),
+            "--record" => a.record = Some(value()?),
+            "--dtmf" => {
+                let keys = value()?;
+                if let Some(bad) = keys.chars().find(|k| okno_media::dtmf::event_for_key(*k).is_err()) {
+                    bail!("--dtmf: {bad:?} is not a DTMF key (0-9, *, #, A-D)");
+                }
+                a.dtmf = Some(keys);
+            }
+            "--audio-device" => {
+                let v = value()?;
+                if v != "null" {
+                    bail!("--audio-device {v}: the headless phone has no sound devices yet; use null");
+                }
+            }
+            "--rtp-port" => a.rtp_port = value()?.parse().context("--rtp-port needs a port number")?,
             "-h" | "--help" => {
                 println!("{USAGE}");
                 std::process::exit(0);
@@ -115,6 +173,13 @@ struct Call {
     answer_at: Option<Instant>,
     hangup_at: Option<Instant>,
     bye: Option<TransactionKey>,
+    /// Which call of this run (1, 2, ...), for `{n}` in --record.
+    number: u32,
+    /// Bound at INVITE time so the SDP can name the port; handed to the media task at answer.
+    sockets: Option<MediaSockets>,
+    rtp_port: u16,
+    media: Option<MediaHandle>,
+    dtmf_at: Option<Instant>,
 }
 
 struct Phone {
@@ -126,6 +191,22 @@ struct Phone {
     ended: u32,
     failures: u32,
     next_call_at: Option<Instant>,
+    calls_seen: u32,
+    /// Media tasks sending their RTCP BYE and closing recordings; awaited before exit.
+    stopping: Vec<tokio::task::JoinHandle<CallStats>>,
+}
+
+/// The media figures of the `ended` event.
+fn media_json(s: &CallStats) -> serde_json::Value {
+    let round = |x: f64| (x * 100.0).round() / 100.0;
+    json!({
+        "codec": s.codec, "packets_sent": s.packets_sent, "packets_received": s.packets_received,
+        "packets_lost": s.packets_lost, "loss_percent": round(s.loss_percent),
+        "remote_loss_percent": s.remote_loss_percent.map(round), "jitter_ms": round(s.jitter_ms),
+        "rtt_ms": s.rtt_ms.map(round), "jitter_buffer_ms": round(s.jitter_delay_ms),
+        "concealed_frames": s.jitter_buffer.concealed, "late_packets": s.jitter_buffer.late,
+        "dtmf_sent": s.dtmf_sent, "dtmf_received": s.dtmf_received, "mos": round(s.mos),
+    })
 }
 
 fn emit(json: bool, value: serde_json::Value) {
@@ -159,16 +240,78 @@ impl Phone {
         format!("<sip:{}@{}>", self.our_user(), self.args.listen)
     }
 
-    fn media(&self) -> MediaConfig {
+    fn media(&self, rtp_port: u16, direction: Direction) -> MediaConfig {
         MediaConfig {
             address: self.args.listen.ip(),
-            // No media engine yet: an RTP port is advertised so peers accept the SDP.
-            rtp_port: self.args.listen.port() + 2,
-            codecs: sdp::default_codecs(),
+            rtp_port,
+            codecs: self.args.codecs.clone(),
             ptime: Some(20),
-            direction: Direction::SendRecv,
+            direction,
             session_id: 1,
         }
+    }
+
+    fn bind_media(&self) -> Result<MediaSockets> {
+        Ok(MediaSockets::bind(self.args.listen.ip(), self.args.rtp_port)?)
+    }
+
+    /// Starts RTP for a call once both descriptions are known.
+    fn start_media(&mut self, now: Instant, id: &str, answer: &sdp::Session, remote: &sdp::Session) {
+        let json = self.args.json;
+        let record = self.args.record.clone();
+        let play = self.args.play.clone();
+        let dtmf_after = self.args.dtmf.as_ref().map(|_| now + Duration::from_millis(500));
+        let Some(call) = self.calls.get_mut(id) else { return };
+        let Some(sockets) = call.sockets.take() else { return };
+        let plan = match sdp::media_plan(answer, remote) {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::warn!(call_id = id, error = %e, "no media for this call");
+                return;
+            }
+        };
+        let ssrc = std::hash::BuildHasher::hash_one(&std::collections::hash_map::RandomState::new(), id) as u32;
+        let cfg = match media::session_config(&plan, ssrc, &format!("okno@{}", self.args.listen.ip())) {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(call_id = id, error = %e, "no media for this call");
+                return;
+            }
+        };
+        let rate = cfg.codec.pcm_rate();
+        let source: Box<dyn AudioSource> = match play.as_deref().map(|p| media::WavSource::open(p, rate)) {
+            Some(Ok(s)) => Box::new(s),
+            Some(Err(e)) => {
+                tracing::warn!(error = %e, "cannot play the file; sending silence");
+                Box::new(media::Silence)
+            }
+            None => Box::new(media::Silence),
+        };
+        let number = call.number.to_string();
+        let sink: Box<dyn AudioSink> = match record.map(|r| PathBuf::from(r.replace("{n}", &number))) {
+            Some(path) => match media::WavSink::create(&path, rate) {
+                Ok(s) => Box::new(s),
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot record");
+                    Box::new(media::Discard)
+                }
+            },
+            None => Box::new(media::Discard),
+        };
+        let call_id = id.to_owned();
+        let on_event = Box::new(move |ev: MediaEvent| match ev {
+            MediaEvent::Dtmf { key } => {
+                emit(json, json!({ "event": "dtmf", "call_id": call_id, "key": key.to_string() }))
+            }
+            MediaEvent::Bye => tracing::debug!(call_id, "RTCP BYE"),
+        });
+        emit(
+            json,
+            json!({ "event": "media", "call_id": id, "codec": cfg.codec.name(), "remote": plan.remote_rtp.to_string(),
+                    "local_port": sockets.rtp_port(), "telephone_event": plan.telephone_event }),
+        );
+        call.media = Some(media::start(sockets, &plan, cfg, source, sink, on_event));
+        call.dtmf_at = dtmf_after;
     }
 
     fn on_event(&mut self, now: Instant, ev: UaEvent) {
@@ -235,14 +378,34 @@ impl Phone {
                     return respond(&mut self.ua, 400, None);
                 };
                 let call_id = call_id.to_owned();
-                if self.calls.contains_key(&call_id) {
-                    // A re-INVITE (hold/resume): accept with our current SDP.
-                    let tag = self.calls[&call_id].local.tag().map(str::to_owned);
+                if let Some(call) = self.calls.get(&call_id) {
+                    // A re-INVITE: hold (sendonly/inactive) or resume. Answer on the same port
+                    // and stop sending while the peer does not want to receive.
+                    let tag = call.local.tag().map(str::to_owned);
+                    let port = call.rtp_port;
                     let mut ok = Response::for_request(&req, 200, tag.as_deref());
-                    self.attach_answer(&req, &mut ok);
+                    let answer = self.attach_answer(&req, &mut ok, port);
                     let _ = self.ua.send_response(now, &key, &ok);
+                    if let Some(answer) = answer
+                        && let Some(m) = answer.media.iter().find(|m| m.kind == "audio" && m.port != 0)
+                    {
+                        let dir = m.direction(answer.direction());
+                        let sending = matches!(dir, Direction::SendRecv | Direction::SendOnly);
+                        if let Some(media) = self.calls.get(&call_id).and_then(|c| c.media.as_ref()) {
+                            media.send(MediaCommand::Sending(sending));
+                        }
+                        let event = if sending { "resumed" } else { "held" };
+                        emit(self.args.json, json!({ "event": event, "call_id": call_id, "by": "remote" }));
+                    }
                     return;
                 }
+                let sockets = match self.bind_media() {
+                    Ok(s) => s,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot take a call without RTP ports");
+                        return respond(&mut self.ua, 503, None);
+                    }
+                };
                 let tag = self.ua.new_tag();
                 let remote_target = req
                     .headers
@@ -257,6 +420,7 @@ impl Phone {
                     json!({ "event": "incoming", "call_id": call_id, "from": remote.uri.to_string(), "to": local.uri.to_string() }),
                 );
                 let answer_at = self.args.auto_answer.then(|| now + self.args.answer_after);
+                self.calls_seen += 1;
                 self.calls.insert(
                     call_id.clone(),
                     Call {
@@ -274,6 +438,11 @@ impl Phone {
                         answer_at,
                         hangup_at: None,
                         bye: None,
+                        number: self.calls_seen,
+                        rtp_port: sockets.rtp_port(),
+                        sockets: Some(sockets),
+                        media: None,
+                        dtmf_at: None,
                     },
                 );
             }
@@ -290,21 +459,24 @@ impl Phone {
         }
     }
 
-    fn attach_answer(&self, offer_req: &Request, resp: &mut Response) {
+    /// Puts our SDP answer to the request's offer into `resp`; returns it with the offer.
+    fn attach_answer(&self, offer_req: &Request, resp: &mut Response, rtp_port: u16) -> Option<sdp::Session> {
         resp.headers.push(HeaderName::Contact, self.contact());
-        let answer =
-            sdp::Session::parse(&offer_req.body).ok().and_then(|offer| sdp::answer(&offer, &self.media()).ok());
-        if let Some(answer) = answer {
+        let answer = sdp::Session::parse(&offer_req.body)
+            .ok()
+            .and_then(|offer| sdp::answer(&offer, &self.media(rtp_port, Direction::SendRecv)).ok());
+        if let Some(answer) = &answer {
             resp.headers.push(HeaderName::ContentType, "application/sdp");
             resp.body = answer.to_bytes();
         }
+        answer
     }
 
     fn answer(&mut self, now: Instant, id: &str) {
         let Some(call) = self.calls.get(id) else { return };
         let (Some(key), Some(req)) = (call.invite.clone(), call.invite_request.clone()) else { return };
         let mut ok = Response::for_request(&req, 200, call.local.tag());
-        self.attach_answer(&req, &mut ok);
+        let answer = self.attach_answer(&req, &mut ok, call.rtp_port);
         if self.ua.send_response(now, &key, &ok).is_ok() {
             let hangup_after = self.args.hangup_after;
             if let Some(call) = self.calls.get_mut(id) {
@@ -313,6 +485,9 @@ impl Phone {
                 call.hangup_at = hangup_after.map(|d| now + d);
             }
             emit(self.args.json, json!({ "event": "answered", "call_id": id, "direction": "inbound" }));
+            if let (Some(answer), Ok(offer)) = (answer, sdp::Session::parse(&req.body)) {
+                self.start_media(now, id, &answer, &offer);
+            }
         }
     }
 
@@ -323,6 +498,8 @@ impl Phone {
             .registrar
             .or_else(|| target_addr(&target))
             .context("cannot resolve the call target: give an IP or --registrar")?;
+        let sockets = self.bind_media()?;
+        let rtp_port = sockets.rtp_port();
         let call_id = format!("{}@{}", self.ua.new_tag(), self.args.listen.ip());
         let tag = self.ua.new_tag();
         let local_uri =
@@ -338,9 +515,10 @@ impl Phone {
         req.headers.push(HeaderName::CSeq, "1 INVITE");
         req.headers.push(HeaderName::Contact, self.contact());
         req.headers.push(HeaderName::ContentType, "application/sdp");
-        req.body = sdp::build_offer(&self.media()).to_bytes();
+        req.body = sdp::build_offer(&self.media(rtp_port, Direction::SendRecv)).to_bytes();
         let key = self.ua.send_request(now, peer, req.clone());
         self.placed += 1;
+        self.calls_seen += 1;
         emit(self.args.json, json!({ "event": "calling", "call_id": call_id, "to": target.to_string() }));
         self.calls.insert(
             call_id.clone(),
@@ -359,6 +537,11 @@ impl Phone {
                 answer_at: None,
                 hangup_at: None,
                 bye: None,
+                number: self.calls_seen,
+                rtp_port,
+                sockets: Some(sockets),
+                media: None,
+                dtmf_at: None,
             },
         );
         Ok(())
@@ -419,6 +602,11 @@ impl Phone {
                 let peer = self.calls[&id].peer;
                 self.ua.send_stateless(peer, &okno_sip::message::Message::Request(ack));
                 emit(self.args.json, json!({ "event": "answered", "call_id": id, "direction": "outbound" }));
+                match sdp::Session::parse(&resp.body) {
+                    // The answer is both the plan and the peer's description.
+                    Ok(answer) => self.start_media(now, &id, &answer, &answer),
+                    Err(e) => tracing::warn!(call_id = id, error = %e, "2xx without a usable SDP answer"),
+                }
             }
             status => {
                 emit(self.args.json, json!({ "event": "rejected", "call_id": id, "status": status }));
@@ -446,8 +634,12 @@ impl Phone {
     }
 
     fn end(&mut self, id: &str, cause: &str, clean: bool) {
-        let Some(call) = self.calls.remove(id) else { return };
+        let Some(mut call) = self.calls.remove(id) else { return };
         let talk = call.answered.map(|a| a.elapsed().as_secs_f64()).unwrap_or(0.0);
+        let stats = call.media.as_ref().map(MediaHandle::stats);
+        if let Some(media) = call.media.take() {
+            self.stopping.push(tokio::spawn(media.stop()));
+        }
         let answered = call.answered.is_some();
         if call.outgoing && !(clean && answered) {
             self.failures += 1;
@@ -457,7 +649,8 @@ impl Phone {
             self.args.json,
             json!({ "event": "ended", "call_id": call.call_id, "cause": cause, "answered": answered,
                      "duration_s": (call.started.elapsed().as_secs_f64() * 1000.0).round() / 1000.0,
-                     "talk_s": (talk * 1000.0).round() / 1000.0, "outgoing": call.outgoing }),
+                     "talk_s": (talk * 1000.0).round() / 1000.0, "outgoing": call.outgoing,
+                     "media": stats.as_ref().map(media_json) }),
         );
         if call.outgoing && self.placed < self.args.calls {
             self.next_call_at = Some(Instant::now() + Duration::from_millis(50));
@@ -465,7 +658,7 @@ impl Phone {
     }
 
     fn next_deadline(&self) -> Option<Instant> {
-        let app = self.calls.values().flat_map(|c| [c.answer_at, c.hangup_at]).flatten();
+        let app = self.calls.values().flat_map(|c| [c.answer_at, c.hangup_at, c.dtmf_at]).flatten();
         [self.ua.poll_timeout(), self.reg.as_ref().and_then(|r| r.poll_timeout()), self.next_call_at]
             .into_iter()
             .flatten()
@@ -493,6 +686,13 @@ impl Phone {
             .collect();
         for (id, answer) in due {
             if answer { self.answer(now, &id) } else { self.hang_up(now, &id) }
+        }
+        let keys = self.args.dtmf.clone().unwrap_or_default();
+        for call in self.calls.values_mut().filter(|c| c.dtmf_at.is_some_and(|t| t <= now)) {
+            call.dtmf_at = None;
+            if let Some(media) = &call.media {
+                media.send(MediaCommand::Dtmf(keys.clone()));
+            }
         }
         if self.next_call_at.is_some_and(|t| t <= now) {
             self.next_call_at = None;
@@ -593,6 +793,8 @@ async fn run(args: Args) -> Result<bool> {
         ended: 0,
         failures: 0,
         next_call_at: None,
+        calls_seen: 0,
+        stopping: Vec::new(),
         args,
     };
     let now = Instant::now();
@@ -643,6 +845,16 @@ async fn run(args: Args) -> Result<bool> {
             _ = tokio::signal::ctrl_c() => break,
         }
         drive(&mut phone, &socket).await?;
+    }
+    // Calls still up at exit (Ctrl-C) stop their media too; then every recording is closed.
+    let open: Vec<String> = phone.calls.keys().cloned().collect();
+    for id in open {
+        if let Some(media) = phone.calls.get_mut(&id).and_then(|c| c.media.take()) {
+            phone.stopping.push(tokio::spawn(media.stop()));
+        }
+    }
+    for task in phone.stopping.drain(..) {
+        let _ = task.await;
     }
     Ok(phone.failures == 0)
 }

@@ -6,7 +6,7 @@
 //! attributes, ...) are kept and written back unchanged.
 
 use std::fmt::{self, Write as _};
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 
 /// Why an SDP body was rejected or an offer could not be answered.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -628,6 +628,67 @@ pub fn answer(offer: &Session, cfg: &MediaConfig) -> Result<Session, SdpError> {
     Ok(s)
 }
 
+/// What the media engine needs once offer and answer are known: where to send,
+/// which codec, and which payload type carries RFC 4733 events.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MediaPlan {
+    /// The peer's RTP address (its `c=` and `m=` port).
+    pub remote_rtp: SocketAddr,
+    /// The peer's RTCP address: `a=rtcp` (RFC 3605) or the RTP port + 1.
+    pub remote_rtcp: SocketAddr,
+    /// The voice codec both sides send (the answer's first voice format, RFC 3264 §6.1).
+    pub codec: RtpMap,
+    /// The codec's `a=fmtp` parameters in the answer, if any.
+    pub fmtp: Option<String>,
+    /// Payload type of telephone-event, when both sides support it.
+    pub telephone_event: Option<u8>,
+    /// Packet time in ms (the answer's, else the offer's, else 20).
+    pub ptime: u32,
+    /// The direction of the answered stream as the answerer wrote it.
+    pub direction: Direction,
+}
+
+/// Derives the media plan of the first active audio stream from the `answer` and the
+/// peer's own description (`remote`: the offer when we answered, the answer when we offered).
+pub fn media_plan(answer: &Session, remote: &Session) -> Result<MediaPlan, SdpError> {
+    let (index, am) = answer
+        .media
+        .iter()
+        .enumerate()
+        .find(|(_, m)| m.kind == "audio" && m.port != 0)
+        .ok_or(SdpError::NoCommonCodec)?;
+    let rm = remote.media.get(index).filter(|m| m.port != 0).ok_or(SdpError::NoCommonCodec)?;
+    let conn = remote.connection_for(rm).ok_or(SdpError::Missing('c'))?;
+    let ip: IpAddr = conn
+        .address
+        .split('/')
+        .next()
+        .unwrap_or_default()
+        .parse()
+        .map_err(|_| SdpError::InvalidLine { line: 0, reason: "connection address is not an IP address" })?;
+    let mut codec = None;
+    let mut telephone_event = None;
+    for pt in am.payload_types() {
+        let Some(map) = am.rtpmap(pt) else { continue };
+        if map.encoding.eq_ignore_ascii_case("telephone-event") {
+            telephone_event.get_or_insert(pt);
+        } else if codec.is_none() && !map.encoding.eq_ignore_ascii_case("CN") {
+            codec = Some(map);
+        }
+    }
+    let codec = codec.ok_or(SdpError::NoCommonCodec)?;
+    let rtcp_port = rm.rtcp_port().unwrap_or(rm.port.wrapping_add(1));
+    Ok(MediaPlan {
+        remote_rtp: SocketAddr::new(ip, rm.port),
+        remote_rtcp: SocketAddr::new(ip, rtcp_port),
+        fmtp: am.fmtp(codec.payload_type).map(str::to_owned),
+        codec,
+        telephone_event,
+        ptime: am.ptime().or_else(|| rm.ptime()).unwrap_or(20),
+        direction: am.direction(answer.direction()),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -696,6 +757,24 @@ mod tests {
         assert_eq!(a.rtpmap(97).unwrap().encoding, "telephone-event");
         assert_eq!(ans.media[1].port, 0);
         assert_eq!(ans.media[1].formats, vec!["31"]);
+    }
+
+    #[test]
+    fn media_plan_from_both_sides() {
+        let offer = Session::parse(OFFER.as_bytes()).unwrap();
+        let ans = answer(&offer, &cfg()).unwrap();
+        // The answerer sends to the offerer's address; both use the answer's first codec.
+        let plan = media_plan(&ans, &offer).unwrap();
+        assert_eq!(plan.remote_rtp, "192.0.2.101:49170".parse().unwrap());
+        assert_eq!(plan.remote_rtcp, "192.0.2.101:49171".parse().unwrap());
+        assert_eq!(plan.codec.encoding, "PCMU");
+        assert_eq!(plan.telephone_event, Some(97));
+        assert_eq!(plan.ptime, 20);
+        let plan = media_plan(&ans, &ans).unwrap();
+        assert_eq!(plan.remote_rtp, "192.0.2.5:40000".parse().unwrap());
+        assert_eq!(plan.remote_rtcp, "192.0.2.5:40001".parse().unwrap());
+        let rejected = Session { media: vec![Media { port: 0, ..ans.media[0].clone() }], ..ans.clone() };
+        assert_eq!(media_plan(&rejected, &offer), Err(SdpError::NoCommonCodec));
     }
 
     #[test]

@@ -1,0 +1,101 @@
+//! Calls between two okno-phones carry audio both ways: each side plays the test signal from
+//! a WAV file and records what it hears; the signal must be found in both recordings, DTMF
+//! keys sent by each side must arrive once each, and the quality figures of the `ended`
+//! event must fit a clean loopback call. Run for both G.711 laws.
+
+mod common;
+use common::*;
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+fn phone(dir: &Path, name: &str, port: u16, codecs: &str, extra: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_okno-phone"));
+    cmd.args(["--listen", &format!("udp:127.0.0.1:{port}"), "--codecs", codecs, "--json-events"])
+        .arg("--play")
+        .arg(dir.join("signal.wav"))
+        .arg("--record")
+        .arg(dir.join(format!("{name}.wav")))
+        .args(extra)
+        .stdout(Stdio::piped());
+    cmd
+}
+
+fn call_both_ways(codecs: &str, expect_codec: &str) {
+    let dir = std::env::temp_dir().join(format!("okno-media-{}-{codecs}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let signal = test_signal();
+    write_wav(&dir.join("signal.wav"), &signal);
+
+    let (a_port, b_port) = (free_udp_port(), free_udp_port());
+    let b = phone(&dir, "bob", b_port, codecs, &["--auto-answer", "--exit-after-calls", "1", "--dtmf", "*0"])
+        .spawn()
+        .unwrap();
+    let mut b = Killed(b);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let a = phone(&dir, "alice", a_port, codecs, &["--dtmf", "159#", "--hangup-after-ms", "3000"])
+        .arg("--call")
+        .arg(format!("sip:bob@127.0.0.1:{b_port}"))
+        .output()
+        .unwrap();
+    let a_out = String::from_utf8_lossy(&a.stdout).into_owned();
+    let b_status = b.0.wait().unwrap();
+    let b_out = std::io::read_to_string(b.0.stdout.take().unwrap()).unwrap();
+    assert!(a.status.success() && b_status.success(), "alice:\n{a_out}\nbob:\n{b_out}");
+
+    // Each side heard the other's signal, nearly bit-exact through G.711. (DTMF replaces
+    // the audio from 0.5 s to about 1.1 s, so the reference is taken after it.)
+    let reference = &signal[9600..12_000];
+    for name in ["alice", "bob"] {
+        let heard = read_wav(&dir.join(format!("{name}.wav")));
+        let (peak, lag) = find_signal(reference, &heard);
+        assert!(peak > 0.98, "{name} heard the signal: correlation {peak:.3} at lag {lag}");
+    }
+
+    let keys =
+        |out: &str| events(out, "dtmf").iter().map(|e| e["key"].as_str().unwrap().to_owned()).collect::<String>();
+    assert_eq!(keys(&b_out), "159#", "bob got alice's keys once each");
+    assert_eq!(keys(&a_out), "*0", "alice got bob's keys");
+
+    for out in [&a_out, &b_out] {
+        let media = events(out, "media");
+        assert_eq!(media.len(), 1, "{out}");
+        assert_eq!(media[0]["codec"], expect_codec);
+        let ended = events(out, "ended");
+        let m = &ended[0]["media"];
+        assert_eq!(m["codec"], expect_codec, "{out}");
+        // 3 s of 20 ms packets, less the last few in flight at the BYE.
+        assert!(m["packets_sent"].as_u64().unwrap() >= 140, "{m}");
+        assert!(m["packets_received"].as_u64().unwrap() >= 130, "{m}");
+        assert_eq!(m["packets_lost"], 0, "{m}");
+        assert!(m["jitter_ms"].as_f64().unwrap() < 10.0, "{m}");
+        assert!(m["mos"].as_f64().unwrap() > 4.0, "{m}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn okno_phones_exchange_audio_and_dtmf_over_pcmu() {
+    call_both_ways("pcmu", "PCMU");
+}
+
+#[test]
+fn okno_phones_exchange_audio_and_dtmf_over_pcma() {
+    call_both_ways("pcma,pcmu", "PCMA");
+}
+
+#[test]
+fn bad_media_options_are_refused_with_a_reason() {
+    for (args, reason) in [
+        (&["--codecs", "g729"][..], "unknown codec"),
+        (&["--codecs", "opus"][..], "not implemented"),
+        (&["--dtmf", "12x"][..], "not a DTMF key"),
+        (&["--audio-device", "hw:0"][..], "no sound devices"),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_okno-phone")).args(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(reason), "{args:?}: {err}");
+    }
+}
