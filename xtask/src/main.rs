@@ -7,6 +7,9 @@ use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
+mod nats;
+mod pulse;
+
 const USAGE: &str = "\
 cargo xtask <task>
 
@@ -16,8 +19,8 @@ cargo xtask <task>
   bindings         regenerate ui/src/lib/backend/bindings.ts from the Rust types
   bench            run the store benchmarks (large demo dataset) and print figures";
 
-/// Debian/Ubuntu packages the desktop app needs to build and run.
-const APT_BUILD: &[&str] = &["pkg-config", "libwebkit2gtk-4.1-dev", "build-essential"];
+/// Debian/Ubuntu packages the desktop app needs to build and run (WebKitGTK for the window, ALSA for cpal).
+const APT_BUILD: &[&str] = &["pkg-config", "libwebkit2gtk-4.1-dev", "libasound2-dev", "build-essential"];
 /// Extra packages the tests use: a virtual display, the WebKit WebDriver, sipp (a real SIP peer).
 const APT_TEST: &[&str] =
     &["xvfb", "xauth", "webkit2gtk-driver", "imagemagick", "sip-tester", "kamailio", "baresip-core"];
@@ -198,6 +201,8 @@ fn setup(for_tests: bool) -> Result<()> {
         ensure_system_packages(APT_TEST)?;
         ensure_tauri_driver()?;
         ensure_postgres()?;
+        nats::ensure_nats()?;
+        pulse::ensure_pulseaudio()?;
     }
     build_ui()
 }

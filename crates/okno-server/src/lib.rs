@@ -1,5 +1,6 @@
 //! The central server (ARCHITECTURE.md, "Data flow", steps 3-5): sign-in, authoritative
-//! mutations on PostgreSQL, the changelog that desktops pull.
+//! mutations on PostgreSQL, the changelog that desktops pull, and the live pokes that tell them
+//! when to pull ([`live`]: WebSocket here, NATS between instances).
 //!
 //! [`app`] builds the whole HTTP API as an axum `Router` over an [`AppState`]; tests drive it
 //! with `tower::ServiceExt::oneshot`, the binary serves it on a socket.
@@ -12,6 +13,7 @@ pub mod admin;
 pub mod auth;
 pub mod changelog;
 pub mod error;
+pub mod live;
 pub mod metrics;
 pub mod migrate;
 pub mod pull;
@@ -29,6 +31,7 @@ use sqlx::postgres::PgPoolOptions;
 
 pub use auth::{Caller, LoginLimiter};
 pub use error::AppError;
+pub use live::Live;
 pub use metrics::Metrics;
 
 /// Typed configuration, built once (from flags and environment) and passed in.
@@ -39,11 +42,21 @@ pub struct Config {
     pub max_connections: u32,
     /// Failed sign-ins per name per minute before 429.
     pub login_failures_per_minute: usize,
+    /// NATS for the fan-out between instances (`NATS_URL`); `None` runs a lone instance.
+    pub nats_url: Option<String>,
+    /// Events queued per WebSocket before the socket is dropped as too slow.
+    pub live_queue: usize,
 }
 
 impl Config {
     pub fn new(database_url: impl Into<String>) -> Self {
-        Config { database_url: database_url.into(), max_connections: 16, login_failures_per_minute: 5 }
+        Config {
+            database_url: database_url.into(),
+            max_connections: 16,
+            login_failures_per_minute: 5,
+            nats_url: None,
+            live_queue: 256,
+        }
     }
 }
 
@@ -53,18 +66,22 @@ pub struct AppState {
     pub pool: PgPool,
     pub metrics: Arc<Metrics>,
     pub limiter: Arc<LoginLimiter>,
+    pub live: Arc<Live>,
 }
 
 impl AppState {
+    /// The state of a lone instance (no NATS); [`AppState::connect`] also joins the bus.
     pub fn new(pool: PgPool, config: &Config) -> Self {
+        let metrics = Arc::new(Metrics::default());
         AppState {
             pool,
-            metrics: Arc::new(Metrics::default()),
+            live: Arc::new(Live::new(config.live_queue, metrics.clone())),
+            metrics,
             limiter: Arc::new(LoginLimiter::new(config.login_failures_per_minute, Duration::from_secs(60))),
         }
     }
 
-    /// Connect, apply migrations, and build the state.
+    /// Connect, apply migrations, build the state, and join the NATS bus if configured.
     pub async fn connect(config: &Config) -> anyhow::Result<Self> {
         use anyhow::Context;
         let pool = PgPoolOptions::new()
@@ -74,8 +91,32 @@ impl AppState {
             .await
             .context("cannot connect to PostgreSQL (DATABASE_URL)")?;
         migrate::migrate(&pool).await?;
-        Ok(AppState::new(pool, config))
+        let state = AppState::new(pool, config);
+        if let Some(url) = &config.nats_url {
+            let deployment: String = sqlx::query_scalar("SELECT id FROM deployment")
+                .fetch_one(&state.pool)
+                .await
+                .context("no deployment id")?;
+            live::bus::start(state.live.clone(), url, live::bus::subject(&deployment)).await?;
+        }
+        Ok(state)
     }
+}
+
+/// Serve the API on `listener` until `shutdown` resolves; what `okno-server` runs.
+pub async fn serve(
+    config: &Config,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let state = AppState::connect(config).await?;
+    let live = state.live.clone();
+    tracing::info!(addr = %listener.local_addr()?, nats = config.nats_url.is_some(), "okno-server listening");
+    axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await?;
+    live.leaving();
+    // Give the bus task a moment to send the goodbye before the runtime stops.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    Ok(())
 }
 
 /// The hand-written OpenAPI description of the HTTP API.
@@ -90,6 +131,7 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/refresh", post(auth::refresh))
         .route("/v1/push", post(push::push))
         .route("/v1/pull", post(pull::pull))
+        .route(okno_sync::LIVE_PATH, get(live::ws::live))
         .with_state(state)
 }
 

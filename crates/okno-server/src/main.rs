@@ -1,7 +1,7 @@
 //! `okno-server --listen 127.0.0.1:8080`, with `DATABASE_URL` in the environment.
 
 use anyhow::{Context, Result, bail};
-use okno_server::{AppState, Config, app};
+use okno_server::{Config, serve};
 use tracing_subscriber::EnvFilter;
 
 const USAGE: &str = "usage: okno-server [--listen ADDR:PORT]   (env: DATABASE_URL, optional NATS_URL, OKNO_LOG)";
@@ -24,17 +24,12 @@ async fn main() -> Result<()> {
         }
     }
     let database_url = std::env::var("DATABASE_URL").context("DATABASE_URL is not set")?;
-    if std::env::var_os("NATS_URL").is_some() {
-        tracing::info!("NATS_URL is set but pokes over NATS are not implemented yet; ignoring it");
-    }
-    let state = AppState::connect(&Config::new(database_url)).await?;
+    let mut config = Config::new(database_url);
+    config.nats_url = std::env::var("NATS_URL").ok().filter(|u| !u.is_empty());
     let listener =
         tokio::net::TcpListener::bind(&listen).await.with_context(|| format!("cannot listen on {listen}"))?;
-    tracing::info!(addr = %listener.local_addr()?, "okno-server listening");
-    axum::serve(listener, app(state))
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await?;
-    Ok(())
+    serve(&config, listener, async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await
 }

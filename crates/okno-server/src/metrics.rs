@@ -13,6 +13,11 @@ pub struct Metrics {
     pub changes_pulled: AtomicU64,
     pub logins_ok: AtomicU64,
     pub logins_failed: AtomicU64,
+    /// WebSockets open now (a gauge).
+    pub live_sockets: AtomicU64,
+    pub live_events_sent: AtomicU64,
+    pub live_sockets_dropped: AtomicU64,
+    pub live_bus_dropped: AtomicU64,
 }
 
 pub(crate) fn inc(counter: &AtomicU64) {
@@ -45,6 +50,22 @@ impl Metrics {
             "okno_logins_total",
             "Sign-in attempts by result.",
             &[("{result=\"ok\"}", get(&self.logins_ok)), ("{result=\"failed\"}", get(&self.logins_failed))],
+        );
+        counter("okno_live_events_total", "Live events queued to WebSockets.", &[("", get(&self.live_events_sent))]);
+        counter(
+            "okno_live_sockets_dropped_total",
+            "WebSockets closed for falling behind.",
+            &[("", get(&self.live_sockets_dropped))],
+        );
+        counter(
+            "okno_live_bus_dropped_total",
+            "Live events not handed to NATS (queue full).",
+            &[("", get(&self.live_bus_dropped))],
+        );
+        let _ = writeln!(
+            out,
+            "# HELP okno_live_sockets WebSockets open now.\n# TYPE okno_live_sockets gauge\nokno_live_sockets {}",
+            get(&self.live_sockets)
         );
         out
     }

@@ -9,7 +9,11 @@ use anyhow::Context;
 use sqlx::PgPool;
 
 /// (version, name, SQL), in order. Never edit a released migration; add the next one.
-const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "initial", include_str!("../migrations/0001_initial.sql"))];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "initial", include_str!("../migrations/0001_initial.sql")),
+    (2, "deployment", include_str!("../migrations/0002_deployment.sql")),
+    (3, "client_rejections", include_str!("../migrations/0003_client_rejections.sql")),
+];
 
 /// An arbitrary constant identifying "Okno schema migrations" among advisory locks.
 const MIGRATION_LOCK: i64 = 0x6F6B_6E6F_6D69_6772; // "oknomigr"

@@ -30,31 +30,28 @@ pub(crate) async fn pull(
     // One snapshot for the rows and the head version, so `head` covers exactly what was read.
     let mut tx = state.pool.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY").await?;
     type Row = (i64, String, String, String, String, Value);
-    let mut rows: Vec<Row> = if caller.sees_all_queues() {
-        sqlx::query_as(
-            "SELECT version, bucket, entity, entity_id, op, data FROM changelog \
-             WHERE version > $1 ORDER BY version LIMIT $2",
-        )
-        .bind(cursor)
-        .bind(limit + 1)
-        .fetch_all(&mut *tx)
-        .await?
-    } else {
-        let queues: Vec<String> = sqlx::query_scalar("SELECT queue_id FROM operator_queues WHERE operator_id = $1")
-            .bind(&caller.id)
+    let mut rows: Vec<Row> = match entitled_buckets(&mut *tx, &caller).await? {
+        None => {
+            sqlx::query_as(
+                "SELECT version, bucket, entity, entity_id, op, data FROM changelog \
+                 WHERE version > $1 ORDER BY version LIMIT $2",
+            )
+            .bind(cursor)
+            .bind(limit + 1)
             .fetch_all(&mut *tx)
-            .await?;
-        let mut buckets: Vec<String> = queues.iter().map(|q| queue_bucket(q)).collect();
-        buckets.push(user_bucket(&caller.id));
-        sqlx::query_as(
-            "SELECT version, bucket, entity, entity_id, op, data FROM changelog \
-             WHERE version > $1 AND bucket = ANY($3) ORDER BY version LIMIT $2",
-        )
-        .bind(cursor)
-        .bind(limit + 1)
-        .bind(&buckets)
-        .fetch_all(&mut *tx)
-        .await?
+            .await?
+        }
+        Some(buckets) => {
+            sqlx::query_as(
+                "SELECT version, bucket, entity, entity_id, op, data FROM changelog \
+                 WHERE version > $1 AND bucket = ANY($3) ORDER BY version LIMIT $2",
+            )
+            .bind(cursor)
+            .bind(limit + 1)
+            .bind(&buckets)
+            .fetch_all(&mut *tx)
+            .await?
+        }
     };
     // The highest visible version: every lower one is visible too, or was rolled back for good
     // (see `changelog::append_and_commit`). Not the sequence's last value: that includes uncommitted ones.
@@ -79,4 +76,22 @@ pub(crate) async fn pull(
         .collect();
     state.metrics.changes_pulled.fetch_add(changes.len() as u64, std::sync::atomic::Ordering::Relaxed);
     Ok(Json(PullResponse { changes, cursor: u64::try_from(next).unwrap_or(0), has_more }))
+}
+
+/// The buckets `caller` may pull and be poked about; `None` means every bucket (team leads and
+/// admins). The one place this rule lives: pull and the live socket both ask here.
+pub(crate) async fn entitled_buckets<'e>(
+    db: impl sqlx::PgExecutor<'e>,
+    caller: &Caller,
+) -> Result<Option<Vec<String>>, sqlx::Error> {
+    if caller.sees_all_queues() {
+        return Ok(None);
+    }
+    let queues: Vec<String> = sqlx::query_scalar("SELECT queue_id FROM operator_queues WHERE operator_id = $1")
+        .bind(&caller.id)
+        .fetch_all(db)
+        .await?;
+    let mut buckets: Vec<String> = queues.iter().map(|q| queue_bucket(q)).collect();
+    buckets.push(user_bucket(&caller.id));
+    Ok(Some(buckets))
 }

@@ -3,8 +3,9 @@
 //! Per mutation, in one transaction: check and advance the client's sequence, authorize
 //! against the ticket's queue, apply, append the changes to the changelog with the next
 //! versions, commit; only then is the outcome put in the response. A mutation the server
-//! refuses is rolled back entirely, and its sequence number is recorded in a second, small
-//! transaction so the client can go on with the next one.
+//! refuses is rolled back entirely, and its sequence number and verdict are recorded in a second,
+//! small transaction so the client can go on with the next one, and a retry of it (the answer was
+//! lost) gets the same rejection rather than `duplicate`.
 //!
 //! Conflict rules:
 //! - messages (and later calls, events) are append-only, inserted with the client's id; a
@@ -67,7 +68,13 @@ pub(crate) async fn push(
         let outcome = if gap {
             rejected(codes::SEQUENCE_GAP, "an earlier mutation in this push was out of sequence".into())
         } else {
-            apply_with_retry(&mut conn, &caller, &req.client_id, item).await?
+            let result = apply_with_retry(&mut conn, &caller, &req.client_id, item).await?;
+            if let Outcome::Applied { version } = result.outcome {
+                // Committed: tell the sockets now, not after the whole push, so a batch of 100
+                // does not hold back the first change's poke.
+                state.live.committed(&result.committed, version);
+            }
+            result.outcome
         };
         match &outcome {
             Outcome::Applied { .. } => inc(&state.metrics.mutations_applied),
@@ -169,7 +176,7 @@ async fn apply_with_retry(
     caller: &Caller,
     client_id: &str,
     item: &PushItem,
-) -> Result<Outcome, AppError> {
+) -> Result<ItemResult, AppError> {
     let mut attempt = 0;
     loop {
         match apply_item(conn, caller, client_id, item).await {
@@ -186,20 +193,35 @@ fn is_transient(e: &sqlx::Error) -> bool {
     e.as_database_error().and_then(|d| d.code()).is_some_and(|c| c == "40P01" || c == "40001")
 }
 
+/// What one pushed mutation came to, and what it committed (for the live pokes).
+#[derive(Debug)]
+pub struct ItemResult {
+    pub outcome: Outcome,
+    /// Empty unless the outcome is `Applied`.
+    pub committed: Vec<NewChange>,
+}
+
+impl From<Outcome> for ItemResult {
+    fn from(outcome: Outcome) -> Self {
+        ItemResult { outcome, committed: Vec::new() }
+    }
+}
+
 /// Apply one pushed mutation in its own transaction and commit it.
 pub async fn apply_item(
     conn: &mut PgConnection,
     caller: &Caller,
     client_id: &str,
     item: &PushItem,
-) -> Result<Outcome, AppError> {
+) -> Result<ItemResult, AppError> {
     let seq = i64::try_from(item.client_seq).map_err(|_| AppError::BadRequest("client_seq out of range".into()))?;
     let mut tx = conn.begin().await?;
     match check_sequence(&mut tx, caller, client_id, seq).await? {
         SeqCheck::Next => {}
-        SeqCheck::Duplicate => return Ok(Outcome::Duplicate), // dropping `tx` rolls back
+        // Dropping `tx` rolls back.
+        SeqCheck::Duplicate => return Ok(earlier_verdict(&mut tx, client_id, seq).await?.into()),
         SeqCheck::Gap { last } => {
-            return Ok(rejected(codes::SEQUENCE_GAP, format!("expected client_seq {}, got {seq}", last + 1)));
+            return Ok(rejected(codes::SEQUENCE_GAP, format!("expected client_seq {}, got {seq}", last + 1)).into());
         }
     }
     let verdict = match apply_mutation(&mut tx, caller, &item.mutation_id, &item.mutation).await {
@@ -212,11 +234,11 @@ pub async fn apply_item(
     match verdict {
         Verdict::Changes(changes) if !changes.is_empty() => {
             let version = changelog::append_and_commit(tx, &changes).await?;
-            Ok(Outcome::Applied { version })
+            Ok(ItemResult { outcome: Outcome::Applied { version }, committed: changes })
         }
         Verdict::Changes(_) | Verdict::Duplicate => {
             tx.commit().await?;
-            Ok(Outcome::Duplicate)
+            Ok(Outcome::Duplicate.into())
         }
         Verdict::Rejected { code, reason } => {
             tx.rollback().await?;
@@ -224,17 +246,39 @@ pub async fn apply_item(
             let mut tx = conn.begin().await?;
             match check_sequence(&mut tx, caller, client_id, seq).await? {
                 SeqCheck::Next => {
+                    sqlx::query("INSERT INTO client_rejections (client_id, seq, code, reason) VALUES ($1, $2, $3, $4)")
+                        .bind(client_id)
+                        .bind(seq)
+                        .bind(code)
+                        .bind(&reason)
+                        .execute(&mut *tx)
+                        .await?;
                     tx.commit().await?;
-                    Ok(rejected(code, reason))
+                    Ok(rejected(code, reason).into())
                 }
                 // A concurrent push of the same sequence decided first.
-                SeqCheck::Duplicate => Ok(Outcome::Duplicate),
+                SeqCheck::Duplicate => Ok(earlier_verdict(&mut tx, client_id, seq).await?.into()),
                 SeqCheck::Gap { last } => {
-                    Ok(rejected(codes::SEQUENCE_GAP, format!("expected client_seq {}, got {seq}", last + 1)))
+                    Ok(rejected(codes::SEQUENCE_GAP, format!("expected client_seq {}, got {seq}", last + 1)).into())
                 }
             }
         }
     }
+}
+
+/// The answer to a sequence already decided: the same rejection if it was refused (so a retry
+/// whose first answer was lost still rolls back), else `duplicate` (it was applied).
+async fn earlier_verdict(conn: &mut PgConnection, client_id: &str, seq: i64) -> Result<Outcome, sqlx::Error> {
+    let refused: Option<(String, String)> =
+        sqlx::query_as("SELECT code, reason FROM client_rejections WHERE client_id = $1 AND seq = $2")
+            .bind(client_id)
+            .bind(seq)
+            .fetch_optional(conn)
+            .await?;
+    Ok(match refused {
+        Some((code, reason)) => Outcome::Rejected { code, reason },
+        None => Outcome::Duplicate,
+    })
 }
 
 /// Constraint violations that are verdicts on the mutation rather than server faults.

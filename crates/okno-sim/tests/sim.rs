@@ -1,0 +1,82 @@
+//! A short seeded fault run as part of `cargo test`: two server instances started as child
+//! processes on free ports against a fresh PostgreSQL database, with NATS between them when it
+//! answers on 127.0.0.1:4222 (required when `CI=true`: CI installs it), six desktops, faults on.
+
+use std::process::Command;
+use std::time::Duration;
+
+use serde_json::Value;
+use sqlx::postgres::PgPoolOptions;
+use sqlx::{AssertSqlSafe, Executor};
+
+const DEFAULT_PG: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+fn nats_url() -> Option<String> {
+    let url = std::env::var("OKNO_TEST_NATS").unwrap_or_else(|_| "nats://127.0.0.1:4222".to_owned());
+    if std::net::TcpStream::connect(url.trim_start_matches("nats://")).is_ok() {
+        return Some(url);
+    }
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "NATS is not reachable at {url}; the sim's two instances need it for their pokes. CI installs it; \
+         start one with `nats-server -a 127.0.0.1 -p 4222 &` (apt-get install nats-server) or `cargo xtask test`."
+    );
+    eprintln!("NATS is not reachable at {url}: running without it (pokes stay within each instance)");
+    None
+}
+
+/// `base` with its database name replaced.
+fn with_database(base: &str, name: &str) -> String {
+    let scheme_end = base.find("://").map_or(0, |i| i + 3);
+    let (main, query) = base.split_once('?').map_or((base, ""), |(m, q)| (m, q));
+    let host_end = main[scheme_end..].find('/').map_or(main.len(), |i| scheme_end + i);
+    let query = if query.is_empty() { String::new() } else { format!("?{query}") };
+    format!("{}/{name}{query}", &main[..host_end])
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_short_seeded_run_with_faults_loses_nothing_and_converges() {
+    let admin_url = std::env::var("OKNO_TEST_PG").unwrap_or_else(|_| DEFAULT_PG.to_owned());
+    let admin = PgPoolOptions::new()
+        .max_connections(1)
+        .acquire_timeout(Duration::from_secs(5))
+        .connect(&admin_url)
+        .await
+        .unwrap_or_else(|e| panic!("PostgreSQL is not reachable at {admin_url} ({e}); see TESTING.md"));
+    let name = format!("okno_sim_test_{}", std::process::id());
+    admin.execute(AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).await.unwrap();
+    admin.execute(AssertSqlSafe(format!("CREATE DATABASE {name}"))).await.unwrap();
+    let database_url = with_database(&admin_url, &name);
+
+    let nats = nats_url();
+    let ports = [okno_sim::servers::free_port().unwrap(), okno_sim::servers::free_port().unwrap()];
+    let servers = format!("http://127.0.0.1:{},http://127.0.0.1:{}", ports[0], ports[1]);
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_okno-sim"));
+    cmd.args(["--server", &servers, "--spawn", "--database-url", &database_url])
+        .args(["--clients", "6", "--mutations", "240", "--seed", "42", "--faults"])
+        .env_remove("NATS_URL");
+    if let Some(url) = &nats {
+        // With NATS every desktop must catch up by pokes alone, across instances too.
+        cmd.args(["--nats-url", url, "--require-live"]);
+    }
+    let out = tokio::task::spawn_blocking(move || cmd.output()).await.unwrap().expect("okno-sim runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    admin.execute(AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).await.unwrap();
+
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 1, "one JSON line on stdout:\n{stdout}\nstderr:\n{stderr}");
+    let summary: Value = serde_json::from_str(lines[0]).expect("a JSON summary");
+    assert!(out.status.success(), "okno-sim reported an anomaly: {summary}\n{stderr}");
+    assert_eq!(summary["lost"], 0, "{summary}");
+    assert_eq!(summary["duplicated"], 0, "{summary}");
+    assert_eq!(summary["double_owned"], 0, "{summary}");
+    assert_eq!(summary["converged"], true, "{summary}");
+    assert_eq!(summary["acked"].as_u64().unwrap() + summary["rejected"].as_u64().unwrap(), 240, "{summary}");
+    // The faults really happened.
+    assert_eq!(summary["restarts"], 1, "{summary}");
+    for fault in ["dropped_responses", "duplicated_requests", "crashes_mid_push"] {
+        assert!(summary[fault].as_u64().unwrap() > 0, "no {fault} in this run: {summary}");
+    }
+    assert!(summary["rejected"].as_u64().unwrap() > 0, "claims collided: {summary}");
+}
