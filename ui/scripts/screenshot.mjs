@@ -138,6 +138,84 @@ for (const theme of ["light", "dark"]) {
   await context.close();
 }
 
+// The softphone (fixture phone, `?incoming=1` rings after a moment): the incoming call card,
+// the call in progress, the transfer dialog, a consult leg, the wrap-up; light EN and dark RU.
+for (const [theme, locale] of [["light", "en"], ["dark", "ru"]]) {
+  const { p, context } = await page({ theme, locale, query: "?incoming=1" });
+  const tag = `${theme}-${locale}`;
+  await p.waitForSelector("[data-testid=incoming-call]");
+  await p.waitForTimeout(700);
+  await shot(p, `call-incoming-${tag}`);
+  await p.click("[data-testid=answer]");
+  await p.waitForSelector("[data-testid=in-call]");
+  await p.fill("[data-testid=call-notes]", locale === "ru" ? "Курьер не приехал, просит перенести на завтра" : "Courier did not come; wants delivery tomorrow morning");
+  if (theme === "dark") await p.click("[data-testid=recording-pause]");
+  await p.waitForTimeout(2300);
+  await shot(p, `call-active-${tag}`);
+  if (theme === "dark") {
+    await p.click("[data-testid=dtmf-toggle]");
+    await p.click("[data-testid=dtmf-key][data-digit='4']");
+    await p.click("[data-testid=dtmf-key][data-digit='2']");
+    await p.waitForTimeout(150);
+    await shot(p, `call-dtmf-${tag}`);
+    await p.keyboard.press("Escape");
+  }
+  await p.click("[data-testid=transfer]");
+  await p.waitForSelector("[data-testid=transfer-dialog]");
+  await p.fill("[data-testid=transfer-search]", locale === "ru" ? "сер" : "s");
+  await p.waitForTimeout(150);
+  await shot(p, `call-transfer-${tag}`);
+  await p.click("[data-testid=transfer-confirm]");
+  await p.waitForSelector("[data-testid=consult-leg][data-phase=active]");
+  await p.waitForTimeout(2100);
+  await shot(p, `call-consult-${tag}`);
+  await p.click("[data-testid=end-consult]");
+  await p.click("[data-testid=resume]");
+  await p.waitForTimeout(300);
+  await p.click("[data-testid=hangup]");
+  await p.waitForSelector("[data-testid=wrapup]");
+  await p.fill("[data-testid=disposition-search]", locale === "ru" ? "дост" : "дост");
+  await p.keyboard.press("ArrowDown");
+  await p.fill("[data-testid=wrapup-comment]", locale === "ru" ? "Перенесли доставку на завтра 9–12" : "Moved the delivery to tomorrow 9–12");
+  await p.click("[data-testid=wrapup-link-existing]");
+  await p.waitForTimeout(200);
+  await shot(p, `call-wrapup-${tag}`);
+  await p.click("[data-testid=wrapup-submit]");
+  await p.waitForSelector("[data-testid=wrapup]", { state: "detached" });
+  await p.click("[data-testid=history-toggle]");
+  await p.waitForSelector("[data-testid=call-history]");
+  await p.waitForTimeout(200);
+  await shot(p, `call-history-${tag}`);
+  await context.close();
+}
+
+{
+  // An unknown caller, and the SIP account settings.
+  const { p, context } = await page({ theme: "light", locale: "en", query: "?incoming=unknown" });
+  await p.waitForSelector("[data-testid=incoming-call]");
+  await p.click("[data-testid=new-customer]");
+  await p.waitForTimeout(300);
+  await shot(p, "call-unknown-light-en");
+  await p.click("[data-testid=reject-to-queue]");
+  await p.click("[data-testid=registration-summary]");
+  await p.waitForSelector("[data-testid=sip-account]");
+  await p.waitForTimeout(200);
+  await shot(p, "sip-settings-light-en");
+  await context.close();
+}
+
+{
+  // The smallest supported window with a call in progress.
+  const { p, context } = await page({ theme: "light", locale: "ru", width: 1024, height: 640, query: "?incoming=1" });
+  await p.waitForSelector("[data-testid=incoming-call]");
+  await shot(p, "call-incoming-1024x640");
+  await p.keyboard.press("Alt+a");
+  await p.waitForSelector("[data-testid=in-call]");
+  await p.waitForTimeout(1200);
+  await shot(p, "call-active-1024x640");
+  await context.close();
+}
+
 await browser.close();
 await server.close();
 for (const s of shots) console.log(s);

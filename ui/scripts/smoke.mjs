@@ -91,11 +91,24 @@ try {
   await p.keyboard.press("Escape");
   check("Esc closes them", (await p.locator("[data-testid=shortcuts-overlay]").count()) === 0);
 
-  await p.locator("[data-testid=click-to-call]").first().click();
+  await p.waitForSelector("[data-testid=registration-state][data-state=registered]");
+  await p.locator("[data-testid=customer-card] [data-testid=click-to-call]").first().click();
+  await p.waitForSelector("[data-testid=in-call]");
   const number = await p.locator("[data-testid=dial-number]").inputValue();
-  check("click-to-call fills the number", number.startsWith("+"), number);
-  await p.locator("[data-testid=dial]").click();
-  check("dialing says the softphone is not connected", (await text("[data-testid=toast]:last-child")).includes("Softphone not connected yet"));
+  check("click-to-call dials, and the number stays for a redial", number.startsWith("+"), number);
+  await p.waitForSelector("[data-testid=in-call][data-phase=active]");
+  await p.keyboard.press("Alt+h");
+  await p.waitForSelector("[data-testid=in-call][data-phase=held]");
+  check("Alt+H holds", await p.locator("[data-testid=resume]").isVisible());
+  await p.keyboard.press("Alt+h");
+  await p.keyboard.press("Alt+x");
+  await p.waitForSelector("[data-testid=wrapup]");
+  check("Alt+X hangs up into the wrap-up", (await text("[data-testid=call-state]")).includes("Wrap-up"));
+  await p.keyboard.type("дост");
+  await p.keyboard.press("ArrowDown");
+  await p.keyboard.press("Alt+s");
+  await p.waitForSelector("[data-testid=wrapup]", { state: "detached" });
+  check("Alt+S finishes the wrap-up", (await text("[data-testid=call-state]")).includes("No call"));
 
   await p.keyboard.press("/");
   await p.keyboard.type("Петров");

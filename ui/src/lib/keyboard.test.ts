@@ -11,6 +11,9 @@ const PRESSES: Record<ActionId, KeyboardLike[]> = {
   search: [key("k", { ctrlKey: true })], searchSlash: [key("/")], available: [key("1", { altKey: true })], break: [key("2", { altKey: true })],
   wrapUp: [key("3", { altKey: true })], offline: [key("4", { altKey: true })], inbox: [key("g"), key("i")], theme: [key("t")],
   language: [key("l")], help: [key("?", { shiftKey: true, code: "Slash" })], escape: [key("Escape")],
+  answer: [key("a", { altKey: true })], hangup: [key("x", { altKey: true })], hold: [key("h", { altKey: true })], mute: [key("m", { altKey: true })],
+  transfer: [key("t", { altKey: true })], dtmf: [key("d", { altKey: true })], redial: [key("r", { altKey: true })],
+  wrapSubmit: [key("s", { altKey: true })], dialFocus: [key("n", { altKey: true })],
 };
 
 describe("the shortcut table", () => {
@@ -45,6 +48,18 @@ describe("the shortcut table", () => {
     expect(actionFor(key("о", { code: "KeyJ" }), false)).toBe("next");
     expect(actionFor(key("к", { code: "KeyR" }), false)).toBe("reply");
     expect(actionFor(key("л", { code: "KeyK", ctrlKey: true }), true)).toBe("search");
+  });
+});
+
+describe("the phone's shortcuts", () => {
+  it("work while typing a note, on a Russian layout too, and not with AltGr (Ctrl+Alt)", () => {
+    expect(actionFor(key("a", { altKey: true }), true)).toBe("answer");
+    expect(actionFor(key("ф", { altKey: true, code: "KeyA" }), true)).toBe("answer");
+    expect(actionFor(key("ч", { altKey: true, code: "KeyX" }), false)).toBe("hangup");
+    expect(actionFor(key("a", { altKey: true, ctrlKey: true }), true)).toBeNull();
+    // Plain letters stay what they were: "a" assigns, "t" switches the theme.
+    expect(actionFor(key("a"), false)).toBe("assignMe");
+    expect(actionFor(key("t"), false)).toBe("theme");
   });
 });
 

@@ -5,7 +5,8 @@ import type { MessageKey } from "./i18n/en";
 
 export type ActionId =
   | "next" | "prev" | "reply" | "note" | "assignMe" | "close" | "reopen" | "search" | "searchSlash"
-  | "available" | "break" | "wrapUp" | "offline" | "inbox" | "theme" | "language" | "help" | "escape";
+  | "available" | "break" | "wrapUp" | "offline" | "inbox" | "theme" | "language" | "help" | "escape"
+  | "answer" | "hangup" | "hold" | "mute" | "transfer" | "dtmf" | "redial" | "wrapSubmit" | "dialFocus";
 
 export type KeyboardLike = { key: string; code?: string; ctrlKey: boolean; metaKey: boolean; altKey: boolean; shiftKey: boolean };
 
@@ -25,6 +26,8 @@ const noMods = (e: KeyboardLike) => !e.ctrlKey && !e.metaKey && !e.altKey;
 const letter = (l: string) => (e: KeyboardLike) => noMods(e) && !e.shiftKey && (e.key === l || e.code === `Key${l.toUpperCase()}`);
 const named = (key: string) => (e: KeyboardLike) => noMods(e) && e.key === key;
 const alt = (digit: string) => (e: KeyboardLike) => e.altKey && !e.ctrlKey && !e.metaKey && (e.key === digit || e.code === `Digit${digit}`);
+/** Alt and a letter, on any layout; works while typing (call notes), never with Ctrl (AltGr). */
+const altLetter = (l: string) => (e: KeyboardLike) => e.altKey && !e.ctrlKey && !e.metaKey && !e.shiftKey && (e.key.toLowerCase() === l || e.code === `Key${l.toUpperCase()}`);
 const either = (...ms: Array<(e: KeyboardLike) => boolean>) => (e: KeyboardLike) => ms.some((m) => m(e));
 
 export const SHORTCUTS: Shortcut[] = [
@@ -45,6 +48,16 @@ export const SHORTCUTS: Shortcut[] = [
   { id: "theme", keys: "t", label: "key.theme", match: letter("t") },
   { id: "language", keys: "l", label: "key.language", match: letter("l") },
   { id: "help", keys: "?", label: "key.help", match: (e) => !e.ctrlKey && !e.metaKey && !e.altKey && e.key === "?" },
+  // The phone: Alt+letter so they also work while the operator types notes or a reply.
+  { id: "answer", keys: "Alt+A", label: "key.answer", inInputs: true, match: altLetter("a") },
+  { id: "hangup", keys: "Alt+X", label: "key.hangup", inInputs: true, match: altLetter("x") },
+  { id: "hold", keys: "Alt+H", label: "key.hold", inInputs: true, match: altLetter("h") },
+  { id: "mute", keys: "Alt+M", label: "key.mute", inInputs: true, match: altLetter("m") },
+  { id: "transfer", keys: "Alt+T", label: "key.transfer", inInputs: true, match: altLetter("t") },
+  { id: "dtmf", keys: "Alt+D", label: "key.dtmf", inInputs: true, match: altLetter("d") },
+  { id: "redial", keys: "Alt+R", label: "key.redial", inInputs: true, match: altLetter("r") },
+  { id: "wrapSubmit", keys: "Alt+S", label: "key.wrapSubmit", inInputs: true, match: altLetter("s") },
+  { id: "dialFocus", keys: "Alt+N", label: "key.dialFocus", inInputs: true, match: altLetter("n") },
   { id: "escape", keys: "Esc", label: "key.escape", inInputs: true, match: (e) => e.key === "Escape" },
 ];
 

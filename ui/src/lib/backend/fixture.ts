@@ -10,6 +10,14 @@ import type {
 
 export type FixtureOptions = { now?: number; rows?: number; latencyMs?: number };
 
+/** The fixture's Backend plus what the softphone fixture needs: caller-ID lookup and calls setting my state. */
+export type FixtureBackend = Backend & {
+  /** The demo customers' phone numbers (caller ID matches these). */
+  phoneBook(): Array<{ id: string; name: string; phone: string }>;
+  /** My state as the phone sets it (busy on a call, wrap-up after it), which `setAgentState` refuses. */
+  phoneSetsState(state: AgentState): void;
+};
+
 const MIN = 60_000;
 const HOUR = 60 * MIN;
 const DAY = 24 * HOUR;
@@ -118,7 +126,7 @@ export function markSnippet(text: string, query: string, width = 90): string | n
   return (start > 0 ? "…" : "") + out + (end < text.length ? "…" : "");
 }
 
-export function fixtureBackend(options: FixtureOptions = {}): Backend {
+export function fixtureBackend(options: FixtureOptions = {}): FixtureBackend {
   const NOW = options.now ?? Date.now();
   const count = Math.max(1, options.rows ?? 60);
   const clock = () => (options.now === undefined ? Date.now() : NOW);
@@ -372,5 +380,9 @@ export function fixtureBackend(options: FixtureOptions = {}): Backend {
       };
     },
     uiReady: async () => {},
+    phoneBook: () => customers.map((c) => ({ id: c.id, name: c.name, phone: c.phone })),
+    phoneSetsState: (state: AgentState) => {
+      if (me.state !== state) me = { ...me, state, state_since: clock() };
+    },
   };
 }

@@ -5,6 +5,7 @@
 import type { Backend, UiError } from "./bindings";
 import { createHttpBackend } from "./http";
 import { tauriBackend } from "./tauri";
+import type { FixtureBackend } from "./fixture";
 
 type Method = (...args: never[]) => Promise<unknown>;
 
@@ -22,9 +23,17 @@ function pick(): Backend {
   if (typeof window !== "undefined" && "__TAURI_INTERNALS__" in window) return tauriBackend();
   const params = new URLSearchParams(typeof location !== "undefined" ? location.search : "");
   if (params.get("backend") === "http") return createHttpBackend();
+  return deferred(loadFixture);
+}
+
+let fixture: Promise<FixtureBackend> | null = null;
+
+/** The one in-memory fixture of this window (the softphone's fixture shares its customers and tickets). */
+export function loadFixture(): Promise<FixtureBackend> {
+  const params = new URLSearchParams(typeof location !== "undefined" ? location.search : "");
   const rows = Number(params.get("rows")) || undefined;
   const latencyMs = Number(params.get("latency")) || undefined;
-  return deferred(() => import("./fixture").then((m) => m.fixtureBackend({ rows, latencyMs })));
+  return (fixture ??= import("./fixture").then((m) => m.fixtureBackend({ rows, latencyMs })));
 }
 
 export const backend: Backend = pick();

@@ -1,2 +1,7 @@
-// The softphone bar's state. Click-to-call anywhere in the window fills the number here.
-export const softphone = $state({ number: "" });
+// The window's one softphone store, over the PhoneBackend picked for this window (Tauri, HTTP or
+// the fixture). Click-to-call anywhere in the window calls `phone.dial(number)`.
+import { attempt } from "../app.svelte";
+import { phoneBackend } from "./phone-backend";
+import { PhoneStore } from "./store.svelte";
+
+export const phone = new PhoneStore(phoneBackend, attempt);
