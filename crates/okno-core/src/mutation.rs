@@ -6,10 +6,13 @@
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
-use crate::{AgentState, Millis, TicketStatus};
+use crate::{AgentState, CallDirection, CallOutcome, Millis, TicketStatus};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(tag = "name", content = "args", rename_all = "snake_case")]
+// A mutation lives for one write and one push; keeping SaveCall's fields inline keeps the wire
+// shape flat, and its size costs nothing at that rate.
+#[allow(clippy::large_enum_variant)]
 pub enum Mutation {
     /// A reply to the customer, or an internal note when `internal`.
     ReplyTicket {
@@ -46,6 +49,43 @@ pub enum Mutation {
         #[ts(type = "number")]
         at: Millis,
     },
+    /// A finished call with its wrap-up. Calls are append-only: a repeat with the same `call_id`
+    /// changes nothing, so a retried push cannot log a call twice.
+    SaveCall {
+        call_id: String,
+        customer_id: Option<String>,
+        ticket_id: Option<String>,
+        /// The queue (hotline) the call came in through, when known.
+        queue_id: Option<String>,
+        direction: CallDirection,
+        from_number: String,
+        to_number: String,
+        #[ts(type = "number")]
+        started_at: Millis,
+        #[ts(type = "number | null")]
+        answered_at: Option<Millis>,
+        #[ts(type = "number")]
+        ended_at: Millis,
+        outcome: CallOutcome,
+        /// The chosen leaf of the disposition tree, as "Group / Leaf".
+        disposition: Option<String>,
+        notes: String,
+        recording_ref: Option<String>,
+        quality: Option<CallQuality>,
+    },
+}
+
+/// A call's measured media quality, for QA reports. Whole numbers (hundredths where a fraction
+/// matters) so a mutation compares exactly with its retry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct CallQuality {
+    /// Estimated MOS × 100 (E-model), e.g. 432 for 4.32.
+    pub mos_centi: u32,
+    /// Packets lost, hundredths of a percent.
+    pub loss_centi_pct: u32,
+    pub jitter_ms: u32,
+    pub rtt_ms: Option<u32>,
+    pub packets_received: u64,
 }
 
 impl Mutation {
@@ -57,6 +97,7 @@ impl Mutation {
             Mutation::AssignTicket { .. } => "assign_ticket",
             Mutation::SetTicketTags { .. } => "set_ticket_tags",
             Mutation::SetAgentState { .. } => "set_agent_state",
+            Mutation::SaveCall { .. } => "save_call",
         }
     }
 }

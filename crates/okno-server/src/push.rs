@@ -623,6 +623,90 @@ async fn apply_mutation(
                 data: operator,
             }]))
         }
+        Mutation::SaveCall {
+            call_id,
+            customer_id,
+            ticket_id,
+            queue_id,
+            direction,
+            from_number,
+            to_number,
+            started_at,
+            answered_at,
+            ended_at,
+            outcome,
+            disposition,
+            notes,
+            recording_ref,
+            quality,
+        } => {
+            if ended_at < started_at || answered_at.is_some_and(|a| a < *started_at || a > *ended_at) {
+                return Ok(refuse(codes::INVALID, "the call's times are out of order"));
+            }
+            // A call linked to a ticket lives in the ticket's queue bucket; otherwise in the
+            // operator's own, so it reaches their other desks and their team lead's reports.
+            let bucket = match ticket_id {
+                Some(t) => match ticket_access(conn, caller, t).await? {
+                    Ok(access) => queue_bucket(&access.queue_id),
+                    Err(refused) => return Ok(refused),
+                },
+                None => user_bucket(me),
+            };
+            if let Some(c) = customer_id {
+                let known: Option<i32> = sqlx::query_scalar("SELECT 1 FROM customers WHERE id = $1")
+                    .bind(c)
+                    .fetch_optional(&mut *conn)
+                    .await?;
+                if known.is_none() {
+                    return Ok(refuse(codes::NOT_FOUND, format!("no customer {c}")));
+                }
+            }
+            let row: Option<Value> = sqlx::query_scalar(
+                "INSERT INTO calls (id, customer_id, ticket_id, queue_id, operator_id, direction, from_number, to_number, \
+                   started_at, answered_at, ended_at, outcome, disposition, notes, recording_ref) \
+                 VALUES ($1, $2, $3, (SELECT id FROM queues WHERE id = $4), $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
+                 ON CONFLICT (id) DO NOTHING RETURNING to_jsonb(calls.*)",
+            )
+            .bind(call_id)
+            .bind(customer_id.as_deref())
+            .bind(ticket_id.as_deref())
+            .bind(queue_id.as_deref())
+            .bind(me)
+            .bind(direction.as_str())
+            .bind(from_number)
+            .bind(to_number)
+            .bind(*started_at)
+            .bind(*answered_at)
+            .bind(*ended_at)
+            .bind(outcome.as_str())
+            .bind(disposition.as_deref())
+            .bind(notes)
+            .bind(recording_ref.as_deref())
+            .fetch_optional(&mut *conn)
+            .await?;
+            // Append-only: the call was saved before (by another mutation id); nothing changes.
+            let Some(call) = row else { return Ok(Verdict::Changes(Vec::new())) };
+            let data = json!({
+                "call_id": call_id, "direction": direction, "outcome": outcome, "disposition": disposition,
+                "ring_ms": answered_at.unwrap_or(*ended_at) - started_at,
+                "talk_ms": answered_at.map(|a| ended_at - a), "quality": quality,
+            });
+            let ev = EventRow {
+                kind: EventKind::CallEnded,
+                at: *ended_at,
+                ticket_id: ticket_id.as_deref(),
+                operator_id: Some(me),
+                data,
+            };
+            record(conn, mutation_id, 0, ev).await?;
+            Ok(Verdict::Changes(vec![NewChange {
+                bucket,
+                entity: "call",
+                id: call_id.clone(),
+                op: Op::Upsert,
+                data: call,
+            }]))
+        }
     }
 }
 

@@ -618,3 +618,60 @@ async fn a_puller_racing_writers_never_skips_a_committed_change() {
     assert_eq!(committed.len(), 6 + 6 * 40 / 2 * 3, "6 new operators, 120 status changes, 120 replies (2 each)");
     assert_eq!(seen, committed, "every committed version pulled once, in order");
 }
+
+fn call(id: &str, ticket: Option<&str>) -> Mutation {
+    Mutation::SaveCall {
+        call_id: id.into(),
+        customer_id: Some("c1".into()),
+        ticket_id: ticket.map(Into::into),
+        queue_id: Some("q1".into()),
+        direction: okno_core::CallDirection::Inbound,
+        from_number: "+7 915 123-45-67".into(),
+        to_number: "+7 800 555-35-35".into(),
+        started_at: 10_000,
+        answered_at: Some(14_000),
+        ended_at: 74_000,
+        outcome: okno_core::CallOutcome::Answered,
+        disposition: Some("Покупатель / Статус доставки".into()),
+        notes: "asked about order 100123".into(),
+        recording_ref: None,
+        quality: Some(okno_core::CallQuality {
+            mos_centi: 432,
+            loss_centi_pct: 12,
+            jitter_ms: 3,
+            rtt_ms: Some(20),
+            packets_received: 3000,
+        }),
+    }
+}
+
+#[tokio::test]
+async fn a_saved_call_is_stored_once_with_its_report_event_and_follows_its_ticket_s_queue() {
+    let h = Harness::new().await;
+    let anna = h.token("anna").await;
+    let (code, resp) = h.post("/v1/push", Some(&anna), push_body("desk-1", &[(1, call("call-1", Some("t1")))])).await;
+    assert_eq!(code, StatusCode::OK, "{resp}");
+    assert_eq!(outcomes(&resp), ["applied"]);
+    // The same call pushed again under a new mutation (the desk crashed before the ack): no second row.
+    let (_, resp) = h.post("/v1/push", Some(&anna), push_body("desk-1", &[(2, call("call-1", Some("t1")))])).await;
+    assert_eq!(outcomes(&resp), ["duplicate"]);
+    assert_eq!(count(&h, "SELECT count(*) FROM calls WHERE id = 'call-1'").await, 1);
+    let data: Value =
+        sqlx::query_scalar("SELECT data FROM events WHERE kind = 'call_ended'").fetch_one(&h.pool).await.unwrap();
+    assert_eq!((data["talk_ms"].as_i64(), data["ring_ms"].as_i64()), (Some(60_000), Some(4_000)));
+    assert_eq!(data["quality"]["mos_centi"], 432);
+    let changes = pull_all(&h, &anna, 100).await;
+    assert!(changes.iter().any(|c| c["entity"] == "call" && c["id"] == "call-1"), "anna pulls her call");
+
+    // A call linked to a ticket of a queue she is not granted is refused; out-of-order times too.
+    let kate = h.token("kate").await;
+    let (_, resp) = h.post("/v1/push", Some(&kate), push_body("desk-k", &[(1, call("call-2", Some("t1")))])).await;
+    assert_eq!(outcomes(&resp), ["rejected:forbidden"]);
+    let mut bad = call("call-3", None);
+    if let Mutation::SaveCall { answered_at, .. } = &mut bad {
+        *answered_at = Some(1);
+    }
+    let (_, resp) = h.post("/v1/push", Some(&anna), push_body("desk-1", &[(3, bad)])).await;
+    assert_eq!(outcomes(&resp), ["rejected:invalid"]);
+    assert_eq!(count(&h, "SELECT count(*) FROM calls").await, 1);
+}

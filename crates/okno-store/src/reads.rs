@@ -365,6 +365,55 @@ impl Store {
             .await?)
     }
 
+    /// Caller ID: the customer the number belongs to (the most recently active if several share
+    /// it), with their open tickets newest first; `None` for an unknown number.
+    pub async fn caller_match(&self, number: &str) -> Result<Option<CallerMatch>, StoreError> {
+        let ids = self.customers_by_phone(number).await?;
+        if ids.is_empty() {
+            return Ok(None);
+        }
+        let mut best: Option<(String, String, Millis)> = None;
+        for id in ids {
+            let row = sqlx::query(
+                "SELECT c.id, c.name, coalesce((SELECT max(updated_at) FROM tickets WHERE customer_id = c.id), 0) AS active \
+                 FROM customers c WHERE c.id = ?",
+            )
+            .bind(&id)
+            .fetch_optional(&self.read)
+            .await?;
+            if let Some(row) = row {
+                let active: Millis = get(&row, "active")?;
+                if best.as_ref().is_none_or(|b| active > b.2) {
+                    best = Some((get(&row, "id")?, get(&row, "name")?, active));
+                }
+            }
+        }
+        let Some((customer_id, name, _)) = best else { return Ok(None) };
+        let open_tickets = sqlx::query(
+            "SELECT id, subject FROM tickets WHERE customer_id = ? AND status NOT IN ('resolved', 'closed') \
+             ORDER BY updated_at DESC LIMIT 10",
+        )
+        .bind(&customer_id)
+        .fetch_all(&self.read)
+        .await?
+        .iter()
+        .map(|r| Ok(TicketRef { id: get(r, "id")?, subject: get(r, "subject")? }))
+        .collect::<Result<Vec<_>, StoreError>>()?;
+        Ok(Some(CallerMatch { customer_id, name, open_tickets }))
+    }
+
+    /// The latest calls, newest first, with the customer's name (the call history).
+    pub async fn recent_calls(&self, limit: u32) -> Result<Vec<RecentCall>, StoreError> {
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {CALL_COLUMNS}, cu.name AS customer_name FROM calls k {CALL_JOINS} \
+             LEFT JOIN customers cu ON cu.id = k.customer_id ORDER BY k.started_at DESC LIMIT ?"
+        )))
+        .bind(i64::from(limit.min(1000)))
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter().map(|r| Ok(RecentCall { call: call_view(r)?, customer_name: get(r, "customer_name")? })).collect()
+    }
+
     pub async fn stats(&self) -> Result<StoreStats, StoreError> {
         let row = sqlx::query(
             "SELECT (SELECT count(*) FROM tickets) AS tickets, (SELECT count(*) FROM messages) AS messages, \

@@ -283,3 +283,25 @@ pub struct StoreStats {
     /// Mutations not yet acknowledged by the server.
     pub outbox_pending: u32,
 }
+
+/// A ticket named in a list: its id and subject.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct TicketRef {
+    pub id: String,
+    pub subject: String,
+}
+
+/// Who a caller is, for the screen pop.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CallerMatch {
+    pub customer_id: String,
+    pub name: String,
+    pub open_tickets: Vec<TicketRef>,
+}
+
+/// A call of the history with the customer's name.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecentCall {
+    pub call: CallView,
+    pub customer_name: Option<String>,
+}

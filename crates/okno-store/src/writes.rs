@@ -267,6 +267,91 @@ impl Store {
                 .await?;
                 *at
             }
+            Mutation::SaveCall {
+                call_id,
+                customer_id,
+                ticket_id,
+                queue_id,
+                direction,
+                from_number,
+                to_number,
+                started_at,
+                answered_at,
+                ended_at,
+                outcome,
+                disposition,
+                notes,
+                recording_ref,
+                quality,
+            } => {
+                if notes.chars().count() > MAX_BODY_CHARS {
+                    return Err(StoreError::InvalidInput(format!(
+                        "the call notes are longer than {MAX_BODY_CHARS} characters"
+                    )));
+                }
+                if *ended_at < *started_at || answered_at.is_some_and(|a| a < *started_at || a > *ended_at) {
+                    return Err(StoreError::InvalidInput("the call's times are out of order".into()));
+                }
+                if let Some(ticket_id) = ticket_id {
+                    require_ticket(&mut tx, ticket_id).await?;
+                }
+                if let Some(customer_id) = customer_id {
+                    let known: Option<i64> = sqlx::query_scalar("SELECT 1 FROM customers WHERE id = ?")
+                        .bind(customer_id)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                    if known.is_none() {
+                        return Err(StoreError::NotFound { what: "customer", id: customer_id.clone() });
+                    }
+                }
+                let inserted = sqlx::query(
+                    "INSERT INTO calls (id, customer_id, ticket_id, queue_id, operator_id, direction, from_number, to_number, \
+                       started_at, answered_at, ended_at, outcome, disposition, notes, recording_ref) \
+                     VALUES (?, ?, ?, (SELECT id FROM queues WHERE id = ?), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+                     ON CONFLICT (id) DO NOTHING",
+                )
+                .bind(call_id)
+                .bind(customer_id.as_deref())
+                .bind(ticket_id.as_deref())
+                .bind(queue_id.as_deref())
+                .bind(me.as_deref())
+                .bind(direction.as_str())
+                .bind(from_number)
+                .bind(to_number)
+                .bind(*started_at)
+                .bind(*answered_at)
+                .bind(*ended_at)
+                .bind(outcome.as_str())
+                .bind(disposition.as_deref())
+                .bind(notes)
+                .bind(recording_ref.as_deref())
+                .execute(&mut *tx)
+                .await?;
+                if inserted.rows_affected() == 1 {
+                    // The reports' fact: talk and ring times, the outcome and the media quality.
+                    let data = serde_json::json!({
+                        "direction": direction, "outcome": outcome, "disposition": disposition,
+                        "ring_ms": answered_at.unwrap_or(*ended_at) - started_at,
+                        "talk_ms": answered_at.map(|a| ended_at - a), "quality": quality,
+                    });
+                    sqlx::query(
+                        "INSERT INTO events (id, at, kind, ticket_id, call_id, operator_id, queue_id, customer_id, data) \
+                         VALUES (?, ?, ?, ?, ?, ?, (SELECT id FROM queues WHERE id = ?), ?, ?)",
+                    )
+                    .bind(new_id())
+                    .bind(*ended_at)
+                    .bind(EventKind::CallEnded.as_str())
+                    .bind(ticket_id.as_deref())
+                    .bind(call_id)
+                    .bind(me.as_deref())
+                    .bind(queue_id.as_deref())
+                    .bind(customer_id.as_deref())
+                    .bind(data.to_string())
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                *ended_at
+            }
         };
         let mutation_id = new_id();
         let seq: i64 = sqlx::query_scalar(

@@ -326,3 +326,70 @@ async fn a_truncated_store_is_reported_as_damaged_and_left_untouched() {
     assert!(err.to_string().contains("okno.db"), "{err}");
     assert_eq!(sha(&path).await, before);
 }
+
+#[tokio::test]
+async fn a_saved_call_is_matched_to_its_caller_kept_once_and_listed_in_the_history() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = demo_store(&dir).await;
+    // A demo customer's phone number, as a caller ID would carry it (digits only, with +).
+    let (customer_id, number): (String, String) = {
+        let any = store.list_tickets(&page(TicketFilter::default())).await.unwrap().rows[0].customer_id.clone();
+        let card = store.customer_card(&any).await.unwrap();
+        let phone = card.identities.iter().find(|i| i.kind == okno_core::IdentityKind::Phone).unwrap().value.clone();
+        (any, phone)
+    };
+    let caller: String = format!("+{}", number.chars().filter(char::is_ascii_digit).collect::<String>());
+    let matched = store.caller_match(&caller).await.unwrap().expect("a demo customer's number is recognised");
+    assert_eq!(matched.customer_id, customer_id);
+    assert!(store.caller_match("+1 555 0000000").await.unwrap().is_none(), "an unknown number is no match");
+
+    let call_id = new_id();
+    let save = Mutation::SaveCall {
+        call_id: call_id.clone(),
+        customer_id: Some(customer_id.clone()),
+        ticket_id: matched.open_tickets.first().map(|t| t.id.clone()),
+        queue_id: Some("q-hotline".into()),
+        direction: okno_core::CallDirection::Inbound,
+        from_number: caller.clone(),
+        to_number: "+7 800 555-35-35".into(),
+        started_at: NOW + 1_000,
+        answered_at: Some(NOW + 5_000),
+        ended_at: NOW + 65_000,
+        outcome: okno_core::CallOutcome::Answered,
+        disposition: Some("Покупатель / Статус доставки".into()),
+        notes: "где заказ".into(),
+        recording_ref: None,
+        quality: None,
+    };
+    store.apply(save.clone()).await.unwrap();
+    store.apply(save).await.unwrap(); // a retry is kept once
+    let history = store.recent_calls(5).await.unwrap();
+    let ours: Vec<_> = history.iter().filter(|c| c.call.id == call_id).collect();
+    assert_eq!(ours.len(), 1);
+    assert_eq!(ours[0].customer_name.as_deref(), Some(matched.name.as_str()));
+    assert_eq!(ours[0].call.disposition.as_deref(), Some("Покупатель / Статус доставки"));
+    let card = store.customer_card(&customer_id).await.unwrap();
+    assert!(card.recent_contacts.iter().any(|c| c.id == call_id), "the call is on the customer's timeline");
+    assert_eq!(store.stats().await.unwrap().outbox_pending, 2, "both writes are queued for the server");
+
+    let mut backwards = store.recent_calls(1).await.unwrap()[0].call.clone();
+    backwards.id = new_id();
+    let bad = Mutation::SaveCall {
+        call_id: backwards.id,
+        customer_id: None,
+        ticket_id: None,
+        queue_id: None,
+        direction: okno_core::CallDirection::Outbound,
+        from_number: "100".into(),
+        to_number: "200".into(),
+        started_at: NOW,
+        answered_at: None,
+        ended_at: NOW - 1,
+        outcome: okno_core::CallOutcome::Failed,
+        disposition: None,
+        notes: String::new(),
+        recording_ref: None,
+        quality: None,
+    };
+    assert!(matches!(store.apply(bad).await, Err(StoreError::InvalidInput(_))));
+}
