@@ -148,6 +148,39 @@ pub(crate) fn typescript() -> String {
     out
 }
 
+/// The softphone's types, generated into `ui/src/lib/softphone/bindings.ts`; the window's
+/// `PhoneBackend` interface (`contract.ts`) is written against them.
+pub(crate) fn typescript_phone() -> String {
+    use okno_softphone::*;
+    let cfg = Config::new().with_large_int("number");
+    let mut out = String::from(
+        "// Generated from okno-softphone's types by src-tauri/src/bindings.rs (`cargo xtask bindings`). Do not edit.\n\n\
+         import type { CallDirection, CallOutcome } from \"../backend/bindings\";\n\n",
+    );
+    macro_rules! decls { ($($t:ty),* $(,)?) => { $(decl::<$t>(&cfg, &mut out);)* }; }
+    decls!(
+        RegistrationState,
+        SipTransport,
+        SipAccount,
+        SipAccountInput,
+        AccountStatus,
+        CallPhase,
+        RecordingState,
+        LiveQuality,
+        TicketRef,
+        PhoneCall,
+        WrapUpView,
+        PhoneSnapshot,
+        DispositionNode,
+        TicketLink,
+        CallHistoryEntry,
+        AudioDevice,
+        AudioDevices,
+        TransferTarget,
+    );
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use std::path::PathBuf;
@@ -168,6 +201,21 @@ mod tests {
         assert!(
             on_disk == generated,
             "ui/src/lib/backend/bindings.ts is out of date with the Rust types: run `cargo xtask bindings`"
+        );
+    }
+
+    #[test]
+    fn committed_phone_bindings_match_the_rust_types() {
+        let generated = super::typescript_phone();
+        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../ui/src/lib/softphone/bindings.ts");
+        if std::env::var_os("OKNO_BLESS").is_some() {
+            std::fs::write(&path, &generated).expect("write softphone/bindings.ts");
+            return;
+        }
+        let on_disk = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            on_disk == generated,
+            "ui/src/lib/softphone/bindings.ts is out of date with okno-softphone's types: run `cargo xtask bindings`"
         );
     }
 

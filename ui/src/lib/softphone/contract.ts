@@ -1,40 +1,11 @@
-// The softphone's contract with the app: hand-written until the Rust side generates the same
-// types into backend/bindings.ts (then this file re-exports them). snake_case fields as on the
-// wire; times are unix milliseconds. Additions beyond the first draft are marked "(added)".
-import type { CallDirection, CallOutcome } from "../backend/bindings";
+// The softphone's contract with the app. The types are generated from okno-softphone's Rust
+// types (bindings.ts, `cargo xtask bindings`); the interface and the command table are here.
+// snake_case fields as on the wire; times are unix milliseconds.
+import type {
+  AudioDevices, CallHistoryEntry, CallView, DispositionNode, PhoneSnapshot, SipAccount, SipAccountInput, TicketLink, TransferTarget,
+} from "./bindings";
 
-export type RegistrationState = "unregistered" | "registering" | "registered" | "failed";
-export type SipTransport = "udp" | "tcp" | "tls" | "ws";
-export type SipAccount = { id: string, label: string, user: string, domain: string, registrar: string, transport: SipTransport, outbound_proxy: string | null, codecs: Array<string>, enabled: boolean, has_password: boolean };
-export type SipAccountInput = { id: string | null, label: string, user: string, domain: string, registrar: string, transport: SipTransport, outbound_proxy: string | null, codecs: Array<string>, enabled: boolean, password: string | null /* null = keep the stored one */ };
-export type AccountStatus = { account_id: string, label: string, state: RegistrationState, detail: string | null, since: number };
-export type CallPhase = "ringing_in" | "dialing" | "ringing_out" | "active" | "held" | "ended";
-export type RecordingState = "off" | "on" | "paused";
-export type CallQuality = { mos: number, loss_pct: number, jitter_ms: number, rtt_ms: number };
-export type TicketRef = { id: string, subject: string };
-export type CallView = {
-  id: string, account_id: string, direction: CallDirection, phase: CallPhase, remote_number: string, remote_name: string | null,
-  customer_id: string | null, customer_name: string | null, open_tickets: Array<TicketRef>,
-  /** The hotline number dialled. */
-  line: string | null,
-  queue_name: string | null, started_at: number, answered_at: number | null, muted: boolean, recording: RecordingState,
-  quality: CallQuality | null,
-  /** Id of the call this consult leg belongs to. */
-  consult_for: string | null,
-  conferenced_with: string | null, note: string,
-};
-export type WrapUpView = {
-  call_id: string, customer_id: string | null, started_at: number, limit_s: number, open_tickets: Array<TicketRef>,
-  /** (added) Who the call was with, for the wrap-up header. */
-  remote_number: string, customer_name: string | null,
-};
-export type PhoneSnapshot = { accounts: Array<AccountStatus>, calls: Array<CallView>, wrap_up: WrapUpView | null, missed_unseen: number };
-export type DispositionNode = { id: string, label: string, children: Array<DispositionNode> };
-export type TicketLink = { kind: "none" } | { kind: "new" } | { kind: "existing", ticket_id: string };
-export type CallHistoryEntry = { id: string, direction: CallDirection, outcome: CallOutcome, remote_number: string, customer_id: string | null, customer_name: string | null, started_at: number, duration_s: number, seen: boolean, disposition: string | null };
-export type AudioDevice = { name: string, is_default: boolean };
-export type AudioDevices = { inputs: Array<AudioDevice>, outputs: Array<AudioDevice>, input: string | null, output: string | null, ring: string | null };
-export type TransferTarget = { kind: "operator", id: string } | { kind: "department", id: string } | { kind: "number", number: string };
+export type * from "./bindings";
 
 export interface PhoneBackend {
   phoneSnapshot(): Promise<PhoneSnapshot>;

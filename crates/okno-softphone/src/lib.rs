@@ -1,0 +1,595 @@
+//! The softphone as the operator sees it (issue 5): which calls are up and in what phase, who is
+//! calling (caller ID filled in by the store), the wrap-up after a call with its disposition, the
+//! missed-call count, and the agent state that follows calls (Busy → Wrap-up → Available).
+//!
+//! Pure and sans-IO like the protocol crates: the SIP engine's reports come in as [`Signal`]s,
+//! the operator's actions as method calls, time as unix milliseconds; what must happen outside
+//! (look up a caller, save a call, change the agent state, ring) comes out as [`Effect`]s for
+//! the desktop adapter to perform. So every rule here is tested without a network or a window.
+//!
+//! Invariant: every call that reached this desk is saved exactly once — an answered call at its
+//! wrap-up (or when the wrap-up limit runs out), any other call when it ends.
+
+pub mod types;
+
+use std::collections::HashMap;
+
+use okno_core::{AgentState, CallDirection, CallOutcome, CallQuality, Millis, Mutation};
+pub use types::*;
+
+/// What the SIP side reports.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Signal {
+    Registering {
+        account_id: String,
+    },
+    Registered {
+        account_id: String,
+    },
+    RegistrationFailed {
+        account_id: String,
+        detail: String,
+    },
+    Unregistered {
+        account_id: String,
+    },
+    Incoming {
+        call_id: String,
+        account_id: String,
+        from_number: String,
+        display_name: Option<String>,
+        line: Option<String>,
+    },
+    Dialing {
+        call_id: String,
+        account_id: String,
+        to_number: String,
+    },
+    Ringing {
+        call_id: String,
+    },
+    Answered {
+        call_id: String,
+    },
+    /// Held or resumed, by either side.
+    Held {
+        call_id: String,
+        held: bool,
+    },
+    Quality {
+        call_id: String,
+        live: LiveQuality,
+        record: CallQuality,
+    },
+    Ended {
+        call_id: String,
+        cause: EndCause,
+    },
+}
+
+/// Why a call ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndCause {
+    /// Either side hung up an answered call.
+    HungUp,
+    /// The caller gave up before the operator answered.
+    CallerCancelled,
+    /// The operator declined a ringing call; `to_queue` when it goes on to the next operator.
+    Declined { to_queue: bool },
+    /// The operator cancelled an outgoing call before it was answered.
+    LocalCancel,
+    /// The far end refused an outgoing call with this SIP status.
+    Refused { status: u16 },
+    /// No answer from the network (timeouts, transport errors).
+    Failed,
+}
+
+/// What the adapter must do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    /// Find the customer with this number and call [`Softphone::caller_identified`].
+    LookupCaller {
+        call_id: String,
+        number: String,
+    },
+    SetAgentState(AgentState),
+    /// Apply this mutation to the store (it goes to the server through the outbox).
+    Save(Box<Mutation>),
+    /// Play or stop the ringtone on the ring device, and say so on the desktop.
+    Ring {
+        on: bool,
+    },
+    Notify {
+        call_id: String,
+        title: String,
+        body: String,
+    },
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum PhoneError {
+    #[error("no call {0}")]
+    NoSuchCall(String),
+    #[error("{0}")]
+    NotNow(String),
+    #[error("unknown disposition {0}")]
+    UnknownDisposition(String),
+    #[error("{0} is not supported yet")]
+    NotSupported(&'static str),
+}
+
+/// Set by the admin (later from the server); defaults fit the demo center.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeskConfig {
+    /// How long the operator may spend in wrap-up before the desk returns to Available.
+    pub wrap_up_limit_s: u32,
+    pub dispositions: Vec<DispositionNode>,
+    /// Hotline numbers (digits) to the queue (id, name) they feed.
+    pub lines: HashMap<String, (String, String)>,
+    /// The operator's own number, the `from` of outgoing calls.
+    pub own_number: String,
+}
+
+impl DeskConfig {
+    /// The demo center's tree (the same ids as the UI's fixture) and its hotline.
+    pub fn demo() -> Self {
+        let node = |id: &str, label: &str, children: Vec<DispositionNode>| DispositionNode {
+            id: id.into(),
+            label: label.into(),
+            children,
+        };
+        let leaves = |group: &str, items: &[(&str, &str)]| -> Vec<DispositionNode> {
+            items.iter().map(|(id, label)| node(&format!("{group}.{id}"), label, Vec::new())).collect()
+        };
+        let dispositions = vec![
+            node(
+                "customer",
+                "Покупатель",
+                leaves(
+                    "customer",
+                    &[
+                        ("delivery", "Статус доставки"),
+                        ("refund", "Возврат и обмен"),
+                        ("payment", "Оплата и чеки"),
+                        ("warranty", "Гарантия и ремонт"),
+                        ("complaint", "Жалоба"),
+                        ("consult", "Консультация по товару"),
+                    ],
+                ),
+            ),
+            node(
+                "b2b",
+                "Юрлицо (B2B)",
+                leaves(
+                    "b2b",
+                    &[("invoice", "Счёт и закрывающие документы"), ("bulk", "Оптовый заказ"), ("contract", "Договор")],
+                ),
+            ),
+            node(
+                "courier",
+                "Курьер / партнёр",
+                leaves("courier", &[("address", "Уточнение адреса"), ("failed", "Не дозвонился до клиента")]),
+            ),
+            node(
+                "other",
+                "Другое",
+                leaves(
+                    "other",
+                    &[("wrong", "Ошиблись номером"), ("silent", "Тишина / сорвался"), ("spam", "Реклама, спам")],
+                ),
+            ),
+        ];
+        let mut lines = HashMap::new();
+        lines.insert("78005553535".to_owned(), ("q-hotline".to_owned(), "Горячая линия 8-800".to_owned()));
+        DeskConfig { wrap_up_limit_s: 120, dispositions, lines, own_number: String::new() }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct LiveCall {
+    view: PhoneCall,
+    queue_id: Option<String>,
+    record: Option<CallQuality>,
+}
+
+#[derive(Debug, Clone)]
+struct PendingWrapUp {
+    view: WrapUpView,
+    call: LiveCall,
+    ended_at: Millis,
+    deadline: Millis,
+}
+
+/// The desk's state. See the module docs.
+#[derive(Debug)]
+pub struct Softphone {
+    config: DeskConfig,
+    accounts: Vec<AccountStatus>,
+    calls: Vec<LiveCall>,
+    wrap_up: Option<PendingWrapUp>,
+    missed_unseen: u32,
+    busy: bool,
+}
+
+fn digits(number: &str) -> String {
+    number.chars().filter(char::is_ascii_digit).collect()
+}
+
+impl Softphone {
+    pub fn new(config: DeskConfig) -> Self {
+        Softphone { config, accounts: Vec::new(), calls: Vec::new(), wrap_up: None, missed_unseen: 0, busy: false }
+    }
+
+    /// Sets the accounts shown in the status bar (from settings); their states start unregistered.
+    pub fn set_accounts(&mut self, now: Millis, accounts: &[SipAccount]) {
+        let old = std::mem::take(&mut self.accounts);
+        self.accounts = accounts
+            .iter()
+            .filter(|a| a.enabled)
+            .map(|a| {
+                old.iter().find(|o| o.account_id == a.id).cloned().unwrap_or(AccountStatus {
+                    account_id: a.id.clone(),
+                    label: a.label.clone(),
+                    state: RegistrationState::Unregistered,
+                    detail: None,
+                    since: now,
+                })
+            })
+            .collect();
+    }
+
+    /// Missed calls the operator has not looked at, as counted before this desk started.
+    pub fn set_missed_unseen(&mut self, count: u32) {
+        self.missed_unseen = count;
+    }
+
+    pub fn snapshot(&self) -> PhoneSnapshot {
+        PhoneSnapshot {
+            accounts: self.accounts.clone(),
+            calls: self.calls.iter().map(|c| c.view.clone()).collect(),
+            wrap_up: self.wrap_up.as_ref().map(|w| w.view.clone()),
+            missed_unseen: self.missed_unseen,
+        }
+    }
+
+    pub fn dispositions(&self) -> &[DispositionNode] {
+        &self.config.dispositions
+    }
+
+    pub fn call(&self, call_id: &str) -> Result<&PhoneCall, PhoneError> {
+        self.calls.iter().find(|c| c.view.id == call_id).map(|c| &c.view).ok_or(PhoneError::NoSuchCall(call_id.into()))
+    }
+
+    fn call_mut(&mut self, call_id: &str) -> Result<&mut LiveCall, PhoneError> {
+        self.calls.iter_mut().find(|c| c.view.id == call_id).ok_or(PhoneError::NoSuchCall(call_id.into()))
+    }
+
+    /// An operator places a call only with no call up and no wrap-up pending.
+    pub fn check_dial(&self) -> Result<(), PhoneError> {
+        if self.calls.iter().any(|c| c.view.phase != CallPhase::Ended) {
+            return Err(PhoneError::NotNow("a call is already up: hang it up or transfer it first".into()));
+        }
+        if self.wrap_up.is_some() {
+            return Err(PhoneError::NotNow("finish the wrap-up of the last call first".into()));
+        }
+        if !self.accounts.iter().any(|a| a.state == RegistrationState::Registered) {
+            return Err(PhoneError::NotNow("no SIP account is registered".into()));
+        }
+        Ok(())
+    }
+
+    /// The store's answer to [`Effect::LookupCaller`]: the screen pop.
+    pub fn caller_identified(&mut self, call_id: &str, customer: Option<(String, String, Vec<TicketRef>)>) {
+        if let Ok(call) = self.call_mut(call_id)
+            && let Some((id, name, tickets)) = customer
+        {
+            call.view.customer_id = Some(id);
+            call.view.customer_name = Some(name);
+            call.view.open_tickets = tickets;
+        }
+    }
+
+    pub fn set_muted(&mut self, call_id: &str, muted: bool) -> Result<(), PhoneError> {
+        self.call_mut(call_id)?.view.muted = muted;
+        Ok(())
+    }
+
+    pub fn set_note(&mut self, call_id: &str, note: &str) -> Result<(), PhoneError> {
+        if let Some(w) = self.wrap_up.as_mut().filter(|w| w.view.call_id == call_id) {
+            w.call.view.note = note.to_owned();
+            return Ok(());
+        }
+        self.call_mut(call_id)?.view.note = note.to_owned();
+        Ok(())
+    }
+
+    /// A customer created for an unknown caller: the call and its wrap-up now belong to them.
+    pub fn link_customer(&mut self, call_id: &str, customer_id: &str, name: &str) -> Result<(), PhoneError> {
+        if let Some(w) = self.wrap_up.as_mut().filter(|w| w.view.call_id == call_id) {
+            w.view.customer_id = Some(customer_id.into());
+            w.view.customer_name = Some(name.into());
+            w.call.view.customer_id = Some(customer_id.into());
+            return Ok(());
+        }
+        let call = self.call_mut(call_id)?;
+        call.view.customer_id = Some(customer_id.into());
+        call.view.customer_name = Some(name.into());
+        Ok(())
+    }
+
+    /// Missed calls seen, all at once.
+    pub fn mark_seen(&mut self) {
+        self.missed_unseen = 0;
+    }
+
+    fn set_account(&mut self, now: Millis, account_id: &str, state: RegistrationState, detail: Option<String>) {
+        if let Some(a) = self.accounts.iter_mut().find(|a| a.account_id == account_id)
+            && (a.state != state || a.detail != detail)
+        {
+            a.state = state;
+            a.detail = detail;
+            a.since = now;
+        }
+    }
+
+    fn new_call(
+        &self,
+        id: String,
+        account_id: String,
+        direction: CallDirection,
+        number: String,
+        now: Millis,
+    ) -> LiveCall {
+        LiveCall {
+            view: PhoneCall {
+                id,
+                account_id,
+                direction,
+                phase: if direction == CallDirection::Inbound { CallPhase::RingingIn } else { CallPhase::Dialing },
+                remote_number: number,
+                remote_name: None,
+                customer_id: None,
+                customer_name: None,
+                open_tickets: Vec::new(),
+                line: None,
+                queue_name: None,
+                started_at: now,
+                answered_at: None,
+                muted: false,
+                recording: RecordingState::Off,
+                quality: None,
+                consult_for: None,
+                conferenced_with: None,
+                note: String::new(),
+            },
+            queue_id: None,
+            record: None,
+        }
+    }
+
+    /// Feeds one report of the SIP side.
+    pub fn handle(&mut self, now: Millis, signal: Signal) -> Vec<Effect> {
+        let mut effects = Vec::new();
+        match signal {
+            Signal::Registering { account_id } => {
+                self.set_account(now, &account_id, RegistrationState::Registering, None)
+            }
+            Signal::Registered { account_id } => {
+                self.set_account(now, &account_id, RegistrationState::Registered, None)
+            }
+            Signal::RegistrationFailed { account_id, detail } => {
+                self.set_account(now, &account_id, RegistrationState::Failed, Some(detail))
+            }
+            Signal::Unregistered { account_id } => {
+                self.set_account(now, &account_id, RegistrationState::Unregistered, None)
+            }
+            Signal::Incoming { call_id, account_id, from_number, display_name, line } => {
+                let mut call = self.new_call(call_id.clone(), account_id, CallDirection::Inbound, from_number, now);
+                call.view.remote_name = display_name.filter(|n| !n.trim().is_empty());
+                if let Some((queue_id, queue_name)) = line.as_deref().and_then(|l| self.config.lines.get(&digits(l))) {
+                    call.queue_id = Some(queue_id.clone());
+                    call.view.queue_name = Some(queue_name.clone());
+                }
+                call.view.line = line;
+                let who = call.view.remote_name.clone().unwrap_or_else(|| call.view.remote_number.clone());
+                let via = call.view.queue_name.clone().or_else(|| call.view.line.clone()).unwrap_or_default();
+                effects
+                    .push(Effect::LookupCaller { call_id: call_id.clone(), number: call.view.remote_number.clone() });
+                effects.push(Effect::Ring { on: true });
+                effects.push(Effect::Notify { call_id, title: who, body: via });
+                self.calls.push(call);
+            }
+            Signal::Dialing { call_id, account_id, to_number } => {
+                let call = self.new_call(call_id.clone(), account_id, CallDirection::Outbound, to_number.clone(), now);
+                effects.push(Effect::LookupCaller { call_id, number: to_number });
+                self.calls.push(call);
+            }
+            Signal::Ringing { call_id } => {
+                if let Ok(c) = self.call_mut(&call_id)
+                    && c.view.phase == CallPhase::Dialing
+                {
+                    c.view.phase = CallPhase::RingingOut;
+                }
+            }
+            Signal::Answered { call_id } => {
+                let was_ringing_in = self.call(&call_id).is_ok_and(|c| c.phase == CallPhase::RingingIn);
+                if let Ok(c) = self.call_mut(&call_id) {
+                    c.view.phase = CallPhase::Active;
+                    c.view.answered_at.get_or_insert(now);
+                    if was_ringing_in && !self.calls.iter().any(|c| c.view.phase == CallPhase::RingingIn) {
+                        effects.push(Effect::Ring { on: false });
+                    }
+                    if !self.busy {
+                        self.busy = true;
+                        effects.push(Effect::SetAgentState(AgentState::Busy));
+                    }
+                }
+            }
+            Signal::Held { call_id, held } => {
+                if let Ok(c) = self.call_mut(&call_id)
+                    && matches!(c.view.phase, CallPhase::Active | CallPhase::Held)
+                {
+                    c.view.phase = if held { CallPhase::Held } else { CallPhase::Active };
+                }
+            }
+            Signal::Quality { call_id, live, record } => {
+                if let Ok(c) = self.call_mut(&call_id) {
+                    c.view.quality = Some(live);
+                    c.record = Some(record);
+                }
+            }
+            Signal::Ended { call_id, cause } => self.ended(now, &call_id, cause, &mut effects),
+        }
+        effects
+    }
+
+    fn ended(&mut self, now: Millis, call_id: &str, cause: EndCause, effects: &mut Vec<Effect>) {
+        let Some(index) = self.calls.iter().position(|c| c.view.id == call_id) else { return };
+        let call = self.calls.remove(index);
+        if call.view.phase == CallPhase::RingingIn && !self.calls.iter().any(|c| c.view.phase == CallPhase::RingingIn) {
+            effects.push(Effect::Ring { on: false });
+        }
+        if call.view.answered_at.is_some() {
+            // Answered: the wrap-up saves it. A wrap-up still pending from an earlier call (a
+            // second call answered meanwhile) is saved as it stands so nothing is lost.
+            if let Some(previous) = self.wrap_up.take() {
+                effects.push(Effect::Save(Box::new(self.record(
+                    &previous.call,
+                    previous.ended_at,
+                    CallOutcome::Answered,
+                ))));
+            }
+            self.wrap_up = Some(PendingWrapUp {
+                view: WrapUpView {
+                    call_id: call.view.id.clone(),
+                    customer_id: call.view.customer_id.clone(),
+                    started_at: call.view.started_at,
+                    limit_s: self.config.wrap_up_limit_s,
+                    open_tickets: call.view.open_tickets.clone(),
+                    remote_number: call.view.remote_number.clone(),
+                    customer_name: call.view.customer_name.clone(),
+                },
+                deadline: now + i64::from(self.config.wrap_up_limit_s) * 1000,
+                ended_at: now,
+                call,
+            });
+            if !self.calls.iter().any(|c| c.view.answered_at.is_some()) {
+                self.busy = false;
+                effects.push(Effect::SetAgentState(AgentState::WrapUp));
+            }
+            return;
+        }
+        let outcome = match (call.view.direction, cause) {
+            (CallDirection::Inbound, EndCause::Declined { to_queue: false }) => CallOutcome::Busy,
+            (CallDirection::Inbound, EndCause::Declined { to_queue: true }) => CallOutcome::Missed,
+            (CallDirection::Inbound, _) => {
+                self.missed_unseen += 1;
+                CallOutcome::Missed
+            }
+            (CallDirection::Outbound, EndCause::Refused { status: 486 | 600 }) => CallOutcome::Busy,
+            (CallDirection::Outbound, _) => CallOutcome::Failed,
+        };
+        effects.push(Effect::Save(Box::new(self.record(&call, now, outcome))));
+    }
+
+    fn record(&self, call: &LiveCall, ended_at: Millis, outcome: CallOutcome) -> Mutation {
+        let (from_number, to_number) = match call.view.direction {
+            CallDirection::Inbound => (call.view.remote_number.clone(), call.view.line.clone().unwrap_or_default()),
+            CallDirection::Outbound => (self.config.own_number.clone(), call.view.remote_number.clone()),
+        };
+        Mutation::SaveCall {
+            call_id: call.view.id.clone(),
+            customer_id: call.view.customer_id.clone(),
+            ticket_id: None,
+            queue_id: call.queue_id.clone(),
+            direction: call.view.direction,
+            from_number,
+            to_number,
+            started_at: call.view.started_at,
+            answered_at: call.view.answered_at,
+            ended_at,
+            outcome,
+            disposition: None,
+            notes: call.view.note.clone(),
+            recording_ref: None,
+            quality: call.record,
+        }
+    }
+
+    /// "Group / Leaf" for a disposition id of the tree.
+    fn disposition_label(&self, id: &str) -> Option<String> {
+        fn find(nodes: &[DispositionNode], id: &str, path: &mut Vec<String>) -> bool {
+            for n in nodes {
+                path.push(n.label.clone());
+                if (n.id == id && n.children.is_empty()) || find(&n.children, id, path) {
+                    return true;
+                }
+                path.pop();
+            }
+            false
+        }
+        let mut path = Vec::new();
+        find(&self.config.dispositions, id, &mut path).then(|| path.join(" / "))
+    }
+
+    /// The operator finishes the wrap-up: the call is saved with its disposition and comment,
+    /// and the desk is Available again. A new ticket from a call needs ticket creation, which
+    /// comes with the email/chat intake; until then `TicketLink::New` is refused.
+    pub fn wrap_up(
+        &mut self,
+        call_id: &str,
+        disposition_id: &str,
+        comment: &str,
+        ticket: &TicketLink,
+    ) -> Result<Vec<Effect>, PhoneError> {
+        let Some(pending) = self.wrap_up.as_ref().filter(|w| w.view.call_id == call_id) else {
+            return Err(PhoneError::NoSuchCall(call_id.into()));
+        };
+        let label =
+            self.disposition_label(disposition_id).ok_or(PhoneError::UnknownDisposition(disposition_id.into()))?;
+        let ticket_id = match ticket {
+            TicketLink::None => None,
+            TicketLink::Existing { ticket_id } => Some(ticket_id.clone()),
+            TicketLink::New => return Err(PhoneError::NotSupported("creating a ticket from a call")),
+        };
+        let mut mutation = self.record(&pending.call, pending.ended_at, CallOutcome::Answered);
+        if let Mutation::SaveCall { disposition, notes, ticket_id: t, .. } = &mut mutation {
+            *disposition = Some(label);
+            let comment = comment.trim();
+            if !comment.is_empty() {
+                if !notes.is_empty() {
+                    notes.push_str("\n\n");
+                }
+                notes.push_str(comment);
+            }
+            *t = ticket_id;
+        }
+        self.wrap_up = None;
+        let mut effects = vec![Effect::Save(Box::new(mutation))];
+        if !self.busy {
+            effects.push(Effect::SetAgentState(AgentState::Available));
+        }
+        Ok(effects)
+    }
+
+    /// When [`Softphone::handle_timeout`] has something to do.
+    pub fn poll_timeout(&self) -> Option<Millis> {
+        self.wrap_up.as_ref().map(|w| w.deadline)
+    }
+
+    /// The wrap-up limit ran out: the call is saved without a disposition and the desk is
+    /// Available again, so the queue does not wait on a forgotten wrap-up.
+    pub fn handle_timeout(&mut self, now: Millis) -> Vec<Effect> {
+        let Some(pending) = self.wrap_up.as_ref().filter(|w| w.deadline <= now) else { return Vec::new() };
+        let mutation = self.record(&pending.call, pending.ended_at, CallOutcome::Answered);
+        self.wrap_up = None;
+        let mut effects = vec![Effect::Save(Box::new(mutation))];
+        if !self.busy {
+            effects.push(Effect::SetAgentState(AgentState::Available));
+        }
+        effects
+    }
+}
+
+#[cfg(test)]
+mod tests;

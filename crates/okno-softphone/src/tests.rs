@@ -1,0 +1,182 @@
+use super::*;
+
+const T0: Millis = 1_795_176_000_000;
+
+fn desk() -> Softphone {
+    let mut d = Softphone::new(DeskConfig::demo());
+    let account = SipAccount {
+        id: "acc-1".into(),
+        label: "Hotline".into(),
+        user: "1001".into(),
+        domain: "okno.test".into(),
+        registrar: "127.0.0.1:5060".into(),
+        transport: SipTransport::Udp,
+        outbound_proxy: None,
+        codecs: vec!["PCMU".into()],
+        enabled: true,
+        has_password: true,
+    };
+    d.set_accounts(T0, &[account]);
+    d.handle(T0, Signal::Registered { account_id: "acc-1".into() });
+    d
+}
+
+fn incoming(d: &mut Softphone, id: &str, at: Millis) -> Vec<Effect> {
+    d.handle(
+        at,
+        Signal::Incoming {
+            call_id: id.into(),
+            account_id: "acc-1".into(),
+            from_number: "+79151234567".into(),
+            display_name: Some("Ivan".into()),
+            line: Some("+7 800 555-35-35".into()),
+        },
+    )
+}
+
+fn saved(effects: &[Effect]) -> Vec<&Mutation> {
+    effects.iter().filter_map(|e| if let Effect::Save(m) = e { Some(m.as_ref()) } else { None }).collect()
+}
+
+#[test]
+fn an_answered_call_goes_busy_then_wrap_up_then_is_saved_with_its_disposition() {
+    let mut d = desk();
+    let fx = incoming(&mut d, "c1", T0 + 1_000);
+    assert!(fx.contains(&Effect::LookupCaller { call_id: "c1".into(), number: "+79151234567".into() }));
+    assert!(fx.contains(&Effect::Ring { on: true }));
+    let call = d.call("c1").unwrap();
+    assert_eq!((call.phase, call.queue_name.as_deref()), (CallPhase::RingingIn, Some("Горячая линия 8-800")));
+    d.caller_identified("c1", Some(("cust-1".into(), "Иван Петров".into(), vec![])));
+    assert_eq!(d.snapshot().calls[0].customer_name.as_deref(), Some("Иван Петров"));
+    assert!(d.check_dial().is_err(), "no dialling while a call rings");
+
+    let fx = d.handle(T0 + 4_000, Signal::Answered { call_id: "c1".into() });
+    assert_eq!(fx, [Effect::Ring { on: false }, Effect::SetAgentState(AgentState::Busy)]);
+    d.handle(T0 + 5_000, Signal::Held { call_id: "c1".into(), held: true });
+    assert_eq!(d.call("c1").unwrap().phase, CallPhase::Held);
+    d.handle(T0 + 6_000, Signal::Held { call_id: "c1".into(), held: false });
+    d.set_note("c1", "order 100123 late").unwrap();
+    let fx = d.handle(T0 + 64_000, Signal::Ended { call_id: "c1".into(), cause: EndCause::HungUp });
+    assert_eq!(fx, [Effect::SetAgentState(AgentState::WrapUp)]);
+    assert!(saved(&fx).is_empty(), "saved at wrap-up, not before");
+    assert!(d.check_dial().is_err(), "no dialling during wrap-up");
+    assert_eq!(d.snapshot().wrap_up.unwrap().customer_name.as_deref(), Some("Иван Петров"));
+
+    assert_eq!(d.wrap_up("c1", "nope", "", &TicketLink::None), Err(PhoneError::UnknownDisposition("nope".into())));
+    let fx = d.wrap_up("c1", "customer.delivery", "  перезвонить завтра ", &TicketLink::None).unwrap();
+    let m = saved(&fx);
+    let Mutation::SaveCall {
+        outcome, disposition, notes, answered_at, ended_at, from_number, to_number, queue_id, ..
+    } = m[0]
+    else {
+        panic!("{m:?}")
+    };
+    assert_eq!(*outcome, CallOutcome::Answered);
+    assert_eq!(disposition.as_deref(), Some("Покупатель / Статус доставки"));
+    assert_eq!(notes, "order 100123 late\n\nперезвонить завтра");
+    assert_eq!((*answered_at, *ended_at), (Some(T0 + 4_000), T0 + 64_000));
+    assert_eq!((from_number.as_str(), to_number.as_str()), ("+79151234567", "+7 800 555-35-35"));
+    assert_eq!(queue_id.as_deref(), Some("q-hotline"));
+    assert!(fx.contains(&Effect::SetAgentState(AgentState::Available)));
+    assert!(d.snapshot().wrap_up.is_none());
+    d.check_dial().unwrap();
+}
+
+#[test]
+fn a_caller_who_gives_up_is_a_missed_call_until_seen() {
+    let mut d = desk();
+    incoming(&mut d, "c1", T0);
+    let fx = d.handle(T0 + 9_000, Signal::Ended { call_id: "c1".into(), cause: EndCause::CallerCancelled });
+    assert!(fx.contains(&Effect::Ring { on: false }));
+    let m = saved(&fx);
+    assert!(matches!(m[0], Mutation::SaveCall { outcome: CallOutcome::Missed, answered_at: None, .. }), "{m:?}");
+    incoming(&mut d, "c2", T0 + 20_000);
+    d.handle(T0 + 25_000, Signal::Ended { call_id: "c2".into(), cause: EndCause::CallerCancelled });
+    assert_eq!(d.snapshot().missed_unseen, 2);
+    d.mark_seen();
+    assert_eq!(d.snapshot().missed_unseen, 0);
+    // Declining is the operator's choice, not a missed call to chase.
+    incoming(&mut d, "c3", T0 + 30_000);
+    let fx =
+        d.handle(T0 + 31_000, Signal::Ended { call_id: "c3".into(), cause: EndCause::Declined { to_queue: false } });
+    assert!(matches!(saved(&fx)[0], Mutation::SaveCall { outcome: CallOutcome::Busy, .. }));
+    assert_eq!(d.snapshot().missed_unseen, 0);
+}
+
+#[test]
+fn a_forgotten_wrap_up_is_saved_when_its_limit_runs_out() {
+    let mut d = desk();
+    incoming(&mut d, "c1", T0);
+    d.handle(T0 + 1_000, Signal::Answered { call_id: "c1".into() });
+    d.handle(T0 + 2_000, Signal::Ended { call_id: "c1".into(), cause: EndCause::HungUp });
+    let deadline = d.poll_timeout().unwrap();
+    assert_eq!(deadline, T0 + 2_000 + 120_000);
+    assert!(d.handle_timeout(deadline - 1).is_empty());
+    let fx = d.handle_timeout(deadline);
+    assert!(matches!(saved(&fx)[0], Mutation::SaveCall { disposition: None, outcome: CallOutcome::Answered, .. }));
+    assert!(fx.contains(&Effect::SetAgentState(AgentState::Available)));
+    assert_eq!(d.poll_timeout(), None);
+}
+
+#[test]
+fn outgoing_calls_need_a_registered_account_and_record_busy_or_failed() {
+    let mut d = Softphone::new(DeskConfig::demo());
+    assert!(matches!(d.check_dial(), Err(PhoneError::NotNow(_))), "nothing registered yet");
+    let mut d2 = desk();
+    d2.check_dial().unwrap();
+    d2.handle(T0, Signal::Dialing { call_id: "o1".into(), account_id: "acc-1".into(), to_number: "200".into() });
+    d2.handle(T0 + 100, Signal::Ringing { call_id: "o1".into() });
+    assert_eq!(d2.call("o1").unwrap().phase, CallPhase::RingingOut);
+    let fx = d2.handle(T0 + 900, Signal::Ended { call_id: "o1".into(), cause: EndCause::Refused { status: 486 } });
+    assert!(matches!(
+        saved(&fx)[0],
+        Mutation::SaveCall { outcome: CallOutcome::Busy, direction: CallDirection::Outbound, .. }
+    ));
+    d.handle(T0, Signal::RegistrationFailed { account_id: "x".into(), detail: "403".into() });
+    assert!(d.snapshot().accounts.is_empty(), "only configured accounts are shown");
+}
+
+#[test]
+fn a_second_answered_call_keeps_the_desk_busy_and_saves_the_first_wrap_up() {
+    let mut d = desk();
+    incoming(&mut d, "c1", T0);
+    d.handle(T0 + 1_000, Signal::Answered { call_id: "c1".into() });
+    incoming(&mut d, "c2", T0 + 2_000);
+    let fx = d.handle(T0 + 3_000, Signal::Answered { call_id: "c2".into() });
+    assert!(!fx.contains(&Effect::SetAgentState(AgentState::Busy)), "already busy");
+    let fx = d.handle(T0 + 4_000, Signal::Ended { call_id: "c1".into(), cause: EndCause::HungUp });
+    assert!(fx.is_empty(), "still on c2: no wrap-up state yet: {fx:?}");
+    let fx = d.handle(T0 + 5_000, Signal::Ended { call_id: "c2".into(), cause: EndCause::HungUp });
+    let m = saved(&fx);
+    assert_eq!(m.len(), 1, "c1's pending wrap-up is saved, c2's begins");
+    assert!(matches!(m[0], Mutation::SaveCall { call_id, .. } if call_id == "c1"));
+    assert!(fx.contains(&Effect::SetAgentState(AgentState::WrapUp)));
+    assert_eq!(d.snapshot().wrap_up.unwrap().call_id, "c2");
+}
+
+#[test]
+fn the_snapshot_serializes_as_the_window_expects() {
+    let mut d = desk();
+    incoming(&mut d, "c1", T0);
+    let json = serde_json::to_value(d.snapshot()).unwrap();
+    assert_eq!(json["accounts"][0]["state"], "registered");
+    assert_eq!(json["calls"][0]["phase"], "ringing_in");
+    assert_eq!(json["calls"][0]["direction"], "inbound");
+    assert_eq!(json["calls"][0]["recording"], "off");
+    let link: TicketLink =
+        serde_json::from_value(serde_json::json!({ "kind": "existing", "ticket_id": "t1" })).unwrap();
+    assert_eq!(link, TicketLink::Existing { ticket_id: "t1".into() });
+    let input = SipAccountInput {
+        id: None,
+        label: "x".into(),
+        user: "u".into(),
+        domain: "d".into(),
+        registrar: "r".into(),
+        transport: SipTransport::Udp,
+        outbound_proxy: None,
+        codecs: vec![],
+        enabled: true,
+        password: Some("s3cret".into()),
+    };
+    assert!(!format!("{input:?}").contains("s3cret"), "a password never reaches a log line");
+}
