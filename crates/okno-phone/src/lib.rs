@@ -1,5 +1,7 @@
-//! The Okno softphone service. Today: the media driver ([`media`]) that runs a call's RTP on
-//! tokio sockets over `okno-media`'s sans-IO session; the headless `okno-phone` binary
-//! (src/main.rs) drives `okno-sip` and this module. The desktop will use the same pieces.
+//! The Okno softphone service: the phone [`engine`] (one tokio task driving `okno-sip` and the
+//! calls' media; commands in, events out) and the media driver ([`media`]) that runs a call's
+//! RTP on tokio sockets over `okno-media`'s sans-IO session. The headless `okno-phone` binary
+//! (src/main.rs) and the desktop app are both thin clients of the engine.
 
+pub mod engine;
 pub mod media;
