@@ -19,6 +19,8 @@ pub(crate) struct AppState {
     pub(crate) store: Store,
     pub(crate) demo: bool,
     pub(crate) started: Instant,
+    /// The softphone; `None` only if it failed to start (the inbox works without it).
+    pub(crate) phone: Option<std::sync::Arc<crate::phone::PhoneService>>,
 }
 
 type Result<T> = std::result::Result<T, UiError>;
@@ -99,6 +101,9 @@ impl AppState {
         }
         fn json<T: Serialize>(value: T) -> Result<Value> {
             serde_json::to_value(value).map_err(|e| UiError { code: ErrorCode::Internal, message: e.to_string() })
+        }
+        if let Some(result) = crate::phone::dispatch(self.phone.as_ref(), command, args).await {
+            return result;
         }
         let s = &self.store;
         match command {
@@ -226,4 +231,10 @@ pub(crate) async fn search(state: State<'_, AppState>, query: String, limit: u32
 #[tauri::command]
 pub(crate) fn ui_ready(state: State<'_, AppState>) {
     state.ui_ready();
+}
+
+/// Every softphone command, by name: one entry point shared with the HTTP bridge.
+#[tauri::command]
+pub(crate) async fn phone_invoke(state: State<'_, AppState>, command: String, args: Value) -> Result<Value> {
+    state.dispatch(&command, &args).await
 }

@@ -12,6 +12,8 @@ mod bindings;
 mod commands;
 mod error;
 mod http_bridge;
+mod phone;
+mod secrets;
 mod single_instance;
 mod window_state;
 
@@ -19,13 +21,15 @@ const USAGE: &str = "\
 okno-desktop — the Okno operator workstation
 
 USAGE:
-    okno-desktop [--demo] [--demo-size small|large] [--demo-seed N] [--data-dir DIR]
+    okno-desktop [--demo] [--demo-size small|large] [--demo-seed N] [--data-dir DIR] [--provision FILE.toml]
 
 OPTIONS:
     --demo               fill an empty store with a generated demo dataset (no server needed)
     --demo-size SIZE     small (default; a few thousand tickets) or large (100k tickets, 1M messages)
     --demo-seed N        seed of the demo generator (default 1): the same seed gives the same data
     --data-dir DIR       keep the database at DIR/okno.db (default: the OS's app data directory)
+    --provision FILE     set the server and SIP accounts from a provisioning file (TOML; a `provision.toml`
+                         in the data directory is applied the same way); see README.md
     --serve-http ADDR    no window: serve the UI and its commands over HTTP on a loopback ADDR
                          (e.g. 127.0.0.1:8765), to run the same UI in a browser
     -h, --help           print this help
@@ -42,6 +46,7 @@ pub(crate) struct Options {
     pub(crate) demo_seed: u64,
     pub(crate) data_dir: Option<PathBuf>,
     pub(crate) serve_http: Option<std::net::SocketAddr>,
+    pub(crate) provision: Option<PathBuf>,
 }
 
 enum Parsed {
@@ -50,8 +55,14 @@ enum Parsed {
 }
 
 fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Parsed, String> {
-    let mut options =
-        Options { demo: false, demo_size: DemoSize::Small, demo_seed: 1, data_dir: None, serve_http: None };
+    let mut options = Options {
+        demo: false,
+        demo_size: DemoSize::Small,
+        demo_seed: 1,
+        data_dir: None,
+        serve_http: None,
+        provision: None,
+    };
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
         let (flag, inline) = match arg.split_once('=') {
@@ -66,6 +77,7 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Parsed, String> 
                 options.demo_seed = value("--demo-seed")?.parse().map_err(|_| "--demo-seed needs a whole number")?
             }
             "--data-dir" => options.data_dir = Some(PathBuf::from(value("--data-dir")?)),
+            "--provision" => options.provision = Some(PathBuf::from(value("--provision")?)),
             "--serve-http" => {
                 let addr = value("--serve-http")?;
                 options.serve_http = Some(
@@ -132,7 +144,16 @@ fn run(options: Options) -> anyhow::Result<()> {
     .with_context(|| format!("cannot open the store {}", db_path.display()))?;
     tracing::info!(elapsed_ms = started.elapsed().as_millis() as u64, "store ready");
 
-    let state = commands::AppState { store: store.clone(), demo: options.demo, started };
+    let provision = options.provision.clone().or_else(|| Some(data_dir.join("provision.toml")).filter(|p| p.exists()));
+    let phone = match tauri::async_runtime::block_on(phone::PhoneService::start(store.clone(), provision.as_deref())) {
+        Ok(phone) => Some(phone),
+        // A bad provisioning file is the IT team's to fix; the operator still gets the inbox.
+        Err(e) => {
+            tracing::error!(error = format!("{e:#}"), "the phone did not start");
+            None
+        }
+    };
+    let state = commands::AppState { store: store.clone(), demo: options.demo, started, phone: phone.clone() };
     if let Some(addr) = options.serve_http {
         let _still_the_only_writer = instance;
         return http_bridge::serve(addr, state, http_bridge::default_ui_dir()?);
@@ -156,9 +177,18 @@ fn run(options: Options) -> anyhow::Result<()> {
             commands::get_customer,
             commands::search,
             commands::ui_ready,
+            commands::phone_invoke,
         ])
         .setup(move |app| {
             window_state::open_main_window(app, &store)?;
+            if let Some(phone) = &phone {
+                let handle = app.handle().clone();
+                phone.on_change(move |snapshot| {
+                    if let Err(e) = tauri::Emitter::emit(&handle, "phone", snapshot) {
+                        tracing::warn!(error = %e, "cannot send the phone state to the window");
+                    }
+                });
+            }
             let handle = app.handle().clone();
             instance.on_show(move || {
                 if let Some(window) = tauri::Manager::get_webview_window(&handle, "main") {
@@ -234,7 +264,8 @@ mod tests {
                 demo_size: DemoSize::Large,
                 demo_seed: 9,
                 data_dir: Some("/tmp/x".into()),
-                serve_http: None
+                serve_http: None,
+                provision: None,
             }
         );
     }

@@ -10,6 +10,7 @@
 //! Invariant: every call that reached this desk is saved exactly once — an answered call at its
 //! wrap-up (or when the wrap-up limit runs out), any other call when it ends.
 
+pub mod provision;
 pub mod types;
 
 use std::collections::HashMap;

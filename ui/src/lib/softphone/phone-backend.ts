@@ -41,7 +41,10 @@ export function createPhoneCommands(invoke: InvokeFn): Commands {
 
 function tauriPhone(): PhoneBackend {
   let core: Promise<typeof import("@tauri-apps/api/core")> | null = null;
-  const invoke: InvokeFn = (cmd, args) => (core ??= import("@tauri-apps/api/core")).then((m) => m.invoke(cmd, args));
+  // Every phone command goes through the app's one `phone_invoke` entry point (shared with the
+  // HTTP bridge), named as in PHONE_COMMANDS.
+  const invoke: InvokeFn = (cmd, args) =>
+    (core ??= import("@tauri-apps/api/core")).then((m) => m.invoke("phone_invoke", { command: cmd, args: args ?? {} }));
   return {
     ...createPhoneCommands(invoke),
     subscribePhone(onChange) {
