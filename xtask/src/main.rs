@@ -19,8 +19,10 @@ cargo xtask <task>
   bindings         regenerate ui/src/lib/backend/bindings.ts from the Rust types
   bench            run the store benchmarks (large demo dataset) and print figures";
 
-/// Debian/Ubuntu packages the desktop app needs to build and run (WebKitGTK for the window, ALSA for cpal).
-const APT_BUILD: &[&str] = &["pkg-config", "libwebkit2gtk-4.1-dev", "libasound2-dev", "build-essential"];
+/// Debian/Ubuntu packages the desktop app needs to build and run (WebKitGTK for the window, ALSA for cpal,
+/// D-Bus for the Secret Service keychain).
+const APT_BUILD: &[&str] =
+    &["pkg-config", "libwebkit2gtk-4.1-dev", "libasound2-dev", "libdbus-1-dev", "build-essential"];
 /// Extra packages the tests use: a virtual display, the WebKit WebDriver, sipp (a real SIP peer).
 const APT_TEST: &[&str] =
     &["xvfb", "xauth", "webkit2gtk-driver", "imagemagick", "sip-tester", "kamailio", "baresip-core"];
@@ -273,13 +275,24 @@ fn test() -> Result<()> {
     run(cargo().args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
     let ui = root().join("ui");
     run(Command::new("npm").args(["run", "check"]).current_dir(&ui))?;
-    run_tests(Command::new("npm").args(["test"]).current_dir(&ui))?;
+    // Every runner runs even if an earlier one failed, so one run shows every failure.
+    let mut failed_runs = Vec::new();
+    let mut check = |what: &str, result: Result<()>| {
+        if let Err(e) = result {
+            eprintln!("xtask: {what} FAILED: {e:#}");
+            failed_runs.push(what.to_owned());
+        }
+    };
+    check("UI tests", run_tests(Command::new("npm").args(["test"]).current_dir(&ui)));
     // Unit and integration tests of every crate (the end-to-end crate needs a display: below).
-    run_tests(cargo().args(["test", "--workspace", "--exclude", "okno-e2e"]))?;
-    end_to_end()?;
-    fuzz_smoke()?;
+    check("crate tests", run_tests(cargo().args(["test", "--workspace", "--exclude", "okno-e2e", "--no-fail-fast"])));
+    check("end-to-end tests", end_to_end());
+    check("fuzz smoke run", fuzz_smoke());
     use std::sync::atomic::Ordering;
     println!("summary: {} passed, {} failed", PASSED.load(Ordering::Relaxed), FAILED.load(Ordering::Relaxed));
+    if !failed_runs.is_empty() {
+        bail!("failed: {}", failed_runs.join(", "));
+    }
     Ok(())
 }
 
@@ -320,7 +333,8 @@ fn end_to_end() -> Result<()> {
         eprintln!("xtask: the WebDriver tests run on Linux only (tauri-driver uses WebKitWebDriver)");
         return Ok(());
     }
-    run(cargo().args(["build", "-p", "okno-desktop"]))?;
+    // The app, and the headless phone the softphone test calls it with.
+    run(cargo().args(["build", "-p", "okno-desktop", "-p", "okno-phone"]))?;
     let display = free_display();
     let mut xvfb = Command::new("Xvfb")
         .args([&format!(":{display}"), "-screen", "0", "1440x900x24", "-nolisten", "tcp"])
@@ -334,6 +348,7 @@ fn end_to_end() -> Result<()> {
             .args(["test", "-p", "okno-e2e", "--", "--include-ignored", "--test-threads", "1"])
             .env("DISPLAY", format!(":{display}"))
             .env("OKNO_DESKTOP_BIN", target_dir().join("debug/okno-desktop"))
+            .env("OKNO_PHONE_BIN", target_dir().join("debug/okno-phone"))
             .env("OKNO_ARTIFACTS", &artifacts),
     );
     let _ = xvfb.kill();

@@ -146,8 +146,7 @@ async fn run() -> anyhow::Result<()> {
         2e6 / (own_us + pg_us)
     );
     println!(
-        "  command: OKNO_BENCH_WORKERS={workers} OKNO_BENCH_MUTATIONS={total} \
-         CARGO_TARGET_DIR=/root/.cache/okno-server-target cargo bench -p okno-server --bench push -j 1"
+        "  command: OKNO_BENCH_WORKERS={workers} OKNO_BENCH_MUTATIONS={total} cargo bench -p okno-server --bench push"
     );
     drop(db);
     Ok(())
