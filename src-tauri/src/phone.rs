@@ -88,6 +88,8 @@ pub(crate) struct PhoneService {
     running: Mutex<Option<Running>>,
     local_ends: Mutex<LocalEnds>,
     emit: Mutex<Option<Emitter>>,
+    /// The ring device's player, opened at the first incoming call.
+    ringer: Mutex<Option<okno_audio::Ringer>>,
 }
 
 impl PhoneService {
@@ -104,6 +106,7 @@ impl PhoneService {
             running: Mutex::new(None),
             local_ends: Mutex::new(LocalEnds::default()),
             emit: Mutex::new(None),
+            ringer: Mutex::new(None),
         });
         service.restart().await;
         let weak = Arc::downgrade(&service);
@@ -192,7 +195,7 @@ impl PhoneService {
             Err(e) => return failed(self, e),
         };
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-        let media: Box<dyn engine::MediaIo> = Box::new(SilentMedia);
+        let media: Box<dyn engine::MediaIo> = Box::new(DeviceMedia);
         match engine::spawn(config, media, tx).await {
             Ok((handle, _task)) => {
                 *self.running.lock().unwrap_or_else(|e| e.into_inner()) =
@@ -318,9 +321,24 @@ impl PhoneService {
                         tracing::error!(error = %e, "cannot save the call");
                     }
                 }
-                Effect::Ring { on } => tracing::info!(on, "ringtone"),
+                Effect::Ring { on } => self.ring(on),
                 Effect::Notify { call_id, title, body } => tracing::info!(call_id, title, body, "incoming call"),
             }
+        }
+    }
+
+    fn ring(&self, on: bool) {
+        let mut ringer = self.ringer.lock().unwrap_or_else(|e| e.into_inner());
+        if on && ringer.is_none() {
+            match okno_audio::Ringer::open(okno_audio::DeviceChoice::Default, okno_audio::StreamOptions::default()) {
+                Ok(r) => *ringer = Some(r),
+                Err(e) => tracing::warn!(error = %e, "no ring device: the call card still shows the call"),
+            }
+        }
+        match (ringer.as_ref(), on) {
+            (Some(r), true) => r.play(okno_audio::Tone::Ring),
+            (Some(r), false) => r.stop(),
+            (None, _) => {}
         }
     }
 
@@ -571,17 +589,54 @@ fn engine_config(account: &SipAccount, password: Option<String>) -> std::result:
     Ok(config)
 }
 
-/// The desktop's audio until sound devices are wired in: silence out, nothing played.
-struct SilentMedia;
+/// A call's audio through the sound devices: the default input and output, followed when they
+/// change or are unplugged (`okno-audio`). A device that is missing never fails the call: the
+/// streams carry on silent and say so in the log.
+struct DeviceMedia;
 
-impl engine::MediaIo for SilentMedia {
+impl engine::MediaIo for DeviceMedia {
     fn open(
         &mut self,
-        _call_id: &str,
+        call_id: &str,
         _number: u32,
-        _rate: u32,
+        rate: u32,
     ) -> (Box<dyn okno_phone::media::AudioSource>, Box<dyn okno_phone::media::AudioSink>) {
-        (Box::new(okno_phone::media::Silence), Box::new(okno_phone::media::Discard))
+        use okno_audio::{CaptureStream, DeviceChoice, FrameRate, PlaybackStream, StreamOptions};
+        let streams = FrameRate::try_from(rate).and_then(|rate| {
+            let mic = CaptureStream::open(DeviceChoice::Default, rate, StreamOptions::default())?;
+            let headset = PlaybackStream::open(DeviceChoice::Default, rate, StreamOptions::default())?;
+            Ok((mic, headset))
+        });
+        match streams {
+            Ok((mic, headset)) => (Box::new(Microphone(mic)), Box::new(Headset(headset))),
+            Err(e) => {
+                tracing::warn!(call_id, error = %e, "no sound devices for this call: it carries on silent");
+                (Box::new(okno_phone::media::Silence), Box::new(okno_phone::media::Discard))
+            }
+        }
+    }
+}
+
+struct Microphone(okno_audio::CaptureStream);
+
+impl okno_phone::media::AudioSource for Microphone {
+    fn read_frame(&mut self, frame: &mut [i16]) {
+        // The call takes one frame per 20 ms tick; frames the device delivered beyond a couple
+        // would only add delay, so the oldest go.
+        while self.0.frames_waiting() > 2 {
+            let _ = self.0.try_read_frame(frame);
+        }
+        if self.0.try_read_frame(frame).is_none() {
+            frame.fill(0);
+        }
+    }
+}
+
+struct Headset(okno_audio::PlaybackStream);
+
+impl okno_phone::media::AudioSink for Headset {
+    fn write_frame(&mut self, frame: &[i16]) {
+        self.0.write_frame(frame);
     }
 }
 

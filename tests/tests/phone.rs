@@ -2,7 +2,9 @@
 //! from a provisioning file, a real SIP peer (the headless okno-phone) calls the hotline from a
 //! demo customer's number, and the operator sees who is calling, answers, holds, resumes, hangs
 //! up and wraps up with a disposition; the call is then in the store, on the customer's timeline
-//! and in the outbox, and the agent state went Busy → Wrap-up → Available.
+//! and in the outbox, and the agent state went Busy → Wrap-up → Available. Audio is real too: a
+//! private PulseAudio with null sinks is the operator's headset and microphone, and the caller's
+//! tone is heard on the headset while the microphone's tone reaches the caller.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -53,6 +55,85 @@ fn okno_phone_binary() -> std::path::PathBuf {
         .unwrap_or_else(|| app_binary().unwrap().with_file_name("okno-phone"))
 }
 
+/// A private PulseAudio for the app: sink `headset` (the default output) and sink `mic`, whose
+/// monitor is the default input. Dies with the test process.
+fn start_pulseaudio(dir: &std::path::Path) -> anyhow::Result<(Killed, String)> {
+    let runtime = dir.join("pulse-xdg");
+    std::fs::create_dir_all(&runtime)?;
+    Command::new("chmod").arg("700").arg(&runtime).status()?;
+    let child = Command::new("setpriv")
+        .args(["--pdeathsig", "KILL", "pulseaudio", "-n", "--daemonize=no", "--exit-idle-time=-1"])
+        .args(["-L", "module-native-protocol-unix"])
+        .args(["-L", "module-null-sink sink_name=headset sink_properties=device.description=Headset"])
+        .args(["-L", "module-null-sink sink_name=mic sink_properties=device.description=Mic"])
+        .env("XDG_RUNTIME_DIR", &runtime)
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(dir.join("pulseaudio.log"))?)
+        .spawn()?;
+    let server = format!("unix:{}/pulse/native", runtime.display());
+    let pactl = |args: &[&str]| Command::new("pactl").args(args).env("PULSE_SERVER", &server).output();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !pactl(&["info"])?.status.success() {
+        anyhow::ensure!(std::time::Instant::now() < deadline, "pulseaudio did not start; see pulseaudio.log");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    anyhow::ensure!(pactl(&["set-default-sink", "headset"])?.status.success());
+    anyhow::ensure!(pactl(&["set-default-source", "mic.monitor"])?.status.success());
+    Ok((Killed(child), server))
+}
+
+/// A mono 8 kHz WAV of a sine at `hz`, `secs` long.
+fn write_tone(path: &std::path::Path, hz: f64, secs: u32) -> anyhow::Result<()> {
+    let n = 8000 * secs as usize;
+    let mut bytes = Vec::with_capacity(44 + 2 * n);
+    let riff = |b: &mut Vec<u8>, tag: &[u8], len: u32| {
+        b.extend_from_slice(tag);
+        b.extend_from_slice(&len.to_le_bytes());
+    };
+    riff(&mut bytes, b"RIFF", 36 + 2 * n as u32);
+    bytes.extend_from_slice(b"WAVE");
+    riff(&mut bytes, b"fmt ", 16);
+    for v in [1u16, 1] {
+        bytes.extend_from_slice(&v.to_le_bytes());
+    }
+    bytes.extend_from_slice(&8000u32.to_le_bytes());
+    bytes.extend_from_slice(&16000u32.to_le_bytes());
+    for v in [2u16, 16] {
+        bytes.extend_from_slice(&v.to_le_bytes());
+    }
+    riff(&mut bytes, b"data", 2 * n as u32);
+    for i in 0..n {
+        let v = (0.3 * 32767.0 * (std::f64::consts::TAU * hz * i as f64 / 8000.0).sin()) as i16;
+        bytes.extend_from_slice(&v.to_le_bytes());
+    }
+    std::fs::write(path, bytes)?;
+    Ok(())
+}
+
+/// The largest share of power at `hz` (Goertzel) over any one-second window of 8 kHz samples.
+fn best_tone_share(samples: &[i16], hz: f64) -> f64 {
+    let w = std::f64::consts::TAU * hz / 8000.0;
+    samples
+        .chunks(8000)
+        .filter(|c| c.len() == 8000)
+        .map(|x| {
+            let (mut s1, mut s2) = (0.0f64, 0.0f64);
+            for &v in x {
+                let s = v as f64 + 2.0 * w.cos() * s1 - s2;
+                s2 = s1;
+                s1 = s;
+            }
+            let power = (s1 * s1 + s2 * s2 - 2.0 * w.cos() * s1 * s2) * 2.0 / (x.len() as f64).powi(2);
+            let total = x.iter().map(|&v| (v as f64).powi(2)).sum::<f64>() / x.len() as f64;
+            if total < 1000.0 { 0.0 } else { power / total }
+        })
+        .fold(0.0, f64::max)
+}
+
+fn pcm16(bytes: &[u8]) -> Vec<i16> {
+    bytes.chunks_exact(2).map(|b| i16::from_le_bytes([b[0], b[1]])).collect()
+}
+
 fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64
 }
@@ -87,9 +168,19 @@ fn a_customer_calls_the_hotline_and_the_operator_answers_holds_and_wraps_up() ->
              registrar = \"127.0.0.1:{sip_port}\"\npassword_env = \"{PASSWORD_VAR}\"\n"
         ),
     )?;
+    let (_pulse, pulse_server) = start_pulseaudio(run.path())?;
     // SAFETY: set before any other thread of this test process exists (the tests run one at a
-    // time and this is the first thing that spawns anything that reads the environment).
-    unsafe { std::env::set_var(PASSWORD_VAR, PASSWORD) };
+    // time and this is the first thing that spawns anything that reads the environment). The
+    // app inherits both through tauri-driver.
+    unsafe {
+        std::env::set_var(PASSWORD_VAR, PASSWORD);
+        std::env::set_var("PULSE_SERVER", &pulse_server);
+    }
+    let caller_tone = run.path().join("caller-1000hz.wav");
+    write_tone(&caller_tone, 1000.0, 30)?;
+    let mic_tone = run.path().join("mic-600hz.wav");
+    write_tone(&mic_tone, 600.0, 30)?;
+    let caller_heard = run.path().join("caller-heard.wav");
 
     let driver = Driver::start()?;
     let args = vec![
@@ -108,6 +199,10 @@ fn a_customer_calls_the_hotline_and_the_operator_answers_holds_and_wraps_up() ->
         .args(["--account", &format!("sip:{caller_number}@127.0.0.1")])
         .args(["--registrar", &format!("127.0.0.1:{sip_port}"), "--password-env", PASSWORD_VAR])
         .args(["--call", &format!("sip:{HOTLINE}@127.0.0.1"), "--json-events"])
+        .arg("--play")
+        .arg(&caller_tone)
+        .arg("--record")
+        .arg(&caller_heard)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()?;
@@ -144,6 +239,26 @@ fn a_customer_calls_the_hotline_and_the_operator_answers_holds_and_wraps_up() ->
 
     s.click(&s.wait_for("[data-testid=answer]", WAIT)?[0])?;
     s.wait_for("[data-testid=in-call][data-phase=active]", WAIT)?;
+    // Three seconds of conversation: the operator's microphone plays 600 Hz, the headset is recorded.
+    let options = okno_audio::StreamOptions { backend: okno_audio::Backend::PulseAudio, ..Default::default() };
+    let mut headset = okno_audio::CaptureStream::open(
+        okno_audio::DeviceChoice::Named("headset.monitor".into()),
+        okno_audio::FrameRate::Hz8000,
+        options,
+    )?;
+    let mut mic = Killed(Command::new("paplay").args(["-d", "mic"]).arg(&mic_tone).spawn()?);
+    let mut recorded = Vec::new();
+    let mut frame = [0i16; 160];
+    let until = std::time::Instant::now() + Duration::from_secs(3);
+    while std::time::Instant::now() < until {
+        if headset.read_frame(&mut frame, Duration::from_millis(50)).is_some() {
+            recorded.extend_from_slice(&frame);
+        }
+    }
+    drop(headset);
+    let _ = mic.0.kill();
+    let on_headset = best_tone_share(&recorded, 1000.0);
+    assert!(on_headset > 0.5, "the caller's 1 kHz tone plays on the operator's headset: share {on_headset:.2}");
     let state = s.attribute(&s.wait_for("[data-testid=agent-state]", WAIT)?[0], "class")?.unwrap_or_default();
     assert!(state.contains("busy"), "the agent is Busy during the call: {state:?}");
 
@@ -179,6 +294,10 @@ fn a_customer_calls_the_hotline_and_the_operator_answers_holds_and_wraps_up() ->
     assert!(status.success(), "the caller's call was answered and ended cleanly: {:?}", heard.lock().unwrap());
     let ended = heard.lock().unwrap().iter().find(|v| v["event"] == "ended").cloned().expect("ended");
     assert_eq!(ended["cause"], "remote_bye", "the operator hung up: {ended}");
+    let wav = std::fs::read(&caller_heard)?;
+    let at_caller = best_tone_share(&pcm16(&wav[44.min(wav.len())..]), 600.0);
+    assert!(at_caller > 0.5, "the operator's microphone (600 Hz) reaches the caller: share {at_caller:.2}");
+    eprintln!("audio: 1 kHz share on the headset {on_headset:.2}, 600 Hz share at the caller {at_caller:.2}");
 
     rt.block_on(async {
         let store = okno_store::Store::open(&data.path().join("okno.db")).await?;
