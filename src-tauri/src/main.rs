@@ -188,6 +188,23 @@ fn run(options: Options) -> anyhow::Result<()> {
                         tracing::warn!(error = %e, "cannot send the phone state to the window");
                     }
                 });
+                // An incoming call brings the window forward and asks the desktop for attention
+                // (a flashing taskbar entry), unless the operator turned it off
+                // (setting `phone_bring_to_front` = "false").
+                let handle = app.handle().clone();
+                let bring_to_front = tauri::async_runtime::block_on(store.setting("phone_bring_to_front"))
+                    .ok()
+                    .flatten()
+                    .is_none_or(|v| v != "false");
+                phone.on_incoming(move |_title, _body| {
+                    let Some(window) = tauri::Manager::get_webview_window(&handle, "main") else { return };
+                    if bring_to_front {
+                        let _ = window.unminimize();
+                        let _ = window.show();
+                        let _ = window.set_focus();
+                    }
+                    let _ = window.request_user_attention(Some(tauri::UserAttentionType::Critical));
+                });
             }
             let handle = app.handle().clone();
             instance.on_show(move || {

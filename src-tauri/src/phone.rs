@@ -81,6 +81,8 @@ struct LocalEnds {
 
 /// Where snapshots go: the window's "phone" event.
 type Emitter = Box<dyn Fn(&PhoneSnapshot) + Send + Sync>;
+/// What the window does when a call comes in (come to the front, ask for attention).
+type Alert = Box<dyn Fn(&str, &str) + Send + Sync>;
 
 pub(crate) struct PhoneService {
     store: Store,
@@ -88,6 +90,7 @@ pub(crate) struct PhoneService {
     running: Mutex<Option<Running>>,
     local_ends: Mutex<LocalEnds>,
     emit: Mutex<Option<Emitter>>,
+    alert: Mutex<Option<Alert>>,
     /// The ring device's player, opened at the first incoming call.
     ringer: Mutex<Option<okno_audio::Ringer>>,
 }
@@ -106,6 +109,7 @@ impl PhoneService {
             running: Mutex::new(None),
             local_ends: Mutex::new(LocalEnds::default()),
             emit: Mutex::new(None),
+            alert: Mutex::new(None),
             ringer: Mutex::new(None),
         });
         service.restart().await;
@@ -130,6 +134,11 @@ impl PhoneService {
     /// Where snapshots go (the Tauri event); set once the window exists.
     pub(crate) fn on_change(&self, emit: impl Fn(&PhoneSnapshot) + Send + Sync + 'static) {
         *self.emit.lock().unwrap_or_else(|e| e.into_inner()) = Some(Box::new(emit));
+    }
+
+    /// What to do about an incoming call besides the call card (the window's side).
+    pub(crate) fn on_incoming(&self, alert: impl Fn(&str, &str) + Send + Sync + 'static) {
+        *self.alert.lock().unwrap_or_else(|e| e.into_inner()) = Some(Box::new(alert));
     }
 
     fn changed(&self) {
@@ -322,7 +331,12 @@ impl PhoneService {
                     }
                 }
                 Effect::Ring { on } => self.ring(on),
-                Effect::Notify { call_id, title, body } => tracing::info!(call_id, title, body, "incoming call"),
+                Effect::Notify { call_id, title, body } => {
+                    tracing::info!(call_id, title, body, "incoming call");
+                    if let Some(alert) = self.alert.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+                        alert(&title, &body);
+                    }
+                }
             }
         }
     }
