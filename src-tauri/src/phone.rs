@@ -56,15 +56,15 @@ impl From<PhoneError> for UiError {
     }
 }
 
-/// The user part of a SIP URI: the number on a call card.
+/// The number on a call card: the user part of a SIP URI (the number of a tel: URI), as
+/// okno-sip parses it; the text itself if it does not parse.
 fn user_part(uri: &str) -> String {
-    let rest = uri.trim().trim_start_matches('<').trim_end_matches('>');
-    let rest = rest
-        .strip_prefix("sips:")
-        .or_else(|| rest.strip_prefix("sip:"))
-        .or_else(|| rest.strip_prefix("tel:"))
-        .unwrap_or(rest);
-    rest.split(['@', ';', '>']).next().unwrap_or(rest).to_owned()
+    let text = uri.trim().trim_start_matches('<').trim_end_matches('>');
+    match okno_sip::uri::Uri::parse(text) {
+        Ok(okno_sip::uri::Uri::Sip(sip)) => sip.user.unwrap_or_default(),
+        Ok(okno_sip::uri::Uri::Tel(tel)) => tel.number,
+        _ => text.to_owned(),
+    }
 }
 
 struct Running {
@@ -481,8 +481,13 @@ impl PhoneService {
         self.not_yet("call transfer from the window")
     }
 
+    /// Missed calls that started before this are seen (one watermark, not a flag per call).
+    async fn seen_until(&self) -> Result<i64> {
+        Ok(self.store.setting(SEEN_KEY).await?.and_then(|s| s.parse().ok()).unwrap_or(0))
+    }
+
     async fn missed_unseen(&self) -> Result<u32> {
-        let seen: i64 = self.store.setting(SEEN_KEY).await?.and_then(|s| s.parse().ok()).unwrap_or(0);
+        let seen = self.seen_until().await?;
         let calls = self.store.recent_calls(200).await?;
         Ok(
             calls
@@ -493,7 +498,7 @@ impl PhoneService {
     }
 
     pub(crate) async fn history(&self, limit: u32) -> Result<Vec<CallHistoryEntry>> {
-        let seen: i64 = self.store.setting(SEEN_KEY).await?.and_then(|s| s.parse().ok()).unwrap_or(0);
+        let seen = self.seen_until().await?;
         Ok(self
             .store
             .recent_calls(limit)
@@ -591,16 +596,36 @@ fn engine_config(account: &SipAccount, password: Option<String>) -> std::result:
         .map_err(|e| format!("cannot resolve the registrar {}: {e}", account.registrar))?
         .next()
         .ok_or_else(|| format!("the registrar {} has no address", account.registrar))?;
-    let probe = std::net::UdpSocket::bind(if registrar.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" })
-        .and_then(|s| s.connect(registrar).and_then(|_| s.local_addr()))
-        .map_err(|e| format!("no route to the registrar {registrar}: {e}"))?;
-    let mut config = EngineConfig::new(SocketAddr::new(probe.ip(), 0));
+    // Unspecified: the engine advertises the address of the interface that routes to the registrar.
+    let any = if registrar.is_ipv4() {
+        std::net::Ipv4Addr::UNSPECIFIED.into()
+    } else {
+        std::net::Ipv6Addr::UNSPECIFIED.into()
+    };
+    let mut config = EngineConfig::new(SocketAddr::new(any, 0));
     config.account = Some(
         okno_sip::uri::Uri::parse(&format!("sip:{}@{}", account.user, account.domain)).map_err(|e| e.to_string())?,
     );
     config.registrar = Some(registrar);
     config.password = password;
     Ok(config)
+}
+
+/// The sound devices the system has; calls use the defaults (no choice is stored yet). No sound
+/// system is an empty list, not an error: the operator can still take calls, silent.
+fn audio_devices() -> okno_softphone::AudioDevices {
+    let devices = okno_audio::list_devices(okno_audio::Backend::Auto).unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "no sound devices listed");
+        Vec::new()
+    });
+    let pick = |want: fn(&okno_audio::DeviceInfo) -> bool| {
+        devices
+            .iter()
+            .filter(|d| want(d))
+            .map(|d| okno_softphone::AudioDevice { name: d.name.clone(), is_default: d.is_default })
+            .collect()
+    };
+    okno_softphone::AudioDevices { inputs: pick(|d| d.input), outputs: pick(|d| d.output), ..Default::default() }
 }
 
 /// A call's audio through the sound devices: the default input and output, followed when they
@@ -783,7 +808,7 @@ pub(crate) async fn dispatch(
             "save_sip_account" => json(p.save_account(arg(args, "input")?).await?),
             "delete_sip_account" => json(p.delete_account(arg(args, "id")?).await?),
             "sip_codecs" => json(["PCMU", "PCMA"]),
-            "audio_devices" => json(okno_softphone::AudioDevices::default()),
+            "audio_devices" => json(audio_devices()),
             "set_audio_devices" => p.not_yet("choosing sound devices in the window"),
             _ => unreachable!("listed in NAMES"),
         }

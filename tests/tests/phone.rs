@@ -222,7 +222,7 @@ fn a_customer_calls_the_hotline_and_the_operator_answers_holds_and_wraps_up() ->
     let caller_saw = |event: &str| heard.lock().unwrap().iter().any(|v| v["event"] == event);
 
     // The call card says who is calling and through which line, before answering.
-    let card = s.wait_for("[data-testid=incoming-call]", WAIT)?;
+    s.wait_for("[data-testid=incoming-call]", WAIT)?;
     let name = s.wait_until("the caller's name", WAIT, |s| {
         let names = s.find_all("[data-testid=incoming-call] [data-testid=call-customer-name]")?;
         Ok(match names.first() {
@@ -235,7 +235,6 @@ fn a_customer_calls_the_hotline_and_the_operator_answers_holds_and_wraps_up() ->
     assert!(line.contains("Горячая линия"), "the hotline's queue is shown: {line:?}");
     std::thread::sleep(Duration::from_millis(300));
     s.screenshot(&artifacts_dir().join("phone-incoming.png"))?;
-    let _ = card;
 
     s.click(&s.wait_for("[data-testid=answer]", WAIT)?[0])?;
     s.wait_for("[data-testid=in-call][data-phase=active]", WAIT)?;

@@ -102,6 +102,61 @@ impl Mutation {
     }
 }
 
+/// What a `call_ended` report event records of a saved call: the same facts whether the desktop
+/// or the server applies the `save_call`, so local and central reports agree.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CallEndedFacts<'a> {
+    pub call_id: &'a str,
+    pub direction: CallDirection,
+    pub outcome: CallOutcome,
+    pub disposition: Option<&'a str>,
+    /// From the start until answered (or until the end, unanswered).
+    pub ring_ms: Millis,
+    pub talk_ms: Option<Millis>,
+    pub quality: Option<CallQuality>,
+}
+
+impl Mutation {
+    /// The report facts of a `save_call`; `None` for every other mutation.
+    pub fn call_ended_facts(&self) -> Option<CallEndedFacts<'_>> {
+        match self {
+            Mutation::SaveCall {
+                call_id,
+                direction,
+                outcome,
+                disposition,
+                started_at,
+                answered_at,
+                ended_at,
+                quality,
+                ..
+            } => Some(CallEndedFacts {
+                call_id,
+                direction: *direction,
+                outcome: *outcome,
+                disposition: disposition.as_deref(),
+                ring_ms: answered_at.unwrap_or(*ended_at) - started_at,
+                talk_ms: answered_at.map(|a| ended_at - a),
+                quality: *quality,
+            }),
+            _ => None,
+        }
+    }
+
+    /// A `save_call` whose times are out of order (ended before it started, answered outside
+    /// the call) is refused by whoever applies it; `Err` says why.
+    pub fn check_call_times(&self) -> Result<(), &'static str> {
+        match self {
+            Mutation::SaveCall { started_at, answered_at, ended_at, .. }
+                if ended_at < started_at || answered_at.is_some_and(|a| a < *started_at || a > *ended_at) =>
+            {
+                Err("the call's times are out of order")
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

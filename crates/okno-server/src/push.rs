@@ -638,10 +638,10 @@ async fn apply_mutation(
             disposition,
             notes,
             recording_ref,
-            quality,
+            ..
         } => {
-            if ended_at < started_at || answered_at.is_some_and(|a| a < *started_at || a > *ended_at) {
-                return Ok(refuse(codes::INVALID, "the call's times are out of order"));
+            if let Err(why) = mutation.check_call_times() {
+                return Ok(refuse(codes::INVALID, why));
             }
             // A call linked to a ticket lives in the ticket's queue bucket; otherwise in the
             // operator's own, so it reaches their other desks and their team lead's reports.
@@ -686,11 +686,7 @@ async fn apply_mutation(
             .await?;
             // Append-only: the call was saved before (by another mutation id); nothing changes.
             let Some(call) = row else { return Ok(Verdict::Changes(Vec::new())) };
-            let data = json!({
-                "call_id": call_id, "direction": direction, "outcome": outcome, "disposition": disposition,
-                "ring_ms": answered_at.unwrap_or(*ended_at) - started_at,
-                "talk_ms": answered_at.map(|a| ended_at - a), "quality": quality,
-            });
+            let data = serde_json::to_value(mutation.call_ended_facts()).unwrap_or_default();
             let ev = EventRow {
                 kind: EventKind::CallEnded,
                 at: *ended_at,

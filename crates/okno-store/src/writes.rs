@@ -282,16 +282,14 @@ impl Store {
                 disposition,
                 notes,
                 recording_ref,
-                quality,
+                ..
             } => {
                 if notes.chars().count() > MAX_BODY_CHARS {
                     return Err(StoreError::InvalidInput(format!(
                         "the call notes are longer than {MAX_BODY_CHARS} characters"
                     )));
                 }
-                if *ended_at < *started_at || answered_at.is_some_and(|a| a < *started_at || a > *ended_at) {
-                    return Err(StoreError::InvalidInput("the call's times are out of order".into()));
-                }
+                mutation.check_call_times().map_err(|why| StoreError::InvalidInput(why.into()))?;
                 if let Some(ticket_id) = ticket_id {
                     require_ticket(&mut tx, ticket_id).await?;
                 }
@@ -329,11 +327,7 @@ impl Store {
                 .await?;
                 if inserted.rows_affected() == 1 {
                     // The reports' fact: talk and ring times, the outcome and the media quality.
-                    let data = serde_json::json!({
-                        "direction": direction, "outcome": outcome, "disposition": disposition,
-                        "ring_ms": answered_at.unwrap_or(*ended_at) - started_at,
-                        "talk_ms": answered_at.map(|a| ended_at - a), "quality": quality,
-                    });
+                    let data = serde_json::to_value(mutation.call_ended_facts())?;
                     sqlx::query(
                         "INSERT INTO events (id, at, kind, ticket_id, call_id, operator_id, queue_id, customer_id, data) \
                          VALUES (?, ?, ?, ?, ?, ?, (SELECT id FROM queues WHERE id = ?), ?, ?)",
