@@ -568,6 +568,50 @@ struct Call {
 }
 
 impl Call {
+    /// A call leg as it starts, in either direction: the dialog's parties, our INVITE transaction
+    /// (sent or received) and the RTP ports bound for it; everything else begins empty.
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        outgoing: bool,
+        peer: SocketAddr,
+        remote_target: Uri,
+        local: NameAddr,
+        remote: NameAddr,
+        invite: TransactionKey,
+        number: u32,
+        sockets: MediaSockets,
+        started: Instant,
+    ) -> Call {
+        Call {
+            outgoing,
+            peer,
+            remote_target,
+            local,
+            remote,
+            local_cseq: 0,
+            invite: Some(invite),
+            invite_request: None,
+            offer: None,
+            answer: None,
+            started,
+            answered: None,
+            provisional: false,
+            cancelling: false,
+            cancel_sent: false,
+            bye: None,
+            reinvite: None,
+            number,
+            rtp_port: sockets.rtp_port(),
+            sockets: Some(sockets),
+            media: None,
+            sdp_version: 1,
+            codec: None,
+            local_hold: false,
+            peer_receives: true,
+            muted: false,
+        }
+    }
+
     /// Whether our media should send: not held by either side.
     fn sending(&self) -> bool {
         !self.local_hold && self.peer_receives
@@ -891,37 +935,8 @@ impl Engine {
         let key = self.ua.send_request(now, peer, req);
         self.calls_seen += 1;
         self.emit(PhoneEvent::Calling { call_id: call_id.clone(), to: target.to_string() });
-        self.calls.insert(
-            call_id,
-            Call {
-                outgoing: true,
-                peer,
-                remote_target: target,
-                local,
-                remote,
-                local_cseq: 1,
-                invite: Some(key),
-                invite_request: None,
-                offer: None,
-                answer: None,
-                started: now,
-                answered: None,
-                provisional: false,
-                cancelling: false,
-                cancel_sent: false,
-                bye: None,
-                reinvite: None,
-                number: self.calls_seen,
-                sockets: Some(sockets),
-                rtp_port,
-                media: None,
-                sdp_version: 1,
-                codec: None,
-                local_hold: false,
-                peer_receives: true,
-                muted: false,
-            },
-        );
+        let call = Call::new(true, peer, target, local, remote, key, self.calls_seen, sockets, now);
+        self.calls.insert(call_id, Call { local_cseq: 1, ..call });
     }
 
     fn answer(&mut self, now: Instant, id: &str) {
@@ -1230,37 +1245,18 @@ impl Engine {
                     display_name: remote.display.clone(),
                 });
                 self.calls_seen += 1;
-                self.calls.insert(
-                    call_id,
-                    Call {
-                        outgoing: false,
-                        peer,
-                        remote_target,
-                        local: local.with_tag(&tag),
-                        remote,
-                        local_cseq: 0,
-                        invite: Some(key.clone()),
-                        invite_request: Some(req.clone()),
-                        offer,
-                        answer,
-                        started: now,
-                        answered: None,
-                        provisional: false,
-                        cancelling: false,
-                        cancel_sent: false,
-                        bye: None,
-                        reinvite: None,
-                        number: self.calls_seen,
-                        sockets: Some(sockets),
-                        rtp_port,
-                        media: None,
-                        sdp_version: 1,
-                        codec: None,
-                        local_hold: false,
-                        peer_receives: true,
-                        muted: false,
-                    },
+                let call = Call::new(
+                    false,
+                    peer,
+                    remote_target,
+                    local.with_tag(&tag),
+                    remote,
+                    key.clone(),
+                    self.calls_seen,
+                    sockets,
+                    now,
                 );
+                self.calls.insert(call_id, Call { invite_request: Some(req.clone()), offer, answer, ..call });
             }
             Method::Bye => {
                 let Ok(id) = req.headers.call_id().map(str::to_owned) else {
