@@ -112,21 +112,10 @@ fn write_tone(path: &std::path::Path, hz: f64, secs: u32) -> anyhow::Result<()> 
 
 /// The largest share of power at `hz` (Goertzel) over any one-second window of 8 kHz samples.
 fn best_tone_share(samples: &[i16], hz: f64) -> f64 {
-    let w = std::f64::consts::TAU * hz / 8000.0;
     samples
-        .chunks(8000)
-        .filter(|c| c.len() == 8000)
-        .map(|x| {
-            let (mut s1, mut s2) = (0.0f64, 0.0f64);
-            for &v in x {
-                let s = v as f64 + 2.0 * w.cos() * s1 - s2;
-                s2 = s1;
-                s1 = s;
-            }
-            let power = (s1 * s1 + s2 * s2 - 2.0 * w.cos() * s1 * s2) * 2.0 / (x.len() as f64).powi(2);
-            let total = x.iter().map(|&v| (v as f64).powi(2)).sum::<f64>() / x.len() as f64;
-            if total < 1000.0 { 0.0 } else { power / total }
-        })
+        .chunks_exact(8000)
+        .filter(|x| okno_audio::convert::level(x).rms_dbfs > -50.0)
+        .map(|x| okno_audio::convert::tone_share(x, 8000, hz))
         .fold(0.0, f64::max)
 }
 

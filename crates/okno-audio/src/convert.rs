@@ -86,9 +86,35 @@ pub fn level(samples: &[i16]) -> Level {
     Level { rms_dbfs: 20.0 * rms.log10(), peak_dbfs: 20.0 * peak.log10() }
 }
 
+/// The share of the power of `samples` (at `rate` Hz) that is a sinusoid at `freq` Hz, 0 to 1
+/// (Goertzel): how a tone test, a level meter or a test tells "the right tone came through"
+/// from noise, silence or a wrong frequency. 0 for digital silence.
+pub fn tone_share(samples: &[i16], rate: u32, freq: f64) -> f64 {
+    let w = std::f64::consts::TAU * freq / rate as f64;
+    let (mut s1, mut s2) = (0.0f64, 0.0f64);
+    for &v in samples {
+        let s = v as f64 + 2.0 * w.cos() * s1 - s2;
+        s2 = s1;
+        s1 = s;
+    }
+    // |X(f)|² · 2 / N² is the mean power of a sinusoid at f.
+    let power = (s1 * s1 + s2 * s2 - 2.0 * w.cos() * s1 * s2) * 2.0 / (samples.len() as f64).powi(2);
+    let total = samples.iter().map(|&v| (v as f64).powi(2)).sum::<f64>() / samples.len() as f64;
+    if total == 0.0 { 0.0 } else { power / total }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tone_share_tells_the_tone_from_another_tone_and_silence() {
+        let sine: Vec<i16> =
+            (0..8000).map(|i| (8000.0 * (std::f64::consts::TAU * 1000.0 * i as f64 / 8000.0).sin()) as i16).collect();
+        assert!(tone_share(&sine, 8000, 1000.0) > 0.99);
+        assert!(tone_share(&sine, 8000, 425.0) < 0.01);
+        assert_eq!(tone_share(&[0; 160], 8000, 1000.0), 0.0);
+    }
 
     #[test]
     fn stereo_downmix_averages_channels() {

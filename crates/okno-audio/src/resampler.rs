@@ -133,19 +133,8 @@ mod tests {
         (0..n).map(|i| ((i as f64 * freq * std::f64::consts::TAU / rate as f64).sin() * amplitude) as i16).collect()
     }
 
-    /// Power of `freq` in `x` relative to the total power, by Goertzel.
     fn tone_power(x: &[i16], rate: u32, freq: f64) -> f64 {
-        let w = std::f64::consts::TAU * freq / rate as f64;
-        let (mut s1, mut s2) = (0.0, 0.0);
-        for &v in x {
-            let s = v as f64 + 2.0 * w.cos() * s1 - s2;
-            s2 = s1;
-            s1 = s;
-        }
-        // |X(f)|² · 2 / N² is the mean power of a sinusoid at f.
-        let power = (s1 * s1 + s2 * s2 - 2.0 * w.cos() * s1 * s2) * 2.0 / (x.len() as f64).powi(2);
-        let total: f64 = x.iter().map(|&v| (v as f64).powi(2)).sum::<f64>() / x.len() as f64;
-        power / total
+        crate::convert::tone_share(x, rate, freq)
     }
 
     #[test]

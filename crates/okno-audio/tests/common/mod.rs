@@ -185,16 +185,4 @@ pub(crate) fn zero_crossing_hz(x: &[i16], rate: u32) -> f64 {
     periods * rate as f64 / (rising[rising.len() - 1] - rising[0]) as f64
 }
 
-/// Share of the total power at `freq` (Goertzel).
-pub(crate) fn tone_share(x: &[i16], rate: u32, freq: f64) -> f64 {
-    let w = std::f64::consts::TAU * freq / rate as f64;
-    let (mut s1, mut s2) = (0.0f64, 0.0f64);
-    for &v in x {
-        let s = v as f64 + 2.0 * w.cos() * s1 - s2;
-        s2 = s1;
-        s1 = s;
-    }
-    let power = (s1 * s1 + s2 * s2 - 2.0 * w.cos() * s1 * s2) * 2.0 / (x.len() as f64).powi(2);
-    let total = x.iter().map(|&v| (v as f64).powi(2)).sum::<f64>() / x.len() as f64;
-    if total == 0.0 { 0.0 } else { power / total }
-}
+pub(crate) use okno_audio::convert::tone_share;
