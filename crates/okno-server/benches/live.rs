@@ -233,7 +233,7 @@ async fn run() -> anyhow::Result<()> {
         local.len() as f64 / sync_secs
     );
     println!(
-        "  command: OKNO_BENCH_SOCKETS={sockets} OKNO_BENCH_ROWS={rows} CARGO_TARGET_DIR=$HOME/.cache/okno-target \
+        "  command: OKNO_BENCH_SOCKETS={sockets} OKNO_BENCH_ROWS={rows} \
          cargo bench -p okno-server --bench live"
     );
     drop(db);
