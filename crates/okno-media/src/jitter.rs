@@ -368,6 +368,13 @@ impl<P> JitterBuffer<P> {
     }
 
     /// What to play for the interval starting at `now`. Call once per frame.
+    /// The frame the next [`JitterBuffer::pop`] would play, if it is here (for a decoder that can
+    /// rebuild a missing frame from its successor, like Opus with FEC).
+    pub fn peek_due(&self) -> Option<&P> {
+        let cursor = self.cursor?;
+        self.frames.range(cursor..cursor + self.frame).next().map(|(_, p)| p)
+    }
+
     pub fn pop(&mut self, now: Instant) -> Playout<P> {
         self.update_target();
         if !self.playing {

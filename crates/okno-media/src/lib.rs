@@ -1,6 +1,6 @@
 //! Media for Okno calls (issue 4): RTP and RTCP, G.711, RFC 4733 DTMF, an
 //! adaptive jitter buffer with packet-loss concealment, and a call-quality
-//! estimate, and [`session::MediaSession`] tying them into one call. Devices live in
+//! estimate, SRTP, and [`session::MediaSession`] tying them into one call. Devices live in
 //! okno-audio; sockets in the drivers (okno-phone).
 //!
 //! Everything here is sans-IO: no sockets, threads, locks, randomness or clock
@@ -19,6 +19,7 @@
 //! - [`quality`]: E-model (ITU-T G.107) MOS estimate.
 //! - [`resample`]: the resampler interface, with a linear implementation for tests.
 //! - [`session`]: one call's media as a single state machine over all of the above.
+//! - [`srtp`]: SRTP/SRTCP (RFC 3711) protect and unprotect with SDES keys, around the session.
 //!
 //! Invariant: no function in this crate panics on bytes received from the
 //! network; malformed input yields a typed error.
@@ -27,11 +28,13 @@
 pub mod dtmf;
 pub mod g711;
 pub mod jitter;
+pub mod opus;
 pub mod quality;
 pub mod resample;
 pub mod rtcp;
 pub mod rtp;
 pub mod session;
+pub mod srtp;
 
 /// A tiny deterministic PRNG (splitmix64) for tests: loss and jitter patterns,
 /// random packets. Tests only; the crate itself uses no randomness.

@@ -15,7 +15,8 @@ use std::time::{Duration, Instant};
 
 use crate::dtmf::{DtmfError, DtmfReceiver, DtmfSender};
 use crate::g711::G711;
-use crate::jitter::{AudioJitterBuffer, Frame, JitterConfig, JitterStats, PushOutcome};
+use crate::jitter::{AudioJitterBuffer, Frame, JitterBuffer, JitterConfig, JitterStats, Playout, PushOutcome};
+use crate::opus::{OpusDecoder, OpusEncoder, OpusError, OpusSettings};
 use crate::quality::{CodecImpairment, Conditions, mos};
 use crate::rtcp::{NtpTime, ReceiverReport, RtcpError, RtcpPacket, SdesChunk};
 use crate::rtp::{ReceiverStats, RtpError, RtpPacket, RtpSender, is_rtcp};
@@ -34,12 +35,16 @@ pub enum MediaError {
     NoTelephoneEvent,
     #[error("a frame must have {expected} samples, not {got}")]
     FrameSize { expected: usize, got: usize },
+    #[error("{0}")]
+    Codec(#[from] OpusError),
 }
 
 /// A voice codec this session can encode and decode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Codec {
     G711(G711),
+    /// Opus (RFC 7587), mono, with in-band FEC; see [`crate::opus`].
+    Opus,
 }
 
 impl Codec {
@@ -48,6 +53,7 @@ impl Codec {
         match (name.to_ascii_uppercase().as_str(), clock_rate) {
             ("PCMU", 8000) => Some(Codec::G711(G711::Pcmu)),
             ("PCMA", 8000) => Some(Codec::G711(G711::Pcma)),
+            ("OPUS", 48000) => Some(Codec::Opus),
             _ => None,
         }
     }
@@ -56,6 +62,7 @@ impl Codec {
     pub fn pcm_rate(self) -> u32 {
         match self {
             Codec::G711(_) => 8000,
+            Codec::Opus => crate::opus::PCM_RATE,
         }
     }
 
@@ -63,6 +70,7 @@ impl Codec {
     pub fn clock_rate(self) -> u32 {
         match self {
             Codec::G711(_) => 8000,
+            Codec::Opus => crate::opus::RTP_CLOCK,
         }
     }
 
@@ -70,24 +78,55 @@ impl Codec {
         match self {
             Codec::G711(G711::Pcmu) => "PCMU",
             Codec::G711(G711::Pcma) => "PCMA",
+            Codec::Opus => "opus",
         }
     }
 
     fn impairment(self) -> CodecImpairment {
         match self {
             Codec::G711(_) => CodecImpairment::G711_PLC,
+            Codec::Opus => CodecImpairment::OPUS,
+        }
+    }
+}
+
+/// The sending half of a codec, with its state.
+#[derive(Debug)]
+enum Encoder {
+    G711(G711),
+    Opus(Box<OpusEncoder>),
+}
+
+impl Encoder {
+    fn encode(&mut self, pcm: &[i16], out: &mut Vec<u8>) -> Result<(), MediaError> {
+        match self {
+            Encoder::G711(law) => law.encode(pcm, out),
+            Encoder::Opus(enc) => enc.encode(pcm, out)?,
+        }
+        Ok(())
+    }
+}
+
+/// The receiving half: G.711 is decoded as it arrives and concealed on PCM; Opus waits in the
+/// jitter buffer encoded and is decoded at playout, so its own concealment and FEC can work.
+#[derive(Debug)]
+enum Playback {
+    Pcm { law: G711, buffer: AudioJitterBuffer },
+    Opus { buffer: JitterBuffer<Vec<u8>>, decoder: Box<OpusDecoder> },
+}
+
+impl Playback {
+    fn stats(&self) -> &JitterStats {
+        match self {
+            Playback::Pcm { buffer, .. } => buffer.stats(),
+            Playback::Opus { buffer, .. } => buffer.stats(),
         }
     }
 
-    fn encode(self, pcm: &[i16], out: &mut Vec<u8>) {
+    fn target_delay(&mut self) -> Duration {
         match self {
-            Codec::G711(law) => law.encode(pcm, out),
-        }
-    }
-
-    fn decode(self, payload: &[u8], out: &mut Vec<i16>) {
-        match self {
-            Codec::G711(law) => law.decode(payload, out),
+            Playback::Pcm { buffer, .. } => buffer.target_delay(),
+            Playback::Opus { buffer, .. } => buffer.target_delay(),
         }
     }
 }
@@ -192,7 +231,10 @@ pub struct MediaSession {
     dtmf_out: DtmfSender,
     dtmf_in: DtmfReceiver,
     stats: ReceiverStats,
-    jitter: AudioJitterBuffer,
+    encoder: Encoder,
+    playback: Playback,
+    /// RTP timestamp units per frame (`frame_samples` at the codec's RTP clock).
+    frame_ticks: u32,
     remote_ssrc: Option<u32>,
     epoch: Instant,
     wall_epoch: Duration,
@@ -208,20 +250,32 @@ pub struct MediaSession {
 
 impl MediaSession {
     /// `now` and `wall` are the same moment on the monotonic clock and as time since
-    /// the Unix epoch; RTCP's NTP timestamps are derived from them.
-    pub fn new(cfg: SessionConfig, now: Instant, wall: Duration) -> MediaSession {
-        let frame_samples = (cfg.codec.clock_rate() as u128 * cfg.ptime.as_nanos() / 1_000_000_000) as usize;
-        let jitter_cfg = JitterConfig {
-            clock_rate: cfg.codec.clock_rate(),
-            frame_samples: frame_samples as u32,
-            ..cfg.jitter.clone()
+    /// the Unix epoch; RTCP's NTP timestamps are derived from them. Fails only if the codec
+    /// library refuses its settings.
+    pub fn new(cfg: SessionConfig, now: Instant, wall: Duration) -> Result<MediaSession, MediaError> {
+        let per_frame = |rate: u32| (rate as u128 * cfg.ptime.as_nanos() / 1_000_000_000) as usize;
+        let frame_samples = per_frame(cfg.codec.pcm_rate());
+        let frame_ticks = per_frame(cfg.codec.clock_rate()) as u32;
+        let jitter_cfg =
+            JitterConfig { clock_rate: cfg.codec.clock_rate(), frame_samples: frame_ticks, ..cfg.jitter.clone() };
+        let (encoder, playback) = match cfg.codec {
+            Codec::G711(law) => (Encoder::G711(law), Playback::Pcm { law, buffer: AudioJitterBuffer::new(jitter_cfg) }),
+            Codec::Opus => (
+                Encoder::Opus(Box::new(OpusEncoder::new(OpusSettings::default())?)),
+                Playback::Opus {
+                    buffer: JitterBuffer::new(jitter_cfg),
+                    decoder: Box::new(OpusDecoder::new(frame_samples)?),
+                },
+            ),
         };
-        MediaSession {
+        Ok(MediaSession {
             sender: RtpSender::new(cfg.ssrc, cfg.initial_sequence, cfg.initial_timestamp),
-            dtmf_out: DtmfSender::new(frame_samples as u32, 10),
+            dtmf_out: DtmfSender::new(frame_ticks, 10),
             dtmf_in: DtmfReceiver::new(),
             stats: ReceiverStats::new(cfg.codec.clock_rate()),
-            jitter: AudioJitterBuffer::new(jitter_cfg),
+            encoder,
+            playback,
+            frame_ticks,
             remote_ssrc: None,
             epoch: now,
             wall_epoch: wall,
@@ -236,10 +290,10 @@ impl MediaSession {
             decoded: Vec::with_capacity(frame_samples),
             frame_samples,
             cfg,
-        }
+        })
     }
 
-    /// Samples per frame at the codec's PCM rate (160 for G.711 at 20 ms).
+    /// Samples per frame at the codec's PCM rate (160 for G.711 at 20 ms, 320 for Opus).
     pub fn frame_samples(&self) -> usize {
         self.frame_samples
     }
@@ -282,7 +336,7 @@ impl MediaSession {
             }
             _ => {
                 self.encoded.clear();
-                self.cfg.codec.encode(pcm, &mut self.encoded);
+                self.encoder.encode(pcm, &mut self.encoded)?;
                 // The marker starts a talkspurt: the first packet of the stream (RFC 3551 §4.1).
                 let marker = self.sender.packet_count() == 0;
                 let payload = std::mem::take(&mut self.encoded);
@@ -291,7 +345,7 @@ impl MediaSession {
                 d?
             }
         };
-        self.sender.advance(self.frame_samples as u32);
+        self.sender.advance(self.frame_ticks);
         Ok(datagram)
     }
 
@@ -325,9 +379,17 @@ impl MediaSession {
             return Ok(Received::Ignored { payload_type: packet.payload_type });
         }
         self.stats.on_packet(now, packet.sequence, packet.timestamp);
-        self.decoded.clear();
-        self.cfg.codec.decode(packet.payload, &mut self.decoded);
-        Ok(Received::Audio(self.jitter.push(now, packet.sequence, packet.timestamp, self.decoded.clone())))
+        let outcome = match &mut self.playback {
+            Playback::Pcm { law, buffer } => {
+                self.decoded.clear();
+                law.decode(packet.payload, &mut self.decoded);
+                buffer.push(now, packet.sequence, packet.timestamp, self.decoded.clone())
+            }
+            Playback::Opus { buffer, .. } => {
+                buffer.push(now, packet.sequence, packet.timestamp, packet.payload.to_vec())
+            }
+        };
+        Ok(Received::Audio(outcome))
     }
 
     fn receive_rtcp(&mut self, now: Instant, datagram: &[u8]) -> Result<(), MediaError> {
@@ -357,7 +419,37 @@ impl MediaSession {
 
     /// The frame to play now; call once per frame interval.
     pub fn playout(&mut self, now: Instant) -> Frame {
-        self.jitter.pop(now)
+        match &mut self.playback {
+            Playback::Pcm { buffer, .. } => buffer.pop(now),
+            Playback::Opus { buffer, decoder } => {
+                let mut pcm = Vec::with_capacity(self.frame_samples);
+                match buffer.pop(now) {
+                    Playout::Frame(payload) => match decoder.decode(&payload, &mut pcm) {
+                        Ok(()) => Frame::Audio(pcm),
+                        Err(_) => {
+                            // A corrupt packet is played as a lost one.
+                            pcm.clear();
+                            let _ = decoder.conceal(&mut pcm);
+                            pcm.resize(self.frame_samples, 0);
+                            Frame::Concealed(pcm)
+                        }
+                    },
+                    Playout::Missing => {
+                        // The next packet's FEC copy of this frame beats guessing.
+                        let rebuilt = match buffer.peek_due() {
+                            Some(next) => decoder.recover(next, &mut pcm),
+                            None => decoder.conceal(&mut pcm),
+                        };
+                        if rebuilt.is_err() {
+                            pcm.clear();
+                        }
+                        pcm.resize(self.frame_samples, 0);
+                        Frame::Concealed(pcm)
+                    }
+                    Playout::Silence => Frame::Silence,
+                }
+            }
+        }
     }
 
     /// A compound RTCP report (SR or RR, with SDES CNAME) when one is due.
@@ -407,13 +499,13 @@ impl MediaSession {
         let expected = self.stats.expected();
         let lost = self.stats.lost();
         let loss_percent = if expected == 0 { 0.0 } else { (100.0 * lost.max(0) as f64 / expected as f64).min(100.0) };
-        let jitter_delay = self.jitter.target_delay();
+        let jitter_delay = self.playback.target_delay();
         let rtt_ms = self.rtt.map(|d| d.as_secs_f64() * 1000.0);
         // Mouth-to-ear estimate: half the RTT (or a LAN's few ms), one frame of packetization,
         // the jitter buffer's delay, and one frame each for capture and playout.
         let frame_ms = self.cfg.ptime.as_secs_f64() * 1000.0;
         let one_way = rtt_ms.map_or(5.0, |r| r / 2.0) + jitter_delay.as_secs_f64() * 1000.0 + 3.0 * frame_ms;
-        let js = *self.jitter.stats();
+        let js = *self.playback.stats();
         // Late packets are lost for the listener even though the network delivered them.
         let heard_loss = if expected == 0 { 0.0 } else { loss_percent + 100.0 * js.late as f64 / expected as f64 };
         CallStats {
@@ -442,8 +534,8 @@ mod tests {
     fn pair(now: Instant) -> (MediaSession, MediaSession) {
         let wall = Duration::from_secs(1_795_000_000);
         let codec = Codec::G711(G711::Pcma);
-        let a = MediaSession::new(SessionConfig::new(codec, 8, Some(101), 0xA11CE), now, wall);
-        let b = MediaSession::new(SessionConfig::new(codec, 8, Some(101), 0xB0B), now, wall);
+        let a = MediaSession::new(SessionConfig::new(codec, 8, Some(101), 0xA11CE), now, wall).unwrap();
+        let b = MediaSession::new(SessionConfig::new(codec, 8, Some(101), 0xB0B), now, wall).unwrap();
         (a, b)
     }
 
@@ -506,7 +598,7 @@ mod tests {
         assert!(matches!(a.send_frame(&[0; 7]), Err(MediaError::FrameSize { expected: 160, got: 7 })));
         assert!(matches!(a.press_dtmf('x', Duration::from_millis(100)), Err(MediaError::Dtmf(_))));
         let mut no_events =
-            MediaSession::new(SessionConfig::new(Codec::G711(G711::Pcmu), 0, None, 1), t0, Duration::ZERO);
+            MediaSession::new(SessionConfig::new(Codec::G711(G711::Pcmu), 0, None, 1), t0, Duration::ZERO).unwrap();
         assert_eq!(no_events.press_dtmf('1', Duration::from_millis(100)), Err(MediaError::NoTelephoneEvent));
         // A packet of another payload type is counted as ignored, not played.
         let cn = RtpPacket::new(13, 1, 1, 9, &[40]).to_vec().unwrap();

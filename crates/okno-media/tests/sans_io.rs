@@ -6,11 +6,13 @@ const SOURCES: &[(&str, &str)] = &[
     ("rtp.rs", include_str!("../src/rtp.rs")),
     ("rtcp.rs", include_str!("../src/rtcp.rs")),
     ("g711.rs", include_str!("../src/g711.rs")),
+    ("opus.rs", include_str!("../src/opus.rs")),
     ("dtmf.rs", include_str!("../src/dtmf.rs")),
     ("jitter.rs", include_str!("../src/jitter.rs")),
     ("quality.rs", include_str!("../src/quality.rs")),
     ("resample.rs", include_str!("../src/resample.rs")),
     ("session.rs", include_str!("../src/session.rs")),
+    ("srtp.rs", include_str!("../src/srtp.rs")),
 ];
 
 const FORBIDDEN: &[&str] = &[

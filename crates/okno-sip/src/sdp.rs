@@ -1,6 +1,7 @@
 //! SDP (RFC 4566) parsing and serialization, and the offer/answer rules of
 //! RFC 3264 that a softphone needs: building an offer from a codec preference
-//! list, answering an offer, and putting a call on hold and back.
+//! list, answering an offer, and putting a call on hold and back; and SDES (RFC 4568):
+//! `a=crypto` lines, the `RTP/SAVP` profile and choosing a crypto suite in the answer.
 //!
 //! Lines this module does not interpret (`i=`, `u=`, `e=`, `b=`, `k=`, unknown
 //! attributes, ...) are kept and written back unchanged.
@@ -21,6 +22,13 @@ pub enum SdpError {
     /// No offered stream has a codec in common with ours (answer with 488).
     #[error("no common codec in any offered stream")]
     NoCommonCodec,
+    /// SRTP is required (by us, or by an `RTP/SAVP` offer) and no offered crypto suite is one
+    /// we support, or we do not do SRTP (answer with 488).
+    #[error("no acceptable SRTP crypto suite")]
+    NoCommonCrypto,
+    /// An `a=crypto` value that does not follow RFC 4568 §9.1.
+    #[error("invalid a=crypto: {0}")]
+    InvalidCrypto(&'static str),
 }
 
 /// `o=` line.
@@ -522,6 +530,242 @@ pub struct MediaConfig {
     pub direction: Direction,
     /// `o=` session id; the caller chooses it (no randomness in this crate).
     pub session_id: u64,
+    /// Whether to offer or insist on SRTP.
+    pub srtp: SrtpPolicy,
+    /// Our `a=crypto` lines, one per suite we support, in preference order, each with a fresh
+    /// key the caller drew. An offer lists them all; an answer uses the key of the suite it
+    /// picks. Unused when `srtp` is off.
+    pub crypto: Vec<Crypto>,
+}
+
+/// SRTP with SDES keys (RFC 4568) for a call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SrtpPolicy {
+    /// Plain RTP; an `RTP/SAVP` offer is refused.
+    #[default]
+    Off,
+    /// Offer `a=crypto` on an `RTP/AVP` stream (best effort: a peer without SRTP ignores the
+    /// lines and the call falls back to RTP); accept SRTP when offered.
+    Offer,
+    /// Offer `RTP/SAVP`; refuse an offer without a crypto suite we support.
+    Require,
+}
+
+impl std::str::FromStr for SrtpPolicy {
+    type Err = SdpError;
+
+    fn from_str(s: &str) -> Result<SrtpPolicy, SdpError> {
+        match s {
+            "off" => Ok(SrtpPolicy::Off),
+            "offer" => Ok(SrtpPolicy::Offer),
+            "require" => Ok(SrtpPolicy::Require),
+            _ => Err(SdpError::InvalidCrypto("the SRTP policy is one of off, offer, require")),
+        }
+    }
+}
+
+/// One key of an `a=crypto` line: `inline:<base64 key||salt>[|lifetime][|MKI:length]`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct CryptoKey {
+    /// Master key then master salt, decoded.
+    pub key_salt: Vec<u8>,
+    /// As written: `2^31` or a decimal count of packets.
+    pub lifetime: Option<String>,
+    /// The MKI value and its length in bytes.
+    pub mki: Option<(u64, u8)>,
+}
+
+impl fmt::Debug for CryptoKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // A secret: never printed or logged.
+        f.debug_struct("CryptoKey")
+            .field("key_salt", &format_args!("<{} bytes>", self.key_salt.len()))
+            .field("lifetime", &self.lifetime)
+            .field("mki", &self.mki)
+            .finish()
+    }
+}
+
+/// An `a=crypto` attribute (RFC 4568 §9.1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Crypto {
+    pub tag: u32,
+    /// The crypto suite's name, e.g. `AES_CM_128_HMAC_SHA1_80`.
+    pub suite: String,
+    pub keys: Vec<CryptoKey>,
+    /// Session parameters (`UNENCRYPTED_SRTP`, `KDR=..`, ...), kept as written.
+    pub session_params: Vec<String>,
+}
+
+impl Crypto {
+    /// A line with one inline key and no lifetime or MKI.
+    pub fn new(tag: u32, suite: &str, key_salt: Vec<u8>) -> Crypto {
+        Crypto {
+            tag,
+            suite: suite.to_owned(),
+            keys: vec![CryptoKey { key_salt, lifetime: None, mki: None }],
+            session_params: Vec::new(),
+        }
+    }
+
+    /// Parses the value after `a=crypto:`.
+    pub fn parse(value: &str) -> Result<Crypto, SdpError> {
+        let mut fields = value.split_whitespace();
+        let tag = fields.next().ok_or(SdpError::InvalidCrypto("empty"))?;
+        if tag.is_empty() || tag.len() > 9 || !tag.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(SdpError::InvalidCrypto("the tag is 1 to 9 digits"));
+        }
+        let tag = tag.parse().map_err(|_| SdpError::InvalidCrypto("the tag is 1 to 9 digits"))?;
+        let suite = fields.next().ok_or(SdpError::InvalidCrypto("no crypto suite"))?;
+        if !suite.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+            return Err(SdpError::InvalidCrypto("bad crypto suite name"));
+        }
+        let params = fields.next().ok_or(SdpError::InvalidCrypto("no key parameters"))?;
+        let keys = params.split(';').map(parse_key_param).collect::<Result<Vec<_>, _>>()?;
+        Ok(Crypto { tag, suite: suite.to_owned(), keys, session_params: fields.map(str::to_owned).collect() })
+    }
+
+    /// The first key's material (the one SDES peers use).
+    pub fn key_salt(&self) -> &[u8] {
+        self.keys.first().map(|k| k.key_salt.as_slice()).unwrap_or_default()
+    }
+}
+
+fn parse_key_param(p: &str) -> Result<CryptoKey, SdpError> {
+    let info = p.strip_prefix("inline:").ok_or(SdpError::InvalidCrypto("only the inline key method exists"))?;
+    let mut parts = info.split('|');
+    let key_salt =
+        base64_decode(parts.next().unwrap_or_default()).ok_or(SdpError::InvalidCrypto("key is not base64"))?;
+    if key_salt.is_empty() {
+        return Err(SdpError::InvalidCrypto("empty key"));
+    }
+    let (mut lifetime, mut mki) = (None, None);
+    for part in parts {
+        if let Some((value, len)) = part.split_once(':') {
+            let value = value.parse().map_err(|_| SdpError::InvalidCrypto("bad MKI value"))?;
+            let len =
+                len.parse().ok().filter(|l| (1..=128).contains(l)).ok_or(SdpError::InvalidCrypto("bad MKI length"))?;
+            if mki.replace((value, len)).is_some() {
+                return Err(SdpError::InvalidCrypto("two MKIs"));
+            }
+        } else {
+            let ok = match part.strip_prefix("2^") {
+                Some(exp) => exp.parse::<u8>().is_ok(),
+                None => part.parse::<u64>().is_ok(),
+            };
+            if !ok || lifetime.replace(part.to_owned()).is_some() {
+                return Err(SdpError::InvalidCrypto("bad key lifetime"));
+            }
+        }
+    }
+    Ok(CryptoKey { key_salt, lifetime, mki })
+}
+
+impl fmt::Display for Crypto {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {} ", self.tag, self.suite)?;
+        for (i, k) in self.keys.iter().enumerate() {
+            let sep = if i == 0 { "" } else { ";" };
+            write!(f, "{sep}inline:{}", base64_encode(&k.key_salt))?;
+            if let Some(l) = &k.lifetime {
+                write!(f, "|{l}")?;
+            }
+            if let Some((v, len)) = k.mki {
+                write!(f, "|{v}:{len}")?;
+            }
+        }
+        for p in &self.session_params {
+            write!(f, " {p}")?;
+        }
+        Ok(())
+    }
+}
+
+const BASE64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+fn base64_encode(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let n = chunk.iter().enumerate().fold(0u32, |n, (i, &b)| n | (b as u32) << (16 - 8 * i));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(BASE64[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// Standard alphabet; padding optional (some peers leave it out).
+fn base64_decode(text: &str) -> Option<Vec<u8>> {
+    let text = text.trim_end_matches('=');
+    if text.len() % 4 == 1 {
+        return None;
+    }
+    let mut out = Vec::with_capacity(text.len() * 3 / 4);
+    let (mut acc, mut bits) = (0u32, 0u32);
+    for c in text.bytes() {
+        let v = BASE64.iter().position(|&b| b == c)? as u32;
+        acc = (acc << 6) | v;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    Some(out)
+}
+
+impl Media {
+    /// The parseable `a=crypto` lines, in order (a line we cannot read is skipped, as RFC 4568
+    /// §7.1.1 has an answerer ignore what it does not understand).
+    pub fn crypto(&self) -> Vec<Crypto> {
+        self.attributes
+            .iter()
+            .filter(|a| a.name == "crypto")
+            .filter_map(|a| Crypto::parse(a.value.as_deref()?).ok())
+            .collect()
+    }
+
+    /// Whether the transport profile is SRTP with SDES (`RTP/SAVP`, `RTP/SAVPF`).
+    pub fn is_savp(&self) -> bool {
+        self.proto.eq_ignore_ascii_case("RTP/SAVP") || self.proto.eq_ignore_ascii_case("RTP/SAVPF")
+    }
+}
+
+/// The SRTP keys of a call: the suite both sides use, our key (we protect with it) and the
+/// peer's (we unprotect with it). `Debug` hides the keys.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SrtpKeys {
+    pub suite: String,
+    pub local: Vec<u8>,
+    pub remote: Vec<u8>,
+}
+
+impl fmt::Debug for SrtpKeys {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SrtpKeys").field("suite", &self.suite).finish_non_exhaustive()
+    }
+}
+
+/// The SRTP keys agreed for the first active audio stream, from our description (`local`,
+/// offer or answer) and the peer's: the `a=crypto` pair with the same tag and suite.
+/// `None`: the stream is plain RTP.
+pub fn srtp_keys(local: &Session, remote: &Session) -> Option<SrtpKeys> {
+    let index = remote.media.iter().position(|m| m.kind == "audio" && m.port != 0)?;
+    let (lm, rm) = (local.media.get(index)?, &remote.media[index]);
+    let ours = lm.crypto();
+    rm.crypto().into_iter().find_map(|theirs| {
+        let mine = ours.iter().find(|c| c.tag == theirs.tag && c.suite == theirs.suite)?;
+        Some(SrtpKeys {
+            suite: theirs.suite.clone(),
+            local: mine.key_salt().to_vec(),
+            remote: theirs.key_salt().to_vec(),
+        })
+    })
 }
 
 fn push_codec_attrs(m: &mut Media, c: &Codec, pt: u8) {
@@ -580,8 +824,37 @@ fn base_session(cfg: &MediaConfig) -> Session {
 pub fn build_offer(cfg: &MediaConfig) -> Session {
     let mut s = base_session(cfg);
     let codecs: Vec<(Codec, u8)> = cfg.codecs.iter().map(|c| (c.clone(), c.payload_type)).collect();
-    s.media.push(audio_media(cfg, &codecs, cfg.direction));
+    let mut m = audio_media(cfg, &codecs, cfg.direction);
+    if cfg.srtp != SrtpPolicy::Off && !cfg.crypto.is_empty() {
+        // `offer` keeps RTP/AVP so that a peer without SRTP still accepts the stream (and
+        // ignores the a=crypto lines); `require` says SAVP and gets a 488 from such a peer.
+        if cfg.srtp == SrtpPolicy::Require {
+            m.proto = "RTP/SAVP".into();
+        }
+        for c in &cfg.crypto {
+            m.attributes.push(Attribute::value("crypto", c.to_string()));
+        }
+    }
+    s.media.push(m);
     s
+}
+
+/// The crypto line to answer an offered stream with: the first offered suite we have a key
+/// for, with the offer's tag and our key (RFC 4568 §7.1.2). `Err` when the stream cannot be
+/// accepted for lack of SRTP; `Ok(None)` for plain RTP.
+fn answer_crypto(om: &Media, cfg: &MediaConfig) -> Result<Option<Crypto>, SdpError> {
+    let chosen = if cfg.srtp == SrtpPolicy::Off {
+        None
+    } else {
+        om.crypto().into_iter().find_map(|offered| {
+            let ours = cfg.crypto.iter().find(|c| c.suite == offered.suite)?;
+            Some(Crypto::new(offered.tag, &offered.suite, ours.key_salt().to_vec()))
+        })
+    };
+    if chosen.is_none() && (om.is_savp() || cfg.srtp == SrtpPolicy::Require) {
+        return Err(SdpError::NoCommonCrypto);
+    }
+    Ok(chosen)
 }
 
 /// Answers `offer` (RFC 3264 §6): the first audio stream with a common voice
@@ -592,9 +865,19 @@ pub fn answer(offer: &Session, cfg: &MediaConfig) -> Result<Session, SdpError> {
     let mut s = base_session(cfg);
     let session_dir = offer.direction();
     let mut accepted = false;
+    let mut crypto_refused = false;
     for om in &offer.media {
         let mut common = Vec::new();
+        let mut crypto = None;
         if !accepted && om.kind == "audio" && om.port != 0 && om.proto.starts_with("RTP/") {
+            match answer_crypto(om, cfg) {
+                Ok(c) => crypto = c,
+                Err(_) => {
+                    crypto_refused = true;
+                    reject_stream(&mut s, om);
+                    continue;
+                }
+            }
             let maps: Vec<RtpMap> = om.payload_types().into_iter().filter_map(|pt| om.rtpmap(pt)).collect();
             for c in &cfg.codecs {
                 if let Some(m) = maps.iter().find(|m| c.matches(m)) {
@@ -607,25 +890,32 @@ pub fn answer(offer: &Session, cfg: &MediaConfig) -> Result<Session, SdpError> {
             let dir = Direction::answer(om.direction(session_dir), cfg.direction);
             let mut m = audio_media(cfg, &common, dir);
             m.proto = om.proto.clone();
+            if let Some(c) = crypto {
+                m.attributes.push(Attribute::value("crypto", c.to_string()));
+            }
             s.media.push(m);
         } else {
-            // Rejected stream: port 0, formats copied from the offer (§6).
-            s.media.push(Media {
-                kind: om.kind.clone(),
-                port: 0,
-                port_count: None,
-                proto: om.proto.clone(),
-                formats: om.formats.clone(),
-                connection: None,
-                extra: Vec::new(),
-                attributes: Vec::new(),
-            });
+            reject_stream(&mut s, om);
         }
     }
     if !accepted {
-        return Err(SdpError::NoCommonCodec);
+        return Err(if crypto_refused { SdpError::NoCommonCrypto } else { SdpError::NoCommonCodec });
     }
     Ok(s)
+}
+
+/// A rejected stream: port 0, formats copied from the offer (RFC 3264 §6).
+fn reject_stream(s: &mut Session, om: &Media) {
+    s.media.push(Media {
+        kind: om.kind.clone(),
+        port: 0,
+        port_count: None,
+        proto: om.proto.clone(),
+        formats: om.formats.clone(),
+        connection: None,
+        extra: Vec::new(),
+        attributes: Vec::new(),
+    });
 }
 
 /// What the media engine needs once offer and answer are known: where to send,
@@ -703,7 +993,138 @@ mod tests {
             ptime: Some(20),
             direction: Direction::SendRecv,
             session_id: 42,
+            srtp: SrtpPolicy::Off,
+            crypto: Vec::new(),
         }
+    }
+
+    const SDES_OFFER: &str = "v=0\r\no=sam 2890844526 2890842807 IN IP4 10.47.16.5\r\ns=SRTP Discussion\r\nc=IN IP4 168.2.17.12\r\nt=2873397496 2873404696\r\nm=audio 49170 RTP/SAVP 0\r\na=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz|2^20|1:4 FEC_ORDER=FEC_SRTP\r\na=crypto:2 F8_128_HMAC_SHA1_80 inline:MTIzNDU2Nzg5QUJDREUwMTIzNDU2Nzg5QUJjZGVm|2^20|1:4;inline:QUJjZGVmMTIzNDU2Nzg5QUJDREUwMTIzNDU2Nzg5|2^20|2:4 FEC_ORDER=FEC_SRTP\r\n";
+
+    fn srtp_cfg(policy: SrtpPolicy) -> MediaConfig {
+        MediaConfig {
+            srtp: policy,
+            crypto: vec![
+                Crypto::new(1, "AES_CM_128_HMAC_SHA1_80", vec![0xA0; 30]),
+                Crypto::new(2, "AES_CM_128_HMAC_SHA1_32", vec![0xB0; 30]),
+            ],
+            ..cfg()
+        }
+    }
+
+    /// RFC 4568 §4 and §9.1: the examples parse, and write back as they were.
+    #[test]
+    fn crypto_attribute_rfc4568_examples() {
+        let v = "1 AES_CM_128_HMAC_SHA1_80 inline:PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR|2^20|1:32";
+        let c = Crypto::parse(v).unwrap();
+        assert_eq!((c.tag, c.suite.as_str()), (1, "AES_CM_128_HMAC_SHA1_80"));
+        assert_eq!(c.key_salt().len(), 30);
+        assert_eq!(c.keys[0].lifetime.as_deref(), Some("2^20"));
+        assert_eq!(c.keys[0].mki, Some((1, 32)));
+        assert_eq!(c.to_string(), v);
+        let s = Session::parse(SDES_OFFER.as_bytes()).unwrap();
+        let lines = s.media[0].crypto();
+        assert_eq!(lines.len(), 2);
+        assert_eq!(lines[1].keys.len(), 2);
+        assert_eq!(lines[1].keys[1].mki, Some((2, 4)));
+        assert_eq!(lines[1].session_params, vec!["FEC_ORDER=FEC_SRTP"]);
+        assert!(s.media[0].is_savp());
+        assert_eq!(s.to_string(), SDES_OFFER);
+        // Keys never reach a log line.
+        assert!(!format!("{c:?}").contains("PS1u"));
+        // Base64 both ways, with and without padding.
+        for n in 0..8 {
+            let bytes: Vec<u8> = (0..n).map(|i| i * 37 + 1).collect();
+            let text = base64_encode(&bytes);
+            assert_eq!(base64_decode(&text).unwrap(), bytes);
+            assert_eq!(base64_decode(text.trim_end_matches('=')).unwrap(), bytes);
+        }
+    }
+
+    #[test]
+    fn crypto_garbage_is_a_typed_error() {
+        for bad in [
+            "",
+            "1",
+            "x AES_CM_128_HMAC_SHA1_80 inline:PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR",
+            "1234567890 AES_CM_128_HMAC_SHA1_80 inline:PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR",
+            "1 AES_CM_128_HMAC_SHA1_80",
+            "1 AES-CM inline:PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR",
+            "1 AES_CM_128_HMAC_SHA1_80 PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR",
+            "1 AES_CM_128_HMAC_SHA1_80 inline:",
+            "1 AES_CM_128_HMAC_SHA1_80 inline:P!1u",
+            "1 AES_CM_128_HMAC_SHA1_80 inline:PS1uQ",
+            "1 AES_CM_128_HMAC_SHA1_80 inline:PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR|2^x",
+            "1 AES_CM_128_HMAC_SHA1_80 inline:PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR|1:0",
+            "1 AES_CM_128_HMAC_SHA1_80 inline:PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR|2^20|2^20",
+        ] {
+            assert!(matches!(Crypto::parse(bad), Err(SdpError::InvalidCrypto(_))), "{bad:?}");
+        }
+        assert!("sometimes".parse::<SrtpPolicy>().is_err());
+        assert_eq!("require".parse::<SrtpPolicy>(), Ok(SrtpPolicy::Require));
+    }
+
+    #[test]
+    fn srtp_offers() {
+        let plain = build_offer(&MediaConfig { srtp: SrtpPolicy::Off, ..srtp_cfg(SrtpPolicy::Off) }).to_string();
+        assert!(plain.contains("RTP/AVP") && !plain.contains("a=crypto"));
+        let offer = build_offer(&srtp_cfg(SrtpPolicy::Offer)).to_string();
+        assert!(offer.contains("m=audio 40000 RTP/AVP 0 8 111 101\r\n"), "{offer}");
+        assert!(
+            offer.contains("a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:oKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCg\r\n")
+        );
+        assert!(offer.contains("a=crypto:2 AES_CM_128_HMAC_SHA1_32 inline:"));
+        let required = build_offer(&srtp_cfg(SrtpPolicy::Require)).to_string();
+        assert!(required.contains("m=audio 40000 RTP/SAVP 0 8 111 101\r\n"));
+    }
+
+    #[test]
+    fn srtp_answer_picks_first_supported_suite_with_offered_tag() {
+        let offer = Session::parse(SDES_OFFER.as_bytes()).unwrap();
+        for policy in [SrtpPolicy::Offer, SrtpPolicy::Require] {
+            let ans = answer(&offer, &srtp_cfg(policy)).unwrap();
+            let m = &ans.media[0];
+            assert_eq!(m.proto, "RTP/SAVP");
+            let lines = m.crypto();
+            assert_eq!(lines.len(), 1, "one answer line");
+            assert_eq!((lines[0].tag, lines[0].suite.as_str()), (1, "AES_CM_128_HMAC_SHA1_80"));
+            assert_eq!(lines[0].key_salt(), &[0xA0; 30], "our own key");
+            let keys = srtp_keys(&ans, &offer).unwrap();
+            assert_eq!(keys.suite, "AES_CM_128_HMAC_SHA1_80");
+            assert_eq!(keys.local, vec![0xA0; 30]);
+            assert_eq!(keys.remote, offer.media[0].crypto()[0].key_salt());
+        }
+        // The offerer's side of the same exchange: its key, the answerer's key, by tag.
+        let mut ours = build_offer(&srtp_cfg(SrtpPolicy::Offer));
+        ours.media[0]
+            .attributes
+            .retain(|a| a.name != "crypto" || a.value.as_deref().is_some_and(|v| v.starts_with('2')));
+        let mut peer = srtp_cfg(SrtpPolicy::Offer);
+        peer.crypto = vec![Crypto::new(9, "AES_CM_128_HMAC_SHA1_32", vec![0xC0; 30])];
+        let ans = answer(&ours, &peer).unwrap();
+        assert_eq!(ans.media[0].crypto()[0].tag, 2);
+        let keys = srtp_keys(&ours, &ans).unwrap();
+        assert_eq!((keys.local[0], keys.remote[0]), (0xB0, 0xC0));
+    }
+
+    #[test]
+    fn srtp_fallback_and_refusal() {
+        // A plain offer: `offer` answers plain RTP, `require` refuses.
+        let plain = Session::parse(OFFER.as_bytes()).unwrap();
+        let ans = answer(&plain, &srtp_cfg(SrtpPolicy::Offer)).unwrap();
+        assert!(ans.media[0].crypto().is_empty());
+        assert_eq!(srtp_keys(&ans, &plain), None);
+        assert_eq!(answer(&plain, &srtp_cfg(SrtpPolicy::Require)), Err(SdpError::NoCommonCrypto));
+        // An RTP/SAVP offer to a phone with SRTP off, or with no suite in common: refused.
+        let savp = Session::parse(SDES_OFFER.as_bytes()).unwrap();
+        assert_eq!(answer(&savp, &srtp_cfg(SrtpPolicy::Off)), Err(SdpError::NoCommonCrypto));
+        let mut only_f8 = srtp_cfg(SrtpPolicy::Offer);
+        only_f8.crypto.retain(|c| c.suite.ends_with("_32"));
+        assert_eq!(answer(&savp, &only_f8), Err(SdpError::NoCommonCrypto));
+        // Our best-effort offer (RTP/AVP + a=crypto) to a peer with SRTP off: plain RTP.
+        let ours = build_offer(&srtp_cfg(SrtpPolicy::Offer));
+        let ans = answer(&ours, &cfg()).unwrap();
+        assert_eq!(ans.media[0].proto, "RTP/AVP");
+        assert_eq!(srtp_keys(&ours, &ans), None);
     }
 
     #[test]
