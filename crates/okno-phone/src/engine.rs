@@ -19,6 +19,10 @@
 //! answers up to [`SHUTDOWN_GRACE`], stops every call's media (RTCP BYE sent, recordings
 //! closed) and then ends the task; the events channel closes after the last event.
 //!
+//! Transfers (RFC 3515 REFER, RFC 3891 Replaces, RFC 5589 call flows) live in [`transfer`]:
+//! blind and attended as the transferor, following a REFER as the transferee, and taking over a
+//! call with Replaces as the transfer target.
+//!
 //! Today: UDP only; no Record-Route (in-dialog requests go straight to the peer's Contact);
 //! a re-INVITE cannot move the media to another address or codec.
 
@@ -41,6 +45,9 @@ use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 
 use crate::media::{self, AudioSink, AudioSource, MediaCommand, MediaHandle, MediaSockets};
+use okno_media::srtp::SrtpProfile;
+
+mod transfer;
 
 /// How often a [`PhoneEvent::Quality`] is reported for each call with media.
 pub const QUALITY_EVERY: Duration = Duration::from_secs(2);
@@ -74,6 +81,9 @@ pub struct EngineConfig {
     pub register_expires: u32,
     /// The User-Agent header; empty for none.
     pub user_agent: String,
+    /// SRTP with SDES keys (RFC 4568): off, offered (falls back to RTP), or required (calls
+    /// without it are refused with 488 or hung up). Keys are drawn per call from the OS RNG.
+    pub srtp: sdp::SrtpPolicy,
 }
 
 impl EngineConfig {
@@ -90,6 +100,7 @@ impl EngineConfig {
             rtp_port: 0,
             register_expires: 300,
             user_agent: format!("okno-phone/{}", env!("CARGO_PKG_VERSION")),
+            srtp: sdp::SrtpPolicy::Off,
         }
     }
 }
@@ -105,6 +116,7 @@ impl fmt::Debug for EngineConfig {
             .field("rtp_port", &self.rtp_port)
             .field("register_expires", &self.register_expires)
             .field("user_agent", &self.user_agent)
+            .field("srtp", &self.srtp)
             .finish()
     }
 }
@@ -141,9 +153,9 @@ pub enum EngineError {
     /// The engine task has ended (after `Shutdown`, or every handle was dropped).
     #[error("the phone engine has stopped")]
     Stopped,
-    #[error("unknown codec {0} (known: pcmu, pcma)")]
+    #[error("unknown codec {0} (known: pcmu, pcma, opus)")]
     UnknownCodec(String),
-    #[error("codec {0} is not implemented yet (use pcmu or pcma)")]
+    #[error("codec {0} is not implemented yet (use pcmu, pcma or opus)")]
     UnsupportedCodec(String),
     #[error("no voice codec given")]
     NoCodec,
@@ -182,6 +194,17 @@ pub enum PhoneCommand {
     Mute { call_id: String, muted: bool },
     /// Send these keys (0-9, *, #, A-D) as RFC 4733 events, one after another.
     Dtmf { call_id: String, keys: String },
+    /// Blind transfer: ask the peer of an answered call (REFER) to call `to` instead. When the
+    /// peer reports that `to` answered, [`PhoneEvent::Transferred`] and the call is hung up
+    /// (cause `transferred`); otherwise [`PhoneEvent::TransferFailed`] and the call stays.
+    Transfer { call_id: String, to: Uri },
+    /// Attended transfer: `consult_call_id` is our answered call with the transfer target; the
+    /// peer of `call_id` is asked to call the target with Replaces, which takes over our consult
+    /// call. Then both our calls end (`transferred` and `remote_bye`).
+    AttendedTransfer { call_id: String, consult_call_id: String },
+    /// Ask the [`MediaIo`] again for every running call's audio and switch to it without
+    /// touching the calls (the operator picked other sound devices).
+    ReopenAudio,
     /// (Re-)register now.
     Register,
     /// Unregister if registered, hang up every call, stop media, then the task ends.
@@ -218,6 +241,8 @@ pub enum ErrorCode {
     DialFailed,
     /// The peer refused our hold or resume re-INVITE, or did not answer it.
     HoldFailed,
+    /// A transfer cannot start: the call is not answered, or one is already under way.
+    TransferFailed,
     /// No registrar or account is configured.
     NotConfigured,
     /// The engine is shutting down.
@@ -311,6 +336,8 @@ pub enum PhoneEvent {
         remote: String,
         local_port: u16,
         telephone_event: Option<u8>,
+        /// The SRTP crypto suite, when the media is encrypted.
+        srtp: Option<String>,
     },
     Held {
         call_id: String,
@@ -330,6 +357,38 @@ pub enum PhoneEvent {
         call_id: String,
         status: u16,
     },
+    /// The peer agreed to our transfer (202 to the REFER) and is calling `to`.
+    Transferring {
+        call_id: String,
+        to: String,
+    },
+    /// `to` answered the peer: the transfer is done and this call is hung up next (cause
+    /// `transferred`).
+    Transferred {
+        call_id: String,
+        to: String,
+    },
+    /// The transfer did not happen: the peer refused the REFER, or `to` refused or did not
+    /// answer (`status` is what the peer reported, `None`: no answer). The call stays up.
+    TransferFailed {
+        call_id: String,
+        to: String,
+        status: Option<u16>,
+    },
+    /// The peer of `call_id` asked us to call `to` (it transfers us); `new_call_id` is that
+    /// call, whose `calling` event came just before. The peer is told how it goes.
+    Referred {
+        call_id: String,
+        to: String,
+        new_call_id: String,
+    },
+    /// A call from `from` took over our call `replaces` (an attended transfer to us, RFC 3891):
+    /// it is answered at once, and `replaces` is hung up (cause `replaced`).
+    Replaced {
+        call_id: String,
+        replaces: String,
+        from: String,
+    },
     /// The media figures of a call so far, every [`QUALITY_EVERY`].
     Quality {
         call_id: String,
@@ -338,7 +397,8 @@ pub enum PhoneEvent {
     /// The call is over. `cause`: `local_bye`, `remote_bye`, `cancelled` (the caller gave up
     /// before we answered), `local_cancel` (we gave up before the peer answered),
     /// `local_reject` (we refused it), `status_NNN` (the peer refused it), `timeout` (no
-    /// answer to INVITE or BYE), `shutdown`. Durations in seconds, rounded to ms; `media` is
+    /// answer to INVITE or BYE), `transferred` (we transferred the peer elsewhere), `replaced`
+    /// (a transfer to us took it over), `shutdown`. Durations in seconds, rounded to ms; `media` is
     /// `None` when no media ran.
     Ended {
         call_id: String,
@@ -526,6 +586,19 @@ fn audio_direction(s: &sdp::Session) -> Option<Direction> {
     s.media.iter().find(|m| m.kind == "audio" && m.port != 0).map(|m| m.direction(s.direction()))
 }
 
+/// Our offer of an outgoing call as far as SRTP needs it: its audio stream with the crypto
+/// lines we sent (the rest of the description does not matter for pairing keys).
+fn call_offer(call: Option<&Call>) -> sdp::Session {
+    let mut s = sdp::Session::parse(b"v=0\r\no=- 0 0 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\nm=audio 9 RTP/AVP 0\r\n")
+        .expect("a constant, valid description");
+    if let Some(call) = call {
+        for c in &call.crypto {
+            s.media[0].attributes.push(sdp::Attribute::value("crypto", c.to_string()));
+        }
+    }
+    s
+}
+
 /// One call's dialog state, as much as the engine needs.
 struct Call {
     outgoing: bool,
@@ -565,6 +638,24 @@ struct Call {
     /// The peer's last description says it receives (false: it holds the call).
     peer_receives: bool,
     muted: bool,
+    /// Transferor: the transfer target asked of the peer, until its NOTIFY says how it went;
+    /// and our REFER while it has no final answer.
+    transfer_to: Option<String>,
+    refer: Option<TransactionKey>,
+    /// Transferee, on the call placed because of a REFER: the referring call and the REFER's
+    /// CSeq (the subscription id), told of our progress by NOTIFY.
+    referred_by: Option<(String, u32)>,
+    /// Why the call ends when our BYE is answered, if not `local_bye`.
+    end_cause: Option<&'static str>,
+    /// The PCM rate the media runs at, for reopening its audio.
+    pcm_rate: u32,
+    /// Outgoing: our INVITE as first sent (without Via), to send again with credentials when
+    /// the peer or a proxy challenges it; cleared once it was (one try: a second challenge is
+    /// a wrong password).
+    unauthorized_invite: Option<Request>,
+    /// Our `a=crypto` lines: offered (outgoing, until the answer) or in use. Re-offers and
+    /// re-answers repeat the one in use, since the media task cannot change keys.
+    crypto: Vec<sdp::Crypto>,
 }
 
 impl Call {
@@ -609,6 +700,13 @@ impl Call {
             local_hold: false,
             peer_receives: true,
             muted: false,
+            transfer_to: None,
+            refer: None,
+            referred_by: None,
+            end_cause: None,
+            pcm_rate: 0,
+            unauthorized_invite: None,
+            crypto: Vec::new(),
         }
     }
 
@@ -716,8 +814,39 @@ impl Engine {
         self.error(ErrorCode::UnknownCall, Some(call_id), "no call with this id");
     }
 
-    fn media_config(&self, rtp_port: u16, direction: Direction, codecs: Vec<sdp::Codec>) -> MediaConfig {
-        MediaConfig { address: self.local.ip(), rtp_port, codecs, ptime: Some(20), direction, session_id: 1 }
+    fn media_config(
+        &self,
+        rtp_port: u16,
+        direction: Direction,
+        codecs: Vec<sdp::Codec>,
+        crypto: Vec<sdp::Crypto>,
+    ) -> MediaConfig {
+        // A running plain call stays plain when re-offered, whatever the policy.
+        let srtp = if crypto.is_empty() { sdp::SrtpPolicy::Off } else { self.config.srtp };
+        MediaConfig {
+            address: self.local.ip(),
+            rtp_port,
+            codecs,
+            ptime: Some(20),
+            direction,
+            session_id: 1,
+            srtp,
+            crypto,
+        }
+    }
+
+    /// Fresh `a=crypto` lines for a new call, one per suite we implement; none when SRTP is off.
+    fn fresh_crypto(&self) -> Result<Vec<sdp::Crypto>, getrandom::Error> {
+        if self.config.srtp == sdp::SrtpPolicy::Off {
+            return Ok(Vec::new());
+        }
+        let mut lines = Vec::new();
+        for (tag, profile) in (1..).zip(SrtpProfile::ALL) {
+            let mut key = vec![0u8; okno_media::srtp::KEY_SALT_LEN];
+            getrandom::fill(&mut key)?;
+            lines.push(sdp::Crypto::new(tag, profile.sdes_name(), key));
+        }
+        Ok(lines)
     }
 
     /// The codecs a call may use: after negotiation only the running one (the media task
@@ -861,6 +990,18 @@ impl Engine {
                     Some(Some(media)) => media.send(MediaCommand::Dtmf(keys)),
                 }
             }
+            PhoneCommand::Transfer { call_id, to } => self.blind_transfer(now, &call_id, &to),
+            PhoneCommand::AttendedTransfer { call_id, consult_call_id } => {
+                self.attended_transfer(now, &call_id, &consult_call_id)
+            }
+            PhoneCommand::ReopenAudio => {
+                for (id, call) in &self.calls {
+                    if let Some(media) = &call.media {
+                        let (source, sink) = self.media_io.open(id, call.number, call.pcm_rate);
+                        media.send(MediaCommand::Replace(source, sink));
+                    }
+                }
+            }
             PhoneCommand::Register => match self.reg.as_mut() {
                 Some(reg) => {
                     reg.register(now, &mut self.ua);
@@ -902,19 +1043,30 @@ impl Engine {
     }
 
     fn dial(&mut self, now: Instant, target: Uri) {
+        self.place_call(now, target, Vec::new());
+    }
+
+    /// Sends a new INVITE (with `extra` headers, e.g. Replaces); the new call's id, or `None`
+    /// with an error event when it cannot be placed.
+    fn place_call(&mut self, now: Instant, target: Uri, extra: Vec<(HeaderName, String)>) -> Option<String> {
         if self.shutdown_by.is_some() {
-            return self.error(ErrorCode::ShuttingDown, None, "the phone is shutting down");
+            self.error(ErrorCode::ShuttingDown, None, "the phone is shutting down");
+            return None;
         }
         let Some(peer) = self.config.registrar.or_else(|| target_addr(&target)) else {
-            return self.error(
+            self.error(
                 ErrorCode::DialFailed,
                 None,
                 format!("cannot resolve the call target {target}: give an IP or a registrar"),
             );
+            return None;
         };
         let sockets = match self.bind_media() {
             Ok(s) => s,
-            Err(e) => return self.error(ErrorCode::DialFailed, None, e.to_string()),
+            Err(e) => {
+                self.error(ErrorCode::DialFailed, None, e.to_string());
+                return None;
+            }
         };
         let rtp_port = sockets.rtp_port();
         let call_id = format!("{}@{}", self.ua.new_tag(), self.local.ip());
@@ -929,14 +1081,32 @@ impl Engine {
         req.headers.push(HeaderName::CallId, &call_id);
         req.headers.push(HeaderName::CSeq, "1 INVITE");
         req.headers.push(HeaderName::Contact, &self.contact);
+        for (name, value) in extra {
+            req.headers.push(name, value);
+        }
         req.headers.push(HeaderName::ContentType, "application/sdp");
-        req.body =
-            sdp::build_offer(&self.media_config(rtp_port, Direction::SendRecv, self.config.codecs.clone())).to_bytes();
+        let crypto = match self.fresh_crypto() {
+            Ok(c) => c,
+            Err(e) => {
+                self.error(ErrorCode::DialFailed, None, format!("no random source for SRTP keys: {e}"));
+                return None;
+            }
+        };
+        req.body = sdp::build_offer(&self.media_config(
+            rtp_port,
+            Direction::SendRecv,
+            self.config.codecs.clone(),
+            crypto.clone(),
+        ))
+        .to_bytes();
+        let first = req.clone();
         let key = self.ua.send_request(now, peer, req);
         self.calls_seen += 1;
         self.emit(PhoneEvent::Calling { call_id: call_id.clone(), to: target.to_string() });
         let call = Call::new(true, peer, target, local, remote, key, self.calls_seen, sockets, now);
-        self.calls.insert(call_id, Call { local_cseq: 1, ..call });
+        let unauthorized_invite = self.config.password.is_some().then_some(first);
+        self.calls.insert(call_id.clone(), Call { local_cseq: 1, unauthorized_invite, crypto, ..call });
+        Some(call_id)
     }
 
     fn answer(&mut self, now: Instant, id: &str) {
@@ -963,7 +1133,7 @@ impl Engine {
         }
         self.emit(PhoneEvent::Answered { call_id: id.to_owned(), direction: CallDirection::Inbound });
         if let (Some(answer), Some(offer)) = (answer, offer) {
-            self.start_media(id, &answer, &offer);
+            self.start_media(id, &answer, &answer, &offer);
         }
     }
 
@@ -1005,17 +1175,23 @@ impl Engine {
         }
     }
 
-    fn send_bye(&mut self, now: Instant, id: &str) {
-        let Some(call) = self.calls.get_mut(id) else { return };
+    /// A new request inside the call's dialog (the next CSeq, our From, the peer's To) and
+    /// where to send it; `None` if the call is gone.
+    fn dialog_request(&mut self, id: &str, method: Method) -> Option<(Request, SocketAddr)> {
+        let call = self.calls.get_mut(id)?;
         call.local_cseq += 1;
-        let mut bye = Request::new(Method::Bye, call.remote_target.clone());
-        bye.headers.push(HeaderName::MaxForwards, "70");
+        let mut req = Request::new(method.clone(), call.remote_target.clone());
+        req.headers.push(HeaderName::MaxForwards, "70");
         // In an incoming call our From is the INVITE's To and the other way round.
-        bye.headers.push(HeaderName::From, call.local.to_string());
-        bye.headers.push(HeaderName::To, call.remote.to_string());
-        bye.headers.push(HeaderName::CallId, id);
-        bye.headers.push(HeaderName::CSeq, format!("{} BYE", call.local_cseq));
-        let peer = call.peer;
+        req.headers.push(HeaderName::From, call.local.to_string());
+        req.headers.push(HeaderName::To, call.remote.to_string());
+        req.headers.push(HeaderName::CallId, id);
+        req.headers.push(HeaderName::CSeq, format!("{} {method}", call.local_cseq));
+        Some((req, call.peer))
+    }
+
+    fn send_bye(&mut self, now: Instant, id: &str) {
+        let Some((bye, peer)) = self.dialog_request(id, Method::Bye) else { return };
         let key = self.ua.send_request(now, peer, bye);
         if let Some(call) = self.calls.get_mut(id) {
             call.bye = Some(key);
@@ -1040,21 +1216,14 @@ impl Engine {
         }
         let codecs = self.call_codecs(call);
         let direction = if hold { Direction::SendOnly } else { Direction::SendRecv };
-        let mut offer = sdp::build_offer(&self.media_config(call.rtp_port, direction, codecs));
+        let mut offer = sdp::build_offer(&self.media_config(call.rtp_port, direction, codecs, call.crypto.clone()));
         let Some(call) = self.calls.get_mut(id) else { return };
         call.sdp_version += 1;
         offer.origin.session_version = call.sdp_version;
-        call.local_cseq += 1;
-        let mut req = Request::new(Method::Invite, call.remote_target.clone());
-        req.headers.push(HeaderName::MaxForwards, "70");
-        req.headers.push(HeaderName::From, call.local.to_string());
-        req.headers.push(HeaderName::To, call.remote.to_string());
-        req.headers.push(HeaderName::CallId, id);
-        req.headers.push(HeaderName::CSeq, format!("{} INVITE", call.local_cseq));
+        let Some((mut req, peer)) = self.dialog_request(id, Method::Invite) else { return };
         req.headers.push(HeaderName::Contact, &self.contact);
         req.headers.push(HeaderName::ContentType, "application/sdp");
         req.body = offer.to_bytes();
-        let peer = call.peer;
         let key = self.ua.send_request(now, peer, req);
         if let Some(call) = self.calls.get_mut(id) {
             call.reinvite = Some((key, hold));
@@ -1071,8 +1240,21 @@ impl Engine {
     }
 
     /// Starts RTP for a call once both descriptions are known.
-    fn start_media(&mut self, id: &str, answer: &sdp::Session, remote: &sdp::Session) {
+    /// `local` is our description (offer or answer), for the SRTP keys.
+    fn start_media(&mut self, id: &str, local: &sdp::Session, answer: &sdp::Session, remote: &sdp::Session) {
         let Some(call) = self.calls.get_mut(id) else { return };
+        let keys = sdp::srtp_keys(local, remote);
+        // From now on only the line in use is repeated (re-INVITEs).
+        call.crypto = local.media.iter().find(|m| m.kind == "audio" && m.port != 0).map_or_else(Vec::new, |m| {
+            m.crypto().into_iter().filter(|c| keys.as_ref().is_some_and(|k| k.local == c.key_salt())).collect()
+        });
+        let srtp = match keys.as_ref().map(media::Srtp::new).transpose() {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(call_id = id, error = %e, "no media for this call");
+                return;
+            }
+        };
         let Some(sockets) = call.sockets.take() else { return };
         let plan = match sdp::media_plan(answer, remote) {
             Ok(p) => p,
@@ -1089,7 +1271,8 @@ impl Engine {
                 return;
             }
         };
-        let (source, sink) = self.media_io.open(id, call.number, cfg.codec.pcm_rate());
+        call.pcm_rate = cfg.codec.pcm_rate();
+        let (source, sink) = self.media_io.open(id, call.number, call.pcm_rate);
         // `plan.direction` is the answerer's: the peer's when we called, ours when we answered.
         call.peer_receives = if call.outgoing { receives(plan.direction) } else { sends(plan.direction) };
         call.codec = Some((plan.codec.encoding.clone(), plan.codec.clock_rate));
@@ -1107,8 +1290,15 @@ impl Engine {
             remote: plan.remote_rtp.to_string(),
             local_port: sockets.rtp_port(),
             telephone_event: plan.telephone_event,
+            srtp: keys.map(|k| k.suite),
         };
-        let handle = media::start(sockets, &plan, cfg, source, sink, on_event);
+        let handle = match media::start(sockets, &plan, cfg, srtp, source, sink, on_event) {
+            Ok(h) => h,
+            Err(e) => {
+                tracing::warn!(call_id = id, error = %e, "no media for this call");
+                return;
+            }
+        };
         if call.muted {
             handle.send(MediaCommand::Mute(true));
         }
@@ -1203,6 +1393,10 @@ impl Engine {
                 if self.shutdown_by.is_some() {
                     return respond(&mut self.ua, 503, None);
                 }
+                let replaces = match self.replaced_call(&req) {
+                    Ok(r) => r,
+                    Err(status) => return respond(&mut self.ua, status, None),
+                };
                 let sockets = match self.bind_media() {
                     Ok(s) => s,
                     Err(e) => {
@@ -1216,13 +1410,20 @@ impl Engine {
                 let offer = sdp::Session::parse(&req.body).ok();
                 let answer = match &offer {
                     Some(o) => {
+                        let crypto = match self.fresh_crypto() {
+                            Ok(c) => c,
+                            Err(e) => {
+                                tracing::warn!(call_id, error = %e, "no random source for SRTP keys");
+                                return respond(&mut self.ua, 500, None);
+                            }
+                        };
                         match sdp::answer(
                             o,
-                            &self.media_config(rtp_port, Direction::SendRecv, self.config.codecs.clone()),
+                            &self.media_config(rtp_port, Direction::SendRecv, self.config.codecs.clone(), crypto),
                         ) {
                             Ok(a) => Some(a),
                             Err(e) => {
-                                tracing::info!(call_id, error = %e, "refusing a call without a common codec");
+                                tracing::info!(call_id, error = %e, "refusing a call: no common codec or SRTP suite");
                                 return respond(&mut self.ua, 488, None);
                             }
                         }
@@ -1237,13 +1438,16 @@ impl Engine {
                     .and_then(|c| c.first().and_then(|c| c.addr().map(|a| a.uri.clone())))
                     .unwrap_or_else(|| remote.uri.clone());
                 let peer = target_addr(&remote_target).unwrap_or(from);
-                respond(&mut self.ua, 180, Some(&tag));
-                self.emit(PhoneEvent::Incoming {
-                    call_id: call_id.clone(),
-                    from: remote.uri.to_string(),
-                    to: local.uri.to_string(),
-                    display_name: remote.display.clone(),
-                });
+                if replaces.is_none() {
+                    respond(&mut self.ua, 180, Some(&tag));
+                    self.emit(PhoneEvent::Incoming {
+                        call_id: call_id.clone(),
+                        from: remote.uri.to_string(),
+                        to: local.uri.to_string(),
+                        display_name: remote.display.clone(),
+                    });
+                }
+                let from_uri = remote.uri.to_string();
                 self.calls_seen += 1;
                 let call = Call::new(
                     false,
@@ -1256,7 +1460,10 @@ impl Engine {
                     sockets,
                     now,
                 );
-                self.calls.insert(call_id, Call { invite_request: Some(req.clone()), offer, answer, ..call });
+                self.calls.insert(call_id.clone(), Call { invite_request: Some(req.clone()), offer, answer, ..call });
+                if let Some(old) = replaces {
+                    self.take_over(now, &call_id, &old, from_uri);
+                }
             }
             Method::Bye => {
                 let Ok(id) = req.headers.call_id().map(str::to_owned) else {
@@ -1270,8 +1477,50 @@ impl Engine {
                 }
             }
             Method::Options => respond(&mut self.ua, 200, None),
+            Method::Info => self.on_info(now, &key, &req),
+            Method::Refer => self.on_refer(now, &key, &req),
+            Method::Notify => self.on_notify(now, &key, &req),
             Method::Ack | Method::Cancel => {}
             _ => respond(&mut self.ua, 405, None),
+        }
+    }
+
+    /// SIP INFO in a call: DTMF the way some PBXes send it (`application/dtmf-relay` with
+    /// `Signal=5`, or `application/dtmf` with the key alone), reported like RFC 4733 keys.
+    /// Other INFO bodies are acknowledged and ignored.
+    fn on_info(&mut self, now: Instant, key: &TransactionKey, req: &Request) {
+        let status = match req.headers.call_id() {
+            Ok(id) if self.calls.contains_key(id) => 200,
+            Ok(_) => 481,
+            Err(_) => 400,
+        };
+        let _ = self.ua.send_response(now, key, &Response::for_request(req, status, None));
+        if status != 200 {
+            return;
+        }
+        let content_type = req.headers.get(&HeaderName::ContentType).unwrap_or_default().to_ascii_lowercase();
+        let body = String::from_utf8_lossy(&req.body);
+        let key_pressed = if content_type.starts_with("application/dtmf-relay") {
+            body.lines()
+                .filter_map(|l| l.split_once('='))
+                .find(|(name, _)| name.trim().eq_ignore_ascii_case("signal"))
+                .map(|(_, v)| v.trim().to_owned())
+        } else if content_type.starts_with("application/dtmf") {
+            Some(body.trim().to_owned())
+        } else {
+            None
+        };
+        // Signal=10 and 11 are * and # in the relay format.
+        let key_pressed = key_pressed.map(|k| match k.as_str() {
+            "10" => "*".to_owned(),
+            "11" => "#".to_owned(),
+            _ => k,
+        });
+        if let (Some(k), Ok(id)) = (key_pressed, req.headers.call_id())
+            && k.len() == 1
+            && k.chars().all(|c| c.is_ascii_digit() || "*#ABCDabcd".contains(c))
+        {
+            self.emit(PhoneEvent::Dtmf { call_id: id.to_owned(), key: k.to_ascii_uppercase() });
         }
     }
 
@@ -1290,7 +1539,8 @@ impl Engine {
         let offer = sdp::Session::parse(&req.body).ok();
         let mut answer = None;
         if let Some(offer) = &offer {
-            let cfg = self.media_config(call.rtp_port, call.our_direction(), self.call_codecs(call));
+            let cfg =
+                self.media_config(call.rtp_port, call.our_direction(), self.call_codecs(call), call.crypto.clone());
             match sdp::answer(offer, &cfg) {
                 Ok(mut a) => {
                     if let Some(call) = self.calls.get_mut(id) {
@@ -1348,8 +1598,14 @@ impl Engine {
         let Some(call) = self.calls.get_mut(&id) else { return };
         if call.bye.as_ref() == Some(&key) {
             if resp.status >= 200 {
-                let cause = if call.cancelling { "local_cancel" } else { "local_bye" };
+                let cause = call.end_cause.unwrap_or(if call.cancelling { "local_cancel" } else { "local_bye" });
                 self.end(&id, cause);
+            }
+            return;
+        }
+        if call.refer.as_ref() == Some(&key) {
+            if resp.status >= 200 {
+                self.on_refer_response(&id, resp.status);
             }
             return;
         }
@@ -1401,11 +1657,25 @@ impl Engine {
                     return self.send_bye(now, &id);
                 }
                 self.emit(PhoneEvent::Answered { call_id: id.clone(), direction: CallDirection::Outbound });
+                self.notify_referrer(now, &id, "200 OK");
                 match sdp::Session::parse(&resp.body) {
                     // The answer is both the plan and the peer's description.
-                    Ok(answer) => self.start_media(&id, &answer, &answer),
+                    Ok(answer) => {
+                        let ours = call_offer(self.calls.get(&id));
+                        if self.config.srtp == sdp::SrtpPolicy::Require && sdp::srtp_keys(&ours, &answer).is_none() {
+                            tracing::info!(call_id = id, "the answer has no SRTP; it is required: hanging up");
+                            if let Some(call) = self.calls.get_mut(&id) {
+                                call.end_cause = Some("srtp_refused");
+                            }
+                            return self.send_bye(now, &id);
+                        }
+                        self.start_media(&id, &ours, &answer, &answer)
+                    }
                     Err(e) => tracing::warn!(call_id = id, error = %e, "2xx without a usable SDP answer"),
                 }
+            }
+            401 | 407 if !call.cancelling && call.unauthorized_invite.is_some() => {
+                self.authorize_invite(now, &id, &resp);
             }
             status => {
                 if call.cancelling {
@@ -1414,6 +1684,50 @@ impl Engine {
                     self.emit(PhoneEvent::Rejected { call_id: id.clone(), status });
                     self.end(&id, &format!("status_{status}"));
                 }
+            }
+        }
+    }
+
+    /// Our INVITE was challenged (401 from the callee, 407 from a proxy): send it again with
+    /// digest credentials (RFC 3261 §22.2), same Call-ID and From tag, the next CSeq. Without a
+    /// usable challenge the call fails with that status.
+    fn authorize_invite(&mut self, now: Instant, id: &str, resp: &Response) {
+        let proxy = resp.status == 407;
+        let challenges: Vec<&str> =
+            if proxy { resp.headers.proxy_authenticate().collect() } else { resp.headers.www_authenticate().collect() };
+        let challenge = challenges.into_iter().find_map(|c| okno_sip::auth::Challenge::parse(c).ok());
+        let username = match &self.config.account {
+            Some(Uri::Sip(sip)) => sip.user.clone().unwrap_or_default(),
+            _ => String::new(),
+        };
+        let Some(call) = self.calls.get_mut(id) else { return };
+        let (Some(challenge), Some(mut req), Some(password)) =
+            (challenge, call.unauthorized_invite.take(), self.config.password.clone())
+        else {
+            self.emit(PhoneEvent::Rejected { call_id: id.to_owned(), status: resp.status });
+            return self.end(id, &format!("status_{}", resp.status));
+        };
+        call.local_cseq += 1;
+        req.headers.set(HeaderName::CSeq, format!("{} INVITE", call.local_cseq));
+        let credentials = Credentials { username, password };
+        let cnonce = self.ua.new_tag();
+        let uri = req.uri.to_string();
+        match okno_sip::auth::authorize(&challenge, &credentials, "INVITE", &uri, &req.body, &cnonce, 1) {
+            Ok(authorization) => {
+                let name = if proxy { HeaderName::ProxyAuthorization } else { HeaderName::Authorization };
+                req.headers.push(name, authorization.to_string());
+                let peer = call.peer;
+                tracing::debug!(call_id = id, status = resp.status, "INVITE challenged; sending credentials");
+                let key = self.ua.send_request(now, peer, req);
+                if let Some(call) = self.calls.get_mut(id) {
+                    call.invite = Some(key);
+                    call.provisional = false;
+                }
+            }
+            Err(e) => {
+                tracing::info!(call_id = id, error = %e, "cannot answer the INVITE's challenge");
+                self.emit(PhoneEvent::Rejected { call_id: id.to_owned(), status: resp.status });
+                self.end(id, &format!("status_{}", resp.status));
             }
         }
     }
@@ -1442,6 +1756,9 @@ impl Engine {
     }
 
     fn end(&mut self, id: &str, cause: &str) {
+        if self.calls.get(id).is_some_and(|c| c.answered.is_none() && c.referred_by.is_some()) {
+            self.notify_referrer(Instant::now(), id, transfer::failure_frag(cause));
+        }
         let Some(mut call) = self.calls.remove(id) else { return };
         let talk = call.answered.map(|a| a.elapsed().as_secs_f64()).unwrap_or(0.0);
         let stats = call.media.as_ref().map(MediaHandle::stats);
@@ -1487,7 +1804,7 @@ mod tests {
         let names = |l: &str| parse_codecs(l).map(|c| c.into_iter().map(|c| c.name).collect::<Vec<_>>());
         assert_eq!(names("pcma, pcmu").unwrap(), ["PCMA", "PCMU", "telephone-event"]);
         assert!(matches!(names("g729"), Err(EngineError::UnknownCodec(_))));
-        assert!(matches!(names("opus"), Err(EngineError::UnsupportedCodec(_))));
+        assert_eq!(names("opus,pcmu").unwrap(), ["opus", "PCMU", "telephone-event"]);
         assert!(matches!(names(" , "), Err(EngineError::NoCodec)));
     }
 

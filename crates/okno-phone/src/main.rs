@@ -33,12 +33,16 @@ OPTIONS:
     --hangup-after-ms N         hang up N ms after answer (default: wait for the other side)
     --exit-after-calls N        exit after N calls ended (incoming or outgoing)
     --json-events               one JSON object per line on stdout for every event
-    --codecs LIST               voice codecs in preference order: pcmu,pcma (default pcmu,pcma)
+    --codecs LIST               voice codecs in preference order: pcmu,pcma,opus (default pcmu,pcma)
     --play FILE.wav             send this file (once, then silence) instead of the microphone
     --record FILE.wav           write the received audio; {n} in the name becomes the call number
     --dtmf KEYS                 send these keys (RFC 4733) 500 ms after answer, e.g. 123#
+    --transfer-to SIP-URI       blind-transfer the first answered call there (REFER)
+    --transfer-after-ms N       ... N ms after the answer (default 1000)
     --audio-device null         audio device; only `null` (no device) in the headless phone
     --rtp-port N                first RTP port to try (default: chosen from the process id)
+    --srtp off|offer|require    SRTP with SDES keys (RFC 4568): offer falls back to RTP with a peer
+                                without it; require refuses such calls (488) (default off)
 Exit code: 0 when every call we placed was answered and ended cleanly, 1 otherwise, 2 on bad options.";
 
 #[derive(Debug, Clone)]
@@ -58,7 +62,10 @@ struct Args {
     play: Option<PathBuf>,
     record: Option<String>,
     dtmf: Option<String>,
+    transfer_to: Option<Uri>,
+    transfer_after: Duration,
     rtp_port: u16,
+    srtp: sdp::SrtpPolicy,
 }
 
 fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Args> {
@@ -78,7 +85,10 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Args> {
         play: None,
         record: None,
         dtmf: None,
+        transfer_to: None,
+        transfer_after: Duration::from_secs(1),
         rtp_port: 0,
+        srtp: sdp::SrtpPolicy::Off,
     };
     while let Some(flag) = it.next() {
         let mut value = || it.next().with_context(|| format!("{flag} needs a value"));
@@ -112,12 +122,15 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Args> {
                 }
                 a.dtmf = Some(keys);
             }
+            "--transfer-to" => a.transfer_to = Some(Uri::parse(&value()?).context("bad --transfer-to URI")?),
+            "--transfer-after-ms" => a.transfer_after = Duration::from_millis(value()?.parse()?),
             "--audio-device" => {
                 let v = value()?;
                 if v != "null" {
                     bail!("--audio-device {v}: the headless phone has no sound devices yet; use null");
                 }
             }
+            "--srtp" => a.srtp = value()?.parse().context("--srtp is off, offer or require")?,
             "--rtp-port" => a.rtp_port = value()?.parse().context("--rtp-port needs a port number")?,
             "-h" | "--help" => {
                 println!("{USAGE}");
@@ -168,6 +181,7 @@ enum Timer {
     Answer(String),
     Hangup(String),
     Dtmf(String),
+    Transfer(String),
     NextCall,
 }
 
@@ -186,6 +200,8 @@ struct Client {
     failures: u32,
     next_call_pending: bool,
     shutting_down: bool,
+    /// `--transfer-to` applies to the first answered call only.
+    transfer_scheduled: bool,
     /// A dial failed: stop, as an unusable `--call` target did before the engine existed.
     fatal: bool,
 }
@@ -232,18 +248,25 @@ impl Client {
                 self.placed += 1;
                 self.live.insert(call_id);
             }
+            // The call a REFER asked for came just before as `calling`: it is the peer's, not
+            // one of the `--calls` we place.
+            PhoneEvent::Referred { .. } => self.placed = self.placed.saturating_sub(1),
             PhoneEvent::Answered { call_id, .. } if !self.shutting_down => {
                 if let Some(after) = self.args.hangup_after {
                     self.at(now + after, Timer::Hangup(call_id.clone()));
                 }
                 if self.args.dtmf.is_some() {
-                    self.at(now + Duration::from_millis(500), Timer::Dtmf(call_id));
+                    self.at(now + Duration::from_millis(500), Timer::Dtmf(call_id.clone()));
+                }
+                if self.args.transfer_to.is_some() && !self.transfer_scheduled {
+                    self.transfer_scheduled = true;
+                    self.at(now + self.args.transfer_after, Timer::Transfer(call_id));
                 }
             }
             PhoneEvent::Ended { call_id, cause, answered, outgoing, .. } => {
                 self.live.remove(&call_id);
                 self.ended += 1;
-                let clean = cause == "local_bye" || cause == "remote_bye";
+                let clean = matches!(cause.as_str(), "local_bye" | "remote_bye" | "transferred");
                 if outgoing && !(clean && answered) {
                     self.failures += 1;
                 }
@@ -272,6 +295,11 @@ impl Client {
                 Timer::Dtmf(id) if self.live.contains(&id) => {
                     let keys = self.args.dtmf.clone().unwrap_or_default();
                     self.send(PhoneCommand::Dtmf { call_id: id, keys });
+                }
+                Timer::Transfer(id) if self.live.contains(&id) => {
+                    if let Some(to) = self.args.transfer_to.clone() {
+                        self.send(PhoneCommand::Transfer { call_id: id, to });
+                    }
                 }
                 Timer::NextCall => {
                     self.next_call_pending = false;
@@ -323,9 +351,9 @@ fn engine_config(args: &Args) -> Result<EngineConfig> {
     config.registrar = args.registrar;
     config.codecs = args.codecs.clone();
     config.rtp_port = args.rtp_port;
-    // The password is only needed (and its variable only required) when registering.
-    if args.registrar.is_some()
-        && args.account.is_some()
+    config.srtp = args.srtp;
+    // The password answers the registrar's and the callees' digest challenges.
+    if args.account.is_some()
         && let Some(var) = &args.password_env
     {
         config.password = Some(std::env::var(var).with_context(|| format!("environment variable {var} is not set"))?);
@@ -354,6 +382,7 @@ async fn run(args: Args) -> Result<bool> {
         failures: 0,
         next_call_pending: false,
         shutting_down: false,
+        transfer_scheduled: false,
         fatal: false,
     };
     let ((), result) = tokio::join!(engine, client.run(registering, events));

@@ -6,6 +6,10 @@
 //!
 //! Symmetric RTP (RFC 4961): when the peer's packets come from another address than its SDP
 //! said (a NAT), we answer to where they come from.
+//!
+//! SRTP (SDES keys): [`Srtp`] protects what the session sends and unprotects what arrives
+//! before the session sees it; a packet that fails authentication is dropped like any other
+//! malformed datagram (and never latches symmetric RTP).
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -14,7 +18,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use okno_media::resample::{LinearResampler, Resampler};
 use okno_media::session::{CallStats, Codec, MediaEvent, MediaSession, SessionConfig};
-use okno_sip::sdp::MediaPlan;
+use okno_media::srtp::{SrtpContext, SrtpError, SrtpProfile};
+use okno_sip::sdp::{MediaPlan, SrtpKeys};
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 
@@ -28,6 +33,27 @@ pub enum MediaDriverError {
     Wav { path: PathBuf, source: hound::Error },
     #[error("the negotiated codec {0} is not implemented")]
     UnsupportedCodec(String),
+    #[error("the SRTP crypto suite {0} is not implemented")]
+    UnsupportedSuite(String),
+    #[error("SRTP key: {0}")]
+    SrtpKey(SrtpError),
+}
+
+/// A call's SRTP: our key protects what we send, the peer's unprotects what we receive.
+pub struct Srtp {
+    tx: SrtpContext,
+    rx: SrtpContext,
+}
+
+impl Srtp {
+    pub fn new(keys: &SrtpKeys) -> Result<Srtp, MediaDriverError> {
+        let profile = SrtpProfile::from_sdes_name(&keys.suite)
+            .ok_or_else(|| MediaDriverError::UnsupportedSuite(keys.suite.clone()))?;
+        Ok(Srtp {
+            tx: SrtpContext::new(profile, &keys.local).map_err(MediaDriverError::SrtpKey)?,
+            rx: SrtpContext::new(profile, &keys.remote).map_err(MediaDriverError::SrtpKey)?,
+        })
+    }
 }
 
 /// Where the audio we send comes from; called once per frame with a buffer to fill.
@@ -189,7 +215,6 @@ impl MediaSockets {
 }
 
 /// What a running call's media can be told.
-#[derive(Debug)]
 pub enum MediaCommand {
     /// Send these keys as RFC 4733 events, 100 ms each, one after another.
     Dtmf(String),
@@ -197,6 +222,20 @@ pub enum MediaCommand {
     Sending(bool),
     /// Mute: send silence instead of the source.
     Mute(bool),
+    /// Take the audio from and to these from the next frame on (the operator chose other
+    /// sound devices); the call itself is not touched.
+    Replace(Box<dyn AudioSource>, Box<dyn AudioSink>),
+}
+
+impl std::fmt::Debug for MediaCommand {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            MediaCommand::Dtmf(keys) => f.debug_tuple("Dtmf").field(keys).finish(),
+            MediaCommand::Sending(on) => f.debug_tuple("Sending").field(on).finish(),
+            MediaCommand::Mute(on) => f.debug_tuple("Mute").field(on).finish(),
+            MediaCommand::Replace(..) => f.write_str("Replace(..)"),
+        }
+    }
 }
 
 /// A call's running media task.
@@ -242,15 +281,16 @@ pub fn start(
     sockets: MediaSockets,
     plan: &MediaPlan,
     cfg: SessionConfig,
+    srtp: Option<Srtp>,
     source: Box<dyn AudioSource>,
     sink: Box<dyn AudioSink>,
     on_event: Box<dyn FnMut(MediaEvent) + Send>,
-) -> MediaHandle {
+) -> Result<MediaHandle, okno_media::session::MediaError> {
+    let wall = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    let session = MediaSession::new(cfg, Instant::now(), wall)?;
     let (commands, rx) = mpsc::unbounded_channel();
     let (stop, stop_rx) = tokio::sync::oneshot::channel();
     let stats = Arc::new(Mutex::new(CallStats::default()));
-    let wall = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
-    let session = MediaSession::new(cfg, Instant::now(), wall);
     let task = tokio::spawn(run(
         Driver {
             sockets,
@@ -264,11 +304,12 @@ pub fn start(
             stats: stats.clone(),
             sending: true,
             muted: false,
+            srtp,
         },
         rx,
         stop_rx,
     ));
-    MediaHandle { commands, stats, stop: Some(stop), task }
+    Ok(MediaHandle { commands, stats, stop: Some(stop), task })
 }
 
 struct Driver {
@@ -283,9 +324,17 @@ struct Driver {
     stats: Arc<Mutex<CallStats>>,
     sending: bool,
     muted: bool,
+    srtp: Option<Srtp>,
 }
 
 impl Driver {
+    /// What goes on the wire: the packet as is, or protected.
+    fn seal(&mut self, packet: Vec<u8>, rtcp: bool) -> Option<Vec<u8>> {
+        let Some(srtp) = self.srtp.as_mut() else { return Some(packet) };
+        let sealed = if rtcp { srtp.tx.protect_rtcp(&packet) } else { srtp.tx.protect_rtp(&packet) };
+        sealed.map_err(|e| tracing::warn!(error = %e, "cannot protect a packet")).ok()
+    }
+
     async fn frame(&mut self, frame: &mut [i16]) {
         let now = Instant::now();
         self.source.read_frame(frame);
@@ -295,7 +344,9 @@ impl Driver {
         if self.sending {
             match self.session.send_frame(frame) {
                 Ok(d) => {
-                    let _ = self.sockets.rtp.send_to(&d, self.remote_rtp).await;
+                    if let Some(d) = self.seal(d, false) {
+                        let _ = self.sockets.rtp.send_to(&d, self.remote_rtp).await;
+                    }
                 }
                 Err(e) => tracing::warn!(error = %e, "cannot send a frame"),
             }
@@ -307,7 +358,7 @@ impl Driver {
                 self.sink.write_frame(frame);
             }
         }
-        if let Some(report) = self.session.poll_rtcp(now) {
+        if let Some(report) = self.session.poll_rtcp(now).and_then(|r| self.seal(r, true)) {
             let _ = self.sockets.rtcp.send_to(&report, self.remote_rtcp).await;
         }
         while let Some(ev) = self.session.poll_event() {
@@ -319,6 +370,25 @@ impl Driver {
     }
 
     fn datagram(&mut self, from: SocketAddr, bytes: &[u8], rtcp: bool) {
+        let opened;
+        let bytes = match self.srtp.as_mut() {
+            None => bytes,
+            Some(srtp) => {
+                // RTCP may share the RTP port (RFC 5761): the packet type tells.
+                let result = if rtcp || okno_media::rtp::is_rtcp(bytes) {
+                    srtp.rx.unprotect_rtcp(bytes)
+                } else {
+                    srtp.rx.unprotect_rtp(bytes)
+                };
+                match result {
+                    Ok(plain) => {
+                        opened = plain;
+                        &opened
+                    }
+                    Err(e) => return tracing::debug!(%from, error = %e, "dropped an SRTP datagram"),
+                }
+            }
+        };
         match self.session.receive(Instant::now(), bytes) {
             Ok(_) if !rtcp && !self.latched => {
                 self.latched = true;
@@ -344,6 +414,12 @@ impl Driver {
             }
             MediaCommand::Sending(on) => self.sending = on,
             MediaCommand::Mute(on) => self.muted = on,
+            MediaCommand::Replace(source, sink) => {
+                let old = (std::mem::replace(&mut self.source, source), std::mem::replace(&mut self.sink, sink));
+                // Closing a sound device can block for a while (PulseAudio waits on its server);
+                // the call's 20 ms tick must not wait for it.
+                std::thread::spawn(move || drop(old));
+            }
         }
     }
 }
@@ -377,7 +453,7 @@ async fn run(
             _ = &mut stop => break,
         }
     }
-    if let Some(bye) = d.session.bye(Instant::now()) {
+    if let Some(bye) = d.session.bye(Instant::now()).and_then(|b| d.seal(b, true)) {
         let _ = d.sockets.rtcp.send_to(&bye, d.remote_rtcp).await;
     }
     d.sink.finish();

@@ -1,7 +1,8 @@
-//! Two phone engines in one process, on loopback, driven through the library API the desktop
+//! Phone engines in one process, on loopback, driven through the library API the desktop
 //! uses: commands in, events out. A full call with answer, hold and resume both ways, DTMF,
 //! a quality report and hang-up; a call cancelled before the answer; a call rejected with 486;
-//! shutdown with a call up; refused commands. Every wait has a timeout so a failure cannot hang.
+//! shutdown with a call up; refused commands; blind and attended transfer among three phones,
+//! and a transfer the target refuses. Every wait has a timeout so a failure cannot hang.
 
 use std::time::Duration;
 
@@ -65,14 +66,19 @@ impl Phone {
         }
     }
 
+    /// How `call` ended: from the events already seen (calls may end in either order), else
+    /// the next ones.
     async fn ended(&mut self, call: &str) -> (String, bool, Option<MediaSummary>) {
-        self.wait_for("ended", |e| match e {
+        let pick = |e: &PhoneEvent| match e {
             PhoneEvent::Ended { call_id, cause, answered, media, .. } if call_id == call => {
                 Some((cause.clone(), *answered, media.clone()))
             }
             _ => None,
-        })
-        .await
+        };
+        match self.seen.iter().find_map(pick) {
+            Some(seen) => seen,
+            None => self.wait_for("ended", pick).await,
+        }
     }
 
     /// Shuts the engine down and waits for its task and the end of its events.
@@ -295,4 +301,223 @@ async fn a_taken_port_is_an_error() {
     let config = EngineConfig::new(taken.local_addr().unwrap());
     let err = engine::spawn(config, Box::new(SilentMedia), tx).await.expect_err("bind fails");
     assert!(matches!(err, engine::EngineError::Bind { .. }), "{err}");
+}
+
+/// B answers A's ringing call `id`; both see it answered.
+async fn answer(a: &mut Phone, b: &mut Phone, id: &str) {
+    b.send(PhoneCommand::Answer { call_id: id.to_owned() });
+    for p in [b, a] {
+        p.wait_for("answered", |e| matches!(e, PhoneEvent::Answered { call_id, .. } if call_id == id).then_some(()))
+            .await;
+    }
+}
+
+/// The customer's side of a transfer: the REFER's new call, once placed.
+async fn referred(customer: &mut Phone, original: &str) -> String {
+    customer
+        .wait_for("referred", |e| match e {
+            PhoneEvent::Referred { call_id, new_call_id, .. } if call_id == original => Some(new_call_id.clone()),
+            _ => None,
+        })
+        .await
+}
+
+#[tokio::test]
+async fn blind_transfer_hands_the_caller_to_another_phone() {
+    let mut customer = Phone::start("customer").await;
+    let mut desk = Phone::start("desk").await;
+    let mut colleague = Phone::start("colleague").await;
+    let id = dial(&mut customer, &mut desk).await;
+
+    // A ringing call cannot be transferred, and an unknown one is unknown.
+    desk.send(PhoneCommand::Transfer { call_id: id.clone(), to: colleague.uri() });
+    desk.wait_for("error", |e| matches!(e, PhoneEvent::Error { code: ErrorCode::TransferFailed, .. }).then_some(()))
+        .await;
+    desk.send(PhoneCommand::Transfer { call_id: "nope".into(), to: colleague.uri() });
+    desk.wait_for("error", |e| matches!(e, PhoneEvent::Error { code: ErrorCode::UnknownCall, .. }).then_some(())).await;
+
+    answer(&mut customer, &mut desk, &id).await;
+    desk.send(PhoneCommand::Transfer { call_id: id.clone(), to: colleague.uri() });
+    let new_call = referred(&mut customer, &id).await;
+    let incoming = colleague
+        .wait_for("incoming", |e| match e {
+            PhoneEvent::Incoming { call_id, from, .. } => Some((call_id.clone(), from.clone())),
+            _ => None,
+        })
+        .await;
+    assert_eq!(incoming.0, new_call, "the colleague rings with the customer's new call");
+    let customer_addr = customer.handle.local_addr().to_string();
+    assert!(incoming.1.ends_with(&customer_addr), "the colleague sees the customer calling: {}", incoming.1);
+    let to = desk
+        .wait_for("transferring", |e| match e {
+            PhoneEvent::Transferring { to, .. } => Some(to.clone()),
+            _ => None,
+        })
+        .await;
+    assert_eq!(to, colleague.uri().to_string());
+
+    answer(&mut customer, &mut colleague, &new_call).await;
+    desk.wait_for("transferred", |e| {
+        matches!(e, PhoneEvent::Transferred { call_id, .. } if *call_id == id).then_some(())
+    })
+    .await;
+    let (cause, answered, _) = desk.ended(&id).await;
+    assert_eq!((cause.as_str(), answered), ("transferred", true));
+    let (cause, _, _) = customer.ended(&id).await;
+    assert_eq!(cause, "remote_bye", "the desk hangs up its leg once the colleague answered");
+
+    // Customer and colleague talk; the desk is out of it.
+    colleague
+        .wait_for("audio from the customer", |e| match e {
+            PhoneEvent::Quality { call_id, stats } if *call_id == new_call && stats.packets_received > 0 => Some(()),
+            _ => None,
+        })
+        .await;
+    customer.send(PhoneCommand::Hangup { call_id: new_call.clone() });
+    let (cause, answered, _) = colleague.ended(&new_call).await;
+    assert_eq!((cause.as_str(), answered), ("remote_bye", true));
+    for p in [customer, desk, colleague] {
+        p.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn a_transfer_the_target_refuses_keeps_the_call() {
+    let mut customer = Phone::start("customer").await;
+    let mut desk = Phone::start("desk").await;
+    let mut colleague = Phone::start("colleague").await;
+    let id = dial(&mut customer, &mut desk).await;
+    answer(&mut customer, &mut desk, &id).await;
+
+    desk.send(PhoneCommand::Transfer { call_id: id.clone(), to: colleague.uri() });
+    let new_call = referred(&mut customer, &id).await;
+    colleague.wait_for("incoming", |e| matches!(e, PhoneEvent::Incoming { .. }).then_some(())).await;
+    colleague.send(PhoneCommand::Reject { call_id: new_call.clone(), status: 486 });
+    let status = desk
+        .wait_for("transfer failed", |e| match e {
+            PhoneEvent::TransferFailed { status, .. } => Some(*status),
+            _ => None,
+        })
+        .await;
+    assert_eq!(status, Some(486), "the desk hears why");
+    let (cause, _, _) = customer.ended(&new_call).await;
+    assert_eq!(cause, "status_486");
+
+    // The customer is still with the desk, who can hang up as usual.
+    desk.send(PhoneCommand::Hangup { call_id: id.clone() });
+    let (cause, answered, _) = desk.ended(&id).await;
+    assert_eq!((cause.as_str(), answered), ("local_bye", true));
+    for p in [customer, desk, colleague] {
+        p.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn attended_transfer_replaces_the_consult_call() {
+    let mut customer = Phone::start("customer").await;
+    let mut desk = Phone::start("desk").await;
+    let mut colleague = Phone::start("colleague").await;
+    let id = dial(&mut customer, &mut desk).await;
+    answer(&mut customer, &mut desk, &id).await;
+    desk.send(PhoneCommand::Hold { call_id: id.clone(), hold: true });
+    desk.wait_for("held", |e| held(e, true, Party::Local)).await;
+
+    // The consult call: the desk talks to the colleague first.
+    let consult = dial(&mut desk, &mut colleague).await;
+    // Completing before the colleague answers is refused.
+    desk.send(PhoneCommand::AttendedTransfer { call_id: id.clone(), consult_call_id: consult.clone() });
+    desk.wait_for("error", |e| matches!(e, PhoneEvent::Error { code: ErrorCode::TransferFailed, .. }).then_some(()))
+        .await;
+    answer(&mut desk, &mut colleague, &consult).await;
+
+    desk.send(PhoneCommand::AttendedTransfer { call_id: id.clone(), consult_call_id: consult.clone() });
+    let new_call = referred(&mut customer, &id).await;
+    let (taken, replaced) = colleague
+        .wait_for("replaced", |e| match e {
+            PhoneEvent::Replaced { call_id, replaces, .. } => Some((call_id.clone(), replaces.clone())),
+            _ => None,
+        })
+        .await;
+    assert_eq!((taken.as_str(), replaced.as_str()), (new_call.as_str(), consult.as_str()));
+    let (cause, _, _) = colleague.ended(&consult).await;
+    assert_eq!(cause, "replaced");
+    assert!(
+        !colleague.seen.iter().any(|e| matches!(e, PhoneEvent::Incoming { call_id, .. } if *call_id == new_call)),
+        "the replacing call does not ring"
+    );
+
+    let (cause, answered, _) = desk.ended(&id).await;
+    assert_eq!((cause.as_str(), answered), ("transferred", true));
+    let (cause, _, _) = desk.ended(&consult).await;
+    assert_eq!(cause, "remote_bye");
+    customer
+        .wait_for("answered", |e| {
+            matches!(e, PhoneEvent::Answered { call_id, .. } if *call_id == new_call).then_some(())
+        })
+        .await;
+
+    colleague.send(PhoneCommand::Hangup { call_id: new_call.clone() });
+    let (cause, answered, _) = customer.ended(&new_call).await;
+    assert_eq!((cause.as_str(), answered), ("remote_bye", true));
+    for p in [customer, desk, colleague] {
+        p.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn three_calls_at_once_are_kept_apart() {
+    let mut hub = Phone::start("hub").await;
+    let mut callers = [Phone::start("a").await, Phone::start("b").await, Phone::start("c").await];
+    for c in &callers {
+        c.send(PhoneCommand::Dial { to: hub.uri() });
+    }
+    let mut ids = Vec::new();
+    for c in callers.iter_mut() {
+        ids.push(
+            c.wait_for("calling", |e| match e {
+                PhoneEvent::Calling { call_id, .. } => Some(call_id.clone()),
+                _ => None,
+            })
+            .await,
+        );
+    }
+    for _ in 0..3 {
+        let id = hub
+            .wait_for("incoming", |e| match e {
+                PhoneEvent::Incoming { call_id, .. } => Some(call_id.clone()),
+                _ => None,
+            })
+            .await;
+        assert!(ids.contains(&id), "an incoming call is one of the three: {id}");
+        hub.send(PhoneCommand::Answer { call_id: id });
+    }
+    for (c, id) in callers.iter_mut().zip(&ids) {
+        c.wait_for("answered", |e| matches!(e, PhoneEvent::Answered { call_id, .. } if call_id == id).then_some(()))
+            .await;
+    }
+    // Each call has its own media; hold one, hang up another, the third is untouched.
+    hub.send(PhoneCommand::Hold { call_id: ids[0].clone(), hold: true });
+    callers[0].wait_for("held", |e| held(e, true, Party::Remote)).await;
+    hub.send(PhoneCommand::Hangup { call_id: ids[1].clone() });
+    let (cause, _, _) = callers[1].ended(&ids[1]).await;
+    assert_eq!(cause, "remote_bye");
+    let (cause, _, _) = hub.ended(&ids[1]).await;
+    assert_eq!(cause, "local_bye");
+    let stats = callers[2]
+        .wait_for("quality", |e| match e {
+            PhoneEvent::Quality { call_id, stats } if *call_id == ids[2] => Some(stats.clone()),
+            _ => None,
+        })
+        .await;
+    assert!(stats.packets_received > 0, "the third call still carries audio: {stats:?}");
+    for (c, id) in callers.iter_mut().zip(&ids).filter(|(_, id)| **id != ids[1]) {
+        c.send(PhoneCommand::Hangup { call_id: id.clone() });
+        let (cause, answered, _) = hub.ended(id).await;
+        assert_eq!((cause.as_str(), answered), ("remote_bye", true));
+    }
+    assert!(!hub.seen.iter().any(|e| matches!(e, PhoneEvent::Error { .. })), "no command was refused: {:#?}", hub.seen);
+    hub.stop().await;
+    for c in callers {
+        c.stop().await;
+    }
 }

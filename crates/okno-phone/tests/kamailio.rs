@@ -9,7 +9,7 @@ use std::time::Duration;
 
 const PASSWORD: &str = "s3cret-test-only";
 
-fn start_kamailio(dir: &std::path::Path) -> (Killed, u16) {
+fn start_kamailio(dir: &std::path::Path) -> (Terminated, u16) {
     require("kamailio", "kamailio");
     let port = free_udp_port();
     let cfg = include_str!("kamailio.cfg.in")
@@ -26,7 +26,7 @@ fn start_kamailio(dir: &std::path::Path) -> (Killed, u16) {
         .spawn()
         .unwrap();
     std::thread::sleep(Duration::from_millis(800));
-    (Killed(child), port)
+    (Terminated(child), port)
 }
 
 fn phone(args: &[String]) -> Command {

@@ -23,6 +23,25 @@ impl Drop for Killed {
     }
 }
 
+/// A server with worker processes (Kamailio): asked to stop with SIGTERM so it takes its
+/// workers down too (SIGKILL would orphan them), killed if it has not stopped after 3 s.
+pub struct Terminated(pub Child);
+
+impl Drop for Terminated {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("kill").args(["-TERM", &self.0.id().to_string()]).status();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+        while std::time::Instant::now() < deadline {
+            if let Ok(Some(_)) = self.0.try_wait() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// Fails the test with how to install `program` when it is missing.
 pub fn require(program: &str, package: &str) {
     let found = std::process::Command::new("sh")
@@ -73,6 +92,14 @@ pub fn read_wav(path: &std::path::Path) -> Vec<i16> {
     let Ok(mut r) = hound::WavReader::open(path) else { return Vec::new() };
     let channels = r.spec().channels.max(1) as usize;
     r.samples::<i16>().step_by(channels).filter_map(Result::ok).collect()
+}
+
+/// A recording taken to 8 kHz (the test signal's rate) by averaging: Opus calls record at
+/// 16 kHz. The signal lies below 2 kHz, so averaging is filter enough.
+pub fn read_wav_at_8k(path: &std::path::Path) -> Vec<i16> {
+    let rate = hound::WavReader::open(path).map(|r| r.spec().sample_rate).unwrap_or(8000);
+    let step = (rate / 8000).max(1) as usize;
+    read_wav(path).chunks(step).map(|c| (c.iter().map(|&s| s as i32).sum::<i32>() / c.len() as i32) as i16).collect()
 }
 
 /// The highest normalised cross-correlation of `reference` against any stretch of
