@@ -4,14 +4,17 @@
 //!
 //! Accounts come from settings (`sip_accounts`, without passwords) and from provisioning; a
 //! password comes from the environment variable an account names, else from the OS keychain.
-//! One engine runs, for the first enabled account that has a password.
+//! One engine runs per enabled account; a call's commands go to the engine that has the call,
+//! and dialling uses the chosen account (else the first registered one).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use okno_core::{AgentState, Mutation};
+use okno_phone::bridge::Bridge;
 use okno_phone::engine::{self, EngineConfig, PhoneCommand, PhoneEvent, PhoneHandle};
+use okno_phone::recording::CallRecorder;
 use okno_softphone::provision::Provision;
 use okno_softphone::{
     CallHistoryEntry, DeskConfig, DispositionNode, Effect, EndCause, LiveQuality, PhoneCall, PhoneError, PhoneSnapshot,
@@ -27,6 +30,10 @@ type Result<T> = std::result::Result<T, UiError>;
 
 const ACCOUNTS_KEY: &str = "sip_accounts";
 const SEEN_KEY: &str = "calls_seen_until";
+/// Whether answered calls are recorded ("true"/"false"; provisioning's `[desk] record_calls`).
+const RECORD_KEY: &str = "record_calls";
+/// Seconds of wrap-up before the desk is Available again (provisioning's `[desk]`).
+const WRAP_UP_KEY: &str = "wrap_up_limit_s";
 
 /// An account as settings keep it: the UI's fields plus where its password comes from.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -87,31 +94,113 @@ type Alert = Box<dyn Fn(&str, &str) + Send + Sync>;
 pub(crate) struct PhoneService {
     store: Store,
     desk: Mutex<Softphone>,
-    running: Mutex<Option<Running>>,
+    /// One engine per enabled account that could start.
+    running: Mutex<Vec<Running>>,
     local_ends: Mutex<LocalEnds>,
     emit: Mutex<Option<Emitter>>,
     alert: Mutex<Option<Alert>>,
     /// The ring device's player, opened at the first incoming call.
     ringer: Mutex<Option<okno_audio::Ringer>>,
+    /// The sound devices the operator chose (settings `audio_input`, `audio_output`,
+    /// `audio_ring`); shared with the engine's [`DeviceMedia`].
+    devices: Arc<Mutex<DeviceChoices>>,
+    recordings: Recordings,
+    /// The three-way call bridged on this desk, if one is up; shared with [`DeviceMedia`].
+    conference: Arc<Mutex<Option<Arc<Bridge>>>>,
+}
+
+/// The recordings of the calls up now, by call id, and where they go (`None`: not recording).
+#[derive(Clone)]
+struct Recordings {
+    dir: Option<std::path::PathBuf>,
+    calls: Arc<Mutex<HashMap<String, Arc<CallRecorder>>>>,
+}
+
+impl Recordings {
+    /// The call's recorder, created at its first audio and kept across device switches.
+    fn for_call(&self, call_id: &str, rate: u32) -> Option<Arc<CallRecorder>> {
+        let dir = self.dir.as_ref()?;
+        let mut calls = self.calls.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(r) = calls.get(call_id) {
+            return Some(r.clone());
+        }
+        let path = dir.join(okno_softphone::recording_file_name(call_id));
+        match CallRecorder::create(&path, rate) {
+            Ok(r) => {
+                calls.insert(call_id.to_owned(), r.clone());
+                Some(r)
+            }
+            Err(e) => {
+                tracing::warn!(call_id, error = %e, "cannot record this call");
+                None
+            }
+        }
+    }
+
+    /// The call is over: its file is completed.
+    fn end(&self, call_id: &str) {
+        let recorder = self.calls.lock().unwrap_or_else(|e| e.into_inner()).remove(call_id);
+        if let Some(r) = recorder {
+            r.finish();
+        }
+    }
+}
+
+/// Device names; `None` follows the system default.
+#[derive(Debug, Clone, Default)]
+struct DeviceChoices {
+    input: Option<String>,
+    output: Option<String>,
+    ring: Option<String>,
+}
+
+const DEVICE_KEYS: [&str; 3] = ["audio_input", "audio_output", "audio_ring"];
+
+fn device_choice(name: &Option<String>) -> okno_audio::DeviceChoice {
+    match name {
+        Some(n) => okno_audio::DeviceChoice::Named(n.clone()),
+        None => okno_audio::DeviceChoice::Default,
+    }
 }
 
 impl PhoneService {
     /// Loads the accounts (applying a provisioning file first), starts the engine of the first
     /// usable account, and keeps the desk's timers. Problems are logged and shown as account
     /// states; the window works without a phone.
-    pub(crate) async fn start(store: Store, provision: Option<&std::path::Path>) -> anyhow::Result<Arc<Self>> {
+    pub(crate) async fn start(
+        store: Store,
+        provision: Option<&std::path::Path>,
+        data_dir: &std::path::Path,
+    ) -> anyhow::Result<Arc<Self>> {
         if let Some(path) = provision {
             apply_provisioning(&store, path).await?;
         }
+        let mut config = DeskConfig::demo();
+        if let Some(limit) = store.setting(WRAP_UP_KEY).await?.and_then(|v| v.parse().ok()) {
+            config.wrap_up_limit_s = limit;
+        }
+        if let Some(record) = store.setting(RECORD_KEY).await?.and_then(|v| v.parse().ok()) {
+            config.record_calls = record;
+        }
+        let recordings = Recordings {
+            dir: config.record_calls.then(|| data_dir.join("recordings")),
+            calls: Arc::new(Mutex::new(HashMap::new())),
+        };
         let service = Arc::new(PhoneService {
             store,
-            desk: Mutex::new(Softphone::new(DeskConfig::demo())),
-            running: Mutex::new(None),
+            desk: Mutex::new(Softphone::new(config)),
+            running: Mutex::new(Vec::new()),
             local_ends: Mutex::new(LocalEnds::default()),
             emit: Mutex::new(None),
             alert: Mutex::new(None),
             ringer: Mutex::new(None),
+            devices: Arc::new(Mutex::new(DeviceChoices::default())),
+            recordings,
+            conference: Arc::new(Mutex::new(None)),
         });
+        if let Err(e) = service.load_device_choices().await {
+            tracing::warn!(error = %e.message, "cannot read the chosen sound devices; using the defaults");
+        }
         service.restart().await;
         let weak = Arc::downgrade(&service);
         tokio::spawn(async move {
@@ -158,7 +247,7 @@ impl PhoneService {
 
     /// (Re)starts the engine for the first enabled account with a password.
     async fn restart(self: &Arc<Self>) {
-        if let Some(old) = self.running.lock().unwrap_or_else(|e| e.into_inner()).take() {
+        for old in self.running.lock().unwrap_or_else(|e| e.into_inner()).drain(..) {
             let _ = old.handle.send(PhoneCommand::Shutdown);
         }
         let accounts = match self.stored_accounts().await {
@@ -175,10 +264,14 @@ impl PhoneService {
             desk.set_accounts(now_ms(), &list);
             desk.set_missed_unseen(missed);
         }
-        let Some(chosen) = accounts.into_iter().find(|a| a.account.enabled) else {
-            self.changed();
-            return;
-        };
+        for chosen in accounts.into_iter().filter(|a| a.account.enabled) {
+            self.start_account(chosen).await;
+        }
+        self.changed();
+    }
+
+    /// Starts the engine of one account; a problem shows as that account's state.
+    async fn start_account(self: &Arc<Self>, chosen: StoredAccount) {
         let id = chosen.account.id.clone();
         let failed = |service: &Arc<Self>, detail: String| {
             tracing::warn!(account = %id, %detail, "SIP account not started");
@@ -204,11 +297,17 @@ impl PhoneService {
             Err(e) => return failed(self, e),
         };
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-        let media: Box<dyn engine::MediaIo> = Box::new(DeviceMedia);
+        let media: Box<dyn engine::MediaIo> = Box::new(DeviceMedia {
+            devices: self.devices.clone(),
+            recordings: self.recordings.clone(),
+            conference: self.conference.clone(),
+        });
         match engine::spawn(config, media, tx).await {
             Ok((handle, _task)) => {
-                *self.running.lock().unwrap_or_else(|e| e.into_inner()) =
-                    Some(Running { handle, account: chosen.account.clone() });
+                self.running
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(Running { handle, account: chosen.account.clone() });
                 self.desk
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
@@ -271,11 +370,28 @@ impl PhoneService {
                     packets_received: stats.packets_received,
                 },
             },
+            PhoneEvent::Transferring { call_id, to } => Signal::Transferring { call_id, to: user_part(&to) },
+            PhoneEvent::Transferred { call_id, to } => Signal::Transferred { call_id, to: user_part(&to) },
+            PhoneEvent::TransferFailed { call_id, to, status } => {
+                Signal::TransferFailed { call_id, to: user_part(&to), status }
+            }
+            // A colleague's attended transfer to this desk: the call arrives already answered.
+            PhoneEvent::Replaced { call_id, from, .. } => Signal::Incoming {
+                call_id,
+                account_id: account_id.into(),
+                from_number: user_part(&from),
+                display_name: None,
+                line: None,
+            },
             PhoneEvent::Ended { call_id, cause, answered, .. } => {
+                self.recordings.end(&call_id);
+                self.leave_conference(&call_id);
                 let cause = {
                     let mut local = self.local_ends.lock().unwrap_or_else(|e| e.into_inner());
                     if let Some(to_queue) = local.declined.remove(&call_id) {
                         EndCause::Declined { to_queue }
+                    } else if cause == "transferred" {
+                        EndCause::Transferred
                     } else if answered {
                         EndCause::HungUp
                     } else if cause == "local_cancel" {
@@ -332,6 +448,15 @@ impl PhoneService {
                 }
                 Effect::Ring { on } => self.ring(on),
                 Effect::Notify { call_id, title, body } => {
+                    // The screen pop above may have named the caller by now.
+                    let matched = self
+                        .desk
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .call(&call_id)
+                        .ok()
+                        .and_then(|c| c.customer_name.clone());
+                    let title = matched.unwrap_or(title);
                     tracing::info!(call_id, title, body, "incoming call");
                     if let Some(alert) = self.alert.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
                         alert(&title, &body);
@@ -344,7 +469,8 @@ impl PhoneService {
     fn ring(&self, on: bool) {
         let mut ringer = self.ringer.lock().unwrap_or_else(|e| e.into_inner());
         if on && ringer.is_none() {
-            match okno_audio::Ringer::open(okno_audio::DeviceChoice::Default, okno_audio::StreamOptions::default()) {
+            let device = device_choice(&self.devices.lock().unwrap_or_else(|e| e.into_inner()).ring);
+            match okno_audio::Ringer::open(device, okno_audio::StreamOptions::default()) {
                 Ok(r) => *ringer = Some(r),
                 Err(e) => tracing::warn!(error = %e, "no ring device: the call card still shows the call"),
             }
@@ -362,37 +488,89 @@ impl PhoneService {
         Ok(())
     }
 
-    fn engine(&self) -> Result<PhoneHandle> {
-        self.running
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .as_ref()
-            .map(|r| r.handle.clone())
-            .ok_or_else(|| invalid("no SIP account is running: add one in the phone settings"))
+    /// The engine of `account_id`, or of the first registered account (else the first running).
+    fn engine_for_account(&self, account_id: Option<&str>) -> Result<(PhoneHandle, SipAccount)> {
+        let running = self.running.lock().unwrap_or_else(|e| e.into_inner());
+        let pick = |r: &&Running| account_id.is_none_or(|id| r.account.id == id);
+        let registered = {
+            let desk = self.desk.lock().unwrap_or_else(|e| e.into_inner());
+            desk.snapshot()
+                .accounts
+                .into_iter()
+                .filter(|a| a.state == okno_softphone::RegistrationState::Registered)
+                .map(|a| a.account_id)
+                .collect::<Vec<_>>()
+        };
+        running
+            .iter()
+            .filter(pick)
+            .find(|r| account_id.is_some() || registered.contains(&r.account.id))
+            .or_else(|| running.iter().find(pick))
+            .map(|r| (r.handle.clone(), r.account.clone()))
+            .ok_or_else(|| match account_id {
+                Some(id) => invalid(format!("the SIP account {id} is not running")),
+                None => invalid("no SIP account is running: add one in the phone settings"),
+            })
     }
 
+    /// Sends a command to the engine that has the call it names, or to every engine.
     fn send(&self, command: PhoneCommand) -> Result<()> {
-        self.engine()?.send(command).map_err(|e| UiError { code: ErrorCode::Internal, message: e.to_string() })
+        use PhoneCommand as C;
+        let call_id = match &command {
+            C::Answer { call_id }
+            | C::Reject { call_id, .. }
+            | C::Hangup { call_id }
+            | C::Hold { call_id, .. }
+            | C::Mute { call_id, .. }
+            | C::Dtmf { call_id, .. }
+            | C::Transfer { call_id, .. }
+            | C::AttendedTransfer { call_id, .. } => Some(call_id.clone()),
+            _ => None,
+        };
+        let internal = |e: engine::EngineError| UiError { code: ErrorCode::Internal, message: e.to_string() };
+        match call_id {
+            Some(id) => {
+                let account = self.require(&id)?.account_id;
+                self.engine_for_account(Some(&account))?.0.send(command).map_err(internal)
+            }
+            None => {
+                let running = self.running.lock().unwrap_or_else(|e| e.into_inner());
+                if running.is_empty() {
+                    return Err(invalid("no SIP account is running: add one in the phone settings"));
+                }
+                running.iter().try_for_each(|r| r.handle.send(command.clone()).map_err(internal))
+            }
+        }
     }
 
-    pub(crate) async fn dial(&self, number: String, _account_id: Option<String>) -> Result<PhoneCall> {
+    /// Dials on `account_id` (else the first registered account).
+    pub(crate) async fn dial(&self, number: String, account_id: Option<String>) -> Result<PhoneCall> {
         self.desk.lock().unwrap_or_else(|e| e.into_inner()).check_dial()?;
         let number: String = number.chars().filter(|c| c.is_ascii_alphanumeric() || "+*#".contains(*c)).collect();
         if number.is_empty() {
             return Err(invalid("no number to dial"));
         }
-        let domain = {
-            let running = self.running.lock().unwrap_or_else(|e| e.into_inner());
-            running.as_ref().map(|r| r.account.domain.clone()).unwrap_or_default()
-        };
-        let to = okno_sip::uri::Uri::parse(&format!("sip:{number}@{domain}")).map_err(|e| invalid(e.to_string()))?;
-        let handle = self.engine()?;
-        handle.send(PhoneCommand::Dial { to }).map_err(|e| invalid(e.to_string()))?;
+        self.place(&number, account_id.as_deref()).await
+    }
+
+    /// `sip:NUMBER@DOMAIN` of an account.
+    fn sip_uri(account: &SipAccount, number: &str) -> Result<okno_sip::uri::Uri> {
+        okno_sip::uri::Uri::parse(&format!("sip:{number}@{}", account.domain)).map_err(|e| invalid(e.to_string()))
+    }
+
+    /// Dials on the account and returns the new call's view once the engine reports it.
+    async fn place(&self, number: &str, account_id: Option<&str>) -> Result<PhoneCall> {
+        let (engine, account) = self.engine_for_account(account_id)?;
+        let to = Self::sip_uri(&account, number)?;
+        let before: Vec<String> = self.snapshot().calls.into_iter().map(|c| c.id).collect();
+        engine.send(PhoneCommand::Dial { to }).map_err(|e| invalid(e.to_string()))?;
         // The engine reports the new call at once; wait briefly so the UI gets its view.
         for _ in 0..50 {
             tokio::time::sleep(std::time::Duration::from_millis(10)).await;
             let snapshot = self.snapshot();
-            if let Some(call) = snapshot.calls.into_iter().find(|c| c.remote_number == number) {
+            if let Some(call) =
+                snapshot.calls.into_iter().find(|c| c.remote_number == number && !before.contains(&c.id))
+            {
                 return Ok(call);
             }
         }
@@ -406,6 +584,67 @@ impl PhoneService {
     pub(crate) fn answer(&self, call_id: String) -> Result<()> {
         self.require(&call_id)?;
         self.send(PhoneCommand::Answer { call_id })
+    }
+
+    /// Bridges the customer's call and the consult leg on this desk: both are taken off hold
+    /// and each hears the operator and the other.
+    pub(crate) fn conference(&self, call_id: String, consult_id: String) -> Result<()> {
+        self.desk.lock().unwrap_or_else(|e| e.into_inner()).conference(&call_id, &consult_id)?;
+        *self.conference.lock().unwrap_or_else(|e| e.into_inner()) = Some(Bridge::new(&[&call_id, &consult_id]));
+        let snapshot = self.snapshot();
+        for id in [&call_id, &consult_id] {
+            if snapshot.calls.iter().any(|c| &c.id == id && c.phase == okno_softphone::CallPhase::Held) {
+                self.send(PhoneCommand::Hold { call_id: id.clone(), hold: false })?;
+            }
+        }
+        self.send(PhoneCommand::ReopenAudio)?;
+        self.changed();
+        tracing::info!(call_id, consult_id, "conference");
+        Ok(())
+    }
+
+    /// A call of the conference ended: the other one goes back to plain audio.
+    fn leave_conference(&self, call_id: &str) {
+        let mut conference = self.conference.lock().unwrap_or_else(|e| e.into_inner());
+        if conference.as_ref().is_some_and(|b| b.contains(call_id)) {
+            *conference = None;
+            drop(conference);
+            let _ = self.send(PhoneCommand::ReopenAudio);
+        }
+    }
+
+    /// Pauses or resumes the call's recording: the file gets silence meanwhile, and the pause
+    /// goes into the call's record.
+    pub(crate) fn recording(&self, call_id: String, paused: bool) -> Result<()> {
+        self.desk.lock().unwrap_or_else(|e| e.into_inner()).set_recording_paused(now_ms(), &call_id, paused)?;
+        if let Some(r) = self.recordings.calls.lock().unwrap_or_else(|e| e.into_inner()).get(&call_id) {
+            r.set_paused(paused);
+        }
+        self.changed();
+        Ok(())
+    }
+
+    /// The global answer key: the call that rings here, if one does.
+    pub(crate) fn answer_ringing(&self) -> Result<()> {
+        let ringing = self.snapshot().calls.into_iter().find(|c| c.phase == okno_softphone::CallPhase::RingingIn);
+        match ringing {
+            Some(call) => self.answer(call.id),
+            None => Err(invalid("no call is ringing")),
+        }
+    }
+
+    /// The global hang-up key: the call being talked on, else one being dialled.
+    pub(crate) fn hangup_current(&self) -> Result<()> {
+        use okno_softphone::CallPhase;
+        let calls = self.snapshot().calls;
+        let current = calls
+            .iter()
+            .find(|c| c.phase == CallPhase::Active)
+            .or_else(|| calls.iter().find(|c| matches!(c.phase, CallPhase::Dialing | CallPhase::RingingOut)));
+        match current {
+            Some(call) => self.hangup(call.id.clone()),
+            None => Err(invalid("no call to hang up")),
+        }
     }
 
     pub(crate) fn reject(&self, call_id: String, to_queue: bool) -> Result<()> {
@@ -472,13 +711,45 @@ impl PhoneService {
         Err(PhoneError::NotSupported(what).into())
     }
 
-    pub(crate) fn transfer(
+    /// Blind: the caller is asked to call the target (REFER) and this call ends once they
+    /// answer. Attended: the call is held and the target called first; the operator completes
+    /// the transfer with [`PhoneService::complete_transfer`]. Returns the consult call.
+    pub(crate) async fn transfer(
         &self,
-        _call_id: String,
-        _target: TransferTarget,
-        _attended: bool,
+        call_id: String,
+        target: TransferTarget,
+        attended: bool,
     ) -> Result<Option<PhoneCall>> {
-        self.not_yet("call transfer from the window")
+        let number = {
+            let desk = self.desk.lock().unwrap_or_else(|e| e.into_inner());
+            desk.check_transfer(&call_id)?;
+            desk.config().transfer_number(&target)?
+        };
+        // The transfer goes out through the account the call came in on.
+        let account = self.require(&call_id)?.account_id;
+        let to = Self::sip_uri(&self.engine_for_account(Some(&account))?.1, &number)?;
+        if !attended {
+            self.send(PhoneCommand::Transfer { call_id, to })?;
+            return Ok(None);
+        }
+        let held = self.require(&call_id)?.phase == okno_softphone::CallPhase::Held;
+        self.desk.lock().unwrap_or_else(|e| e.into_inner()).begin_consult(&call_id)?;
+        if !held {
+            self.send(PhoneCommand::Hold { call_id: call_id.clone(), hold: true })?;
+        }
+        match self.place(&number, Some(&account)).await {
+            Ok(leg) => Ok(Some(leg)),
+            Err(e) => {
+                self.desk.lock().unwrap_or_else(|e| e.into_inner()).abandon_consult();
+                Err(e)
+            }
+        }
+    }
+
+    /// Hands the held customer to the colleague on the consult call (REFER with Replaces).
+    pub(crate) fn complete_transfer(&self, call_id: String, consult_id: String) -> Result<()> {
+        self.desk.lock().unwrap_or_else(|e| e.into_inner()).check_complete(&call_id, &consult_id)?;
+        self.send(PhoneCommand::AttendedTransfer { call_id, consult_call_id: consult_id })
     }
 
     /// Missed calls that started before this are seen (one watermark, not a flag per call).
@@ -592,10 +863,16 @@ impl PhoneService {
 
 /// The headless engine config for an account: listen on the local address that reaches the registrar.
 fn engine_config(account: &SipAccount, password: Option<String>) -> std::result::Result<EngineConfig, String> {
-    let registrar: SocketAddr = std::net::ToSocketAddrs::to_socket_addrs(&account.registrar)
-        .map_err(|e| format!("cannot resolve the registrar {}: {e}", account.registrar))?
+    // Every request goes to the outbound proxy when there is one (RFC 3261 §8.1.2), else to the
+    // registrar; the REGISTER still names the account's domain.
+    let (what, host) = match account.outbound_proxy.as_deref().map(str::trim).filter(|p| !p.is_empty()) {
+        Some(proxy) => ("outbound proxy", proxy.trim_start_matches("sip:")),
+        None => ("registrar", account.registrar.as_str()),
+    };
+    let registrar: SocketAddr = std::net::ToSocketAddrs::to_socket_addrs(host)
+        .map_err(|e| format!("cannot resolve the {what} {host}: {e}"))?
         .next()
-        .ok_or_else(|| format!("the registrar {} has no address", account.registrar))?;
+        .ok_or_else(|| format!("the {what} {host} has no address"))?;
     // Unspecified: the engine advertises the address of the interface that routes to the registrar.
     let any = if registrar.is_ipv4() {
         std::net::Ipv4Addr::UNSPECIFIED.into()
@@ -608,12 +885,66 @@ fn engine_config(account: &SipAccount, password: Option<String>) -> std::result:
     );
     config.registrar = Some(registrar);
     config.password = password;
+    if !account.codecs.is_empty() {
+        config.codecs = engine::parse_codecs(&account.codecs.join(","))
+            .map_err(|e| format!("the account's codecs {:?}: {e}", account.codecs))?;
+    }
     Ok(config)
 }
 
-/// The sound devices the system has; calls use the defaults (no choice is stored yet). No sound
-/// system is an empty list, not an error: the operator can still take calls, silent.
-fn audio_devices() -> okno_softphone::AudioDevices {
+impl PhoneService {
+    /// The devices there are, and which the operator chose.
+    pub(crate) fn audio_devices(&self) -> okno_softphone::AudioDevices {
+        let chosen = self.devices.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        okno_softphone::AudioDevices { input: chosen.input, output: chosen.output, ring: chosen.ring, ..list_devices() }
+    }
+
+    /// The operator picks the microphone, the headset and the ring device (`None`: the system
+    /// default). A call that is up moves to them at once, without being dropped; the next ring
+    /// uses the new ring device.
+    pub(crate) async fn set_audio_devices(
+        &self,
+        input: Option<String>,
+        output: Option<String>,
+        ring: Option<String>,
+    ) -> Result<okno_softphone::AudioDevices> {
+        let known = list_devices();
+        let check = |name: &Option<String>, list: &[okno_softphone::AudioDevice], what: &str| match name {
+            Some(n) if !list.iter().any(|d| &d.name == n) => {
+                Err(UiError { code: ErrorCode::NotFound, message: format!("no {what} device named {n:?}") })
+            }
+            _ => Ok(()),
+        };
+        check(&input, &known.inputs, "input")?;
+        check(&output, &known.outputs, "output")?;
+        check(&ring, &known.outputs, "output")?;
+        let choices = DeviceChoices { input, output, ring };
+        for (key, value) in DEVICE_KEYS.iter().zip([&choices.input, &choices.output, &choices.ring]) {
+            // An empty value is "the default", so an old choice is not left behind.
+            self.store.set_setting(key, value.as_deref().unwrap_or("")).await?;
+        }
+        *self.devices.lock().unwrap_or_else(|e| e.into_inner()) = choices;
+        // The ringer reopens on the new device at the next ring.
+        self.ringer.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let _ = self.send(PhoneCommand::ReopenAudio);
+        tracing::info!("sound devices chosen");
+        Ok(self.audio_devices())
+    }
+
+    async fn load_device_choices(&self) -> Result<()> {
+        let mut values = Vec::new();
+        for key in DEVICE_KEYS {
+            values.push(self.store.setting(key).await?.filter(|v| !v.is_empty()));
+        }
+        let [input, output, ring]: [Option<String>; 3] = values.try_into().unwrap_or_default();
+        *self.devices.lock().unwrap_or_else(|e| e.into_inner()) = DeviceChoices { input, output, ring };
+        Ok(())
+    }
+}
+
+/// The sound devices the system has. No sound system is an empty list, not an error: the
+/// operator can still take calls, silent.
+fn list_devices() -> okno_softphone::AudioDevices {
     let devices = okno_audio::list_devices(okno_audio::Backend::Auto).unwrap_or_else(|e| {
         tracing::warn!(error = %e, "no sound devices listed");
         Vec::new()
@@ -631,7 +962,11 @@ fn audio_devices() -> okno_softphone::AudioDevices {
 /// A call's audio through the sound devices: the default input and output, followed when they
 /// change or are unplugged (`okno-audio`). A device that is missing never fails the call: the
 /// streams carry on silent and say so in the log.
-struct DeviceMedia;
+struct DeviceMedia {
+    devices: Arc<Mutex<DeviceChoices>>,
+    recordings: Recordings,
+    conference: Arc<Mutex<Option<Arc<Bridge>>>>,
+}
 
 impl engine::MediaIo for DeviceMedia {
     fn open(
@@ -640,18 +975,30 @@ impl engine::MediaIo for DeviceMedia {
         _number: u32,
         rate: u32,
     ) -> (Box<dyn okno_phone::media::AudioSource>, Box<dyn okno_phone::media::AudioSink>) {
-        use okno_audio::{CaptureStream, DeviceChoice, FrameRate, PlaybackStream, StreamOptions};
+        use okno_audio::{CaptureStream, FrameRate, PlaybackStream, StreamOptions};
         let streams = FrameRate::try_from(rate).and_then(|rate| {
-            let mic = CaptureStream::open(DeviceChoice::Default, rate, StreamOptions::default())?;
-            let headset = PlaybackStream::open(DeviceChoice::Default, rate, StreamOptions::default())?;
+            let chosen = self.devices.lock().unwrap_or_else(|e| e.into_inner()).clone();
+            let mic = CaptureStream::open(device_choice(&chosen.input), rate, StreamOptions::default())?;
+            let headset = PlaybackStream::open(device_choice(&chosen.output), rate, StreamOptions::default())?;
             Ok((mic, headset))
         });
-        match streams {
-            Ok((mic, headset)) => (Box::new(Microphone(mic)), Box::new(Headset(headset))),
-            Err(e) => {
-                tracing::warn!(call_id, error = %e, "no sound devices for this call: it carries on silent");
-                (Box::new(okno_phone::media::Silence), Box::new(okno_phone::media::Discard))
-            }
+        let (source, sink): (Box<dyn okno_phone::media::AudioSource>, Box<dyn okno_phone::media::AudioSink>) =
+            match streams {
+                Ok((mic, headset)) => (Box::new(Microphone(mic)), Box::new(Headset(headset))),
+                Err(e) => {
+                    tracing::warn!(call_id, error = %e, "no sound devices for this call: it carries on silent");
+                    (Box::new(okno_phone::media::Silence), Box::new(okno_phone::media::Discard))
+                }
+            };
+        // In a conference each call also hears the other; the recording keeps all of it.
+        let bridge = self.conference.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let (source, sink) = match bridge.filter(|b| b.contains(call_id)) {
+            Some(b) => (b.tap_source(call_id, source), b.tap_sink(call_id, sink)),
+            None => (source, sink),
+        };
+        match self.recordings.for_call(call_id, rate) {
+            Some(recorder) => (recorder.tap_source(source), recorder.tap_sink(sink)),
+            None => (source, sink),
         }
     }
 }
@@ -718,6 +1065,21 @@ async fn apply_provisioning(store: &Store, path: &std::path::Path) -> anyhow::Re
         }
     }
     save_accounts(store, &accounts).await.map_err(|e| anyhow::anyhow!(e.message))?;
+    let desk = &provision.desk;
+    let bring_to_front = desk.bring_to_front.map(|b| b.to_string());
+    let record_calls = desk.record_calls.map(|b| b.to_string());
+    let wrap_up = desk.wrap_up_limit_s.map(|s| s.to_string());
+    for (key, value) in [
+        (WRAP_UP_KEY, wrap_up.as_deref()),
+        ("hotkey_answer", desk.hotkey_answer.as_deref()),
+        ("hotkey_hangup", desk.hotkey_hangup.as_deref()),
+        (RECORD_KEY, record_calls.as_deref()),
+        ("phone_bring_to_front", bring_to_front.as_deref()),
+    ] {
+        if let Some(value) = value {
+            store.set_setting(key, value).await?;
+        }
+    }
     if moved {
         let kept: Vec<&str> = text
             .lines()
@@ -786,10 +1148,12 @@ pub(crate) async fn dispatch(
             "phone_hold" => json(p.hold(arg(args, "callId")?, arg(args, "hold")?)?),
             "phone_mute" => json(p.mute(arg(args, "callId")?, arg(args, "muted")?)?),
             "phone_dtmf" => json(p.dtmf(arg(args, "callId")?, arg(args, "digits")?)?),
-            "phone_transfer" => json(p.transfer(arg(args, "callId")?, arg(args, "target")?, arg(args, "attended")?)?),
-            "phone_complete_transfer" => p.not_yet("attended transfer"),
-            "phone_conference" => p.not_yet("conference calls"),
-            "phone_recording" => p.not_yet("call recording"),
+            "phone_transfer" => {
+                json(p.transfer(arg(args, "callId")?, arg(args, "target")?, arg(args, "attended")?).await?)
+            }
+            "phone_complete_transfer" => json(p.complete_transfer(arg(args, "callId")?, arg(args, "consultId")?)?),
+            "phone_conference" => json(p.conference(arg(args, "callId")?, arg(args, "consultId")?)?),
+            "phone_recording" => json(p.recording(arg(args, "callId")?, arg(args, "paused")?)?),
             "phone_create_customer" => p.not_yet("creating a customer from a call"),
             "phone_set_note" => json(p.set_note(arg(args, "callId")?, arg(args, "note")?)?),
             "phone_wrap_up" => json(
@@ -807,9 +1171,11 @@ pub(crate) async fn dispatch(
             "list_sip_accounts" => json(p.list_accounts().await?),
             "save_sip_account" => json(p.save_account(arg(args, "input")?).await?),
             "delete_sip_account" => json(p.delete_account(arg(args, "id")?).await?),
-            "sip_codecs" => json(["PCMU", "PCMA"]),
-            "audio_devices" => json(audio_devices()),
-            "set_audio_devices" => p.not_yet("choosing sound devices in the window"),
+            "sip_codecs" => json(["opus", "PCMU", "PCMA"]),
+            "audio_devices" => json(p.audio_devices()),
+            "set_audio_devices" => {
+                json(p.set_audio_devices(arg(args, "input")?, arg(args, "output")?, arg(args, "ring")?).await?)
+            }
             _ => unreachable!("listed in NAMES"),
         }
     };
@@ -825,5 +1191,33 @@ mod tests {
         assert_eq!(user_part("sip:+79151234567@okno.test"), "+79151234567");
         assert_eq!(user_part("<sip:1001@127.0.0.1:5060;transport=udp>"), "1001");
         assert_eq!(user_part("tel:+78005553535"), "+78005553535");
+    }
+
+    fn account(codecs: &[&str], proxy: Option<&str>) -> SipAccount {
+        SipAccount {
+            id: "a".into(),
+            label: "A".into(),
+            user: "1001".into(),
+            domain: "okno.test".into(),
+            registrar: "127.0.0.1:5060".into(),
+            transport: okno_softphone::SipTransport::Udp,
+            outbound_proxy: proxy.map(str::to_owned),
+            codecs: codecs.iter().map(|c| (*c).to_owned()).collect(),
+            enabled: true,
+            has_password: false,
+        }
+    }
+
+    #[test]
+    fn an_account_s_codecs_and_outbound_proxy_reach_the_engine() {
+        let c = engine_config(&account(&["opus", "PCMA"], None), None).unwrap();
+        let names: Vec<&str> = c.codecs.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["opus", "PCMA", "telephone-event"]);
+        assert_eq!(c.registrar, Some("127.0.0.1:5060".parse().unwrap()));
+        let c = engine_config(&account(&[], Some("sip:127.0.0.2:5070")), None).unwrap();
+        assert_eq!(c.registrar, Some("127.0.0.2:5070".parse().unwrap()), "requests go through the proxy");
+        assert_eq!(c.codecs.len(), 3, "no codecs named: the engine's defaults");
+        let err = engine_config(&account(&["g729"], None), None).unwrap_err();
+        assert!(err.contains("g729"), "{err}");
     }
 }

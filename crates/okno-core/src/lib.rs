@@ -11,4 +11,4 @@ pub mod pii;
 pub mod sla;
 
 pub use domain::*;
-pub use mutation::{CallQuality, Mutation};
+pub use mutation::{CallQuality, Mutation, RecordingPause};

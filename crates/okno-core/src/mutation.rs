@@ -72,7 +72,24 @@ pub enum Mutation {
         notes: String,
         recording_ref: Option<String>,
         quality: Option<CallQuality>,
+        /// The number an answered call was handed on to (blind or attended transfer).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
+        transferred_to: Option<String>,
+        /// When the recording was paused (card numbers, PCI DSS): part of the call's history.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        #[ts(as = "Option<Vec<RecordingPause>>", optional)]
+        recording_pauses: Vec<RecordingPause>,
     },
+}
+
+/// A stretch of a call the recording left out (it holds silence there), unix ms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct RecordingPause {
+    #[ts(type = "number")]
+    pub from: Millis,
+    #[ts(type = "number")]
+    pub to: Millis,
 }
 
 /// A call's measured media quality, for QA reports. Whole numbers (hundredths where a fraction
@@ -114,6 +131,12 @@ pub struct CallEndedFacts<'a> {
     pub ring_ms: Millis,
     pub talk_ms: Option<Millis>,
     pub quality: Option<CallQuality>,
+    /// Where the operator transferred the call; absent when not transferred.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub transferred_to: Option<&'a str>,
+    /// Where the recording was paused; absent when it never was.
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    pub recording_pauses: &'a [RecordingPause],
 }
 
 impl Mutation {
@@ -129,6 +152,8 @@ impl Mutation {
                 answered_at,
                 ended_at,
                 quality,
+                transferred_to,
+                recording_pauses,
                 ..
             } => Some(CallEndedFacts {
                 call_id,
@@ -138,6 +163,8 @@ impl Mutation {
                 ring_ms: answered_at.unwrap_or(*ended_at) - started_at,
                 talk_ms: answered_at.map(|a| ended_at - a),
                 quality: *quality,
+                transferred_to: transferred_to.as_deref(),
+                recording_pauses,
             }),
             _ => None,
         }

@@ -62,6 +62,22 @@ pub enum Signal {
         live: LiveQuality,
         record: CallQuality,
     },
+    /// The far end agreed to call `to` for us (blind or attended transfer under way).
+    Transferring {
+        call_id: String,
+        to: String,
+    },
+    /// `to` answered: the call ends next (with [`EndCause::Transferred`]).
+    Transferred {
+        call_id: String,
+        to: String,
+    },
+    /// The transfer did not happen; the call stays.
+    TransferFailed {
+        call_id: String,
+        to: String,
+        status: Option<u16>,
+    },
     Ended {
         call_id: String,
         cause: EndCause,
@@ -83,6 +99,8 @@ pub enum EndCause {
     Refused { status: u16 },
     /// No answer from the network (timeouts, transport errors).
     Failed,
+    /// The operator handed the answered call to someone else.
+    Transferred,
 }
 
 /// What the adapter must do.
@@ -129,6 +147,18 @@ pub struct DeskConfig {
     pub lines: HashMap<String, (String, String)>,
     /// The operator's own number, the `from` of outgoing calls.
     pub own_number: String,
+    /// Where a transfer to an operator or a department (by id) rings: their extension or line.
+    pub directory: HashMap<String, String>,
+    /// Answered calls are recorded (both legs mixed), with pause and resume for card numbers.
+    pub record_calls: bool,
+}
+
+/// The file a call's recording goes to, inside the recordings directory: the call id with
+/// anything a file system might object to replaced.
+pub fn recording_file_name(call_id: &str) -> String {
+    let safe: String =
+        call_id.chars().map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '_' }).collect();
+    format!("{safe}.wav")
 }
 
 impl DeskConfig {
@@ -182,7 +212,37 @@ impl DeskConfig {
         ];
         let mut lines = HashMap::new();
         lines.insert("78005553535".to_owned(), ("q-hotline".to_owned(), "Горячая линия 8-800".to_owned()));
-        DeskConfig { wrap_up_limit_s: 120, dispositions, lines, own_number: String::new() }
+        // The demo PBX's plan: operators at 10NN, departments at 2N00.
+        let mut directory: HashMap<String, String> =
+            (1..=40).map(|n| (format!("op-{n:02}"), format!("10{n:02}"))).collect();
+        for (n, dep) in ["dep-support", "dep-sales", "dep-billing", "dep-delivery"].iter().enumerate() {
+            directory.insert((*dep).to_owned(), format!("2{}00", n + 1));
+        }
+        DeskConfig {
+            wrap_up_limit_s: 120,
+            dispositions,
+            lines,
+            own_number: String::new(),
+            directory,
+            record_calls: true,
+        }
+    }
+
+    /// The number a transfer target rings.
+    pub fn transfer_number(&self, target: &TransferTarget) -> Result<String, PhoneError> {
+        let number = match target {
+            TransferTarget::Number { number } => number.clone(),
+            TransferTarget::Operator { id } | TransferTarget::Department { id } => self
+                .directory
+                .get(id)
+                .cloned()
+                .ok_or_else(|| PhoneError::NotNow(format!("no extension is configured for {id}")))?,
+        };
+        let number: String = number.chars().filter(|c| c.is_ascii_alphanumeric() || "+*#".contains(*c)).collect();
+        if number.is_empty() {
+            return Err(PhoneError::NotNow("no number to transfer to".into()));
+        }
+        Ok(number)
     }
 }
 
@@ -191,6 +251,10 @@ struct LiveCall {
     view: PhoneCall,
     queue_id: Option<String>,
     record: Option<CallQuality>,
+    /// Set when the call was handed on: where to.
+    transferred_to: Option<String>,
+    /// Recording pauses, the last one open while paused.
+    pauses: Vec<(Millis, Option<Millis>)>,
 }
 
 #[derive(Debug, Clone)]
@@ -210,6 +274,8 @@ pub struct Softphone {
     wrap_up: Option<PendingWrapUp>,
     missed_unseen: u32,
     busy: bool,
+    /// The next outgoing call is a consult leg of this call (an attended transfer).
+    consult_for: Option<String>,
 }
 
 fn digits(number: &str) -> String {
@@ -218,7 +284,15 @@ fn digits(number: &str) -> String {
 
 impl Softphone {
     pub fn new(config: DeskConfig) -> Self {
-        Softphone { config, accounts: Vec::new(), calls: Vec::new(), wrap_up: None, missed_unseen: 0, busy: false }
+        Softphone {
+            config,
+            accounts: Vec::new(),
+            calls: Vec::new(),
+            wrap_up: None,
+            missed_unseen: 0,
+            busy: false,
+            consult_for: None,
+        }
     }
 
     /// Sets the accounts shown in the status bar (from settings); their states start unregistered.
@@ -277,6 +351,81 @@ impl Softphone {
             return Err(PhoneError::NotNow("no SIP account is registered".into()));
         }
         Ok(())
+    }
+
+    pub fn config(&self) -> &DeskConfig {
+        &self.config
+    }
+
+    /// A transfer needs an answered call with no transfer under way.
+    pub fn check_transfer(&self, call_id: &str) -> Result<(), PhoneError> {
+        let call = self.call(call_id)?;
+        if !matches!(call.phase, CallPhase::Active | CallPhase::Held) {
+            return Err(PhoneError::NotNow("only a connected call can be transferred".into()));
+        }
+        if call.transfer.as_ref().is_some_and(|t| t.phase == TransferPhase::Asking) {
+            return Err(PhoneError::NotNow("this call is already being transferred".into()));
+        }
+        Ok(())
+    }
+
+    /// An attended transfer starts: the next outgoing call is the consult leg of `call_id`.
+    /// Only one consult leg at a time.
+    pub fn begin_consult(&mut self, call_id: &str) -> Result<(), PhoneError> {
+        self.check_transfer(call_id)?;
+        if self.calls.iter().any(|c| c.view.consult_for.is_some()) {
+            return Err(PhoneError::NotNow("a consult call is already up".into()));
+        }
+        self.consult_for = Some(call_id.to_owned());
+        Ok(())
+    }
+
+    /// The consult leg could not be placed after all.
+    pub fn abandon_consult(&mut self) {
+        self.consult_for = None;
+    }
+
+    /// Completing an attended transfer needs the consult leg answered.
+    pub fn check_complete(&self, call_id: &str, consult_id: &str) -> Result<(), PhoneError> {
+        self.check_transfer(call_id)?;
+        let leg = self.call(consult_id)?;
+        if leg.consult_for.as_deref() != Some(call_id) {
+            return Err(PhoneError::NotNow("that call is not a consult call of this one".into()));
+        }
+        if !matches!(leg.phase, CallPhase::Active | CallPhase::Held) {
+            return Err(PhoneError::NotNow("the consult call is not connected yet".into()));
+        }
+        Ok(())
+    }
+
+    /// Joins the held customer and the consult leg into a three-way call (the audio is bridged
+    /// on the desk). Both legs must be connected.
+    pub fn conference(&mut self, call_id: &str, consult_id: &str) -> Result<(), PhoneError> {
+        self.check_complete(call_id, consult_id)?;
+        self.call_mut(call_id)?.view.conferenced_with = Some(consult_id.to_owned());
+        self.call_mut(consult_id)?.view.conferenced_with = Some(call_id.to_owned());
+        Ok(())
+    }
+
+    /// The operator pauses the recording (a card number is about to be said) or resumes it.
+    pub fn set_recording_paused(&mut self, now: Millis, call_id: &str, paused: bool) -> Result<(), PhoneError> {
+        let call = self.call_mut(call_id)?;
+        match (call.view.recording, paused) {
+            (RecordingState::Off, _) => Err(PhoneError::NotNow("this call is not recorded".into())),
+            (RecordingState::On, true) => {
+                call.view.recording = RecordingState::Paused;
+                call.pauses.push((now, None));
+                Ok(())
+            }
+            (RecordingState::Paused, false) => {
+                call.view.recording = RecordingState::On;
+                if let Some((_, to @ None)) = call.pauses.last_mut() {
+                    *to = Some(now);
+                }
+                Ok(())
+            }
+            _ => Ok(()), // already as asked
+        }
     }
 
     /// The store's answer to [`Effect::LookupCaller`]: the screen pop.
@@ -362,9 +511,12 @@ impl Softphone {
                 consult_for: None,
                 conferenced_with: None,
                 note: String::new(),
+                transfer: None,
             },
             queue_id: None,
             record: None,
+            transferred_to: None,
+            pauses: Vec::new(),
         }
     }
 
@@ -401,8 +553,13 @@ impl Softphone {
                 self.calls.push(call);
             }
             Signal::Dialing { call_id, account_id, to_number } => {
-                let call = self.new_call(call_id.clone(), account_id, CallDirection::Outbound, to_number.clone(), now);
-                effects.push(Effect::LookupCaller { call_id, number: to_number });
+                let mut call =
+                    self.new_call(call_id.clone(), account_id, CallDirection::Outbound, to_number.clone(), now);
+                call.view.consult_for = self.consult_for.take();
+                if call.view.consult_for.is_none() {
+                    // A consult leg is to a colleague, not a customer: no screen pop.
+                    effects.push(Effect::LookupCaller { call_id, number: to_number });
+                }
                 self.calls.push(call);
             }
             Signal::Ringing { call_id } => {
@@ -414,9 +571,13 @@ impl Softphone {
             }
             Signal::Answered { call_id } => {
                 let was_ringing_in = self.call(&call_id).is_ok_and(|c| c.phase == CallPhase::RingingIn);
+                let record_calls = self.config.record_calls;
                 if let Ok(c) = self.call_mut(&call_id) {
                     c.view.phase = CallPhase::Active;
                     c.view.answered_at.get_or_insert(now);
+                    if record_calls && c.view.recording == RecordingState::Off {
+                        c.view.recording = RecordingState::On;
+                    }
                     if was_ringing_in && !self.calls.iter().any(|c| c.view.phase == CallPhase::RingingIn) {
                         effects.push(Effect::Ring { on: false });
                     }
@@ -439,6 +600,21 @@ impl Softphone {
                     c.record = Some(record);
                 }
             }
+            Signal::Transferring { call_id, to } => {
+                if let Ok(c) = self.call_mut(&call_id) {
+                    c.view.transfer = Some(TransferView { to, phase: TransferPhase::Asking, status: None });
+                }
+            }
+            Signal::Transferred { call_id, to } => {
+                if let Ok(c) = self.call_mut(&call_id) {
+                    c.transferred_to = Some(to);
+                }
+            }
+            Signal::TransferFailed { call_id, to, status } => {
+                if let Ok(c) = self.call_mut(&call_id) {
+                    c.view.transfer = Some(TransferView { to, phase: TransferPhase::Failed, status });
+                }
+            }
             Signal::Ended { call_id, cause } => self.ended(now, &call_id, cause, &mut effects),
         }
         effects
@@ -446,9 +622,30 @@ impl Softphone {
 
     fn ended(&mut self, now: Millis, call_id: &str, cause: EndCause, effects: &mut Vec<Effect>) {
         let Some(index) = self.calls.iter().position(|c| c.view.id == call_id) else { return };
-        let call = self.calls.remove(index);
+        let mut call = self.calls.remove(index);
+        // The other side of a conference goes on as an ordinary call.
+        if let Some(other) = call.view.conferenced_with.take()
+            && let Ok(o) = self.call_mut(&other)
+        {
+            o.view.conferenced_with = None;
+        }
+        // A pause still open when the call ends lasted until the end.
+        if let Some((_, to @ None)) = call.pauses.last_mut() {
+            *to = Some(now);
+        }
         if call.view.phase == CallPhase::RingingIn && !self.calls.iter().any(|c| c.view.phase == CallPhase::RingingIn) {
             effects.push(Effect::Ring { on: false });
+        }
+        if call.view.consult_for.is_some() {
+            // A consult leg is saved as it ends and has no wrap-up of its own; if it was the
+            // last answered call, the customer's pending wrap-up now has the operator's time.
+            let outcome = if call.view.answered_at.is_some() { CallOutcome::Answered } else { CallOutcome::Failed };
+            effects.push(Effect::Save(Box::new(self.record(&call, now, outcome))));
+            if self.busy && self.wrap_up.is_some() && !self.calls.iter().any(|c| c.view.answered_at.is_some()) {
+                self.busy = false;
+                effects.push(Effect::SetAgentState(AgentState::WrapUp));
+            }
+            return;
         }
         if call.view.answered_at.is_some() {
             // Answered: the wrap-up saves it. A wrap-up still pending from an earlier call (a
@@ -512,8 +709,14 @@ impl Softphone {
             outcome,
             disposition: None,
             notes: call.view.note.clone(),
-            recording_ref: None,
+            recording_ref: (call.view.recording != RecordingState::Off).then(|| recording_file_name(&call.view.id)),
             quality: call.record,
+            transferred_to: call.transferred_to.clone(),
+            recording_pauses: call
+                .pauses
+                .iter()
+                .map(|&(from, to)| okno_core::RecordingPause { from, to: to.unwrap_or(ended_at) })
+                .collect(),
         }
     }
 

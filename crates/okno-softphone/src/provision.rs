@@ -13,8 +13,46 @@ use crate::{SipAccount, SipTransport};
 pub struct Provision {
     /// The central server, e.g. `https://okno.example.com`.
     pub server_url: Option<String>,
+    /// Who signs in to the server from this desk; without it the desk does not sync.
+    #[serde(default)]
+    pub server: Option<ServerSignIn>,
     #[serde(default, rename = "sip_account")]
     pub sip_accounts: Vec<ProvisionedAccount>,
+    /// How this desk's phone behaves; each key left out keeps the desk's current setting.
+    #[serde(default)]
+    pub desk: DeskSettings,
+}
+
+/// The `[desk]` table.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeskSettings {
+    /// Seconds of wrap-up after a call before the desk is Available again (10–3600).
+    pub wrap_up_limit_s: Option<u32>,
+    /// Global hotkeys, e.g. `Ctrl+Alt+A` (the desktop-wide answer and hang-up keys).
+    pub hotkey_answer: Option<String>,
+    pub hotkey_hangup: Option<String>,
+    /// Bring the window to the front when a call comes in.
+    pub bring_to_front: Option<bool>,
+    /// Record answered calls (both sides mixed, to the data directory's `recordings/`).
+    pub record_calls: Option<bool>,
+}
+
+/// The range a wrap-up limit must be in: long enough to write a comment, short enough that a
+/// forgotten wrap-up does not keep the queue waiting for an hour.
+pub const WRAP_UP_LIMIT_S: std::ops::RangeInclusive<u32> = 10..=3600;
+
+/// The `[server]` table: the account this desk signs in to `server_url` with. The password
+/// itself is never in the file, only the environment variable that holds it; after the first
+/// sign-in a refresh token in the OS keychain keeps the desk signed in.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSignIn {
+    /// The operator's sign-in name on the server, e.g. `anna`.
+    pub operator: String,
+    /// The environment variable holding the operator's password.
+    #[serde(default)]
+    pub password_env: Option<String>,
 }
 
 #[derive(Clone, PartialEq, Eq, Deserialize)]
@@ -66,11 +104,32 @@ pub enum ProvisionError {
     Syntax(String),
     #[error("SIP account {id:?}: {problem}")]
     Account { id: String, problem: String },
+    #[error("[server]: {0}")]
+    Server(String),
+    #[error("[desk]: {0}")]
+    Desk(String),
 }
 
 impl Provision {
     pub fn parse(text: &str) -> Result<Provision, ProvisionError> {
         let p: Provision = toml::from_str(text).map_err(|e| ProvisionError::Syntax(e.to_string()))?;
+        if let Some(server) = &p.server {
+            if server.operator.trim().is_empty() {
+                return Err(ProvisionError::Server("operator must not be empty".into()));
+            }
+            if p.server_url.is_none() {
+                return Err(ProvisionError::Server("an operator is given but no server_url".into()));
+            }
+        }
+        if let Some(limit) = p.desk.wrap_up_limit_s
+            && !WRAP_UP_LIMIT_S.contains(&limit)
+        {
+            return Err(ProvisionError::Desk(format!(
+                "wrap_up_limit_s = {limit} is outside {}–{} seconds",
+                WRAP_UP_LIMIT_S.start(),
+                WRAP_UP_LIMIT_S.end()
+            )));
+        }
         let mut seen = std::collections::HashSet::new();
         for a in &p.sip_accounts {
             let bad = |problem: &str| ProvisionError::Account { id: a.id.clone(), problem: problem.into() };
@@ -131,6 +190,22 @@ mod tests {
     }
 
     #[test]
+    fn the_server_section_names_the_operator_and_where_the_password_is() {
+        let p = Provision::parse(
+            "server_url = \"http://127.0.0.1:8080\"\n[server]\noperator = \"anna\"\npassword_env = \"OKNO_PASSWORD\"",
+        )
+        .unwrap();
+        let server = p.server.unwrap();
+        assert_eq!((server.operator.as_str(), server.password_env.as_deref()), ("anna", Some("OKNO_PASSWORD")));
+        let e = Provision::parse("[server]\noperator = \"anna\"").unwrap_err();
+        assert!(e.to_string().contains("no server_url"), "{e}");
+        let e =
+            Provision::parse("server_url = \"http://x\"\n[server]\noperator = \"anna\"\npassword = \"p\"").unwrap_err();
+        assert!(e.to_string().contains("password"), "a password in the file is refused: {e}");
+        assert!(Provision::parse("server_url = \"http://x\"").unwrap().server.is_none());
+    }
+
+    #[test]
     fn mistakes_are_named() {
         let e = Provision::parse("[[sip_account]]\nid = \"a\"\nuser = \"\"\ndomain = \"d\"").unwrap_err();
         assert!(e.to_string().contains("user and domain"), "{e}");
@@ -140,5 +215,20 @@ mod tests {
         assert!(Provision::parse(twice).unwrap_err().to_string().contains("not both"));
         let p = Provision::parse("[[sip_account]]\nid=\"a\"\nuser=\"u\"\ndomain=\"d\"\npassword=\"hunter2\"").unwrap();
         assert!(!format!("{p:?}").contains("hunter2"), "never in logs");
+    }
+
+    #[test]
+    fn the_desk_table_sets_the_wrap_up_limit_and_hotkeys() {
+        let p = Provision::parse(
+            "[desk]\nwrap_up_limit_s = 90\nhotkey_answer = \"Ctrl+Shift+F9\"\nbring_to_front = false\n",
+        )
+        .unwrap();
+        assert_eq!(p.desk.wrap_up_limit_s, Some(90));
+        assert_eq!(p.desk.hotkey_answer.as_deref(), Some("Ctrl+Shift+F9"));
+        assert_eq!((p.desk.hotkey_hangup, p.desk.bring_to_front), (None, Some(false)));
+        assert!(Provision::parse("").unwrap().desk == DeskSettings::default());
+        let err = Provision::parse("[desk]\nwrap_up_limit_s = 2\n").unwrap_err().to_string();
+        assert!(err.contains("wrap_up_limit_s = 2"), "{err}");
+        assert!(Provision::parse("[desk]\nwrapup = 3\n").is_err(), "unknown keys are refused");
     }
 }

@@ -180,3 +180,126 @@ fn the_snapshot_serializes_as_the_window_expects() {
     };
     assert!(!format!("{input:?}").contains("s3cret"), "a password never reaches a log line");
 }
+
+#[test]
+fn a_blind_transfer_ends_in_wrap_up_and_records_where_the_call_went() {
+    let mut d = desk();
+    incoming(&mut d, "c1", T0);
+    assert!(d.check_transfer("c1").is_err(), "a ringing call cannot be transferred");
+    d.handle(T0 + 2_000, Signal::Answered { call_id: "c1".into() });
+    d.check_transfer("c1").unwrap();
+    d.handle(T0 + 30_000, Signal::Transferring { call_id: "c1".into(), to: "sip:1002@okno.test".into() });
+    let transfer = d.call("c1").unwrap().transfer.clone().unwrap();
+    assert_eq!(transfer.phase, TransferPhase::Asking);
+    assert!(d.check_transfer("c1").is_err(), "one transfer at a time");
+    d.handle(T0 + 35_000, Signal::Transferred { call_id: "c1".into(), to: "1002".into() });
+    let fx = d.handle(T0 + 35_100, Signal::Ended { call_id: "c1".into(), cause: EndCause::Transferred });
+    assert_eq!(fx, [Effect::SetAgentState(AgentState::WrapUp)]);
+    let fx = d.wrap_up("c1", "customer.delivery", "", &TicketLink::None).unwrap();
+    let Mutation::SaveCall { transferred_to, outcome, .. } = saved(&fx)[0] else { panic!("{fx:?}") };
+    assert_eq!((transferred_to.as_deref(), *outcome), (Some("1002"), CallOutcome::Answered));
+}
+
+#[test]
+fn a_failed_transfer_is_shown_and_the_call_stays() {
+    let mut d = desk();
+    incoming(&mut d, "c1", T0);
+    d.handle(T0 + 2_000, Signal::Answered { call_id: "c1".into() });
+    d.handle(T0 + 3_000, Signal::Transferring { call_id: "c1".into(), to: "1002".into() });
+    d.handle(T0 + 9_000, Signal::TransferFailed { call_id: "c1".into(), to: "1002".into(), status: Some(486) });
+    let call = d.call("c1").unwrap();
+    assert_eq!(call.phase, CallPhase::Active);
+    assert_eq!(
+        call.transfer,
+        Some(TransferView { to: "1002".into(), phase: TransferPhase::Failed, status: Some(486) })
+    );
+    d.check_transfer("c1").expect("the operator may try again");
+}
+
+#[test]
+fn an_attended_transfer_has_a_consult_leg_saved_without_its_own_wrap_up() {
+    let mut d = desk();
+    incoming(&mut d, "c1", T0);
+    d.handle(T0 + 2_000, Signal::Answered { call_id: "c1".into() });
+    d.handle(T0 + 3_000, Signal::Held { call_id: "c1".into(), held: true });
+    d.begin_consult("c1").unwrap();
+    let fx = d.handle(
+        T0 + 3_100,
+        Signal::Dialing { call_id: "k1".into(), account_id: "acc-1".into(), to_number: "1002".into() },
+    );
+    assert!(fx.is_empty(), "no caller lookup for a colleague: {fx:?}");
+    assert_eq!(d.call("k1").unwrap().consult_for.as_deref(), Some("c1"));
+    assert!(d.begin_consult("c1").is_err(), "one consult leg at a time");
+    assert!(d.check_complete("c1", "k1").is_err(), "the colleague has not answered yet");
+    d.handle(T0 + 8_000, Signal::Answered { call_id: "k1".into() });
+    d.check_complete("c1", "k1").unwrap();
+
+    // The customer's call is handed over first, then the colleague's leg ends.
+    d.handle(T0 + 20_000, Signal::Transferred { call_id: "c1".into(), to: "1002".into() });
+    let fx = d.handle(T0 + 20_100, Signal::Ended { call_id: "c1".into(), cause: EndCause::Transferred });
+    assert!(fx.is_empty(), "still on the consult call, so still busy: {fx:?}");
+    let fx = d.handle(T0 + 20_200, Signal::Ended { call_id: "k1".into(), cause: EndCause::HungUp });
+    let legs = saved(&fx);
+    let Mutation::SaveCall { call_id, direction, outcome, to_number, .. } = legs[0] else { panic!("{fx:?}") };
+    assert_eq!(
+        (call_id.as_str(), *direction, *outcome, to_number.as_str()),
+        ("k1", CallDirection::Outbound, CallOutcome::Answered, "1002")
+    );
+    assert!(fx.contains(&Effect::SetAgentState(AgentState::WrapUp)), "{fx:?}");
+    assert_eq!(d.snapshot().wrap_up.map(|w| w.call_id).as_deref(), Some("c1"), "the customer's call is wrapped up");
+}
+
+#[test]
+fn transfer_targets_resolve_through_the_directory() {
+    let config = DeskConfig::demo();
+    assert_eq!(config.transfer_number(&TransferTarget::Operator { id: "op-02".into() }).unwrap(), "1002");
+    assert_eq!(config.transfer_number(&TransferTarget::Department { id: "dep-sales".into() }).unwrap(), "2200");
+    assert_eq!(
+        config.transfer_number(&TransferTarget::Number { number: "+7 (915) 123-45-67".into() }).unwrap(),
+        "+79151234567"
+    );
+    assert!(config.transfer_number(&TransferTarget::Operator { id: "op-99".into() }).is_err());
+    assert!(config.transfer_number(&TransferTarget::Number { number: " - ".into() }).is_err());
+}
+
+#[test]
+fn a_recorded_call_keeps_its_pauses_in_the_record() {
+    let mut d = desk();
+    incoming(&mut d, "c1@10.0.0.1", T0);
+    assert!(d.set_recording_paused(T0, "c1@10.0.0.1", true).is_err(), "nothing is recorded before the answer");
+    d.handle(T0 + 2_000, Signal::Answered { call_id: "c1@10.0.0.1".into() });
+    assert_eq!(d.call("c1@10.0.0.1").unwrap().recording, RecordingState::On);
+    d.set_recording_paused(T0 + 10_000, "c1@10.0.0.1", true).unwrap();
+    assert_eq!(d.call("c1@10.0.0.1").unwrap().recording, RecordingState::Paused);
+    d.set_recording_paused(T0 + 25_000, "c1@10.0.0.1", false).unwrap();
+    d.set_recording_paused(T0 + 40_000, "c1@10.0.0.1", true).unwrap();
+    // Hung up while paused: that pause lasts to the end of the call.
+    d.handle(T0 + 50_000, Signal::Ended { call_id: "c1@10.0.0.1".into(), cause: EndCause::HungUp });
+    let fx = d.wrap_up("c1@10.0.0.1", "customer.delivery", "", &TicketLink::None).unwrap();
+    let Mutation::SaveCall { recording_ref, recording_pauses, .. } = saved(&fx)[0] else { panic!("{fx:?}") };
+    assert_eq!(recording_ref.as_deref(), Some("c1_10.0.0.1.wav"));
+    let pauses: Vec<(Millis, Millis)> = recording_pauses.iter().map(|p| (p.from, p.to)).collect();
+    assert_eq!(pauses, [(T0 + 10_000, T0 + 25_000), (T0 + 40_000, T0 + 50_000)]);
+}
+
+#[test]
+fn a_conference_joins_the_customer_and_the_consult_leg_until_one_leaves() {
+    let mut d = desk();
+    incoming(&mut d, "c1", T0);
+    d.handle(T0 + 2_000, Signal::Answered { call_id: "c1".into() });
+    d.handle(T0 + 3_000, Signal::Held { call_id: "c1".into(), held: true });
+    d.begin_consult("c1").unwrap();
+    d.handle(
+        T0 + 3_100,
+        Signal::Dialing { call_id: "k1".into(), account_id: "acc-1".into(), to_number: "+79160000001".into() },
+    );
+    assert!(d.conference("c1", "k1").is_err(), "the courier has not answered yet");
+    d.handle(T0 + 8_000, Signal::Answered { call_id: "k1".into() });
+    d.conference("c1", "k1").unwrap();
+    assert_eq!(d.call("c1").unwrap().conferenced_with.as_deref(), Some("k1"));
+    assert_eq!(d.call("k1").unwrap().conferenced_with.as_deref(), Some("c1"));
+    // The courier leaves: the customer's call goes on, no longer in a conference.
+    d.handle(T0 + 30_000, Signal::Ended { call_id: "k1".into(), cause: EndCause::HungUp });
+    assert_eq!(d.call("c1").unwrap().conferenced_with, None);
+    assert!(d.snapshot().wrap_up.is_none(), "the customer is still on the line");
+}

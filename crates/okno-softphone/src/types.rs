@@ -141,6 +141,26 @@ pub struct PhoneCall {
     pub consult_for: Option<String>,
     pub conferenced_with: Option<String>,
     pub note: String,
+    /// A transfer of this call under way or just failed.
+    pub transfer: Option<TransferView>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum TransferPhase {
+    /// The REFER is sent: the other side is calling the target.
+    Asking,
+    /// The target refused or did not answer; the call is still here.
+    Failed,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct TransferView {
+    /// The number the call is transferred to.
+    pub to: String,
+    pub phase: TransferPhase,
+    /// The SIP status the transfer failed with, if any.
+    pub status: Option<u16>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]

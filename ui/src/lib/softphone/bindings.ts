@@ -24,6 +24,16 @@ export type RecordingState = "off" | "on" | "paused";
  */
 export type CallQuality = { mos: number, loss_pct: number, jitter_ms: number, rtt_ms: number, };
 export type TicketRef = { id: string, subject: string, };
+export type TransferPhase = "asking" | "failed";
+export type TransferView = { 
+/**
+ * The number the call is transferred to.
+ */
+to: string, phase: TransferPhase, 
+/**
+ * The SIP status the transfer failed with, if any.
+ */
+status: number | null, };
 /**
  * A call as the window shows it.
  */
@@ -35,7 +45,11 @@ line: string | null, queue_name: string | null, started_at: number, answered_at:
 /**
  * Id of the call this consult leg belongs to.
  */
-consult_for: string | null, conferenced_with: string | null, note: string, };
+consult_for: string | null, conferenced_with: string | null, note: string, 
+/**
+ * A transfer of this call under way or just failed.
+ */
+transfer: TransferView | null, };
 export type WrapUpView = { call_id: string, customer_id: string | null, started_at: number, limit_s: number, open_tickets: Array<TicketRef>, 
 /**
  * Who the call was with, for the wrap-up header.
