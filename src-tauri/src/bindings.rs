@@ -9,6 +9,7 @@ use ts_rs::{Config, TS};
 
 use crate::commands::AppInfo;
 use crate::error::{ErrorCode, UiError};
+use crate::sync::{Connection, FirstSync, RejectionView, SyncStatus};
 use okno_core::*;
 use okno_store::views::*;
 
@@ -53,6 +54,8 @@ fn command_table(cfg: &Config) -> Vec<Command> {
         search(query: String, limit: u32) -> SearchResults;
         /// Tells the app the first inbox page is on screen (the cold-start measurement).
         ui_ready() -> ();
+        /// Where sync with the server stands (also sent as the "sync" event).
+        sync_status() -> SyncStatus;
     }
 }
 
@@ -123,6 +126,10 @@ pub(crate) fn typescript() -> String {
         SearchResults,
         StoreStats,
         AppInfo,
+        Connection,
+        FirstSync,
+        RejectionView,
+        SyncStatus,
         UiError,
         ErrorCode,
     );
@@ -168,6 +175,8 @@ pub(crate) fn typescript_phone() -> String {
         RecordingState,
         LiveQuality,
         TicketRef,
+        TransferPhase,
+        TransferView,
         PhoneCall,
         WrapUpView,
         PhoneSnapshot,

@@ -21,6 +21,7 @@ pub(crate) struct AppState {
     pub(crate) started: Instant,
     /// The softphone; `None` only if it failed to start (the inbox works without it).
     pub(crate) phone: Option<std::sync::Arc<crate::phone::PhoneService>>,
+    pub(crate) sync: std::sync::Arc<crate::sync::SyncService>,
 }
 
 type Result<T> = std::result::Result<T, UiError>;
@@ -124,6 +125,7 @@ impl AppState {
             "set_ticket_tags" => json(self.set_ticket_tags(arg(args, "ticketId")?, arg(args, "tags")?).await?),
             "get_customer" => json(s.customer_card(&arg::<String>(args, "customerId")?).await?),
             "search" => json(self.search(arg(args, "query")?, arg(args, "limit")?).await?),
+            "sync_status" => json(self.sync.status()),
             "ui_ready" => {
                 self.ui_ready();
                 Ok(Value::Null)

@@ -11,10 +11,13 @@ use okno_store::demo::DemoSize;
 mod bindings;
 mod commands;
 mod error;
+mod hotkeys;
 mod http_bridge;
+mod notify;
 mod phone;
 mod secrets;
 mod single_instance;
+mod sync;
 mod window_state;
 
 const USAGE: &str = "\
@@ -145,7 +148,11 @@ fn run(options: Options) -> anyhow::Result<()> {
     tracing::info!(elapsed_ms = started.elapsed().as_millis() as u64, "store ready");
 
     let provision = options.provision.clone().or_else(|| Some(data_dir.join("provision.toml")).filter(|p| p.exists()));
-    let phone = match tauri::async_runtime::block_on(phone::PhoneService::start(store.clone(), provision.as_deref())) {
+    let phone = match tauri::async_runtime::block_on(phone::PhoneService::start(
+        store.clone(),
+        provision.as_deref(),
+        &data_dir,
+    )) {
         Ok(phone) => Some(phone),
         // A bad provisioning file is the IT team's to fix; the operator still gets the inbox.
         Err(e) => {
@@ -153,7 +160,14 @@ fn run(options: Options) -> anyhow::Result<()> {
             None
         }
     };
-    let state = commands::AppState { store: store.clone(), demo: options.demo, started, phone: phone.clone() };
+    let sync = sync::start(store.clone(), provision.as_deref(), options.demo);
+    let state = commands::AppState {
+        store: store.clone(),
+        demo: options.demo,
+        started,
+        phone: phone.clone(),
+        sync: sync.clone(),
+    };
     if let Some(addr) = options.serve_http {
         let _still_the_only_writer = instance;
         return http_bridge::serve(addr, state, http_bridge::default_ui_dir()?);
@@ -178,9 +192,14 @@ fn run(options: Options) -> anyhow::Result<()> {
             commands::search,
             commands::ui_ready,
             commands::phone_invoke,
+            sync::sync_status,
         ])
         .setup(move |app| {
             window_state::open_main_window(app, &store)?;
+            let handle = app.handle().clone();
+            sync.on_change(move |status| {
+                let _ = tauri::Emitter::emit(&handle, "sync", status);
+            });
             if let Some(phone) = &phone {
                 let handle = app.handle().clone();
                 phone.on_change(move |snapshot| {
@@ -196,7 +215,8 @@ fn run(options: Options) -> anyhow::Result<()> {
                     .ok()
                     .flatten()
                     .is_none_or(|v| v != "false");
-                phone.on_incoming(move |_title, _body| {
+                phone.on_incoming(move |title, body| {
+                    notify::show(title, body);
                     let Some(window) = tauri::Manager::get_webview_window(&handle, "main") else { return };
                     if bring_to_front {
                         let _ = window.unminimize();
@@ -205,6 +225,8 @@ fn run(options: Options) -> anyhow::Result<()> {
                     }
                     let _ = window.request_user_attention(Some(tauri::UserAttentionType::Critical));
                 });
+                let hotkey = |key| tauri::async_runtime::block_on(store.setting(key)).ok().flatten();
+                hotkeys::install(app, phone.clone(), hotkey("hotkey_answer"), hotkey("hotkey_hangup"));
             }
             let handle = app.handle().clone();
             instance.on_show(move || {

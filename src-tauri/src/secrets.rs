@@ -1,4 +1,4 @@
-//! SIP passwords in the OS keychain (macOS Keychain, Windows Credential Manager, the Secret
+//! SIP passwords and the server's refresh token in the OS keychain (macOS Keychain, Windows Credential Manager, the Secret
 //! Service on Linux), never in SQLite, logs or config files. Where no keychain answers (a server
 //! without a Secret Service daemon, CI), saving a password is refused with a message that says
 //! so and how to provision instead; nothing crashes and nothing is written elsewhere.
@@ -27,6 +27,24 @@ pub(crate) fn store_password(account_id: &str, password: &str) -> Result<(), Str
 pub(crate) fn password(account_id: &str) -> Result<Option<String>, String> {
     match entry(account_id)?.get_password() {
         Ok(p) => Ok(Some(p)),
+        Err(keyring::Error::NoEntry) => Ok(None),
+        Err(e) => Err(explain(e)),
+    }
+}
+
+/// The server's refresh token for `operator` at `server` (the sync driver keeps it in memory
+/// when no keychain answers, so the desk signs in again after a restart).
+fn token_entry(server: &str, operator: &str) -> Result<keyring::Entry, String> {
+    keyring::Entry::new(SERVICE, &format!("refresh:{operator}@{server}")).map_err(explain)
+}
+
+pub(crate) fn store_refresh_token(server: &str, operator: &str, token: &str) -> Result<(), String> {
+    token_entry(server, operator)?.set_password(token).map_err(explain)
+}
+
+pub(crate) fn refresh_token(server: &str, operator: &str) -> Result<Option<String>, String> {
+    match token_entry(server, operator)?.get_password() {
+        Ok(t) => Ok(Some(t)),
         Err(keyring::Error::NoEntry) => Ok(None),
         Err(e) => Err(explain(e)),
     }

@@ -33,8 +33,68 @@ pub fn artifacts_dir() -> PathBuf {
     dir
 }
 
-fn free_port() -> Result<u16> {
+/// WebKitWebDriver answers "stale element reference" when the DOM changes while it looks
+/// something up (a Svelte re-render mid-query); a poll just tries again.
+fn is_stale(e: &anyhow::Error) -> bool {
+    e.to_string().contains("stale element reference")
+}
+
+/// A loopback port nobody listens on right now.
+pub fn free_port() -> Result<u16> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// A private D-Bus session bus with `dbus-monitor` watching the desktop-notification
+/// interface: nothing serves it, but the monitor's log shows every notification the app sent.
+/// Both processes stop with it.
+pub struct SessionBus {
+    pub address: String,
+    log: PathBuf,
+    daemon: Child,
+    monitor: Child,
+}
+
+impl SessionBus {
+    pub fn start(dir: &std::path::Path) -> Result<SessionBus> {
+        let socket = dir.join("session-bus");
+        let address = format!("unix:path={}", socket.display());
+        let daemon = Command::new("dbus-daemon")
+            .args(["--session", "--nofork", "--nopidfile"])
+            .arg(format!("--address={address}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("cannot start dbus-daemon (apt install dbus-daemon)")?;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !socket.exists() {
+            if Instant::now() > deadline {
+                bail!("dbus-daemon did not start");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let log = dir.join("notifications.log");
+        let monitor = Command::new("dbus-monitor")
+            .args(["--address", &address, "interface='org.freedesktop.Notifications'"])
+            .stdout(std::fs::File::create(&log)?)
+            .stderr(Stdio::null())
+            .spawn()
+            .context("cannot start dbus-monitor (apt install dbus-bin)")?;
+        Ok(SessionBus { address, log, daemon, monitor })
+    }
+
+    /// Everything the monitor saw so far.
+    pub fn notifications(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for SessionBus {
+    fn drop(&mut self) {
+        for child in [&mut self.monitor, &mut self.daemon] {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
 }
 
 /// A running tauri-driver; killed on drop.
@@ -52,6 +112,21 @@ impl Driver {
             .context("cannot start tauri-driver (cargo install tauri-driver --version 2.1.0 --locked)")
     }
 
+    /// tauri-driver with extra environment variables, which the app it starts inherits (a
+    /// password named in a provisioning file).
+    pub fn start_with_env(envs: &[(&str, &str)]) -> Result<Driver> {
+        let port = free_port()?;
+        let native = free_port()?.to_string();
+        let child = Command::new("tauri-driver")
+            .args(["--port", &port.to_string(), "--native-port", &native])
+            .envs(envs.iter().copied())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("cannot start tauri-driver (cargo install tauri-driver --version 2.1.0 --locked)")?;
+        Driver::wait_ready(Driver { child, base: format!("http://127.0.0.1:{port}") }, port)
+    }
+
     /// chromedriver, for the same UI in Chromium.
     pub fn start_chromedriver() -> Result<Driver> {
         let port = free_port()?;
@@ -65,7 +140,10 @@ impl Driver {
 
     fn spawn(program: &str, args: &[String], port: u16) -> Result<Driver> {
         let child = Command::new(program).args(args).stdout(Stdio::null()).stderr(Stdio::null()).spawn()?;
-        let driver = Driver { child, base: format!("http://127.0.0.1:{port}") };
+        Driver::wait_ready(Driver { child, base: format!("http://127.0.0.1:{port}") }, port)
+    }
+
+    fn wait_ready(driver: Driver, port: u16) -> Result<Driver> {
         let deadline = Instant::now() + Duration::from_secs(20);
         while Instant::now() < deadline {
             if ureq::get(&format!("{}/status", driver.base)).call().is_ok() {
@@ -160,7 +238,10 @@ impl Session {
     pub fn wait_for(&self, css: &str, timeout: Duration) -> Result<Vec<Element>> {
         let deadline = Instant::now() + timeout;
         loop {
-            let found = self.find_all(css)?;
+            let found = match self.find_all(css) {
+                Err(e) if is_stale(&e) => Vec::new(),
+                other => other?,
+            };
             if !found.is_empty() {
                 return Ok(found);
             }
@@ -180,8 +261,12 @@ impl Session {
     ) -> Result<T> {
         let deadline = Instant::now() + timeout;
         loop {
-            if let Some(v) = check(self)? {
-                return Ok(v);
+            match check(self) {
+                Ok(Some(v)) => return Ok(v),
+                Ok(None) => {}
+                // The page re-rendered under the query: ask again.
+                Err(e) if is_stale(&e) => {}
+                Err(e) => return Err(e),
             }
             if Instant::now() > deadline {
                 bail!("timed out after {timeout:?} waiting for {what}");
@@ -207,6 +292,15 @@ impl Session {
             &json!({ "script": "return arguments[0].textContent", "args": [{ ELEMENT: e.0 }] }),
         )?;
         Ok(v["value"].as_str().unwrap_or_default().to_owned())
+    }
+
+    /// A DOM property (what the page sees now, e.g. a select's `value`), not the HTML attribute.
+    pub fn property(&self, e: &Element, name: &str) -> Result<String> {
+        let v = get(&format!("{}/element/{}/property/{name}", self.url, e.0))?;
+        Ok(match &v["value"] {
+            serde_json::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        })
     }
 
     pub fn attribute(&self, e: &Element, name: &str) -> Result<Option<String>> {

@@ -20,12 +20,25 @@ cargo xtask <task>
   bench            run the store benchmarks (large demo dataset) and print figures";
 
 /// Debian/Ubuntu packages the desktop app needs to build and run (WebKitGTK for the window, ALSA for cpal,
-/// D-Bus for the Secret Service keychain).
+/// D-Bus for the Secret Service keychain, libopus for Opus calls).
 const APT_BUILD: &[&str] =
-    &["pkg-config", "libwebkit2gtk-4.1-dev", "libasound2-dev", "libdbus-1-dev", "build-essential"];
-/// Extra packages the tests use: a virtual display, the WebKit WebDriver, sipp (a real SIP peer).
-const APT_TEST: &[&str] =
-    &["xvfb", "xauth", "webkit2gtk-driver", "imagemagick", "sip-tester", "kamailio", "baresip-core"];
+    &["pkg-config", "libwebkit2gtk-4.1-dev", "libasound2-dev", "libdbus-1-dev", "libopus-dev", "build-essential"];
+/// Extra packages the tests use: a virtual display, the WebKit WebDriver, xdotool (global hotkeys),
+/// a D-Bus session bus and monitor (desktop notifications), real SIP peers, and tcpdump (the
+/// SRTP test looks at the packets on the wire).
+const APT_TEST: &[&str] = &[
+    "xvfb",
+    "xauth",
+    "webkit2gtk-driver",
+    "imagemagick",
+    "xdotool",
+    "dbus-daemon",
+    "dbus-bin",
+    "sip-tester",
+    "kamailio",
+    "baresip-core",
+    "tcpdump",
+];
 const TAURI_DRIVER_VERSION: &str = "2.1.0";
 
 fn main() -> Result<()> {
@@ -299,7 +312,7 @@ fn test() -> Result<()> {
 /// The parsers' fuzz targets, briefly, from the committed seed corpus (a crash fails the run).
 /// New inputs go to a temporary directory so the repository's corpus stays as committed.
 fn fuzz_smoke() -> Result<()> {
-    const TARGETS: &[&str] = &["sip_message", "sdp", "digest_challenge", "rtp_packet", "rtp_rtcp"];
+    const TARGETS: &[&str] = &["sip_message", "sdp", "digest_challenge", "rtp_packet", "rtp_rtcp", "srtp_unprotect"];
     const SECONDS: &str = "20";
     let nightly = Command::new("cargo").args(["+nightly", "--version"]).output().is_ok_and(|o| o.status.success());
     if !nightly {
@@ -333,8 +346,9 @@ fn end_to_end() -> Result<()> {
         eprintln!("xtask: the WebDriver tests run on Linux only (tauri-driver uses WebKitWebDriver)");
         return Ok(());
     }
-    // The app, and the headless phone the softphone test calls it with.
-    run(cargo().args(["build", "-p", "okno-desktop", "-p", "okno-phone"]))?;
+    // The app, the headless phone the softphone test calls it with, and the server the sync test
+    // connects desktops to.
+    run(cargo().args(["build", "-p", "okno-desktop", "-p", "okno-phone", "-p", "okno-server"]))?;
     let display = free_display();
     let mut xvfb = Command::new("Xvfb")
         .args([&format!(":{display}"), "-screen", "0", "1440x900x24", "-nolisten", "tcp"])
@@ -349,6 +363,7 @@ fn end_to_end() -> Result<()> {
             .env("DISPLAY", format!(":{display}"))
             .env("OKNO_DESKTOP_BIN", target_dir().join("debug/okno-desktop"))
             .env("OKNO_PHONE_BIN", target_dir().join("debug/okno-phone"))
+            .env("OKNO_SERVER_BIN", target_dir().join("debug/okno-server"))
             .env("OKNO_ARTIFACTS", &artifacts),
     );
     let _ = xvfb.kill();

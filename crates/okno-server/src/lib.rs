@@ -18,6 +18,7 @@ pub mod metrics;
 pub mod migrate;
 pub mod pull;
 pub mod push;
+pub mod seed;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,10 +1,13 @@
-//! `okno-server --listen 127.0.0.1:8080`, with `DATABASE_URL` in the environment.
+//! `okno-server --listen 127.0.0.1:8080`, with `DATABASE_URL` in the environment;
+//! `okno-server seed --demo` fills an empty database with a small center to try a desktop on.
 
 use anyhow::{Context, Result, bail};
 use okno_server::{Config, serve};
 use tracing_subscriber::EnvFilter;
 
-const USAGE: &str = "usage: okno-server [--listen ADDR:PORT]   (env: DATABASE_URL, optional NATS_URL, OKNO_LOG)";
+const USAGE: &str = "usage: okno-server [--listen ADDR:PORT]   (env: DATABASE_URL, optional NATS_URL, OKNO_LOG)
+       okno-server seed --demo [--tickets N] [--password NAME=PASSWORD]...
+                        fill an empty database: queues, operators anna and boris and team lead lena (passwords printed), tickets";
 
 #[tokio::main]
 async fn main() -> Result<()> {
@@ -12,7 +15,11 @@ async fn main() -> Result<()> {
         .with_env_filter(EnvFilter::try_from_env("OKNO_LOG").unwrap_or_else(|_| EnvFilter::new("info")))
         .init();
     let mut listen = "127.0.0.1:8080".to_owned();
-    let mut args = std::env::args().skip(1);
+    let mut args = std::env::args().skip(1).peekable();
+    if args.peek().map(String::as_str) == Some("seed") {
+        args.next();
+        return seed(args.collect()).await;
+    }
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--listen" => listen = args.next().context(USAGE)?,
@@ -32,4 +39,38 @@ async fn main() -> Result<()> {
         let _ = tokio::signal::ctrl_c().await;
     })
     .await
+}
+
+async fn seed(args: Vec<String>) -> Result<()> {
+    let mut options = okno_server::seed::SeedOptions { tickets: 50, passwords: Vec::new(), now: now_ms() };
+    let mut demo = false;
+    let mut args = args.into_iter();
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--demo" => demo = true,
+            "--tickets" => options.tickets = args.next().and_then(|n| n.parse().ok()).context(USAGE)?,
+            "--password" => {
+                let pair = args.next().context(USAGE)?;
+                let (name, password) = pair.split_once('=').context("--password needs NAME=PASSWORD")?;
+                options.passwords.push((name.to_owned(), password.to_owned()));
+            }
+            other => bail!("unknown argument {other:?}\n{USAGE}"),
+        }
+    }
+    if !demo {
+        bail!("say what to seed: --demo\n{USAGE}");
+    }
+    let database_url = std::env::var("DATABASE_URL").context("DATABASE_URL is not set")?;
+    // Connecting migrates, so seeding works on a database the server has never opened.
+    let state = okno_server::AppState::connect(&okno_server::Config::new(database_url)).await?;
+    let credentials = okno_server::seed::seed(&state.pool, &options).await?;
+    println!("seeded {} tickets in queues hotline and email; operators:", options.tickets);
+    for (name, password) in credentials {
+        println!("  {name}  password: {password}");
+    }
+    Ok(())
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }

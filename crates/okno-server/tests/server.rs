@@ -642,6 +642,8 @@ fn call(id: &str, ticket: Option<&str>) -> Mutation {
             rtt_ms: Some(20),
             packets_received: 3000,
         }),
+        transferred_to: Some("1002".into()),
+        recording_pauses: vec![okno_core::RecordingPause { from: 30_000, to: 42_000 }],
     }
 }
 
@@ -660,6 +662,8 @@ async fn a_saved_call_is_stored_once_with_its_report_event_and_follows_its_ticke
         sqlx::query_scalar("SELECT data FROM events WHERE kind = 'call_ended'").fetch_one(&h.pool).await.unwrap();
     assert_eq!((data["talk_ms"].as_i64(), data["ring_ms"].as_i64()), (Some(60_000), Some(4_000)));
     assert_eq!(data["quality"]["mos_centi"], 432);
+    assert_eq!(data["transferred_to"], "1002", "the transfer is in the report event");
+    assert_eq!(data["recording_pauses"][0]["to"], 42_000, "the recording's pause is in the call's history");
     let changes = pull_all(&h, &anna, 100).await;
     assert!(changes.iter().any(|c| c["entity"] == "call" && c["id"] == "call-1"), "anna pulls her call");
 

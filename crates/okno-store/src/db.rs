@@ -11,7 +11,8 @@ use crate::StoreError;
 /// `PRAGMA application_id` of an Okno store ("OKNO"): tells our files from other programs'.
 pub const APPLICATION_ID: i64 = 0x4F4B_4E4F;
 
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/0001_initial.sql"))];
+const MIGRATIONS: &[(i64, &str)] =
+    &[(1, include_str!("../migrations/0001_initial.sql")), (2, include_str!("../migrations/0002_sync.sql"))];
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS[MIGRATIONS.len() - 1].0;
@@ -25,6 +26,8 @@ pub struct Store {
     /// One connection: SQLite has one writer, and a single connection in this process means
     /// writes queue here instead of failing with SQLITE_BUSY.
     pub(crate) write: SqlitePool,
+    /// Signalled after every write to the outbox (see `Store::outbox_written`).
+    pub(crate) outbox_wake: std::sync::Arc<tokio::sync::Notify>,
 }
 
 impl Store {
@@ -55,7 +58,7 @@ impl Store {
         migrate(&path, &write).await?;
         let read = SqlitePoolOptions::new().max_connections(4).connect_with(options.read_only(true)).await?;
         tracing::info!(path = %path.display(), schema = SCHEMA_VERSION, "store opened");
-        Ok(Store { path, read, write })
+        Ok(Store { path, read, write, outbox_wake: Default::default() })
     }
 
     pub fn path(&self) -> &Path {

@@ -12,6 +12,7 @@ pub mod demo;
 mod error;
 mod reads;
 mod search;
+pub mod sync;
 pub mod views;
 mod writes;
 

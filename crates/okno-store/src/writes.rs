@@ -74,6 +74,7 @@ impl Store {
     pub async fn apply(&self, mutation: Mutation) -> Result<Applied, StoreError> {
         let me = self.my_id().await?;
         let mut tx = self.write.begin().await?;
+        let undo = crate::sync::undo_for(&mut tx, &mutation).await?;
         let at = match &mutation {
             Mutation::ReplyTicket { ticket_id, message_id, body, internal, at } => {
                 let body = body.trim();
@@ -349,15 +350,17 @@ impl Store {
         };
         let mutation_id = new_id();
         let seq: i64 = sqlx::query_scalar(
-            "INSERT INTO outbox (mutation_id, name, body, created_at) VALUES (?, ?, ?, ?) RETURNING seq",
+            "INSERT INTO outbox (mutation_id, name, body, created_at, undo) VALUES (?, ?, ?, ?, ?) RETURNING seq",
         )
         .bind(&mutation_id)
         .bind(mutation.name())
         .bind(serde_json::to_string(&mutation)?)
         .bind(at)
+        .bind(undo)
         .fetch_one(&mut *tx)
         .await?;
         tx.commit().await?;
+        self.outbox_wake.notify_one();
         tracing::debug!(name = mutation.name(), seq, "mutation applied and queued");
         Ok(Applied { mutation_id, outbox_seq: seq })
     }

@@ -360,6 +360,8 @@ async fn a_saved_call_is_matched_to_its_caller_kept_once_and_listed_in_the_histo
         notes: "где заказ".into(),
         recording_ref: None,
         quality: None,
+        transferred_to: None,
+        recording_pauses: Vec::new(),
     };
     store.apply(save.clone()).await.unwrap();
     store.apply(save).await.unwrap(); // a retry is kept once
@@ -390,6 +392,8 @@ async fn a_saved_call_is_matched_to_its_caller_kept_once_and_listed_in_the_histo
         notes: String::new(),
         recording_ref: None,
         quality: None,
+        transferred_to: None,
+        recording_pauses: Vec::new(),
     };
     assert!(matches!(store.apply(bad).await, Err(StoreError::InvalidInput(_))));
 }

@@ -130,6 +130,47 @@ outbox_pending: number, };
  */
 export type AppInfo = { version: string, db_path: string, demo: boolean, stats: StoreStats, };
 /**
+ * How the desk stands with the server.
+ */
+export type Connection = "local_only" | "offline" | "connecting" | "online";
+/**
+ * The first sync of an empty desk: changelog versions received out of the server's head.
+ */
+export type FirstSync = { version: number, 
+/**
+ * 0 while unknown (before the live socket's hello).
+ */
+head: number, };
+/**
+ * A local write the server refused, and why.
+ */
+export type RejectionView = { 
+/**
+ * Which write (`reply_ticket`, `assign_ticket`, ...).
+ */
+mutation: string, 
+/**
+ * The server's code (`already_claimed`, `forbidden`, ...): the UI branches on it.
+ */
+code: string, reason: string, seq: number, };
+/**
+ * What the status bar shows about sync.
+ */
+export type SyncStatus = { connection: Connection, 
+/**
+ * Local writes the server has not acknowledged yet.
+ */
+unsent: number, first_sync: FirstSync | null, last_rejection: RejectionView | null, 
+/**
+ * Why the desk is not online (cannot sign in, server unreachable), for a tooltip.
+ */
+problem: string | null, 
+/**
+ * Goes up whenever sync changed local data (a pulled batch, a write rolled back): the
+ * window reloads what it shows.
+ */
+revision: number, };
+/**
  * Every command failure.
  */
 export type UiError = { code: ErrorCode, message: string, };
@@ -155,6 +196,8 @@ export interface Backend {
   search(query: string, limit: number): Promise<SearchResults>;
   /** Tells the app the first inbox page is on screen (the cold-start measurement). */
   uiReady(): Promise<void>;
+  /** Where sync with the server stands (also sent as the "sync" event). */
+  syncStatus(): Promise<SyncStatus>;
 }
 
 export type InvokeFn = <T>(cmd: string, args?: Record<string, unknown>) => Promise<T>;
@@ -178,5 +221,6 @@ export function createTauriBackend(invoke: InvokeFn): Backend {
     getCustomer: (customerId) => invoke("get_customer", { customerId }),
     search: (query, limit) => invoke("search", { query, limit }),
     uiReady: () => invoke("ui_ready"),
+    syncStatus: () => invoke("sync_status"),
   };
 }

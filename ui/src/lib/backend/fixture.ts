@@ -380,6 +380,7 @@ export function fixtureBackend(options: FixtureOptions = {}): FixtureBackend {
       };
     },
     uiReady: async () => {},
+    syncStatus: async () => ({ connection: "local_only", unsent: 0, first_sync: null, last_rejection: null, problem: null, revision: 0 }),
     phoneBook: () => customers.map((c) => ({ id: c.id, name: c.name, phone: c.phone })),
     phoneSetsState: (state: AgentState) => {
       if (me.state !== state) me = { ...me, state, state_since: clock() };

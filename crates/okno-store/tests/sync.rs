@@ -1,0 +1,176 @@
+//! The store's side of sync against a real SQLite file: pulled batches with their cursor,
+//! acknowledged and refused outbox entries.
+
+use okno_core::{Mutation, Role, TicketStatus, new_id};
+use okno_store::Store;
+use okno_store::sync::BatchOutcome;
+use okno_store::views::TimelineItem;
+use okno_sync::{Change, Op};
+use serde_json::json;
+
+fn change(version: u64, entity: &str, id: &str, data: serde_json::Value) -> Change {
+    Change { version, bucket: "queue:support".into(), entity: entity.into(), id: id.into(), op: Op::Upsert, data }
+}
+
+/// What the server's `to_jsonb(...)` rows look like for a customer, a ticket and a message.
+fn server_batch() -> Vec<Change> {
+    vec![
+        change(
+            1,
+            "customer",
+            "c1",
+            json!({"id": "c1", "name": "Olga Petrova", "company": null, "tier": "premium", "tags": [], "created_at": 5,
+                   "identities": [{"kind": "phone", "value": "+7 900 123-45-67"}]}),
+        ),
+        change(
+            2,
+            "ticket",
+            "t1",
+            json!({"id": "t1", "number": 101, "subject": "Refund for order 42", "customer_id": "c1", "channel": "email",
+                   "status": "new", "priority": "normal", "queue_id": "support", "assignee_id": null, "tags": ["refund"],
+                   "created_at": 10, "updated_at": 10, "sla_due_at": 1000, "first_response_due_at": 1000,
+                   "first_response_at": null, "preview": "", "message_count": 0}),
+        ),
+        change(
+            3,
+            "message",
+            "m1",
+            json!({"id": "m1", "ticket_id": "t1", "channel": "email", "direction": "inbound", "author_name": "Olga Petrova",
+                   "operator_id": null, "subject": "Refund", "body": "Where is my refund?", "attachments": [],
+                   "created_at": 11}),
+        ),
+        change(4, "queue_stats", "x", json!({"whatever": 1})),
+    ]
+}
+
+async fn synced_store(dir: &tempfile::TempDir) -> Store {
+    let store = Store::open(&dir.path().join("okno.db")).await.unwrap();
+    store.set_me("anna", "Anna", Role::Operator).await.unwrap();
+    let outcome = store.apply_server_changes(&server_batch(), 4).await.unwrap();
+    assert_eq!(outcome, BatchOutcome::Applied { applied: 3, skipped: 1 }, "the unknown entity is skipped, not fatal");
+    store
+}
+
+#[tokio::test]
+async fn a_batch_and_its_cursor_are_written_together() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = synced_store(&dir).await;
+    assert_eq!(store.sync_cursor().await.unwrap(), 4);
+    let detail = store.ticket_detail("t1").await.unwrap();
+    assert_eq!(detail.ticket.subject, "Refund for order 42");
+    assert_eq!(detail.ticket.tags, ["refund"]);
+    assert_eq!(detail.timeline.len(), 1);
+    assert_eq!(store.caller_match("+7 900 123 45 67").await.unwrap().map(|m| m.customer_id).as_deref(), Some("c1"));
+
+    // A batch with a malformed row still moves the cursor; the good rows land.
+    let bad = vec![
+        change(5, "ticket", "t2", json!({"id": "t2"})),
+        change(
+            6,
+            "operator",
+            "boris",
+            json!({"id": "boris", "name": "Boris", "role": "operator", "state": "available", "state_since": 1}),
+        ),
+    ];
+    assert_eq!(store.apply_server_changes(&bad, 6).await.unwrap(), BatchOutcome::Applied { applied: 1, skipped: 1 });
+    assert_eq!(store.sync_cursor().await.unwrap(), 6);
+    assert!(store.list_operators().await.unwrap().iter().any(|o| o.name == "Boris"));
+
+    // While a local write waits in the outbox, nothing of a batch is written, not even its cursor.
+    let reply = Mutation::ReplyTicket {
+        ticket_id: "t1".into(),
+        message_id: new_id(),
+        body: "On it".into(),
+        internal: false,
+        at: 20,
+    };
+    store.apply(reply).await.unwrap();
+    let overwrite = vec![change(
+        7,
+        "ticket",
+        "t1",
+        json!({"id": "t1", "number": 101, "subject": "Changed", "customer_id": "c1",
+        "channel": "email", "status": "closed", "priority": "normal", "queue_id": "support", "created_at": 10, "updated_at": 30}),
+    )];
+    assert_eq!(store.apply_server_changes(&overwrite, 7).await.unwrap(), BatchOutcome::HeldBack);
+    assert_eq!(store.sync_cursor().await.unwrap(), 6);
+    assert_eq!(store.ticket_row("t1").await.unwrap().subject, "Refund for order 42");
+}
+
+#[tokio::test]
+async fn outbox_sequences_count_from_one_and_acks_delete() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = synced_store(&dir).await;
+    let client = store.sync_client_id().await.unwrap();
+    assert_eq!(store.sync_client_id().await.unwrap(), client, "stable per database");
+    for status in [TicketStatus::Open, TicketStatus::Pending, TicketStatus::Resolved] {
+        store.apply(Mutation::SetTicketStatus { ticket_id: "t1".into(), status, at: 20 }).await.unwrap();
+    }
+    let seqs: Vec<u64> = store.outbox_entries(100).await.unwrap().iter().map(|e| e.seq).collect();
+    assert_eq!(seqs, [1, 2, 3], "client_seq is +1 per write from 1");
+    store.ack_outbox(&[1, 2]).await.unwrap();
+    assert_eq!(store.unsent().await.unwrap(), 1);
+    store.ack_outbox(&[3]).await.unwrap();
+    store
+        .apply(Mutation::SetTicketStatus { ticket_id: "t1".into(), status: TicketStatus::Open, at: 21 })
+        .await
+        .unwrap();
+    let seqs: Vec<u64> = store.outbox_entries(100).await.unwrap().iter().map(|e| e.seq).collect();
+    assert_eq!(seqs, [4], "acknowledged numbers are never reused");
+}
+
+#[tokio::test]
+async fn a_refused_status_change_and_reply_are_rolled_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = synced_store(&dir).await;
+    let status = Mutation::SetTicketStatus { ticket_id: "t1".into(), status: TicketStatus::Closed, at: 20 };
+    let seq = store.apply(status).await.unwrap().outbox_seq as u64;
+    assert_eq!(store.ticket_row("t1").await.unwrap().status, TicketStatus::Closed);
+    let rejection = store.reject_outbox(seq, "forbidden", "not your queue", 30).await.unwrap().unwrap();
+    assert_eq!((rejection.name.as_str(), rejection.code.as_str()), ("set_ticket_status", "forbidden"));
+    assert_eq!(store.ticket_row("t1").await.unwrap().status, TicketStatus::New, "back to what the server has");
+    assert_eq!(store.unsent().await.unwrap(), 0);
+    assert_eq!(store.last_rejection().await.unwrap().unwrap().reason, "not your queue");
+    assert_eq!(store.reject_outbox(seq, "forbidden", "again", 31).await.unwrap(), None, "settled once");
+
+    let message_id = new_id();
+    let reply = Mutation::ReplyTicket {
+        ticket_id: "t1".into(),
+        message_id: message_id.clone(),
+        body: "Refunded".into(),
+        internal: false,
+        at: 40,
+    };
+    let seq = store.apply(reply).await.unwrap().outbox_seq as u64;
+    let row = store.ticket_row("t1").await.unwrap();
+    assert_eq!((row.status, row.message_count), (TicketStatus::Open, 1), "a reply opens the ticket");
+    store.reject_outbox(seq, "not_found", "no ticket t1", 50).await.unwrap();
+    let detail = store.ticket_detail("t1").await.unwrap();
+    assert!(
+        !detail.timeline.iter().any(|i| matches!(i, TimelineItem::Message(m) if m.id == message_id)),
+        "the refused reply is gone"
+    );
+    assert_eq!((detail.ticket.status, detail.ticket.message_count), (TicketStatus::New, 0));
+    assert!(store.search("Refunded", 10).await.unwrap().messages.is_empty(), "and not found by search");
+}
+
+#[tokio::test]
+async fn a_refusal_before_a_later_write_to_the_same_ticket_hands_its_undo_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = synced_store(&dir).await;
+    let first = store
+        .apply(Mutation::SetTicketStatus { ticket_id: "t1".into(), status: TicketStatus::Pending, at: 20 })
+        .await
+        .unwrap()
+        .outbox_seq as u64;
+    let second = store
+        .apply(Mutation::SetTicketTags { ticket_id: "t1".into(), tags: vec!["vip".into()], at: 21 })
+        .await
+        .unwrap()
+        .outbox_seq as u64;
+    store.reject_outbox(first, "forbidden", "no", 30).await.unwrap();
+    assert_eq!(store.ticket_row("t1").await.unwrap().tags, ["vip"], "the later write stays visible");
+    store.reject_outbox(second, "forbidden", "no", 31).await.unwrap();
+    let row = store.ticket_row("t1").await.unwrap();
+    assert_eq!((row.status, row.tags), (TicketStatus::New, vec!["refund".to_owned()]), "back to before both");
+}

@@ -1,0 +1,637 @@
+//! The sync driver: one tokio task that owns okno-sync's [`Engine`] and does its I/O — sign-in
+//! and token refresh, `POST /v1/push` and `/v1/pull` with reqwest, the `/v1/live` WebSocket
+//! for pokes — and writes what the engine decides into the local store. The window sees a
+//! [`SyncStatus`] (the "sync" event and the `sync_status` command).
+//!
+//! Without a `server_url` (the demo, a desk not provisioned) nothing runs and the status says
+//! "local only". The refresh token lives in the OS keychain when there is one, otherwise only
+//! in memory; the password only in the environment variable the provisioning file names.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use futures_util::StreamExt;
+use okno_core::Role;
+use okno_store::Store;
+use okno_store::sync::{BatchOutcome, Rejection};
+use okno_sync::{
+    Config as EngineConfig, Engine, Input, LIVE_PATH, LiveEvent, Output, PullResponse, PushItem, PushResponse, Request,
+};
+use serde::{Deserialize, Serialize};
+use tokio::sync::{mpsc, watch};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use ts_rs::TS;
+
+/// How the desk stands with the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum Connection {
+    /// No server configured: everything stays on this desk.
+    LocalOnly,
+    Offline,
+    Connecting,
+    Online,
+}
+
+/// The first sync of an empty desk: changelog versions received out of the server's head.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+pub(crate) struct FirstSync {
+    #[ts(type = "number")]
+    pub(crate) version: u64,
+    /// 0 while unknown (before the live socket's hello).
+    #[ts(type = "number")]
+    pub(crate) head: u64,
+}
+
+/// A local write the server refused, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+pub(crate) struct RejectionView {
+    /// Which write (`reply_ticket`, `assign_ticket`, ...).
+    pub(crate) mutation: String,
+    /// The server's code (`already_claimed`, `forbidden`, ...): the UI branches on it.
+    pub(crate) code: String,
+    pub(crate) reason: String,
+    #[ts(type = "number")]
+    pub(crate) seq: u64,
+}
+
+impl From<Rejection> for RejectionView {
+    fn from(r: Rejection) -> Self {
+        RejectionView { mutation: r.name, code: r.code, reason: r.reason, seq: r.seq }
+    }
+}
+
+/// What the status bar shows about sync.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+pub(crate) struct SyncStatus {
+    pub(crate) connection: Connection,
+    /// Local writes the server has not acknowledged yet.
+    pub(crate) unsent: u32,
+    pub(crate) first_sync: Option<FirstSync>,
+    pub(crate) last_rejection: Option<RejectionView>,
+    /// Why the desk is not online (cannot sign in, server unreachable), for a tooltip.
+    pub(crate) problem: Option<String>,
+    /// Goes up whenever sync changed local data (a pulled batch, a write rolled back): the
+    /// window reloads what it shows.
+    #[ts(type = "number")]
+    pub(crate) revision: u64,
+}
+
+type Listener = Box<dyn Fn(&SyncStatus) + Send + Sync>;
+
+/// The window's view of the driver: the current status and who to tell when it changes.
+pub(crate) struct SyncService {
+    status: Mutex<SyncStatus>,
+    listener: Mutex<Option<Listener>>,
+}
+
+impl std::fmt::Debug for SyncService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SyncService").field("status", &self.status()).finish_non_exhaustive()
+    }
+}
+
+impl SyncService {
+    fn new(connection: Connection) -> Arc<Self> {
+        Arc::new(SyncService {
+            status: Mutex::new(SyncStatus {
+                connection,
+                unsent: 0,
+                first_sync: None,
+                last_rejection: None,
+                problem: None,
+                revision: 0,
+            }),
+            listener: Mutex::new(None),
+        })
+    }
+
+    pub(crate) fn status(&self) -> SyncStatus {
+        self.status.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Called with every changed status (the Tauri "sync" event).
+    pub(crate) fn on_change(&self, f: impl Fn(&SyncStatus) + Send + Sync + 'static) {
+        *self.listener.lock().unwrap_or_else(|e| e.into_inner()) = Some(Box::new(f));
+        notify_listener(self);
+    }
+
+    fn update(&self, change: impl FnOnce(&mut SyncStatus)) {
+        let changed = {
+            let mut status = self.status.lock().unwrap_or_else(|e| e.into_inner());
+            let before = status.clone();
+            change(&mut status);
+            *status != before
+        };
+        if changed {
+            notify_listener(self);
+        }
+    }
+}
+
+fn notify_listener(service: &SyncService) {
+    let status = service.status();
+    if let Some(listener) = service.listener.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+        listener(&status);
+    }
+}
+
+/// Where and as whom to sync, from the provisioning file.
+#[derive(Clone)]
+struct ServerConfig {
+    base: String,
+    operator: String,
+    password_env: Option<String>,
+}
+
+fn server_config(provision: Option<&std::path::Path>) -> anyhow::Result<Option<ServerConfig>> {
+    let Some(path) = provision else { return Ok(None) };
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let p = okno_softphone::provision::Provision::parse(&text).with_context(|| format!("in {}", path.display()))?;
+    let (Some(url), Some(server)) = (p.server_url, p.server) else { return Ok(None) };
+    let base = url.trim_end_matches('/').to_owned();
+    if !base.starts_with("http://") {
+        bail!("server_url {base:?}: this build speaks http:// only (TLS is still to come)");
+    }
+    Ok(Some(ServerConfig { base, operator: server.operator, password_env: server.password_env }))
+}
+
+/// Start syncing if the provisioning file names a server and an operator; otherwise the
+/// returned service says "local only" forever. A demo desk never syncs: its generated data and
+/// writes must not reach a real server.
+pub(crate) fn start(store: Store, provision: Option<&std::path::Path>, demo: bool) -> Arc<SyncService> {
+    let config = match server_config(provision) {
+        Ok(Some(_)) if demo => {
+            let problem = "a demo desk does not sync: start without --demo, on a new data directory, to use the server";
+            tracing::warn!(problem, "sync is off");
+            let service = SyncService::new(Connection::LocalOnly);
+            service.update(|s| s.problem = Some(problem.to_owned()));
+            return service;
+        }
+        Ok(Some(c)) => c,
+        Ok(None) => return SyncService::new(Connection::LocalOnly),
+        Err(e) => {
+            tracing::error!(error = format!("{e:#}"), "sync is off");
+            let service = SyncService::new(Connection::LocalOnly);
+            service.update(|s| s.problem = Some(format!("{e:#}")));
+            return service;
+        }
+    };
+    let service = SyncService::new(Connection::Connecting);
+    tauri::async_runtime::spawn(run(service.clone(), store, config));
+    service
+}
+
+#[derive(Debug, Deserialize)]
+struct TokenResponse {
+    access_token: String,
+    refresh_token: String,
+    operator: Operator,
+}
+
+#[derive(Debug, Deserialize)]
+struct Operator {
+    id: String,
+    name: String,
+    role: Role,
+}
+
+/// The sign-in state; tokens never reach a log line (no Debug).
+struct Auth {
+    config: ServerConfig,
+    http: reqwest::Client,
+    access: watch::Sender<Option<String>>,
+    /// Kept here too, so a desk without a keychain stays signed in while it runs.
+    refresh: Option<String>,
+}
+
+enum AuthError {
+    /// The server said no (wrong password, no such operator): retrying will not help soon.
+    Refused(String),
+    /// The server could not be reached.
+    Network(String),
+}
+
+impl Auth {
+    async fn sign_in(&mut self) -> Result<Operator, AuthError> {
+        let (base, operator) = (self.config.base.clone(), self.config.operator.clone());
+        if self.refresh.is_none() {
+            self.refresh = keychain(move || crate::secrets::refresh_token(&base, &operator)).await.ok().flatten();
+        }
+        if let Some(refresh) = self.refresh.take() {
+            let body = serde_json::json!({ "refresh_token": refresh });
+            match self.token_request("/v1/refresh", &body).await {
+                Ok(op) => return Ok(op),
+                Err(AuthError::Network(e)) => {
+                    self.refresh = Some(refresh);
+                    return Err(AuthError::Network(e));
+                }
+                Err(AuthError::Refused(_)) => tracing::info!("refresh token refused; signing in with the password"),
+            }
+        }
+        let Some(var) = &self.config.password_env else {
+            return Err(AuthError::Refused("no password_env in the provisioning file's [server]".into()));
+        };
+        let Ok(password) = std::env::var(var) else {
+            return Err(AuthError::Refused(format!("the environment variable {var} (the server password) is not set")));
+        };
+        let body = serde_json::json!({ "name": self.config.operator, "password": password });
+        self.token_request("/v1/login", &body).await
+    }
+
+    async fn token_request(&mut self, path: &str, body: &serde_json::Value) -> Result<Operator, AuthError> {
+        let resp = self
+            .http
+            .post(format!("{}{path}", self.config.base))
+            .json(body)
+            .send()
+            .await
+            .map_err(|e| AuthError::Network(e.without_url().to_string()))?;
+        let status = resp.status();
+        if status.is_server_error() {
+            return Err(AuthError::Network(format!("server error {status}")));
+        }
+        if !status.is_success() {
+            let message =
+                resp.json::<serde_json::Value>().await.ok().and_then(|v| v["message"].as_str().map(str::to_owned));
+            return Err(AuthError::Refused(message.unwrap_or_else(|| status.to_string())));
+        }
+        let tokens: TokenResponse =
+            resp.json().await.map_err(|e| AuthError::Network(format!("unreadable sign-in answer: {e}")))?;
+        let (base, operator, refresh) =
+            (self.config.base.clone(), self.config.operator.clone(), tokens.refresh_token.clone());
+        if let Err(e) = keychain(move || crate::secrets::store_refresh_token(&base, &operator, &refresh)).await {
+            tracing::info!(error = %e, "refresh token kept in memory only");
+        }
+        self.refresh = Some(tokens.refresh_token);
+        self.access.send_replace(Some(tokens.access_token));
+        Ok(tokens.operator)
+    }
+
+    fn access(&self) -> Option<String> {
+        self.access.borrow().clone()
+    }
+}
+
+/// Run a keychain call off the async threads (the Secret Service answers over D-Bus).
+async fn keychain<T: Send + 'static>(f: impl FnOnce() -> Result<T, String> + Send + 'static) -> Result<T, String> {
+    tokio::task::spawn_blocking(f).await.unwrap_or_else(|e| Err(format!("the keychain call failed: {e}")))
+}
+
+/// What the live socket tells the driver.
+enum Live {
+    Up { version: u64 },
+    Poke(u64),
+    Down,
+}
+
+fn engine_config(client_id: &str) -> EngineConfig {
+    let mut config = EngineConfig::new(client_id);
+    config.request_timeout = Duration::from_secs(20);
+    // An operator waits for the desk to come back, not a minute of backoff after the server did.
+    config.backoff_max = Duration::from_secs(5);
+    config
+}
+
+async fn run(service: Arc<SyncService>, store: Store, config: ServerConfig) {
+    let http = match reqwest::Client::builder().connect_timeout(Duration::from_secs(5)).build() {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(error = %e, "no HTTP client: sync is off");
+            return;
+        }
+    };
+    let (access_tx, access_rx) = watch::channel(None);
+    let mut auth = Auth { config: config.clone(), http: http.clone(), access: access_tx, refresh: None };
+    let client_id = match store.sync_client_id().await {
+        Ok(id) => id,
+        Err(e) => {
+            tracing::error!(error = %e, "no client id: sync is off");
+            return;
+        }
+    };
+    if let Ok(Some(r)) = store.last_rejection().await {
+        service.update(|s| s.last_rejection = Some(r.into()));
+    }
+    let first = store.sync_cursor().await.unwrap_or(0) == 0;
+    if first {
+        service.update(|s| s.first_sync = Some(FirstSync { version: 0, head: 0 }));
+    }
+    let (live_tx, mut live_rx) = mpsc::channel(64);
+    tokio::spawn(listen(config.base.clone(), access_rx, live_tx));
+
+    // Sign in, retrying with backoff: the server may be down when the desk starts.
+    let mut delay = Duration::from_millis(500);
+    loop {
+        match auth.sign_in().await {
+            Ok(op) => {
+                tracing::info!(operator = %op.id, "signed in to the server");
+                if let Err(e) = store.set_me(&op.id, &op.name, op.role).await {
+                    tracing::error!(error = %e, "cannot record the signed-in operator");
+                }
+                break;
+            }
+            Err(AuthError::Refused(why)) | Err(AuthError::Network(why)) => {
+                tracing::warn!(problem = %why, "cannot sign in to the server");
+                service.update(|s| {
+                    s.connection = Connection::Offline;
+                    s.problem = Some(why);
+                });
+            }
+        }
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_secs(30));
+    }
+
+    let mut driver = Driver { service, store, auth, client_id, engine: None, head: 0 };
+    driver.restart().await;
+    loop {
+        let wake = driver.drain().await;
+        driver.refresh_unsent().await;
+        tokio::select! {
+            _ = tokio::time::sleep_until(wake.into()) => {}
+            _ = driver.store.outbox_written() => driver.feed_outbox().await,
+            Some(event) = live_rx.recv() => match event {
+                Live::Up { version } => {
+                    driver.head = driver.head.max(version);
+                    // Whatever backoff the engine is in, the server is back: start over from the store.
+                    driver.restart().await;
+                    driver.poke(version);
+                }
+                Live::Poke(version) => {
+                    driver.head = driver.head.max(version);
+                    driver.poke(version);
+                }
+                Live::Down => driver.service.update(|s| s.connection = Connection::Offline),
+            },
+        }
+    }
+}
+
+struct Driver {
+    service: Arc<SyncService>,
+    store: Store,
+    auth: Auth,
+    client_id: String,
+    engine: Option<Engine>,
+    /// The changelog head as the live socket last announced it.
+    head: u64,
+}
+
+impl Driver {
+    /// A fresh engine from what the store has: its cursor and its whole outbox. Safe whenever
+    /// no request is in flight (requests are awaited inside [`Driver::drain`]).
+    async fn restart(&mut self) {
+        let cursor = self.store.sync_cursor().await.unwrap_or(0);
+        self.engine = Some(Engine::new(engine_config(&self.client_id), cursor));
+        self.feed_outbox().await;
+    }
+
+    fn engine(&mut self) -> &mut Engine {
+        self.engine.get_or_insert_with(|| Engine::new(engine_config("unset"), 0))
+    }
+
+    async fn feed_outbox(&mut self) {
+        match self.store.outbox_entries(u32::MAX).await {
+            Ok(entries) => {
+                let items = entries
+                    .into_iter()
+                    .map(|e| PushItem { client_seq: e.seq, mutation_id: e.mutation_id, mutation: e.mutation })
+                    .collect();
+                self.engine().handle_input(Instant::now(), Input::Outbox(items));
+            }
+            Err(e) => tracing::error!(error = %e, "cannot read the outbox"),
+        }
+    }
+
+    fn poke(&mut self, version: u64) {
+        self.engine().handle_input(Instant::now(), Input::Poke { version });
+    }
+
+    async fn refresh_unsent(&self) {
+        if let Ok(n) = self.store.unsent().await {
+            self.service.update(|s| s.unsent = n as u32);
+        }
+    }
+
+    /// Drain the engine (its driving contract), doing what it asks; returns when to wake.
+    async fn drain(&mut self) -> Instant {
+        loop {
+            match self.engine().poll_output(Instant::now()) {
+                Output::Transmit(request) => {
+                    let input = self.exchange(&request).await;
+                    if let Input::PullResponse(pull) = &input {
+                        let (version, head) = (pull.cursor, self.head);
+                        self.service.update(|s| {
+                            if let Some(first) = &mut s.first_sync {
+                                *first = FirstSync { version, head: head.max(version) };
+                            }
+                        });
+                    }
+                    self.engine().handle_input(Instant::now(), input);
+                }
+                Output::Acked(seqs) => {
+                    if let Err(e) = self.store.ack_outbox(&seqs).await {
+                        tracing::error!(error = %e, "cannot clear acknowledged outbox entries");
+                    }
+                }
+                Output::Rejected { seq, code, reason } => {
+                    match self.store.reject_outbox(seq, &code, &reason, now_ms()).await {
+                        Ok(Some(rejection)) => self.service.update(|s| {
+                            s.last_rejection = Some(rejection.into());
+                            s.revision += 1;
+                        }),
+                        Ok(None) => {}
+                        Err(e) => tracing::error!(error = %e, seq, "cannot roll back a refused write"),
+                    }
+                }
+                Output::ApplyBatch { changes, cursor } => {
+                    let started = Instant::now();
+                    let assigned = self.newly_assigned_to_me(&changes).await;
+                    match self.store.apply_server_changes(&changes, cursor).await {
+                        Ok(BatchOutcome::Applied { applied, skipped }) => {
+                            let first_sync = self.service.status().first_sync.is_some();
+                            if !first_sync && let Some(subject) = assigned.first() {
+                                let more = assigned.len() - 1;
+                                let body = if more == 0 { subject.clone() } else { format!("{subject} (+{more})") };
+                                crate::notify::new_work("Assigned to you / Назначено вам", &body);
+                            }
+                            tracing::info!(
+                                applied,
+                                skipped,
+                                cursor,
+                                ms = started.elapsed().as_millis() as u64,
+                                "pulled batch applied"
+                            );
+                            self.service.update(|s| {
+                                s.first_sync = None;
+                                if applied > 0 {
+                                    s.revision += 1;
+                                }
+                            });
+                        }
+                        Ok(BatchOutcome::HeldBack) => {
+                            // A local write arrived after the engine decided: push it, then pull again.
+                            self.restart().await;
+                        }
+                        Err(e) => {
+                            tracing::error!(error = %e, "cannot apply a pulled batch");
+                            self.restart().await;
+                        }
+                    }
+                }
+                Output::Timeout(at) => return at,
+            }
+        }
+    }
+
+    /// The subjects of pulled tickets that someone else (a team lead) assigned to this desk's
+    /// operator and that were not theirs here before: new work to announce.
+    async fn newly_assigned_to_me(&self, changes: &[okno_sync::Change]) -> Vec<String> {
+        let Ok(me) = self.store.me().await else { return Vec::new() };
+        let mut subjects = Vec::new();
+        for c in changes.iter().filter(|c| c.entity == "ticket" && c.data["assignee_id"] == me.id.as_str()) {
+            let was_mine = self.store.ticket_row(&c.id).await.is_ok_and(|t| t.assignee_id.as_deref() == Some(&me.id));
+            if !was_mine {
+                subjects.push(c.data["subject"].as_str().unwrap_or_default().to_owned());
+            }
+        }
+        subjects
+    }
+
+    /// One request, with the access token; on 401 sign in again and retry once.
+    async fn exchange(&mut self, request: &Request) -> Input {
+        for attempt in 0..2 {
+            match self.send(request).await {
+                Sent::Answer(input) => {
+                    self.service.update(|s| {
+                        s.connection = Connection::Online;
+                        s.problem = None;
+                    });
+                    return input;
+                }
+                Sent::Unauthorized if attempt == 0 => match self.auth.sign_in().await {
+                    Ok(_) => continue,
+                    Err(AuthError::Refused(why)) | Err(AuthError::Network(why)) => {
+                        self.offline(why);
+                        return Input::NetworkError;
+                    }
+                },
+                Sent::Unauthorized => {
+                    self.offline("the server refused the sign-in token".into());
+                    return Input::NetworkError;
+                }
+                Sent::Failed(why) => {
+                    self.offline(why);
+                    return Input::NetworkError;
+                }
+            }
+        }
+        Input::NetworkError
+    }
+
+    fn offline(&self, why: String) {
+        tracing::debug!(problem = %why, "sync request failed");
+        self.service.update(|s| {
+            s.connection = Connection::Offline;
+            s.problem = Some(why);
+        });
+    }
+
+    async fn send(&self, request: &Request) -> Sent {
+        let (path, body) = match request {
+            Request::Push(p) => ("/v1/push", serde_json::to_value(p)),
+            Request::Pull(p) => ("/v1/pull", serde_json::to_value(p)),
+        };
+        let Ok(body) = body else { return Sent::Failed("unencodable request".into()) };
+        let mut req = self.auth.http.post(format!("{}{path}", self.auth.config.base)).json(&body);
+        if let Some(token) = self.auth.access() {
+            req = req.bearer_auth(token);
+        }
+        let resp = match req.timeout(Duration::from_secs(20)).send().await {
+            Ok(r) => r,
+            Err(e) => return Sent::Failed(e.without_url().to_string()),
+        };
+        if resp.status() == reqwest::StatusCode::UNAUTHORIZED {
+            return Sent::Unauthorized;
+        }
+        if !resp.status().is_success() {
+            tracing::warn!(status = %resp.status(), path, "sync request failed");
+            return Sent::Failed(resp.status().to_string());
+        }
+        let Ok(bytes) = resp.bytes().await else { return Sent::Failed("connection closed".into()) };
+        let input = match request {
+            Request::Push(_) => serde_json::from_slice::<PushResponse>(&bytes).map(Input::PushResponse),
+            Request::Pull(_) => serde_json::from_slice::<PullResponse>(&bytes).map(Input::PullResponse),
+        };
+        match input {
+            Ok(input) => Sent::Answer(input),
+            Err(e) => Sent::Failed(format!("unreadable answer: {e}")),
+        }
+    }
+}
+
+enum Sent {
+    Answer(Input),
+    Unauthorized,
+    Failed(String),
+}
+
+/// Keep a live socket open, forwarding pokes; reconnect after any failure with backoff.
+async fn listen(base: String, mut access: watch::Receiver<Option<String>>, events: mpsc::Sender<Live>) {
+    let url = format!("{}{LIVE_PATH}", base.replacen("http", "ws", 1));
+    let mut delay = Duration::from_millis(250);
+    loop {
+        let token = access.borrow_and_update().clone();
+        let Some(token) = token else {
+            // Not signed in yet.
+            if access.changed().await.is_err() {
+                return;
+            }
+            continue;
+        };
+        let mut connected = false;
+        if let Ok(mut req) = url.as_str().into_client_request()
+            && let Ok(auth) = format!("Bearer {token}").parse()
+        {
+            req.headers_mut().insert("authorization", auth);
+            if let Ok((mut socket, _)) = tokio_tungstenite::connect_async(req).await {
+                while let Some(Ok(msg)) = socket.next().await {
+                    let Message::Text(text) = msg else { continue };
+                    let Ok(event) = serde_json::from_str::<LiveEvent>(&text) else { continue };
+                    let event = match event {
+                        LiveEvent::Hello { version } => {
+                            connected = true;
+                            delay = Duration::from_millis(250);
+                            Live::Up { version }
+                        }
+                        other => match other.poke_version() {
+                            Some(v) => Live::Poke(v),
+                            None => continue,
+                        },
+                    };
+                    if events.send(event).await.is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+        if connected && events.send(Live::Down).await.is_err() {
+            return;
+        }
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_secs(5));
+    }
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+/// The `sync_status` command (and the HTTP bridge's).
+#[tauri::command]
+pub(crate) fn sync_status(state: tauri::State<'_, crate::commands::AppState>) -> SyncStatus {
+    state.sync.status()
+}

@@ -1,0 +1,329 @@
+//! The desktop against the real server: a fresh PostgreSQL database seeded by
+//! `okno-server seed --demo`, the real `okno-server`, desktop A in its window (WebDriver) and
+//! desktop B headless (`--serve-http`). First sync, a reply reaching PostgreSQL and the other
+//! desk, a reply made while the server is down, a refused claim rolled back with its reason, a
+//! ticket a team lead assigns announced by a desktop notification, and a demo desk that stays
+//! local.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use okno_e2e::{Driver, Session, SessionBus, app_binary, artifacts_dir, free_port};
+use serde_json::{Value, json};
+
+const WAIT: Duration = Duration::from_secs(30);
+const PASSWORD: &str = "e2e-sync-password";
+
+fn server_binary() -> Result<PathBuf> {
+    let path = std::env::var_os("OKNO_SERVER_BIN").map(PathBuf::from).context("OKNO_SERVER_BIN is not set")?;
+    if !path.exists() {
+        bail!("no okno-server at {}", path.display());
+    }
+    Ok(path)
+}
+
+/// A database of its own, dropped at the end.
+struct Database {
+    admin: String,
+    name: String,
+}
+
+impl Database {
+    fn create() -> Result<Database> {
+        let admin =
+            std::env::var("OKNO_TEST_PG").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+        let name = format!("okno_e2e_sync_{}", std::process::id());
+        let db = Database { admin, name };
+        db.admin_sql(&format!("DROP DATABASE IF EXISTS {}", db.name))?;
+        db.admin_sql(&format!("CREATE DATABASE {}", db.name))
+            .context("PostgreSQL must run on 127.0.0.1:5432 (see TESTING.md) or OKNO_TEST_PG name one")?;
+        Ok(db)
+    }
+
+    fn url(&self) -> String {
+        match self.admin.rsplit_once('/') {
+            Some((base, _)) => format!("{base}/{}", self.name),
+            None => self.admin.clone(),
+        }
+    }
+
+    fn admin_sql(&self, sql: &str) -> Result<String> {
+        psql(&self.admin, sql)
+    }
+
+    fn sql(&self, sql: &str) -> Result<String> {
+        psql(&self.url(), sql)
+    }
+}
+
+impl Drop for Database {
+    fn drop(&mut self) {
+        let _ = self.admin_sql(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name));
+    }
+}
+
+fn psql(url: &str, sql: &str) -> Result<String> {
+    let out = Command::new("psql").args([url, "-Atqc", sql]).output().context("psql")?;
+    if !out.status.success() {
+        bail!("psql {sql:?}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
+/// A child process of this test, killed on drop.
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start_server(bin: &Path, db: &Database, port: u16, log: &Path) -> Result<Proc> {
+    let child = Command::new(bin)
+        .args(["--listen", &format!("127.0.0.1:{port}")])
+        .env("DATABASE_URL", db.url())
+        .env("OKNO_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::options().create(true).append(true).open(log)?)
+        .spawn()?;
+    let proc = Proc(child);
+    wait("the server's /healthz", || Ok(ureq::get(&format!("http://127.0.0.1:{port}/healthz")).call().is_ok()))?;
+    Ok(proc)
+}
+
+fn wait(what: &str, mut check: impl FnMut() -> Result<bool>) -> Result<()> {
+    let deadline = Instant::now() + WAIT;
+    while Instant::now() < deadline {
+        if check()? {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    bail!("timed out waiting for {what}")
+}
+
+fn provision(dir: &Path, port: u16, operator: &str) -> Result<PathBuf> {
+    let path = dir.join("provision.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "server_url = \"http://127.0.0.1:{port}\"\n[server]\noperator = \"{operator}\"\npassword_env = \"OKNO_E2E_PASSWORD\"\n"
+        ),
+    )?;
+    Ok(path)
+}
+
+/// Desktop B's command over its HTTP bridge.
+fn invoke(port: u16, command: &str, args: Value) -> Result<Value> {
+    let resp = ureq::post(&format!("http://127.0.0.1:{port}/invoke/{command}")).send_json(args);
+    match resp {
+        Ok(r) => Ok(r.into_json()?),
+        Err(ureq::Error::Status(_, r)) => bail!("{command}: {}", r.into_string()?),
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn sync_state(s: &Session) -> Result<Option<String>> {
+    match s.find_all("[data-testid=sync-state]")?.first() {
+        Some(e) => s.attribute(e, "data-state"),
+        None => Ok(None),
+    }
+}
+
+fn wait_state(s: &Session, state: &str) -> Result<()> {
+    s.wait_until(&format!("sync state {state}"), WAIT, |s| Ok((sync_state(s)?.as_deref() == Some(state)).then_some(())))
+}
+
+fn unsent(s: &Session) -> Result<u32> {
+    Ok(match s.find_all("[data-testid=unsent]")?.first() {
+        Some(e) => s.attribute(e, "data-count")?.and_then(|n| n.parse().ok()).unwrap_or(0),
+        None => 0,
+    })
+}
+
+fn reply(s: &Session, text: &str) -> Result<()> {
+    let box_ = s.wait_for("[data-testid=reply-box]", WAIT)?;
+    s.type_into(&box_[0], text)?;
+    s.click(&s.wait_for("[data-testid=reply-send]", WAIT)?[0])?;
+    s.wait_until("the reply in the conversation", WAIT, |s| {
+        for item in s.find_all("[data-testid=conversation] [data-testid=timeline-item]")? {
+            if s.text_content(&item)?.contains(text) {
+                return Ok(Some(()));
+            }
+        }
+        Ok(None)
+    })
+}
+
+fn on_server(db: &Database, body: &str) -> Result<bool> {
+    Ok(db.sql(&format!("SELECT count(*) FROM messages WHERE body = '{}'", body.replace('\'', "''")))? == "1")
+}
+
+#[test]
+#[ignore = "needs a display, tauri-driver, PostgreSQL and the built app and server: run through `cargo xtask test`"]
+fn desktops_sync_through_the_server() -> Result<()> {
+    let (app, server) = (app_binary()?, server_binary()?);
+    let db = Database::create()?;
+    let work = tempfile::tempdir()?;
+    let server_log = work.path().join("server.log");
+
+    // A small center: queues, anna and boris, 30 tickets, each with the customer's first message.
+    let seeded = Command::new(&server)
+        .args(["seed", "--demo", "--tickets", "30", "--password", &format!("anna={PASSWORD}")])
+        .args(["--password", &format!("boris={PASSWORD}"), "--password", &format!("lena={PASSWORD}")])
+        .env("DATABASE_URL", db.url())
+        .output()?;
+    assert!(seeded.status.success(), "seed: {}", String::from_utf8_lossy(&seeded.stderr));
+    let port = free_port()?;
+    let mut server_proc = Some(start_server(&server, &db, port, &server_log)?);
+
+    // Desktop A (anna) in its window: a new desk does its first sync.
+    let dir_a = work.path().join("a");
+    std::fs::create_dir_all(&dir_a)?;
+    let prov_a = provision(&dir_a, port, "anna")?;
+    // A's desktop notifications go to a private session bus that the test watches.
+    let bus = SessionBus::start(work.path())?;
+    let driver =
+        Driver::start_with_env(&[("OKNO_E2E_PASSWORD", PASSWORD), ("DBUS_SESSION_BUS_ADDRESS", &bus.address)])?;
+    let args = ["--data-dir", &dir_a.display().to_string(), "--provision", &prov_a.display().to_string()];
+    let mut s = driver.launch(&app, &args.map(str::to_owned))?;
+    wait_state(&s, "online")?;
+    let rows = s.wait_for("[data-testid=ticket-row][data-ticket-id]", WAIT)?;
+    let ticket_id = s.attribute(&rows[0], "data-ticket-id")?.context("rows carry their ticket id")?;
+    let subject = db.sql(&format!("SELECT subject FROM tickets WHERE id = '{ticket_id}'"))?;
+    assert!(!subject.is_empty(), "the desk shows the server's ticket {ticket_id}");
+    assert!(s.text_content(&rows[0])?.contains(&subject), "with the server's subject {subject:?}");
+    assert!(s.find_all("[data-testid=first-sync]")?.is_empty(), "the first sync is over");
+
+    // Desktop B (boris), headless.
+    let dir_b = work.path().join("b");
+    std::fs::create_dir_all(&dir_b)?;
+    let prov_b = provision(&dir_b, port, "boris")?;
+    let http_b = free_port()?;
+    let _desk_b = Proc(
+        Command::new(&app)
+            .args(["--data-dir", &dir_b.display().to_string(), "--provision", &prov_b.display().to_string()])
+            .args(["--serve-http", &format!("127.0.0.1:{http_b}")])
+            .env("OKNO_E2E_PASSWORD", PASSWORD)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()?,
+    );
+    wait("desktop B online", || {
+        Ok(invoke(http_b, "sync_status", json!({})).is_ok_and(|v| v["connection"] == "online"))
+    })?;
+
+    // A reply on A reaches PostgreSQL and then B.
+    s.click(&rows[0])?;
+    let first = format!("Reply from A, e2e {}", std::process::id());
+    reply(&s, &first)?;
+    wait("the reply in PostgreSQL", || on_server(&db, &first))?;
+    wait("the reply on desktop B", || {
+        let detail = invoke(http_b, "get_ticket", json!({ "ticketId": ticket_id }))?;
+        Ok(detail["timeline"].as_array().is_some_and(|items| items.iter().any(|m| m["body"] == first.as_str())))
+    })?;
+    s.wait_until("nothing unsent", WAIT, |s| Ok((unsent(s)? == 0).then_some(())))?;
+    std::thread::sleep(Duration::from_millis(500));
+    s.screenshot(&artifacts_dir().join("sync-online.png"))?;
+
+    // The server goes away: a reply is still accepted, and waits.
+    drop(server_proc.take());
+    wait_state(&s, "offline")?;
+    let second = format!("Written offline, e2e {}", std::process::id());
+    reply(&s, &second)?;
+    s.wait_until("one unsent change", WAIT, |s| Ok((unsent(s)? == 1).then_some(())))?;
+    std::thread::sleep(Duration::from_millis(500));
+    s.screenshot(&artifacts_dir().join("sync-offline.png"))?;
+    assert!(!on_server(&db, &second)?);
+
+    // It comes back: the reply goes out by itself.
+    server_proc = Some(start_server(&server, &db, port, &server_log)?);
+    wait_state(&s, "online")?;
+    s.wait_until("nothing unsent", WAIT, |s| Ok((unsent(s)? == 0).then_some(())))?;
+    assert!(on_server(&db, &second)?, "the offline reply is on the server");
+
+    // B takes the ticket; A's claim on it is refused and rolled back, with the reason shown.
+    invoke(http_b, "assign_ticket", json!({ "ticketId": ticket_id, "assigneeId": "boris" }))?;
+    wait("boris owns the ticket on the server", || {
+        Ok(db.sql(&format!("SELECT assignee_id FROM tickets WHERE id = '{ticket_id}'"))? == "boris")
+    })?;
+    // Claim at once, whatever A has pulled by now: the server decides.
+    s.execute("document.querySelector('[data-testid=assign-me]')?.click()")?;
+    let toast = s.wait_until("the refusal's toast", WAIT, |s| {
+        for t in s.find_all("[data-testid=toast][data-kind=error]")? {
+            let text = s.text_content(&t)?;
+            if text.contains("someone else") {
+                return Ok(Some(text));
+            }
+        }
+        Ok(None)
+    })?;
+    assert!(toast.contains("the ticket was taken by someone else"), "the server's reason is shown: {toast:?}");
+    s.wait_until("the ticket back with boris", WAIT, |s| {
+        let owner = s.execute("return document.querySelector('[data-testid=ticket-assignee]')?.value ?? null")?;
+        Ok((owner == "boris").then_some(()))
+    })?;
+    std::thread::sleep(Duration::from_millis(500));
+    s.screenshot(&artifacts_dir().join("sync-rejected.png"))?;
+    assert_eq!(db.sql(&format!("SELECT assignee_id FROM tickets WHERE id = '{ticket_id}'"))?, "boris");
+    // New work: the team lead lena (headless) assigns an unowned ticket to anna; anna's desk
+    // pulls it and announces it with a desktop notification naming the ticket.
+    let dir_lead = work.path().join("lead");
+    std::fs::create_dir_all(&dir_lead)?;
+    let prov_lead = provision(&dir_lead, port, "lena")?;
+    let http_lead = free_port()?;
+    let _desk_lead = Proc(
+        Command::new(&app)
+            .args(["--data-dir", &dir_lead.display().to_string(), "--provision", &prov_lead.display().to_string()])
+            .args(["--serve-http", &format!("127.0.0.1:{http_lead}")])
+            .env("OKNO_E2E_PASSWORD", PASSWORD)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()?,
+    );
+    wait("the lead's desk online", || {
+        Ok(invoke(http_lead, "sync_status", json!({})).is_ok_and(|v| v["connection"] == "online"))
+    })?;
+    let (work_id, work_subject) = {
+        let row = db.sql("SELECT id || '|' || subject FROM tickets WHERE assignee_id IS NULL ORDER BY id LIMIT 1")?;
+        let (id, subject) = row.split_once('|').context("an unowned ticket")?;
+        (id.to_owned(), subject.to_owned())
+    };
+    invoke(http_lead, "assign_ticket", json!({ "ticketId": work_id, "assigneeId": "anna" }))?;
+    let notified = s.wait_until("anna told of her new ticket", WAIT, |_| {
+        let log = bus.notifications();
+        Ok(log.contains(&work_subject).then_some(log))
+    })?;
+    assert!(notified.contains("member=Notify"), "a desktop notification: {notified}");
+    s.quit()?;
+    drop(driver);
+
+    // A demo desk provisioned with the same server stays local and says why: generated demo
+    // data must never reach a real server.
+    let dir_demo = work.path().join("demo");
+    std::fs::create_dir_all(&dir_demo)?;
+    let prov_demo = provision(&dir_demo, port, "anna")?;
+    let http_demo = free_port()?;
+    let _desk_demo = Proc(
+        Command::new(&app)
+            .args(["--demo", "--data-dir", &dir_demo.display().to_string()])
+            .args(["--provision", &prov_demo.display().to_string(), "--serve-http", &format!("127.0.0.1:{http_demo}")])
+            .env("OKNO_E2E_PASSWORD", PASSWORD)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()?,
+    );
+    let mut status = json!(null);
+    wait("the demo desk up", || {
+        status = invoke(http_demo, "sync_status", json!({})).unwrap_or(json!(null));
+        Ok(!status.is_null())
+    })?;
+    assert_eq!(status["connection"], "local_only", "{status}");
+    assert!(status["problem"].as_str().unwrap_or_default().contains("demo"), "and says why: {status}");
+    drop(server_proc);
+    Ok(())
+}
