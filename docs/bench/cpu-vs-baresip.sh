@@ -1,10 +1,19 @@
 #!/bin/bash
-# CPU and RSS of the answering side of one 60 s call: baresip vs okno-phone, each sending a
-# WAV and discarding what it receives (no sound device). The caller is a release okno-phone.
-# CODEC=pcmu (default) or CODEC=opus.
-# Needs: baresip (Debian baresip-core), python3, `cargo build --release -p okno-phone`.
+# CPU and RSS of the answering side of one call: baresip vs okno-phone, each sending a WAV and
+# discarding what it receives (no sound device). The caller is a release okno-phone.
+#
+#   cargo build --release -p okno-phone && docs/bench/cpu-vs-baresip.sh
+#
+# CODEC=pcmu (default) or CODEC=opus; SECONDS_MEASURED=55 (default) is how long each side is
+# measured, inside a call that lasts 5 s longer; OKNO_PHONE=path picks another okno-phone build.
+# Needs: baresip (Debian baresip-core), python3.
+#
+# A figure is printed only for a side that really took the call: the caller must have been
+# answered, have received audio from it and hung up cleanly, and the side must have used CPU;
+# otherwise the script says what went wrong and exits 1. Everything it starts is stopped on exit.
 set -euo pipefail
 CODEC="${CODEC:-pcmu}"
+MEASURE="${SECONDS_MEASURED:-55}"
 case "$CODEC" in
   pcmu) BARESIP_CODEC=PCMU; BARESIP_OPUS="" ;;
   # baresip set up like okno-phone: 24 kbit/s, in-band FEC planned for 10 % loss, voip mode.
@@ -12,13 +21,36 @@ case "$CODEC" in
         BARESIP_OPUS=$'opus_bitrate 24000\nopus_inbandfec yes\nopus_packet_loss 10\nopus_application voip' ;;
   *) echo "CODEC must be pcmu or opus" >&2; exit 2 ;;
 esac
-B="${CARGO_TARGET_DIR:-target}/release/okno-phone"
+fail() {
+  echo "cpu-vs-baresip: $*" >&2
+  if [ -s "${DIR:-/nonexistent}/baresip.log" ]; then echo "--- baresip's log:" >&2; tail -n 20 "$DIR/baresip.log" >&2; fi
+  exit 1
+}
+
+# Resolve the binary before leaving the checkout: a relative target dir means nothing after `cd`.
+REPO="$(cd "$(dirname "$0")/../.." && pwd)"
+TARGET="${CARGO_TARGET_DIR:-$REPO/target}"
+case "$TARGET" in /*) ;; *) TARGET="$REPO/$TARGET" ;; esac
+B="${OKNO_PHONE:-$TARGET/release/okno-phone}"
+[ -x "$B" ] || fail "no okno-phone at $B: run 'cargo build --release -p okno-phone' first (or set OKNO_PHONE)"
+B="$(cd "$(dirname "$B")" && pwd)/$(basename "$B")"
+command -v baresip >/dev/null || fail "baresip is not installed (Debian: apt-get install baresip-core)"
+command -v python3 >/dev/null || fail "python3 is needed"
+
 DIR=$(mktemp -d)
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+  rm -rf "$DIR"
+}
+trap cleanup EXIT
 cd "$DIR"
-python3 - <<'PY'
-import wave, struct, math
+python3 - "$((MEASURE + 20))" <<'PY'
+import wave, struct, math, sys
+seconds = int(sys.argv[1])
 w = wave.open('tone.wav', 'wb'); w.setnchannels(1); w.setsampwidth(2); w.setframerate(8000)
-w.writeframes(b''.join(struct.pack('<h', int(8000 * math.sin(2 * math.pi * 440 * i / 8000))) for i in range(8000 * 75)))
+w.writeframes(b''.join(struct.pack('<h', int(8000 * math.sin(2 * math.pi * 440 * i / 8000))) for i in range(8000 * seconds)))
 w.close()
 PY
 cat > config <<CFG
@@ -40,18 +72,34 @@ module_app menu.so
 $BARESIP_OPUS
 CFG
 echo "<sip:bob@127.0.0.1:25080>;regint=0;answermode=auto;audio_codecs=$BARESIP_CODEC" > accounts
-measure() { # callee pid, callee port
+
+cpu_ticks() { awk '{print $14+$15}' "/proc/$1/stat" 2>/dev/null || fail "$2 (pid $1) is not running"; }
+
+measure() { # name, callee pid, callee port
+  local name=$1 pid=$2 port=$3
   sleep 0.3
-  "$B" --listen udp:127.0.0.1:25081 --codecs "$CODEC" --call "sip:bob@127.0.0.1:$2" --play tone.wav --hangup-after-ms 60000 --json-events > "caller-$2.jsonl" 2>/dev/null &
-  local c=$!
-  sleep 2; local t0 s0 t1 s1
-  t0=$(awk '{print $14+$15}' "/proc/$1/stat"); s0=$(date +%s.%N)
-  sleep 55
-  t1=$(awk '{print $14+$15}' "/proc/$1/stat"); s1=$(date +%s.%N)
-  echo "cpu% $(python3 -c "print(round(($t1-$t0)/($s1-$s0),3))") rss $(awk '/VmRSS/{print $2}' "/proc/$1/status") kB"
-  wait $c
+  kill -0 "$pid" 2>/dev/null || fail "$name did not start (see its log in the output above)"
+  "$B" --listen udp:127.0.0.1:25081 --codecs "$CODEC" --call "sip:bob@127.0.0.1:$port" --play tone.wav \
+    --hangup-after-ms "$(( (MEASURE + 5) * 1000 ))" --json-events > "caller-$port.jsonl" 2>"caller-$port.err" &
+  local caller=$!
+  sleep 2
+  local t0 s0 t1 s1 rss
+  t0=$(cpu_ticks "$pid" "$name"); s0=$(date +%s.%N)
+  sleep "$MEASURE"
+  t1=$(cpu_ticks "$pid" "$name"); s1=$(date +%s.%N)
+  rss=$(awk '/VmRSS/{print $2}' "/proc/$pid/status")
+  wait "$caller" || fail "the call to $name was not answered or did not end cleanly: $(tail -c 600 "caller-$port.jsonl" "caller-$port.err")"
+  grep -q '"packets_received":[1-9]' "caller-$port.jsonl" || fail "no audio came back from $name: $(tail -c 600 "caller-$port.jsonl")"
+  [ "$t1" -gt "$t0" ] || fail "$name used no CPU during the call: it did not run it"
+  printf '%-11s cpu%% %s rss %s kB\n' "$name:" "$(python3 -c "print(round(($t1-$t0)/($s1-$s0),3))")" "$rss"
 }
-baresip -f "$DIR" > baresip.log 2>&1 < /dev/null & bp=$!; sleep 1.5
-echo -n "baresip:    "; measure $bp 25080; kill $bp
-"$B" --listen udp:127.0.0.1:25082 --codecs "$CODEC" --auto-answer --play tone.wav > callee.jsonl 2>/dev/null & op=$!
-echo -n "okno-phone: "; measure $op 25082; kill -INT $op
+
+baresip -f "$DIR" > baresip.log 2>&1 < /dev/null &
+PIDS+=($!); sleep 1.5
+measure baresip "${PIDS[-1]}" 25080
+kill "${PIDS[-1]}"
+
+"$B" --listen udp:127.0.0.1:25082 --codecs "$CODEC" --auto-answer --play tone.wav > callee.jsonl 2>callee.err &
+PIDS+=($!)
+measure okno-phone "${PIDS[-1]}" 25082
+kill -INT "${PIDS[-1]}"

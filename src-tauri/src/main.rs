@@ -88,6 +88,8 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Parsed, String> 
                         .map_err(|_| format!("--serve-http needs an address like 127.0.0.1:8765, not {addr:?}"))?,
                 )
             }
+            // `okno-desktop -- --demo`, as cargo users type it: there are no positional arguments.
+            "--" => {}
             "-h" | "--help" => return Ok(Parsed::Exit(USAGE.to_owned())),
             "-V" | "--version" => return Ok(Parsed::Exit(format!("okno-desktop {}", env!("CARGO_PKG_VERSION")))),
             other => return Err(format!("unknown option {other:?}\n\n{USAGE}")),
@@ -307,6 +309,13 @@ mod tests {
                 provision: None,
             }
         );
+    }
+
+    #[test]
+    fn a_double_dash_before_the_options_is_accepted() {
+        let Ok(Parsed::Run(o)) = parse(&["--", "--demo", "--data-dir", "/tmp/y"]) else { panic!("parses") };
+        assert!(o.demo);
+        assert_eq!(o.data_dir, Some("/tmp/y".into()));
     }
 
     #[test]

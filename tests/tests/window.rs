@@ -7,13 +7,18 @@ use okno_e2e::{Driver, app_binary, artifacts_dir};
 
 const WAIT: Duration = Duration::from_secs(30);
 
+/// The app on generated demo data kept in `dir`.
+fn demo_args(dir: &std::path::Path) -> Vec<String> {
+    vec!["--demo".to_owned(), "--data-dir".to_owned(), dir.display().to_string()]
+}
+
 #[test]
 #[ignore = "needs a display, tauri-driver and the built app: run through `cargo xtask test`"]
 fn operator_opens_a_ticket_searches_and_replies() -> anyhow::Result<()> {
     let app = app_binary()?;
     let data = tempfile::tempdir()?;
     let driver = Driver::start()?;
-    let args = vec!["--demo".to_owned(), "--data-dir".to_owned(), data.path().display().to_string()];
+    let args = demo_args(data.path());
     let mut s = driver.launch(&app, &args)?;
 
     // The inbox fills from the demo store.
@@ -52,6 +57,24 @@ fn operator_opens_a_ticket_searches_and_replies() -> anyhow::Result<()> {
     std::thread::sleep(Duration::from_millis(500));
     s.screenshot(&artifacts_dir().join("window-search.png"))?;
     s.press("\u{E00C}")?; // Escape closes the search.
+
+    // A tag finds its tickets, shown with their tags as chips, never as raw JSON.
+    let tag = s.execute("return document.querySelector('[data-testid=filter-tag]').options[1].value")?;
+    let tag = tag.as_str().expect("the demo has tags").to_owned();
+    s.press_ctrl("k")?;
+    let input = s.wait_for("[data-testid=search-input]", WAIT)?;
+    s.execute("const i = document.querySelector('[data-testid=search-input]'); i.value = ''; i.dispatchEvent(new Event('input'));")?;
+    s.type_into(&input[0], &tag)?;
+    let chips = s.wait_for("[data-testid=search-group][data-kind=ticket] [data-testid=search-hit-tags]", WAIT)?;
+    let chip_texts: Vec<String> = chips.iter().map(|c| s.text_content(c)).collect::<anyhow::Result<_>>()?;
+    assert!(chip_texts.iter().any(|t| t.contains(&tag)), "a hit shows the tag {tag:?} as a chip: {chip_texts:?}");
+    for hit in s.find_all("[data-testid=search-results] [data-testid=search-hit]")? {
+        let text = s.text_content(&hit)?;
+        assert!(!text.contains("[\"") && !text.contains("\",\""), "no raw JSON in a hit: {text:?}");
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    s.screenshot(&artifacts_dir().join("window-search-tag.png"))?;
+    s.press("\u{E00C}")?;
 
     // Reply; it appears in the conversation.
     let reply = format!("Проверили заказ, отправим сегодня. e2e-{}", std::process::id());
@@ -112,7 +135,7 @@ fn the_window_reopens_with_the_size_it_was_left_at() -> anyhow::Result<()> {
     let app = app_binary()?;
     let data = tempfile::tempdir()?;
     let driver = Driver::start()?;
-    let args = vec!["--demo".to_owned(), "--data-dir".to_owned(), data.path().display().to_string()];
+    let args = demo_args(data.path());
     let mut s = driver.launch(&app, &args)?;
     s.wait_for("[data-testid=ticket-row]", WAIT)?;
     s.set_rect(40, 30, 1180, 760)?;
@@ -127,5 +150,62 @@ fn the_window_reopens_with_the_size_it_was_left_at() -> anyhow::Result<()> {
     assert!((w2 - width).abs() <= 2.0 && (h2 - height).abs() <= 2.0, "reopened at {w2}×{h2}, left at {width}×{height}");
     assert!((width - 1440.0).abs() > 50.0, "the resize took effect (default is 1440 wide): {width}");
     again.quit()?;
+    Ok(())
+}
+
+/// What the inbox's filters need and have, measured in the page: for the channel and assignee
+/// selects every option (each may be chosen), for the tag select the one shown, and the status
+/// filter's label. A native select keeps about 20 px of its width for the arrow.
+const MEASURE_FILTERS: &str = r#"
+const ctx = document.createElement("canvas").getContext("2d");
+const out = [];
+for (const el of document.querySelectorAll("[data-testid^=filter-]")) {
+  const st = getComputedStyle(el);
+  ctx.font = st.font;
+  const room = el.clientWidth - parseFloat(st.paddingLeft) - parseFloat(st.paddingRight);
+  if (el.tagName === "SELECT") {
+    const options = el.dataset.testid === "filter-tag" ? [el.options[el.selectedIndex]] : [...el.options];
+    for (const o of options) out.push({ id: el.dataset.testid, text: o.text, need: Math.ceil(ctx.measureText(o.text).width), have: Math.floor(room - 20) });
+  } else {
+    const label = el.querySelector(".ellipsis");
+    out.push({ id: el.dataset.testid, text: label.textContent, need: label.scrollWidth, have: label.clientWidth });
+  }
+}
+return out;
+"#;
+
+#[test]
+#[ignore = "needs a display, tauri-driver and the built app: run through `cargo xtask test`"]
+fn the_inbox_filters_read_whole_at_laptop_widths_in_both_languages() -> anyhow::Result<()> {
+    let app = app_binary()?;
+    let data = tempfile::tempdir()?;
+    let driver = Driver::start()?;
+    let args = demo_args(data.path());
+    let mut s = driver.launch(&app, &args)?;
+    s.wait_for("[data-testid=ticket-row]", WAIT)?;
+    let mut cut = Vec::new();
+    for locale in ["en", "ru"] {
+        s.execute(&format!("localStorage.setItem('okno.locale', '{locale}'); location.reload();"))?;
+        std::thread::sleep(Duration::from_millis(500));
+        s.wait_for("[data-testid=ticket-row]", WAIT)?;
+        for width in [1280, 1366, 1440, 1920] {
+            s.set_rect(0, 0, width, 860)?;
+            std::thread::sleep(Duration::from_millis(600));
+            let measured = s.execute(MEASURE_FILTERS)?;
+            let filters = measured.as_array().cloned().unwrap_or_default();
+            assert!(filters.len() >= 4, "four filters measured at {width} ({locale}): {measured}");
+            for f in &filters {
+                if f["need"].as_f64().unwrap_or(f64::MAX) > f["have"].as_f64().unwrap_or(0.0) {
+                    cut.push(format!(
+                        "{locale} {width}px {}: {:?} needs {} px, has {}",
+                        f["id"], f["text"], f["need"], f["have"]
+                    ));
+                }
+            }
+            s.screenshot(&artifacts_dir().join(format!("inbox-filters-{locale}-{width}.png")))?;
+        }
+    }
+    s.quit()?;
+    assert!(cut.is_empty(), "filter labels cut off:\n{}", cut.join("\n"));
     Ok(())
 }

@@ -270,8 +270,17 @@ fn ensure_tauri_driver() -> Result<()> {
 fn demo(args: &[String]) -> Result<()> {
     setup(false)?;
     let mut cmd = cargo();
-    cmd.args(["run", "-p", "okno-desktop", "--", "--demo"]).args(args);
+    cmd.args(["run", "-p", "okno-desktop", "--", "--demo"]).args(app_args(args));
     run(&mut cmd)
+}
+
+/// The app's arguments as the user typed them after `cargo xtask demo`: cargo users put a `--`
+/// before an application's arguments out of habit, so a leading one is dropped.
+fn app_args(args: &[String]) -> &[String] {
+    match args.split_first() {
+        Some((first, rest)) if first == "--" => rest,
+        _ => args,
+    }
 }
 
 fn bindings() -> Result<()> {
@@ -351,7 +360,7 @@ fn end_to_end() -> Result<()> {
     run(cargo().args(["build", "-p", "okno-desktop", "-p", "okno-phone", "-p", "okno-server"]))?;
     let display = free_display();
     let mut xvfb = Command::new("Xvfb")
-        .args([&format!(":{display}"), "-screen", "0", "1440x900x24", "-nolisten", "tcp"])
+        .args([&format!(":{display}"), "-screen", "0", "1920x1080x24", "-nolisten", "tcp"])
         .spawn()
         .context("cannot start Xvfb")?;
     std::thread::sleep(std::time::Duration::from_millis(500));
@@ -377,4 +386,21 @@ fn free_display() -> u32 {
             !Path::new(&format!("/tmp/.X11-unix/X{n}")).exists() && !Path::new(&format!("/tmp/.X{n}-lock")).exists()
         })
         .unwrap_or(99)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::app_args;
+
+    fn strings(args: &[&str]) -> Vec<String> {
+        args.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn a_leading_double_dash_before_the_apps_arguments_is_dropped() {
+        assert_eq!(app_args(&strings(&["--", "--data-dir", "D"])), strings(&["--data-dir", "D"]));
+        assert_eq!(app_args(&strings(&["--data-dir", "D"])), strings(&["--data-dir", "D"]));
+        assert_eq!(app_args(&strings(&["--demo-size", "large", "--"])), strings(&["--demo-size", "large", "--"]));
+        assert!(app_args(&[]).is_empty());
+    }
 }

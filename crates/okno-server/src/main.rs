@@ -5,24 +5,25 @@ use anyhow::{Context, Result, bail};
 use okno_server::{Config, serve};
 use tracing_subscriber::EnvFilter;
 
-const USAGE: &str = "usage: okno-server [--listen ADDR:PORT]   (env: DATABASE_URL, optional NATS_URL, OKNO_LOG)
+const USAGE: &str = "usage: okno-server [--listen ADDR:PORT] [--log-format text|json]
+                        (env: DATABASE_URL, optional NATS_URL, OKNO_LOG, OKNO_LOG_FORMAT)
        okno-server seed --demo [--tickets N] [--password NAME=PASSWORD]...
                         fill an empty database: queues, operators anna and boris and team lead lena (passwords printed), tickets";
 
 #[tokio::main]
 async fn main() -> Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_env("OKNO_LOG").unwrap_or_else(|_| EnvFilter::new("info")))
-        .init();
-    let mut listen = "127.0.0.1:8080".to_owned();
     let mut args = std::env::args().skip(1).peekable();
+    let mut log_format = std::env::var("OKNO_LOG_FORMAT").ok().filter(|f| !f.is_empty());
     if args.peek().map(String::as_str) == Some("seed") {
         args.next();
+        init_logging(log_format.as_deref())?;
         return seed(args.collect()).await;
     }
+    let mut listen = "127.0.0.1:8080".to_owned();
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--listen" => listen = args.next().context(USAGE)?,
+            "--log-format" => log_format = Some(args.next().context(USAGE)?),
             "-h" | "--help" => {
                 println!("{USAGE}");
                 return Ok(());
@@ -30,6 +31,7 @@ async fn main() -> Result<()> {
             other => bail!("unknown argument {other:?}\n{USAGE}"),
         }
     }
+    init_logging(log_format.as_deref())?;
     let database_url = std::env::var("DATABASE_URL").context("DATABASE_URL is not set")?;
     let mut config = Config::new(database_url);
     config.nats_url = std::env::var("NATS_URL").ok().filter(|u| !u.is_empty());
@@ -67,6 +69,19 @@ async fn seed(args: Vec<String>) -> Result<()> {
     println!("seeded {} tickets in queues hotline and email; operators:", options.tickets);
     for (name, password) in credentials {
         println!("  {name}  password: {password}");
+    }
+    Ok(())
+}
+
+/// Logs go to stderr: plain text, coloured only when stderr is a terminal (a file or a journal
+/// gets no escape codes), or one JSON object per line for a log collector in production.
+fn init_logging(format: Option<&str>) -> Result<()> {
+    let filter = EnvFilter::try_from_env("OKNO_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format.unwrap_or("text") {
+        "text" => builder.with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())).init(),
+        "json" => builder.json().with_current_span(true).init(),
+        other => bail!("unknown log format {other:?}: say text or json\n{USAGE}"),
     }
     Ok(())
 }

@@ -33,10 +33,13 @@ impl Store {
         };
         let limit = i64::from(limit.clamp(1, 100));
 
+        // The snippet comes from the subject only: the tags column is JSON text, which the
+        // window shows as chips from `tags`, never as a raw string.
         let rows = sqlx::query(
-            "WITH hits AS (SELECT rowid AS rid, snippet(tickets_fts, -1, char(2), char(3), '…', 12) AS snip \
+            "WITH hits AS (SELECT rowid AS rid, snippet(tickets_fts, 0, char(2), char(3), '…', 12) AS snip \
                FROM tickets_fts WHERE tickets_fts MATCH ?1 ORDER BY rowid DESC LIMIT ?2) \
-             SELECT t.id, t.customer_id, '#' || t.number || ' ' || t.subject AS title, hits.snip, t.updated_at AS at \
+             SELECT t.id, t.customer_id, '#' || t.number || ' ' || t.subject AS title, hits.snip, t.tags, \
+                    t.updated_at AS at \
                FROM hits JOIN tickets t ON t.rid = hits.rid ORDER BY hits.rid DESC",
         )
         .bind(&query)
@@ -44,6 +47,9 @@ impl Store {
         .fetch_all(&self.read)
         .await?;
         results.tickets = hits(&rows, SearchKind::Ticket, |r| get(r, "id"))?;
+        for (hit, row) in results.tickets.iter_mut().zip(&rows) {
+            hit.tags = serde_json::from_str(get::<&str>(row, "tags")?)?;
+        }
 
         let rows = sqlx::query(
             "WITH hits AS (SELECT rowid AS rid, snippet(messages_fts, -1, char(2), char(3), '…', 14) AS snip \
@@ -102,6 +108,7 @@ fn hits(
                 customer_id: r.try_get("customer_id").map_err(StoreError::Sql)?,
                 title: get(r, "title")?,
                 snippet: get::<Option<String>>(r, "snip")?.unwrap_or_default(),
+                tags: Vec::new(),
                 at: get(r, "at")?,
             })
         })

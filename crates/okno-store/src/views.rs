@@ -259,6 +259,8 @@ pub struct SearchHit {
     pub customer_id: Option<String>,
     pub title: String,
     pub snippet: String,
+    // A ticket's tags (empty for other kinds), shown as chips: the index holds them as JSON text.
+    pub tags: Vec<String>,
     #[ts(type = "number")]
     pub at: Millis,
 }

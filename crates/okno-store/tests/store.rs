@@ -219,6 +219,15 @@ async fn search_finds_russian_forms_english_and_phones() {
     let digits: String = phone.chars().filter(char::is_ascii_digit).collect();
     assert!(store.search(&digits, 10).await.unwrap().customers.iter().any(|h| h.id == card_id));
     assert_eq!(store.customers_by_phone(&phone).await.unwrap(), vec![card_id.clone()]);
+    // A tag match shows the ticket's tags as a list, never the raw JSON the index holds.
+    let tag = store.list_tags().await.unwrap()[0].clone();
+    let by_tag = store.search(&tag, 20).await.unwrap();
+    assert!(!by_tag.tickets.is_empty(), "tag {tag:?} finds tickets");
+    for hit in &by_tag.tickets {
+        assert!(!hit.snippet.contains('[') && !hit.snippet.contains('"'), "snippet {:?} is not JSON", hit.snippet);
+    }
+    assert!(by_tag.tickets.iter().any(|h| h.tags.contains(&tag)), "the matched tag is in the hit's tags");
+    assert!(ru.messages.iter().all(|h| h.tags.is_empty()), "only tickets carry tags");
     // Query syntax in the input is never an error.
     for odd in ["\"", "NEAR(", "a AND OR", "*", "'; DROP TABLE tickets; --", ""] {
         store.search(odd, 10).await.unwrap();

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { segments } from "./snippet";
+import { segments, tagMatches } from "./snippet";
 import { markSnippet } from "./backend/fixture";
 
 describe("search snippets", () => {
@@ -39,5 +39,14 @@ describe("search snippets", () => {
     const marked = segments(s!).filter((x) => x.mark).map((x) => x.text);
     expect(marked).toEqual(["Refund", "Dyson"]);
     expect(markSnippet("nothing here", "заказ")).toBeNull();
+  });
+});
+
+describe("matched tags", () => {
+  it("matches a query word as a prefix of a tag's word, in any case and script", () => {
+    expect(tagMatches("возврат", "Возвр")).toBe(true);
+    expect(tagMatches("vip-client", "client")).toBe(true);
+    expect(tagMatches("delivery", "refund")).toBe(false);
+    expect(tagMatches("delivery", "")).toBe(false);
   });
 });

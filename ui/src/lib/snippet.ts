@@ -18,3 +18,11 @@ export function segments(snippet: string): Segment[] {
   if (text) out.push({ text, mark });
   return out;
 }
+
+/** Whether a tag is what the query matched: a query word is a prefix of one of the tag's words,
+ *  as the store's search matches (case-insensitive, words split on anything not a letter or digit). */
+export function tagMatches(tag: string, query: string): boolean {
+  const words = (s: string) => s.toLowerCase().split(/[^\p{L}\p{N}]+/u).filter(Boolean);
+  const tagWords = words(tag);
+  return words(query).some((q) => tagWords.some((w) => w.startsWith(q)));
+}

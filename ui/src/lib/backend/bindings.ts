@@ -112,7 +112,7 @@ export type SearchKind = "ticket" | "message" | "customer" | "call";
  * One search result. `snippet` marks matched words with U+0002 … U+0003 so the UI can
  * highlight them without interpreting HTML.
  */
-export type SearchHit = { kind: SearchKind, id: string, ticket_id: string | null, customer_id: string | null, title: string, snippet: string, at: number, };
+export type SearchHit = { kind: SearchKind, id: string, ticket_id: string | null, customer_id: string | null, title: string, snippet: string, tags: Array<string>, at: number, };
 /**
  * Results grouped by kind, newest first within each group.
  */

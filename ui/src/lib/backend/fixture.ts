@@ -2,6 +2,7 @@
 // the UI's unit tests and for opening the UI in a browser without the app (`npm run dev`).
 // The real data always comes from the Rust store. `rows` makes a large inbox (e.g. 100,000) to
 // try the virtual list; only the first 60 tickets have hand-written conversations.
+import { tagMatches } from "../snippet";
 import type {
   AgentState, Backend, CallOutcome, CallView, Channel, ContactItem, CustomerCard, CustomerTier, Identity, MessageView,
   OperatorView, OrderView, Priority, QueueSummary, SearchHit, SearchResults, TicketDetail, TicketFilter, TicketRow,
@@ -361,21 +362,22 @@ export function fixtureBackend(options: FixtureOptions = {}): FixtureBackend {
         query,
         tickets: hits(pool, (t) => {
           const s = markSnippet(`${t.subject} — ${t.customer_name}`, q);
-          return s ? { kind: "ticket", id: t.id, ticket_id: t.id, customer_id: t.customer_id, title: `#${t.number} ${t.subject}`, snippet: s, at: t.updated_at } : null;
+          const byTag = t.tags.some((tag) => tagMatches(tag, q));
+          return s || byTag ? { kind: "ticket", id: t.id, ticket_id: t.id, customer_id: t.customer_id, title: `#${t.number} ${t.subject}`, snippet: s ?? "", tags: t.tags, at: t.updated_at } : null;
         }),
         messages: hits(pool.slice(0, 200).flatMap(timeline).filter((x): x is Extract<TimelineItem, { kind: "message" }> => x.kind === "message"), (m) => {
           const s = markSnippet(m.body, q);
           const t = byId.get(m.ticket_id);
-          return s && t ? { kind: "message", id: m.id, ticket_id: t.id, customer_id: t.customer_id, title: `${m.author_name} · #${t.number}`, snippet: s, at: m.created_at } : null;
+          return s && t ? { kind: "message", id: m.id, ticket_id: t.id, customer_id: t.customer_id, title: `${m.author_name} · #${t.number}`, snippet: s, tags: [], at: m.created_at } : null;
         }),
         customers: hits(customers, (c) => {
           const s = markSnippet([c.name, c.company, c.email, c.phone].filter(Boolean).join(" · "), q);
-          return s ? { kind: "customer", id: c.id, ticket_id: null, customer_id: c.id, title: c.name, snippet: s, at: c.created_at } : null;
+          return s ? { kind: "customer", id: c.id, ticket_id: null, customer_id: c.id, title: c.name, snippet: s, tags: [], at: c.created_at } : null;
         }),
         calls: hits(calls, (x) => {
           const s = markSnippet(`${x.from_number} → ${x.to_number} ${x.disposition ?? ""}`, q);
           const c = customers.find((y) => y.id === x.customer_id);
-          return s ? { kind: "call", id: x.id, ticket_id: x.ticket_id, customer_id: x.customer_id, title: c?.name ?? x.from_number, snippet: s, at: x.started_at } : null;
+          return s ? { kind: "call", id: x.id, ticket_id: x.ticket_id, customer_id: x.customer_id, title: c?.name ?? x.from_number, snippet: s, tags: [], at: x.started_at } : null;
         }),
       };
     },
