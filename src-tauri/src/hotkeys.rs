@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use tauri_plugin_global_shortcut::{GlobalShortcutExt, Shortcut, ShortcutState};
 
-use crate::phone::PhoneService;
+use okno_desk::phone::PhoneService;
 
 pub(crate) const DEFAULT_ANSWER: &str = "Ctrl+Alt+A";
 pub(crate) const DEFAULT_HANGUP: &str = "Ctrl+Alt+H";

@@ -1,23 +1,19 @@
-//! okno-desktop: the operator's window. Parses the command line, opens the local store, and
-//! hands the UI typed commands over it. Logic lives in the crates this shell adapts.
+//! okno-desktop: the operator's window. Parses the command line, opens the desk (okno-desk:
+//! the store, the phone, sync), and forwards the UI's commands to its command table. What needs
+//! a window system stays here: the window, hotkeys, notifications, single instance.
 
 #![cfg_attr(all(not(debug_assertions), target_os = "windows"), windows_subsystem = "windows")]
 
 use std::path::PathBuf;
 
-use anyhow::Context;
-use okno_store::demo::DemoSize;
+use std::sync::Arc;
 
-mod bindings;
-mod commands;
-mod error;
+use anyhow::Context;
+use okno_desk::{DemoSize, Desk, DeskOptions};
+
 mod hotkeys;
-mod http_bridge;
 mod notify;
-mod phone;
-mod secrets;
 mod single_instance;
-mod sync;
 mod window_state;
 
 const USAGE: &str = "\
@@ -135,74 +131,33 @@ fn run(options: Options) -> anyhow::Result<()> {
     };
     tracing::info!(version = env!("CARGO_PKG_VERSION"), data_dir = %data_dir.display(), demo = options.demo, "starting");
 
-    let db_path = data_dir.join("okno.db");
-    let store = tauri::async_runtime::block_on(async {
-        let store = okno_store::Store::open(&db_path).await?;
-        if options.demo {
-            let now = chrono_like_now();
-            if let Some(summary) = store.generate_demo(options.demo_size, options.demo_seed, now).await? {
-                tracing::info!(?summary, "demo dataset generated");
-            }
-        }
-        anyhow::Ok(store)
-    })
-    .with_context(|| format!("cannot open the store {}", db_path.display()))?;
-    tracing::info!(elapsed_ms = started.elapsed().as_millis() as u64, "store ready");
-
-    let provision = options.provision.clone().or_else(|| Some(data_dir.join("provision.toml")).filter(|p| p.exists()));
-    let phone = match tauri::async_runtime::block_on(phone::PhoneService::start(
-        store.clone(),
-        provision.as_deref(),
-        &data_dir,
-    )) {
-        Ok(phone) => Some(phone),
-        // A bad provisioning file is the IT team's to fix; the operator still gets the inbox.
-        Err(e) => {
-            tracing::error!(error = format!("{e:#}"), "the phone did not start");
-            None
-        }
-    };
-    let sync = sync::start(store.clone(), provision.as_deref(), options.demo);
-    let state = commands::AppState {
-        store: store.clone(),
+    let desk_options = DeskOptions {
+        data_dir: data_dir.clone(),
         demo: options.demo,
-        started,
-        phone: phone.clone(),
-        sync: sync.clone(),
+        demo_size: options.demo_size,
+        demo_seed: options.demo_seed,
+        provision: options.provision.clone(),
     };
+    let desk = tauri::async_runtime::block_on(Desk::open(&desk_options, started))?;
     if let Some(addr) = options.serve_http {
         let _still_the_only_writer = instance;
-        return http_bridge::serve(addr, state, http_bridge::default_ui_dir()?);
+        let runtime = tauri::async_runtime::handle().inner().clone();
+        return okno_desk::http_bridge::serve(addr, desk, okno_desk::http_bridge::default_ui_dir()?, &runtime);
     }
+    let desk = Arc::new(desk);
+    let commands = desk.clone();
     tauri::Builder::default()
-        .manage(state)
-        .invoke_handler(tauri::generate_handler![
-            commands::app_info,
-            commands::store_stats,
-            commands::list_queues,
-            commands::list_operators,
-            commands::me,
-            commands::set_agent_state,
-            commands::list_tickets,
-            commands::list_tags,
-            commands::get_ticket,
-            commands::reply_ticket,
-            commands::set_ticket_status,
-            commands::assign_ticket,
-            commands::set_ticket_tags,
-            commands::get_customer,
-            commands::search,
-            commands::ui_ready,
-            commands::phone_invoke,
-            sync::sync_status,
-        ])
+        // Every command of okno-desk's table, by the name `invoke` sends; anything else is
+        // left to Tauri (and so refused).
+        .invoke_handler(move |invoke| forward(&commands, invoke))
         .setup(move |app| {
-            window_state::open_main_window(app, &store)?;
+            window_state::open_main_window(app, &desk.store)?;
             let handle = app.handle().clone();
-            sync.on_change(move |status| {
+            desk.sync.on_change(move |status| {
                 let _ = tauri::Emitter::emit(&handle, "sync", status);
             });
-            if let Some(phone) = &phone {
+            desk.sync.on_new_work(notify::show);
+            if let Some(phone) = &desk.phone {
                 let handle = app.handle().clone();
                 phone.on_change(move |snapshot| {
                     if let Err(e) = tauri::Emitter::emit(&handle, "phone", snapshot) {
@@ -213,10 +168,8 @@ fn run(options: Options) -> anyhow::Result<()> {
                 // (a flashing taskbar entry), unless the operator turned it off
                 // (setting `phone_bring_to_front` = "false").
                 let handle = app.handle().clone();
-                let bring_to_front = tauri::async_runtime::block_on(store.setting("phone_bring_to_front"))
-                    .ok()
-                    .flatten()
-                    .is_none_or(|v| v != "false");
+                let setting = |key| tauri::async_runtime::block_on(desk.setting(key));
+                let bring_to_front = setting("phone_bring_to_front").is_none_or(|v| v != "false");
                 phone.on_incoming(move |title, body| {
                     notify::show(title, body);
                     let Some(window) = tauri::Manager::get_webview_window(&handle, "main") else { return };
@@ -227,8 +180,7 @@ fn run(options: Options) -> anyhow::Result<()> {
                     }
                     let _ = window.request_user_attention(Some(tauri::UserAttentionType::Critical));
                 });
-                let hotkey = |key| tauri::async_runtime::block_on(store.setting(key)).ok().flatten();
-                hotkeys::install(app, phone.clone(), hotkey("hotkey_answer"), hotkey("hotkey_hangup"));
+                hotkeys::install(app, phone.clone(), setting("hotkey_answer"), setting("hotkey_hangup"));
             }
             let handle = app.handle().clone();
             instance.on_show(move || {
@@ -245,6 +197,24 @@ fn run(options: Options) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Hand one `invoke` from the window to the desk's command table. `false` for a name the table
+/// does not have, so Tauri answers it as an unknown command.
+fn forward(desk: &Arc<Desk>, invoke: tauri::ipc::Invoke) -> bool {
+    let command = invoke.message.command().to_owned();
+    if !okno_desk::COMMAND_NAMES.contains(&command.as_str()) {
+        return false;
+    }
+    let args = match invoke.message.payload() {
+        tauri::ipc::InvokeBody::Json(args) => args.clone(),
+        tauri::ipc::InvokeBody::Raw(_) => serde_json::Value::Null,
+    };
+    let desk = desk.clone();
+    invoke
+        .resolver
+        .respond_async(async move { desk.dispatch(&command, &args).await.map_err(tauri::ipc::InvokeError::from) });
+    true
+}
+
 /// The per-user app data directory, resolved without a running app so the store can be opened
 /// (and its errors reported) before any window exists.
 fn default_data_dir(identifier: &str) -> anyhow::Result<PathBuf> {
@@ -258,10 +228,6 @@ fn default_data_dir(identifier: &str) -> anyhow::Result<PathBuf> {
             .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
     };
     base.map(|b| b.join(identifier)).context("cannot find the user's data directory; pass --data-dir")
-}
-
-fn chrono_like_now() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
 /// Logs go to stderr and to `okno.log` in the data directory; the level comes from OKNO_LOG.

@@ -22,25 +22,6 @@ pub(crate) fn show(summary: &str, body: &str) {
     }
 }
 
-/// New work for the operator (a ticket assigned to them): a notification and a chime on the
-/// default output, both off the caller's thread.
-pub(crate) fn new_work(summary: &str, body: &str) {
-    show(summary, body);
-    let chime = std::thread::Builder::new().name("okno-chime".into()).spawn(|| {
-        match okno_audio::Ringer::open(okno_audio::DeviceChoice::Default, okno_audio::StreamOptions::default()) {
-            Ok(ringer) => {
-                ringer.play(okno_audio::Tone::Chime);
-                // The chime plays out before the player closes.
-                std::thread::sleep(std::time::Duration::from_millis(1500));
-            }
-            Err(e) => tracing::debug!(error = %e, "no sound device for the chime"),
-        }
-    });
-    if let Err(e) = chime {
-        tracing::warn!(error = %e, "cannot start the chime thread");
-    }
-}
-
 #[cfg(target_os = "linux")]
 fn send(summary: &str, body: &str) -> Result<(), String> {
     use std::collections::HashMap;

@@ -93,7 +93,11 @@ mod tests {
     }
 
     fn tempfile_dir() -> std::path::PathBuf {
-        let dir = std::env::temp_dir().join(format!("okno-single-{}-{}", std::process::id(), okno_core::new_id()));
+        let dir = std::env::temp_dir().join(format!(
+            "okno-single-{}-{}",
+            std::process::id(),
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos()
+        ));
         std::fs::create_dir_all(&dir).unwrap();
         dir
     }

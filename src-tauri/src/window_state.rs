@@ -35,14 +35,14 @@ fn current(window: &WebviewWindow) -> Option<Geometry> {
     })
 }
 
-async fn save(store: &okno_store::Store, geometry: Geometry) {
+async fn save(store: &okno_desk::Store, geometry: Geometry) {
     let json = serde_json::to_string(&geometry).unwrap_or_default();
     if let Err(e) = store.set_setting(KEY, &json).await {
         tracing::warn!(error = %e, "window geometry not saved");
     }
 }
 
-pub(crate) fn open_main_window(app: &mut tauri::App, store: &okno_store::Store) -> tauri::Result<()> {
+pub(crate) fn open_main_window(app: &mut tauri::App, store: &okno_desk::Store) -> tauri::Result<()> {
     let saved: Option<Geometry> = tauri::async_runtime::block_on(store.setting(KEY))
         .ok()
         .flatten()

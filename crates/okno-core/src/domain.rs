@@ -263,3 +263,10 @@ mod tests {
         assert!(a < b, "UUIDv7 text sorts by creation time: {a} {b}");
     }
 }
+
+/// A ticket named in a list (a caller's open tickets, a wrap-up's choices): its id and subject.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct TicketRef {
+    pub id: String,
+    pub subject: String,
+}

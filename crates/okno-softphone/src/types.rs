@@ -1,5 +1,5 @@
 //! The softphone's contract with the window: what the UI shows and sends. TypeScript types are
-//! generated from these (`src-tauri/src/bindings.rs`), snake_case on the wire, times in unix ms.
+//! generated from these (`crates/okno-desk/src/bindings.rs`), snake_case on the wire, times in unix ms.
 
 use okno_core::{CallDirection, CallOutcome, Millis};
 use serde::{Deserialize, Serialize};
@@ -100,7 +100,6 @@ pub enum RecordingState {
 
 /// The live quality indicator of a call.
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize, TS)]
-#[ts(rename = "CallQuality")]
 pub struct LiveQuality {
     pub mos: f64,
     pub loss_pct: f64,
@@ -108,15 +107,10 @@ pub struct LiveQuality {
     pub rtt_ms: f64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
-pub struct TicketRef {
-    pub id: String,
-    pub subject: String,
-}
+pub use okno_core::TicketRef;
 
 /// A call as the window shows it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
-#[ts(rename = "CallView")]
 pub struct PhoneCall {
     pub id: String,
     pub account_id: String,

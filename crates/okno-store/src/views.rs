@@ -286,12 +286,7 @@ pub struct StoreStats {
     pub outbox_pending: u32,
 }
 
-/// A ticket named in a list: its id and subject.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
-pub struct TicketRef {
-    pub id: String,
-    pub subject: String,
-}
+pub use okno_core::TicketRef;
 
 /// Who a caller is, for the screen pop.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

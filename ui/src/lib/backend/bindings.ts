@@ -1,4 +1,4 @@
-// Generated from the Rust types by src-tauri/src/bindings.rs (`cargo xtask bindings`). Do not edit.
+// Generated from the Rust types by crates/okno-desk/src/bindings.rs (`cargo xtask bindings`). Do not edit.
 
 /**
  * How a contact reached the center.
@@ -175,6 +175,69 @@ revision: number, };
  */
 export type UiError = { code: ErrorCode, message: string, };
 export type ErrorCode = "not_found" | "invalid_input" | "storage" | "internal";
+export type RegistrationState = "unregistered" | "registering" | "registered" | "failed";
+export type SipTransport = "udp" | "tcp" | "tls" | "ws";
+/**
+ * A SIP account as settings show it. The password is never here: only whether one is stored.
+ */
+export type SipAccount = { id: string, label: string, user: string, domain: string, 
+/**
+ * `host:port` of the registrar.
+ */
+registrar: string, transport: SipTransport, outbound_proxy: string | null, codecs: Array<string>, enabled: boolean, has_password: boolean, };
+/**
+ * A SIP account as settings save it; `password: None` keeps the stored one.
+ */
+export type SipAccountInput = { id: string | null, label: string, user: string, domain: string, registrar: string, transport: SipTransport, outbound_proxy: string | null, codecs: Array<string>, enabled: boolean, password: string | null, };
+export type AccountStatus = { account_id: string, label: string, state: RegistrationState, detail: string | null, since: number, };
+export type CallPhase = "ringing_in" | "dialing" | "ringing_out" | "active" | "held" | "ended";
+export type RecordingState = "off" | "on" | "paused";
+/**
+ * The live quality indicator of a call.
+ */
+export type LiveQuality = { mos: number, loss_pct: number, jitter_ms: number, rtt_ms: number, };
+/**
+ * A ticket named in a list (a caller's open tickets, a wrap-up's choices): its id and subject.
+ */
+export type TicketRef = { id: string, subject: string, };
+export type TransferPhase = "asking" | "failed";
+export type TransferView = { 
+/**
+ * The number the call is transferred to.
+ */
+to: string, phase: TransferPhase, 
+/**
+ * The SIP status the transfer failed with, if any.
+ */
+status: number | null, };
+/**
+ * A call as the window shows it.
+ */
+export type PhoneCall = { id: string, account_id: string, direction: CallDirection, phase: CallPhase, remote_number: string, remote_name: string | null, customer_id: string | null, customer_name: string | null, open_tickets: Array<TicketRef>, 
+/**
+ * The hotline number dialled.
+ */
+line: string | null, queue_name: string | null, started_at: number, answered_at: number | null, muted: boolean, recording: RecordingState, quality: LiveQuality | null, 
+/**
+ * Id of the call this consult leg belongs to.
+ */
+consult_for: string | null, conferenced_with: string | null, note: string, 
+/**
+ * A transfer of this call under way or just failed.
+ */
+transfer: TransferView | null, };
+export type WrapUpView = { call_id: string, customer_id: string | null, started_at: number, limit_s: number, open_tickets: Array<TicketRef>, 
+/**
+ * Who the call was with, for the wrap-up header.
+ */
+remote_number: string, customer_name: string | null, };
+export type PhoneSnapshot = { accounts: Array<AccountStatus>, calls: Array<PhoneCall>, wrap_up: WrapUpView | null, missed_unseen: number, };
+export type DispositionNode = { id: string, label: string, children: Array<DispositionNode>, };
+export type TicketLink = { "kind": "none" } | { "kind": "new" } | { "kind": "existing", ticket_id: string, };
+export type CallHistoryEntry = { id: string, direction: CallDirection, outcome: CallOutcome, remote_number: string, customer_id: string | null, customer_name: string | null, started_at: number, duration_s: number, seen: boolean, disposition: string | null, };
+export type AudioDevice = { name: string, is_default: boolean, };
+export type AudioDevices = { inputs: Array<AudioDevice>, outputs: Array<AudioDevice>, input: string | null, output: string | null, ring: string | null, };
+export type TransferTarget = { "kind": "operator", id: string, } | { "kind": "department", id: string, } | { "kind": "number", number: string, };
 
 /** What the window can ask of the app. */
 export interface Backend {
@@ -200,9 +263,45 @@ export interface Backend {
   syncStatus(): Promise<SyncStatus>;
 }
 
+
+/** The softphone's commands (the window adds the "phone" event). */
+export interface PhoneCommands {
+  /** The phone as it is now (also sent as the "phone" event on every change). */
+  phoneSnapshot(): Promise<PhoneSnapshot>;
+  phoneDial(number: string, accountId: string | null): Promise<PhoneCall>;
+  phoneAnswer(callId: string): Promise<void>;
+  phoneReject(callId: string, toQueue: boolean): Promise<void>;
+  phoneHangup(callId: string): Promise<void>;
+  phoneHold(callId: string, hold: boolean): Promise<void>;
+  phoneMute(callId: string, muted: boolean): Promise<void>;
+  phoneDtmf(callId: string, digits: string): Promise<void>;
+  /** Returns the consult leg when attended. */
+  phoneTransfer(callId: string, target: TransferTarget, attended: boolean): Promise<PhoneCall | null>;
+  phoneCompleteTransfer(callId: string, consultId: string): Promise<void>;
+  phoneConference(callId: string, consultId: string): Promise<void>;
+  phoneRecording(callId: string, paused: boolean): Promise<void>;
+  phoneSetNote(callId: string, note: string): Promise<void>;
+  /** An unknown caller becomes a customer with the call's number; returns the customer's id. */
+  phoneCreateCustomer(callId: string, name: string): Promise<string>;
+  phoneWrapUp(callId: string, dispositionId: string, comment: string, ticket: TicketLink): Promise<void>;
+  listDispositions(): Promise<Array<DispositionNode>>;
+  callHistory(limit: number): Promise<Array<CallHistoryEntry>>;
+  markCallsSeen(): Promise<void>;
+  listSipAccounts(): Promise<Array<SipAccount>>;
+  saveSipAccount(input: SipAccountInput): Promise<SipAccount>;
+  deleteSipAccount(id: string): Promise<void>;
+  /** Codec names this build can negotiate, in the default order. */
+  sipCodecs(): Promise<Array<string>>;
+  audioDevices(): Promise<AudioDevices>;
+  setAudioDevices(input: string | null, output: string | null, ring: string | null): Promise<AudioDevices>;
+}
+
 export type InvokeFn = <T>(cmd: string, args?: Record<string, unknown>) => Promise<T>;
 
-/** The Backend over Tauri's `invoke` (arguments are passed in camelCase, as Tauri expects). */
+/** Every command's name, as `invoke` sends it. */
+export const COMMAND_NAMES = ["app_info", "store_stats", "list_queues", "list_operators", "me", "set_agent_state", "list_tickets", "list_tags", "get_ticket", "reply_ticket", "set_ticket_status", "assign_ticket", "set_ticket_tags", "get_customer", "search", "ui_ready", "sync_status", "phone_snapshot", "phone_dial", "phone_answer", "phone_reject", "phone_hangup", "phone_hold", "phone_mute", "phone_dtmf", "phone_transfer", "phone_complete_transfer", "phone_conference", "phone_recording", "phone_set_note", "phone_create_customer", "phone_wrap_up", "list_dispositions", "call_history", "mark_calls_seen", "list_sip_accounts", "save_sip_account", "delete_sip_account", "sip_codecs", "audio_devices", "set_audio_devices"] as const;
+
+/** The Backend over `invoke` (arguments in camelCase, as Tauri sends them). */
 export function createTauriBackend(invoke: InvokeFn): Backend {
   return {
     appInfo: () => invoke("app_info"),
@@ -222,5 +321,34 @@ export function createTauriBackend(invoke: InvokeFn): Backend {
     search: (query, limit) => invoke("search", { query, limit }),
     uiReady: () => invoke("ui_ready"),
     syncStatus: () => invoke("sync_status"),
+  };
+}
+/** The PhoneCommands over `invoke` (arguments in camelCase, as Tauri sends them). */
+export function createPhoneCommands(invoke: InvokeFn): PhoneCommands {
+  return {
+    phoneSnapshot: () => invoke("phone_snapshot"),
+    phoneDial: (number, accountId) => invoke("phone_dial", { number, accountId }),
+    phoneAnswer: (callId) => invoke("phone_answer", { callId }),
+    phoneReject: (callId, toQueue) => invoke("phone_reject", { callId, toQueue }),
+    phoneHangup: (callId) => invoke("phone_hangup", { callId }),
+    phoneHold: (callId, hold) => invoke("phone_hold", { callId, hold }),
+    phoneMute: (callId, muted) => invoke("phone_mute", { callId, muted }),
+    phoneDtmf: (callId, digits) => invoke("phone_dtmf", { callId, digits }),
+    phoneTransfer: (callId, target, attended) => invoke("phone_transfer", { callId, target, attended }),
+    phoneCompleteTransfer: (callId, consultId) => invoke("phone_complete_transfer", { callId, consultId }),
+    phoneConference: (callId, consultId) => invoke("phone_conference", { callId, consultId }),
+    phoneRecording: (callId, paused) => invoke("phone_recording", { callId, paused }),
+    phoneSetNote: (callId, note) => invoke("phone_set_note", { callId, note }),
+    phoneCreateCustomer: (callId, name) => invoke("phone_create_customer", { callId, name }),
+    phoneWrapUp: (callId, dispositionId, comment, ticket) => invoke("phone_wrap_up", { callId, dispositionId, comment, ticket }),
+    listDispositions: () => invoke("list_dispositions"),
+    callHistory: (limit) => invoke("call_history", { limit }),
+    markCallsSeen: () => invoke("mark_calls_seen"),
+    listSipAccounts: () => invoke("list_sip_accounts"),
+    saveSipAccount: (input) => invoke("save_sip_account", { input }),
+    deleteSipAccount: (id) => invoke("delete_sip_account", { id }),
+    sipCodecs: () => invoke("sip_codecs"),
+    audioDevices: () => invoke("audio_devices"),
+    setAudioDevices: (input, output, ring) => invoke("set_audio_devices", { input, output, ring }),
   };
 }

@@ -6,7 +6,7 @@
 import type { FixtureBackend } from "../backend/fixture";
 import type { CallOutcome, UiError } from "../backend/bindings";
 import type {
-  AccountStatus, AudioDevices, CallHistoryEntry, CallView, DispositionNode, PhoneBackend, PhoneSnapshot, SipAccount, TicketRef, WrapUpView,
+  AccountStatus, AudioDevices, CallHistoryEntry, PhoneCall, DispositionNode, PhoneBackend, PhoneSnapshot, SipAccount, TicketRef, WrapUpView,
 } from "./contract";
 
 export type FixturePhoneOptions = {
@@ -23,7 +23,7 @@ export type FixturePhoneOptions = {
 
 export type FixturePhone = PhoneBackend & {
   /** An incoming call from `number` (a demo customer's by default) on the hotline. */
-  ring(number?: string): Promise<CallView>;
+  ring(number?: string): Promise<PhoneCall>;
   /** The far end hangs up. */
   remoteHangup(callId: string): void;
 };
@@ -77,7 +77,7 @@ export function fixturePhone(options: FixturePhoneOptions): FixturePhone {
     { id: "acc-2", label: "Резерв (TLS)", user: "1017", domain: "sip2.shop.example", registrar: "sips:sip2.shop.example:5061", transport: "tls", outbound_proxy: "sip:edge.shop.example", codecs: ["opus", "PCMA"], enabled: false, has_password: false },
   ];
   const status = new Map<string, AccountStatus>();
-  const calls = new Map<string, CallView>();
+  const calls = new Map<string, PhoneCall>();
   let wrapUp: WrapUpView | null = null;
   let seq = 0;
   let devices: AudioDevices = {
@@ -145,7 +145,7 @@ export function fixturePhone(options: FixturePhoneOptions): FixturePhone {
       .slice(0, 5)
       .map((x) => ({ id: x.ticket_id as string, subject: x.title }));
   };
-  const find = (id: string): CallView => {
+  const find = (id: string): PhoneCall => {
     const c = calls.get(id);
     if (!c || c.phase === "ended") throw fail("not_found", `call ${id} does not exist`);
     return c;
@@ -153,7 +153,7 @@ export function fixturePhone(options: FixturePhoneOptions): FixturePhone {
   const firstAccount = () => accounts.find((a) => status.get(a.id)?.state === "registered");
   const live = () => [...calls.values()].filter((c) => c.phase !== "ended");
 
-  const quality = (c: CallView) => {
+  const quality = (c: PhoneCall) => {
     // A small wobble so the indicator is alive; a consult leg over the mobile network is worse.
     const t = (now() / 2000) % 6;
     const bad = c.consult_for !== null && c.remote_number.startsWith("+7 9");
@@ -170,8 +170,8 @@ export function fixturePhone(options: FixturePhoneOptions): FixturePhone {
     if (any) emit();
   }, 2000);
 
-  const newCall = (fields: Partial<CallView> & Pick<CallView, "direction" | "phase" | "remote_number">): CallView => {
-    const call: CallView = {
+  const newCall = (fields: Partial<PhoneCall> & Pick<PhoneCall, "direction" | "phase" | "remote_number">): PhoneCall => {
+    const call: PhoneCall = {
       id: `call-${++seq}`, account_id: firstAccount()?.id ?? accounts[0]?.id ?? "acc-1", remote_name: null, customer_id: null, customer_name: null, open_tickets: [],
       line: null, queue_name: null, started_at: now(), answered_at: null, muted: false, recording: "off", quality: null, consult_for: null,
       conferenced_with: null, note: "", transfer: null, ...fields,
@@ -180,7 +180,7 @@ export function fixturePhone(options: FixturePhoneOptions): FixturePhone {
     return call;
   };
 
-  const answered = (c: CallView) => {
+  const answered = (c: PhoneCall) => {
     c.phase = "active";
     c.answered_at = now();
     c.recording = c.consult_for ? "off" : "on";
@@ -189,7 +189,7 @@ export function fixturePhone(options: FixturePhoneOptions): FixturePhone {
   };
 
   /** A call leaves this phone. The customer's call (not a consult leg) goes to wrap-up if it was answered. */
-  const end = (c: CallView, outcome: CallOutcome) => {
+  const end = (c: PhoneCall, outcome: CallOutcome) => {
     if (c.phase === "ended") return;
     c.phase = "ended";
     calls.delete(c.id);
@@ -210,7 +210,7 @@ export function fixturePhone(options: FixturePhoneOptions): FixturePhone {
     }
   };
 
-  const dialOut = async (number: string, consultFor: string | null, name: string | null): Promise<CallView> => {
+  const dialOut = async (number: string, consultFor: string | null, name: string | null): Promise<PhoneCall> => {
     const who = consultFor ? { customer_id: null, customer_name: null, open_tickets: [] } : await lookup(number);
     const c = newCall({ direction: "outbound", phase: "dialing", remote_number: number, remote_name: name, consult_for: consultFor, ...who });
     setTimeout(() => {

@@ -2,10 +2,10 @@
 // keyboard movement, phone numbers in text, counts in words. No Svelte, no backend: tested alone.
 import type { Locale } from "../i18n/index.svelte";
 import { clock, ruPlural } from "../format";
-import type { AccountStatus, CallHistoryEntry, CallQuality, CallView, DispositionNode, RegistrationState } from "./contract";
+import type { AccountStatus, CallHistoryEntry, LiveQuality, PhoneCall, DispositionNode, RegistrationState } from "./contract";
 
 /** "0:42", "12:05", "1:02:09": a call's time since it was answered (or since it started, while ringing). */
-export function callTimer(call: Pick<CallView, "started_at" | "answered_at">, now: number): string {
+export function callTimer(call: Pick<PhoneCall, "started_at" | "answered_at">, now: number): string {
   const from = call.answered_at ?? call.started_at;
   return clock(Math.max(0, Math.floor((now - from) / 1000)));
 }
@@ -16,7 +16,7 @@ export type Grade = "good" | "fair" | "poor";
  * How the line sounds, from the media figures: MOS decides, and loss or jitter beyond what a
  * jitter buffer hides pulls the grade down (a good MOS estimate can lag a sudden burst).
  */
-export function gradeQuality(q: CallQuality | null): Grade | null {
+export function gradeQuality(q: LiveQuality | null): Grade | null {
   if (!q) return null;
   const byMos: Grade = q.mos >= 4.0 ? "good" : q.mos >= 3.6 ? "fair" : "poor";
   const byLoss: Grade = q.loss_pct > 5 ? "poor" : q.loss_pct > 1 ? "fair" : "good";
@@ -26,7 +26,7 @@ export function gradeQuality(q: CallQuality | null): Grade | null {
 }
 
 /** "MOS 4.2 · loss 0.3% · jitter 12 ms · RTT 48 ms" (the quality indicator's tooltip). */
-export function qualityDetail(q: CallQuality, loc: Locale): string {
+export function qualityDetail(q: LiveQuality, loc: Locale): string {
   const n = (x: number, d: number) => x.toLocaleString(loc === "ru" ? "ru-RU" : "en-GB", { minimumFractionDigits: d, maximumFractionDigits: d });
   return loc === "ru"
     ? `MOS ${n(q.mos, 1)} · потери ${n(q.loss_pct, 1)}% · джиттер ${n(q.jitter_ms, 0)} мс · RTT ${n(q.rtt_ms, 0)} мс`

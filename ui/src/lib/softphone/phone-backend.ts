@@ -2,49 +2,16 @@
 // "phone" event inside the app; POSTs to `okno-desktop --serve-http` with `?backend=http` (changes
 // by polling `phone_snapshot` every 500 ms); the in-memory fixture otherwise (`?incoming=1` rings
 // after a moment, `?incoming=unknown` from an unknown number).
-import type { InvokeFn, UiError } from "../backend/bindings";
+import { createPhoneCommands, type InvokeFn, type PhoneCommands, type UiError } from "../backend/bindings";
 import { loadFixture } from "../backend";
-import { PHONE_COMMANDS, PHONE_EVENT, type PhoneBackend, type PhoneSnapshot } from "./contract";
+import { PHONE_EVENT, type PhoneBackend, type PhoneSnapshot } from "./contract";
 
-type Commands = Omit<PhoneBackend, "subscribePhone">;
-
-/** Every command over `invoke`, arguments in camelCase as Tauri expects. */
-export function createPhoneCommands(invoke: InvokeFn): Commands {
-  const c = PHONE_COMMANDS;
-  return {
-    phoneSnapshot: () => invoke(c.phoneSnapshot),
-    phoneDial: (number, accountId) => invoke(c.phoneDial, { number, accountId }),
-    phoneAnswer: (callId) => invoke(c.phoneAnswer, { callId }),
-    phoneReject: (callId, toQueue) => invoke(c.phoneReject, { callId, toQueue }),
-    phoneHangup: (callId) => invoke(c.phoneHangup, { callId }),
-    phoneHold: (callId, hold) => invoke(c.phoneHold, { callId, hold }),
-    phoneMute: (callId, muted) => invoke(c.phoneMute, { callId, muted }),
-    phoneDtmf: (callId, digits) => invoke(c.phoneDtmf, { callId, digits }),
-    phoneTransfer: (callId, target, attended) => invoke(c.phoneTransfer, { callId, target, attended }),
-    phoneCompleteTransfer: (callId, consultId) => invoke(c.phoneCompleteTransfer, { callId, consultId }),
-    phoneConference: (callId, consultId) => invoke(c.phoneConference, { callId, consultId }),
-    phoneRecording: (callId, paused) => invoke(c.phoneRecording, { callId, paused }),
-    phoneSetNote: (callId, note) => invoke(c.phoneSetNote, { callId, note }),
-    phoneCreateCustomer: (callId, name) => invoke(c.phoneCreateCustomer, { callId, name }),
-    phoneWrapUp: (callId, dispositionId, comment, ticket) => invoke(c.phoneWrapUp, { callId, dispositionId, comment, ticket }),
-    listDispositions: () => invoke(c.listDispositions),
-    callHistory: (limit) => invoke(c.callHistory, { limit }),
-    markCallsSeen: () => invoke(c.markCallsSeen),
-    listSipAccounts: () => invoke(c.listSipAccounts),
-    saveSipAccount: (input) => invoke(c.saveSipAccount, { input }),
-    deleteSipAccount: (id) => invoke(c.deleteSipAccount, { id }),
-    sipCodecs: () => invoke(c.sipCodecs),
-    audioDevices: () => invoke(c.audioDevices),
-    setAudioDevices: (input, output, ring) => invoke(c.setAudioDevices, { input, output, ring }),
-  };
-}
+type Commands = PhoneCommands;
 
 function tauriPhone(): PhoneBackend {
   let core: Promise<typeof import("@tauri-apps/api/core")> | null = null;
-  // Every phone command goes through the app's one `phone_invoke` entry point (shared with the
-  // HTTP bridge), named as in PHONE_COMMANDS.
-  const invoke: InvokeFn = (cmd, args) =>
-    (core ??= import("@tauri-apps/api/core")).then((m) => m.invoke("phone_invoke", { command: cmd, args: args ?? {} }));
+  // Each phone command is its own Tauri command, named in the generated wrappers.
+  const invoke: InvokeFn = (cmd, args) => (core ??= import("@tauri-apps/api/core")).then((m) => m.invoke(cmd, args ?? {}));
   return {
     ...createPhoneCommands(invoke),
     subscribePhone(onChange) {

@@ -3,13 +3,13 @@
 // open, and the actions, which go to the PhoneBackend and come back as the next snapshot.
 // The store reports transitions (ringing, answered, wrap-up) so the window can screen-pop.
 import type {
-  AudioDevices, CallHistoryEntry, CallView, DispositionNode, PhoneBackend, PhoneSnapshot, TicketLink, TransferTarget, WrapUpView,
+  AudioDevices, CallHistoryEntry, PhoneCall, DispositionNode, PhoneBackend, PhoneSnapshot, TicketLink, TransferTarget, WrapUpView,
 } from "./contract";
 import { redialNumber } from "./logic";
 
 export type PhoneEvent =
-  | { kind: "ring"; call: CallView }
-  | { kind: "answered"; call: CallView }
+  | { kind: "ring"; call: PhoneCall }
+  | { kind: "answered"; call: PhoneCall }
   | { kind: "ended"; callId: string }
   | { kind: "wrapUp"; wrap: WrapUpView }
   | { kind: "wrapUpDone"; callId: string };
@@ -124,14 +124,14 @@ export class PhoneStore {
   }
 
   /** Dials the number field (or `number`); returns the new call. */
-  async dial(number?: string): Promise<CallView | undefined> {
+  async dial(number?: string): Promise<PhoneCall | undefined> {
     const n = (number ?? this.number).trim();
     if (!n) return undefined;
     this.number = n;
     return this.#attempt(() => this.#backend.phoneDial(n, null));
   }
 
-  async redial(): Promise<CallView | undefined> {
+  async redial(): Promise<PhoneCall | undefined> {
     if (this.history.length === 0) await this.loadHistory();
     const n = redialNumber(this.history);
     return n ? this.dial(n) : undefined;
@@ -211,7 +211,7 @@ export class PhoneStore {
   }
 
   /** The note of a call as typed here (the backend's until the operator types). */
-  noteOf(call: CallView): string {
+  noteOf(call: PhoneCall): string {
     return this.notes[call.id] ?? call.note;
   }
 

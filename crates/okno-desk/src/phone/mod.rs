@@ -8,14 +8,12 @@
 //! and dialling uses the chosen account (else the first registered one).
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use okno_core::{AgentState, Mutation};
 use okno_phone::bridge::Bridge;
-use okno_phone::engine::{self, EngineConfig, PhoneCommand, PhoneEvent, PhoneHandle};
+use okno_phone::engine::{self, PhoneCommand, PhoneEvent, PhoneHandle};
 use okno_phone::recording::CallRecorder;
-use okno_softphone::provision::Provision;
 use okno_softphone::{
     CallHistoryEntry, DeskConfig, DispositionNode, Effect, EndCause, LiveQuality, PhoneCall, PhoneError, PhoneSnapshot,
     Signal, SipAccount, SipAccountInput, Softphone, TicketLink, TicketRef, TransferTarget,
@@ -25,6 +23,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{ErrorCode, UiError};
 use crate::secrets;
+
+mod accounts;
+mod devices;
+
+use accounts::{apply_provisioning, engine_config, save_accounts, stored_accounts};
+use devices::DeviceMedia;
 
 type Result<T> = std::result::Result<T, UiError>;
 
@@ -91,7 +95,7 @@ type Emitter = Box<dyn Fn(&PhoneSnapshot) + Send + Sync>;
 /// What the window does when a call comes in (come to the front, ask for attention).
 type Alert = Box<dyn Fn(&str, &str) + Send + Sync>;
 
-pub(crate) struct PhoneService {
+pub struct PhoneService {
     store: Store,
     desk: Mutex<Softphone>,
     /// One engine per enabled account that could start.
@@ -167,7 +171,7 @@ impl PhoneService {
     /// Loads the accounts (applying a provisioning file first), starts the engine of the first
     /// usable account, and keeps the desk's timers. Problems are logged and shown as account
     /// states; the window works without a phone.
-    pub(crate) async fn start(
+    pub async fn start(
         store: Store,
         provision: Option<&std::path::Path>,
         data_dir: &std::path::Path,
@@ -221,12 +225,12 @@ impl PhoneService {
     }
 
     /// Where snapshots go (the Tauri event); set once the window exists.
-    pub(crate) fn on_change(&self, emit: impl Fn(&PhoneSnapshot) + Send + Sync + 'static) {
+    pub fn on_change(&self, emit: impl Fn(&PhoneSnapshot) + Send + Sync + 'static) {
         *self.emit.lock().unwrap_or_else(|e| e.into_inner()) = Some(Box::new(emit));
     }
 
     /// What to do about an incoming call besides the call card (the window's side).
-    pub(crate) fn on_incoming(&self, alert: impl Fn(&str, &str) + Send + Sync + 'static) {
+    pub fn on_incoming(&self, alert: impl Fn(&str, &str) + Send + Sync + 'static) {
         *self.alert.lock().unwrap_or_else(|e| e.into_inner()) = Some(Box::new(alert));
     }
 
@@ -237,7 +241,7 @@ impl PhoneService {
         }
     }
 
-    pub(crate) fn snapshot(&self) -> PhoneSnapshot {
+    pub fn snapshot(&self) -> PhoneSnapshot {
         self.desk.lock().unwrap_or_else(|e| e.into_inner()).snapshot()
     }
 
@@ -544,7 +548,7 @@ impl PhoneService {
     }
 
     /// Dials on `account_id` (else the first registered account).
-    pub(crate) async fn dial(&self, number: String, account_id: Option<String>) -> Result<PhoneCall> {
+    pub async fn dial(&self, number: String, account_id: Option<String>) -> Result<PhoneCall> {
         self.desk.lock().unwrap_or_else(|e| e.into_inner()).check_dial()?;
         let number: String = number.chars().filter(|c| c.is_ascii_alphanumeric() || "+*#".contains(*c)).collect();
         if number.is_empty() {
@@ -581,14 +585,14 @@ impl PhoneService {
         Ok(self.desk.lock().unwrap_or_else(|e| e.into_inner()).call(call_id)?.clone())
     }
 
-    pub(crate) fn answer(&self, call_id: String) -> Result<()> {
+    pub fn answer(&self, call_id: String) -> Result<()> {
         self.require(&call_id)?;
         self.send(PhoneCommand::Answer { call_id })
     }
 
     /// Bridges the customer's call and the consult leg on this desk: both are taken off hold
     /// and each hears the operator and the other.
-    pub(crate) fn conference(&self, call_id: String, consult_id: String) -> Result<()> {
+    pub fn conference(&self, call_id: String, consult_id: String) -> Result<()> {
         self.desk.lock().unwrap_or_else(|e| e.into_inner()).conference(&call_id, &consult_id)?;
         *self.conference.lock().unwrap_or_else(|e| e.into_inner()) = Some(Bridge::new(&[&call_id, &consult_id]));
         let snapshot = self.snapshot();
@@ -615,7 +619,7 @@ impl PhoneService {
 
     /// Pauses or resumes the call's recording: the file gets silence meanwhile, and the pause
     /// goes into the call's record.
-    pub(crate) fn recording(&self, call_id: String, paused: bool) -> Result<()> {
+    pub fn recording(&self, call_id: String, paused: bool) -> Result<()> {
         self.desk.lock().unwrap_or_else(|e| e.into_inner()).set_recording_paused(now_ms(), &call_id, paused)?;
         if let Some(r) = self.recordings.calls.lock().unwrap_or_else(|e| e.into_inner()).get(&call_id) {
             r.set_paused(paused);
@@ -625,7 +629,7 @@ impl PhoneService {
     }
 
     /// The global answer key: the call that rings here, if one does.
-    pub(crate) fn answer_ringing(&self) -> Result<()> {
+    pub fn answer_ringing(&self) -> Result<()> {
         let ringing = self.snapshot().calls.into_iter().find(|c| c.phase == okno_softphone::CallPhase::RingingIn);
         match ringing {
             Some(call) => self.answer(call.id),
@@ -634,7 +638,7 @@ impl PhoneService {
     }
 
     /// The global hang-up key: the call being talked on, else one being dialled.
-    pub(crate) fn hangup_current(&self) -> Result<()> {
+    pub fn hangup_current(&self) -> Result<()> {
         use okno_softphone::CallPhase;
         let calls = self.snapshot().calls;
         let current = calls
@@ -647,31 +651,31 @@ impl PhoneService {
         }
     }
 
-    pub(crate) fn reject(&self, call_id: String, to_queue: bool) -> Result<()> {
+    pub fn reject(&self, call_id: String, to_queue: bool) -> Result<()> {
         self.require(&call_id)?;
         self.local_ends.lock().unwrap_or_else(|e| e.into_inner()).declined.insert(call_id.clone(), to_queue);
         // 480 lets the PBX's queue try the next operator; 486 says this desk is busy.
         self.send(PhoneCommand::Reject { call_id, status: if to_queue { 480 } else { 486 } })
     }
 
-    pub(crate) fn hangup(&self, call_id: String) -> Result<()> {
+    pub fn hangup(&self, call_id: String) -> Result<()> {
         self.require(&call_id)?;
         self.send(PhoneCommand::Hangup { call_id })
     }
 
-    pub(crate) fn hold(&self, call_id: String, hold: bool) -> Result<()> {
+    pub fn hold(&self, call_id: String, hold: bool) -> Result<()> {
         self.require(&call_id)?;
         self.send(PhoneCommand::Hold { call_id, hold })
     }
 
-    pub(crate) fn mute(&self, call_id: String, muted: bool) -> Result<()> {
+    pub fn mute(&self, call_id: String, muted: bool) -> Result<()> {
         self.desk.lock().unwrap_or_else(|e| e.into_inner()).set_muted(&call_id, muted)?;
         self.send(PhoneCommand::Mute { call_id, muted })?;
         self.changed();
         Ok(())
     }
 
-    pub(crate) fn dtmf(&self, call_id: String, digits: String) -> Result<()> {
+    pub fn dtmf(&self, call_id: String, digits: String) -> Result<()> {
         self.require(&call_id)?;
         if digits.is_empty() || !digits.chars().all(|c| c.is_ascii_digit() || "*#ABCD".contains(c)) {
             return Err(invalid(format!("{digits:?} are not DTMF keys (0-9, *, #, A-D)")));
@@ -679,13 +683,13 @@ impl PhoneService {
         self.send(PhoneCommand::Dtmf { call_id, keys: digits })
     }
 
-    pub(crate) fn set_note(&self, call_id: String, note: String) -> Result<()> {
+    pub fn set_note(&self, call_id: String, note: String) -> Result<()> {
         self.desk.lock().unwrap_or_else(|e| e.into_inner()).set_note(&call_id, &note)?;
         self.changed();
         Ok(())
     }
 
-    pub(crate) async fn wrap_up(
+    pub async fn wrap_up(
         &self,
         call_id: String,
         disposition_id: String,
@@ -703,23 +707,18 @@ impl PhoneService {
         Ok(())
     }
 
-    pub(crate) fn dispositions(&self) -> Vec<DispositionNode> {
+    pub fn dispositions(&self) -> Vec<DispositionNode> {
         self.desk.lock().unwrap_or_else(|e| e.into_inner()).dispositions().to_vec()
     }
 
-    pub(crate) fn not_yet<T>(&self, what: &'static str) -> Result<T> {
+    pub fn not_yet<T>(&self, what: &'static str) -> Result<T> {
         Err(PhoneError::NotSupported(what).into())
     }
 
     /// Blind: the caller is asked to call the target (REFER) and this call ends once they
     /// answer. Attended: the call is held and the target called first; the operator completes
     /// the transfer with [`PhoneService::complete_transfer`]. Returns the consult call.
-    pub(crate) async fn transfer(
-        &self,
-        call_id: String,
-        target: TransferTarget,
-        attended: bool,
-    ) -> Result<Option<PhoneCall>> {
+    pub async fn transfer(&self, call_id: String, target: TransferTarget, attended: bool) -> Result<Option<PhoneCall>> {
         let number = {
             let desk = self.desk.lock().unwrap_or_else(|e| e.into_inner());
             desk.check_transfer(&call_id)?;
@@ -747,7 +746,7 @@ impl PhoneService {
     }
 
     /// Hands the held customer to the colleague on the consult call (REFER with Replaces).
-    pub(crate) fn complete_transfer(&self, call_id: String, consult_id: String) -> Result<()> {
+    pub fn complete_transfer(&self, call_id: String, consult_id: String) -> Result<()> {
         self.desk.lock().unwrap_or_else(|e| e.into_inner()).check_complete(&call_id, &consult_id)?;
         self.send(PhoneCommand::AttendedTransfer { call_id, consult_call_id: consult_id })
     }
@@ -768,7 +767,7 @@ impl PhoneService {
         )
     }
 
-    pub(crate) async fn history(&self, limit: u32) -> Result<Vec<CallHistoryEntry>> {
+    pub async fn history(&self, limit: u32) -> Result<Vec<CallHistoryEntry>> {
         let seen = self.seen_until().await?;
         Ok(self
             .store
@@ -798,18 +797,18 @@ impl PhoneService {
     }
 
     /// Every missed call so far is seen: one watermark, not a flag per call.
-    pub(crate) async fn mark_seen(&self) -> Result<()> {
+    pub async fn mark_seen(&self) -> Result<()> {
         self.store.set_setting(SEEN_KEY, &now_ms().to_string()).await?;
         self.desk.lock().unwrap_or_else(|e| e.into_inner()).mark_seen();
         self.changed();
         Ok(())
     }
 
-    pub(crate) async fn list_accounts(&self) -> Result<Vec<SipAccount>> {
+    pub async fn list_accounts(&self) -> Result<Vec<SipAccount>> {
         Ok(self.stored_accounts().await?.into_iter().map(|a| a.account).collect())
     }
 
-    pub(crate) async fn save_account(self: &Arc<Self>, input: SipAccountInput) -> Result<SipAccount> {
+    pub async fn save_account(self: &Arc<Self>, input: SipAccountInput) -> Result<SipAccount> {
         if input.user.trim().is_empty() || input.domain.trim().is_empty() {
             return Err(invalid("user and domain are required"));
         }
@@ -849,7 +848,7 @@ impl PhoneService {
         Ok(account)
     }
 
-    pub(crate) async fn delete_account(self: &Arc<Self>, id: String) -> Result<()> {
+    pub async fn delete_account(self: &Arc<Self>, id: String) -> Result<()> {
         let mut accounts = self.stored_accounts().await?;
         accounts.retain(|a| a.account.id != id);
         save_accounts(&self.store, &accounts).await?;
@@ -859,327 +858,6 @@ impl PhoneService {
         self.restart().await;
         Ok(())
     }
-}
-
-/// The headless engine config for an account: listen on the local address that reaches the registrar.
-fn engine_config(account: &SipAccount, password: Option<String>) -> std::result::Result<EngineConfig, String> {
-    // Every request goes to the outbound proxy when there is one (RFC 3261 §8.1.2), else to the
-    // registrar; the REGISTER still names the account's domain.
-    let (what, host) = match account.outbound_proxy.as_deref().map(str::trim).filter(|p| !p.is_empty()) {
-        Some(proxy) => ("outbound proxy", proxy.trim_start_matches("sip:")),
-        None => ("registrar", account.registrar.as_str()),
-    };
-    let registrar: SocketAddr = std::net::ToSocketAddrs::to_socket_addrs(host)
-        .map_err(|e| format!("cannot resolve the {what} {host}: {e}"))?
-        .next()
-        .ok_or_else(|| format!("the {what} {host} has no address"))?;
-    // Unspecified: the engine advertises the address of the interface that routes to the registrar.
-    let any = if registrar.is_ipv4() {
-        std::net::Ipv4Addr::UNSPECIFIED.into()
-    } else {
-        std::net::Ipv6Addr::UNSPECIFIED.into()
-    };
-    let mut config = EngineConfig::new(SocketAddr::new(any, 0));
-    config.account = Some(
-        okno_sip::uri::Uri::parse(&format!("sip:{}@{}", account.user, account.domain)).map_err(|e| e.to_string())?,
-    );
-    config.registrar = Some(registrar);
-    config.password = password;
-    if !account.codecs.is_empty() {
-        config.codecs = engine::parse_codecs(&account.codecs.join(","))
-            .map_err(|e| format!("the account's codecs {:?}: {e}", account.codecs))?;
-    }
-    Ok(config)
-}
-
-impl PhoneService {
-    /// The devices there are, and which the operator chose.
-    pub(crate) fn audio_devices(&self) -> okno_softphone::AudioDevices {
-        let chosen = self.devices.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        okno_softphone::AudioDevices { input: chosen.input, output: chosen.output, ring: chosen.ring, ..list_devices() }
-    }
-
-    /// The operator picks the microphone, the headset and the ring device (`None`: the system
-    /// default). A call that is up moves to them at once, without being dropped; the next ring
-    /// uses the new ring device.
-    pub(crate) async fn set_audio_devices(
-        &self,
-        input: Option<String>,
-        output: Option<String>,
-        ring: Option<String>,
-    ) -> Result<okno_softphone::AudioDevices> {
-        let known = list_devices();
-        let check = |name: &Option<String>, list: &[okno_softphone::AudioDevice], what: &str| match name {
-            Some(n) if !list.iter().any(|d| &d.name == n) => {
-                Err(UiError { code: ErrorCode::NotFound, message: format!("no {what} device named {n:?}") })
-            }
-            _ => Ok(()),
-        };
-        check(&input, &known.inputs, "input")?;
-        check(&output, &known.outputs, "output")?;
-        check(&ring, &known.outputs, "output")?;
-        let choices = DeviceChoices { input, output, ring };
-        for (key, value) in DEVICE_KEYS.iter().zip([&choices.input, &choices.output, &choices.ring]) {
-            // An empty value is "the default", so an old choice is not left behind.
-            self.store.set_setting(key, value.as_deref().unwrap_or("")).await?;
-        }
-        *self.devices.lock().unwrap_or_else(|e| e.into_inner()) = choices;
-        // The ringer reopens on the new device at the next ring.
-        self.ringer.lock().unwrap_or_else(|e| e.into_inner()).take();
-        let _ = self.send(PhoneCommand::ReopenAudio);
-        tracing::info!("sound devices chosen");
-        Ok(self.audio_devices())
-    }
-
-    async fn load_device_choices(&self) -> Result<()> {
-        let mut values = Vec::new();
-        for key in DEVICE_KEYS {
-            values.push(self.store.setting(key).await?.filter(|v| !v.is_empty()));
-        }
-        let [input, output, ring]: [Option<String>; 3] = values.try_into().unwrap_or_default();
-        *self.devices.lock().unwrap_or_else(|e| e.into_inner()) = DeviceChoices { input, output, ring };
-        Ok(())
-    }
-}
-
-/// The sound devices the system has. No sound system is an empty list, not an error: the
-/// operator can still take calls, silent.
-fn list_devices() -> okno_softphone::AudioDevices {
-    let devices = okno_audio::list_devices(okno_audio::Backend::Auto).unwrap_or_else(|e| {
-        tracing::warn!(error = %e, "no sound devices listed");
-        Vec::new()
-    });
-    let pick = |want: fn(&okno_audio::DeviceInfo) -> bool| {
-        devices
-            .iter()
-            .filter(|d| want(d))
-            .map(|d| okno_softphone::AudioDevice { name: d.name.clone(), is_default: d.is_default })
-            .collect()
-    };
-    okno_softphone::AudioDevices { inputs: pick(|d| d.input), outputs: pick(|d| d.output), ..Default::default() }
-}
-
-/// A call's audio through the sound devices: the default input and output, followed when they
-/// change or are unplugged (`okno-audio`). A device that is missing never fails the call: the
-/// streams carry on silent and say so in the log.
-struct DeviceMedia {
-    devices: Arc<Mutex<DeviceChoices>>,
-    recordings: Recordings,
-    conference: Arc<Mutex<Option<Arc<Bridge>>>>,
-}
-
-impl engine::MediaIo for DeviceMedia {
-    fn open(
-        &mut self,
-        call_id: &str,
-        _number: u32,
-        rate: u32,
-    ) -> (Box<dyn okno_phone::media::AudioSource>, Box<dyn okno_phone::media::AudioSink>) {
-        use okno_audio::{CaptureStream, FrameRate, PlaybackStream, StreamOptions};
-        let streams = FrameRate::try_from(rate).and_then(|rate| {
-            let chosen = self.devices.lock().unwrap_or_else(|e| e.into_inner()).clone();
-            let mic = CaptureStream::open(device_choice(&chosen.input), rate, StreamOptions::default())?;
-            let headset = PlaybackStream::open(device_choice(&chosen.output), rate, StreamOptions::default())?;
-            Ok((mic, headset))
-        });
-        let (source, sink): (Box<dyn okno_phone::media::AudioSource>, Box<dyn okno_phone::media::AudioSink>) =
-            match streams {
-                Ok((mic, headset)) => (Box::new(Microphone(mic)), Box::new(Headset(headset))),
-                Err(e) => {
-                    tracing::warn!(call_id, error = %e, "no sound devices for this call: it carries on silent");
-                    (Box::new(okno_phone::media::Silence), Box::new(okno_phone::media::Discard))
-                }
-            };
-        // In a conference each call also hears the other; the recording keeps all of it.
-        let bridge = self.conference.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        let (source, sink) = match bridge.filter(|b| b.contains(call_id)) {
-            Some(b) => (b.tap_source(call_id, source), b.tap_sink(call_id, sink)),
-            None => (source, sink),
-        };
-        match self.recordings.for_call(call_id, rate) {
-            Some(recorder) => (recorder.tap_source(source), recorder.tap_sink(sink)),
-            None => (source, sink),
-        }
-    }
-}
-
-struct Microphone(okno_audio::CaptureStream);
-
-impl okno_phone::media::AudioSource for Microphone {
-    fn read_frame(&mut self, frame: &mut [i16]) {
-        // The call takes one frame per 20 ms tick; frames the device delivered beyond a couple
-        // would only add delay, so the oldest go.
-        while self.0.frames_waiting() > 2 {
-            let _ = self.0.try_read_frame(frame);
-        }
-        if self.0.try_read_frame(frame).is_none() {
-            frame.fill(0);
-        }
-    }
-}
-
-struct Headset(okno_audio::PlaybackStream);
-
-impl okno_phone::media::AudioSink for Headset {
-    fn write_frame(&mut self, frame: &[i16]) {
-        self.0.write_frame(frame);
-    }
-}
-
-async fn stored_accounts(store: &Store) -> Result<Vec<StoredAccount>> {
-    match store.setting(ACCOUNTS_KEY).await? {
-        Some(text) => serde_json::from_str(&text).map_err(|e| UiError {
-            code: ErrorCode::Storage,
-            message: format!("the saved SIP accounts cannot be read: {e}"),
-        }),
-        None => Ok(Vec::new()),
-    }
-}
-
-async fn save_accounts(store: &Store, accounts: &[StoredAccount]) -> Result<()> {
-    let text =
-        serde_json::to_string(accounts).map_err(|e| UiError { code: ErrorCode::Internal, message: e.to_string() })?;
-    store.set_setting(ACCOUNTS_KEY, &text).await?;
-    Ok(())
-}
-
-/// Applies a provisioning file: its accounts replace same-id ones in settings; a plain-text
-/// password moves to the keychain and the file is rewritten without it.
-async fn apply_provisioning(store: &Store, path: &std::path::Path) -> anyhow::Result<()> {
-    use anyhow::Context;
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let provision = Provision::parse(&text).with_context(|| format!("in {}", path.display()))?;
-    let mut accounts = stored_accounts(store).await.map_err(|e| anyhow::anyhow!(e.message))?;
-    let mut moved = false;
-    for p in &provision.sip_accounts {
-        if let Some(password) = &p.password {
-            secrets::store_password(&p.id, password).map_err(|e| {
-                anyhow::anyhow!("{}: cannot move the password of {:?} to the keychain: {e}", path.display(), p.id)
-            })?;
-            moved = true;
-        }
-        let stored = StoredAccount { account: p.account(), password_env: p.password_env.clone() };
-        match accounts.iter().position(|a| a.account.id == p.id) {
-            Some(i) => accounts[i] = stored,
-            None => accounts.push(stored),
-        }
-    }
-    save_accounts(store, &accounts).await.map_err(|e| anyhow::anyhow!(e.message))?;
-    let desk = &provision.desk;
-    let bring_to_front = desk.bring_to_front.map(|b| b.to_string());
-    let record_calls = desk.record_calls.map(|b| b.to_string());
-    let wrap_up = desk.wrap_up_limit_s.map(|s| s.to_string());
-    for (key, value) in [
-        (WRAP_UP_KEY, wrap_up.as_deref()),
-        ("hotkey_answer", desk.hotkey_answer.as_deref()),
-        ("hotkey_hangup", desk.hotkey_hangup.as_deref()),
-        (RECORD_KEY, record_calls.as_deref()),
-        ("phone_bring_to_front", bring_to_front.as_deref()),
-    ] {
-        if let Some(value) = value {
-            store.set_setting(key, value).await?;
-        }
-    }
-    if moved {
-        let kept: Vec<&str> = text
-            .lines()
-            .filter(|l| !l.trim_start().starts_with("password =") && !l.trim_start().starts_with("password="))
-            .collect();
-        std::fs::write(path, kept.join("\n") + "\n").with_context(|| format!("cannot rewrite {}", path.display()))?;
-    }
-    tracing::info!(accounts = provision.sip_accounts.len(), file = %path.display(), "provisioned");
-    Ok(())
-}
-
-/// The phone's commands by name with camelCase JSON arguments, for the window (`phone_invoke`)
-/// and the HTTP bridge alike. `None` when `command` is not a phone command.
-pub(crate) async fn dispatch(
-    phone: Option<&Arc<PhoneService>>,
-    command: &str,
-    args: &serde_json::Value,
-) -> Option<Result<serde_json::Value>> {
-    use serde_json::Value;
-    fn arg<T: serde::de::DeserializeOwned>(args: &Value, name: &str) -> Result<T> {
-        serde_json::from_value(args.get(name).cloned().unwrap_or(Value::Null))
-            .map_err(|e| invalid(format!("argument {name}: {e}")))
-    }
-    fn json<T: Serialize>(value: T) -> Result<Value> {
-        serde_json::to_value(value).map_err(|e| UiError { code: ErrorCode::Internal, message: e.to_string() })
-    }
-    const NAMES: &[&str] = &[
-        "phone_snapshot",
-        "phone_dial",
-        "phone_answer",
-        "phone_reject",
-        "phone_hangup",
-        "phone_hold",
-        "phone_mute",
-        "phone_dtmf",
-        "phone_transfer",
-        "phone_complete_transfer",
-        "phone_conference",
-        "phone_recording",
-        "phone_set_note",
-        "phone_create_customer",
-        "phone_wrap_up",
-        "list_dispositions",
-        "call_history",
-        "mark_calls_seen",
-        "list_sip_accounts",
-        "save_sip_account",
-        "delete_sip_account",
-        "sip_codecs",
-        "audio_devices",
-        "set_audio_devices",
-    ];
-    if !NAMES.contains(&command) {
-        return None;
-    }
-    let Some(p) = phone else {
-        return Some(Err(UiError { code: ErrorCode::Internal, message: "the phone service did not start".into() }));
-    };
-    let run = async {
-        match command {
-            "phone_snapshot" => json(p.snapshot()),
-            "phone_dial" => json(p.dial(arg(args, "number")?, arg(args, "accountId")?).await?),
-            "phone_answer" => json(p.answer(arg(args, "callId")?)?),
-            "phone_reject" => json(p.reject(arg(args, "callId")?, arg(args, "toQueue")?)?),
-            "phone_hangup" => json(p.hangup(arg(args, "callId")?)?),
-            "phone_hold" => json(p.hold(arg(args, "callId")?, arg(args, "hold")?)?),
-            "phone_mute" => json(p.mute(arg(args, "callId")?, arg(args, "muted")?)?),
-            "phone_dtmf" => json(p.dtmf(arg(args, "callId")?, arg(args, "digits")?)?),
-            "phone_transfer" => {
-                json(p.transfer(arg(args, "callId")?, arg(args, "target")?, arg(args, "attended")?).await?)
-            }
-            "phone_complete_transfer" => json(p.complete_transfer(arg(args, "callId")?, arg(args, "consultId")?)?),
-            "phone_conference" => json(p.conference(arg(args, "callId")?, arg(args, "consultId")?)?),
-            "phone_recording" => json(p.recording(arg(args, "callId")?, arg(args, "paused")?)?),
-            "phone_create_customer" => p.not_yet("creating a customer from a call"),
-            "phone_set_note" => json(p.set_note(arg(args, "callId")?, arg(args, "note")?)?),
-            "phone_wrap_up" => json(
-                p.wrap_up(
-                    arg(args, "callId")?,
-                    arg(args, "dispositionId")?,
-                    arg(args, "comment")?,
-                    arg(args, "ticket")?,
-                )
-                .await?,
-            ),
-            "list_dispositions" => json(p.dispositions()),
-            "call_history" => json(p.history(arg(args, "limit")?).await?),
-            "mark_calls_seen" => json(p.mark_seen().await?),
-            "list_sip_accounts" => json(p.list_accounts().await?),
-            "save_sip_account" => json(p.save_account(arg(args, "input")?).await?),
-            "delete_sip_account" => json(p.delete_account(arg(args, "id")?).await?),
-            "sip_codecs" => json(["opus", "PCMU", "PCMA"]),
-            "audio_devices" => json(p.audio_devices()),
-            "set_audio_devices" => {
-                json(p.set_audio_devices(arg(args, "input")?, arg(args, "output")?, arg(args, "ring")?).await?)
-            }
-            _ => unreachable!("listed in NAMES"),
-        }
-    };
-    Some(run.await)
 }
 
 #[cfg(test)]

@@ -27,7 +27,7 @@ use ts_rs::TS;
 /// How the desk stands with the server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
 #[serde(rename_all = "snake_case")]
-pub(crate) enum Connection {
+pub enum Connection {
     /// No server configured: everything stays on this desk.
     LocalOnly,
     Offline,
@@ -37,24 +37,24 @@ pub(crate) enum Connection {
 
 /// The first sync of an empty desk: changelog versions received out of the server's head.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
-pub(crate) struct FirstSync {
+pub struct FirstSync {
     #[ts(type = "number")]
-    pub(crate) version: u64,
+    pub version: u64,
     /// 0 while unknown (before the live socket's hello).
     #[ts(type = "number")]
-    pub(crate) head: u64,
+    pub head: u64,
 }
 
 /// A local write the server refused, and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
-pub(crate) struct RejectionView {
+pub struct RejectionView {
     /// Which write (`reply_ticket`, `assign_ticket`, ...).
-    pub(crate) mutation: String,
+    pub mutation: String,
     /// The server's code (`already_claimed`, `forbidden`, ...): the UI branches on it.
-    pub(crate) code: String,
-    pub(crate) reason: String,
+    pub code: String,
+    pub reason: String,
     #[ts(type = "number")]
-    pub(crate) seq: u64,
+    pub seq: u64,
 }
 
 impl From<Rejection> for RejectionView {
@@ -65,26 +65,29 @@ impl From<Rejection> for RejectionView {
 
 /// What the status bar shows about sync.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
-pub(crate) struct SyncStatus {
-    pub(crate) connection: Connection,
+pub struct SyncStatus {
+    pub connection: Connection,
     /// Local writes the server has not acknowledged yet.
-    pub(crate) unsent: u32,
-    pub(crate) first_sync: Option<FirstSync>,
-    pub(crate) last_rejection: Option<RejectionView>,
+    pub unsent: u32,
+    pub first_sync: Option<FirstSync>,
+    pub last_rejection: Option<RejectionView>,
     /// Why the desk is not online (cannot sign in, server unreachable), for a tooltip.
-    pub(crate) problem: Option<String>,
+    pub problem: Option<String>,
     /// Goes up whenever sync changed local data (a pulled batch, a write rolled back): the
     /// window reloads what it shows.
     #[ts(type = "number")]
-    pub(crate) revision: u64,
+    pub revision: u64,
 }
 
 type Listener = Box<dyn Fn(&SyncStatus) + Send + Sync>;
+/// Shows a desktop notification (summary, body): the window's side of "new work".
+type Notifier = Box<dyn Fn(&str, &str) + Send + Sync>;
 
 /// The window's view of the driver: the current status and who to tell when it changes.
-pub(crate) struct SyncService {
+pub struct SyncService {
     status: Mutex<SyncStatus>,
     listener: Mutex<Option<Listener>>,
+    notifier: Mutex<Option<Notifier>>,
 }
 
 impl std::fmt::Debug for SyncService {
@@ -105,17 +108,31 @@ impl SyncService {
                 revision: 0,
             }),
             listener: Mutex::new(None),
+            notifier: Mutex::new(None),
         })
     }
 
-    pub(crate) fn status(&self) -> SyncStatus {
+    pub fn status(&self) -> SyncStatus {
         self.status.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     /// Called with every changed status (the Tauri "sync" event).
-    pub(crate) fn on_change(&self, f: impl Fn(&SyncStatus) + Send + Sync + 'static) {
+    pub fn on_change(&self, f: impl Fn(&SyncStatus) + Send + Sync + 'static) {
         *self.listener.lock().unwrap_or_else(|e| e.into_inner()) = Some(Box::new(f));
         notify_listener(self);
+    }
+
+    /// Called to show a notification when the server assigns work to this operator.
+    pub fn on_new_work(&self, f: impl Fn(&str, &str) + Send + Sync + 'static) {
+        *self.notifier.lock().unwrap_or_else(|e| e.into_inner()) = Some(Box::new(f));
+    }
+
+    /// New work for the operator: a chime on the default output and the window's notification.
+    fn new_work(&self, summary: &str, body: &str) {
+        crate::sounds::chime();
+        if let Some(notify) = self.notifier.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+            notify(summary, body);
+        }
     }
 
     fn update(&self, change: impl FnOnce(&mut SyncStatus)) {
@@ -161,7 +178,7 @@ fn server_config(provision: Option<&std::path::Path>) -> anyhow::Result<Option<S
 /// Start syncing if the provisioning file names a server and an operator; otherwise the
 /// returned service says "local only" forever. A demo desk never syncs: its generated data and
 /// writes must not reach a real server.
-pub(crate) fn start(store: Store, provision: Option<&std::path::Path>, demo: bool) -> Arc<SyncService> {
+pub fn start(store: Store, provision: Option<&std::path::Path>, demo: bool) -> Arc<SyncService> {
     let config = match server_config(provision) {
         Ok(Some(_)) if demo => {
             let problem = "a demo desk does not sync: start without --demo, on a new data directory, to use the server";
@@ -180,7 +197,7 @@ pub(crate) fn start(store: Store, provision: Option<&std::path::Path>, demo: boo
         }
     };
     let service = SyncService::new(Connection::Connecting);
-    tauri::async_runtime::spawn(run(service.clone(), store, config));
+    tokio::spawn(run(service.clone(), store, config));
     service
 }
 
@@ -456,7 +473,7 @@ impl Driver {
                             if !first_sync && let Some(subject) = assigned.first() {
                                 let more = assigned.len() - 1;
                                 let body = if more == 0 { subject.clone() } else { format!("{subject} (+{more})") };
-                                crate::notify::new_work("Assigned to you / Назначено вам", &body);
+                                self.service.new_work("Assigned to you / Назначено вам", &body);
                             }
                             tracing::info!(
                                 applied,
@@ -628,10 +645,4 @@ async fn listen(base: String, mut access: watch::Receiver<Option<String>>, event
 
 fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
-}
-
-/// The `sync_status` command (and the HTTP bridge's).
-#[tauri::command]
-pub(crate) fn sync_status(state: tauri::State<'_, crate::commands::AppState>) -> SyncStatus {
-    state.sync.status()
 }

@@ -10,14 +10,15 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 use serde_json::Value;
 
-use crate::commands::AppState;
+use crate::Desk;
 
-pub(crate) fn serve(addr: SocketAddr, state: AppState, ui_dir: PathBuf) -> anyhow::Result<()> {
+/// Serve until the process ends; commands run on `runtime` (the desk's services live there).
+pub fn serve(addr: SocketAddr, desk: Desk, ui_dir: PathBuf, runtime: &tokio::runtime::Handle) -> anyhow::Result<()> {
     if !addr.ip().is_loopback() {
         bail!("--serve-http only listens on a loopback address (127.0.0.1 or [::1]), not {addr}");
     }
     let server = tiny_http::Server::http(addr).map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
-    let state = Arc::new(state);
+    let desk = Arc::new(desk);
     println!("okno-desktop: serving the UI on http://{addr}/?backend=http");
     for mut request in server.incoming_requests() {
         let url = request.url().split('?').next().unwrap_or("/").to_owned();
@@ -25,7 +26,7 @@ pub(crate) fn serve(addr: SocketAddr, state: AppState, ui_dir: PathBuf) -> anyho
             let mut body = String::new();
             let _ = request.as_reader().read_to_string(&mut body);
             let args: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
-            let result = tauri::async_runtime::block_on(state.dispatch(command, &args));
+            let result = runtime.block_on(desk.dispatch(command, &args));
             let (status, json) = match result {
                 Ok(v) => (200, v),
                 Err(e) => (400, serde_json::to_value(e).unwrap_or(Value::Null)),
@@ -69,8 +70,8 @@ fn static_file(root: &Path, url: &str) -> Option<(Vec<u8>, &'static str)> {
 }
 
 /// The UI build next to the sources (`ui/dist`), for running from a checkout.
-pub(crate) fn default_ui_dir() -> anyhow::Result<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../ui/dist");
+pub fn default_ui_dir() -> anyhow::Result<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../ui/dist");
     dir.canonicalize().with_context(|| format!("no UI build at {}: run `npm run build` in ui/", dir.display()))
 }
 

@@ -6,7 +6,7 @@ use ts_rs::TS;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
 #[serde(rename_all = "snake_case")]
-pub(crate) enum ErrorCode {
+pub enum ErrorCode {
     NotFound,
     InvalidInput,
     Storage,
@@ -15,9 +15,9 @@ pub(crate) enum ErrorCode {
 
 /// Every command failure.
 #[derive(Debug, Clone, Serialize, TS)]
-pub(crate) struct UiError {
-    pub(crate) code: ErrorCode,
-    pub(crate) message: String,
+pub struct UiError {
+    pub code: ErrorCode,
+    pub message: String,
 }
 
 impl From<okno_store::StoreError> for UiError {
@@ -31,5 +31,17 @@ impl From<okno_store::StoreError> for UiError {
         };
         tracing::warn!(?code, error = %e, "command failed");
         UiError { code, message: e.to_string() }
+    }
+}
+
+impl UiError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        UiError { code, message: message.into() }
+    }
+}
+
+impl std::fmt::Display for UiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}: {}", self.code, self.message)
     }
 }

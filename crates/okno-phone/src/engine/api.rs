@@ -1,0 +1,404 @@
+//! The engine's API: what a client configures, the commands it sends, the events it gets back,
+//! and the handle it holds.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use okno_media::session::CallStats;
+use okno_sip::sdp;
+use okno_sip::uri::Uri;
+use serde::Serialize;
+use tokio::sync::mpsc;
+
+use crate::media::{AudioSink, AudioSource};
+
+/// How often a [`PhoneEvent::Quality`] is reported for each call with media.
+pub const QUALITY_EVERY: Duration = Duration::from_secs(2);
+
+/// How long `Shutdown` waits for BYE, CANCEL and un-REGISTER to be answered before the
+/// calls left are ended (cause `shutdown`) and the task stops anyway.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+
+/// What the engine is told once, at [`spawn`].
+#[derive(Clone)]
+pub struct EngineConfig {
+    /// Where SIP is received and sent from; UDP only for now. Port 0 picks a free port (see
+    /// [`PhoneHandle::local_addr`]). An unspecified IP (0.0.0.0) needs `registrar`: the address
+    /// of the interface towards it is what Contact, Via and SDP carry.
+    pub listen: SocketAddr,
+    /// Our address of record, `sip:USER@DOMAIN`.
+    pub account: Option<Uri>,
+    /// REGISTER there (when `account` is set too) and send new calls through it.
+    pub registrar: Option<SocketAddr>,
+    /// The digest password. A secret: `Debug` prints `***`, and it is never logged.
+    pub password: Option<String>,
+    /// Voice codecs in preference order, then telephone-event (see [`parse_codecs`]).
+    pub codecs: Vec<sdp::Codec>,
+    /// First RTP port to try; 0 picks one from the process id.
+    pub rtp_port: u16,
+    /// Binding lifetime asked of the registrar, in seconds.
+    pub register_expires: u32,
+    /// The User-Agent header; empty for none.
+    pub user_agent: String,
+    /// SRTP with SDES keys (RFC 4568): off, offered (falls back to RTP), or required (calls
+    /// without it are refused with 488 or hung up). Keys are drawn per call from the OS RNG.
+    pub srtp: sdp::SrtpPolicy,
+}
+
+impl EngineConfig {
+    /// No account, no registrar; PCMU, PCMA and telephone-event; RTP ports from the process id;
+    /// 300 s registrations.
+    pub fn new(listen: SocketAddr) -> Self {
+        EngineConfig {
+            listen,
+            account: None,
+            registrar: None,
+            password: None,
+            // Both are implemented: the `default_config` test checks it.
+            codecs: parse_codecs("pcmu,pcma").expect("pcmu and pcma are implemented codecs"),
+            rtp_port: 0,
+            register_expires: 300,
+            user_agent: format!("okno-phone/{}", env!("CARGO_PKG_VERSION")),
+            srtp: sdp::SrtpPolicy::Off,
+        }
+    }
+}
+
+impl fmt::Debug for EngineConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EngineConfig")
+            .field("listen", &self.listen)
+            .field("account", &self.account.as_ref().map(ToString::to_string))
+            .field("registrar", &self.registrar)
+            .field("password", &self.password.as_ref().map(|_| "***"))
+            .field("codecs", &self.codecs.iter().map(|c| c.name.as_str()).collect::<Vec<_>>())
+            .field("rtp_port", &self.rtp_port)
+            .field("register_expires", &self.register_expires)
+            .field("user_agent", &self.user_agent)
+            .field("srtp", &self.srtp)
+            .finish()
+    }
+}
+
+/// The voice codecs named in `list` (comma-separated, e.g. `pcma,pcmu`), in that order, plus
+/// telephone-event. Only codecs the media engine implements are accepted.
+pub fn parse_codecs(list: &str) -> Result<Vec<sdp::Codec>, EngineError> {
+    let known = sdp::default_codecs();
+    let mut codecs = Vec::new();
+    for name in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        let codec = known
+            .iter()
+            .find(|c| c.name.eq_ignore_ascii_case(name) && !c.is_telephone_event())
+            .ok_or_else(|| EngineError::UnknownCodec(name.to_owned()))?;
+        if okno_media::session::Codec::from_encoding(&codec.name, codec.clock_rate).is_none() {
+            return Err(EngineError::UnsupportedCodec(name.to_owned()));
+        }
+        codecs.push(codec.clone());
+    }
+    if codecs.is_empty() {
+        return Err(EngineError::NoCodec);
+    }
+    codecs.extend(known.into_iter().filter(|c| c.is_telephone_event()));
+    Ok(codecs)
+}
+
+/// Why the engine could not start or take a command.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum EngineError {
+    /// The reason is the error's `source()` (shown by `{:#}` in anyhow).
+    #[error("cannot listen on {addr}")]
+    Bind { addr: SocketAddr, source: std::io::Error },
+    /// The engine task has ended (after `Shutdown`, or every handle was dropped).
+    #[error("the phone engine has stopped")]
+    Stopped,
+    #[error("unknown codec {0} (known: pcmu, pcma, opus)")]
+    UnknownCodec(String),
+    #[error("codec {0} is not implemented yet (use pcmu, pcma or opus)")]
+    UnsupportedCodec(String),
+    #[error("no voice codec given")]
+    NoCodec,
+    /// The configuration cannot work, e.g. the account is not a `sip:` URI.
+    #[error("{0}")]
+    Config(String),
+}
+
+/// Supplies each call's audio: the headless phone gives WAV files or silence, the desktop
+/// gives sound devices.
+pub trait MediaIo: Send + 'static {
+    /// Called when a call's media starts; `number` = 1, 2, ... per call of this engine
+    /// (incoming and outgoing); `rate` = the codec's PCM rate.
+    fn open(&mut self, call_id: &str, number: u32, rate: u32) -> (Box<dyn AudioSource>, Box<dyn AudioSink>);
+}
+
+/// What a client can ask of the engine.
+#[derive(Debug, Clone)]
+pub enum PhoneCommand {
+    /// Place a call (through the registrar if one is configured, else to the URI's host, which
+    /// must be an IP address). [`PhoneEvent::Calling`] tells the new call's id.
+    Dial { to: Uri },
+    /// Answer a ringing incoming call.
+    Answer { call_id: String },
+    /// Refuse a ringing incoming call with this final status (486, 480, 603, ...; 300–699).
+    Reject { call_id: String, status: u16 },
+    /// Answered: BYE. Outgoing, not answered yet: CANCEL (sent once the peer's first
+    /// provisional response is in, RFC 3261 §9.1). Incoming, ringing: 603. Hanging up a call
+    /// that is already being hung up does nothing.
+    Hangup { call_id: String },
+    /// Our re-INVITE: `a=sendonly` to hold, `a=sendrecv` to resume; while held we send no
+    /// media. [`PhoneEvent::Held`] / [`PhoneEvent::Resumed`] with `by: local` when the peer
+    /// accepted.
+    Hold { call_id: String, hold: bool },
+    /// Send silence instead of the source (the peer is not told).
+    Mute { call_id: String, muted: bool },
+    /// Send these keys (0-9, *, #, A-D) as RFC 4733 events, one after another.
+    Dtmf { call_id: String, keys: String },
+    /// Blind transfer: ask the peer of an answered call (REFER) to call `to` instead. When the
+    /// peer reports that `to` answered, [`PhoneEvent::Transferred`] and the call is hung up
+    /// (cause `transferred`); otherwise [`PhoneEvent::TransferFailed`] and the call stays.
+    Transfer { call_id: String, to: Uri },
+    /// Attended transfer: `consult_call_id` is our answered call with the transfer target; the
+    /// peer of `call_id` is asked to call the target with Replaces, which takes over our consult
+    /// call. Then both our calls end (`transferred` and `remote_bye`).
+    AttendedTransfer { call_id: String, consult_call_id: String },
+    /// Ask the [`MediaIo`] again for every running call's audio and switch to it without
+    /// touching the calls (the operator picked other sound devices).
+    ReopenAudio,
+    /// (Re-)register now.
+    Register,
+    /// Unregister if registered, hang up every call, stop media, then the task ends.
+    Shutdown,
+}
+
+/// Which way a call was placed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CallDirection {
+    Inbound,
+    Outbound,
+}
+
+/// Who put a call on hold or took it off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Party {
+    Local,
+    Remote,
+}
+
+/// Why a command was refused ([`PhoneEvent::Error`]); the UI branches on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// No call has this id (it may have just ended).
+    UnknownCall,
+    /// The call is not in a state for this command (e.g. answering an answered call).
+    InvalidState,
+    /// A bad argument: a status outside 300–699, a key that is not DTMF.
+    InvalidArgument,
+    /// The call could not be placed (target not reachable, no RTP ports); no call id exists.
+    DialFailed,
+    /// The peer refused our hold or resume re-INVITE, or did not answer it.
+    HoldFailed,
+    /// A transfer cannot start: the call is not answered, or one is already under way.
+    TransferFailed,
+    /// No registrar or account is configured.
+    NotConfigured,
+    /// The engine is shutting down.
+    ShuttingDown,
+}
+
+/// A call's media figures, as in the `ended` and `quality` events. Percentages, jitter, RTT
+/// and MOS are rounded to two decimals.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MediaSummary {
+    pub codec: String,
+    pub packets_sent: u64,
+    pub packets_received: u64,
+    pub packets_lost: i64,
+    pub loss_percent: f64,
+    pub remote_loss_percent: Option<f64>,
+    pub jitter_ms: f64,
+    pub rtt_ms: Option<f64>,
+    pub jitter_buffer_ms: f64,
+    pub concealed_frames: u64,
+    pub late_packets: u64,
+    pub dtmf_sent: u32,
+    pub dtmf_received: u32,
+    pub mos: f64,
+}
+
+impl From<&CallStats> for MediaSummary {
+    fn from(s: &CallStats) -> Self {
+        let round = |x: f64| (x * 100.0).round() / 100.0;
+        MediaSummary {
+            codec: s.codec.to_owned(),
+            packets_sent: s.packets_sent,
+            packets_received: s.packets_received,
+            packets_lost: s.packets_lost,
+            loss_percent: round(s.loss_percent),
+            remote_loss_percent: s.remote_loss_percent.map(round),
+            jitter_ms: round(s.jitter_ms),
+            rtt_ms: s.rtt_ms.map(round),
+            jitter_buffer_ms: round(s.jitter_delay_ms),
+            concealed_frames: s.jitter_buffer.concealed,
+            late_packets: s.jitter_buffer.late,
+            dtmf_sent: s.dtmf_sent,
+            dtmf_received: s.dtmf_received,
+            mos: round(s.mos),
+        }
+    }
+}
+
+/// What the engine reports. Serialized (serde, `{"event": "snake_case_name", ...}`) these are
+/// exactly the lines `okno-phone --json-events` prints.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum PhoneEvent {
+    /// The registrar bound our Contact for `expires` seconds; a refresh is scheduled.
+    Registered {
+        expires: u32,
+    },
+    /// The binding is gone (after `Shutdown`, or the registrar dropped it).
+    Unregistered,
+    /// REGISTER failed with this status (`None`: no answer); a retry follows in 60 s.
+    RegistrationFailed {
+        status: Option<u16>,
+    },
+    /// A new call is ringing here. `from`/`to` are the URIs; `display_name` is the From
+    /// display name, if any.
+    Incoming {
+        call_id: String,
+        from: String,
+        to: String,
+        display_name: Option<String>,
+    },
+    /// A call we dialed was sent: from now on it is known by `call_id`.
+    Calling {
+        call_id: String,
+        to: String,
+    },
+    /// The peer rings (180) or plays early media (183).
+    Ringing {
+        call_id: String,
+        status: u16,
+    },
+    Answered {
+        call_id: String,
+        direction: CallDirection,
+    },
+    /// Media flows: the negotiated codec, the peer's RTP address, our RTP port, and the
+    /// telephone-event payload type (`None`: no RFC 4733 DTMF).
+    Media {
+        call_id: String,
+        codec: String,
+        remote: String,
+        local_port: u16,
+        telephone_event: Option<u8>,
+        /// The SRTP crypto suite, when the media is encrypted.
+        srtp: Option<String>,
+    },
+    Held {
+        call_id: String,
+        by: Party,
+    },
+    Resumed {
+        call_id: String,
+        by: Party,
+    },
+    /// A DTMF key the peer pressed (RFC 4733).
+    Dtmf {
+        call_id: String,
+        key: String,
+    },
+    /// The peer refused our call with this final status; `Ended` follows.
+    Rejected {
+        call_id: String,
+        status: u16,
+    },
+    /// The peer agreed to our transfer (202 to the REFER) and is calling `to`.
+    Transferring {
+        call_id: String,
+        to: String,
+    },
+    /// `to` answered the peer: the transfer is done and this call is hung up next (cause
+    /// `transferred`).
+    Transferred {
+        call_id: String,
+        to: String,
+    },
+    /// The transfer did not happen: the peer refused the REFER, or `to` refused or did not
+    /// answer (`status` is what the peer reported, `None`: no answer). The call stays up.
+    TransferFailed {
+        call_id: String,
+        to: String,
+        status: Option<u16>,
+    },
+    /// The peer of `call_id` asked us to call `to` (it transfers us); `new_call_id` is that
+    /// call, whose `calling` event came just before. The peer is told how it goes.
+    Referred {
+        call_id: String,
+        to: String,
+        new_call_id: String,
+    },
+    /// A call from `from` took over our call `replaces` (an attended transfer to us, RFC 3891):
+    /// it is answered at once, and `replaces` is hung up (cause `replaced`).
+    Replaced {
+        call_id: String,
+        replaces: String,
+        from: String,
+    },
+    /// The media figures of a call so far, every [`QUALITY_EVERY`].
+    Quality {
+        call_id: String,
+        stats: MediaSummary,
+    },
+    /// The call is over. `cause`: `local_bye`, `remote_bye`, `cancelled` (the caller gave up
+    /// before we answered), `local_cancel` (we gave up before the peer answered),
+    /// `local_reject` (we refused it), `status_NNN` (the peer refused it), `timeout` (no
+    /// answer to INVITE or BYE), `transferred` (we transferred the peer elsewhere), `replaced`
+    /// (a transfer to us took it over), `shutdown`. Durations in seconds, rounded to ms; `media` is
+    /// `None` when no media ran.
+    Ended {
+        call_id: String,
+        cause: String,
+        answered: bool,
+        duration_s: f64,
+        talk_s: f64,
+        outgoing: bool,
+        media: Option<MediaSummary>,
+    },
+    /// A SIP message that could not be parsed; `responded`: a 400 was sent back.
+    Malformed {
+        from: String,
+        error: String,
+        responded: bool,
+    },
+    /// A command was refused; `call_id` names the call it was about, if any.
+    Error {
+        code: ErrorCode,
+        call_id: Option<String>,
+        message: String,
+    },
+}
+
+/// Sends commands to a running engine. Cheap to clone; when every clone is dropped the engine
+/// shuts down.
+#[derive(Debug, Clone)]
+pub struct PhoneHandle {
+    pub(super) commands: mpsc::UnboundedSender<PhoneCommand>,
+    pub(super) local_addr: SocketAddr,
+}
+
+impl PhoneHandle {
+    /// Queues a command; `Err(Stopped)` once the engine task has ended.
+    pub fn send(&self, cmd: PhoneCommand) -> Result<(), EngineError> {
+        self.commands.send(cmd).map_err(|_| EngineError::Stopped)
+    }
+
+    /// The address the SIP socket is bound to (the real port when `listen` said 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+}
