@@ -59,6 +59,32 @@ impl Drop for Terminated {
     }
 }
 
+/// The process's exit status once it ends by itself, or an error (and the process killed) after
+/// `patience`: a phone that never hangs up fails the test instead of hanging it.
+fn exit_within(process: &mut Killed, patience: Duration) -> anyhow::Result<std::process::ExitStatus> {
+    let deadline = std::time::Instant::now() + patience;
+    loop {
+        if let Some(status) = process.0.try_wait()? {
+            return Ok(status);
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = process.0.kill();
+            anyhow::bail!("the phone did not finish its calls within {patience:?}");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Open the transfer dialog on the call, pick `number` and the kind (`blind` or `attended`);
+/// the caller confirms.
+fn choose_transfer(s: &okno_e2e::Session, number: &str, kind: &str) -> anyhow::Result<()> {
+    s.click(&s.wait_for("[data-testid=transfer]", WAIT)?[0])?;
+    s.type_into(&s.wait_for("[data-testid=transfer-search]", WAIT)?[0], number)?;
+    s.click(&s.wait_for("[data-testid=transfer-target][data-kind=number]", WAIT)?[0])?;
+    s.click(&s.wait_for(&format!("[data-testid=transfer-{kind}]"), WAIT)?[0])?;
+    Ok(())
+}
+
 fn free_udp_port() -> u16 {
     std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
@@ -129,11 +155,23 @@ fn answering_phone(
     record: Option<&std::path::Path>,
     hangup_ms: Option<u32>,
 ) -> anyhow::Result<(Killed, Events)> {
+    answering_phone_for(number, sip_port, tone, record, hangup_ms, 1)
+}
+
+/// The same, exiting after `calls` calls (a transferee has two: ours and the one it is sent to).
+fn answering_phone_for(
+    number: &str,
+    sip_port: u16,
+    tone: &std::path::Path,
+    record: Option<&std::path::Path>,
+    hangup_ms: Option<u32>,
+    calls: u32,
+) -> anyhow::Result<(Killed, Events)> {
     let mut cmd = Command::new(okno_phone_binary());
     cmd.args(["--listen", &format!("udp:127.0.0.1:{}", free_udp_port())])
         .args(["--account", &format!("sip:{number}@127.0.0.1")])
         .args(["--registrar", &format!("127.0.0.1:{sip_port}"), "--password-env", PASSWORD_VAR])
-        .args(["--auto-answer", "--answer-after-ms", "300", "--exit-after-calls", "1", "--json-events"])
+        .args(["--auto-answer", "--answer-after-ms", "300", "--exit-after-calls", &calls.to_string(), "--json-events"])
         .arg("--play")
         .arg(tone);
     if let Some(ms) = hangup_ms {
@@ -400,10 +438,7 @@ fn a_customer_calls_the_hotline_and_the_operator_answers_holds_transfers_and_wra
     // A three-way call: the operator calls the courier (consult first: the customer is held),
     // then merges; the customer and the courier hear each other through the desk. Then the
     // courier's leg ends and the customer is back with the operator alone.
-    s.click(&s.wait_for("[data-testid=transfer]", WAIT)?[0])?;
-    s.type_into(&s.wait_for("[data-testid=transfer-search]", WAIT)?[0], COURIER)?;
-    s.click(&s.wait_for("[data-testid=transfer-target][data-kind=number]", WAIT)?[0])?;
-    s.click(&s.wait_for("[data-testid=transfer-attended]", WAIT)?[0])?;
+    choose_transfer(&s, COURIER, "attended")?;
     s.click(&s.wait_for("[data-testid=transfer-confirm]", WAIT)?[0])?;
     s.wait_for("[data-testid=in-call][data-phase=held]", WAIT)?;
     s.wait_for("[data-testid=consult-leg][data-phase=active]", WAIT)?;
@@ -428,10 +463,7 @@ fn a_customer_calls_the_hotline_and_the_operator_answers_holds_transfers_and_wra
 
     // A blind transfer to the colleague's number: the caller is asked to call 1002 (REFER), the
     // desk's leg ends once the colleague answers, and the desk goes to wrap-up.
-    s.click(&s.wait_for("[data-testid=transfer]", WAIT)?[0])?;
-    s.type_into(&s.wait_for("[data-testid=transfer-search]", WAIT)?[0], COLLEAGUE)?;
-    s.click(&s.wait_for("[data-testid=transfer-target][data-kind=number]", WAIT)?[0])?;
-    s.click(&s.wait_for("[data-testid=transfer-blind]", WAIT)?[0])?;
+    choose_transfer(&s, COLLEAGUE, "blind")?;
     // WebKitGTK under Xvfb paints the dialog's list a moment after the DOM has it.
     std::thread::sleep(Duration::from_millis(1000));
     s.screenshot(&artifacts_dir().join("phone-transfer.png"))?;
@@ -478,6 +510,54 @@ fn a_customer_calls_the_hotline_and_the_operator_answers_holds_transfers_and_wra
     assert!(status.success(), "the customer's phone took the call back: {callback_saw:?}");
     let ended = callback_saw.iter().find(|v| v["event"] == "ended").expect("the call back ended");
     assert_eq!((&ended["answered"], &ended["cause"]), (&serde_json::json!(true), &serde_json::json!("remote_bye")));
+
+    // An attended transfer completed from the window: the operator calls the customer again,
+    // consults the colleague (the customer is held), then completes. The customer is asked to
+    // call the colleague with Replaces (REFER), takes over the consult call, and the desk's
+    // two legs end; the colleague's 1.5 kHz reaches the customer on the new call.
+    let customer_heard = run.path().join("customer-attended-{n}.wav");
+    let (mut customer, customer_events) =
+        answering_phone_for(&caller_number, sip_port, &caller_tone, Some(&customer_heard), None, 2)?;
+    // The colleague's phone has two calls: the desk's consult, and the customer's that replaces it.
+    let (mut colleague2, colleague2_events) =
+        answering_phone_for(COLLEAGUE, sip_port, &colleague_tone, None, Some(4000), 2)?;
+    std::thread::sleep(Duration::from_millis(1000)); // both REGISTERs reach Kamailio
+    s.click(&s.wait_for("[data-testid=customer-card] [data-testid=click-to-call]", WAIT)?[0])?;
+    s.wait_for("[data-testid=in-call][data-phase=active]", WAIT)?;
+    choose_transfer(&s, COLLEAGUE, "attended")?;
+    s.click(&s.wait_for("[data-testid=transfer-confirm]", WAIT)?[0])?;
+    s.wait_for("[data-testid=in-call][data-phase=held]", WAIT)?;
+    s.wait_for("[data-testid=consult-leg][data-phase=active]", WAIT)?;
+    std::thread::sleep(Duration::from_millis(500));
+    s.screenshot(&artifacts_dir().join("phone-consult.png"))?;
+    s.click(&s.wait_for("[data-testid=complete-transfer]", WAIT)?[0])?;
+    s.wait_for("[data-testid=wrapup]", WAIT)?;
+    s.wait_until("the desk's legs gone", WAIT, |s| {
+        Ok((s.find_all("[data-testid=in-call]")?.is_empty() && s.find_all("[data-testid=consult-leg]")?.is_empty())
+            .then_some(()))
+    })?;
+    s.click(&s.wait_for("[data-testid=disposition-option][data-id='customer.delivery']", WAIT)?[0])?;
+    s.click(&s.wait_for("[data-testid=wrapup-submit]", WAIT)?[0])?;
+    s.wait_until("the attended transfer's wrap-up closed", WAIT, |s| {
+        Ok(s.find_all("[data-testid=wrapup]")?.is_empty().then_some(()))
+    })?;
+    let customer_status = exit_within(&mut customer, WAIT)?;
+    let customer_saw = customer_events.join().expect("the customer's phone's events");
+    let colleague2_status = exit_within(&mut colleague2, WAIT)?;
+    let colleague2_saw = colleague2_events.join().expect("the colleague's phone's events");
+    assert!(customer_status.success(), "the customer's phone took both calls: {customer_saw:?}");
+    assert!(colleague2_status.success(), "the colleague's phone took both calls: {colleague2_saw:?}");
+    assert!(
+        customer_saw.iter().any(|v| v["event"] == "referred"),
+        "the customer was referred to the colleague (REFER with Replaces): {customer_saw:?}"
+    );
+    assert!(
+        colleague2_saw.iter().any(|v| v["event"] == "replaced"),
+        "the customer's call replaced the desk's consult call at the colleague: {colleague2_saw:?}"
+    );
+    let second_call = std::fs::read(run.path().join("customer-attended-2.wav"))?;
+    let transferred = best_tone_share(&pcm16(&second_call[44.min(second_call.len())..]), 1500.0);
+    assert!(transferred > 0.5, "after the attended transfer the customer hears the colleague: share {transferred:.2}");
     s.quit()?;
     drop(driver);
 
@@ -513,10 +593,11 @@ fn a_customer_calls_the_hotline_and_the_operator_answers_holds_transfers_and_wra
 
     rt.block_on(async {
         let store = okno_store::Store::open(&data.path().join("okno.db")).await?;
-        let calls = store.recent_calls(5).await?;
-        let back =
-            calls.iter().find(|c| c.call.direction == okno_core::CallDirection::Outbound).expect("the call back");
-        assert_eq!(back.call.to_number, caller_number, "click-to-call dialled the customer's number");
+        let calls = store.recent_calls(10).await?;
+        let back = calls
+            .iter()
+            .find(|c| c.call.direction == okno_core::CallDirection::Outbound && c.call.to_number == caller_number)
+            .expect("click-to-call dialled the customer's number");
         assert_eq!(back.call.customer_id.as_deref(), Some(customer_id.as_str()), "and is on their history");
         assert_eq!(back.call.outcome, okno_core::CallOutcome::Answered);
         let call = calls.iter().find(|c| c.call.notes.contains(&comment)).expect("the wrapped-up call is stored");
@@ -536,6 +617,11 @@ fn a_customer_calls_the_hotline_and_the_operator_answers_holds_transfers_and_wra
             _ => None,
         });
         assert_eq!(queued, Some(Some(COLLEAGUE.to_owned())), "queued for the server, saying where the call went");
+        let attended = pending.iter().any(|(_, m)| {
+            matches!(m, okno_core::Mutation::SaveCall { direction: okno_core::CallDirection::Outbound, to_number,
+                transferred_to: Some(to), .. } if *to_number == caller_number && to == COLLEAGUE)
+        });
+        assert!(attended, "the attended transfer is saved on the customer's call, saying where it went");
 
         // The recording: both sides mixed, the caller's tone in it, silence where it was paused,
         // and the pause in the call's record.

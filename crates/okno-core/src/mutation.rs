@@ -170,23 +170,142 @@ impl Mutation {
         }
     }
 
-    /// A `save_call` whose times are out of order (ended before it started, answered outside
-    /// the call) is refused by whoever applies it; `Err` says why.
-    pub fn check_call_times(&self) -> Result<(), &'static str> {
+    /// The checks every applier makes before it writes anything: the desktop's store before it
+    /// accepts an operator's write, the server before it applies a pushed one. One place, so a
+    /// write the desk accepted is never refused by the server for a rule the desk did not know.
+    /// Checks that need data (does the ticket exist, may this operator touch it) stay with the
+    /// applier.
+    pub fn validate(&self) -> Result<(), InvalidMutation> {
         match self {
-            Mutation::SaveCall { started_at, answered_at, ended_at, .. }
-                if ended_at < started_at || answered_at.is_some_and(|a| a < *started_at || a > *ended_at) =>
-            {
-                Err("the call's times are out of order")
+            Mutation::ReplyTicket { body, .. } => reply_body(body).map(|_| ()),
+            Mutation::SetTicketTags { tags, .. } => normalize_tags(tags).map(|_| ()),
+            Mutation::SaveCall { started_at, answered_at, ended_at, notes, .. } => {
+                if notes.chars().count() > limits::MAX_BODY_CHARS {
+                    return Err(InvalidMutation::NotesTooLong);
+                }
+                if ended_at < started_at || answered_at.is_some_and(|a| a < *started_at || a > *ended_at) {
+                    return Err(InvalidMutation::CallTimesOutOfOrder);
+                }
+                Ok(())
             }
-            _ => Ok(()),
+            Mutation::SetTicketStatus { .. } | Mutation::AssignTicket { .. } | Mutation::SetAgentState { .. } => Ok(()),
         }
     }
+}
+
+/// The bounds on what an operator writes, the same for the desk and the server.
+pub mod limits {
+    /// A reply, a note, a call's notes.
+    pub const MAX_BODY_CHARS: usize = 100_000;
+    pub const MAX_TAGS: usize = 20;
+    pub const MAX_TAG_CHARS: usize = 40;
+}
+
+/// Why a mutation is refused before anything is written; the text is for the operator.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum InvalidMutation {
+    #[error("the reply is empty")]
+    EmptyReply,
+    #[error("the reply is longer than {} characters", limits::MAX_BODY_CHARS)]
+    ReplyTooLong,
+    #[error("the call notes are longer than {} characters", limits::MAX_BODY_CHARS)]
+    NotesTooLong,
+    #[error("tag longer than {} characters", limits::MAX_TAG_CHARS)]
+    TagTooLong,
+    #[error("more than {} tags", limits::MAX_TAGS)]
+    TooManyTags,
+    #[error("the call's times are out of order")]
+    CallTimesOutOfOrder,
+}
+
+/// A reply's body as stored: trimmed, not empty, bounded.
+pub fn reply_body(body: &str) -> Result<&str, InvalidMutation> {
+    let body = body.trim();
+    if body.is_empty() {
+        return Err(InvalidMutation::EmptyReply);
+    }
+    if body.chars().count() > limits::MAX_BODY_CHARS {
+        return Err(InvalidMutation::ReplyTooLong);
+    }
+    Ok(body)
+}
+
+/// Tags as stored: trimmed, empty ones dropped, de-duplicated case-insensitively (the first
+/// spelling wins), in the order given, bounded in length and count.
+pub fn normalize_tags(tags: &[String]) -> Result<Vec<String>, InvalidMutation> {
+    let mut out: Vec<String> = Vec::new();
+    for tag in tags {
+        let tag = tag.trim();
+        if tag.is_empty() {
+            continue;
+        }
+        if tag.chars().count() > limits::MAX_TAG_CHARS {
+            return Err(InvalidMutation::TagTooLong);
+        }
+        if !out.iter().any(|t| t.to_lowercase() == tag.to_lowercase()) {
+            out.push(tag.to_owned());
+        }
+    }
+    if out.len() > limits::MAX_TAGS {
+        return Err(InvalidMutation::TooManyTags);
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tags_are_trimmed_deduplicated_and_bounded() {
+        let tags: Vec<String> = [" vip ", "refund", "VIP", ""].map(String::from).to_vec();
+        assert_eq!(normalize_tags(&tags).unwrap(), ["vip", "refund"]);
+        assert_eq!(normalize_tags(&["x".repeat(41)]), Err(InvalidMutation::TagTooLong));
+        let many: Vec<String> = (0..21).map(|i| format!("t{i}")).collect();
+        assert_eq!(normalize_tags(&many), Err(InvalidMutation::TooManyTags));
+    }
+
+    #[test]
+    fn the_shared_checks_refuse_what_no_applier_may_write() {
+        let reply = |body: &str| Mutation::ReplyTicket {
+            ticket_id: "t".into(),
+            message_id: "m".into(),
+            body: body.into(),
+            internal: false,
+            at: 1,
+        };
+        assert_eq!(reply("  ").validate(), Err(InvalidMutation::EmptyReply));
+        assert_eq!(reply(&"я".repeat(limits::MAX_BODY_CHARS + 1)).validate(), Err(InvalidMutation::ReplyTooLong));
+        assert_eq!(reply(" ok ").validate(), Ok(()));
+        assert_eq!(reply_body("  ok\n"), Ok("ok"));
+        let call = |started_at, answered_at, ended_at, notes: &str| Mutation::SaveCall {
+            call_id: "c".into(),
+            customer_id: None,
+            ticket_id: None,
+            queue_id: None,
+            direction: CallDirection::Inbound,
+            from_number: "1".into(),
+            to_number: "2".into(),
+            started_at,
+            answered_at,
+            ended_at,
+            outcome: CallOutcome::Answered,
+            disposition: None,
+            notes: notes.into(),
+            recording_ref: None,
+            quality: None,
+            transferred_to: None,
+            recording_pauses: Vec::new(),
+        };
+        assert_eq!(call(10, Some(12), 20, "").validate(), Ok(()));
+        assert_eq!(call(10, Some(25), 20, "").validate(), Err(InvalidMutation::CallTimesOutOfOrder));
+        assert_eq!(call(10, None, 5, "").validate(), Err(InvalidMutation::CallTimesOutOfOrder));
+        assert_eq!(
+            call(10, None, 20, &"x".repeat(limits::MAX_BODY_CHARS + 1)).validate(),
+            Err(InvalidMutation::NotesTooLong)
+        );
+    }
 
     #[test]
     fn serializes_as_name_and_args() {

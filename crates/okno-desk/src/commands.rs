@@ -122,8 +122,6 @@ command_table! {
         phone_conference(call_id: String, consult_id: String) -> ();
         phone_recording(call_id: String, paused: bool) -> ();
         phone_set_note(call_id: String, note: String) -> ();
-        /// An unknown caller becomes a customer with the call's number; returns the customer's id.
-        phone_create_customer(call_id: String, name: String) -> String;
         phone_wrap_up(call_id: String, disposition_id: String, comment: String, ticket: TicketLink) -> ();
         list_dispositions() -> Vec<DispositionNode>;
         call_history(limit: u32) -> Vec<CallHistoryEntry>;
@@ -329,10 +327,6 @@ impl Desk {
 
     async fn phone_set_note(&self, call_id: String, note: String) -> Result<()> {
         self.phone()?.set_note(call_id, note)
-    }
-
-    async fn phone_create_customer(&self, _call_id: String, _name: String) -> Result<String> {
-        self.phone()?.not_yet("creating a customer from a call")
     }
 
     async fn phone_wrap_up(

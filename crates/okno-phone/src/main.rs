@@ -251,6 +251,11 @@ impl Client {
             // The call a REFER asked for came just before as `calling`: it is the peer's, not
             // one of the `--calls` we place.
             PhoneEvent::Referred { .. } => self.placed = self.placed.saturating_sub(1),
+            // A call that took over one of ours (Replaces) is answered without ringing: it is
+            // live from here, so `--hangup-after-ms` and the other timers apply to it too.
+            PhoneEvent::Replaced { call_id, .. } => {
+                self.live.insert(call_id);
+            }
             PhoneEvent::Answered { call_id, .. } if !self.shutting_down => {
                 if let Some(after) = self.args.hangup_after {
                     self.at(now + after, Timer::Hangup(call_id.clone()));

@@ -39,9 +39,6 @@ use crate::metrics::inc;
 
 /// Mutations in one push request; the engine sends 100.
 pub const MAX_PUSH: usize = 1000;
-const MAX_BODY_CHARS: usize = 100_000;
-const MAX_TAGS: usize = 20;
-const MAX_TAG_CHARS: usize = 40;
 
 #[tracing::instrument(name = "push", skip_all, fields(client = %req.client_id, operator = %caller.id, n = req.mutations.len()))]
 pub(crate) async fn push(
@@ -353,28 +350,6 @@ fn ticket_change(queue_id: &str, ticket_id: &str, data: Value) -> NewChange {
     NewChange { bucket: queue_bucket(queue_id), entity: "ticket", id: ticket_id.to_owned(), op: Op::Upsert, data }
 }
 
-/// Trimmed, de-duplicated (case-insensitively), bounded tags, in the order given. The same
-/// rules as the desktop's store.
-fn normalize_tags(tags: &[String]) -> Result<Vec<String>, String> {
-    let mut out: Vec<String> = Vec::new();
-    for tag in tags {
-        let tag = tag.trim();
-        if tag.is_empty() {
-            continue;
-        }
-        if tag.chars().count() > MAX_TAG_CHARS {
-            return Err(format!("tag longer than {MAX_TAG_CHARS} characters"));
-        }
-        if !out.iter().any(|t| t.to_lowercase() == tag.to_lowercase()) {
-            out.push(tag.to_owned());
-        }
-    }
-    if out.len() > MAX_TAGS {
-        return Err(format!("more than {MAX_TAGS} tags"));
-    }
-    Ok(out)
-}
-
 async fn apply_mutation(
     conn: &mut PgConnection,
     caller: &Caller,
@@ -382,17 +357,15 @@ async fn apply_mutation(
     mutation: &Mutation,
 ) -> Result<Verdict, sqlx::Error> {
     let me = caller.id.as_str();
+    if let Err(why) = mutation.validate() {
+        return Ok(refuse(codes::INVALID, why.to_string()));
+    }
     match mutation {
         // The two hot mutations fold the authorization, the row update and the report events
         // into one statement each; the slower diagnosis runs only when nothing matched.
         Mutation::ReplyTicket { ticket_id, message_id, body, internal, at } => {
+            // Checked by `validate` above: trimmed here as it is stored.
             let body = body.trim();
-            if body.is_empty() {
-                return Ok(refuse(codes::INVALID, "the reply is empty"));
-            }
-            if body.chars().count() > MAX_BODY_CHARS {
-                return Ok(refuse(codes::INVALID, format!("the reply is longer than {MAX_BODY_CHARS} characters")));
-            }
             let direction = if *internal { "internal" } else { "outbound" };
             let message: Option<(Value, String)> = sqlx::query_as(
                 "INSERT INTO messages (id, ticket_id, channel, direction, author_name, operator_id, subject, body, created_at) \
@@ -561,9 +534,9 @@ async fn apply_mutation(
             Ok(Verdict::Changes(vec![ticket_change(&access.queue_id, ticket_id, ticket)]))
         }
         Mutation::SetTicketTags { ticket_id, tags, at } => {
-            let tags = match normalize_tags(tags) {
+            let tags = match okno_core::normalize_tags(tags) {
                 Ok(t) => t,
-                Err(reason) => return Ok(refuse(codes::INVALID, reason)),
+                Err(why) => return Ok(refuse(codes::INVALID, why.to_string())),
             };
             let access = match ticket_access(conn, caller, ticket_id).await? {
                 Ok(a) => a,
@@ -640,9 +613,6 @@ async fn apply_mutation(
             recording_ref,
             ..
         } => {
-            if let Err(why) = mutation.check_call_times() {
-                return Ok(refuse(codes::INVALID, why));
-            }
             // A call linked to a ticket lives in the ticket's queue bucket; otherwise in the
             // operator's own, so it reaches their other desks and their team lead's reports.
             let bucket = match ticket_id {
@@ -703,19 +673,5 @@ async fn apply_mutation(
                 data: call,
             }]))
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::normalize_tags;
-
-    #[test]
-    fn tags_are_trimmed_deduplicated_and_bounded() {
-        let tags = vec![" vip ".to_owned(), "VIP".to_owned(), "".to_owned(), "refund".to_owned()];
-        assert_eq!(normalize_tags(&tags).unwrap(), ["vip", "refund"]);
-        assert!(normalize_tags(&["x".repeat(41)]).is_err());
-        let many: Vec<String> = (0..21).map(|i| format!("t{i}")).collect();
-        assert!(normalize_tags(&many).is_err());
     }
 }

@@ -133,8 +133,6 @@ pub enum PhoneError {
     NotNow(String),
     #[error("unknown disposition {0}")]
     UnknownDisposition(String),
-    #[error("{0} is not supported yet")]
-    NotSupported(&'static str),
 }
 
 /// Set by the admin (later from the server); defaults fit the demo center.
@@ -737,8 +735,7 @@ impl Softphone {
     }
 
     /// The operator finishes the wrap-up: the call is saved with its disposition and comment,
-    /// and the desk is Available again. A new ticket from a call needs ticket creation, which
-    /// comes with the email/chat intake; until then `TicketLink::New` is refused.
+    /// and the desk is Available again.
     pub fn wrap_up(
         &mut self,
         call_id: &str,
@@ -754,7 +751,6 @@ impl Softphone {
         let ticket_id = match ticket {
             TicketLink::None => None,
             TicketLink::Existing { ticket_id } => Some(ticket_id.clone()),
-            TicketLink::New => return Err(PhoneError::NotSupported("creating a ticket from a call")),
         };
         let mut mutation = self.record(&pending.call, pending.ended_at, CallOutcome::Answered);
         if let Mutation::SaveCall { disposition, notes, ticket_id: t, .. } = &mut mutation {

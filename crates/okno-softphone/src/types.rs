@@ -185,11 +185,12 @@ pub struct DispositionNode {
     pub children: Vec<DispositionNode>,
 }
 
+/// Which ticket a wrapped-up call belongs to. A new ticket from a call comes with ticket
+/// creation on the server (numbering is the server's), which the email and chat intake bring.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum TicketLink {
     None,
-    New,
     Existing { ticket_id: String },
 }
 

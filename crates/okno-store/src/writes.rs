@@ -12,10 +12,6 @@ pub struct Applied {
     pub outbox_seq: i64,
 }
 
-const MAX_BODY_CHARS: usize = 100_000;
-const MAX_TAGS: usize = 20;
-const MAX_TAG_CHARS: usize = 40;
-
 /// An event row for the reports, written in the caller's transaction.
 struct Event<'a> {
     kind: EventKind,
@@ -41,51 +37,27 @@ async fn record(tx: &mut Transaction<'_, Sqlite>, e: Event<'_>) -> Result<(), St
     Ok(())
 }
 
+fn invalid(e: okno_core::InvalidMutation) -> StoreError {
+    StoreError::InvalidInput(e.to_string())
+}
+
 async fn require_ticket(tx: &mut Transaction<'_, Sqlite>, ticket_id: &str) -> Result<(), StoreError> {
     let found: Option<i64> =
         sqlx::query_scalar("SELECT 1 FROM tickets WHERE id = ?").bind(ticket_id).fetch_optional(&mut **tx).await?;
     found.map(|_| ()).ok_or_else(|| StoreError::NotFound { what: "ticket", id: ticket_id.to_owned() })
 }
 
-/// Trimmed, de-duplicated, bounded tags, in the order given.
-pub(crate) fn normalize_tags(tags: &[String]) -> Result<Vec<String>, StoreError> {
-    let mut out: Vec<String> = Vec::new();
-    for tag in tags {
-        let tag = tag.trim();
-        if tag.is_empty() {
-            continue;
-        }
-        if tag.chars().count() > MAX_TAG_CHARS {
-            return Err(StoreError::InvalidInput(format!("tag longer than {MAX_TAG_CHARS} characters")));
-        }
-        if !out.iter().any(|t| t.to_lowercase() == tag.to_lowercase()) {
-            out.push(tag.to_owned());
-        }
-    }
-    if out.len() > MAX_TAGS {
-        return Err(StoreError::InvalidInput(format!("more than {MAX_TAGS} tags")));
-    }
-    Ok(out)
-}
-
 impl Store {
     /// Apply an operator's mutation to the local tables and append it to the outbox, atomically.
     /// Invalid input is refused before anything is written.
     pub async fn apply(&self, mutation: Mutation) -> Result<Applied, StoreError> {
+        mutation.validate().map_err(invalid)?;
         let me = self.my_id().await?;
         let mut tx = self.write.begin().await?;
         let undo = crate::sync::undo_for(&mut tx, &mutation).await?;
         let at = match &mutation {
             Mutation::ReplyTicket { ticket_id, message_id, body, internal, at } => {
-                let body = body.trim();
-                if body.is_empty() {
-                    return Err(StoreError::InvalidInput("the reply is empty".into()));
-                }
-                if body.chars().count() > MAX_BODY_CHARS {
-                    return Err(StoreError::InvalidInput(format!(
-                        "the reply is longer than {MAX_BODY_CHARS} characters"
-                    )));
-                }
+                let body = okno_core::reply_body(body).map_err(invalid)?;
                 require_ticket(&mut tx, ticket_id).await?;
                 let author: String = match &me {
                     Some(id) => {
@@ -210,7 +182,7 @@ impl Store {
                 *at
             }
             Mutation::SetTicketTags { ticket_id, tags, at } => {
-                let tags = normalize_tags(tags)?;
+                let tags = okno_core::normalize_tags(tags).map_err(invalid)?;
                 require_ticket(&mut tx, ticket_id).await?;
                 sqlx::query("UPDATE tickets SET tags = ?1, updated_at = ?2 WHERE id = ?3")
                     .bind(serde_json::to_string(&tags)?)
@@ -285,12 +257,6 @@ impl Store {
                 recording_ref,
                 ..
             } => {
-                if notes.chars().count() > MAX_BODY_CHARS {
-                    return Err(StoreError::InvalidInput(format!(
-                        "the call notes are longer than {MAX_BODY_CHARS} characters"
-                    )));
-                }
-                mutation.check_call_times().map_err(|why| StoreError::InvalidInput(why.into()))?;
                 if let Some(ticket_id) = ticket_id {
                     require_ticket(&mut tx, ticket_id).await?;
                 }

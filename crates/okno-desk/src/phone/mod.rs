@@ -711,10 +711,6 @@ impl PhoneService {
         self.desk.lock().unwrap_or_else(|e| e.into_inner()).dispositions().to_vec()
     }
 
-    pub fn not_yet<T>(&self, what: &'static str) -> Result<T> {
-        Err(PhoneError::NotSupported(what).into())
-    }
-
     /// Blind: the caller is asked to call the target (REFER) and this call ends once they
     /// answer. Attended: the call is held and the target called first; the operator completes
     /// the transfer with [`PhoneService::complete_transfer`]. Returns the consult call.

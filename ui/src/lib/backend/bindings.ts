@@ -233,7 +233,11 @@ export type WrapUpView = { call_id: string, customer_id: string | null, started_
 remote_number: string, customer_name: string | null, };
 export type PhoneSnapshot = { accounts: Array<AccountStatus>, calls: Array<PhoneCall>, wrap_up: WrapUpView | null, missed_unseen: number, };
 export type DispositionNode = { id: string, label: string, children: Array<DispositionNode>, };
-export type TicketLink = { "kind": "none" } | { "kind": "new" } | { "kind": "existing", ticket_id: string, };
+/**
+ * Which ticket a wrapped-up call belongs to. A new ticket from a call comes with ticket
+ * creation on the server (numbering is the server's), which the email and chat intake bring.
+ */
+export type TicketLink = { "kind": "none" } | { "kind": "existing", ticket_id: string, };
 export type CallHistoryEntry = { id: string, direction: CallDirection, outcome: CallOutcome, remote_number: string, customer_id: string | null, customer_name: string | null, started_at: number, duration_s: number, seen: boolean, disposition: string | null, };
 export type AudioDevice = { name: string, is_default: boolean, };
 export type AudioDevices = { inputs: Array<AudioDevice>, outputs: Array<AudioDevice>, input: string | null, output: string | null, ring: string | null, };
@@ -281,8 +285,6 @@ export interface PhoneCommands {
   phoneConference(callId: string, consultId: string): Promise<void>;
   phoneRecording(callId: string, paused: boolean): Promise<void>;
   phoneSetNote(callId: string, note: string): Promise<void>;
-  /** An unknown caller becomes a customer with the call's number; returns the customer's id. */
-  phoneCreateCustomer(callId: string, name: string): Promise<string>;
   phoneWrapUp(callId: string, dispositionId: string, comment: string, ticket: TicketLink): Promise<void>;
   listDispositions(): Promise<Array<DispositionNode>>;
   callHistory(limit: number): Promise<Array<CallHistoryEntry>>;
@@ -299,7 +301,7 @@ export interface PhoneCommands {
 export type InvokeFn = <T>(cmd: string, args?: Record<string, unknown>) => Promise<T>;
 
 /** Every command's name, as `invoke` sends it. */
-export const COMMAND_NAMES = ["app_info", "store_stats", "list_queues", "list_operators", "me", "set_agent_state", "list_tickets", "list_tags", "get_ticket", "reply_ticket", "set_ticket_status", "assign_ticket", "set_ticket_tags", "get_customer", "search", "ui_ready", "sync_status", "phone_snapshot", "phone_dial", "phone_answer", "phone_reject", "phone_hangup", "phone_hold", "phone_mute", "phone_dtmf", "phone_transfer", "phone_complete_transfer", "phone_conference", "phone_recording", "phone_set_note", "phone_create_customer", "phone_wrap_up", "list_dispositions", "call_history", "mark_calls_seen", "list_sip_accounts", "save_sip_account", "delete_sip_account", "sip_codecs", "audio_devices", "set_audio_devices"] as const;
+export const COMMAND_NAMES = ["app_info", "store_stats", "list_queues", "list_operators", "me", "set_agent_state", "list_tickets", "list_tags", "get_ticket", "reply_ticket", "set_ticket_status", "assign_ticket", "set_ticket_tags", "get_customer", "search", "ui_ready", "sync_status", "phone_snapshot", "phone_dial", "phone_answer", "phone_reject", "phone_hangup", "phone_hold", "phone_mute", "phone_dtmf", "phone_transfer", "phone_complete_transfer", "phone_conference", "phone_recording", "phone_set_note", "phone_wrap_up", "list_dispositions", "call_history", "mark_calls_seen", "list_sip_accounts", "save_sip_account", "delete_sip_account", "sip_codecs", "audio_devices", "set_audio_devices"] as const;
 
 /** The Backend over `invoke` (arguments in camelCase, as Tauri sends them). */
 export function createTauriBackend(invoke: InvokeFn): Backend {
@@ -339,7 +341,6 @@ export function createPhoneCommands(invoke: InvokeFn): PhoneCommands {
     phoneConference: (callId, consultId) => invoke("phone_conference", { callId, consultId }),
     phoneRecording: (callId, paused) => invoke("phone_recording", { callId, paused }),
     phoneSetNote: (callId, note) => invoke("phone_set_note", { callId, note }),
-    phoneCreateCustomer: (callId, name) => invoke("phone_create_customer", { callId, name }),
     phoneWrapUp: (callId, dispositionId, comment, ticket) => invoke("phone_wrap_up", { callId, dispositionId, comment, ticket }),
     listDispositions: () => invoke("list_dispositions"),
     callHistory: (limit) => invoke("call_history", { limit }),

@@ -362,15 +362,6 @@ export function fixturePhone(options: FixturePhoneOptions): FixturePhone {
       find(id).note = note;
       emit();
     },
-    async phoneCreateCustomer(id, name) {
-      const c = find(id);
-      if (!name.trim()) throw fail("invalid_input", "the name is empty");
-      // The ticket fixture has no customer writes; the new customer is the call's own.
-      c.customer_id = `c-new-${id}`;
-      c.customer_name = name.trim();
-      emit();
-      return c.customer_id;
-    },
     async phoneWrapUp(id, dispositionId, comment, ticket) {
       if (!wrapUp || wrapUp.call_id !== id) throw fail("not_found", `call ${id} is not in wrap-up`);
       const leaf = DISPOSITIONS.flatMap((g) => g.children.map((c) => ({ g, c }))).find((x) => x.c.id === dispositionId);

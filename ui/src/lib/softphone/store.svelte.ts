@@ -204,12 +204,6 @@ export class PhoneStore {
     if (c && c.recording !== "off") await this.#attempt(() => this.#backend.phoneRecording(c.id, c.recording === "on"));
   }
 
-  async createCustomer(name: string): Promise<string | undefined> {
-    const c = this.main ?? this.ringing;
-    if (!c || !name.trim()) return undefined;
-    return this.#attempt(() => this.#backend.phoneCreateCustomer(c.id, name.trim()));
-  }
-
   /** The note of a call as typed here (the backend's until the operator types). */
   noteOf(call: PhoneCall): string {
     return this.notes[call.id] ?? call.note;
