@@ -9,6 +9,15 @@ use ts_rs::TS;
 /// Unix time in milliseconds, UTC.
 pub type Millis = i64;
 
+/// Unix milliseconds of a wall-clock time (0 before 1970, saturating far in the future): the one
+/// conversion every edge uses. Reading the clock stays at the edge (`SystemTime::now()`), so
+/// the rules that take a `Millis` stay pure and testable with any time.
+pub fn unix_ms(at: std::time::SystemTime) -> Millis {
+    at.duration_since(std::time::UNIX_EPOCH)
+        .map(|d| Millis::try_from(d.as_millis()).unwrap_or(Millis::MAX))
+        .unwrap_or(0)
+}
+
 /// A new globally unique, time-ordered identifier (UUIDv7) as text.
 pub fn new_id() -> String {
     uuid::Uuid::now_v7().to_string()
@@ -269,4 +278,16 @@ mod tests {
 pub struct TicketRef {
     pub id: String,
     pub subject: String,
+}
+
+#[cfg(test)]
+mod clock_tests {
+    use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+    #[test]
+    fn unix_ms_counts_from_the_epoch_and_never_goes_negative() {
+        assert_eq!(super::unix_ms(UNIX_EPOCH + Duration::from_millis(1_700_000_000_123)), 1_700_000_000_123);
+        assert_eq!(super::unix_ms(UNIX_EPOCH - Duration::from_secs(5)), 0);
+        assert!(super::unix_ms(SystemTime::now()) > 1_700_000_000_000);
+    }
 }

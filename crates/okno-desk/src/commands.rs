@@ -23,10 +23,10 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use ts_rs::TS;
 
-use crate::Desk;
 use crate::error::{ErrorCode, UiError};
 use crate::phone::PhoneService;
 use crate::sync::SyncStatus;
+use crate::{Desk, now_ms};
 
 type Result<T> = std::result::Result<T, UiError>;
 
@@ -161,10 +161,6 @@ fn arg<T: DeserializeOwned>(args: &Value, name: &str) -> Result<T> {
 
 fn json<T: Serialize>(value: T) -> Result<Value> {
     serde_json::to_value(value).map_err(|e| UiError::new(ErrorCode::Internal, e.to_string()))
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
 /// What the status bar and the first paint need to know about this run.

@@ -94,6 +94,7 @@ async fn open_store(db_path: &Path, options: &DeskOptions) -> anyhow::Result<Sto
     Ok(store)
 }
 
-fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+/// Now, as the store and the mutations count time.
+pub(crate) fn now_ms() -> i64 {
+    okno_core::unix_ms(std::time::SystemTime::now())
 }

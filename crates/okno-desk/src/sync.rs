@@ -24,6 +24,8 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use ts_rs::TS;
 
+use crate::now_ms;
+
 /// How the desk stands with the server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
 #[serde(rename_all = "snake_case")]
@@ -239,7 +241,7 @@ impl Auth {
         }
         if let Some(refresh) = self.refresh.take() {
             let body = serde_json::json!({ "refresh_token": refresh });
-            match self.token_request("/v1/refresh", &body).await {
+            match self.token_request(okno_sync::REFRESH_PATH, &body).await {
                 Ok(op) => return Ok(op),
                 Err(AuthError::Network(e)) => {
                     self.refresh = Some(refresh);
@@ -255,7 +257,7 @@ impl Auth {
             return Err(AuthError::Refused(format!("the environment variable {var} (the server password) is not set")));
         };
         let body = serde_json::json!({ "name": self.config.operator, "password": password });
-        self.token_request("/v1/login", &body).await
+        self.token_request(okno_sync::LOGIN_PATH, &body).await
     }
 
     async fn token_request(&mut self, path: &str, body: &serde_json::Value) -> Result<Operator, AuthError> {
@@ -558,10 +560,7 @@ impl Driver {
     }
 
     async fn send(&self, request: &Request) -> Sent {
-        let (path, body) = match request {
-            Request::Push(p) => ("/v1/push", serde_json::to_value(p)),
-            Request::Pull(p) => ("/v1/pull", serde_json::to_value(p)),
-        };
+        let (path, body) = request.path_and_body();
         let Ok(body) = body else { return Sent::Failed("unencodable request".into()) };
         let mut req = self.auth.http.post(format!("{}{path}", self.auth.config.base)).json(&body);
         if let Some(token) = self.auth.access() {
@@ -641,8 +640,4 @@ async fn listen(base: String, mut access: watch::Receiver<Option<String>>, event
         tokio::time::sleep(delay).await;
         delay = (delay * 2).min(Duration::from_secs(5));
     }
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }

@@ -259,7 +259,7 @@ struct Call {
     /// CSeq (the subscription id), told of our progress by NOTIFY.
     referred_by: Option<(String, u32)>,
     /// Why the call ends when our BYE is answered, if not `local_bye`.
-    end_cause: Option<&'static str>,
+    end_cause: Option<EndReason>,
     /// The PCM rate the media runs at, for reopening its audio.
     pcm_rate: u32,
     /// Outgoing: our INVITE as first sent (without Via), to send again with credentials when
@@ -648,7 +648,7 @@ impl Engine {
     async fn finish(mut self) {
         let ids: Vec<String> = self.calls.keys().cloned().collect();
         for id in ids {
-            self.end(&id, "shutdown");
+            self.end(&id, EndReason::Shutdown);
         }
         for task in self.stopping.drain(..) {
             let _ = task.await;
@@ -758,7 +758,7 @@ impl Engine {
             let resp = Response::for_request(req, status, call.local.tag());
             let _ = self.ua.send_response(now, key, &resp);
         }
-        self.end(id, "local_reject");
+        self.end(id, EndReason::LocalReject);
     }
 
     fn hang_up(&mut self, now: Instant, id: &str) {
@@ -784,7 +784,7 @@ impl Engine {
         let sent = call.invite.as_ref().and_then(|invite| self.ua.cancel(now, invite));
         if sent.is_none() {
             // The INVITE transaction is over; nothing is left to cancel.
-            self.end(id, "local_cancel");
+            self.end(id, EndReason::LocalCancel);
         }
     }
 
@@ -922,7 +922,7 @@ impl Engine {
         self.emit(media_event);
     }
 
-    fn end(&mut self, id: &str, cause: &str) {
+    fn end(&mut self, id: &str, cause: EndReason) {
         if self.calls.get(id).is_some_and(|c| c.answered.is_none() && c.referred_by.is_some()) {
             self.notify_referrer(Instant::now(), id, transfer::failure_frag(cause));
         }
@@ -936,7 +936,7 @@ impl Engine {
         }
         self.emit(PhoneEvent::Ended {
             call_id: id.to_owned(),
-            cause: cause.to_owned(),
+            cause,
             answered: call.answered.is_some(),
             duration_s: (call.started.elapsed().as_secs_f64() * 1000.0).round() / 1000.0,
             talk_s: (talk * 1000.0).round() / 1000.0,
@@ -976,6 +976,14 @@ mod tests {
     }
 
     #[test]
+    fn end_reasons_are_the_json_lines_cause_texts() {
+        assert_eq!(EndReason::Status(486).to_string(), "status_486");
+        assert_eq!(serde_json::to_value(EndReason::RemoteBye).unwrap(), "remote_bye");
+        assert!(EndReason::Transferred.is_clean() && !EndReason::Timeout.is_clean());
+        assert_eq!((EndReason::Status(603).status(), EndReason::LocalBye.status()), (Some(603), None));
+    }
+
+    #[test]
     fn events_serialize_as_the_json_lines() {
         let v = |e: PhoneEvent| serde_json::to_value(e).unwrap();
         assert_eq!(v(PhoneEvent::Unregistered), serde_json::json!({ "event": "unregistered" }));
@@ -1002,7 +1010,7 @@ mod tests {
         );
         let ended = v(PhoneEvent::Ended {
             call_id: "c".into(),
-            cause: "local_bye".into(),
+            cause: EndReason::LocalBye,
             answered: true,
             duration_s: 1.5,
             talk_s: 1.0,

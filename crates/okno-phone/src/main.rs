@@ -271,7 +271,7 @@ impl Client {
             PhoneEvent::Ended { call_id, cause, answered, outgoing, .. } => {
                 self.live.remove(&call_id);
                 self.ended += 1;
-                let clean = matches!(cause.as_str(), "local_bye" | "remote_bye" | "transferred");
+                let clean = cause.is_clean();
                 if outgoing && !(clean && answered) {
                     self.failures += 1;
                 }

@@ -71,7 +71,7 @@ impl Phone {
     async fn ended(&mut self, call: &str) -> (String, bool, Option<MediaSummary>) {
         let pick = |e: &PhoneEvent| match e {
             PhoneEvent::Ended { call_id, cause, answered, media, .. } if call_id == call => {
-                Some((cause.clone(), *answered, media.clone()))
+                Some((cause.to_string(), *answered, media.clone()))
             }
             _ => None,
         };
@@ -281,10 +281,10 @@ async fn shutdown_hangs_up_the_calls_and_stops() {
     b.send(PhoneCommand::Answer { call_id: id.clone() });
     a.wait_for("media", |e| matches!(e, PhoneEvent::Media { .. }).then_some(())).await;
     let seen = a.stop().await;
-    let ended: Vec<&str> = seen
+    let ended: Vec<String> = seen
         .iter()
         .filter_map(|e| match e {
-            PhoneEvent::Ended { cause, .. } => Some(cause.as_str()),
+            PhoneEvent::Ended { cause, .. } => Some(cause.to_string()),
             _ => None,
         })
         .collect();

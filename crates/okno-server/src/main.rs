@@ -87,5 +87,5 @@ fn init_logging(format: Option<&str>) -> Result<()> {
 }
 
 fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+    okno_core::unix_ms(std::time::SystemTime::now())
 }

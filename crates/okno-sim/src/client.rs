@@ -360,10 +360,7 @@ async fn exchange(
 /// One HTTP exchange; every `applied` verdict is recorded, whether the desktop gets it or not.
 async fn send(spec: &Spec, shared: &Shared, request: &Request) -> Input {
     let base = &shared.servers[spec.server];
-    let (path, body) = match request {
-        Request::Push(p) => ("/v1/push", serde_json::to_value(p)),
-        Request::Pull(p) => ("/v1/pull", serde_json::to_value(p)),
-    };
+    let (path, body) = request.path_and_body();
     let Ok(body) = body else { return Input::NetworkError };
     let resp = shared.http.post(format!("{base}{path}")).bearer_auth(&spec.token).json(&body).send().await;
     let Ok(resp) = resp else { return Input::NetworkError };

@@ -84,6 +84,16 @@ pub enum Request {
     Pull(PullRequest),
 }
 
+impl Request {
+    /// Where the request is POSTed, and its JSON body.
+    pub fn path_and_body(&self) -> (&'static str, Result<serde_json::Value, serde_json::Error>) {
+        match self {
+            Request::Push(p) => (crate::PUSH_PATH, serde_json::to_value(p)),
+            Request::Pull(p) => (crate::PULL_PATH, serde_json::to_value(p)),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum Output {
     /// Send this request and feed its answer back.

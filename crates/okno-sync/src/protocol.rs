@@ -8,6 +8,15 @@ use std::ops::RangeInclusive;
 use okno_core::Mutation;
 use serde::{Deserialize, Serialize};
 
+/// Where the sync API lives on the server (with [`crate::LIVE_PATH`]): one spelling for the
+/// server's routes, the desk's driver and the fault harness.
+pub const PUSH_PATH: &str = "/v1/push";
+pub const PULL_PATH: &str = "/v1/pull";
+/// Sign in with a name and password; answers tokens and the operator.
+pub const LOGIN_PATH: &str = "/v1/login";
+/// A new access token for a refresh token.
+pub const REFRESH_PATH: &str = "/v1/refresh";
+
 /// The schema version this build speaks; sent in every push.
 pub const SCHEMA_VERSION: u32 = 1;
 

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 
 use okno_core::{AgentState, Mutation};
 use okno_phone::bridge::Bridge;
-use okno_phone::engine::{self, PhoneCommand, PhoneEvent, PhoneHandle};
+use okno_phone::engine::{self, EndReason, PhoneCommand, PhoneEvent, PhoneHandle};
 use okno_phone::recording::CallRecorder;
 use okno_softphone::{
     CallHistoryEntry, DeskConfig, DispositionNode, Effect, EndCause, LiveQuality, PhoneCall, PhoneError, PhoneSnapshot,
@@ -22,7 +22,7 @@ use okno_store::Store;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ErrorCode, UiError};
-use crate::secrets;
+use crate::{now_ms, secrets};
 
 mod accounts;
 mod devices;
@@ -47,10 +47,6 @@ struct StoredAccount {
     /// Environment variable with the password (provisioning); else the keychain.
     #[serde(default)]
     password_env: Option<String>,
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
 fn invalid(message: impl Into<String>) -> UiError {
@@ -394,17 +390,17 @@ impl PhoneService {
                     let mut local = self.local_ends.lock().unwrap_or_else(|e| e.into_inner());
                     if let Some(to_queue) = local.declined.remove(&call_id) {
                         EndCause::Declined { to_queue }
-                    } else if cause == "transferred" {
+                    } else if cause == EndReason::Transferred {
                         EndCause::Transferred
                     } else if answered {
                         EndCause::HungUp
-                    } else if cause == "local_cancel" {
+                    } else if cause == EndReason::LocalCancel {
                         EndCause::LocalCancel
-                    } else if cause == "local_reject" {
+                    } else if cause == EndReason::LocalReject {
                         EndCause::Declined { to_queue: false }
-                    } else if cause == "cancelled" {
+                    } else if cause == EndReason::Cancelled {
                         EndCause::CallerCancelled
-                    } else if let Some(status) = cause.strip_prefix("status_").and_then(|s| s.parse().ok()) {
+                    } else if let Some(status) = cause.status() {
                         EndCause::Refused { status }
                     } else {
                         EndCause::Failed

@@ -251,6 +251,75 @@ impl From<&CallStats> for MediaSummary {
     }
 }
 
+/// Why a call ended. Serialized and displayed as the `cause` text of the `ended` event
+/// (`local_bye`, `status_486`, ...), which is what `okno-phone --json-events` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum EndReason {
+    /// We hung up.
+    LocalBye,
+    /// The peer hung up.
+    RemoteBye,
+    /// The caller gave up before we answered.
+    Cancelled,
+    /// We gave up before the peer answered.
+    LocalCancel,
+    /// We refused the call.
+    LocalReject,
+    /// The peer refused our call with this final status.
+    Status(u16),
+    /// No answer to INVITE or BYE.
+    Timeout,
+    /// We transferred the peer elsewhere.
+    Transferred,
+    /// A transfer to us took the call over (Replaces).
+    Replaced,
+    /// The peer would not encrypt media that this side requires encrypted.
+    SrtpRefused,
+    /// The engine shut down with the call up.
+    Shutdown,
+}
+
+impl EndReason {
+    /// Ended as a conversation ends: one side hung up, or the call went on elsewhere.
+    pub fn is_clean(self) -> bool {
+        matches!(self, EndReason::LocalBye | EndReason::RemoteBye | EndReason::Transferred)
+    }
+
+    /// The peer's final status, when it refused our call.
+    pub fn status(self) -> Option<u16> {
+        match self {
+            EndReason::Status(status) => Some(status),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for EndReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let text = match self {
+            EndReason::Status(status) => return write!(f, "status_{status}"),
+            EndReason::LocalBye => "local_bye",
+            EndReason::RemoteBye => "remote_bye",
+            EndReason::Cancelled => "cancelled",
+            EndReason::LocalCancel => "local_cancel",
+            EndReason::LocalReject => "local_reject",
+            EndReason::Timeout => "timeout",
+            EndReason::Transferred => "transferred",
+            EndReason::Replaced => "replaced",
+            EndReason::SrtpRefused => "srtp_refused",
+            EndReason::Shutdown => "shutdown",
+        };
+        f.write_str(text)
+    }
+}
+
+impl Serialize for EndReason {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
 /// What the engine reports. Serialized (serde, `{"event": "snake_case_name", ...}`) these are
 /// exactly the lines `okno-phone --json-events` prints.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -354,15 +423,11 @@ pub enum PhoneEvent {
         call_id: String,
         stats: MediaSummary,
     },
-    /// The call is over. `cause`: `local_bye`, `remote_bye`, `cancelled` (the caller gave up
-    /// before we answered), `local_cancel` (we gave up before the peer answered),
-    /// `local_reject` (we refused it), `status_NNN` (the peer refused it), `timeout` (no
-    /// answer to INVITE or BYE), `transferred` (we transferred the peer elsewhere), `replaced`
-    /// (a transfer to us took it over), `shutdown`. Durations in seconds, rounded to ms; `media` is
-    /// `None` when no media ran.
+    /// The call is over, for the [`EndReason`] `cause`. Durations in seconds, rounded to ms;
+    /// `media` is `None` when no media ran.
     Ended {
         call_id: String,
-        cause: String,
+        cause: EndReason,
         answered: bool,
         duration_s: f64,
         talk_s: f64,

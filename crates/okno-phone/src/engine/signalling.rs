@@ -22,7 +22,7 @@ impl Engine {
                 {
                     let resp = Response::for_request(req, 487, call.local.tag());
                     let _ = self.ua.send_response(now, &invite, &resp);
-                    self.end(&id, "cancelled");
+                    self.end(&id, EndReason::Cancelled);
                 }
             }
             UaEvent::StrayResponse { from, response } => {
@@ -60,7 +60,7 @@ impl Engine {
                 }
                 self.error(ErrorCode::HoldFailed, Some(&id), "the peer did not answer the re-INVITE");
             }
-            Some((id, false)) => self.end(&id, "timeout"),
+            Some((id, false)) => self.end(&id, EndReason::Timeout),
             None => {}
         }
     }
@@ -166,7 +166,7 @@ impl Engine {
                 };
                 if self.calls.contains_key(&id) {
                     respond(&mut self.ua, 200, None);
-                    self.end(&id, "remote_bye");
+                    self.end(&id, EndReason::RemoteBye);
                 } else {
                     respond(&mut self.ua, 481, None);
                 }
@@ -293,7 +293,11 @@ impl Engine {
         let Some(call) = self.calls.get_mut(&id) else { return };
         if call.bye.as_ref() == Some(&key) {
             if resp.status >= 200 {
-                let cause = call.end_cause.unwrap_or(if call.cancelling { "local_cancel" } else { "local_bye" });
+                let cause = call.end_cause.unwrap_or(if call.cancelling {
+                    EndReason::LocalCancel
+                } else {
+                    EndReason::LocalBye
+                });
                 self.end(&id, cause);
             }
             return;
@@ -360,7 +364,7 @@ impl Engine {
                         if self.config.srtp == sdp::SrtpPolicy::Require && sdp::srtp_keys(&ours, &answer).is_none() {
                             tracing::info!(call_id = id, "the answer has no SRTP; it is required: hanging up");
                             if let Some(call) = self.calls.get_mut(&id) {
-                                call.end_cause = Some("srtp_refused");
+                                call.end_cause = Some(EndReason::SrtpRefused);
                             }
                             return self.send_bye(now, &id);
                         }
@@ -374,10 +378,10 @@ impl Engine {
             }
             status => {
                 if call.cancelling {
-                    self.end(&id, "local_cancel");
+                    self.end(&id, EndReason::LocalCancel);
                 } else {
                     self.emit(PhoneEvent::Rejected { call_id: id.clone(), status });
-                    self.end(&id, &format!("status_{status}"));
+                    self.end(&id, EndReason::Status(status));
                 }
             }
         }
@@ -400,7 +404,7 @@ impl Engine {
             (challenge, call.unauthorized_invite.take(), self.config.password.clone())
         else {
             self.emit(PhoneEvent::Rejected { call_id: id.to_owned(), status: resp.status });
-            return self.end(id, &format!("status_{}", resp.status));
+            return self.end(id, EndReason::Status(resp.status));
         };
         call.local_cseq += 1;
         req.headers.set(HeaderName::CSeq, format!("{} INVITE", call.local_cseq));
@@ -422,7 +426,7 @@ impl Engine {
             Err(e) => {
                 tracing::info!(call_id = id, error = %e, "cannot answer the INVITE's challenge");
                 self.emit(PhoneEvent::Rejected { call_id: id.to_owned(), status: resp.status });
-                self.end(id, &format!("status_{}", resp.status));
+                self.end(id, EndReason::Status(resp.status));
             }
         }
     }

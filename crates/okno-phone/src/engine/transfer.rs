@@ -18,7 +18,7 @@ use okno_sip::message::{HeaderName, Method, Request, Response};
 use okno_sip::transaction::TransactionKey;
 use okno_sip::uri::Uri;
 
-use super::{Engine, ErrorCode, PhoneEvent};
+use super::{EndReason, Engine, ErrorCode, PhoneEvent};
 
 /// How long the transferee's implicit subscription is offered for (seconds).
 const SUBSCRIPTION_S: u32 = 60;
@@ -66,8 +66,8 @@ fn sipfrag_status(body: &[u8]) -> Option<u16> {
 
 /// The status line a transferee reports for a referred call that ended unanswered, by the
 /// engine's end cause.
-pub(super) fn failure_frag(cause: &str) -> &'static str {
-    match cause.strip_prefix("status_").and_then(|s| s.parse::<u16>().ok()) {
+pub(super) fn failure_frag(cause: EndReason) -> &'static str {
+    match cause.status() {
         Some(486) => "486 Busy Here",
         Some(480) => "480 Temporarily Unavailable",
         Some(404) => "404 Not Found",
@@ -75,7 +75,7 @@ pub(super) fn failure_frag(cause: &str) -> &'static str {
         Some(s) if s >= 600 => "600 Busy Everywhere",
         Some(s) if s >= 500 => "503 Service Unavailable",
         Some(_) => "480 Temporarily Unavailable",
-        None if cause == "timeout" => "408 Request Timeout",
+        None if cause == EndReason::Timeout => "408 Request Timeout",
         None => "487 Request Terminated",
     }
 }
@@ -195,7 +195,7 @@ impl Engine {
         }
         call.transfer_to = None;
         if status < 300 {
-            call.end_cause = Some("transferred");
+            call.end_cause = Some(EndReason::Transferred);
             self.emit(PhoneEvent::Transferred { call_id: id.clone(), to });
             self.send_bye(now, &id);
         } else {
@@ -248,7 +248,7 @@ impl Engine {
         self.emit(PhoneEvent::Replaced { call_id: call_id.to_owned(), replaces: replaced.to_owned(), from });
         self.answer(now, call_id);
         if let Some(old) = self.calls.get_mut(replaced) {
-            old.end_cause = Some("replaced");
+            old.end_cause = Some(EndReason::Replaced);
         }
         self.send_bye(now, replaced);
     }
@@ -293,9 +293,9 @@ mod tests {
 
     #[test]
     fn failures_are_reported_with_a_final_status() {
-        assert_eq!(failure_frag("status_486"), "486 Busy Here");
-        assert_eq!(failure_frag("status_503"), "503 Service Unavailable");
-        assert_eq!(failure_frag("timeout"), "408 Request Timeout");
-        assert_eq!(failure_frag("local_cancel"), "487 Request Terminated");
+        assert_eq!(failure_frag(EndReason::Status(486)), "486 Busy Here");
+        assert_eq!(failure_frag(EndReason::Status(503)), "503 Service Unavailable");
+        assert_eq!(failure_frag(EndReason::Timeout), "408 Request Timeout");
+        assert_eq!(failure_frag(EndReason::LocalCancel), "487 Request Terminated");
     }
 }
