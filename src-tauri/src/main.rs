@@ -138,7 +138,8 @@ fn run(options: Options) -> anyhow::Result<()> {
         demo_seed: options.demo_seed,
         provision: options.provision.clone(),
     };
-    let desk = tauri::async_runtime::block_on(Desk::open(&desk_options, started))?;
+    let keychain = Arc::new(okno_desk::secrets::OsKeychain);
+    let desk = tauri::async_runtime::block_on(Desk::open(&desk_options, started, keychain))?;
     if let Some(addr) = options.serve_http {
         let _still_the_only_writer = instance;
         let runtime = tauri::async_runtime::handle().inner().clone();

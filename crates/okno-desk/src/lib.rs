@@ -22,7 +22,7 @@ pub mod commands;
 pub mod error;
 pub mod http_bridge;
 pub mod phone;
-mod secrets;
+pub mod secrets;
 mod sounds;
 pub mod sync;
 
@@ -58,7 +58,11 @@ impl Desk {
     /// Open the store (migrating it, filling the demo if asked), then start the phone and sync.
     /// Runs inside a tokio runtime: the services spawn their tasks on it. Only the store can
     /// fail the start: a phone or sync problem is logged and shown, and the inbox still opens.
-    pub async fn open(options: &DeskOptions, started: Instant) -> anyhow::Result<Desk> {
+    pub async fn open(
+        options: &DeskOptions,
+        started: Instant,
+        secrets: Arc<dyn secrets::SecretStore>,
+    ) -> anyhow::Result<Desk> {
         let db_path = options.data_dir.join("okno.db");
         let store = open_store(&db_path, options)
             .await
@@ -66,15 +70,18 @@ impl Desk {
         tracing::info!(elapsed_ms = started.elapsed().as_millis() as u64, "store ready");
         let provision =
             options.provision.clone().or_else(|| Some(options.data_dir.join("provision.toml")).filter(|p| p.exists()));
-        let phone = match phone::PhoneService::start(store.clone(), provision.as_deref(), &options.data_dir).await {
-            Ok(phone) => Some(phone),
-            // A bad provisioning file is the IT team's to fix; the operator still gets the inbox.
-            Err(e) => {
-                tracing::error!(error = format!("{e:#}"), "the phone did not start");
-                None
-            }
-        };
-        let sync = sync::start(store.clone(), provision.as_deref(), options.demo);
+        let phone =
+            match phone::PhoneService::start(store.clone(), provision.as_deref(), &options.data_dir, secrets.clone())
+                .await
+            {
+                Ok(phone) => Some(phone),
+                // A bad provisioning file is the IT team's to fix; the operator still gets the inbox.
+                Err(e) => {
+                    tracing::error!(error = format!("{e:#}"), "the phone did not start");
+                    None
+                }
+            };
+        let sync = sync::start(store.clone(), provision.as_deref(), options.demo, secrets);
         Ok(Desk { store, demo: options.demo, started, phone, sync })
     }
 

@@ -25,6 +25,7 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use ts_rs::TS;
 
 use crate::now_ms;
+use crate::secrets::{SecretStore, refresh_key};
 
 /// How the desk stands with the server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
@@ -180,7 +181,12 @@ fn server_config(provision: Option<&std::path::Path>) -> anyhow::Result<Option<S
 /// Start syncing if the provisioning file names a server and an operator; otherwise the
 /// returned service says "local only" forever. A demo desk never syncs: its generated data and
 /// writes must not reach a real server.
-pub fn start(store: Store, provision: Option<&std::path::Path>, demo: bool) -> Arc<SyncService> {
+pub fn start(
+    store: Store,
+    provision: Option<&std::path::Path>,
+    demo: bool,
+    secrets: Arc<dyn SecretStore>,
+) -> Arc<SyncService> {
     let config = match server_config(provision) {
         Ok(Some(_)) if demo => {
             let problem = "a demo desk does not sync: start without --demo, on a new data directory, to use the server";
@@ -199,7 +205,7 @@ pub fn start(store: Store, provision: Option<&std::path::Path>, demo: bool) -> A
         }
     };
     let service = SyncService::new(Connection::Connecting);
-    tokio::spawn(run(service.clone(), store, config));
+    tokio::spawn(run(service.clone(), store, config, secrets));
     service
 }
 
@@ -224,6 +230,8 @@ struct Auth {
     access: watch::Sender<Option<String>>,
     /// Kept here too, so a desk without a keychain stays signed in while it runs.
     refresh: Option<String>,
+    /// Where the refresh token is kept across restarts (the OS keychain in the app).
+    secrets: Arc<dyn SecretStore>,
 }
 
 enum AuthError {
@@ -237,7 +245,8 @@ impl Auth {
     async fn sign_in(&mut self) -> Result<Operator, AuthError> {
         let (base, operator) = (self.config.base.clone(), self.config.operator.clone());
         if self.refresh.is_none() {
-            self.refresh = keychain(move || crate::secrets::refresh_token(&base, &operator)).await.ok().flatten();
+            let secrets = self.secrets.clone();
+            self.refresh = keychain(move || secrets.get(&refresh_key(&base, &operator))).await.ok().flatten();
         }
         if let Some(refresh) = self.refresh.take() {
             let body = serde_json::json!({ "refresh_token": refresh });
@@ -281,7 +290,8 @@ impl Auth {
             resp.json().await.map_err(|e| AuthError::Network(format!("unreadable sign-in answer: {e}")))?;
         let (base, operator, refresh) =
             (self.config.base.clone(), self.config.operator.clone(), tokens.refresh_token.clone());
-        if let Err(e) = keychain(move || crate::secrets::store_refresh_token(&base, &operator, &refresh)).await {
+        let secrets = self.secrets.clone();
+        if let Err(e) = keychain(move || secrets.set(&refresh_key(&base, &operator), &refresh)).await {
             tracing::info!(error = %e, "refresh token kept in memory only");
         }
         self.refresh = Some(tokens.refresh_token);
@@ -314,7 +324,7 @@ fn engine_config(client_id: &str) -> EngineConfig {
     config
 }
 
-async fn run(service: Arc<SyncService>, store: Store, config: ServerConfig) {
+async fn run(service: Arc<SyncService>, store: Store, config: ServerConfig, secrets: Arc<dyn SecretStore>) {
     let http = match reqwest::Client::builder().connect_timeout(Duration::from_secs(5)).build() {
         Ok(c) => c,
         Err(e) => {
@@ -323,7 +333,7 @@ async fn run(service: Arc<SyncService>, store: Store, config: ServerConfig) {
         }
     };
     let (access_tx, access_rx) = watch::channel(None);
-    let mut auth = Auth { config: config.clone(), http: http.clone(), access: access_tx, refresh: None };
+    let mut auth = Auth { config: config.clone(), http: http.clone(), access: access_tx, refresh: None, secrets };
     let client_id = match store.sync_client_id().await {
         Ok(id) => id,
         Err(e) => {

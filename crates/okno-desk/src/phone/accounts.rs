@@ -9,7 +9,7 @@ use okno_store::Store;
 
 use super::{ACCOUNTS_KEY, RECORD_KEY, Result, StoredAccount, WRAP_UP_KEY};
 use crate::error::{ErrorCode, UiError};
-use crate::secrets;
+use crate::secrets::{SecretStore, sip_key};
 
 /// The headless engine config for an account: listen on the local address that reaches the registrar.
 pub(super) fn engine_config(
@@ -64,7 +64,11 @@ pub(super) async fn save_accounts(store: &Store, accounts: &[StoredAccount]) -> 
 
 /// Applies a provisioning file: its accounts replace same-id ones in settings; a plain-text
 /// password moves to the keychain and the file is rewritten without it.
-pub(super) async fn apply_provisioning(store: &Store, path: &std::path::Path) -> anyhow::Result<()> {
+pub(super) async fn apply_provisioning(
+    store: &Store,
+    path: &std::path::Path,
+    secrets: &dyn SecretStore,
+) -> anyhow::Result<()> {
     use anyhow::Context;
     let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     let provision = Provision::parse(&text).with_context(|| format!("in {}", path.display()))?;
@@ -72,7 +76,7 @@ pub(super) async fn apply_provisioning(store: &Store, path: &std::path::Path) ->
     let mut moved = false;
     for p in &provision.sip_accounts {
         if let Some(password) = &p.password {
-            secrets::store_password(&p.id, password).map_err(|e| {
+            secrets.set(&sip_key(&p.id), password).map_err(|e| {
                 anyhow::anyhow!("{}: cannot move the password of {:?} to the keychain: {e}", path.display(), p.id)
             })?;
             moved = true;

@@ -22,7 +22,8 @@ use okno_store::Store;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ErrorCode, UiError};
-use crate::{now_ms, secrets};
+use crate::now_ms;
+use crate::secrets::{SecretStore, sip_key};
 
 mod accounts;
 mod devices;
@@ -93,6 +94,8 @@ type Alert = Box<dyn Fn(&str, &str) + Send + Sync>;
 
 pub struct PhoneService {
     store: Store,
+    /// Where SIP passwords live (the OS keychain in the app).
+    secrets: Arc<dyn SecretStore>,
     desk: Mutex<Softphone>,
     /// One engine per enabled account that could start.
     running: Mutex<Vec<Running>>,
@@ -171,9 +174,10 @@ impl PhoneService {
         store: Store,
         provision: Option<&std::path::Path>,
         data_dir: &std::path::Path,
+        secrets: Arc<dyn SecretStore>,
     ) -> anyhow::Result<Arc<Self>> {
         if let Some(path) = provision {
-            apply_provisioning(&store, path).await?;
+            apply_provisioning(&store, path, &*secrets).await?;
         }
         let mut config = DeskConfig::demo();
         if let Some(limit) = store.setting(WRAP_UP_KEY).await?.and_then(|v| v.parse().ok()) {
@@ -188,6 +192,7 @@ impl PhoneService {
         };
         let service = Arc::new(PhoneService {
             store,
+            secrets,
             desk: Mutex::new(Softphone::new(config)),
             running: Mutex::new(Vec::new()),
             local_ends: Mutex::new(LocalEnds::default()),
@@ -287,7 +292,7 @@ impl PhoneService {
                 Ok(p) => Some(p),
                 Err(_) => return failed(self, format!("the environment variable {var} with the password is not set")),
             },
-            None => match secrets::password(&id) {
+            None => match self.secrets.get(&sip_key(&id)) {
                 Ok(p) => p,
                 Err(e) => return failed(self, e),
             },
@@ -811,7 +816,7 @@ impl PhoneService {
         let mut has_password = previous.is_some_and(|i| accounts[i].account.has_password);
         if let Some(password) = input.password.as_deref().filter(|p| !p.is_empty()) {
             // Into the keychain or not at all: a refusal is the operator's message, nothing is kept.
-            secrets::store_password(&id, password).map_err(invalid)?;
+            self.secrets.set(&sip_key(&id), password).map_err(invalid)?;
             has_password = true;
         }
         let account = SipAccount {
@@ -844,7 +849,7 @@ impl PhoneService {
         let mut accounts = self.stored_accounts().await?;
         accounts.retain(|a| a.account.id != id);
         save_accounts(&self.store, &accounts).await?;
-        if let Err(e) = secrets::forget_password(&id) {
+        if let Err(e) = self.secrets.delete(&sip_key(&id)) {
             tracing::warn!(account = %id, error = %e, "the keychain entry was not removed");
         }
         self.restart().await;
