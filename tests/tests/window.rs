@@ -12,6 +12,15 @@ fn demo_args(dir: &std::path::Path) -> Vec<String> {
     vec!["--demo".to_owned(), "--data-dir".to_owned(), dir.display().to_string()]
 }
 
+/// The app opened on a fresh demo store, its inbox painted; the store lives as long as the
+/// returned directory.
+fn open_demo(driver: &Driver) -> anyhow::Result<(tempfile::TempDir, okno_e2e::Session)> {
+    let data = tempfile::tempdir()?;
+    let s = driver.launch(&app_binary()?, &demo_args(data.path()))?;
+    s.wait_for("[data-testid=ticket-row]", WAIT)?;
+    Ok((data, s))
+}
+
 #[test]
 #[ignore = "needs a display, tauri-driver and the built app: run through `cargo xtask test`"]
 fn operator_opens_a_ticket_searches_and_replies() -> anyhow::Result<()> {
@@ -177,12 +186,8 @@ return out;
 #[test]
 #[ignore = "needs a display, tauri-driver and the built app: run through `cargo xtask test`"]
 fn the_inbox_filters_read_whole_at_laptop_widths_in_both_languages() -> anyhow::Result<()> {
-    let app = app_binary()?;
-    let data = tempfile::tempdir()?;
     let driver = Driver::start()?;
-    let args = demo_args(data.path());
-    let mut s = driver.launch(&app, &args)?;
-    s.wait_for("[data-testid=ticket-row]", WAIT)?;
+    let (_data, mut s) = open_demo(&driver)?;
     let mut cut = Vec::new();
     for locale in ["en", "ru"] {
         s.execute(&format!("localStorage.setItem('okno.locale', '{locale}'); location.reload();"))?;

@@ -264,8 +264,8 @@ impl Desk {
 
 // The phone's commands: each forwards to the phone service.
 impl Desk {
-    fn phone(&self) -> Result<&PhoneService> {
-        self.phone.as_deref().ok_or_else(|| UiError::new(ErrorCode::Internal, "the phone service did not start"))
+    fn phone(&self) -> Result<&std::sync::Arc<PhoneService>> {
+        self.phone.as_ref().ok_or_else(|| UiError::new(ErrorCode::Internal, "the phone service did not start"))
     }
 
     async fn phone_snapshot(&self) -> Result<PhoneSnapshot> {
@@ -352,11 +352,11 @@ impl Desk {
     }
 
     async fn save_sip_account(&self, input: SipAccountInput) -> Result<SipAccount> {
-        self.phone_service()?.save_account(input).await
+        self.phone()?.save_account(input).await
     }
 
     async fn delete_sip_account(&self, id: String) -> Result<()> {
-        self.phone_service()?.delete_account(id).await
+        self.phone()?.delete_account(id).await
     }
 
     async fn sip_codecs(&self) -> Result<Vec<String>> {
@@ -374,11 +374,6 @@ impl Desk {
         ring: Option<String>,
     ) -> Result<AudioDevices> {
         self.phone()?.set_audio_devices(input, output, ring).await
-    }
-
-    /// The service itself, for the methods that restart its engines.
-    fn phone_service(&self) -> Result<&std::sync::Arc<PhoneService>> {
-        self.phone.as_ref().ok_or_else(|| UiError::new(ErrorCode::Internal, "the phone service did not start"))
     }
 }
 

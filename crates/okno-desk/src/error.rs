@@ -39,9 +39,3 @@ impl UiError {
         UiError { code, message: message.into() }
     }
 }
-
-impl std::fmt::Display for UiError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{:?}: {}", self.code, self.message)
-    }
-}
