@@ -40,7 +40,11 @@ const APT_TEST: &[&str] = &[
     "kamailio",
     "baresip-core",
     "tcpdump",
+    "dovecot-imapd",
 ];
+/// Python modules the tests start as real peers: aiosmtpd is the SMTP server the email tests send
+/// replies to (Debian has no package of it).
+const PIP_TEST: &[&str] = &["aiosmtpd"];
 const TAURI_DRIVER_VERSION: &str = "2.1.0";
 
 fn main() -> Result<()> {
@@ -221,8 +225,28 @@ fn setup(for_tests: bool) -> Result<()> {
         ensure_postgres()?;
         nats::ensure_nats()?;
         pulse::ensure_pulseaudio()?;
+        ensure_python_modules(PIP_TEST)?;
     }
     build_ui()
+}
+
+/// Install missing Python modules with pip, saying which.
+fn ensure_python_modules(modules: &[&str]) -> Result<()> {
+    let python = if have("python3") { "python3" } else { bail!("python3 is needed by the tests' SMTP peer") };
+    for module in modules {
+        let present =
+            Command::new(python).args(["-c", &format!("import {module}")]).output().is_ok_and(|o| o.status.success());
+        if !present {
+            eprintln!("xtask: installing Python module {module} (pip)");
+            let mut pip = Command::new(python);
+            pip.args(["-m", "pip", "install", "--quiet"]);
+            if !is_root() {
+                pip.arg("--user");
+            }
+            run(pip.arg(module))?;
+        }
+    }
+    Ok(())
 }
 
 fn port_open(port: u16) -> bool {

@@ -120,6 +120,19 @@ pub async fn create_customer(pool: &PgPool, c: &NewCustomer) -> anyhow::Result<(
     Ok(())
 }
 
+/// A customer as desks receive it: the row with its identities.
+pub(crate) async fn customer_row(conn: &mut sqlx::PgConnection, customer_id: &str) -> Result<Value, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT to_jsonb(c.*) || jsonb_build_object('identities', COALESCE( \
+           (SELECT jsonb_agg(jsonb_build_object('kind', i.kind, 'value', i.value) ORDER BY i.kind, i.value) \
+            FROM customer_identities i WHERE i.customer_id = c.id), '[]'::jsonb)) \
+         FROM customers c WHERE c.id = $1",
+    )
+    .bind(customer_id)
+    .fetch_one(conn)
+    .await
+}
+
 #[derive(Debug, Clone)]
 pub struct NewTicket {
     pub id: String,
@@ -150,15 +163,7 @@ pub async fn create_ticket(pool: &PgPool, t: &NewTicket) -> anyhow::Result<u64> 
     .bind(t.created_at)
     .fetch_one(&mut *tx)
     .await?;
-    let customer: Value = sqlx::query_scalar(
-        "SELECT to_jsonb(c.*) || jsonb_build_object('identities', COALESCE( \
-           (SELECT jsonb_agg(jsonb_build_object('kind', i.kind, 'value', i.value) ORDER BY i.kind, i.value) \
-            FROM customer_identities i WHERE i.customer_id = c.id), '[]'::jsonb)) \
-         FROM customers c WHERE c.id = $1",
-    )
-    .bind(&t.customer_id)
-    .fetch_one(&mut *tx)
-    .await?;
+    let customer = customer_row(&mut tx, &t.customer_id).await?;
     sqlx::query(
         "INSERT INTO events (id, at, kind, ticket_id, queue_id, customer_id, data) VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )

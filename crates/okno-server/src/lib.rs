@@ -14,6 +14,7 @@ pub mod auth;
 pub mod changelog;
 pub mod error;
 pub mod live;
+pub mod mail;
 pub mod metrics;
 pub mod migrate;
 pub mod pull;
@@ -47,6 +48,8 @@ pub struct Config {
     pub nats_url: Option<String>,
     /// Events queued per WebSocket before the socket is dropped as too slow.
     pub live_queue: usize,
+    /// Mailboxes to take mail from and send replies through (`--config`).
+    pub mail: mail::config::MailConfig,
 }
 
 impl Config {
@@ -57,6 +60,7 @@ impl Config {
             login_failures_per_minute: 5,
             nats_url: None,
             live_queue: 256,
+            mail: mail::config::MailConfig::default(),
         }
     }
 }
@@ -68,6 +72,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     pub limiter: Arc<LoginLimiter>,
     pub live: Arc<Live>,
+    /// Woken when a push queued an email reply, so the outbox sends it now, not at its next poll.
+    pub outbox_wake: Arc<tokio::sync::Notify>,
 }
 
 impl AppState {
@@ -79,6 +85,7 @@ impl AppState {
             live: Arc::new(Live::new(config.live_queue, metrics.clone())),
             metrics,
             limiter: Arc::new(LoginLimiter::new(config.login_failures_per_minute, Duration::from_secs(60))),
+            outbox_wake: Arc::new(tokio::sync::Notify::new()),
         }
     }
 
@@ -111,10 +118,14 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let state = AppState::connect(config).await?;
+    let mail_tasks = mail::start(&state, &config.mail).await?;
     let live = state.live.clone();
     tracing::info!(addr = %listener.local_addr()?, nats = config.nats_url.is_some(), "okno-server listening");
     axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await?;
     live.leaving();
+    for task in mail_tasks {
+        task.abort();
+    }
     // Give the bus task a moment to send the goodbye before the runtime stops.
     tokio::time::sleep(Duration::from_millis(100)).await;
     Ok(())

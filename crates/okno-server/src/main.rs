@@ -5,8 +5,9 @@ use anyhow::{Context, Result, bail};
 use okno_server::{Config, serve};
 use tracing_subscriber::EnvFilter;
 
-const USAGE: &str = "usage: okno-server [--listen ADDR:PORT] [--log-format text|json]
-                        (env: DATABASE_URL, optional NATS_URL, OKNO_LOG, OKNO_LOG_FORMAT)
+const USAGE: &str = "usage: okno-server [--listen ADDR:PORT] [--log-format text|json] [--config FILE.toml]
+                        (env: DATABASE_URL, optional NATS_URL, OKNO_CONFIG, OKNO_LOG, OKNO_LOG_FORMAT)
+                        --config: mailboxes to take mail from, one [[email]] table each (docs/EMAIL.md)
        okno-server seed --demo [--tickets N] [--password NAME=PASSWORD]...
                         fill an empty database: queues, operators anna and boris and team lead lena (passwords printed), tickets";
 
@@ -20,10 +21,12 @@ async fn main() -> Result<()> {
         return seed(args.collect()).await;
     }
     let mut listen = "127.0.0.1:8080".to_owned();
+    let mut config_file = std::env::var("OKNO_CONFIG").ok().filter(|f| !f.is_empty());
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--listen" => listen = args.next().context(USAGE)?,
             "--log-format" => log_format = Some(args.next().context(USAGE)?),
+            "--config" => config_file = Some(args.next().context(USAGE)?),
             "-h" | "--help" => {
                 println!("{USAGE}");
                 return Ok(());
@@ -35,6 +38,11 @@ async fn main() -> Result<()> {
     let database_url = std::env::var("DATABASE_URL").context("DATABASE_URL is not set")?;
     let mut config = Config::new(database_url);
     config.nats_url = std::env::var("NATS_URL").ok().filter(|u| !u.is_empty());
+    if let Some(path) = &config_file {
+        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read the config file {path}"))?;
+        config.mail = okno_server::mail::config::MailConfig::parse(&text, |name| std::env::var(name).ok())
+            .with_context(|| format!("{path}: refused"))?;
+    }
     let listener =
         tokio::net::TcpListener::bind(&listen).await.with_context(|| format!("cannot listen on {listen}"))?;
     serve(&config, listener, async {

@@ -13,6 +13,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "initial", include_str!("../migrations/0001_initial.sql")),
     (2, "deployment", include_str!("../migrations/0002_deployment.sql")),
     (3, "client_rejections", include_str!("../migrations/0003_client_rejections.sql")),
+    (4, "email", include_str!("../migrations/0004_email.sql")),
 ];
 
 /// An arbitrary constant identifying "Okno schema migrations" among advisory locks.

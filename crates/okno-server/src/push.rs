@@ -70,6 +70,9 @@ pub(crate) async fn push(
                 // Committed: tell the sockets now, not after the whole push, so a batch of 100
                 // does not hold back the first change's poke.
                 state.live.committed(&result.committed, version);
+                if result.committed.iter().any(|c| c.entity == "message") {
+                    state.outbox_wake.notify_one();
+                }
             }
             result.outcome
         };
@@ -368,8 +371,10 @@ async fn apply_mutation(
             let body = body.trim();
             let direction = if *internal { "internal" } else { "outbound" };
             let message: Option<(Value, String)> = sqlx::query_as(
-                "INSERT INTO messages (id, ticket_id, channel, direction, author_name, operator_id, subject, body, created_at) \
-                 SELECT $1, t.id, t.channel, $2, $3, $4, NULL, $5, $6 FROM tickets t WHERE t.id = $7 AND ($8 OR EXISTS \
+                "INSERT INTO messages (id, ticket_id, channel, direction, author_name, operator_id, subject, body, created_at, email) \
+                 SELECT $1, t.id, t.channel, $2, $3, $4, NULL, $5, $6, \
+                   CASE WHEN t.channel = 'email' AND $2 = 'outbound' THEN jsonb_build_object('delivery', jsonb_build_object('state', 'queued')) END \
+                 FROM tickets t WHERE t.id = $7 AND ($8 OR EXISTS \
                    (SELECT 1 FROM operator_queues g WHERE g.operator_id = $4 AND g.queue_id = t.queue_id)) \
                  ON CONFLICT (id) DO NOTHING \
                  RETURNING to_jsonb(messages.*), (SELECT queue_id FROM tickets WHERE id = $7)",
@@ -391,6 +396,10 @@ async fn apply_mutation(
                     Ok(_) => Verdict::Duplicate,
                 });
             };
+            if !message["email"].is_null() {
+                // Sent by the outbox after this commits; see mail::outbox.
+                crate::mail::outbox::enqueue(conn, message_id, *at).await?;
+            }
             let preview: String = body.chars().take(140).collect();
             let kind = if *internal { EventKind::NoteAdded } else { EventKind::MessageSent };
             let ticket: Value = sqlx::query_scalar(

@@ -1,0 +1,343 @@
+//! Committing one inbound message: the ticket it opens or joins, its customer, its attachments,
+//! and the mailbox's position, in ONE transaction, so that a crash at any point leaves either
+//! all of it or none of it (the IMAP flag is set only after this commits; see [`super::intake`]).
+//!
+//! Rules, in order:
+//! - dedupe: a Message-ID already in `mail_intake` changes nothing but the mailbox's position;
+//! - threading: In-Reply-To and References against the Message-IDs of the center's messages,
+//!   then the subject's `[#NUMBER]` token; a closed ticket is not reopened by mail (a new one
+//!   starts), a pending or solved one is;
+//! - loops and noise: auto-replies, bounces and mail from the center's own addresses never open
+//!   a ticket; they are kept, marked, on the ticket they thread to, else only recorded in
+//!   `mail_intake`;
+//! - the sender is matched to a customer by email address, or becomes one.
+
+use okno_core::sla::{BusinessHours, SlaPolicy, first_response_due};
+use okno_core::{Channel, CustomerTier, EventKind, Millis, Priority, new_id};
+use okno_mail::thread::ticket_token;
+use okno_mail::{Inbound, MailKind};
+use okno_sync::Op;
+use serde_json::{Value, json};
+use sqlx::{PgPool, Postgres, Transaction};
+
+use crate::changelog::{self, NewChange, queue_bucket};
+
+/// The mailbox as intake needs it.
+#[derive(Debug, Clone)]
+pub struct IntakeMailbox {
+    pub name: String,
+    pub queue_id: String,
+    /// Every address of the center (all configured mailboxes): mail from them is ours.
+    pub own_addresses: Vec<String>,
+    /// The instance holding the lease; the position only advances under it.
+    pub lease_owner: String,
+}
+
+/// What became of a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ingested {
+    NewTicket {
+        ticket_id: String,
+        number: i64,
+    },
+    Appended {
+        ticket_id: String,
+        reopened: bool,
+    },
+    /// An auto-reply, bounce or our own mail that threads to no ticket: recorded only.
+    Recorded {
+        kind: &'static str,
+    },
+    Duplicate,
+    /// Another instance holds the mailbox now: nothing was written.
+    LeaseLost,
+}
+
+/// Longest body kept as text; a longer one is cut with a note (the whole message is what the
+/// customer's mail server still has).
+const MAX_BODY_CHARS: usize = 200_000;
+
+/// Commit `mail` (UID `uid` of the mailbox) and return what it became, with the changes that
+/// were committed (for the live pokes) and their last version.
+pub async fn ingest(
+    pool: &PgPool,
+    mailbox: &IntakeMailbox,
+    uid: Option<u32>,
+    mail: &Inbound,
+    now: Millis,
+) -> Result<(Ingested, Vec<NewChange>, u64), sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let position = sqlx::query(
+        "UPDATE mailbox_state SET last_uid = GREATEST(last_uid, $3) WHERE name = $1 AND lease_owner = $2 AND lease_until > now()",
+    )
+    .bind(&mailbox.name)
+    .bind(&mailbox.lease_owner)
+    .bind(i64::from(uid.unwrap_or(0)))
+    .execute(&mut *tx)
+    .await?;
+    if position.rows_affected() == 0 {
+        return Ok((Ingested::LeaseLost, Vec::new(), 0));
+    }
+    let own = mail.from.as_ref().is_some_and(|f| mailbox.own_addresses.contains(&f.address));
+    let kind = match (own, mail.kind) {
+        (true, _) => "own",
+        (false, MailKind::Personal) => "personal",
+        (false, MailKind::AutoReply) => "auto_reply",
+        (false, MailKind::Bounce) => "bounce",
+    };
+    let fresh = sqlx::query(
+        "INSERT INTO mail_intake (message_id, mailbox, uid, kind, at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+    )
+    .bind(&mail.message_id)
+    .bind(&mailbox.name)
+    .bind(uid.map(i64::from))
+    .bind(kind)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    if fresh.rows_affected() == 0 {
+        tx.commit().await?;
+        return Ok((Ingested::Duplicate, Vec::new(), 0));
+    }
+    let thread = find_ticket(&mut tx, mail).await?;
+    let personal = kind == "personal";
+    let mut changes = Vec::new();
+    let (ticket_id, queue_id, created) = match (&thread, personal) {
+        (Some(t), _) if t.status != "closed" || !personal => (t.id.clone(), t.queue_id.clone(), None),
+        (_, true) => {
+            let (id, number, customer) = open_ticket(&mut tx, mailbox, mail, now).await?;
+            changes.push(customer);
+            (id, mailbox.queue_id.clone(), Some(number))
+        }
+        (_, false) => {
+            tx.commit().await?;
+            return Ok((Ingested::Recorded { kind }, Vec::new(), 0));
+        }
+    };
+    for a in &mail.attachments {
+        sqlx::query(
+            "INSERT INTO blobs (sha256, size, data, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+        )
+        .bind(&a.sha256)
+        .bind(a.data.len() as i64)
+        .bind(&a.data)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+    }
+    let mut notes = mail.notes.clone();
+    let mut body: String = mail.text.chars().take(MAX_BODY_CHARS).collect();
+    if body.len() < mail.text.len() {
+        notes.push(format!("The text was cut at {MAX_BODY_CHARS} characters."));
+    }
+    if body.trim().is_empty() {
+        body = "(no text)".to_owned();
+    }
+    let attachments: Vec<Value> = mail
+        .attachments
+        .iter()
+        .map(|a| {
+            json!({ "name": a.name, "mime": a.content_type, "size": a.data.len(), "sha256": a.sha256,
+                    "content_id": a.content_id, "inline": a.inline })
+        })
+        .collect();
+    let email = json!({
+        "mailbox": mailbox.name,
+        "message_id": mail.message_id,
+        "from": mail.from,
+        "to": mail.to,
+        "cc": mail.cc,
+        "kind": kind,
+        "notes": notes,
+        "html": mail.html.as_ref().map(|h| &h.html),
+        "remote_images": mail.html.as_ref().map_or(0, |h| h.remote_images),
+        "sent_at": mail.sent_at,
+    });
+    let author = mail.from.as_ref().map(|f| f.name.clone().unwrap_or_else(|| f.address.clone()));
+    let message_id = new_id();
+    let message: Value = sqlx::query_scalar(
+        "INSERT INTO messages (id, ticket_id, channel, direction, author_name, subject, body, attachments, email, created_at) \
+         VALUES ($1, $2, 'email', 'inbound', $3, $4, $5, $6, $7, $8) RETURNING to_jsonb(messages.*)",
+    )
+    .bind(&message_id)
+    .bind(&ticket_id)
+    .bind(author.unwrap_or_else(|| "(unknown sender)".to_owned()))
+    .bind(&mail.subject)
+    .bind(&body)
+    .bind(Value::Array(attachments))
+    .bind(&email)
+    .bind(now)
+    .fetch_one(&mut *tx)
+    .await?;
+    // A customer's reply reopens a pending or solved ticket; machine mail never does.
+    let (ticket, reopened): (Value, bool) = sqlx::query_as(
+        "WITH old AS (SELECT status FROM tickets WHERE id = $1 FOR NO KEY UPDATE) \
+         UPDATE tickets SET preview = $2, message_count = message_count + 1, updated_at = $3, \
+           status = CASE WHEN $4 AND tickets.status IN ('pending', 'solved') THEN 'open' ELSE tickets.status END \
+         FROM old WHERE tickets.id = $1 \
+         RETURNING to_jsonb(tickets.*), (tickets.status <> old.status)",
+    )
+    .bind(&ticket_id)
+    .bind(body.chars().take(140).collect::<String>())
+    .bind(now)
+    .bind(personal)
+    .fetch_one(&mut *tx)
+    .await?;
+    sqlx::query("UPDATE mail_intake SET ticket_id = $2, okno_message_id = $3 WHERE message_id = $1")
+        .bind(&mail.message_id)
+        .bind(&ticket_id)
+        .bind(&message_id)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(
+        "INSERT INTO events (id, at, kind, ticket_id, queue_id, data) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+    )
+    .bind(format!("{message_id}/received"))
+    .bind(now)
+    .bind(EventKind::MessageReceived.as_str())
+    .bind(&ticket_id)
+    .bind(&queue_id)
+    .bind(json!({ "message_id": message_id, "channel": "email", "kind": kind, "reopened": reopened }))
+    .execute(&mut *tx)
+    .await?;
+    let bucket = queue_bucket(&queue_id);
+    changes.push(NewChange {
+        bucket: bucket.clone(),
+        entity: "ticket",
+        id: ticket_id.clone(),
+        op: Op::Upsert,
+        data: ticket,
+    });
+    changes.push(NewChange { bucket, entity: "message", id: message_id, op: Op::Upsert, data: message });
+    let version = changelog::append_and_commit(tx, &changes).await?;
+    let outcome = match created {
+        Some(number) => Ingested::NewTicket { ticket_id, number },
+        None => Ingested::Appended { ticket_id, reopened },
+    };
+    Ok((outcome, changes, version))
+}
+
+struct Thread {
+    id: String,
+    queue_id: String,
+    status: String,
+}
+
+async fn find_ticket(tx: &mut Transaction<'_, Postgres>, mail: &Inbound) -> Result<Option<Thread>, sqlx::Error> {
+    let ids: Vec<&str> = mail.thread_ids();
+    if !ids.is_empty() {
+        let by_header: Option<(String, String, String)> = sqlx::query_as(
+            "SELECT t.id, t.queue_id, t.status FROM messages m JOIN tickets t ON t.id = m.ticket_id \
+             WHERE m.email IS NOT NULL AND m.email->>'message_id' = ANY($1) \
+             ORDER BY array_position($1, m.email->>'message_id') LIMIT 1",
+        )
+        .bind(&ids)
+        .fetch_optional(&mut **tx)
+        .await?;
+        if let Some((id, queue_id, status)) = by_header {
+            return Ok(Some(Thread { id, queue_id, status }));
+        }
+    }
+    let Some(number) = ticket_token(&mail.subject) else { return Ok(None) };
+    let by_token: Option<(String, String, String)> =
+        sqlx::query_as("SELECT id, queue_id, status FROM tickets WHERE number = $1")
+            .bind(number)
+            .fetch_optional(&mut **tx)
+            .await?;
+    Ok(by_token.map(|(id, queue_id, status)| Thread { id, queue_id, status }))
+}
+
+/// The sender's customer (found by address, or new) and a new ticket for them; returns the
+/// ticket's id and number and the customer's change.
+async fn open_ticket(
+    tx: &mut Transaction<'_, Postgres>,
+    mailbox: &IntakeMailbox,
+    mail: &Inbound,
+    now: Millis,
+) -> Result<(String, i64, NewChange), sqlx::Error> {
+    let sender = mail.reply_address().or(mail.from.as_ref());
+    let address = sender.map(|s| s.address.clone()).unwrap_or_default();
+    let known: Option<(String, String)> = if address.is_empty() {
+        None
+    } else {
+        sqlx::query_as(
+            "SELECT c.id, c.tier FROM customer_identities i JOIN customers c ON c.id = i.customer_id \
+             WHERE i.kind = 'email' AND i.normalized = $1 ORDER BY c.created_at LIMIT 1",
+        )
+        .bind(&address)
+        .fetch_optional(&mut **tx)
+        .await?
+    };
+    let (customer_id, tier) = match known {
+        Some((id, tier)) => (id, tier.parse().unwrap_or(CustomerTier::Standard)),
+        None => {
+            let id = new_id();
+            let name = sender
+                .and_then(|s| s.name.clone())
+                .unwrap_or_else(|| if address.is_empty() { "Unknown sender".to_owned() } else { address.clone() });
+            sqlx::query("INSERT INTO customers (id, name, tier, created_at) VALUES ($1, $2, 'standard', $3)")
+                .bind(&id)
+                .bind(&name)
+                .bind(now)
+                .execute(&mut **tx)
+                .await?;
+            if !address.is_empty() {
+                sqlx::query(
+                    "INSERT INTO customer_identities (customer_id, kind, value, normalized) VALUES ($1, 'email', $2, $2)",
+                )
+                .bind(&id)
+                .bind(&address)
+                .execute(&mut **tx)
+                .await?;
+            }
+            (id, CustomerTier::Standard)
+        }
+    };
+    let (premium, standard): (i32, i32) =
+        sqlx::query_as("SELECT premium_frt_minutes, standard_frt_minutes FROM queues WHERE id = $1")
+            .bind(&mailbox.queue_id)
+            .fetch_one(&mut **tx)
+            .await?;
+    let policy = SlaPolicy {
+        premium_first_response_minutes: i64::from(premium),
+        standard_first_response_minutes: i64::from(standard),
+    };
+    let due = first_response_due(now, tier, Priority::Normal, &policy, &BusinessHours::ALWAYS);
+    let ticket_id = new_id();
+    let subject = if mail.subject.is_empty() { "(no subject)".to_owned() } else { mail.subject.clone() };
+    let number: i64 = sqlx::query_scalar(
+        "INSERT INTO tickets (id, number, subject, customer_id, channel, status, priority, queue_id, created_at, updated_at, \
+           first_response_due_at, sla_due_at) \
+         VALUES ($1, nextval('ticket_number'), $2, $3, $4, 'new', 'normal', $5, $6, $6, $7, $7) RETURNING number",
+    )
+    .bind(&ticket_id)
+    .bind(&subject)
+    .bind(&customer_id)
+    .bind(Channel::Email.as_str())
+    .bind(&mailbox.queue_id)
+    .bind(now)
+    .bind(due)
+    .fetch_one(&mut **tx)
+    .await?;
+    sqlx::query(
+        "INSERT INTO events (id, at, kind, ticket_id, queue_id, customer_id, data) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(format!("{ticket_id}/created"))
+    .bind(now)
+    .bind(EventKind::TicketCreated.as_str())
+    .bind(&ticket_id)
+    .bind(&mailbox.queue_id)
+    .bind(&customer_id)
+    .bind(json!({ "channel": "email", "mailbox": mailbox.name }))
+    .execute(&mut **tx)
+    .await?;
+    let customer = crate::admin::customer_row(tx, &customer_id).await?;
+    let change = NewChange {
+        bucket: queue_bucket(&mailbox.queue_id),
+        entity: "customer",
+        id: customer_id,
+        op: Op::Upsert,
+        data: customer,
+    };
+    Ok((ticket_id, number, change))
+}

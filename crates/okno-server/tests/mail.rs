@@ -1,0 +1,261 @@
+//! Email against real mail servers: Dovecot holds the support mailbox, aiosmtpd stands in for
+//! the customers' mail servers. The hand-written corpus of okno-mail goes in over IMAP; tickets,
+//! customers and attachments come out in PostgreSQL and in what a desk pulls; an operator's
+//! reply goes out over SMTP with the threading headers a mail client needs.
+
+mod common;
+mod peers;
+
+use std::time::Duration;
+
+use common::Harness;
+use okno_core::{Channel, Mutation};
+use okno_server::admin;
+use okno_server::mail::config::{Endpoint, MailConfig, Mailbox, Password, Security};
+use okno_sync::{PushItem, PushRequest, SCHEMA_VERSION};
+use peers::{Dovecot, SmtpSink, eventually, imap};
+use serde_json::{Value, json};
+
+const CORPUS: &[&str] = &[
+    "utf8-qp.eml",
+    "cp1251-base64.eml",
+    "koi8r-qp.eml",
+    "alternative.eml",
+    "html-only.eml",
+    "nested-attachments.eml",
+    "malformed.eml",
+    "auto-reply.eml",
+    "bounce.eml",
+];
+
+fn corpus(file: &str) -> Vec<u8> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../okno-mail/tests/corpus").join(file);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+pub fn mail_config(imap_port: u16, smtp_port: u16) -> MailConfig {
+    let text = format!(
+        "[mail]\npoll_seconds = 1\n[[email]]\nname = \"support\"\nqueue = \"Email\"\naddress = \"support@shop.test\"\n\
+         imap = \"imap://support%40shop.test@127.0.0.1:{imap_port}\"\nsmtp = \"smtp://127.0.0.1:{smtp_port}\"\n\
+         password_env = \"OKNO_TEST_MAIL_PASSWORD\"\n"
+    );
+    let config = MailConfig::parse(&text, |_| Some(peers::PASSWORD.to_owned())).expect("config");
+    assert_eq!(
+        config.mailboxes[0],
+        Mailbox {
+            name: "support".into(),
+            queue: "Email".into(),
+            address: "support@shop.test".into(),
+            imap: Endpoint {
+                host: "127.0.0.1".into(),
+                port: imap_port,
+                user: Some(peers::USER.into()),
+                security: Security::StartTlsIfOffered
+            },
+            smtp: Endpoint {
+                host: "127.0.0.1".into(),
+                port: smtp_port,
+                user: None,
+                security: Security::StartTlsIfOffered
+            },
+            password: Password::new(peers::PASSWORD),
+        }
+    );
+    config
+}
+
+async fn email_queue(h: &Harness) {
+    admin::create_queue(&h.pool, "qmail", "Email", Channel::Email, "d1").await.unwrap();
+    admin::grant_queue(&h.pool, "anna", "qmail").await.unwrap();
+}
+
+async fn scalar(h: &Harness, sql: &str, bind: &str) -> i64 {
+    sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_owned())).bind(bind).fetch_one(&h.pool).await.unwrap()
+}
+
+async fn intake_count(h: &Harness) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM mail_intake").fetch_one(&h.pool).await.unwrap()
+}
+
+#[tokio::test]
+async fn mail_in_dovecot_becomes_tickets_and_a_reply_reaches_the_customer_threaded() {
+    let _ = tracing_subscriber::fmt().with_env_filter("okno_server=debug").with_test_writer().try_init();
+    let h = Harness::new().await;
+    email_queue(&h).await;
+    let dovecot = Dovecot::start();
+    let smtp = SmtpSink::start();
+    let mut sender = imap(dovecot.port).await;
+    for file in CORPUS {
+        sender.append("INBOX", None, None, corpus(file)).await.unwrap();
+    }
+    let tasks = okno_server::mail::start(&h.state, &mail_config(dovecot.port, smtp.port)).await.unwrap();
+
+    let all = CORPUS.len() as i64;
+    eventually(Duration::from_secs(30), "the corpus taken in", || async {
+        (intake_count(&h).await == all).then_some(())
+    })
+    .await;
+    // Seven people wrote; the out-of-office answer and the bounce thread to no ticket and open none.
+    let tickets: Vec<(i64, String, String)> =
+        sqlx::query_as("SELECT number, subject, status FROM tickets WHERE channel = 'email' ORDER BY number")
+            .fetch_all(&h.pool)
+            .await
+            .unwrap();
+    let subjects: Vec<&str> = tickets.iter().map(|t| t.1.as_str()).collect();
+    for want in ["Где мой заказ №5521?", "Возврат денег", "Курьер не приехал", "Damaged parcel photos"]
+    {
+        assert!(subjects.contains(&want), "{want} among {subjects:?}");
+    }
+    assert_eq!(tickets.len(), 7, "{subjects:?}");
+    assert!(tickets.iter().all(|t| t.0 >= 1000 && t.2 == "new"));
+    let kinds: Vec<(String, Option<String>)> =
+        sqlx::query_as("SELECT kind, ticket_id FROM mail_intake WHERE kind IN ('auto_reply', 'bounce') ORDER BY kind")
+            .fetch_all(&h.pool)
+            .await
+            .unwrap();
+    assert_eq!(kinds, [("auto_reply".to_owned(), None), ("bounce".to_owned(), None)]);
+
+    // The sender became a customer with their address; the Windows-1251 text reads as Russian.
+    assert_eq!(
+        scalar(&h, "SELECT count(*) FROM customer_identities WHERE kind = 'email' AND normalized = $1", "ivan@mail.ru")
+            .await,
+        1
+    );
+    let body: String = sqlx::query_scalar(
+        "SELECT m.body FROM messages m JOIN tickets t ON t.id = m.ticket_id WHERE t.subject = 'Возврат денег'",
+    )
+    .fetch_one(&h.pool)
+    .await
+    .unwrap();
+    assert!(body.contains("вернуть деньги за повреждённую посылку"), "{body}");
+    // Attachments are stored once, by content, and listed on the message.
+    let attachments: Value = sqlx::query_scalar(
+        "SELECT m.attachments FROM messages m JOIN tickets t ON t.id = m.ticket_id WHERE t.subject = 'Damaged parcel photos'",
+    )
+    .fetch_one(&h.pool)
+    .await
+    .unwrap();
+    let names: Vec<&str> = attachments.as_array().unwrap().iter().map(|a| a["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["box.png", "receipt.pdf"]);
+    let sha = attachments[1]["sha256"].as_str().unwrap();
+    let pdf: Vec<u8> =
+        sqlx::query_scalar("SELECT data FROM blobs WHERE sha256 = $1").bind(sha).fetch_one(&h.pool).await.unwrap();
+    assert!(pdf.starts_with(b"%PDF-1.4"));
+    // The malformed message is a ticket with what could be read and the notes.
+    let notes: Value =
+        sqlx::query_scalar("SELECT m.email->'notes' FROM messages m WHERE m.email->'from' = 'null'::jsonb")
+            .fetch_one(&h.pool)
+            .await
+            .unwrap();
+    assert!(notes.to_string().contains("no readable sender"), "{notes}");
+    // The HTML-only message is sanitised on the server: no script reaches a desk.
+    let html: String = sqlx::query_scalar(
+        "SELECT m.email->>'html' FROM messages m JOIN tickets t ON t.id = m.ticket_id WHERE t.subject = 'Invoice for last month'",
+    )
+    .fetch_one(&h.pool)
+    .await
+    .unwrap();
+    assert!(html.contains("<i>invoice</i>") && !html.contains("script"), "{html}");
+
+    // What a desk of the queue pulls: the ticket, its customer and the message with its email.
+    let anna = h.token("anna").await;
+    let (_, pulled) = h.post("/v1/pull", Some(&anna), json!({ "cursor": 0, "limit": 1000 })).await;
+    let changes = pulled["changes"].as_array().unwrap();
+    let pulled_message = changes
+        .iter()
+        .find(|c| c["entity"] == "message" && c["data"]["subject"] == "Курьер не приехал")
+        .expect("the KOI8-R message reaches the desk");
+    assert_eq!(pulled_message["data"]["email"]["from"]["address"], "sveta@yandex.ru");
+
+    // Every fetched message is flagged seen on the server, after it was committed.
+    let unseen = sender.search("UNSEEN").await.unwrap();
+    assert!(unseen.is_empty(), "unseen after intake: {unseen:?}");
+
+    // The customer answers the first ticket: the answer joins it (In-Reply-To), no new ticket.
+    let (ticket_id, number): (String, i64) =
+        sqlx::query_as("SELECT id, number FROM tickets WHERE subject = 'Где мой заказ №5521?'")
+            .fetch_one(&h.pool)
+            .await
+            .unwrap();
+    let follow_up = "From: Olga <olga.petrova@example.com>\r\nTo: support@shop.test\r\nSubject: Re: Где мой заказ\r\n\
+                     Message-ID: <follow-1@mail.example.com>\r\nIn-Reply-To: <utf8-qp-1@mail.example.com>\r\n\
+                     Content-Type: text/plain; charset=utf-8\r\n\r\nЕщё раз: где заказ?\r\n";
+    sender.append("INBOX", None, None, follow_up.as_bytes()).await.unwrap();
+    eventually(Duration::from_secs(30), "the follow-up joins its ticket", || async {
+        (scalar(&h, "SELECT count(*) FROM messages WHERE ticket_id = $1", &ticket_id).await == 2).then_some(())
+    })
+    .await;
+    assert_eq!(scalar(&h, "SELECT count(*) FROM tickets WHERE channel = 'email' AND id <> $1", &ticket_id).await, 6);
+
+    // Anna replies from her desk (a synced mutation, as the window sends it).
+    let push = PushRequest {
+        client_id: "anna-desk".into(),
+        schema_version: SCHEMA_VERSION,
+        mutations: vec![PushItem {
+            client_seq: 1,
+            mutation_id: "anna-desk-1".into(),
+            mutation: Mutation::ReplyTicket {
+                ticket_id: ticket_id.clone(),
+                message_id: "reply-0001".into(),
+                body: "Ольга, заказ 5521 передан курьеру сегодня.".into(),
+                internal: false,
+                at: okno_core::unix_ms(std::time::SystemTime::now()),
+            },
+        }],
+    };
+    let (code, resp) = h.post("/v1/push", Some(&anna), serde_json::to_value(push).unwrap()).await;
+    assert_eq!(code, 200, "{resp}");
+    let delivered = eventually(Duration::from_secs(30), "the reply in the customer's mailbox", || async {
+        let all = smtp.delivered();
+        (!all.is_empty()).then_some(all)
+    })
+    .await;
+    assert_eq!(delivered.len(), 1);
+    let reply = okno_mail::read(&delivered[0], 1 << 20);
+    assert_eq!(reply.to.iter().map(|m| m.address.as_str()).collect::<Vec<_>>(), ["olga.petrova@example.com"]);
+    assert_eq!(reply.from.as_ref().unwrap().address, "support@shop.test");
+    assert_eq!(reply.subject, format!("Re: Где мой заказ №5521? [#{number}]"));
+    assert_eq!(reply.in_reply_to, ["follow-1@mail.example.com"]);
+    assert_eq!(reply.references, ["utf8-qp-1@mail.example.com", "follow-1@mail.example.com"]);
+    assert_eq!(reply.message_id, "reply-0001@shop.test");
+    assert!(reply.text.contains("передан курьеру"), "{}", reply.text);
+    let delivery: Value = eventually(Duration::from_secs(10), "the delivery state on the message", || async {
+        let d: Value = sqlx::query_scalar("SELECT email->'delivery' FROM messages WHERE id = 'reply-0001'")
+            .fetch_one(&h.pool)
+            .await
+            .unwrap();
+        (d["state"] == "sent").then_some(d)
+    })
+    .await;
+    assert!(delivery["at"].as_i64().is_some(), "{delivery}");
+
+    // The customer answers the reply (threaded by our Message-ID): it lands on the same ticket.
+    let answer = "From: olga.petrova@example.com\r\nTo: support@shop.test\r\nSubject: Re: something else\r\n\
+                  Message-ID: <follow-2@mail.example.com>\r\nIn-Reply-To: <reply-0001@shop.test>\r\n\r\nСпасибо!\r\n";
+    sender.append("INBOX", None, None, answer.as_bytes()).await.unwrap();
+    eventually(Duration::from_secs(30), "the answer to our reply joins the ticket", || async {
+        (scalar(&h, "SELECT count(*) FROM messages WHERE ticket_id = $1 AND direction = 'inbound'", &ticket_id).await
+            == 3)
+            .then_some(())
+    })
+    .await;
+
+    // A restart of intake fetches nothing twice.
+    for task in tasks {
+        task.abort();
+    }
+    sqlx::query("UPDATE mailbox_state SET lease_until = now() - interval '1 second'").execute(&h.pool).await.unwrap();
+    let before = intake_count(&h).await;
+    sqlx::query("UPDATE mailbox_state SET last_uid = 0").execute(&h.pool).await.unwrap();
+    let tasks = okno_server::mail::start(&h.state, &mail_config(dovecot.port, smtp.port)).await.unwrap();
+    eventually(Duration::from_secs(30), "a re-read of the whole mailbox", || async {
+        let last: i64 = sqlx::query_scalar("SELECT last_uid FROM mailbox_state").fetch_one(&h.pool).await.unwrap();
+        (last >= before).then_some(())
+    })
+    .await;
+    assert_eq!(intake_count(&h).await, before, "re-reading the mailbox deduplicates by Message-ID");
+    for task in tasks {
+        task.abort();
+    }
+    let _ = sender.logout().await;
+}
