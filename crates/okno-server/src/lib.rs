@@ -144,6 +144,7 @@ pub fn app(state: AppState) -> Router {
         .route(okno_sync::PUSH_PATH, post(push::push))
         .route(okno_sync::PULL_PATH, post(pull::pull))
         .route(okno_sync::LIVE_PATH, get(live::ws::live))
+        .route(okno_sync::BLOB_PATH, get(mail::blobs::download))
         .with_state(state)
 }
 

@@ -73,6 +73,18 @@ async fn scalar(h: &Harness, sql: &str, bind: &str) -> i64 {
     sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_owned())).bind(bind).fetch_one(&h.pool).await.unwrap()
 }
 
+async fn download(h: &Harness, token: &str, sha256: &str) -> (u16, axum::http::HeaderMap, Vec<u8>) {
+    use tower::ServiceExt;
+    let request = axum::http::Request::get(okno_sync::blob_path(sha256))
+        .header("authorization", format!("Bearer {token}"))
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let response = h.app.clone().oneshot(request).await.unwrap();
+    let (parts, body) = response.into_parts();
+    let bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap().to_vec();
+    (parts.status.as_u16(), parts.headers, bytes)
+}
+
 async fn intake_count(h: &Harness) -> i64 {
     sqlx::query_scalar("SELECT count(*) FROM mail_intake").fetch_one(&h.pool).await.unwrap()
 }
@@ -141,6 +153,14 @@ async fn mail_in_dovecot_becomes_tickets_and_a_reply_reaches_the_customer_thread
     let pdf: Vec<u8> =
         sqlx::query_scalar("SELECT data FROM blobs WHERE sha256 = $1").bind(sha).fetch_one(&h.pool).await.unwrap();
     assert!(pdf.starts_with(b"%PDF-1.4"));
+    // A desk of the queue downloads it; a contractor of another queue cannot, even knowing the hash.
+    let (code, headers, bytes) = download(&h, &h.token("anna").await, sha).await;
+    assert_eq!(code, 200);
+    assert_eq!(bytes, pdf);
+    assert_eq!(headers.get("content-type").unwrap(), "application/pdf");
+    assert!(headers.get("content-disposition").unwrap().to_str().unwrap().contains("receipt.pdf"));
+    let (code, _, _) = download(&h, &h.token("kate").await, sha).await;
+    assert_eq!(code, 403);
     // The malformed message is a ticket with what could be read and the notes.
     let notes: Value =
         sqlx::query_scalar("SELECT m.email->'notes' FROM messages m WHERE m.email->'from' = 'null'::jsonb")

@@ -16,6 +16,13 @@ pub const PULL_PATH: &str = "/v1/pull";
 pub const LOGIN_PATH: &str = "/v1/login";
 /// A new access token for a refresh token.
 pub const REFRESH_PATH: &str = "/v1/refresh";
+/// An attachment by the hex SHA-256 of its content (`/v1/blobs/{sha256}`, axum's route syntax).
+pub const BLOB_PATH: &str = "/v1/blobs/{sha256}";
+
+/// The download address of the attachment named `sha256`.
+pub fn blob_path(sha256: &str) -> String {
+    BLOB_PATH.replace("{sha256}", sha256)
+}
 
 /// The schema version this build speaks; sent in every push.
 pub const SCHEMA_VERSION: u32 = 1;

@@ -51,3 +51,4 @@ pub async fn start(state: &AppState, config: &config::MailConfig) -> anyhow::Res
     }
     Ok(tasks)
 }
+pub mod blobs;
