@@ -105,6 +105,8 @@ command_table! {
         ui_ready() -> ();
         /// Where sync with the server stands (also sent as the "sync" event).
         sync_status() -> SyncStatus;
+        /// Saves an email attachment from the server into the Downloads folder; returns the path.
+        download_attachment(sha256: String, name: String) -> String;
     }
     Phone {
         /// The phone as it is now (also sent as the "phone" event on every change).
@@ -259,6 +261,16 @@ impl Desk {
 
     async fn sync_status(&self) -> Result<SyncStatus> {
         Ok(self.sync.status())
+    }
+
+    async fn download_attachment(&self, sha256: String, name: String) -> Result<String> {
+        if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(UiError::new(ErrorCode::InvalidInput, "not an attachment's name"));
+        }
+        let bytes = self.sync.download_blob(&sha256).await.map_err(|e| UiError::new(ErrorCode::Unavailable, e))?;
+        let path = crate::downloads::save(&self.data_dir, &name, &bytes)
+            .map_err(|e| UiError::new(ErrorCode::Internal, format!("cannot save {name}: {e}")))?;
+        Ok(path.display().to_string())
     }
 }
 

@@ -10,6 +10,8 @@ pub enum ErrorCode {
     NotFound,
     InvalidInput,
     Storage,
+    /// Needs the server, which this desk has not reached (or is not set up to use).
+    Unavailable,
     Internal,
 }
 

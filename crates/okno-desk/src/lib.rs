@@ -19,6 +19,7 @@ pub use okno_store::demo::DemoSize;
 
 mod bindings;
 pub mod commands;
+mod downloads;
 pub mod error;
 pub mod http_bridge;
 pub mod phone;
@@ -52,6 +53,8 @@ pub struct Desk {
     /// The softphone; `None` only if it failed to start (the inbox works without it).
     pub phone: Option<Arc<phone::PhoneService>>,
     pub sync: Arc<sync::SyncService>,
+    /// Where the store lives; downloads fall back to a folder here.
+    pub data_dir: PathBuf,
 }
 
 impl Desk {
@@ -82,7 +85,7 @@ impl Desk {
                 }
             };
         let sync = sync::start(store.clone(), provision.as_deref(), options.demo, secrets);
-        Ok(Desk { store, demo: options.demo, started, phone, sync })
+        Ok(Desk { store, demo: options.demo, started, phone, sync, data_dir: options.data_dir.clone() })
     }
 
     /// A setting's text, `None` when unset or unreadable (the shell's hotkeys and window options).

@@ -91,6 +91,16 @@ pub struct SyncService {
     status: Mutex<SyncStatus>,
     listener: Mutex<Option<Listener>>,
     notifier: Mutex<Option<Notifier>>,
+    /// The server and the current access token, once the driver runs: for downloads.
+    server: Mutex<Option<ServerAccess>>,
+}
+
+/// What a download from the server needs; the token never leaves this module.
+#[derive(Clone)]
+struct ServerAccess {
+    base: String,
+    http: reqwest::Client,
+    access: watch::Receiver<Option<String>>,
 }
 
 impl std::fmt::Debug for SyncService {
@@ -112,7 +122,28 @@ impl SyncService {
             }),
             listener: Mutex::new(None),
             notifier: Mutex::new(None),
+            server: Mutex::new(None),
         })
+    }
+
+    /// An attachment's bytes from the server, by the hex SHA-256 the message names it by.
+    pub async fn download_blob(&self, sha256: &str) -> Result<Vec<u8>, String> {
+        let access = self.server.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let Some(server) = access else {
+            return Err("attachments download from the server, and this desk is not connected to one".into());
+        };
+        let token = server.access.borrow().clone().ok_or("not signed in to the server yet")?;
+        let response = server
+            .http
+            .get(format!("{}{}", server.base, okno_sync::blob_path(sha256)))
+            .bearer_auth(token)
+            .send()
+            .await
+            .map_err(|e| e.without_url().to_string())?;
+        if !response.status().is_success() {
+            return Err(format!("the server answered {}", response.status()));
+        }
+        Ok(response.bytes().await.map_err(|e| e.without_url().to_string())?.to_vec())
     }
 
     pub fn status(&self) -> SyncStatus {
@@ -333,6 +364,8 @@ async fn run(service: Arc<SyncService>, store: Store, config: ServerConfig, secr
         }
     };
     let (access_tx, access_rx) = watch::channel(None);
+    *service.server.lock().unwrap_or_else(|e| e.into_inner()) =
+        Some(ServerAccess { base: config.base.clone(), http: http.clone(), access: access_rx.clone() });
     let mut auth = Auth { config: config.clone(), http: http.clone(), access: access_tx, refresh: None, secrets };
     let client_id = match store.sync_client_id().await {
         Ok(id) => id,

@@ -249,7 +249,13 @@ async fn mail_in_dovecot_becomes_tickets_and_a_reply_reaches_the_customer_thread
     .await;
     assert!(delivery["at"].as_i64().is_some(), "{delivery}");
 
-    // The customer answers the reply (threaded by our Message-ID): it lands on the same ticket.
+    // The operator resolves the ticket; the customer answers the reply (threaded by our
+    // Message-ID): the answer lands on the same ticket and reopens it.
+    sqlx::query("UPDATE tickets SET status = 'resolved' WHERE id = $1")
+        .bind(&ticket_id)
+        .execute(&h.pool)
+        .await
+        .unwrap();
     let answer = "From: olga.petrova@example.com\r\nTo: support@shop.test\r\nSubject: Re: something else\r\n\
                   Message-ID: <follow-2@mail.example.com>\r\nIn-Reply-To: <reply-0001@shop.test>\r\n\r\nСпасибо!\r\n";
     sender.append("INBOX", None, None, answer.as_bytes()).await.unwrap();
@@ -259,6 +265,12 @@ async fn mail_in_dovecot_becomes_tickets_and_a_reply_reaches_the_customer_thread
             .then_some(())
     })
     .await;
+    let status: String = sqlx::query_scalar("SELECT status FROM tickets WHERE id = $1")
+        .bind(&ticket_id)
+        .fetch_one(&h.pool)
+        .await
+        .unwrap();
+    assert_eq!(status, "open", "a customer's answer reopens a resolved ticket");
 
     // A restart of intake fetches nothing twice.
     for task in tasks {

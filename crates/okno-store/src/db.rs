@@ -11,8 +11,11 @@ use crate::StoreError;
 /// `PRAGMA application_id` of an Okno store ("OKNO"): tells our files from other programs'.
 pub const APPLICATION_ID: i64 = 0x4F4B_4E4F;
 
-const MIGRATIONS: &[(i64, &str)] =
-    &[(1, include_str!("../migrations/0001_initial.sql")), (2, include_str!("../migrations/0002_sync.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../migrations/0001_initial.sql")),
+    (2, include_str!("../migrations/0002_sync.sql")),
+    (3, include_str!("../migrations/0003_email.sql")),
+];
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS[MIGRATIONS.len() - 1].0;

@@ -365,6 +365,7 @@ struct CustomerGen {
     ru: bool,
     tier: CustomerTier,
     phone: String,
+    email: Option<String>,
     order_numbers: Vec<String>,
 }
 
@@ -482,6 +483,7 @@ impl Store {
             };
             let phone = format_phone(&phone_digits);
             let mut contacts = vec![phone.clone(), phone_digits.clone()];
+            let mut email_address = None;
             identities.push((id.clone(), "phone", phone.clone(), phone_digits.clone()));
             if rng.chance(0.3) {
                 let d2 = format!("{}{:07}", if ru { "7495" } else { "1415" }, (i * 7 + 13) % 10_000_000);
@@ -499,6 +501,7 @@ impl Store {
                 );
                 contacts.push(email.clone());
                 identities.push((id.clone(), "email", email.clone(), email.to_lowercase()));
+                email_address = Some(email.clone());
             }
             if rng.chance(0.2) {
                 let handle = format!("@{}", translit(&name).to_lowercase().replace(' ', "_"));
@@ -547,7 +550,7 @@ impl Store {
                 created,
                 contacts.join(" "),
             ));
-            customers.push(CustomerGen { id, name, ru, tier, phone, order_numbers });
+            customers.push(CustomerGen { id, name, ru, tier, phone, email: email_address, order_numbers });
         }
         for chunk in rows.chunks(BATCH_ROWS) {
             let mut qb = QueryBuilder::<Sqlite>::new(
@@ -705,6 +708,18 @@ impl Store {
                     "[]".to_owned()
                 };
                 preview = body.chars().take(140).collect();
+                // What the server's mail intake and outbox would have written (no rng draw, so
+                // the rest of the dataset stays as it was for a seed).
+                let email = (channel == "email" && direction != "internal").then(|| {
+                    let customer = serde_json::json!({ "address": c.email.clone().unwrap_or_else(|| "customer@example.com".into()), "name": c.name });
+                    let center = serde_json::json!({ "address": queue.1, "name": if inbound { None } else { Some(&author) } });
+                    let (from, to) = if inbound { (customer, center) } else { (center, customer) };
+                    let mut email = serde_json::json!({ "from": from, "to": [to], "kind": "personal" });
+                    if !inbound {
+                        email["delivery"] = serde_json::json!({ "state": "sent", "at": at });
+                    }
+                    email.to_string()
+                });
                 message_rows.push(MessageGen {
                     id: rng.id(at),
                     ticket_id: id.clone(),
@@ -715,6 +730,7 @@ impl Store {
                     body,
                     attachments,
                     created_at: at,
+                    email,
                 });
                 summary.messages += 1;
                 let gap = if channel == "chat" || channel == "messenger" {
@@ -894,6 +910,7 @@ struct MessageGen {
     body: String,
     attachments: String,
     created_at: Millis,
+    email: Option<String>,
 }
 
 struct CallGen {
@@ -939,11 +956,15 @@ async fn flush_tickets(
     }
     for chunk in messages.chunks(BATCH_ROWS) {
         let mut qb = QueryBuilder::<Sqlite>::new(
-            "INSERT INTO messages (id, ticket_id, channel, direction, author_name, subject, body, attachments, created_at) ",
+            "INSERT INTO messages (id, ticket_id, channel, direction, author_name, subject, body, attachments, created_at, email) ",
         );
         qb.push_values(chunk, |mut b, m| {
             b.push_bind(&m.id).push_bind(&m.ticket_id).push_bind(m.channel).push_bind(m.direction).push_bind(&m.author);
-            b.push_bind(&m.subject).push_bind(&m.body).push_bind(&m.attachments).push_bind(m.created_at);
+            b.push_bind(&m.subject)
+                .push_bind(&m.body)
+                .push_bind(&m.attachments)
+                .push_bind(m.created_at)
+                .push_bind(&m.email);
         });
         qb.build().execute(&mut **tx).await?;
     }

@@ -547,12 +547,12 @@ async fn upsert_message(conn: &mut SqliteConnection, id: &str, d: Row<'_>) -> Re
     let author = d.text("author_name")?;
     ensure_operator(conn, d.opt_text("operator_id"), Some(author)).await?;
     sqlx::query(
-        "INSERT INTO messages (id, ticket_id, channel, direction, author_name, operator_id, subject, body, attachments, created_at) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+        "INSERT INTO messages (id, ticket_id, channel, direction, author_name, operator_id, subject, body, attachments, created_at, email) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
          ON CONFLICT (id) DO UPDATE SET ticket_id = excluded.ticket_id, channel = excluded.channel, \
            direction = excluded.direction, author_name = excluded.author_name, operator_id = excluded.operator_id, \
            subject = excluded.subject, body = excluded.body, attachments = excluded.attachments, \
-           created_at = excluded.created_at",
+           created_at = excluded.created_at, email = excluded.email",
     )
     .bind(id)
     .bind(ticket_id)
@@ -564,6 +564,7 @@ async fn upsert_message(conn: &mut SqliteConnection, id: &str, d: Row<'_>) -> Re
     .bind(d.text("body")?)
     .bind(d.json_text("attachments"))
     .bind(d.int("created_at")?)
+    .bind(d.0.get("email").filter(|v| v.is_object()).map(Value::to_string))
     .execute(&mut *conn)
     .await?;
     Ok(())

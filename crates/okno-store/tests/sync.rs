@@ -174,3 +174,53 @@ async fn a_refusal_before_a_later_write_to_the_same_ticket_hands_its_undo_on() {
     let row = store.ticket_row("t1").await.unwrap();
     assert_eq!((row.status, row.tags), (TicketStatus::New, vec!["refund".to_owned()]), "back to before both");
 }
+
+#[tokio::test]
+async fn an_email_message_keeps_its_addresses_html_attachments_and_delivery_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = synced_store(&dir).await;
+    let email = json!({"mailbox": "support", "message_id": "m2@mail.ru", "kind": "personal",
+        "from": {"address": "olga@mail.ru", "name": "Olga"}, "to": [{"address": "support@shop.test", "name": null}], "cc": [],
+        "notes": ["The message has no Message-ID."], "html": "<p>Hi</p><img src=\"https://t.example/p.gif\">", "remote_images": 1});
+    let attachments = json!([{"name": "receipt.pdf", "mime": "application/pdf", "size": 1200,
+        "sha256": "ab".repeat(32), "content_id": null, "inline": false}]);
+    let batch = vec![
+        change(
+            5,
+            "message",
+            "m2",
+            json!({"id": "m2", "ticket_id": "t1", "channel": "email", "direction": "inbound",
+            "author_name": "Olga", "subject": "Re: Refund", "body": "Hi", "attachments": attachments, "email": email, "created_at": 12}),
+        ),
+        change(
+            6,
+            "message",
+            "m3",
+            json!({"id": "m3", "ticket_id": "t1", "channel": "email", "direction": "outbound",
+            "author_name": "Anna", "subject": null, "body": "Sent today", "attachments": [], "created_at": 13,
+            "email": {"delivery": {"state": "failed", "reason": "550 no such user", "at": 14}}}),
+        ),
+    ];
+    assert_eq!(store.apply_server_changes(&batch, 6).await.unwrap(), BatchOutcome::Applied { applied: 2, skipped: 0 });
+    let detail = store.ticket_detail("t1").await.unwrap();
+    let messages: Vec<_> = detail
+        .timeline
+        .iter()
+        .filter_map(|i| match i {
+            TimelineItem::Message(m) => Some(m),
+            _ => None,
+        })
+        .collect();
+    let inbound = messages.iter().find(|m| m.id == "m2").unwrap();
+    let mail = inbound.email.as_ref().expect("email details");
+    assert_eq!(mail.from.as_ref().unwrap().address, "olga@mail.ru");
+    assert_eq!(mail.remote_images, 1);
+    assert_eq!(mail.notes, ["The message has no Message-ID."]);
+    assert_eq!(inbound.attachments[0].sha256.as_deref(), Some("ab".repeat(32).as_str()));
+    let outbound = messages.iter().find(|m| m.id == "m3").unwrap();
+    let delivery = outbound.email.as_ref().and_then(|e| e.delivery.as_ref()).unwrap();
+    assert_eq!(delivery.state, okno_store::views::DeliveryState::Failed);
+    assert_eq!(delivery.reason.as_deref(), Some("550 no such user"));
+    // Messages of other channels have none.
+    assert!(messages.iter().find(|m| m.id == "m1").unwrap().email.is_none());
+}

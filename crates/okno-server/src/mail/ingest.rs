@@ -6,7 +6,7 @@
 //! - dedupe: a Message-ID already in `mail_intake` changes nothing but the mailbox's position;
 //! - threading: In-Reply-To and References against the Message-IDs of the center's messages,
 //!   then the subject's `[#NUMBER]` token; a closed ticket is not reopened by mail (a new one
-//!   starts), a pending or solved one is;
+//!   starts), a pending or resolved one is;
 //! - loops and noise: auto-replies, bounces and mail from the center's own addresses never open
 //!   a ticket; they are kept, marked, on the ticket they thread to, else only recorded in
 //!   `mail_intake`;
@@ -169,11 +169,11 @@ pub async fn ingest(
     .bind(now)
     .fetch_one(&mut *tx)
     .await?;
-    // A customer's reply reopens a pending or solved ticket; machine mail never does.
+    // A customer's reply reopens a pending or resolved ticket; machine mail never does.
     let (ticket, reopened): (Value, bool) = sqlx::query_as(
         "WITH old AS (SELECT status FROM tickets WHERE id = $1 FOR NO KEY UPDATE) \
          UPDATE tickets SET preview = $2, message_count = message_count + 1, updated_at = $3, \
-           status = CASE WHEN $4 AND tickets.status IN ('pending', 'solved') THEN 'open' ELSE tickets.status END \
+           status = CASE WHEN $4 AND tickets.status IN ('pending', 'resolved') THEN 'open' ELSE tickets.status END \
          FROM old WHERE tickets.id = $1 \
          RETURNING to_jsonb(tickets.*), (tickets.status <> old.status)",
     )

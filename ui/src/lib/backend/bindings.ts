@@ -76,8 +76,48 @@ export type TicketDetail = { ticket: TicketRow,
  */
 timeline: Array<TimelineItem>, };
 export type TimelineItem = { "kind": "message" } & MessageView | { "kind": "call" } & CallView;
-export type Attachment = { name: string, mime: string, size: number, };
-export type MessageView = { id: string, ticket_id: string, channel: Channel, direction: MessageDirection, author_name: string, subject: string | null, body: string, attachments: Array<Attachment>, created_at: number, };
+export type Attachment = { name: string, mime: string, size: number, 
+/**
+ * Hex SHA-256 of the content: the server's name for it (`/v1/blobs/{sha256}`); absent on
+ * demo data, which has no server to download from.
+ */
+sha256: string | null, 
+/**
+ * For an inline image, the `cid:` the HTML refers to it by.
+ */
+content_id: string | null, inline: boolean, };
+/**
+ * An address on an email message.
+ */
+export type EmailAddress = { address: string, name: string | null, };
+/**
+ * Where an operator's email reply is: in the server's outbox, accepted by the mail server, or
+ * given up with the mail server's reason.
+ */
+export type DeliveryState = "queued" | "sent" | "failed";
+export type EmailDelivery = { state: DeliveryState, reason: string | null, at: number | null, };
+/**
+ * What the desk shows of an email message, as the server wrote it (okno-server's mail intake
+ * and outbox). The HTML is already sanitised there; the desk still shows it sandboxed.
+ */
+export type EmailView = { mailbox: string | null, message_id: string | null, from: EmailAddress | null, to: Array<EmailAddress>, cc: Array<EmailAddress>, 
+/**
+ * `personal`, `auto_reply`, `bounce` or `own` (mail from one of the center's addresses).
+ */
+kind: string | null, 
+/**
+ * What could not be read of the message, for the operator.
+ */
+notes: Array<string>, html: string | null, 
+/**
+ * Pictures the HTML loads from the web: blocked until the operator asks.
+ */
+remote_images: number, delivery: EmailDelivery | null, };
+export type MessageView = { id: string, ticket_id: string, channel: Channel, direction: MessageDirection, author_name: string, subject: string | null, body: string, attachments: Array<Attachment>, created_at: number, 
+/**
+ * Set on email messages.
+ */
+email: EmailView | null, };
 export type CallView = { id: string, customer_id: string | null, ticket_id: string | null, direction: CallDirection, from_number: string, to_number: string, started_at: number, answered_at: number | null, ended_at: number | null, outcome: CallOutcome, disposition: string | null, notes: string, recording_ref: string | null, operator_name: string | null, queue_name: string | null, 
 /**
  * Talk time; 0 for calls never answered.
@@ -174,7 +214,7 @@ revision: number, };
  * Every command failure.
  */
 export type UiError = { code: ErrorCode, message: string, };
-export type ErrorCode = "not_found" | "invalid_input" | "storage" | "internal";
+export type ErrorCode = "not_found" | "invalid_input" | "storage" | "unavailable" | "internal";
 export type RegistrationState = "unregistered" | "registering" | "registered" | "failed";
 export type SipTransport = "udp" | "tcp" | "tls" | "ws";
 /**
@@ -265,6 +305,8 @@ export interface Backend {
   uiReady(): Promise<void>;
   /** Where sync with the server stands (also sent as the "sync" event). */
   syncStatus(): Promise<SyncStatus>;
+  /** Saves an email attachment from the server into the Downloads folder; returns the path. */
+  downloadAttachment(sha256: string, name: string): Promise<string>;
 }
 
 
@@ -301,7 +343,7 @@ export interface PhoneCommands {
 export type InvokeFn = <T>(cmd: string, args?: Record<string, unknown>) => Promise<T>;
 
 /** Every command's name, as `invoke` sends it. */
-export const COMMAND_NAMES = ["app_info", "store_stats", "list_queues", "list_operators", "me", "set_agent_state", "list_tickets", "list_tags", "get_ticket", "reply_ticket", "set_ticket_status", "assign_ticket", "set_ticket_tags", "get_customer", "search", "ui_ready", "sync_status", "phone_snapshot", "phone_dial", "phone_answer", "phone_reject", "phone_hangup", "phone_hold", "phone_mute", "phone_dtmf", "phone_transfer", "phone_complete_transfer", "phone_conference", "phone_recording", "phone_set_note", "phone_wrap_up", "list_dispositions", "call_history", "mark_calls_seen", "list_sip_accounts", "save_sip_account", "delete_sip_account", "sip_codecs", "audio_devices", "set_audio_devices"] as const;
+export const COMMAND_NAMES = ["app_info", "store_stats", "list_queues", "list_operators", "me", "set_agent_state", "list_tickets", "list_tags", "get_ticket", "reply_ticket", "set_ticket_status", "assign_ticket", "set_ticket_tags", "get_customer", "search", "ui_ready", "sync_status", "download_attachment", "phone_snapshot", "phone_dial", "phone_answer", "phone_reject", "phone_hangup", "phone_hold", "phone_mute", "phone_dtmf", "phone_transfer", "phone_complete_transfer", "phone_conference", "phone_recording", "phone_set_note", "phone_wrap_up", "list_dispositions", "call_history", "mark_calls_seen", "list_sip_accounts", "save_sip_account", "delete_sip_account", "sip_codecs", "audio_devices", "set_audio_devices"] as const;
 
 /** The Backend over `invoke` (arguments in camelCase, as Tauri sends them). */
 export function createTauriBackend(invoke: InvokeFn): Backend {
@@ -323,6 +365,7 @@ export function createTauriBackend(invoke: InvokeFn): Backend {
     search: (query, limit) => invoke("search", { query, limit }),
     uiReady: () => invoke("ui_ready"),
     syncStatus: () => invoke("sync_status"),
+    downloadAttachment: (sha256, name) => invoke("download_attachment", { sha256, name }),
   };
 }
 /** The PhoneCommands over `invoke` (arguments in camelCase, as Tauri sends them). */

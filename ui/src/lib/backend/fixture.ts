@@ -4,7 +4,7 @@
 // try the virtual list; only the first 60 tickets have hand-written conversations.
 import { tagMatches } from "../snippet";
 import type {
-  AgentState, Backend, CallOutcome, CallView, Channel, ContactItem, CustomerCard, CustomerTier, Identity, MessageView,
+  AgentState, Backend, CallOutcome, CallView, Channel, ContactItem, CustomerCard, CustomerTier, EmailView, Identity, MessageView,
   OperatorView, OrderView, Priority, QueueSummary, SearchHit, SearchResults, TicketDetail, TicketFilter, TicketRow,
   TicketStatus, TimelineItem, UiError,
 } from "./bindings";
@@ -198,6 +198,16 @@ export function fixtureBackend(options: FixtureOptions = {}): FixtureBackend {
   }
   const byId = new Map(tickets.map((t) => [t.id, t]));
 
+  const noEmail: EmailView = { mailbox: null, message_id: null, from: null, to: [], cc: [], kind: null, notes: [], html: null, remote_images: 0, delivery: null };
+  /** What the server's mail intake and outbox would have written on a demo email message. */
+  const fixtureEmail = (direction: MessageView["direction"], author: string, customer: string, k: number, body: string): EmailView => {
+    const customerAddress = { address: `${customer.toLowerCase().replace(/[^a-z]+/g, ".").replace(/^\.|\.$/g, "") || "customer"}@example.com`, name: customer };
+    const support = { address: "support@shop.example", name: direction === "outbound" ? author : "Support" };
+    if (direction === "outbound") return { ...noEmail, from: support, to: [customerAddress], delivery: { state: "sent", reason: null, at: null } };
+    const html = k === 0 ? `<p>${body.replace(/&/g, "&amp;").replace(/</g, "&lt;")}</p><p><img src="https://shop.example/logo.png" alt="logo" width="120"></p>` : null;
+    return { ...noEmail, from: customerAddress, to: [support], kind: "personal", html, remote_images: html ? 1 : 0 };
+  };
+
   // Conversations are made on first view, then kept (so replies stay).
   const timelines = new Map<string, TimelineItem[]>();
   const timeline = (t: TicketRow): TimelineItem[] => {
@@ -209,8 +219,11 @@ export function fixtureBackend(options: FixtureOptions = {}): FixtureBackend {
     const msg = (k: number, direction: MessageView["direction"], author: string, body: string, at: number): TimelineItem => ({
       kind: "message", id: `${t.id}-m${k}`, ticket_id: t.id, channel: t.channel, direction, author_name: author,
       subject: t.channel === "email" && direction !== "internal" ? (k === 0 ? t.subject : `Re: ${t.subject}`) : null, body,
-      attachments: t.channel === "email" && k === 0 ? [{ name: "photo_2026-11-19.jpg", mime: "image/jpeg", size: 1_284_113 }, { name: "invoice.pdf", mime: "application/pdf", size: 88_402 }] : [],
+      attachments: t.channel === "email" && k === 0
+        ? [{ name: "photo_2026-11-19.jpg", mime: "image/jpeg", size: 1_284_113, sha256: null, content_id: null, inline: false }, { name: "invoice.pdf", mime: "application/pdf", size: 88_402, sha256: null, content_id: null, inline: false }]
+        : [],
       created_at: at,
+      email: t.channel === "email" && direction !== "internal" ? fixtureEmail(direction, author, c.name, k, body) : null,
     });
     const items: TimelineItem[] = [];
     if (t.channel === "phone" || t.channel === "web_call") {
@@ -287,6 +300,7 @@ export function fixtureBackend(options: FixtureOptions = {}): FixtureBackend {
       timeline(t).push({
         kind: "message", id: `${id}-r${timeline(t).length}`, ticket_id: id, channel: t.channel, direction: internal ? "internal" : "outbound",
         author_name: me.name, subject: null, body: text, attachments: [], created_at: at,
+        email: t.channel === "email" && !internal ? { ...noEmail, delivery: { state: "queued", reason: null, at: null } } : null,
       });
       t.message_count += 1;
       touch(t);
@@ -382,6 +396,9 @@ export function fixtureBackend(options: FixtureOptions = {}): FixtureBackend {
       };
     },
     uiReady: async () => {},
+    downloadAttachment: async () => {
+      throw fail("unavailable", "attachments download from the server, and the demo has none");
+    },
     syncStatus: async () => ({ connection: "local_only", unsent: 0, first_sync: null, last_rejection: null, problem: null, revision: 0 }),
     phoneBook: () => customers.map((c) => ({ id: c.id, name: c.name, phone: c.phone })),
     phoneSetsState: (state: AgentState) => {
