@@ -4,6 +4,8 @@
 //! The tests need a display (Xvfb), `tauri-driver` and `WebKitWebDriver`; `cargo xtask test`
 //! provides all three and passes the app's path in `OKNO_DESKTOP_BIN`.
 
+pub mod server;
+
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

@@ -5,157 +5,20 @@
 //! ticket a team lead assigns announced by a desktop notification, and a demo desk that stays
 //! local.
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
+use okno_e2e::server::{Database, Proc, WAIT, invoke, provision, reply, server_binary, start_server, wait, wait_state};
 use okno_e2e::{Driver, Session, SessionBus, app_binary, artifacts_dir, free_port};
-use serde_json::{Value, json};
+use serde_json::json;
 
-const WAIT: Duration = Duration::from_secs(30);
 const PASSWORD: &str = "e2e-sync-password";
-
-fn server_binary() -> Result<PathBuf> {
-    let path = std::env::var_os("OKNO_SERVER_BIN").map(PathBuf::from).context("OKNO_SERVER_BIN is not set")?;
-    if !path.exists() {
-        bail!("no okno-server at {}", path.display());
-    }
-    Ok(path)
-}
-
-/// A database of its own, dropped at the end.
-struct Database {
-    admin: String,
-    name: String,
-}
-
-impl Database {
-    fn create() -> Result<Database> {
-        let admin =
-            std::env::var("OKNO_TEST_PG").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-        let name = format!("okno_e2e_sync_{}", std::process::id());
-        let db = Database { admin, name };
-        db.admin_sql(&format!("DROP DATABASE IF EXISTS {}", db.name))?;
-        db.admin_sql(&format!("CREATE DATABASE {}", db.name))
-            .context("PostgreSQL must run on 127.0.0.1:5432 (see TESTING.md) or OKNO_TEST_PG name one")?;
-        Ok(db)
-    }
-
-    fn url(&self) -> String {
-        match self.admin.rsplit_once('/') {
-            Some((base, _)) => format!("{base}/{}", self.name),
-            None => self.admin.clone(),
-        }
-    }
-
-    fn admin_sql(&self, sql: &str) -> Result<String> {
-        psql(&self.admin, sql)
-    }
-
-    fn sql(&self, sql: &str) -> Result<String> {
-        psql(&self.url(), sql)
-    }
-}
-
-impl Drop for Database {
-    fn drop(&mut self) {
-        let _ = self.admin_sql(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name));
-    }
-}
-
-fn psql(url: &str, sql: &str) -> Result<String> {
-    let out = Command::new("psql").args([url, "-Atqc", sql]).output().context("psql")?;
-    if !out.status.success() {
-        bail!("psql {sql:?}: {}", String::from_utf8_lossy(&out.stderr));
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
-}
-
-/// A child process of this test, killed on drop.
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start_server(bin: &Path, db: &Database, port: u16, log: &Path) -> Result<Proc> {
-    let child = Command::new(bin)
-        .args(["--listen", &format!("127.0.0.1:{port}")])
-        .env("DATABASE_URL", db.url())
-        .env("OKNO_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::options().create(true).append(true).open(log)?)
-        .spawn()?;
-    let proc = Proc(child);
-    wait("the server's /healthz", || Ok(ureq::get(&format!("http://127.0.0.1:{port}/healthz")).call().is_ok()))?;
-    Ok(proc)
-}
-
-fn wait(what: &str, mut check: impl FnMut() -> Result<bool>) -> Result<()> {
-    let deadline = Instant::now() + WAIT;
-    while Instant::now() < deadline {
-        if check()? {
-            return Ok(());
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    bail!("timed out waiting for {what}")
-}
-
-fn provision(dir: &Path, port: u16, operator: &str) -> Result<PathBuf> {
-    let path = dir.join("provision.toml");
-    std::fs::write(
-        &path,
-        format!(
-            "server_url = \"http://127.0.0.1:{port}\"\n[server]\noperator = \"{operator}\"\npassword_env = \"OKNO_E2E_PASSWORD\"\n"
-        ),
-    )?;
-    Ok(path)
-}
-
-/// Desktop B's command over its HTTP bridge.
-fn invoke(port: u16, command: &str, args: Value) -> Result<Value> {
-    let resp = ureq::post(&format!("http://127.0.0.1:{port}/invoke/{command}")).send_json(args);
-    match resp {
-        Ok(r) => Ok(r.into_json()?),
-        Err(ureq::Error::Status(_, r)) => bail!("{command}: {}", r.into_string()?),
-        Err(e) => Err(e.into()),
-    }
-}
-
-fn sync_state(s: &Session) -> Result<Option<String>> {
-    match s.find_all("[data-testid=sync-state]")?.first() {
-        Some(e) => s.attribute(e, "data-state"),
-        None => Ok(None),
-    }
-}
-
-fn wait_state(s: &Session, state: &str) -> Result<()> {
-    s.wait_until(&format!("sync state {state}"), WAIT, |s| Ok((sync_state(s)?.as_deref() == Some(state)).then_some(())))
-}
 
 fn unsent(s: &Session) -> Result<u32> {
     Ok(match s.find_all("[data-testid=unsent]")?.first() {
         Some(e) => s.attribute(e, "data-count")?.and_then(|n| n.parse().ok()).unwrap_or(0),
         None => 0,
-    })
-}
-
-fn reply(s: &Session, text: &str) -> Result<()> {
-    let box_ = s.wait_for("[data-testid=reply-box]", WAIT)?;
-    s.type_into(&box_[0], text)?;
-    s.click(&s.wait_for("[data-testid=reply-send]", WAIT)?[0])?;
-    s.wait_until("the reply in the conversation", WAIT, |s| {
-        for item in s.find_all("[data-testid=conversation] [data-testid=timeline-item]")? {
-            if s.text_content(&item)?.contains(text) {
-                return Ok(Some(()));
-            }
-        }
-        Ok(None)
     })
 }
 
@@ -179,7 +42,7 @@ fn desktops_sync_through_the_server() -> Result<()> {
         .output()?;
     assert!(seeded.status.success(), "seed: {}", String::from_utf8_lossy(&seeded.stderr));
     let port = free_port()?;
-    let mut server_proc = Some(start_server(&server, &db, port, &server_log)?);
+    let mut server_proc = Some(start_server(&server, &db, port, &server_log, &[], &[])?);
 
     // Desktop A (anna) in its window: a new desk does its first sync.
     let dir_a = work.path().join("a");
@@ -241,7 +104,7 @@ fn desktops_sync_through_the_server() -> Result<()> {
     assert!(!on_server(&db, &second)?);
 
     // It comes back: the reply goes out by itself.
-    server_proc = Some(start_server(&server, &db, port, &server_log)?);
+    server_proc = Some(start_server(&server, &db, port, &server_log, &[], &[])?);
     wait_state(&s, "online")?;
     s.wait_until("nothing unsent", WAIT, |s| Ok((unsent(s)? == 0).then_some(())))?;
     assert!(on_server(&db, &second)?, "the offline reply is on the server");

@@ -4,16 +4,15 @@
 //! reply goes out over SMTP with the threading headers a mail client needs.
 
 mod common;
-mod peers;
 
 use std::time::Duration;
 
-use common::Harness;
+use common::{Harness, eventually, imap};
 use okno_core::{Channel, Mutation};
 use okno_server::admin;
 use okno_server::mail::config::{Endpoint, MailConfig, Mailbox, Password, Security};
 use okno_sync::{PushItem, PushRequest, SCHEMA_VERSION};
-use peers::{Dovecot, SmtpSink, eventually, imap};
+use okno_testkit::mail::{self as peers, Dovecot, SmtpSink};
 use serde_json::{Value, json};
 
 const CORPUS: &[&str] = &[

@@ -2,15 +2,14 @@
 //! started again: every message becomes exactly one ticket message, none is lost, none doubled.
 
 mod common;
-mod peers;
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::Harness;
+use common::{Harness, eventually, imap};
 use okno_core::Channel;
 use okno_server::admin;
-use peers::{Dovecot, SmtpSink, eventually, imap};
+use okno_testkit::mail::{self as peers, Dovecot, SmtpSink};
 
 const MESSAGES: usize = 1000;
 

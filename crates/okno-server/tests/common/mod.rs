@@ -206,3 +206,29 @@ pub async fn call(
         serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
     (status, value)
 }
+
+/// Wait until `check` returns Some, polling; panics with `what` after `timeout`.
+pub async fn eventually<T, F: Future<Output = Option<T>>>(
+    timeout: Duration,
+    what: &str,
+    mut check: impl FnMut() -> F,
+) -> T {
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(std::time::Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// An IMAP session on the test Dovecot as the mail's sender would have it: to put messages into
+/// the mailbox and look at their flags.
+pub async fn imap(port: u16) -> async_imap::Session<tokio::net::TcpStream> {
+    use okno_testkit::mail::{PASSWORD, USER};
+    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    let mut client = async_imap::Client::new(tcp);
+    client.read_response().await.unwrap().unwrap();
+    client.login(USER, PASSWORD).await.map_err(|(e, _)| e).unwrap()
+}

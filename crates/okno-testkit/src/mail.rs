@@ -1,33 +1,20 @@
-//! Real mail servers for the mail tests: Dovecot (IMAP) and aiosmtpd (SMTP), each on a free
-//! loopback port in a temporary directory, stopped when dropped. See ../shared/TESTING.md.
+//! Real mail servers (../shared/TESTING.md): Dovecot serving one account's Maildir over IMAP,
+//! and aiosmtpd accepting SMTP into a Maildir of its own (the customers' side).
 
-#![allow(dead_code, unreachable_pub)]
-
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
+use crate::{free_port, wait_for_port};
+
+/// The support mailbox's login and password in [`Dovecot`].
 pub const USER: &str = "support@shop.test";
 pub const PASSWORD: &str = "secret";
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
-}
-
-fn wait_for_port(port: u16, what: &str) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "{what} did not listen on {port}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// Dovecot serving one account's Maildir over plain IMAP on loopback.
+/// Dovecot on a free loopback port, plain IMAP, one account ([`USER`]).
 pub struct Dovecot {
     pub port: u16,
     pub run: tempfile::TempDir,
-    config: PathBuf,
+    config: std::path::PathBuf,
 }
 
 impl Dovecot {
@@ -38,13 +25,13 @@ impl Dovecot {
             .expect("Dovecot is not installed: `apt-get install dovecot-imapd` (cargo xtask setup installs it)");
         let run = tempfile::Builder::new().prefix("okno-dovecot-").tempdir().expect("temp dir");
         let dir = run.path();
-        // Dovecot drops privileges to `nobody`: every directory it reads must be reachable.
+        // Dovecot drops privileges to `nobody`: the mail home must be theirs, the rest readable.
         for sub in ["home", "state", "base"] {
-            std::fs::create_dir_all(dir.join(sub)).unwrap();
+            std::fs::create_dir_all(dir.join(sub)).expect("dovecot dirs");
         }
         let _ = Command::new("chmod").arg("755").arg(dir).status();
         let _ = Command::new("chown").args(["-R", "nobody:nogroup"]).arg(dir.join("home")).status();
-        std::fs::write(dir.join("passwd"), format!("{USER}:{{PLAIN}}{PASSWORD}\n")).unwrap();
+        std::fs::write(dir.join("passwd"), format!("{USER}:{{PLAIN}}{PASSWORD}\n")).expect("passwd");
         let port = free_port();
         let config = dir.join("dovecot.conf");
         std::fs::write(
@@ -60,11 +47,29 @@ impl Dovecot {
                 d = dir.display()
             ),
         )
-        .unwrap();
+        .expect("dovecot.conf");
+        // It daemonizes; its output goes to log_path.
         let status = Command::new(dovecot).arg("-c").arg(&config).stdout(Stdio::null()).stderr(Stdio::null()).status();
         assert!(status.is_ok_and(|s| s.success()), "dovecot did not start; see {}/dovecot.log", dir.display());
         wait_for_port(port, "dovecot");
         Dovecot { port, run, config }
+    }
+
+    /// Put a message into the INBOX as a mail server's delivery would (IMAP APPEND, through
+    /// Python's imaplib so that this crate needs no IMAP client of its own).
+    pub fn deliver(&self, raw: &[u8]) {
+        let file = self.run.path().join(format!("append-{}.eml", std::process::id()));
+        std::fs::write(&file, raw).expect("message file");
+        let script = "import imaplib,sys,time\n\
+                      c=imaplib.IMAP4('127.0.0.1',int(sys.argv[1]))\nc.login(sys.argv[2],sys.argv[3])\n\
+                      r=c.append('INBOX',None,imaplib.Time2Internaldate(time.time()),open(sys.argv[4],'rb').read())\n\
+                      assert r[0]=='OK',r\nc.logout()\n";
+        let out = Command::new("python3")
+            .args(["-c", script, &self.port.to_string(), USER, PASSWORD])
+            .arg(&file)
+            .output()
+            .expect("python3");
+        assert!(out.status.success(), "IMAP APPEND failed: {}", String::from_utf8_lossy(&out.stderr));
     }
 
     pub fn log(&self) -> String {
@@ -78,7 +83,7 @@ impl Drop for Dovecot {
     }
 }
 
-/// aiosmtpd delivering every accepted message into a Maildir: the customers' side.
+/// aiosmtpd delivering every accepted message into a Maildir.
 pub struct SmtpSink {
     pub port: u16,
     pub maildir: tempfile::TempDir,
@@ -107,7 +112,9 @@ impl SmtpSink {
         for sub in ["new", "cur"] {
             if let Ok(entries) = std::fs::read_dir(self.maildir.path().join("Maildir").join(sub)) {
                 for entry in entries.flatten() {
-                    out.push(std::fs::read(entry.path()).unwrap());
+                    if let Ok(bytes) = std::fs::read(entry.path()) {
+                        out.push(bytes);
+                    }
                 }
             }
         }
@@ -119,29 +126,5 @@ impl Drop for SmtpSink {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-    }
-}
-
-/// An IMAP session as the mail's sender would have it: to put messages into the mailbox.
-pub async fn imap(port: u16) -> async_imap::Session<tokio::net::TcpStream> {
-    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap();
-    let mut client = async_imap::Client::new(tcp);
-    client.read_response().await.unwrap().unwrap();
-    client.login(USER, PASSWORD).await.map_err(|(e, _)| e).unwrap()
-}
-
-/// Wait until `check` returns Some, polling; panics with `what` after `timeout`.
-pub async fn eventually<T, F: Future<Output = Option<T>>>(
-    timeout: Duration,
-    what: &str,
-    mut check: impl FnMut() -> F,
-) -> T {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(value) = check().await {
-            return value;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }

@@ -1,0 +1,166 @@
+//! The central server for end-to-end tests: a PostgreSQL database of the test's own, the real
+//! `okno-server` binary, and a desk's provisioning file and HTTP bridge.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use serde_json::Value;
+
+use crate::Session;
+
+/// How long a step may take before the test fails.
+pub const WAIT: Duration = Duration::from_secs(30);
+
+pub fn server_binary() -> Result<PathBuf> {
+    let path = std::env::var_os("OKNO_SERVER_BIN").map(PathBuf::from).context("OKNO_SERVER_BIN is not set")?;
+    if !path.exists() {
+        bail!("no okno-server at {}", path.display());
+    }
+    Ok(path)
+}
+
+/// A database of its own, dropped at the end.
+pub struct Database {
+    admin: String,
+    name: String,
+}
+
+impl Database {
+    pub fn create() -> Result<Database> {
+        let admin =
+            std::env::var("OKNO_TEST_PG").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+        // Unique per process and per database made in it (tests of one binary run one at a time).
+        static MADE: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = MADE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let name = format!("okno_e2e_{}_{n}", std::process::id());
+        let db = Database { admin, name };
+        db.admin_sql(&format!("DROP DATABASE IF EXISTS {}", db.name))?;
+        db.admin_sql(&format!("CREATE DATABASE {}", db.name))
+            .context("PostgreSQL must run on 127.0.0.1:5432 (see TESTING.md) or OKNO_TEST_PG name one")?;
+        Ok(db)
+    }
+
+    pub fn url(&self) -> String {
+        match self.admin.rsplit_once('/') {
+            Some((base, _)) => format!("{base}/{}", self.name),
+            None => self.admin.clone(),
+        }
+    }
+
+    pub fn admin_sql(&self, sql: &str) -> Result<String> {
+        psql(&self.admin, sql)
+    }
+
+    pub fn sql(&self, sql: &str) -> Result<String> {
+        psql(&self.url(), sql)
+    }
+}
+
+impl Drop for Database {
+    fn drop(&mut self) {
+        let _ = self.admin_sql(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name));
+    }
+}
+
+pub fn psql(url: &str, sql: &str) -> Result<String> {
+    let out = Command::new("psql").args([url, "-Atqc", sql]).output().context("psql")?;
+    if !out.status.success() {
+        bail!("psql {sql:?}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
+/// A child process of this test, killed on drop.
+pub struct Proc(pub Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `okno-server` on `port` with `args` after `--listen` and `env` beside `DATABASE_URL`, its log
+/// appended to `log`; returns once `/healthz` answers.
+pub fn start_server(
+    bin: &Path,
+    db: &Database,
+    port: u16,
+    log: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> Result<Proc> {
+    let child = Command::new(bin)
+        .args(["--listen", &format!("127.0.0.1:{port}")])
+        .args(args)
+        .envs(env.iter().copied())
+        .env("DATABASE_URL", db.url())
+        .env("OKNO_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::options().create(true).append(true).open(log)?)
+        .spawn()?;
+    let proc = Proc(child);
+    wait("the server's /healthz", || Ok(ureq::get(&format!("http://127.0.0.1:{port}/healthz")).call().is_ok()))?;
+    Ok(proc)
+}
+
+pub fn wait(what: &str, mut check: impl FnMut() -> Result<bool>) -> Result<()> {
+    let deadline = Instant::now() + WAIT;
+    while Instant::now() < deadline {
+        if check()? {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    bail!("timed out waiting for {what}")
+}
+
+pub fn provision(dir: &Path, port: u16, operator: &str) -> Result<PathBuf> {
+    let path = dir.join("provision.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "server_url = \"http://127.0.0.1:{port}\"\n[server]\noperator = \"{operator}\"\npassword_env = \"OKNO_E2E_PASSWORD\"\n"
+        ),
+    )?;
+    Ok(path)
+}
+
+/// A headless desk's command over its HTTP bridge.
+pub fn invoke(port: u16, command: &str, args: Value) -> Result<Value> {
+    let resp = ureq::post(&format!("http://127.0.0.1:{port}/invoke/{command}")).send_json(args);
+    match resp {
+        Ok(r) => Ok(r.into_json()?),
+        Err(ureq::Error::Status(_, r)) => bail!("{command}: {}", r.into_string()?),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The desk window's sync state (`online`, `offline`, ...), from the status bar.
+pub fn sync_state(s: &Session) -> Result<Option<String>> {
+    match s.find_all("[data-testid=sync-state]")?.first() {
+        Some(e) => s.attribute(e, "data-state"),
+        None => Ok(None),
+    }
+}
+
+pub fn wait_state(s: &Session, state: &str) -> Result<()> {
+    s.wait_until(&format!("sync state {state}"), WAIT, |s| Ok((sync_state(s)?.as_deref() == Some(state)).then_some(())))
+}
+
+/// Type `text` into the open ticket's reply box, send it, and wait until the conversation shows it.
+pub fn reply(s: &Session, text: &str) -> Result<()> {
+    let box_ = s.wait_for("[data-testid=reply-box]", WAIT)?;
+    s.type_into(&box_[0], text)?;
+    s.click(&s.wait_for("[data-testid=reply-send]", WAIT)?[0])?;
+    s.wait_until("the reply in the conversation", WAIT, |s| {
+        for item in s.find_all("[data-testid=conversation] [data-testid=timeline-item]")? {
+            if s.text_content(&item)?.contains(text) {
+                return Ok(Some(()));
+            }
+        }
+        Ok(None)
+    })
+}

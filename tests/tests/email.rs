@@ -1,0 +1,104 @@
+//! Email end to end: a customer's message put into Dovecot becomes a ticket in the operator's
+//! window (through the real okno-server's IMAP intake and sync), the window shows the sender and
+//! the message, the operator's reply typed in the window leaves through the server's SMTP outbox,
+//! arrives in the customer's mailbox (aiosmtpd) threaded to their message, and the window shows
+//! it as sent.
+
+use std::process::Command;
+
+use anyhow::{Context, Result};
+use okno_e2e::server::{Database, WAIT, provision, reply, server_binary, start_server, wait, wait_state};
+use okno_e2e::{Driver, app_binary, artifacts_dir, free_port};
+use okno_testkit::mail::{self as peers, Dovecot, SmtpSink};
+
+const PASSWORD: &str = "e2e-email-password";
+
+#[test]
+#[ignore = "needs a display, tauri-driver, PostgreSQL, Dovecot, aiosmtpd and the built app and server: run through `cargo xtask test`"]
+fn an_email_becomes_a_ticket_and_the_reply_from_the_window_reaches_the_customer_threaded() -> Result<()> {
+    let (app, server) = (app_binary()?, server_binary()?);
+    let db = Database::create()?;
+    let work = tempfile::tempdir()?;
+    let seeded = Command::new(&server)
+        .args(["seed", "--demo", "--tickets", "4", "--password", &format!("anna={PASSWORD}")])
+        .env("DATABASE_URL", db.url())
+        .output()?;
+    assert!(seeded.status.success(), "seed: {}", String::from_utf8_lossy(&seeded.stderr));
+
+    let dovecot = Dovecot::start();
+    let smtp = SmtpSink::start();
+    let config = work.path().join("okno-server.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[mail]\npoll_seconds = 2\n\n[[email]]\nname = \"support\"\nqueue = \"email\"\naddress = \"support@shop.test\"\n\
+             imap = \"imap://support%40shop.test@127.0.0.1:{}\"\nsmtp = \"smtp://127.0.0.1:{}\"\n\
+             password_env = \"OKNO_MAIL_PASSWORD\"\n",
+            dovecot.port, smtp.port
+        ),
+    )?;
+    let port = free_port()?;
+    let config_arg = config.display().to_string();
+    let _server = start_server(
+        &server,
+        &db,
+        port,
+        &work.path().join("server.log"),
+        &["--config", &config_arg],
+        &[("OKNO_MAIL_PASSWORD", peers::PASSWORD)],
+    )?;
+
+    let subject = format!("Parcel 77{} arrived damaged", std::process::id());
+    let message = format!(
+        "From: Olga Petrova <olga.petrova@example.com>\r\nTo: support@shop.test\r\nSubject: {subject}\r\n\
+         Message-ID: <e2e-{pid}@mail.example.com>\r\nDate: Sun, 06 Dec 2026 10:00:00 +0300\r\n\
+         Content-Type: text/plain; charset=utf-8\r\n\r\nКоробка пришла мятая, внутри разбитая чашка.\r\n",
+        pid = std::process::id()
+    );
+    dovecot.deliver(message.as_bytes());
+    let mut ticket = String::new();
+    wait("the email as a ticket on the server", || {
+        ticket = db.sql(&format!("SELECT id FROM tickets WHERE subject = '{subject}'"))?;
+        Ok(!ticket.is_empty())
+    })?;
+    let number = db.sql(&format!("SELECT number FROM tickets WHERE id = '{ticket}'"))?;
+
+    let dir = work.path().join("desk");
+    std::fs::create_dir_all(&dir)?;
+    let prov = provision(&dir, port, "anna")?;
+    let driver = Driver::start_with_env(&[("OKNO_E2E_PASSWORD", PASSWORD)])?;
+    let args = ["--data-dir", &dir.display().to_string(), "--provision", &prov.display().to_string()];
+    let mut s = driver.launch(&app, &args.map(str::to_owned))?;
+    wait_state(&s, "online")?;
+    let row = s.wait_for(&format!("[data-testid=ticket-row][data-ticket-id='{ticket}']"), WAIT)?;
+    assert_eq!(s.attribute(&row[0], "data-channel")?.as_deref(), Some("email"));
+    s.click(&row[0])?;
+    let head = s.wait_for("[data-testid=mail-head]", WAIT)?;
+    let head_text = s.text_content(&head[0])?;
+    assert!(head_text.contains("olga.petrova@example.com"), "the sender is shown: {head_text:?}");
+    let conversation = s.text_content(&s.wait_for("[data-testid=conversation]", WAIT)?[0])?;
+    assert!(conversation.contains("Коробка пришла мятая"), "the message is shown: {conversation:?}");
+
+    let text = "Ольга, мы отправили новую чашку сегодня.";
+    reply(&s, text)?;
+    let delivered = s.wait_until("the reply in the customer's mailbox", WAIT, |_| {
+        let all = smtp.delivered();
+        Ok((!all.is_empty()).then_some(all))
+    })?;
+    assert_eq!(delivered.len(), 1);
+    let mail = okno_mail::read(&delivered[0], 1 << 20);
+    assert_eq!(mail.to.iter().map(|m| m.address.as_str()).collect::<Vec<_>>(), ["olga.petrova@example.com"]);
+    assert_eq!(mail.from.as_ref().map(|m| m.address.as_str()), Some("support@shop.test"));
+    let want_parent = format!("e2e-{}@mail.example.com", std::process::id());
+    assert_eq!(mail.in_reply_to, std::slice::from_ref(&want_parent));
+    assert_eq!(mail.references, [want_parent]);
+    assert_eq!(mail.subject, format!("Re: {subject} [#{number}]"));
+    assert!(mail.text.contains(text), "{:?}", mail.text);
+
+    // The window learns the outcome through sync: the reply is marked sent.
+    s.wait_for("[data-testid=delivery][data-state=sent]", WAIT).context("the reply shown as sent")?;
+    s.screenshot(&artifacts_dir().join("email-window.png"))?;
+    s.quit()?;
+    drop(driver);
+    Ok(())
+}
