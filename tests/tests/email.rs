@@ -1,6 +1,6 @@
 //! Email end to end: a customer's message put into Dovecot becomes a ticket in the operator's
 //! window (through the real okno-server's IMAP intake and sync), the window shows the sender and
-//! the message, the operator's reply typed in the window leaves through the server's SMTP outbox,
+//! the message, the operator's reply typed in the window (with a copy address) leaves through the server's SMTP outbox,
 //! arrives in the customer's mailbox (aiosmtpd) threaded to their message, and the window shows
 //! it as sent.
 
@@ -80,6 +80,8 @@ fn an_email_becomes_a_ticket_and_the_reply_from_the_window_reaches_the_customer_
     assert!(conversation.contains("Коробка пришла мятая"), "the message is shown: {conversation:?}");
 
     let text = "Ольга, мы отправили новую чашку сегодня.";
+    let cc = s.wait_for("[data-testid=reply-cc]", WAIT)?;
+    s.type_into(&cc[0], "warehouse@shop.test")?;
     reply(&s, text)?;
     let delivered = s.wait_until("the reply in the customer's mailbox", WAIT, |_| {
         let all = smtp.delivered();
@@ -89,6 +91,7 @@ fn an_email_becomes_a_ticket_and_the_reply_from_the_window_reaches_the_customer_
     let mail = okno_mail::read(&delivered[0], 1 << 20);
     assert_eq!(mail.to.iter().map(|m| m.address.as_str()).collect::<Vec<_>>(), ["olga.petrova@example.com"]);
     assert_eq!(mail.from.as_ref().map(|m| m.address.as_str()), Some("support@shop.test"));
+    assert_eq!(mail.cc.iter().map(|m| m.address.as_str()).collect::<Vec<_>>(), ["warehouse@shop.test"]);
     let want_parent = format!("e2e-{}@mail.example.com", std::process::id());
     assert_eq!(mail.in_reply_to, std::slice::from_ref(&want_parent));
     assert_eq!(mail.references, [want_parent]);

@@ -11,4 +11,4 @@ pub mod pii;
 pub mod sla;
 
 pub use domain::*;
-pub use mutation::{CallQuality, InvalidMutation, Mutation, RecordingPause, normalize_tags, reply_body};
+pub use mutation::{CallQuality, InvalidMutation, Mutation, RecordingPause, normalize_tags, reply_body, reply_cc};

@@ -22,6 +22,10 @@ pub enum Mutation {
         internal: bool,
         #[ts(type = "number")]
         at: Millis,
+        /// On an email ticket, who else gets the reply (addresses); nothing elsewhere.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        #[ts(optional, as = "Option<Vec<String>>")]
+        cc: Vec<String>,
     },
     SetTicketStatus {
         ticket_id: String,
@@ -177,7 +181,10 @@ impl Mutation {
     /// applier.
     pub fn validate(&self) -> Result<(), InvalidMutation> {
         match self {
-            Mutation::ReplyTicket { body, .. } => reply_body(body).map(|_| ()),
+            Mutation::ReplyTicket { body, cc, .. } => {
+                reply_body(body)?;
+                reply_cc(cc).map(|_| ())
+            }
             Mutation::SetTicketTags { tags, .. } => normalize_tags(tags).map(|_| ()),
             Mutation::SaveCall { started_at, answered_at, ended_at, notes, .. } => {
                 if notes.chars().count() > limits::MAX_BODY_CHARS {
@@ -199,6 +206,8 @@ pub mod limits {
     pub const MAX_BODY_CHARS: usize = 100_000;
     pub const MAX_TAGS: usize = 20;
     pub const MAX_TAG_CHARS: usize = 40;
+    /// Addresses copied on one reply.
+    pub const MAX_CC: usize = 20;
 }
 
 /// Why a mutation is refused before anything is written; the text is for the operator.
@@ -217,6 +226,36 @@ pub enum InvalidMutation {
     TooManyTags,
     #[error("the call's times are out of order")]
     CallTimesOutOfOrder,
+    #[error("{0:?} is not an email address")]
+    BadCopyAddress(String),
+    #[error("more than {} addresses in copy", limits::MAX_CC)]
+    TooManyCopies,
+}
+
+/// Copy addresses as stored: trimmed, lower-cased, de-duplicated, each `local@domain` without
+/// spaces or angle brackets (the server's mail library checks the rest before it sends).
+pub fn reply_cc(cc: &[String]) -> Result<Vec<String>, InvalidMutation> {
+    let mut out: Vec<String> = Vec::new();
+    for raw in cc {
+        let address = raw.trim().to_lowercase();
+        if address.is_empty() {
+            continue;
+        }
+        let well_formed = address.len() <= 254
+            && address.split('@').count() == 2
+            && address.split('@').all(|part| !part.is_empty())
+            && !address.chars().any(|c| c.is_whitespace() || "<>,;\"".contains(c));
+        if !well_formed {
+            return Err(InvalidMutation::BadCopyAddress(raw.trim().to_owned()));
+        }
+        if !out.contains(&address) {
+            out.push(address);
+        }
+    }
+    if out.len() > limits::MAX_CC {
+        return Err(InvalidMutation::TooManyCopies);
+    }
+    Ok(out)
 }
 
 /// A reply's body as stored: trimmed, not empty, bounded.
@@ -269,6 +308,7 @@ mod tests {
     #[test]
     fn the_shared_checks_refuse_what_no_applier_may_write() {
         let reply = |body: &str| Mutation::ReplyTicket {
+            cc: Vec::new(),
             ticket_id: "t".into(),
             message_id: "m".into(),
             body: body.into(),
@@ -279,6 +319,15 @@ mod tests {
         assert_eq!(reply(&"я".repeat(limits::MAX_BODY_CHARS + 1)).validate(), Err(InvalidMutation::ReplyTooLong));
         assert_eq!(reply(" ok ").validate(), Ok(()));
         assert_eq!(reply_body("  ok\n"), Ok("ok"));
+        assert_eq!(
+            reply_cc(&[" Boss@Corp.example ".into(), "boss@corp.example".into(), "".into()]),
+            Ok(vec!["boss@corp.example".into()])
+        );
+        for bad in ["boss", "a@b@c", "@corp.example", "boss@", "Boss <boss@corp.example>", "a b@c.d", "a@b.c, d@e.f"] {
+            assert_eq!(reply_cc(&[bad.into()]), Err(InvalidMutation::BadCopyAddress(bad.into())), "{bad}");
+        }
+        let many: Vec<String> = (0..21).map(|i| format!("c{i}@corp.example")).collect();
+        assert_eq!(reply_cc(&many), Err(InvalidMutation::TooManyCopies));
         let call = |started_at, answered_at, ended_at, notes: &str| Mutation::SaveCall {
             call_id: "c".into(),
             customer_id: None,

@@ -95,7 +95,8 @@ command_table! {
         list_tags() -> Vec<String>;
         /// Also marks the ticket read.
         get_ticket(ticket_id: String) -> TicketDetail;
-        reply_ticket(ticket_id: String, body: String, internal: bool) -> TicketDetail;
+        /// `cc`: on an email ticket, addresses that also get the reply.
+        reply_ticket(ticket_id: String, body: String, internal: bool, cc: Vec<String>) -> TicketDetail;
         set_ticket_status(ticket_id: String, status: TicketStatus) -> TicketRow;
         assign_ticket(ticket_id: String, assignee_id: Option<String>) -> TicketRow;
         set_ticket_tags(ticket_id: String, tags: Vec<String>) -> TicketRow;
@@ -220,9 +221,21 @@ impl Desk {
         Ok(self.store.ticket_detail(&ticket_id).await?)
     }
 
-    async fn reply_ticket(&self, ticket_id: String, body: String, internal: bool) -> Result<TicketDetail> {
-        let mutation =
-            Mutation::ReplyTicket { ticket_id: ticket_id.clone(), message_id: new_id(), body, internal, at: now_ms() };
+    async fn reply_ticket(
+        &self,
+        ticket_id: String,
+        body: String,
+        internal: bool,
+        cc: Vec<String>,
+    ) -> Result<TicketDetail> {
+        let mutation = Mutation::ReplyTicket {
+            ticket_id: ticket_id.clone(),
+            message_id: new_id(),
+            body,
+            internal,
+            at: now_ms(),
+            cc,
+        };
         self.store.apply(mutation).await?;
         Ok(self.store.ticket_detail(&ticket_id).await?)
     }

@@ -77,14 +77,17 @@ fn call_both_ways(codecs: &str, expect_codec: &str, min_correlation: f64) {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+// G.711 crosses nearly bit-exact (0.98 and up on a quiet machine); one late packet concealed
+// inside the 300 ms reference costs about 0.02, and a busy CI machine (the whole suite at once
+// on two cores) showed 0.961 once. Unrelated audio correlates near 0.
 #[test]
 fn okno_phones_exchange_audio_and_dtmf_over_pcmu() {
-    call_both_ways("pcmu", "PCMU", 0.98);
+    call_both_ways("pcmu", "PCMU", 0.95);
 }
 
 #[test]
 fn okno_phones_exchange_audio_and_dtmf_over_pcma() {
-    call_both_ways("pcma,pcmu", "PCMA", 0.98);
+    call_both_ways("pcma,pcmu", "PCMA", 0.95);
 }
 
 #[test]

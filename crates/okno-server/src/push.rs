@@ -366,14 +366,16 @@ async fn apply_mutation(
     match mutation {
         // The two hot mutations fold the authorization, the row update and the report events
         // into one statement each; the slower diagnosis runs only when nothing matched.
-        Mutation::ReplyTicket { ticket_id, message_id, body, internal, at } => {
-            // Checked by `validate` above: trimmed here as it is stored.
+        Mutation::ReplyTicket { ticket_id, message_id, body, internal, at, cc } => {
+            // Checked by `validate` above: trimmed and normalised here as they are stored.
             let body = body.trim();
+            let cc: Vec<Value> =
+                okno_core::reply_cc(cc).unwrap_or_default().into_iter().map(|a| json!({ "address": a })).collect();
             let direction = if *internal { "internal" } else { "outbound" };
             let message: Option<(Value, String)> = sqlx::query_as(
                 "INSERT INTO messages (id, ticket_id, channel, direction, author_name, operator_id, subject, body, created_at, email) \
                  SELECT $1, t.id, t.channel, $2, $3, $4, NULL, $5, $6, \
-                   CASE WHEN t.channel = 'email' AND $2 = 'outbound' THEN jsonb_build_object('delivery', jsonb_build_object('state', 'queued')) END \
+                   CASE WHEN t.channel = 'email' AND $2 = 'outbound' THEN jsonb_build_object('delivery', jsonb_build_object('state', 'queued'), 'cc', $9::jsonb) END \
                  FROM tickets t WHERE t.id = $7 AND ($8 OR EXISTS \
                    (SELECT 1 FROM operator_queues g WHERE g.operator_id = $4 AND g.queue_id = t.queue_id)) \
                  ON CONFLICT (id) DO NOTHING \
@@ -387,6 +389,7 @@ async fn apply_mutation(
             .bind(*at)
             .bind(ticket_id)
             .bind(caller.sees_all_queues())
+            .bind(Value::Array(cc))
             .fetch_optional(&mut *conn)
             .await?;
             let Some((message, queue_id)) = message else {

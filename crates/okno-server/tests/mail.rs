@@ -214,6 +214,7 @@ async fn mail_in_dovecot_becomes_tickets_and_a_reply_reaches_the_customer_thread
             client_seq: 1,
             mutation_id: "anna-desk-1".into(),
             mutation: Mutation::ReplyTicket {
+                cc: vec![" Manager@Example.com ".into()],
                 ticket_id: ticket_id.clone(),
                 message_id: "reply-0001".into(),
                 body: "Ольга, заказ 5521 передан курьеру сегодня.".into(),
@@ -237,6 +238,7 @@ async fn mail_in_dovecot_becomes_tickets_and_a_reply_reaches_the_customer_thread
     assert_eq!(reply.in_reply_to, ["follow-1@mail.example.com"]);
     assert_eq!(reply.references, ["utf8-qp-1@mail.example.com", "follow-1@mail.example.com"]);
     assert_eq!(reply.message_id, "reply-0001@shop.test");
+    assert_eq!(reply.cc.iter().map(|m| m.address.as_str()).collect::<Vec<_>>(), ["manager@example.com"]);
     assert!(reply.text.contains("передан курьеру"), "{}", reply.text);
     let delivery: Value = eventually(Duration::from_secs(10), "the delivery state on the message", || async {
         let d: Value = sqlx::query_scalar("SELECT email->'delivery' FROM messages WHERE id = 'reply-0001'")
@@ -247,6 +249,10 @@ async fn mail_in_dovecot_becomes_tickets_and_a_reply_reaches_the_customer_thread
     })
     .await;
     assert!(delivery["at"].as_i64().is_some(), "{delivery}");
+    let shown: Value =
+        sqlx::query_scalar("SELECT email FROM messages WHERE id = 'reply-0001'").fetch_one(&h.pool).await.unwrap();
+    assert_eq!(shown["to"][0]["address"], "olga.petrova@example.com", "the desk shows where it went: {shown}");
+    assert_eq!(shown["cc"][0]["address"], "manager@example.com");
 
     // The operator resolves the ticket; the customer answers the reply (threaded by our
     // Message-ID): the answer lands on the same ticket and reopens it.

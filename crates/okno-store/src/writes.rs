@@ -56,8 +56,11 @@ impl Store {
         let mut tx = self.write.begin().await?;
         let undo = crate::sync::undo_for(&mut tx, &mutation).await?;
         let at = match &mutation {
-            Mutation::ReplyTicket { ticket_id, message_id, body, internal, at } => {
+            Mutation::ReplyTicket { ticket_id, message_id, body, internal, at, cc } => {
                 let body = okno_core::reply_body(body).map_err(invalid)?;
+                let cc = okno_core::reply_cc(cc).map_err(invalid)?;
+                // An email reply shows "Sending" (and its copies) until the server says more.
+                let email = (!*internal).then(|| serde_json::json!({ "cc": cc.iter().map(|a| serde_json::json!({ "address": a })).collect::<Vec<_>>(), "delivery": { "state": "queued" } }).to_string());
                 require_ticket(&mut tx, ticket_id).await?;
                 let author: String = match &me {
                     Some(id) => {
@@ -70,8 +73,8 @@ impl Store {
                 };
                 let direction = if *internal { "internal" } else { "outbound" };
                 sqlx::query(
-                    "INSERT INTO messages (id, ticket_id, channel, direction, author_name, operator_id, subject, body, created_at) \
-                     SELECT ?1, id, channel, ?2, ?3, ?4, NULL, ?5, ?6 FROM tickets WHERE id = ?7",
+                    "INSERT INTO messages (id, ticket_id, channel, direction, author_name, operator_id, subject, body, created_at, email) \
+                     SELECT ?1, id, channel, ?2, ?3, ?4, NULL, ?5, ?6, CASE WHEN channel = 'email' THEN ?8 END FROM tickets WHERE id = ?7",
                 )
                 .bind(message_id)
                 .bind(direction)
@@ -80,6 +83,7 @@ impl Store {
                 .bind(body)
                 .bind(*at)
                 .bind(ticket_id)
+                .bind(email)
                 .execute(&mut *tx)
                 .await?;
                 let preview: String = body.chars().take(140).collect();

@@ -18,7 +18,13 @@ pub struct Dovecot {
 }
 
 impl Dovecot {
+    /// One account, [`USER`] with [`PASSWORD`].
     pub fn start() -> Dovecot {
+        Dovecot::start_for(&[USER])
+    }
+
+    /// One account per name, each with [`PASSWORD`] and a Maildir of its own.
+    pub fn start_for(users: &[&str]) -> Dovecot {
         let dovecot = ["/usr/sbin/dovecot", "/usr/bin/dovecot"]
             .into_iter()
             .find(|p| Path::new(p).exists())
@@ -31,7 +37,8 @@ impl Dovecot {
         }
         let _ = Command::new("chmod").arg("755").arg(dir).status();
         let _ = Command::new("chown").args(["-R", "nobody:nogroup"]).arg(dir.join("home")).status();
-        std::fs::write(dir.join("passwd"), format!("{USER}:{{PLAIN}}{PASSWORD}\n")).expect("passwd");
+        let passwd: String = users.iter().map(|u| format!("{u}:{{PLAIN}}{PASSWORD}\n")).collect();
+        std::fs::write(dir.join("passwd"), passwd).expect("passwd");
         let port = free_port();
         let config = dir.join("dovecot.conf");
         std::fs::write(

@@ -112,13 +112,13 @@ async fn send_next(state: &AppState, mailboxes: &[(Mailbox, String)]) -> anyhow:
     match outcome {
         Ok(()) => {
             tracing::info!(message = %message_id, to = ?mail.to, "reply sent");
-            finish(state, &message_id, "sent", None, Some(&mail.message_id)).await?;
+            finish(state, &message_id, "sent", None, Some(&mail)).await?;
         }
         Err(SendError { permanent, reason }) => {
             let give_up = permanent || attempts >= MAX_ATTEMPTS;
             tracing::warn!(message = %message_id, attempts, permanent, %reason, "reply not sent");
             if give_up {
-                finish(state, &message_id, "failed", Some(&reason), Some(&mail.message_id)).await?;
+                finish(state, &message_id, "failed", Some(&reason), Some(&mail)).await?;
             } else {
                 let next = at + i64::try_from(backoff(attempts).as_millis()).unwrap_or(i64::MAX);
                 retry_later(state, &message_id, &reason, next, attempts).await?;
@@ -168,11 +168,19 @@ async fn load<'a>(
     mailbox_name: &str,
     mailboxes: &'a [(Mailbox, String)],
 ) -> anyhow::Result<(&'a Mailbox, OutgoingMail)> {
-    let (ticket_id, body, author, created_at, attachments): (String, String, String, Millis, Value) =
-        sqlx::query_as("SELECT ticket_id, body, author_name, created_at, attachments FROM messages WHERE id = $1")
-            .bind(message_id)
-            .fetch_one(&state.pool)
-            .await?;
+    let (ticket_id, body, author, created_at, attachments, email): (
+        String,
+        String,
+        String,
+        Millis,
+        Value,
+        Option<Value>,
+    ) = sqlx::query_as(
+        "SELECT ticket_id, body, author_name, created_at, attachments, email FROM messages WHERE id = $1",
+    )
+    .bind(message_id)
+    .fetch_one(&state.pool)
+    .await?;
     let (number, subject, queue_id): (i64, String, String) =
         sqlx::query_as("SELECT number, subject, queue_id FROM tickets WHERE id = $1")
             .bind(&ticket_id)
@@ -223,8 +231,15 @@ async fn load<'a>(
         message_id: format!("{message_id}@{domain}"),
         from_address: mailbox.address.clone(),
         from_name: Some(author),
+        cc: email
+            .as_ref()
+            .and_then(|e| e.get("cc"))
+            .and_then(Value::as_array)
+            .map(|list| {
+                list.iter().filter_map(|a| a.get("address").and_then(Value::as_str)).map(str::to_owned).collect()
+            })
+            .unwrap_or_default(),
         to: vec![recipient],
-        cc: Vec::new(),
         subject: reply_subject(&subject, number),
         text: body,
         in_reply_to: last_inbound.and_then(|e| e.get("message_id")).and_then(Value::as_str).map(str::to_owned),
@@ -245,13 +260,14 @@ async fn customer_email(state: &AppState, ticket_id: &str) -> Result<Option<Stri
     .await
 }
 
-/// Record the final state on the row and the message, and tell the desks.
+/// Record the final state on the row and the message (with the addresses it went to, when it
+/// was written), and tell the desks.
 async fn finish(
     state: &AppState,
     message_id: &str,
     outcome: &str,
     reason: Option<&str>,
-    rfc_message_id: Option<&str>,
+    mail: Option<&OutgoingMail>,
 ) -> anyhow::Result<()> {
     let at = now();
     let delivery = json!({ "state": outcome, "reason": reason, "at": at });
@@ -264,8 +280,10 @@ async fn finish(
         .execute(&mut *tx)
         .await?;
     let mut patch = json!({ "delivery": delivery });
-    if let Some(id) = rfc_message_id {
-        patch["message_id"] = json!(id);
+    if let Some(mail) = mail {
+        patch["message_id"] = json!(mail.message_id);
+        patch["from"] = json!({ "address": mail.from_address, "name": mail.from_name });
+        patch["to"] = mail.to.iter().map(|a| json!({ "address": a })).collect();
     }
     publish(state, tx, message_id, patch).await
 }

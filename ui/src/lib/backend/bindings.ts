@@ -295,7 +295,8 @@ export interface Backend {
   listTags(): Promise<Array<string>>;
   /** Also marks the ticket read. */
   getTicket(ticketId: string): Promise<TicketDetail>;
-  replyTicket(ticketId: string, body: string, internal: boolean): Promise<TicketDetail>;
+  /** `cc`: on an email ticket, addresses that also get the reply. */
+  replyTicket(ticketId: string, body: string, internal: boolean, cc: Array<string>): Promise<TicketDetail>;
   setTicketStatus(ticketId: string, status: TicketStatus): Promise<TicketRow>;
   assignTicket(ticketId: string, assigneeId: string | null): Promise<TicketRow>;
   setTicketTags(ticketId: string, tags: Array<string>): Promise<TicketRow>;
@@ -357,7 +358,7 @@ export function createTauriBackend(invoke: InvokeFn): Backend {
     listTickets: (filter) => invoke("list_tickets", { filter }),
     listTags: () => invoke("list_tags"),
     getTicket: (ticketId) => invoke("get_ticket", { ticketId }),
-    replyTicket: (ticketId, body, internal) => invoke("reply_ticket", { ticketId, body, internal }),
+    replyTicket: (ticketId, body, internal, cc) => invoke("reply_ticket", { ticketId, body, internal, cc }),
     setTicketStatus: (ticketId, status) => invoke("set_ticket_status", { ticketId, status }),
     assignTicket: (ticketId, assigneeId) => invoke("assign_ticket", { ticketId, assigneeId }),
     setTicketTags: (ticketId, tags) => invoke("set_ticket_tags", { ticketId, tags }),

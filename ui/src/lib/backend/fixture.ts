@@ -292,7 +292,7 @@ export function fixtureBackend(options: FixtureOptions = {}): FixtureBackend {
       t.unread = false;
       return detail(t);
     },
-    replyTicket: async (id, body, internal) => {
+    replyTicket: async (id, body, internal, cc) => {
       const t = find(id);
       const text = body.trim();
       if (!text) throw fail("invalid_input", "the reply is empty");
@@ -300,7 +300,7 @@ export function fixtureBackend(options: FixtureOptions = {}): FixtureBackend {
       timeline(t).push({
         kind: "message", id: `${id}-r${timeline(t).length}`, ticket_id: id, channel: t.channel, direction: internal ? "internal" : "outbound",
         author_name: me.name, subject: null, body: text, attachments: [], created_at: at,
-        email: t.channel === "email" && !internal ? { ...noEmail, delivery: { state: "queued", reason: null, at: null } } : null,
+        email: t.channel === "email" && !internal ? { ...noEmail, cc: cc.map((address) => ({ address, name: null })), delivery: { state: "queued", reason: null, at: null } } : null,
       });
       t.message_count += 1;
       touch(t);

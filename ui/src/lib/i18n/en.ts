@@ -50,6 +50,7 @@ export const en = {
   "mail.from": "From",
   "mail.to": "To",
   "mail.cc": "Cc",
+  "mail.ccPlaceholder": "addresses that also get the reply",
   "mail.kind.auto_reply": "Auto-reply",
   "mail.kind.bounce": "Not delivered (bounce)",
   "mail.kind.own": "From our address",

@@ -52,6 +52,7 @@ export const ru: Record<MessageKey, string> = {
   "mail.from": "От",
   "mail.to": "Кому",
   "mail.cc": "Копия",
+  "mail.ccPlaceholder": "адреса, которым тоже придёт ответ",
   "mail.kind.auto_reply": "Автоответ",
   "mail.kind.bounce": "Не доставлено (возврат)",
   "mail.kind.own": "С нашего адреса",
