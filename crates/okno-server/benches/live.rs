@@ -14,6 +14,8 @@
 #[path = "../tests/common/mod.rs"]
 mod common;
 
+use common::{percentile, rss_kib};
+
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
@@ -42,19 +44,6 @@ fn main() -> anyhow::Result<()> {
         });
     }
     rt.block_on(run())
-}
-
-fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .unwrap_or(0)
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    sorted[(((p / 100.0) * (sorted.len() - 1) as f64).round() as usize).min(sorted.len() - 1)]
 }
 
 async fn run() -> anyhow::Result<()> {

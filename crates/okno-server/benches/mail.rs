@@ -14,6 +14,8 @@
 #[path = "../tests/common/mod.rs"]
 mod common;
 
+use common::{percentile, rss_kib};
+
 use std::collections::HashMap;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -30,19 +32,6 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 const MAILBOXES: usize = 100;
 const INGEST: usize = 1000;
 const ROUNDS: usize = 100;
-
-fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .unwrap_or(0)
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    sorted[(((p / 100.0) * (sorted.len() - 1) as f64).round() as usize).min(sorted.len() - 1)]
-}
 
 fn user(i: usize) -> String {
     format!("mailbox{i}@shop.test")

@@ -232,3 +232,18 @@ pub async fn imap(port: u16) -> async_imap::Session<tokio::net::TcpStream> {
     client.read_response().await.unwrap().unwrap();
     client.login(USER, PASSWORD).await.map_err(|(e, _)| e).unwrap()
 }
+
+/// A process's resident memory in KiB (Linux; 0 elsewhere), for the benches.
+pub fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// The `p`th percentile of sorted samples (nearest rank).
+pub fn percentile(sorted: &[f64], p: f64) -> f64 {
+    sorted[(((p / 100.0) * (sorted.len() - 1) as f64).round() as usize).min(sorted.len() - 1)]
+}
