@@ -296,3 +296,71 @@ async fn mail_in_dovecot_becomes_tickets_and_a_reply_reaches_the_customer_thread
     }
     let _ = sender.logout().await;
 }
+
+/// A mail server without IDLE is polled; a mailbox whose UIDVALIDITY changes (Dovecot rebuilt
+/// its UID list, as after a restore) is read again from the start without a single duplicate.
+#[tokio::test]
+async fn intake_polls_a_server_without_idle_and_survives_a_uidvalidity_change() {
+    let h = Harness::new().await;
+    email_queue(&h).await;
+    // Dovecot advertises what `imap_capability` says: here everything but IDLE.
+    let dovecot = Dovecot::start_with(&[peers::USER], "imap_capability = IMAP4rev1 LITERAL+ SASL-IR ID ENABLE");
+    let smtp = SmtpSink::start();
+    let mut sender = imap(dovecot.port).await;
+    let capabilities = sender.capabilities().await.unwrap();
+    assert!(!capabilities.has_str("IDLE"), "the test server must not offer IDLE");
+    for file in ["utf8-qp.eml", "cp1251-base64.eml"] {
+        sender.append("INBOX", None, None, corpus(file)).await.unwrap();
+    }
+    let tasks = okno_server::mail::start(&h.state, &mail_config(dovecot.port, smtp.port)).await.unwrap();
+    eventually(Duration::from_secs(30), "two messages taken in by polling", || async {
+        (intake_count(&h).await == 2).then_some(())
+    })
+    .await;
+    // A third one arrives while intake waits between polls (poll_seconds = 1).
+    sender.append("INBOX", None, None, corpus("koi8r-qp.eml")).await.unwrap();
+    eventually(Duration::from_secs(30), "the third by the next poll", || async {
+        (intake_count(&h).await == 3).then_some(())
+    })
+    .await;
+    for task in tasks {
+        task.abort();
+    }
+    let old_validity: Option<i64> =
+        sqlx::query_scalar("SELECT uid_validity FROM mailbox_state").fetch_one(&h.pool).await.unwrap();
+
+    // Dovecot forgets its UIDs: the next SELECT answers a new UIDVALIDITY and renumbers.
+    let _ = sender.logout().await;
+    let maildir = dovecot.maildir(peers::USER);
+    for entry in std::fs::read_dir(&maildir).unwrap().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with("dovecot-uidlist") || name.starts_with("dovecot.index") {
+            std::fs::remove_file(entry.path()).unwrap();
+        }
+    }
+    // UIDVALIDITY is a timestamp in Dovecot: a new one needs the clock to move on a second.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let mut sender = imap(dovecot.port).await;
+    sender.append("INBOX", None, None, corpus("alternative.eml")).await.unwrap();
+    sqlx::query("UPDATE mailbox_state SET lease_until = now() - interval '1 second'").execute(&h.pool).await.unwrap();
+    let tasks = okno_server::mail::start(&h.state, &mail_config(dovecot.port, smtp.port)).await.unwrap();
+    eventually(Duration::from_secs(30), "the new message after the UIDVALIDITY change", || async {
+        (intake_count(&h).await == 4).then_some(())
+    })
+    .await;
+    let new_validity: Option<i64> =
+        sqlx::query_scalar("SELECT uid_validity FROM mailbox_state").fetch_one(&h.pool).await.unwrap();
+    assert_ne!(new_validity, old_validity, "the change was seen");
+    assert_eq!(
+        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM messages WHERE channel = 'email'")
+            .fetch_one(&h.pool)
+            .await
+            .unwrap(),
+        4,
+        "the three old messages, fetched again under new UIDs, are not taken in twice"
+    );
+    for task in tasks {
+        task.abort();
+    }
+    let _ = sender.logout().await;
+}

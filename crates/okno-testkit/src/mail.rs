@@ -25,6 +25,12 @@ impl Dovecot {
 
     /// One account per name, each with [`PASSWORD`] and a Maildir of its own.
     pub fn start_for(users: &[&str]) -> Dovecot {
+        Dovecot::start_with(users, "")
+    }
+
+    /// As [`Dovecot::start_for`], with `extra` appended to the configuration (for example an
+    /// `imap_capability` without IDLE, to test polling).
+    pub fn start_with(users: &[&str], extra: &str) -> Dovecot {
         let dovecot = ["/usr/sbin/dovecot", "/usr/bin/dovecot"]
             .into_iter()
             .find(|p| Path::new(p).exists())
@@ -50,7 +56,7 @@ impl Dovecot {
                  userdb {{\n  driver = static\n  args = uid=nobody gid=nogroup home={d}/home/%u\n}}\n\
                  mail_location = maildir:~/Maildir\n\
                  service imap-login {{\n  inet_listener imap {{\n    address = 127.0.0.1\n    port = {port}\n  }}\n  \
-                 inet_listener imaps {{\n    port = 0\n  }}\n}}\n",
+                 inet_listener imaps {{\n    port = 0\n  }}\n}}\n{extra}\n",
                 d = dir.display()
             ),
         )
@@ -77,6 +83,11 @@ impl Dovecot {
             .output()
             .expect("python3");
         assert!(out.status.success(), "IMAP APPEND failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+
+    /// The account's Maildir (owned by `nobody`).
+    pub fn maildir(&self, user: &str) -> std::path::PathBuf {
+        self.run.path().join("home").join(user).join("Maildir")
     }
 
     pub fn log(&self) -> String {
