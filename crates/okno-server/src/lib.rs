@@ -119,13 +119,12 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let state = AppState::connect(config).await?;
     let mail_tasks = mail::start(&state, &config.mail).await?;
+    let mail_state = state.clone();
     let live = state.live.clone();
     tracing::info!(addr = %listener.local_addr()?, nats = config.nats_url.is_some(), "okno-server listening");
     axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await?;
     live.leaving();
-    for task in mail_tasks {
-        task.abort();
-    }
+    mail_tasks.stop(&mail_state).await;
     // Give the bus task a moment to send the goodbye before the runtime stops.
     tokio::time::sleep(Duration::from_millis(100)).await;
     Ok(())

@@ -45,10 +45,31 @@ async fn main() -> Result<()> {
     }
     let listener =
         tokio::net::TcpListener::bind(&listen).await.with_context(|| format!("cannot listen on {listen}"))?;
-    serve(&config, listener, async {
+    serve(&config, listener, shutdown_signal()).await
+}
+
+/// Ctrl+C, or SIGTERM from a service manager: either stops the server cleanly (mailboxes are
+/// handed over at once, live sockets told).
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
         let _ = tokio::signal::ctrl_c().await;
-    })
-    .await
+    }
 }
 
 async fn seed(args: Vec<String>) -> Result<()> {

@@ -278,10 +278,11 @@ async fn mail_in_dovecot_becomes_tickets_and_a_reply_reaches_the_customer_thread
     assert_eq!(status, "open", "a customer's answer reopens a resolved ticket");
 
     // A restart of intake fetches nothing twice.
-    for task in tasks {
-        task.abort();
-    }
-    sqlx::query("UPDATE mailbox_state SET lease_until = now() - interval '1 second'").execute(&h.pool).await.unwrap();
+    // A clean stop hands the mailbox over at once (no waiting for the lease).
+    tasks.stop(&h.state).await;
+    let lease: Option<String> =
+        sqlx::query_scalar("SELECT lease_owner FROM mailbox_state").fetch_one(&h.pool).await.unwrap();
+    assert_eq!(lease, None);
     let before = intake_count(&h).await;
     sqlx::query("UPDATE mailbox_state SET last_uid = 0").execute(&h.pool).await.unwrap();
     let tasks = okno_server::mail::start(&h.state, &mail_config(dovecot.port, smtp.port)).await.unwrap();
@@ -291,9 +292,7 @@ async fn mail_in_dovecot_becomes_tickets_and_a_reply_reaches_the_customer_thread
     })
     .await;
     assert_eq!(intake_count(&h).await, before, "re-reading the mailbox deduplicates by Message-ID");
-    for task in tasks {
-        task.abort();
-    }
+    tasks.stop(&h.state).await;
     let _ = sender.logout().await;
 }
 
@@ -323,9 +322,7 @@ async fn intake_polls_a_server_without_idle_and_survives_a_uidvalidity_change() 
         (intake_count(&h).await == 3).then_some(())
     })
     .await;
-    for task in tasks {
-        task.abort();
-    }
+    tasks.stop(&h.state).await;
     let old_validity: Option<i64> =
         sqlx::query_scalar("SELECT uid_validity FROM mailbox_state").fetch_one(&h.pool).await.unwrap();
 
@@ -342,7 +339,6 @@ async fn intake_polls_a_server_without_idle_and_survives_a_uidvalidity_change() 
     tokio::time::sleep(Duration::from_millis(1100)).await;
     let mut sender = imap(dovecot.port).await;
     sender.append("INBOX", None, None, corpus("alternative.eml")).await.unwrap();
-    sqlx::query("UPDATE mailbox_state SET lease_until = now() - interval '1 second'").execute(&h.pool).await.unwrap();
     let tasks = okno_server::mail::start(&h.state, &mail_config(dovecot.port, smtp.port)).await.unwrap();
     eventually(Duration::from_secs(30), "the new message after the UIDVALIDITY change", || async {
         (intake_count(&h).await == 4).then_some(())
@@ -359,8 +355,6 @@ async fn intake_polls_a_server_without_idle_and_survives_a_uidvalidity_change() 
         4,
         "the three old messages, fetched again under new UIDs, are not taken in twice"
     );
-    for task in tasks {
-        task.abort();
-    }
+    tasks.stop(&h.state).await;
     let _ = sender.logout().await;
 }

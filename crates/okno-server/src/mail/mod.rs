@@ -14,9 +14,37 @@ use anyhow::Context;
 
 use crate::AppState;
 
+/// This instance's mail tasks; [`MailTasks::stop`] ends them and hands its mailboxes over at once.
+#[derive(Debug)]
+pub struct MailTasks {
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+    instance: String,
+}
+
+impl MailTasks {
+    /// Stop fetching and sending, and give up this instance's leases, so another instance takes
+    /// the mailboxes over now instead of when the leases run out (a crash still waits for them).
+    pub async fn stop(self, state: &AppState) {
+        for task in &self.tasks {
+            task.abort();
+        }
+        for task in self.tasks {
+            let _ = task.await;
+        }
+        let released =
+            sqlx::query("UPDATE mailbox_state SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = $1")
+                .bind(&self.instance)
+                .execute(&state.pool)
+                .await;
+        if let Err(e) = released {
+            tracing::warn!(error = %e, "cannot release the mailbox leases; other instances wait for them to expire");
+        }
+    }
+}
+
 /// Resolve each mailbox's queue, then start one intake task per mailbox and the outbox sender.
 /// A queue that does not exist is refused here, at start, with the mailbox's config key.
-pub async fn start(state: &AppState, config: &config::MailConfig) -> anyhow::Result<Vec<tokio::task::JoinHandle<()>>> {
+pub async fn start(state: &AppState, config: &config::MailConfig) -> anyhow::Result<MailTasks> {
     let mut resolved = Vec::new();
     for (i, mailbox) in config.mailboxes.iter().enumerate() {
         let queue_id: Option<String> =
@@ -49,6 +77,6 @@ pub async fn start(state: &AppState, config: &config::MailConfig) -> anyhow::Res
     if !resolved.is_empty() {
         tasks.push(tokio::spawn(outbox::run(state.clone(), Arc::new(resolved), state.outbox_wake.clone())));
     }
-    Ok(tasks)
+    Ok(MailTasks { tasks, instance })
 }
 pub mod blobs;
