@@ -234,7 +234,8 @@ fn write_until_killed(base: &str, round: usize, writer: usize, tickets: &[String
             0 | 1 => {
                 let internal = n % 3 == 1;
                 let body = format!("{MARKER}{round} w{writer} n{n}: проверили заказ, ответим сегодня");
-                let args = json!({ "ticketId": ticket, "body": body, "internal": internal, "cc": [] });
+                let args =
+                    json!({ "ticketId": ticket, "body": body, "internal": internal, "cc": [], "attachments": [] });
                 ("reply_ticket", args, Write::Reply { ticket: ticket.clone(), body, internal })
             }
             _ => {

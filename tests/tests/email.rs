@@ -1,6 +1,6 @@
 //! Email end to end: a customer's message put into Dovecot becomes a ticket in the operator's
 //! window (through the real okno-server's IMAP intake and sync), the window shows the sender and
-//! the message, the operator's reply typed in the window (with a copy address) leaves through the server's SMTP outbox,
+//! the message, the operator's reply typed in the window (with a copy address and a file) leaves through the server's SMTP outbox,
 //! arrives in the customer's mailbox (aiosmtpd) threaded to their message, and the window shows
 //! it as sent.
 
@@ -82,6 +82,19 @@ fn an_email_becomes_a_ticket_and_the_reply_from_the_window_reaches_the_customer_
     let text = "Ольга, мы отправили новую чашку сегодня.";
     let cc = s.wait_for("[data-testid=reply-cc]", WAIT)?;
     s.type_into(&cc[0], "warehouse@shop.test")?;
+    // A file through the composer's file picker (WebDriver sets an <input type=file>'s path).
+    let waybill = work.path().join("накладная.pdf");
+    std::fs::write(&waybill, b"%PDF-1.4 waybill e2e")?;
+    let picker = s.wait_for("[data-testid=reply-file-input]", WAIT)?;
+    s.type_into(&picker[0], &waybill.display().to_string())?;
+    s.wait_until("the file uploaded and listed", WAIT, |s| {
+        let listed = s.find_all("[data-testid=reply-files]")?;
+        let done = s.find_all("[data-testid=uploading]")?.is_empty();
+        Ok(match listed.first() {
+            Some(e) if done && s.text_content(e)?.contains("накладная.pdf") => Some(()),
+            _ => None,
+        })
+    })?;
     reply(&s, text)?;
     let delivered = s.wait_until("the reply in the customer's mailbox", WAIT, |_| {
         let all = smtp.delivered();
@@ -97,9 +110,14 @@ fn an_email_becomes_a_ticket_and_the_reply_from_the_window_reaches_the_customer_
     assert_eq!(mail.references, [want_parent]);
     assert_eq!(mail.subject, format!("Re: {subject} [#{number}]"));
     assert!(mail.text.contains(text), "{:?}", mail.text);
+    assert_eq!(mail.attachments.len(), 1, "the file went with the reply");
+    assert_eq!(mail.attachments[0].name, "накладная.pdf");
+    assert_eq!(mail.attachments[0].data, b"%PDF-1.4 waybill e2e");
 
     // The window learns the outcome through sync: the reply is marked sent.
     s.wait_for("[data-testid=delivery][data-state=sent]", WAIT).context("the reply shown as sent")?;
+    // The DOM says sent at once; the window's pixels follow at the next paint.
+    std::thread::sleep(std::time::Duration::from_millis(500));
     s.screenshot(&artifacts_dir().join("email-window.png"))?;
     s.quit()?;
     drop(driver);

@@ -280,6 +280,17 @@ pub struct TicketRef {
     pub subject: String,
 }
 
+/// A file attached to an operator's reply: already on the server (uploaded to
+/// `/v1/blobs`), named by the SHA-256 of its content.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct AttachmentRef {
+    pub name: String,
+    pub mime: String,
+    #[ts(type = "number")]
+    pub size: u64,
+    pub sha256: String,
+}
+
 #[cfg(test)]
 mod clock_tests {
     use std::time::{Duration, SystemTime, UNIX_EPOCH};

@@ -11,4 +11,6 @@ pub mod pii;
 pub mod sla;
 
 pub use domain::*;
-pub use mutation::{CallQuality, InvalidMutation, Mutation, RecordingPause, normalize_tags, reply_body, reply_cc};
+pub use mutation::{
+    CallQuality, InvalidMutation, Mutation, RecordingPause, normalize_tags, reply_attachments, reply_body, reply_cc,
+};

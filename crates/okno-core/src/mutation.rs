@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
-use crate::{AgentState, CallDirection, CallOutcome, Millis, TicketStatus};
+use crate::{AgentState, AttachmentRef, CallDirection, CallOutcome, Millis, TicketStatus};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(tag = "name", content = "args", rename_all = "snake_case")]
@@ -26,6 +26,10 @@ pub enum Mutation {
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         #[ts(optional, as = "Option<Vec<String>>")]
         cc: Vec<String>,
+        /// On an email ticket, files sent with the reply (uploaded to the server first).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        #[ts(optional, as = "Option<Vec<AttachmentRef>>")]
+        attachments: Vec<AttachmentRef>,
     },
     SetTicketStatus {
         ticket_id: String,
@@ -181,8 +185,9 @@ impl Mutation {
     /// applier.
     pub fn validate(&self) -> Result<(), InvalidMutation> {
         match self {
-            Mutation::ReplyTicket { body, cc, .. } => {
+            Mutation::ReplyTicket { body, cc, attachments, .. } => {
                 reply_body(body)?;
+                reply_attachments(attachments)?;
                 reply_cc(cc).map(|_| ())
             }
             Mutation::SetTicketTags { tags, .. } => normalize_tags(tags).map(|_| ()),
@@ -208,6 +213,9 @@ pub mod limits {
     pub const MAX_TAG_CHARS: usize = 40;
     /// Addresses copied on one reply.
     pub const MAX_CC: usize = 20;
+    /// Files on one reply.
+    pub const MAX_ATTACHMENTS: usize = 10;
+    pub const MAX_FILE_NAME_CHARS: usize = 255;
 }
 
 /// Why a mutation is refused before anything is written; the text is for the operator.
@@ -230,6 +238,25 @@ pub enum InvalidMutation {
     BadCopyAddress(String),
     #[error("more than {} addresses in copy", limits::MAX_CC)]
     TooManyCopies,
+    #[error("more than {} attachments", limits::MAX_ATTACHMENTS)]
+    TooManyAttachments,
+    #[error("attachment {0:?}: a file needs a name (up to {max} characters), a type and the SHA-256 of its content", max = limits::MAX_FILE_NAME_CHARS)]
+    BadAttachment(String),
+}
+
+/// A reply's attachments: bounded in number, each named, each naming its content by SHA-256.
+pub fn reply_attachments(attachments: &[AttachmentRef]) -> Result<(), InvalidMutation> {
+    if attachments.len() > limits::MAX_ATTACHMENTS {
+        return Err(InvalidMutation::TooManyAttachments);
+    }
+    for a in attachments {
+        let named = !a.name.trim().is_empty() && a.name.chars().count() <= limits::MAX_FILE_NAME_CHARS;
+        let hashed = a.sha256.len() == 64 && a.sha256.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        if !named || !hashed || a.mime.trim().is_empty() {
+            return Err(InvalidMutation::BadAttachment(a.name.clone()));
+        }
+    }
+    Ok(())
 }
 
 /// Copy addresses as stored: trimmed, lower-cased, de-duplicated, each `local@domain` without
@@ -309,6 +336,7 @@ mod tests {
     fn the_shared_checks_refuse_what_no_applier_may_write() {
         let reply = |body: &str| Mutation::ReplyTicket {
             cc: Vec::new(),
+            attachments: Vec::new(),
             ticket_id: "t".into(),
             message_id: "m".into(),
             body: body.into(),
@@ -328,6 +356,26 @@ mod tests {
         }
         let many: Vec<String> = (0..21).map(|i| format!("c{i}@corp.example")).collect();
         assert_eq!(reply_cc(&many), Err(InvalidMutation::TooManyCopies));
+        let file = |name: &str, sha256: &str| AttachmentRef {
+            name: name.into(),
+            mime: "application/pdf".into(),
+            size: 3,
+            sha256: sha256.into(),
+        };
+        assert_eq!(reply_attachments(&[file("a.pdf", &"ab".repeat(32))]), Ok(()));
+        assert_eq!(
+            reply_attachments(&[file("", &"ab".repeat(32))]),
+            Err(InvalidMutation::BadAttachment(String::new()))
+        );
+        assert_eq!(reply_attachments(&[file("a.pdf", "../etc")]), Err(InvalidMutation::BadAttachment("a.pdf".into())));
+        assert_eq!(
+            reply_attachments(&[file("a.pdf", &"AB".repeat(32))]),
+            Err(InvalidMutation::BadAttachment("a.pdf".into()))
+        );
+        assert_eq!(
+            reply_attachments(&vec![file("a.pdf", &"ab".repeat(32)); 11]),
+            Err(InvalidMutation::TooManyAttachments)
+        );
         let call = |started_at, answered_at, ended_at, notes: &str| Mutation::SaveCall {
             call_id: "c".into(),
             customer_id: None,

@@ -57,6 +57,7 @@ pub(crate) fn typescript() -> String {
         DeliveryState,
         EmailDelivery,
         EmailView,
+        AttachmentRef,
         MessageView,
         CallView,
         CustomerCard,

@@ -12,7 +12,7 @@
 
 use std::time::Instant;
 
-use okno_core::{AgentState, Mutation, TicketStatus, new_id};
+use okno_core::{AgentState, AttachmentRef, Mutation, TicketStatus, new_id};
 use okno_softphone::{
     AudioDevices, CallHistoryEntry, DispositionNode, PhoneCall, PhoneSnapshot, SipAccount, SipAccountInput, TicketLink,
     TransferTarget,
@@ -95,8 +95,9 @@ command_table! {
         list_tags() -> Vec<String>;
         /// Also marks the ticket read.
         get_ticket(ticket_id: String) -> TicketDetail;
-        /// `cc`: on an email ticket, addresses that also get the reply.
-        reply_ticket(ticket_id: String, body: String, internal: bool, cc: Vec<String>) -> TicketDetail;
+        /// `cc` and `attachments`: on an email ticket, addresses that also get the reply and files
+        /// sent with it (each uploaded first with `upload_attachment`).
+        reply_ticket(ticket_id: String, body: String, internal: bool, cc: Vec<String>, attachments: Vec<AttachmentRef>) -> TicketDetail;
         set_ticket_status(ticket_id: String, status: TicketStatus) -> TicketRow;
         assign_ticket(ticket_id: String, assignee_id: Option<String>) -> TicketRow;
         set_ticket_tags(ticket_id: String, tags: Vec<String>) -> TicketRow;
@@ -108,6 +109,8 @@ command_table! {
         sync_status() -> SyncStatus;
         /// Saves an email attachment from the server into the Downloads folder; returns the path.
         download_attachment(sha256: String, name: String) -> String;
+        /// Puts a file (its bytes base64-encoded) on the server to attach to a reply.
+        upload_attachment(name: String, mime: String, data_base64: String) -> AttachmentRef;
     }
     Phone {
         /// The phone as it is now (also sent as the "phone" event on every change).
@@ -227,6 +230,7 @@ impl Desk {
         body: String,
         internal: bool,
         cc: Vec<String>,
+        attachments: Vec<AttachmentRef>,
     ) -> Result<TicketDetail> {
         let mutation = Mutation::ReplyTicket {
             ticket_id: ticket_id.clone(),
@@ -235,6 +239,7 @@ impl Desk {
             internal,
             at: now_ms(),
             cc,
+            attachments,
         };
         self.store.apply(mutation).await?;
         Ok(self.store.ticket_detail(&ticket_id).await?)
@@ -274,6 +279,18 @@ impl Desk {
 
     async fn sync_status(&self) -> Result<SyncStatus> {
         Ok(self.sync.status())
+    }
+
+    async fn upload_attachment(&self, name: String, mime: String, data_base64: String) -> Result<AttachmentRef> {
+        use base64::Engine;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(data_base64.as_bytes())
+            .map_err(|e| UiError::new(ErrorCode::InvalidInput, format!("the file's bytes: {e}")))?;
+        if bytes.is_empty() {
+            return Err(UiError::new(ErrorCode::InvalidInput, format!("{name} is empty")));
+        }
+        let mime = if mime.contains('/') { mime } else { "application/octet-stream".to_owned() };
+        self.sync.upload_blob(&name, &mime, bytes).await.map_err(|e| UiError::new(ErrorCode::Unavailable, e))
     }
 
     async fn download_attachment(&self, sha256: String, name: String) -> Result<String> {

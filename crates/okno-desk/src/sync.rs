@@ -126,6 +126,39 @@ impl SyncService {
         })
     }
 
+    /// Put a file on the server to attach to a reply; answers how the reply names it.
+    pub async fn upload_blob(
+        &self,
+        name: &str,
+        mime: &str,
+        bytes: Vec<u8>,
+    ) -> Result<okno_core::AttachmentRef, String> {
+        let access = self.server.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let Some(server) = access else {
+            return Err("files go out through the server, and this desk is not connected to one".into());
+        };
+        let token = server.access.borrow().clone().ok_or("not signed in to the server yet")?;
+        let mut url =
+            reqwest::Url::parse(&format!("{}{}", server.base, okno_sync::UPLOAD_PATH)).map_err(|e| e.to_string())?;
+        url.query_pairs_mut().append_pair("name", name);
+        let response = server
+            .http
+            .post(url)
+            .bearer_auth(token)
+            .header(reqwest::header::CONTENT_TYPE, mime)
+            .body(bytes)
+            .send()
+            .await
+            .map_err(|e| e.without_url().to_string())?;
+        let status = response.status();
+        if !status.is_success() {
+            let message =
+                response.json::<serde_json::Value>().await.ok().and_then(|v| v["message"].as_str().map(str::to_owned));
+            return Err(message.unwrap_or_else(|| format!("the server answered {status}")));
+        }
+        response.json().await.map_err(|e| format!("unreadable upload answer: {e}"))
+    }
+
     /// An attachment's bytes from the server, by the hex SHA-256 the message names it by.
     pub async fn download_blob(&self, sha256: &str) -> Result<Vec<u8>, String> {
         let access = self.server.lock().unwrap_or_else(|e| e.into_inner()).clone();

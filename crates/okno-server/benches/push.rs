@@ -95,6 +95,7 @@ async fn run() -> anyhow::Result<()> {
                         } else {
                             okno_core::Mutation::ReplyTicket {
                                 cc: Vec::new(),
+                                attachments: Vec::new(),
                                 ticket_id,
                                 message_id: okno_core::new_id(),
                                 body: "Thank you for waiting, the order is on its way.".into(),

@@ -74,6 +74,8 @@ pub struct AppState {
     pub live: Arc<Live>,
     /// Woken when a push queued an email reply, so the outbox sends it now, not at its next poll.
     pub outbox_wake: Arc<tokio::sync::Notify>,
+    /// The largest file a desk may upload to attach to a reply (the mail config's limit).
+    pub max_upload_bytes: usize,
 }
 
 impl AppState {
@@ -86,6 +88,7 @@ impl AppState {
             metrics,
             limiter: Arc::new(LoginLimiter::new(config.login_failures_per_minute, Duration::from_secs(60))),
             outbox_wake: Arc::new(tokio::sync::Notify::new()),
+            max_upload_bytes: config.mail.max_attachment_bytes,
         }
     }
 
@@ -144,6 +147,10 @@ pub fn app(state: AppState) -> Router {
         .route(okno_sync::PULL_PATH, post(pull::pull))
         .route(okno_sync::LIVE_PATH, get(live::ws::live))
         .route(okno_sync::BLOB_PATH, get(mail::blobs::download))
+        .route(
+            okno_sync::UPLOAD_PATH,
+            post(mail::blobs::upload).layer(axum::extract::DefaultBodyLimit::max(state.max_upload_bytes)),
+        )
         .with_state(state)
 }
 

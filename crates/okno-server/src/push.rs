@@ -366,15 +366,28 @@ async fn apply_mutation(
     match mutation {
         // The two hot mutations fold the authorization, the row update and the report events
         // into one statement each; the slower diagnosis runs only when nothing matched.
-        Mutation::ReplyTicket { ticket_id, message_id, body, internal, at, cc } => {
+        Mutation::ReplyTicket { ticket_id, message_id, body, internal, at, cc, attachments } => {
+            // A file must be on the server before a reply names it (uploaded to /v1/blobs).
+            if !attachments.is_empty() {
+                let hashes: Vec<&str> = attachments.iter().map(|a| a.sha256.as_str()).collect();
+                let known: i64 = sqlx::query_scalar("SELECT count(DISTINCT sha256) FROM blobs WHERE sha256 = ANY($1)")
+                    .bind(&hashes)
+                    .fetch_one(&mut *conn)
+                    .await?;
+                let distinct = hashes.iter().collect::<std::collections::HashSet<_>>().len() as i64;
+                if known != distinct {
+                    return Ok(refuse(codes::INVALID, "an attachment was not uploaded to the server"));
+                }
+            }
+            let files = serde_json::to_value(attachments).unwrap_or_else(|_| json!([]));
             // Checked by `validate` above: trimmed and normalised here as they are stored.
             let body = body.trim();
             let cc: Vec<Value> =
                 okno_core::reply_cc(cc).unwrap_or_default().into_iter().map(|a| json!({ "address": a })).collect();
             let direction = if *internal { "internal" } else { "outbound" };
             let message: Option<(Value, String)> = sqlx::query_as(
-                "INSERT INTO messages (id, ticket_id, channel, direction, author_name, operator_id, subject, body, created_at, email) \
-                 SELECT $1, t.id, t.channel, $2, $3, $4, NULL, $5, $6, \
+                "INSERT INTO messages (id, ticket_id, channel, direction, author_name, operator_id, subject, body, created_at, attachments, email) \
+                 SELECT $1, t.id, t.channel, $2, $3, $4, NULL, $5, $6, $10, \
                    CASE WHEN t.channel = 'email' AND $2 = 'outbound' THEN jsonb_build_object('delivery', jsonb_build_object('state', 'queued'), 'cc', $9::jsonb) END \
                  FROM tickets t WHERE t.id = $7 AND ($8 OR EXISTS \
                    (SELECT 1 FROM operator_queues g WHERE g.operator_id = $4 AND g.queue_id = t.queue_id)) \
@@ -390,6 +403,7 @@ async fn apply_mutation(
             .bind(ticket_id)
             .bind(caller.sees_all_queues())
             .bind(Value::Array(cc))
+            .bind(files)
             .fetch_optional(&mut *conn)
             .await?;
             let Some((message, queue_id)) = message else {

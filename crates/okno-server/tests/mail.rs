@@ -84,6 +84,20 @@ async fn download(h: &Harness, token: &str, sha256: &str) -> (u16, axum::http::H
     (parts.status.as_u16(), parts.headers, bytes)
 }
 
+async fn upload(h: &Harness, token: &str, name: &str, data: &[u8]) -> (u16, Value) {
+    use tower::ServiceExt;
+    let query: String = url::form_urlencoded::Serializer::new(String::new()).append_pair("name", name).finish();
+    let request = axum::http::Request::post(format!("{}?{query}", okno_sync::UPLOAD_PATH))
+        .header("authorization", format!("Bearer {token}"))
+        .header("content-type", "application/pdf")
+        .body(axum::body::Body::from(data.to_vec()))
+        .unwrap();
+    let response = h.app.clone().oneshot(request).await.unwrap();
+    let status = response.status().as_u16();
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+}
+
 async fn intake_count(h: &Harness) -> i64 {
     sqlx::query_scalar("SELECT count(*) FROM mail_intake").fetch_one(&h.pool).await.unwrap()
 }
@@ -206,25 +220,41 @@ async fn mail_in_dovecot_becomes_tickets_and_a_reply_reaches_the_customer_thread
     .await;
     assert_eq!(scalar(&h, "SELECT count(*) FROM tickets WHERE channel = 'email' AND id <> $1", &ticket_id).await, 6);
 
-    // Anna replies from her desk (a synced mutation, as the window sends it).
-    let push = PushRequest {
+    // Anna attaches a file (uploaded first, as the desk does) and replies from her desk (a
+    // synced mutation, as the window sends it). A contractor may not upload; a reply naming a
+    // file the server does not have is refused.
+    let (code, file) = upload(&h, &anna, "накладная 5521.pdf", b"%PDF-1.4 waybill 5521").await;
+    assert_eq!(code, 200, "{file}");
+    let file: okno_core::AttachmentRef = serde_json::from_value(file).unwrap();
+    assert_eq!((file.name.as_str(), file.mime.as_str(), file.size), ("накладная 5521.pdf", "application/pdf", 21));
+    let (code, _) = upload(&h, &h.token("kate").await, "x.pdf", b"%PDF").await;
+    assert_eq!(code, 403);
+    let missing = okno_core::AttachmentRef { sha256: "0".repeat(64), ..file.clone() };
+    let push = |seq: u64, id: &str, attachments: Vec<okno_core::AttachmentRef>| PushRequest {
         client_id: "anna-desk".into(),
         schema_version: SCHEMA_VERSION,
         mutations: vec![PushItem {
-            client_seq: 1,
-            mutation_id: "anna-desk-1".into(),
+            client_seq: seq,
+            mutation_id: format!("anna-desk-{seq}"),
             mutation: Mutation::ReplyTicket {
-                cc: vec![" Manager@Example.com ".into()],
                 ticket_id: ticket_id.clone(),
-                message_id: "reply-0001".into(),
+                message_id: id.into(),
                 body: "Ольга, заказ 5521 передан курьеру сегодня.".into(),
                 internal: false,
                 at: okno_core::unix_ms(std::time::SystemTime::now()),
+                cc: vec![" Manager@Example.com ".into()],
+                attachments,
             },
         }],
     };
-    let (code, resp) = h.post("/v1/push", Some(&anna), serde_json::to_value(push).unwrap()).await;
+    let (code, resp) =
+        h.post("/v1/push", Some(&anna), serde_json::to_value(push(1, "reply-0000", vec![missing])).unwrap()).await;
     assert_eq!(code, 200, "{resp}");
+    assert_eq!(resp["results"][0]["outcome"]["code"], "invalid", "{resp}");
+    let (code, resp) =
+        h.post("/v1/push", Some(&anna), serde_json::to_value(push(2, "reply-0001", vec![file.clone()])).unwrap()).await;
+    assert_eq!(code, 200, "{resp}");
+    assert_eq!(resp["results"][0]["outcome"]["kind"], "applied", "{resp}");
     let delivered = eventually(Duration::from_secs(30), "the reply in the customer's mailbox", || async {
         let all = smtp.delivered();
         (!all.is_empty()).then_some(all)
@@ -239,6 +269,9 @@ async fn mail_in_dovecot_becomes_tickets_and_a_reply_reaches_the_customer_thread
     assert_eq!(reply.references, ["utf8-qp-1@mail.example.com", "follow-1@mail.example.com"]);
     assert_eq!(reply.message_id, "reply-0001@shop.test");
     assert_eq!(reply.cc.iter().map(|m| m.address.as_str()).collect::<Vec<_>>(), ["manager@example.com"]);
+    assert_eq!(reply.attachments.len(), 1, "the file went with the reply");
+    assert_eq!(reply.attachments[0].name, "накладная 5521.pdf");
+    assert_eq!(reply.attachments[0].data, b"%PDF-1.4 waybill 5521");
     assert!(reply.text.contains("передан курьеру"), "{}", reply.text);
     let delivery: Value = eventually(Duration::from_secs(10), "the delivery state on the message", || async {
         let d: Value = sqlx::query_scalar("SELECT email->'delivery' FROM messages WHERE id = 'reply-0001'")

@@ -35,6 +35,7 @@ fn status(ticket: &str, status: TicketStatus, at: i64) -> Mutation {
 fn reply(ticket: &str, message_id: &str, body: &str) -> Mutation {
     Mutation::ReplyTicket {
         cc: Vec::new(),
+        attachments: Vec::new(),
         ticket_id: ticket.into(),
         message_id: message_id.into(),
         body: body.into(),

@@ -286,6 +286,7 @@ fn random_mutation(rng: &mut Rng, spec: &Spec, durable: &Durable, seq: u64) -> M
     match rng.below(100) {
         0..35 => Mutation::ReplyTicket {
             cc: Vec::new(),
+            attachments: Vec::new(),
             ticket_id,
             message_id: okno_core::new_id(),
             body: format!("Simulated reply {} #{seq}", spec.index),

@@ -56,8 +56,10 @@ impl Store {
         let mut tx = self.write.begin().await?;
         let undo = crate::sync::undo_for(&mut tx, &mutation).await?;
         let at = match &mutation {
-            Mutation::ReplyTicket { ticket_id, message_id, body, internal, at, cc } => {
+            Mutation::ReplyTicket { ticket_id, message_id, body, internal, at, cc, attachments } => {
                 let body = okno_core::reply_body(body).map_err(invalid)?;
+                okno_core::reply_attachments(attachments).map_err(invalid)?;
+                let files = serde_json::to_string(attachments).map_err(|e| StoreError::InvalidInput(e.to_string()))?;
                 let cc = okno_core::reply_cc(cc).map_err(invalid)?;
                 // An email reply shows "Sending" (and its copies) until the server says more.
                 let email = (!*internal).then(|| serde_json::json!({ "cc": cc.iter().map(|a| serde_json::json!({ "address": a })).collect::<Vec<_>>(), "delivery": { "state": "queued" } }).to_string());
@@ -73,8 +75,8 @@ impl Store {
                 };
                 let direction = if *internal { "internal" } else { "outbound" };
                 sqlx::query(
-                    "INSERT INTO messages (id, ticket_id, channel, direction, author_name, operator_id, subject, body, created_at, email) \
-                     SELECT ?1, id, channel, ?2, ?3, ?4, NULL, ?5, ?6, CASE WHEN channel = 'email' THEN ?8 END FROM tickets WHERE id = ?7",
+                    "INSERT INTO messages (id, ticket_id, channel, direction, author_name, operator_id, subject, body, created_at, email, attachments) \
+                     SELECT ?1, id, channel, ?2, ?3, ?4, NULL, ?5, ?6, CASE WHEN channel = 'email' THEN ?8 END, ?9 FROM tickets WHERE id = ?7",
                 )
                 .bind(message_id)
                 .bind(direction)
@@ -84,6 +86,7 @@ impl Store {
                 .bind(*at)
                 .bind(ticket_id)
                 .bind(email)
+                .bind(files)
                 .execute(&mut *tx)
                 .await?;
                 let preview: String = body.chars().take(140).collect();

@@ -107,6 +107,7 @@ async fn reply_is_stored_with_its_outbox_entry_and_events() {
     let applied = store
         .apply(Mutation::ReplyTicket {
             cc: Vec::new(),
+            attachments: Vec::new(),
             ticket_id: ticket.id.clone(),
             message_id: message_id.clone(),
             body: "  Здравствуйте! Заказ уже в пути.  ".into(),
@@ -142,6 +143,7 @@ async fn bad_writes_are_refused_and_write_nothing() {
     let ticket = store.list_tickets(&page(TicketFilter::default())).await.unwrap().rows.remove(0);
     let empty = Mutation::ReplyTicket {
         cc: Vec::new(),
+        attachments: Vec::new(),
         ticket_id: ticket.id.clone(),
         message_id: new_id(),
         body: "   ".into(),

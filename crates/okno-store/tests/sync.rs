@@ -79,6 +79,7 @@ async fn a_batch_and_its_cursor_are_written_together() {
     // While a local write waits in the outbox, nothing of a batch is written, not even its cursor.
     let reply = Mutation::ReplyTicket {
         cc: Vec::new(),
+        attachments: Vec::new(),
         ticket_id: "t1".into(),
         message_id: new_id(),
         body: "On it".into(),
@@ -137,6 +138,7 @@ async fn a_refused_status_change_and_reply_are_rolled_back() {
     let message_id = new_id();
     let reply = Mutation::ReplyTicket {
         cc: Vec::new(),
+        attachments: Vec::new(),
         ticket_id: "t1".into(),
         message_id: message_id.clone(),
         body: "Refunded".into(),

@@ -19,6 +19,10 @@ pub const REFRESH_PATH: &str = "/v1/refresh";
 /// An attachment by the hex SHA-256 of its content (`/v1/blobs/{sha256}`, axum's route syntax).
 pub const BLOB_PATH: &str = "/v1/blobs/{sha256}";
 
+/// Upload a file to attach to a reply: the body is the file, `?name=` its name, the
+/// Content-Type its type; answers an `okno_core::AttachmentRef`.
+pub const UPLOAD_PATH: &str = "/v1/blobs";
+
 /// The download address of the attachment named `sha256`.
 pub fn blob_path(sha256: &str) -> String {
     BLOB_PATH.replace("{sha256}", sha256)

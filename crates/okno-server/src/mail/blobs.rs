@@ -2,11 +2,18 @@
 //! message carrying it (the same queue grants that decide what it pulls). Served as a download
 //! (`Content-Disposition: attachment`, `nosniff`): a file from a stranger never renders as a
 //! page in the desk's origin.
+//!
+//! `POST /v1/blobs?name=NAME`: a file an operator attaches to a reply, stored by content (the
+//! same file twice is one row) up to the mail config's attachment limit; contractors may not.
 
-use axum::extract::{Path, State};
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::HeaderMap;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
+use okno_core::{AttachmentRef, Role};
 use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
 
 use crate::AppState;
 use crate::auth::Caller;
@@ -65,4 +72,40 @@ fn percent_encode(text: &str) -> String {
             }
         })
         .collect()
+}
+
+pub(crate) async fn upload(
+    State(state): State<AppState>,
+    caller: Caller,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<axum::Json<AttachmentRef>, AppError> {
+    if caller.role == Role::Contractor {
+        return Err(AppError::Forbidden("contractors do not send files from the center".into()));
+    }
+    if body.is_empty() {
+        return Err(AppError::BadRequest("the file is empty".into()));
+    }
+    let mime = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .filter(|m| m.contains('/') && m.len() <= 200)
+        .unwrap_or("application/octet-stream")
+        .to_owned();
+    let name = url::form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+        .find(|(key, _)| key == "name")
+        .map(|(_, value)| value.trim().to_owned())
+        .unwrap_or_default();
+    let attachment = AttachmentRef { name, mime, size: body.len() as u64, sha256: hex::encode(Sha256::digest(&body)) };
+    okno_core::reply_attachments(std::slice::from_ref(&attachment)).map_err(|e| AppError::BadRequest(e.to_string()))?;
+    sqlx::query("INSERT INTO blobs (sha256, size, data, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING")
+        .bind(&attachment.sha256)
+        .bind(body.len() as i64)
+        .bind(body.as_ref())
+        .bind(okno_core::unix_ms(std::time::SystemTime::now()))
+        .execute(&state.pool)
+        .await?;
+    tracing::info!(operator = %caller.id, sha256 = %attachment.sha256, size = attachment.size, "file uploaded for a reply");
+    Ok(axum::Json(attachment))
 }

@@ -113,6 +113,11 @@ notes: Array<string>, html: string | null,
  * Pictures the HTML loads from the web: blocked until the operator asks.
  */
 remote_images: number, delivery: EmailDelivery | null, };
+/**
+ * A file attached to an operator's reply: already on the server (uploaded to
+ * `/v1/blobs`), named by the SHA-256 of its content.
+ */
+export type AttachmentRef = { name: string, mime: string, size: number, sha256: string, };
 export type MessageView = { id: string, ticket_id: string, channel: Channel, direction: MessageDirection, author_name: string, subject: string | null, body: string, attachments: Array<Attachment>, created_at: number, 
 /**
  * Set on email messages.
@@ -295,8 +300,8 @@ export interface Backend {
   listTags(): Promise<Array<string>>;
   /** Also marks the ticket read. */
   getTicket(ticketId: string): Promise<TicketDetail>;
-  /** `cc`: on an email ticket, addresses that also get the reply. */
-  replyTicket(ticketId: string, body: string, internal: boolean, cc: Array<string>): Promise<TicketDetail>;
+  /** `cc` and `attachments`: on an email ticket, addresses that also get the reply and files sent with it (each uploaded first with `upload_attachment`). */
+  replyTicket(ticketId: string, body: string, internal: boolean, cc: Array<string>, attachments: Array<AttachmentRef>): Promise<TicketDetail>;
   setTicketStatus(ticketId: string, status: TicketStatus): Promise<TicketRow>;
   assignTicket(ticketId: string, assigneeId: string | null): Promise<TicketRow>;
   setTicketTags(ticketId: string, tags: Array<string>): Promise<TicketRow>;
@@ -308,6 +313,8 @@ export interface Backend {
   syncStatus(): Promise<SyncStatus>;
   /** Saves an email attachment from the server into the Downloads folder; returns the path. */
   downloadAttachment(sha256: string, name: string): Promise<string>;
+  /** Puts a file (its bytes base64-encoded) on the server to attach to a reply. */
+  uploadAttachment(name: string, mime: string, dataBase64: string): Promise<AttachmentRef>;
 }
 
 
@@ -344,7 +351,7 @@ export interface PhoneCommands {
 export type InvokeFn = <T>(cmd: string, args?: Record<string, unknown>) => Promise<T>;
 
 /** Every command's name, as `invoke` sends it. */
-export const COMMAND_NAMES = ["app_info", "store_stats", "list_queues", "list_operators", "me", "set_agent_state", "list_tickets", "list_tags", "get_ticket", "reply_ticket", "set_ticket_status", "assign_ticket", "set_ticket_tags", "get_customer", "search", "ui_ready", "sync_status", "download_attachment", "phone_snapshot", "phone_dial", "phone_answer", "phone_reject", "phone_hangup", "phone_hold", "phone_mute", "phone_dtmf", "phone_transfer", "phone_complete_transfer", "phone_conference", "phone_recording", "phone_set_note", "phone_wrap_up", "list_dispositions", "call_history", "mark_calls_seen", "list_sip_accounts", "save_sip_account", "delete_sip_account", "sip_codecs", "audio_devices", "set_audio_devices"] as const;
+export const COMMAND_NAMES = ["app_info", "store_stats", "list_queues", "list_operators", "me", "set_agent_state", "list_tickets", "list_tags", "get_ticket", "reply_ticket", "set_ticket_status", "assign_ticket", "set_ticket_tags", "get_customer", "search", "ui_ready", "sync_status", "download_attachment", "upload_attachment", "phone_snapshot", "phone_dial", "phone_answer", "phone_reject", "phone_hangup", "phone_hold", "phone_mute", "phone_dtmf", "phone_transfer", "phone_complete_transfer", "phone_conference", "phone_recording", "phone_set_note", "phone_wrap_up", "list_dispositions", "call_history", "mark_calls_seen", "list_sip_accounts", "save_sip_account", "delete_sip_account", "sip_codecs", "audio_devices", "set_audio_devices"] as const;
 
 /** The Backend over `invoke` (arguments in camelCase, as Tauri sends them). */
 export function createTauriBackend(invoke: InvokeFn): Backend {
@@ -358,7 +365,7 @@ export function createTauriBackend(invoke: InvokeFn): Backend {
     listTickets: (filter) => invoke("list_tickets", { filter }),
     listTags: () => invoke("list_tags"),
     getTicket: (ticketId) => invoke("get_ticket", { ticketId }),
-    replyTicket: (ticketId, body, internal, cc) => invoke("reply_ticket", { ticketId, body, internal, cc }),
+    replyTicket: (ticketId, body, internal, cc, attachments) => invoke("reply_ticket", { ticketId, body, internal, cc, attachments }),
     setTicketStatus: (ticketId, status) => invoke("set_ticket_status", { ticketId, status }),
     assignTicket: (ticketId, assigneeId) => invoke("assign_ticket", { ticketId, assigneeId }),
     setTicketTags: (ticketId, tags) => invoke("set_ticket_tags", { ticketId, tags }),
@@ -367,6 +374,7 @@ export function createTauriBackend(invoke: InvokeFn): Backend {
     uiReady: () => invoke("ui_ready"),
     syncStatus: () => invoke("sync_status"),
     downloadAttachment: (sha256, name) => invoke("download_attachment", { sha256, name }),
+    uploadAttachment: (name, mime, dataBase64) => invoke("upload_attachment", { name, mime, dataBase64 }),
   };
 }
 /** The PhoneCommands over `invoke` (arguments in camelCase, as Tauri sends them). */

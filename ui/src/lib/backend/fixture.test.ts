@@ -45,14 +45,14 @@ describe("fixture backend (the browser preview's data)", () => {
     const b = fixtureBackend({ now: NOW });
     const { rows } = await b.listTickets({ ...all, statuses: ["new"] });
     const t = rows[0];
-    const detail = await b.replyTicket(t.id, "  Спасибо!\nОтправим сегодня.  ", false, []);
+    const detail = await b.replyTicket(t.id, "  Спасибо!\nОтправим сегодня.  ", false, [], []);
     const last = detail.timeline[detail.timeline.length - 1];
     expect(last.kind === "message" && last.body).toBe("Спасибо!\nОтправим сегодня.");
     expect(detail.ticket.status).toBe("open");
     expect(detail.ticket.sla_due_at).toBeNull();
     expect(detail.ticket.message_count).toBe(t.message_count + 1);
-    await expect(b.replyTicket(t.id, "   ", false, [])).rejects.toMatchObject({ code: "invalid_input" });
-    const note = await b.replyTicket(t.id, "VIP", true, []);
+    await expect(b.replyTicket(t.id, "   ", false, [], [])).rejects.toMatchObject({ code: "invalid_input" });
+    const note = await b.replyTicket(t.id, "VIP", true, [], []);
     expect(note.timeline[note.timeline.length - 1]).toMatchObject({ kind: "message", direction: "internal" });
     expect((await b.assignTicket(t.id, null)).assignee_id).toBeNull();
     expect((await b.assignTicket(t.id, "op-03")).assignee_name).toBe("Olga Kuznetsova");

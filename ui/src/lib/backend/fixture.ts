@@ -292,14 +292,15 @@ export function fixtureBackend(options: FixtureOptions = {}): FixtureBackend {
       t.unread = false;
       return detail(t);
     },
-    replyTicket: async (id, body, internal, cc) => {
+    replyTicket: async (id, body, internal, cc, attachments) => {
       const t = find(id);
       const text = body.trim();
       if (!text) throw fail("invalid_input", "the reply is empty");
       const at = clock();
       timeline(t).push({
         kind: "message", id: `${id}-r${timeline(t).length}`, ticket_id: id, channel: t.channel, direction: internal ? "internal" : "outbound",
-        author_name: me.name, subject: null, body: text, attachments: [], created_at: at,
+        author_name: me.name, subject: null, body: text, created_at: at,
+        attachments: attachments.map((a) => ({ name: a.name, mime: a.mime, size: a.size, sha256: a.sha256, content_id: null, inline: false })),
         email: t.channel === "email" && !internal ? { ...noEmail, cc: cc.map((address) => ({ address, name: null })), delivery: { state: "queued", reason: null, at: null } } : null,
       });
       t.message_count += 1;
@@ -396,6 +397,11 @@ export function fixtureBackend(options: FixtureOptions = {}): FixtureBackend {
       };
     },
     uiReady: async () => {},
+    uploadAttachment: async (name, mime, dataBase64) => {
+      // The size the server would count; the demo keeps nothing.
+      const size = Math.floor((dataBase64.length * 3) / 4) - (dataBase64.endsWith("==") ? 2 : dataBase64.endsWith("=") ? 1 : 0);
+      return { name, mime, size, sha256: "0".repeat(64) };
+    },
     downloadAttachment: async () => {
       throw fail("unavailable", "attachments download from the server, and the demo has none");
     },

@@ -371,7 +371,7 @@ export function fixturePhone(options: FixturePhoneOptions): FixturePhone {
       if (entry) entry.disposition = label;
       if (ticket.kind === "existing") {
         const text = [`☎ ${wrapUp.remote_number} · ${label}`, comment.trim()].filter(Boolean).join("\n");
-        await tickets.replyTicket(ticket.ticket_id, text, true, []);
+        await tickets.replyTicket(ticket.ticket_id, text, true, [], []);
       }
       wrapUp = null;
       tickets.phoneSetsState("available");
