@@ -116,6 +116,53 @@ fn an_email_becomes_a_ticket_and_the_reply_from_the_window_reaches_the_customer_
 
     // The window learns the outcome through sync: the reply is marked sent.
     s.wait_for("[data-testid=delivery][data-state=sent]", WAIT).context("the reply shown as sent")?;
+    // A message with an inline picture and a file: the picture shows inside the HTML (fetched
+    // from the server), the file downloads into the operator's folder.
+    let nested = std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../crates/okno-mail/tests/corpus/nested-attachments.eml"),
+    )?;
+    dovecot.deliver(&nested);
+    let mut photos = String::new();
+    wait("the photos message as a ticket", || {
+        photos = db.sql("SELECT id FROM tickets WHERE subject = 'Damaged parcel photos'")?;
+        Ok(!photos.is_empty())
+    })?;
+    let row = s.wait_for(&format!("[data-testid=ticket-row][data-ticket-id='{photos}']"), WAIT)?;
+    s.click(&row[0])?;
+    s.wait_for("[data-testid=mail-html]", WAIT)?;
+    let src = s.wait_until("the inline picture inside the HTML", WAIT, |s| {
+        let src = s.execute(
+            "const f = document.querySelector('[data-testid=mail-html]'); \
+             return f?.contentDocument?.querySelector('img')?.getAttribute('src') ?? ''",
+        )?;
+        let src = src.as_str().unwrap_or_default().to_owned();
+        Ok(src.starts_with("data:image/png;base64,").then_some(src))
+    })?;
+    assert!(src.len() > 40, "the picture's bytes are there: {src}");
+    let receipt = s
+        .find_all("[data-testid=attachment]")?
+        .into_iter()
+        .find(|a| s.text_content(a).is_ok_and(|t| t.contains("receipt.pdf")))
+        .context("receipt.pdf listed")?;
+    s.click(&receipt)?;
+    let saved = s.wait_until("the download's toast", WAIT, |s| {
+        for toast in s.find_all("[data-testid=toast]")? {
+            let text = s.text_content(&toast)?;
+            if let Some(path) = text.split("Saved to ").nth(1) {
+                return Ok(Some(path.trim().to_owned()));
+            }
+        }
+        Ok(None)
+    })?;
+    let bytes = std::fs::read(&saved).with_context(|| format!("the saved file {saved}"))?;
+    assert!(bytes.starts_with(b"%PDF-1.4"), "the receipt as the customer sent it");
+    let _ = std::fs::remove_file(&saved);
+    s.screenshot(&artifacts_dir().join("email-inline-picture.png"))?;
+
+    // Back to the first ticket for the picture of a sent reply.
+    s.click(&s.wait_for(&format!("[data-testid=ticket-row][data-ticket-id='{ticket}']"), WAIT)?[0])?;
+    s.wait_for("[data-testid=delivery][data-state=sent]", WAIT)?;
     // The DOM says sent at once; the window's pixels follow at the next paint.
     std::thread::sleep(std::time::Duration::from_millis(500));
     s.screenshot(&artifacts_dir().join("email-window.png"))?;

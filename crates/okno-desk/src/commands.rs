@@ -109,6 +109,8 @@ command_table! {
         sync_status() -> SyncStatus;
         /// Saves an email attachment from the server into the Downloads folder; returns the path.
         download_attachment(sha256: String, name: String) -> String;
+        /// An attachment's bytes from the server, base64-encoded (inline pictures of an email's HTML).
+        attachment_data(sha256: String) -> String;
         /// Puts a file (its bytes base64-encoded) on the server to attach to a reply.
         upload_attachment(name: String, mime: String, data_base64: String) -> AttachmentRef;
     }
@@ -163,6 +165,14 @@ fn arg<T: DeserializeOwned>(args: &Value, name: &str) -> Result<T> {
     let key = camel(name);
     serde_json::from_value(args.get(&key).cloned().unwrap_or(Value::Null))
         .map_err(|e| UiError::new(ErrorCode::InvalidInput, format!("argument {key}: {e}")))
+}
+
+/// An attachment is named by the hex SHA-256 of its content; anything else never reaches the server.
+fn blob_name(sha256: &str) -> Result<()> {
+    if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(UiError::new(ErrorCode::InvalidInput, "not an attachment's name"));
+    }
+    Ok(())
 }
 
 fn json<T: Serialize>(value: T) -> Result<Value> {
@@ -281,6 +291,13 @@ impl Desk {
         Ok(self.sync.status())
     }
 
+    async fn attachment_data(&self, sha256: String) -> Result<String> {
+        use base64::Engine;
+        blob_name(&sha256)?;
+        let bytes = self.sync.download_blob(&sha256).await.map_err(|e| UiError::new(ErrorCode::Unavailable, e))?;
+        Ok(base64::engine::general_purpose::STANDARD.encode(bytes))
+    }
+
     async fn upload_attachment(&self, name: String, mime: String, data_base64: String) -> Result<AttachmentRef> {
         use base64::Engine;
         let bytes = base64::engine::general_purpose::STANDARD
@@ -294,9 +311,7 @@ impl Desk {
     }
 
     async fn download_attachment(&self, sha256: String, name: String) -> Result<String> {
-        if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(UiError::new(ErrorCode::InvalidInput, "not an attachment's name"));
-        }
+        blob_name(&sha256)?;
         let bytes = self.sync.download_blob(&sha256).await.map_err(|e| UiError::new(ErrorCode::Unavailable, e))?;
         let path = crate::downloads::save(&self.data_dir, &name, &bytes)
             .map_err(|e| UiError::new(ErrorCode::Internal, format!("cannot save {name}: {e}")))?;

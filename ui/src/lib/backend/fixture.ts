@@ -397,6 +397,9 @@ export function fixtureBackend(options: FixtureOptions = {}): FixtureBackend {
       };
     },
     uiReady: async () => {},
+    attachmentData: async () => {
+      throw fail("unavailable", "attachments come from the server, and the demo has none");
+    },
     uploadAttachment: async (name, mime, dataBase64) => {
       // The size the server would count; the demo keeps nothing.
       const size = Math.floor((dataBase64.length * 3) / 4) - (dataBase64.endsWith("==") ? 2 : dataBase64.endsWith("=") ? 1 : 0);
