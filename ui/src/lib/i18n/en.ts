@@ -324,6 +324,7 @@ export const en = {
   "error.internal": "Something went wrong",
   "error.retry": "Try again",
   "toast.replySaved": "Reply saved; it goes out when the server is connected",
+  "toast.replySent": "Reply sent to the server",
   "toast.noteSaved": "Note saved",
   "toast.assigned": "#{n} is yours now",
   "toast.assignedTo": "#{n} assigned to {name}",

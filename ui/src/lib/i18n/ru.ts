@@ -326,6 +326,7 @@ export const ru: Record<MessageKey, string> = {
   "error.internal": "Что-то пошло не так",
   "error.retry": "Повторить",
   "toast.replySaved": "Ответ сохранён; уйдёт при подключении к серверу",
+  "toast.replySent": "Ответ отправлен на сервер",
   "toast.noteSaved": "Заметка сохранена",
   "toast.assigned": "Обращение #{n} теперь ваше",
   "toast.assignedTo": "Обращение #{n} назначено: {name}",
