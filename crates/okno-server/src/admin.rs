@@ -163,6 +163,12 @@ pub async fn create_ticket(pool: &PgPool, t: &NewTicket) -> anyhow::Result<u64> 
     .bind(t.created_at)
     .fetch_one(&mut *tx)
     .await?;
+    // A ticket numbered here moves the sequence the server numbers its own tickets from (mail
+    // intake) past it, so the two never hand out one number twice.
+    sqlx::query("SELECT setval('ticket_number', GREATEST($1, (SELECT last_value FROM ticket_number)))")
+        .bind(t.number)
+        .execute(&mut *tx)
+        .await?;
     let customer = customer_row(&mut tx, &t.customer_id).await?;
     sqlx::query(
         "INSERT INTO events (id, at, kind, ticket_id, queue_id, customer_id, data) VALUES ($1, $2, $3, $4, $5, $6, $7)",
