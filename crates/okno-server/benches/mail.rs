@@ -139,6 +139,17 @@ async fn latency(dovecot: &Dovecot, server: &Server, token: &str, mailboxes: usi
     samples
 }
 
+/// One line of arrival figures from sorted samples (ms).
+fn arrival(what: &str, sorted: &[f64]) {
+    println!(
+        "arrival, {what} (IDLE): p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms over {} messages",
+        percentile(sorted, 50.0),
+        percentile(sorted, 99.0),
+        sorted.last().copied().unwrap_or(0.0),
+        sorted.len()
+    );
+}
+
 fn main() -> anyhow::Result<()> {
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     rt.block_on(run())
@@ -186,13 +197,7 @@ async fn run() -> anyhow::Result<()> {
     );
 
     let one_box = latency(&dovecot, &server, &token, 1, INGEST).await;
-    println!(
-        "arrival, 1 mailbox (IDLE): p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms over {} messages",
-        percentile(&one_box, 50.0),
-        percentile(&one_box, 99.0),
-        one_box.last().copied().unwrap_or(0.0),
-        one_box.len()
-    );
+    arrival("1 mailbox", &one_box);
     drop(server);
 
     // Memory: no mailboxes against a hundred, each with its IDLE session up.
@@ -218,13 +223,7 @@ async fn run() -> anyhow::Result<()> {
         (rss_many.saturating_sub(rss_bare)) as f64 / MAILBOXES as f64
     );
     let many_boxes = latency(&dovecot, &server, &token, MAILBOXES, INGEST + ROUNDS).await;
-    println!(
-        "arrival, {MAILBOXES} mailboxes (IDLE): p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms over {} messages",
-        percentile(&many_boxes, 50.0),
-        percentile(&many_boxes, 99.0),
-        many_boxes.last().copied().unwrap_or(0.0),
-        many_boxes.len()
-    );
+    arrival(&format!("{MAILBOXES} mailboxes"), &many_boxes);
     drop(server);
     Ok(())
 }
