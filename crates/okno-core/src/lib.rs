@@ -5,6 +5,7 @@
 //! (a tidy test in `tests/tidy.rs` checks the manifest). Every other crate builds on these types.
 
 pub mod domain;
+pub mod email;
 pub mod metrics;
 pub mod mutation;
 pub mod pii;

@@ -1,18 +1,12 @@
 //! Reading one inbound message into what a ticket needs.
 
 use mail_parser::{Address, HeaderValue, Message, MessageParser, MimeHeaders, PartType};
+use okno_core::email::EmailAddress;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::sanitize::{SafeHtml, sanitize};
 use crate::thread::bare_message_id;
-
-/// An address as compared and stored: the address in lower case, and the display name.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Mailbox {
-    pub address: String,
-    pub name: Option<String>,
-}
 
 /// Whether a person wrote the message. Only [`MailKind::Personal`] mail opens tickets or gets
 /// an automatic answer; the others are kept, marked, on the ticket they belong to (mail loops
@@ -50,10 +44,10 @@ pub struct Inbound {
     pub in_reply_to: Vec<String>,
     /// References, and for a bounce the Message-ID of the returned message, oldest first.
     pub references: Vec<String>,
-    pub from: Option<Mailbox>,
-    pub reply_to: Option<Mailbox>,
-    pub to: Vec<Mailbox>,
-    pub cc: Vec<Mailbox>,
+    pub from: Option<EmailAddress>,
+    pub reply_to: Option<EmailAddress>,
+    pub to: Vec<EmailAddress>,
+    pub cc: Vec<EmailAddress>,
     pub subject: String,
     /// Plain text for search, previews and the conversation (from the HTML when there is no
     /// text part).
@@ -69,7 +63,7 @@ pub struct Inbound {
 
 impl Inbound {
     /// Where an answer goes: Reply-To when set, else From.
-    pub fn reply_address(&self) -> Option<&Mailbox> {
+    pub fn reply_address(&self) -> Option<&EmailAddress> {
         self.reply_to.as_ref().or(self.from.as_ref())
     }
 
@@ -208,20 +202,21 @@ fn unnamed(content_type: &str) -> String {
     }
 }
 
-fn mailbox(address: &mail_parser::Addr<'_>) -> Option<Mailbox> {
+fn mailbox(address: &mail_parser::Addr<'_>) -> Option<EmailAddress> {
     let addr = address.address()?.trim();
     if addr.is_empty() {
         return None;
     }
     let name = address.name().map(str::trim).filter(|n| !n.is_empty()).map(str::to_owned);
-    Some(Mailbox { address: addr.to_lowercase(), name })
+    // Addresses are compared and stored in lower case.
+    Some(EmailAddress { address: addr.to_lowercase(), name })
 }
 
-fn first(address: Option<&Address<'_>>) -> Option<Mailbox> {
+fn first(address: Option<&Address<'_>>) -> Option<EmailAddress> {
     address?.iter().find_map(mailbox)
 }
 
-fn all(address: Option<&Address<'_>>) -> Vec<Mailbox> {
+fn all(address: Option<&Address<'_>>) -> Vec<EmailAddress> {
     address.map(|a| a.iter().filter_map(mailbox).collect()).unwrap_or_default()
 }
 
@@ -238,7 +233,7 @@ fn header_text<'a>(message: &'a Message<'_>, name: &'static str) -> Option<&'a s
     message.header_raw(name).map(str::trim)
 }
 
-fn classify(message: &Message<'_>, from: Option<&Mailbox>) -> MailKind {
+fn classify(message: &Message<'_>, from: Option<&EmailAddress>) -> MailKind {
     let is_report = message.content_type().is_some_and(|c| {
         c.ctype().eq_ignore_ascii_case("multipart")
             && c.subtype().is_some_and(|s| s.eq_ignore_ascii_case("report"))

@@ -20,4 +20,5 @@ pub mod sanitize;
 pub mod thread;
 
 pub use compose::{ComposeError, Composed, OutgoingAttachment, OutgoingMail, compose};
-pub use inbound::{Attachment, Inbound, MailKind, Mailbox, read};
+pub use inbound::{Attachment, Inbound, MailKind, read};
+pub use okno_core::email::EmailAddress;

@@ -382,13 +382,12 @@ async fn apply_mutation(
             let files = serde_json::to_value(attachments).unwrap_or_else(|_| json!([]));
             // Checked by `validate` above: trimmed and normalised here as they are stored.
             let body = body.trim();
-            let cc: Vec<Value> =
-                okno_core::reply_cc(cc).unwrap_or_default().into_iter().map(|a| json!({ "address": a })).collect();
+            let pending = okno_core::email::EmailView::pending_reply(&okno_core::reply_cc(cc).unwrap_or_default());
             let direction = if *internal { "internal" } else { "outbound" };
             let message: Option<(Value, String)> = sqlx::query_as(
                 "INSERT INTO messages (id, ticket_id, channel, direction, author_name, operator_id, subject, body, created_at, attachments, email) \
                  SELECT $1, t.id, t.channel, $2, $3, $4, NULL, $5, $6, $10, \
-                   CASE WHEN t.channel = 'email' AND $2 = 'outbound' THEN jsonb_build_object('delivery', jsonb_build_object('state', 'queued'), 'cc', $9::jsonb) END \
+                   CASE WHEN t.channel = 'email' AND $2 = 'outbound' THEN $9::jsonb END \
                  FROM tickets t WHERE t.id = $7 AND ($8 OR EXISTS \
                    (SELECT 1 FROM operator_queues g WHERE g.operator_id = $4 AND g.queue_id = t.queue_id)) \
                  ON CONFLICT (id) DO NOTHING \
@@ -402,7 +401,7 @@ async fn apply_mutation(
             .bind(*at)
             .bind(ticket_id)
             .bind(caller.sees_all_queues())
-            .bind(Value::Array(cc))
+            .bind(serde_json::to_value(&pending).unwrap_or(Value::Null))
             .bind(files)
             .fetch_optional(&mut *conn)
             .await?;

@@ -310,6 +310,45 @@ async fn mail_in_dovecot_becomes_tickets_and_a_reply_reaches_the_customer_thread
         .unwrap();
     assert_eq!(status, "open", "a customer's answer reopens a resolved ticket");
 
+    // A customer whose mail names a Reply-To gets the answer there, not at From.
+    let orders = "From: Ivan <ivan@mail.ru>\r\nReply-To: Orders desk <Orders@Mail.ru>\r\nTo: support@shop.test\r\n\
+                  Subject: Счёт на оплату\r\nMessage-ID: <reply-to-1@mail.ru>\r\n\r\nПришлите счёт.\r\n";
+    sender.append("INBOX", None, None, orders.as_bytes()).await.unwrap();
+    let invoice: String = eventually(Duration::from_secs(30), "the Reply-To message as a ticket", || async {
+        sqlx::query_scalar("SELECT id FROM tickets WHERE subject = 'Счёт на оплату'")
+            .fetch_optional(&h.pool)
+            .await
+            .unwrap()
+    })
+    .await;
+    let answer = PushRequest {
+        client_id: "anna-desk".into(),
+        schema_version: SCHEMA_VERSION,
+        mutations: vec![PushItem {
+            client_seq: 3,
+            mutation_id: "anna-desk-3".into(),
+            mutation: Mutation::ReplyTicket {
+                ticket_id: invoice,
+                message_id: "reply-0002".into(),
+                body: "Счёт во вложении.".into(),
+                internal: false,
+                at: okno_core::unix_ms(std::time::SystemTime::now()),
+                cc: Vec::new(),
+                attachments: Vec::new(),
+            },
+        }],
+    };
+    let (code, resp) = h.post("/v1/push", Some(&anna), serde_json::to_value(answer).unwrap()).await;
+    assert_eq!(code, 200, "{resp}");
+    let second = eventually(Duration::from_secs(30), "the second reply delivered", || async {
+        smtp.delivered()
+            .into_iter()
+            .map(|raw| okno_mail::read(&raw, 1 << 20))
+            .find(|m| m.message_id == "reply-0002@shop.test")
+    })
+    .await;
+    assert_eq!(second.to.iter().map(|m| m.address.as_str()).collect::<Vec<_>>(), ["orders@mail.ru"]);
+
     // A restart of intake fetches nothing twice.
     // A clean stop hands the mailbox over at once (no waiting for the lease).
     tasks.stop(&h.state).await;

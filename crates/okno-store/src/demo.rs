@@ -711,14 +711,21 @@ impl Store {
                 // What the server's mail intake and outbox would have written (no rng draw, so
                 // the rest of the dataset stays as it was for a seed).
                 let email = (channel == "email" && direction != "internal").then(|| {
-                    let customer = serde_json::json!({ "address": c.email.clone().unwrap_or_else(|| "customer@example.com".into()), "name": c.name });
-                    let center = serde_json::json!({ "address": queue.1, "name": if inbound { None } else { Some(&author) } });
+                    use okno_core::email::{DeliveryState, EmailAddress, EmailDelivery, EmailView};
+                    let address = c.email.clone().unwrap_or_else(|| "customer@example.com".into());
+                    let customer = EmailAddress { address, name: Some(c.name.clone()) };
+                    let center = EmailAddress { address: queue.1.to_owned(), name: (!inbound).then(|| author.clone()) };
                     let (from, to) = if inbound { (customer, center) } else { (center, customer) };
-                    let mut email = serde_json::json!({ "from": from, "to": [to], "kind": "personal" });
-                    if !inbound {
-                        email["delivery"] = serde_json::json!({ "state": "sent", "at": at });
-                    }
-                    email.to_string()
+                    let delivery =
+                        (!inbound).then_some(EmailDelivery { state: DeliveryState::Sent, reason: None, at: Some(at) });
+                    let email = EmailView {
+                        from: Some(from),
+                        to: vec![to],
+                        kind: Some("personal".into()),
+                        delivery,
+                        ..EmailView::default()
+                    };
+                    serde_json::to_string(&email).unwrap_or_default()
                 });
                 message_rows.push(MessageGen {
                     id: rng.id(at),

@@ -52,7 +52,7 @@ fn message_view(row: &SqliteRow) -> Result<MessageView, StoreError> {
         attachments: serde_json::from_str(get::<&str>(row, "attachments")?)?,
         created_at: get(row, "created_at")?,
         // A shape this build does not know shows the message without its email details.
-        email: get::<Option<&str>>(row, "email")?.and_then(|json| serde_json::from_str(json).ok()),
+        email: get::<Option<&str>>(row, "email")?.and_then(|json| serde_json::from_str(json).ok()).map(Box::new),
     })
 }
 

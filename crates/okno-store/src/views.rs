@@ -144,54 +144,6 @@ pub struct Attachment {
     pub inline: bool,
 }
 
-/// An address on an email message.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
-pub struct EmailAddress {
-    pub address: String,
-    #[serde(default)]
-    pub name: Option<String>,
-}
-
-/// Where an operator's email reply is: in the server's outbox, accepted by the mail server, or
-/// given up with the mail server's reason.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
-#[serde(rename_all = "snake_case")]
-pub enum DeliveryState {
-    Queued,
-    Sent,
-    Failed,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
-pub struct EmailDelivery {
-    pub state: DeliveryState,
-    #[serde(default)]
-    pub reason: Option<String>,
-    #[serde(default)]
-    #[ts(type = "number | null")]
-    pub at: Option<Millis>,
-}
-
-/// What the desk shows of an email message, as the server wrote it (okno-server's mail intake
-/// and outbox). The HTML is already sanitised there; the desk still shows it sandboxed.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
-#[serde(default)]
-pub struct EmailView {
-    pub mailbox: Option<String>,
-    pub message_id: Option<String>,
-    pub from: Option<EmailAddress>,
-    pub to: Vec<EmailAddress>,
-    pub cc: Vec<EmailAddress>,
-    /// `personal`, `auto_reply`, `bounce` or `own` (mail from one of the center's addresses).
-    pub kind: Option<String>,
-    /// What could not be read of the message, for the operator.
-    pub notes: Vec<String>,
-    pub html: Option<String>,
-    /// Pictures the HTML loads from the web: blocked until the operator asks.
-    pub remote_images: u32,
-    pub delivery: Option<EmailDelivery>,
-}
-
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct MessageView {
     pub id: String,
@@ -204,8 +156,8 @@ pub struct MessageView {
     pub attachments: Vec<Attachment>,
     #[ts(type = "number")]
     pub created_at: Millis,
-    /// Set on email messages.
-    pub email: Option<EmailView>,
+    /// Set on email messages (boxed: most messages are not email, and it is the big part).
+    pub email: Option<Box<EmailView>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
@@ -346,6 +298,7 @@ pub struct StoreStats {
 }
 
 pub use okno_core::TicketRef;
+pub use okno_core::email::{DeliveryState, EmailAddress, EmailDelivery, EmailView};
 
 /// Who a caller is, for the screen pop.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

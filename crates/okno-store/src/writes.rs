@@ -62,7 +62,10 @@ impl Store {
                 let files = serde_json::to_string(attachments).map_err(|e| StoreError::InvalidInput(e.to_string()))?;
                 let cc = okno_core::reply_cc(cc).map_err(invalid)?;
                 // An email reply shows "Sending" (and its copies) until the server says more.
-                let email = (!*internal).then(|| serde_json::json!({ "cc": cc.iter().map(|a| serde_json::json!({ "address": a })).collect::<Vec<_>>(), "delivery": { "state": "queued" } }).to_string());
+                let email = (!*internal)
+                    .then(|| serde_json::to_string(&okno_core::email::EmailView::pending_reply(&cc)))
+                    .transpose()
+                    .map_err(|e| StoreError::InvalidInput(e.to_string()))?;
                 require_ticket(&mut tx, ticket_id).await?;
                 let author: String = match &me {
                     Some(id) => {

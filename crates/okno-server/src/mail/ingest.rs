@@ -12,6 +12,7 @@
 //!   `mail_intake`;
 //! - the sender is matched to a customer by email address, or becomes one.
 
+use okno_core::email::EmailView;
 use okno_core::sla::{BusinessHours, SlaPolicy, first_response_due};
 use okno_core::{Channel, CustomerTier, EventKind, Millis, Priority, new_id};
 use okno_mail::thread::ticket_token;
@@ -141,18 +142,20 @@ pub async fn ingest(
                     "content_id": a.content_id, "inline": a.inline })
         })
         .collect();
-    let email = json!({
-        "mailbox": mailbox.name,
-        "message_id": mail.message_id,
-        "from": mail.from,
-        "to": mail.to,
-        "cc": mail.cc,
-        "kind": kind,
-        "notes": notes,
-        "html": mail.html.as_ref().map(|h| &h.html),
-        "remote_images": mail.html.as_ref().map_or(0, |h| h.remote_images),
-        "sent_at": mail.sent_at,
-    });
+    let email = EmailView {
+        mailbox: Some(mailbox.name.clone()),
+        message_id: Some(mail.message_id.clone()),
+        from: mail.from.clone(),
+        reply_to: mail.reply_to.clone(),
+        to: mail.to.clone(),
+        cc: mail.cc.clone(),
+        kind: Some(kind.to_owned()),
+        notes,
+        html: mail.html.as_ref().map(|h| h.html.clone()),
+        remote_images: mail.html.as_ref().map_or(0, |h| u32::try_from(h.remote_images).unwrap_or(u32::MAX)),
+        delivery: None,
+        sent_at: mail.sent_at,
+    };
     let author = mail.from.as_ref().map(|f| f.name.clone().unwrap_or_else(|| f.address.clone()));
     let message_id = new_id();
     let message: Value = sqlx::query_scalar(
@@ -165,7 +168,7 @@ pub async fn ingest(
     .bind(&mail.subject)
     .bind(&body)
     .bind(Value::Array(attachments))
-    .bind(&email)
+    .bind(serde_json::to_value(&email).map_err(|e| sqlx::Error::Encode(Box::new(e)))?)
     .bind(now)
     .fetch_one(&mut *tx)
     .await?;

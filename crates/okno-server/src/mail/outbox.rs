@@ -16,12 +16,14 @@ use anyhow::{Context, anyhow};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
-use okno_core::Millis;
+use okno_core::email::{DeliveryState, EmailAddress, EmailDelivery, EmailView};
+use okno_core::{AttachmentRef, Millis};
 use okno_mail::thread::reply_subject;
 use okno_mail::{OutgoingAttachment, OutgoingMail, compose};
 use okno_sync::Op;
 use serde_json::{Value, json};
 use sqlx::PgConnection;
+use sqlx::types::Json;
 
 use super::config::{Mailbox, Security};
 use crate::AppState;
@@ -82,7 +84,7 @@ async fn fail_interrupted(state: &AppState) -> anyhow::Result<()> {
             .await?;
     for id in stale {
         let reason = "the server stopped while sending; it was not sent again so the customer never gets it twice";
-        finish(state, &id, "failed", Some(reason), None).await?;
+        finish(state, &id, DeliveryState::Failed, Some(reason), None).await?;
     }
     Ok(())
 }
@@ -103,7 +105,7 @@ async fn send_next(state: &AppState, mailboxes: &[(Mailbox, String)]) -> anyhow:
     let reply = match load(state, &message_id, &mailbox_name, mailboxes).await {
         Ok(reply) => reply,
         Err(why) => {
-            finish(state, &message_id, "failed", Some(&format!("{why:#}")), None).await?;
+            finish(state, &message_id, DeliveryState::Failed, Some(&format!("{why:#}")), None).await?;
             return Ok(true);
         }
     };
@@ -112,13 +114,13 @@ async fn send_next(state: &AppState, mailboxes: &[(Mailbox, String)]) -> anyhow:
     match outcome {
         Ok(()) => {
             tracing::info!(message = %message_id, to = ?mail.to, "reply sent");
-            finish(state, &message_id, "sent", None, Some(&mail)).await?;
+            finish(state, &message_id, DeliveryState::Sent, None, Some(&mail)).await?;
         }
         Err(SendError { permanent, reason }) => {
             let give_up = permanent || attempts >= MAX_ATTEMPTS;
             tracing::warn!(message = %message_id, attempts, permanent, %reason, "reply not sent");
             if give_up {
-                finish(state, &message_id, "failed", Some(&reason), Some(&mail)).await?;
+                finish(state, &message_id, DeliveryState::Failed, Some(&reason), Some(&mail)).await?;
             } else {
                 let next = at + i64::try_from(backoff(attempts).as_millis()).unwrap_or(i64::MAX);
                 retry_later(state, &message_id, &reason, next, attempts).await?;
@@ -168,14 +170,8 @@ async fn load<'a>(
     mailbox_name: &str,
     mailboxes: &'a [(Mailbox, String)],
 ) -> anyhow::Result<(&'a Mailbox, OutgoingMail)> {
-    let (ticket_id, body, author, created_at, attachments, email): (
-        String,
-        String,
-        String,
-        Millis,
-        Value,
-        Option<Value>,
-    ) = sqlx::query_as(
+    type Row = (String, String, String, Millis, Json<Vec<AttachmentRef>>, Option<Json<EmailView>>);
+    let (ticket_id, body, author, created_at, Json(attachments), email): Row = sqlx::query_as(
         "SELECT ticket_id, body, author_name, created_at, attachments, email FROM messages WHERE id = $1",
     )
     .bind(message_id)
@@ -192,57 +188,41 @@ async fn load<'a>(
         .or_else(|| mailboxes.iter().find(|(_, queue)| *queue == queue_id))
         .map(|(m, _)| m)
         .ok_or_else(|| anyhow!("no mailbox sends for this ticket's queue ({queue_id})"))?;
-    let thread: Vec<(Value, String)> = sqlx::query_as(
+    let thread: Vec<(Json<EmailView>, String)> = sqlx::query_as(
         "SELECT email, direction FROM messages WHERE ticket_id = $1 AND email IS NOT NULL AND email ? 'message_id' \
          ORDER BY created_at, id",
     )
     .bind(&ticket_id)
     .fetch_all(&state.pool)
     .await?;
-    let last_inbound = thread.iter().rev().find(|(_, direction)| direction == "inbound").map(|(e, _)| e);
-    let recipient = last_inbound
-        .and_then(|e| e.get("reply_to").filter(|v| !v.is_null()).or_else(|| e.get("from")))
-        .and_then(|f| f.get("address"))
-        .and_then(Value::as_str)
-        .map(str::to_owned);
-    let recipient = match recipient {
-        Some(r) => r,
+    let last_inbound = thread.iter().rev().find(|(_, direction)| direction == "inbound").map(|(Json(e), _)| e);
+    let recipient = match last_inbound.and_then(EmailView::answer_to) {
+        Some(to) => to.address.clone(),
         None => customer_email(state, &ticket_id).await?.context("the customer has no email address to reply to")?,
     };
-    let mut references: Vec<String> =
-        thread.iter().filter_map(|(e, _)| e.get("message_id").and_then(Value::as_str).map(str::to_owned)).collect();
+    let mut references: Vec<String> = thread.iter().filter_map(|(Json(e), _)| e.message_id.clone()).collect();
     // RFC 5322 suggests keeping the first and the latest; 20 keeps headers sane on long threads.
     if references.len() > 20 {
         references.drain(1..references.len() - 19);
     }
     let mut files = Vec::new();
-    for a in attachments.as_array().into_iter().flatten() {
-        let Some(sha) = a.get("sha256").and_then(Value::as_str) else { continue };
-        let data: Vec<u8> =
-            sqlx::query_scalar("SELECT data FROM blobs WHERE sha256 = $1").bind(sha).fetch_one(&state.pool).await?;
-        files.push(OutgoingAttachment {
-            name: a.get("name").and_then(Value::as_str).unwrap_or("attachment").to_owned(),
-            content_type: a.get("mime").and_then(Value::as_str).unwrap_or("application/octet-stream").to_owned(),
-            data,
-        });
+    for a in attachments {
+        let data: Vec<u8> = sqlx::query_scalar("SELECT data FROM blobs WHERE sha256 = $1")
+            .bind(&a.sha256)
+            .fetch_one(&state.pool)
+            .await?;
+        files.push(OutgoingAttachment { name: a.name, content_type: a.mime, data });
     }
     let domain = mailbox.address.split('@').nth(1).unwrap_or("okno.invalid");
     let mail = OutgoingMail {
         message_id: format!("{message_id}@{domain}"),
         from_address: mailbox.address.clone(),
         from_name: Some(author),
-        cc: email
-            .as_ref()
-            .and_then(|e| e.get("cc"))
-            .and_then(Value::as_array)
-            .map(|list| {
-                list.iter().filter_map(|a| a.get("address").and_then(Value::as_str)).map(str::to_owned).collect()
-            })
-            .unwrap_or_default(),
+        cc: email.map(|Json(e)| e.cc.into_iter().map(|a| a.address).collect()).unwrap_or_default(),
         to: vec![recipient],
         subject: reply_subject(&subject, number),
         text: body,
-        in_reply_to: last_inbound.and_then(|e| e.get("message_id")).and_then(Value::as_str).map(str::to_owned),
+        in_reply_to: last_inbound.and_then(|e| e.message_id.clone()),
         references,
         attachments: files,
         date: SystemTime::UNIX_EPOCH + Duration::from_millis(u64::try_from(created_at).unwrap_or(0)),
@@ -265,16 +245,16 @@ async fn customer_email(state: &AppState, ticket_id: &str) -> Result<Option<Stri
 async fn finish(
     state: &AppState,
     message_id: &str,
-    outcome: &str,
+    outcome: DeliveryState,
     reason: Option<&str>,
     mail: Option<&OutgoingMail>,
 ) -> anyhow::Result<()> {
     let at = now();
-    let delivery = json!({ "state": outcome, "reason": reason, "at": at });
+    let delivery = EmailDelivery { state: outcome, reason: reason.map(str::to_owned), at: Some(at) };
     let mut tx = state.pool.begin().await?;
     sqlx::query("UPDATE mail_outbox SET state = $2, last_error = $3, updated_at = $4 WHERE message_id = $1")
         .bind(message_id)
-        .bind(outcome)
+        .bind(outcome.as_str())
         .bind(reason)
         .bind(at)
         .execute(&mut *tx)
@@ -282,8 +262,8 @@ async fn finish(
     let mut patch = json!({ "delivery": delivery });
     if let Some(mail) = mail {
         patch["message_id"] = json!(mail.message_id);
-        patch["from"] = json!({ "address": mail.from_address, "name": mail.from_name });
-        patch["to"] = mail.to.iter().map(|a| json!({ "address": a })).collect();
+        patch["from"] = json!(EmailAddress { address: mail.from_address.clone(), name: mail.from_name.clone() });
+        patch["to"] = json!(mail.to.iter().map(EmailAddress::new).collect::<Vec<_>>());
     }
     publish(state, tx, message_id, patch).await
 }
@@ -305,7 +285,11 @@ async fn retry_later(
     .bind(now())
     .execute(&mut *tx)
     .await?;
-    let delivery = json!({ "state": "queued", "reason": reason, "attempts": attempts, "next_attempt_at": next });
+    let delivery = EmailDelivery {
+        state: DeliveryState::Queued,
+        reason: Some(format!("{reason} (attempt {attempts})")),
+        at: None,
+    };
     publish(state, tx, message_id, json!({ "delivery": delivery })).await
 }
 

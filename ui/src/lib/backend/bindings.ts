@@ -98,9 +98,14 @@ export type DeliveryState = "queued" | "sent" | "failed";
 export type EmailDelivery = { state: DeliveryState, reason: string | null, at: number | null, };
 /**
  * What the desk shows of an email message, as the server wrote it (okno-server's mail intake
- * and outbox). The HTML is already sanitised there; the desk still shows it sandboxed.
+ * and outbox) and the desk's own pending reply: the `email` column of a message, on both
+ * sides. The HTML is already sanitised on the server; the desk still shows it sandboxed.
  */
-export type EmailView = { mailbox: string | null, message_id: string | null, from: EmailAddress | null, to: Array<EmailAddress>, cc: Array<EmailAddress>, 
+export type EmailView = { mailbox: string | null, message_id: string | null, from: EmailAddress | null, 
+/**
+ * Where answers go when it is not `from` (an inbound message's Reply-To).
+ */
+reply_to: EmailAddress | null, to: Array<EmailAddress>, cc: Array<EmailAddress>, 
 /**
  * `personal`, `auto_reply`, `bounce` or `own` (mail from one of the center's addresses).
  */
@@ -112,7 +117,11 @@ notes: Array<string>, html: string | null,
 /**
  * Pictures the HTML loads from the web: blocked until the operator asks.
  */
-remote_images: number, delivery: EmailDelivery | null, };
+remote_images: number, delivery: EmailDelivery | null, 
+/**
+ * The Date header of an inbound message, Unix milliseconds.
+ */
+sent_at: number | null, };
 /**
  * A file attached to an operator's reply: already on the server (uploaded to
  * `/v1/blobs`), named by the SHA-256 of its content.
@@ -120,7 +129,7 @@ remote_images: number, delivery: EmailDelivery | null, };
 export type AttachmentRef = { name: string, mime: string, size: number, sha256: string, };
 export type MessageView = { id: string, ticket_id: string, channel: Channel, direction: MessageDirection, author_name: string, subject: string | null, body: string, attachments: Array<Attachment>, created_at: number, 
 /**
- * Set on email messages.
+ * Set on email messages (boxed: most messages are not email, and it is the big part).
  */
 email: EmailView | null, };
 export type CallView = { id: string, customer_id: string | null, ticket_id: string | null, direction: CallDirection, from_number: string, to_number: string, started_at: number, answered_at: number | null, ended_at: number | null, outcome: CallOutcome, disposition: string | null, notes: string, recording_ref: string | null, operator_name: string | null, queue_name: string | null, 

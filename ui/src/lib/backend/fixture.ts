@@ -198,7 +198,7 @@ export function fixtureBackend(options: FixtureOptions = {}): FixtureBackend {
   }
   const byId = new Map(tickets.map((t) => [t.id, t]));
 
-  const noEmail: EmailView = { mailbox: null, message_id: null, from: null, to: [], cc: [], kind: null, notes: [], html: null, remote_images: 0, delivery: null };
+  const noEmail: EmailView = { mailbox: null, message_id: null, from: null, reply_to: null, to: [], cc: [], kind: null, notes: [], html: null, remote_images: 0, delivery: null, sent_at: null };
   /** What the server's mail intake and outbox would have written on a demo email message. */
   const fixtureEmail = (direction: MessageView["direction"], author: string, customer: string, k: number, body: string): EmailView => {
     const customerAddress = { address: `${customer.toLowerCase().replace(/[^a-z]+/g, ".").replace(/^\.|\.$/g, "") || "customer"}@example.com`, name: customer };
