@@ -158,6 +158,10 @@ fn run(options: Options) -> anyhow::Result<()> {
                 let _ = tauri::Emitter::emit(&handle, "sync", status);
             });
             desk.sync.on_new_work(notify::show);
+            let typing = app.handle().clone();
+            desk.sync.on_visitor_typing(move |ticket_id| {
+                let _ = tauri::Emitter::emit(&typing, "visitor-typing", ticket_id);
+            });
             if let Some(phone) = &desk.phone {
                 let handle = app.handle().clone();
                 phone.on_change(move |snapshot| {

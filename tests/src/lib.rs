@@ -236,6 +236,28 @@ impl Session {
             .unwrap_or_default())
     }
 
+    /// Elements matching `css` inside the shadow root of the element `host` (the website chat
+    /// widget keeps its page in one); WebDriver then types into and clicks them as usual.
+    pub fn find_in_shadow(&self, host: &str, css: &str) -> Result<Vec<Element>> {
+        let v = post(
+            &format!("{}/execute/sync", self.url),
+            &json!({ "script": "const h = document.querySelector(arguments[0]);                                 return h && h.shadowRoot ? [...h.shadowRoot.querySelectorAll(arguments[1])] : []",
+                     "args": [host, css] }),
+        )?;
+        Ok(v["value"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|e| e[ELEMENT].as_str().map(|s| Element(s.to_owned()))).collect())
+            .unwrap_or_default())
+    }
+
+    /// Wait up to `timeout` for an element matching `css` in `host`'s shadow root.
+    pub fn wait_in_shadow(&self, host: &str, css: &str, timeout: Duration) -> Result<Vec<Element>> {
+        self.wait_until(&format!("{css:?} in the shadow root of {host:?}"), timeout, |s| {
+            let found = s.find_in_shadow(host, css)?;
+            Ok((!found.is_empty()).then_some(found))
+        })
+    }
+
     /// Wait up to `timeout` for at least one element matching `css`.
     pub fn wait_for(&self, css: &str, timeout: Duration) -> Result<Vec<Element>> {
         let deadline = Instant::now() + timeout;

@@ -26,8 +26,9 @@ cargo xtask <task>
 const APT_BUILD: &[&str] =
     &["pkg-config", "libwebkit2gtk-4.1-dev", "libasound2-dev", "libdbus-1-dev", "libopus-dev", "build-essential"];
 /// Extra packages the tests use: a virtual display, the WebKit WebDriver, xdotool (global hotkeys),
-/// a D-Bus session bus and monitor (desktop notifications), real SIP peers, and tcpdump (the
-/// SRTP test looks at the packets on the wire).
+/// a D-Bus session bus and monitor (desktop notifications), real SIP peers, tcpdump (the
+/// SRTP test looks at the packets on the wire), Dovecot (email), and Chromium with its WebDriver
+/// (the website chat widget as visitors see it).
 const APT_TEST: &[&str] = &[
     "xvfb",
     "xauth",
@@ -41,6 +42,8 @@ const APT_TEST: &[&str] = &[
     "baresip-core",
     "tcpdump",
     "dovecot-imapd",
+    "chromium",
+    "chromium-driver",
 ];
 /// Python modules the tests start as real peers: aiosmtpd is the SMTP server the email tests send
 /// replies to (Debian has no package of it).

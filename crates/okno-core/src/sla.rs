@@ -61,6 +61,14 @@ impl BusinessHours {
         self.working_days[weekday]
     }
 
+    /// Whether the center is open at `at` (a chat widget offers "leave a message" when not).
+    pub fn is_open(&self, at: Millis) -> bool {
+        let local = at + self.utc_offset_minutes * MINUTE;
+        let day = local.div_euclid(DAY_MINUTES * MINUTE);
+        let minute = local.rem_euclid(DAY_MINUTES * MINUTE) / MINUTE;
+        self.is_working_day(day) && minute >= self.open_minute && minute < self.close_minute
+    }
+
     /// The instant `working_minutes` of open time after `start`.
     ///
     /// Returns `None` when the calendar has no open time at all, so a misconfigured queue
@@ -106,6 +114,25 @@ pub fn first_response_due(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn open_hours_are_read_in_the_centers_local_time() {
+        // Moscow (+3), 9:00 to 21:00, Monday to Friday. 2026-12-07 is a Monday.
+        let hours = BusinessHours {
+            utc_offset_minutes: 180,
+            open_minute: 9 * 60,
+            close_minute: 21 * 60,
+            working_days: [true, true, true, true, true, false, false],
+        };
+        let monday_utc = 1_796_601_600_000; // 2026-12-07T00:00:00Z
+        let at = |hour: i64, minute: i64| monday_utc + (hour * 60 + minute) * MINUTE;
+        assert!(!hours.is_open(at(5, 59)), "8:59 in Moscow");
+        assert!(hours.is_open(at(6, 0)), "9:00 in Moscow");
+        assert!(hours.is_open(at(17, 59)), "20:59 in Moscow");
+        assert!(!hours.is_open(at(18, 0)), "21:00 in Moscow");
+        assert!(!hours.is_open(at(6, 0) + 5 * DAY_MINUTES * MINUTE), "Saturday");
+        assert!(BusinessHours::ALWAYS.is_open(at(3, 0)));
+    }
 
     /// 2026-11-23 is a Monday; 10:00 UTC.
     const MONDAY_10_UTC: Millis = 1_795_428_000_000;

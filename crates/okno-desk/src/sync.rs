@@ -86,11 +86,15 @@ type Listener = Box<dyn Fn(&SyncStatus) + Send + Sync>;
 /// Shows a desktop notification (summary, body): the window's side of "new work".
 type Notifier = Box<dyn Fn(&str, &str) + Send + Sync>;
 
+/// Told the ticket id of a website chat whose visitor is typing.
+type TypingListener = Box<dyn Fn(&str) + Send + Sync>;
+
 /// The window's view of the driver: the current status and who to tell when it changes.
 pub struct SyncService {
     status: Mutex<SyncStatus>,
     listener: Mutex<Option<Listener>>,
     notifier: Mutex<Option<Notifier>>,
+    typing: Mutex<Option<TypingListener>>,
     /// The server and the current access token, once the driver runs: for downloads.
     server: Mutex<Option<ServerAccess>>,
 }
@@ -122,6 +126,7 @@ impl SyncService {
             }),
             listener: Mutex::new(None),
             notifier: Mutex::new(None),
+            typing: Mutex::new(None),
             server: Mutex::new(None),
         })
     }
@@ -192,6 +197,18 @@ impl SyncService {
     /// Called to show a notification when the server assigns work to this operator.
     pub fn on_new_work(&self, f: impl Fn(&str, &str) + Send + Sync + 'static) {
         *self.notifier.lock().unwrap_or_else(|e| e.into_inner()) = Some(Box::new(f));
+    }
+
+    /// Called with a chat's ticket id while its website visitor types (the Tauri
+    /// "visitor-typing" event; the window shows it for a few seconds).
+    pub fn on_visitor_typing(&self, f: impl Fn(&str) + Send + Sync + 'static) {
+        *self.typing.lock().unwrap_or_else(|e| e.into_inner()) = Some(Box::new(f));
+    }
+
+    fn visitor_typing(&self, ticket_id: &str) {
+        if let Some(tell) = self.typing.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+            tell(ticket_id);
+        }
     }
 
     /// New work for the operator: a chime on the default output and the window's notification.
@@ -375,9 +392,13 @@ async fn keychain<T: Send + 'static>(f: impl FnOnce() -> Result<T, String> + Sen
 
 /// What the live socket tells the driver.
 enum Live {
-    Up { version: u64 },
+    Up {
+        version: u64,
+    },
     Poke(u64),
     Down,
+    /// A website visitor is typing in this chat (ticket).
+    VisitorTyping(String),
 }
 
 fn engine_config(client_id: &str) -> EngineConfig {
@@ -460,6 +481,7 @@ async fn run(service: Arc<SyncService>, store: Store, config: ServerConfig, secr
                     driver.poke(version);
                 }
                 Live::Down => driver.service.update(|s| s.connection = Connection::Offline),
+                Live::VisitorTyping(ticket_id) => driver.service.visitor_typing(&ticket_id),
             },
         }
     }
@@ -544,14 +566,14 @@ impl Driver {
                 }
                 Output::ApplyBatch { changes, cursor } => {
                     let started = Instant::now();
-                    let assigned = self.newly_assigned_to_me(&changes).await;
+                    let work = self.new_work_in(&changes).await;
                     match self.store.apply_server_changes(&changes, cursor).await {
                         Ok(BatchOutcome::Applied { applied, skipped }) => {
                             let first_sync = self.service.status().first_sync.is_some();
-                            if !first_sync && let Some(subject) = assigned.first() {
-                                let more = assigned.len() - 1;
+                            if !first_sync && let Some((heading, subject)) = work.first() {
+                                let more = work.len() - 1;
                                 let body = if more == 0 { subject.clone() } else { format!("{subject} (+{more})") };
-                                self.service.new_work("Assigned to you / Назначено вам", &body);
+                                self.service.new_work(heading, &body);
                             }
                             tracing::info!(
                                 applied,
@@ -582,18 +604,23 @@ impl Driver {
         }
     }
 
-    /// The subjects of pulled tickets that someone else (a team lead) assigned to this desk's
-    /// operator and that were not theirs here before: new work to announce.
-    async fn newly_assigned_to_me(&self, changes: &[okno_sync::Change]) -> Vec<String> {
+    /// New work in a pulled batch, to announce: tickets someone else (a team lead) assigned to
+    /// this desk's operator that were not theirs here before, and chats from the website that
+    /// this desk has not seen (a visitor waits on the other side). Returns (heading, subjects).
+    async fn new_work_in(&self, changes: &[okno_sync::Change]) -> Vec<(&'static str, String)> {
         let Ok(me) = self.store.me().await else { return Vec::new() };
-        let mut subjects = Vec::new();
-        for c in changes.iter().filter(|c| c.entity == "ticket" && c.data["assignee_id"] == me.id.as_str()) {
-            let was_mine = self.store.ticket_row(&c.id).await.is_ok_and(|t| t.assignee_id.as_deref() == Some(&me.id));
-            if !was_mine {
-                subjects.push(c.data["subject"].as_str().unwrap_or_default().to_owned());
+        let mut work = Vec::new();
+        for c in changes.iter().filter(|c| c.entity == "ticket") {
+            let subject = || c.data["subject"].as_str().unwrap_or_default().to_owned();
+            let known = self.store.ticket_row(&c.id).await.ok();
+            let was_mine = known.as_ref().is_some_and(|t| t.assignee_id.as_deref() == Some(&me.id));
+            if c.data["assignee_id"] == me.id.as_str() && !was_mine {
+                work.push(("Assigned to you / Назначено вам", subject()));
+            } else if c.data["channel"] == "chat" && known.is_none() {
+                work.push(("New chat / Новый чат", subject()));
             }
         }
-        subjects
+        work
     }
 
     /// One request, with the access token; on 401 sign in again and retry once.
@@ -699,6 +726,7 @@ async fn listen(base: String, mut access: watch::Receiver<Option<String>>, event
                             delay = Duration::from_millis(250);
                             Live::Up { version }
                         }
+                        LiveEvent::VisitorTyping { ticket_id, .. } => Live::VisitorTyping(ticket_id),
                         other => match other.poke_version() {
                             Some(v) => Live::Poke(v),
                             None => continue,

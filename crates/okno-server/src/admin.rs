@@ -86,7 +86,7 @@ pub struct NewCustomer {
 }
 
 /// What caller-ID and email matching compare: digits only for phones, lower case for emails.
-fn normalized(identity: &Identity) -> String {
+pub(crate) fn normalized(identity: &Identity) -> String {
     match identity.kind {
         IdentityKind::Phone => identity.value.chars().filter(char::is_ascii_digit).collect(),
         IdentityKind::Email => identity.value.trim().to_lowercase(),

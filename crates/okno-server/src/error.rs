@@ -16,6 +16,10 @@ pub enum AppError {
     RateLimited(u64),
     #[error("{0}")]
     BadRequest(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    UnsupportedMediaType(String),
     #[error("schema version {0} is not supported by this server; update the application")]
     UnsupportedSchema(u32),
     #[error(transparent)]
@@ -31,6 +35,8 @@ impl AppError {
             AppError::Forbidden(_) => "forbidden",
             AppError::RateLimited(_) => "rate_limited",
             AppError::BadRequest(_) => "bad_request",
+            AppError::NotFound(_) => "not_found",
+            AppError::UnsupportedMediaType(_) => "unsupported_type",
             AppError::UnsupportedSchema(_) => "unsupported_schema",
             AppError::Db(_) | AppError::Internal(_) => "internal",
         }
@@ -42,6 +48,8 @@ impl AppError {
             AppError::Forbidden(_) => StatusCode::FORBIDDEN,
             AppError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            AppError::NotFound(_) => StatusCode::NOT_FOUND,
+            AppError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AppError::UnsupportedSchema(_) => StatusCode::CONFLICT,
             AppError::Db(_) | AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }

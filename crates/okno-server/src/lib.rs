@@ -12,6 +12,8 @@
 pub mod admin;
 pub mod auth;
 pub mod changelog;
+pub mod chat;
+pub mod config_file;
 pub mod error;
 pub mod live;
 pub mod mail;
@@ -20,6 +22,7 @@ pub mod migrate;
 pub mod pull;
 pub mod push;
 pub mod seed;
+pub mod tickets;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -50,6 +53,8 @@ pub struct Config {
     pub live_queue: usize,
     /// Mailboxes to take mail from and send replies through (`--config`).
     pub mail: mail::config::MailConfig,
+    /// The website's chat channels and their limits (`--config`).
+    pub chat: chat::config::ChatConfig,
 }
 
 impl Config {
@@ -61,6 +66,7 @@ impl Config {
             nats_url: None,
             live_queue: 256,
             mail: mail::config::MailConfig::default(),
+            chat: chat::config::ChatConfig::default(),
         }
     }
 }
@@ -76,6 +82,8 @@ pub struct AppState {
     pub outbox_wake: Arc<tokio::sync::Notify>,
     /// The largest file a desk may upload to attach to a reply (the mail config's limit).
     pub max_upload_bytes: usize,
+    /// The website's chat channels (queues resolved by [`AppState::connect`]).
+    pub chat: Arc<chat::Chat>,
 }
 
 impl AppState {
@@ -89,6 +97,7 @@ impl AppState {
             limiter: Arc::new(LoginLimiter::new(config.login_failures_per_minute, Duration::from_secs(60))),
             outbox_wake: Arc::new(tokio::sync::Notify::new()),
             max_upload_bytes: config.mail.max_attachment_bytes,
+            chat: Arc::new(chat::Chat::new(config.chat.clone())),
         }
     }
 
@@ -102,7 +111,9 @@ impl AppState {
             .await
             .context("cannot connect to PostgreSQL (DATABASE_URL)")?;
         migrate::migrate(&pool).await?;
-        let state = AppState::new(pool, config);
+        let mut config = config.clone();
+        chat::resolve_queues(&pool, &mut config.chat).await?;
+        let state = AppState::new(pool, &config);
         if let Some(url) = &config.nats_url {
             let deployment: String = sqlx::query_scalar("SELECT id FROM deployment")
                 .fetch_one(&state.pool)
@@ -151,6 +162,16 @@ pub fn app(state: AppState) -> Router {
             okno_sync::UPLOAD_PATH,
             post(mail::blobs::upload).layer(axum::extract::DefaultBodyLimit::max(state.max_upload_bytes)),
         )
+        .route("/widget.js", get(chat::widget::script))
+        .route("/widget/demo", get(chat::widget::demo))
+        .route(chat::SOCKET_PATH, get(chat::socket::widget_socket))
+        .route(
+            chat::FILES_PATH,
+            post(chat::files::upload)
+                .options(chat::files::preflight)
+                .layer(axum::extract::DefaultBodyLimit::max(state.chat.config.limits.max_attachment_bytes)),
+        )
+        .route(chat::FILE_PATH, get(chat::files::download).options(chat::files::preflight))
         .with_state(state)
 }
 

@@ -7,7 +7,8 @@ use tracing_subscriber::EnvFilter;
 
 const USAGE: &str = "usage: okno-server [--listen ADDR:PORT] [--log-format text|json] [--config FILE.toml]
                         (env: DATABASE_URL, optional NATS_URL, OKNO_CONFIG, OKNO_LOG, OKNO_LOG_FORMAT)
-                        --config: mailboxes to take mail from, one [[email]] table each (docs/EMAIL.md)
+                        --config: mailboxes, one [[email]] table each, and the website chat's
+                                  channels, one [[chat]] table each (README: Email, The website chat)
        okno-server seed --demo [--tickets N] [--password NAME=PASSWORD]...
                         fill an empty database: queues, operators anna and boris and team lead lena (passwords printed), tickets";
 
@@ -40,8 +41,10 @@ async fn main() -> Result<()> {
     config.nats_url = std::env::var("NATS_URL").ok().filter(|u| !u.is_empty());
     if let Some(path) = &config_file {
         let text = std::fs::read_to_string(path).with_context(|| format!("cannot read the config file {path}"))?;
-        config.mail = okno_server::mail::config::MailConfig::parse(&text, |name| std::env::var(name).ok())
+        let file = okno_server::config_file::ConfigFile::parse(&text, |name| std::env::var(name).ok())
             .with_context(|| format!("{path}: refused"))?;
+        config.mail = file.mail;
+        config.chat = file.chat;
     }
     let listener =
         tokio::net::TcpListener::bind(&listen).await.with_context(|| format!("cannot listen on {listen}"))?;

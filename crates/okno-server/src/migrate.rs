@@ -14,6 +14,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (2, "deployment", include_str!("../migrations/0002_deployment.sql")),
     (3, "client_rejections", include_str!("../migrations/0003_client_rejections.sql")),
     (4, "email", include_str!("../migrations/0004_email.sql")),
+    (5, "chat", include_str!("../migrations/0005_chat.sql")),
 ];
 
 /// An arbitrary constant identifying "Okno schema migrations" among advisory locks.

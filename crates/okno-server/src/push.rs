@@ -70,6 +70,7 @@ pub(crate) async fn push(
                 // Committed: tell the sockets now, not after the whole push, so a batch of 100
                 // does not hold back the first change's poke.
                 state.live.committed(&result.committed, version);
+                crate::chat::committed(&state.live, &result.committed);
                 if result.committed.iter().any(|c| c.entity == "message") {
                     state.outbox_wake.notify_one();
                 }

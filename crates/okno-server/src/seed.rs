@@ -1,5 +1,5 @@
 //! `okno-server seed --demo`: a small center to try the desktop against — one department, two
-//! queues, two operators who can sign in, customers and open tickets with a first message —
+//! queues (and an empty one for the website chat), two operators who can sign in, customers and open tickets with a first message —
 //! written through [`crate::admin`] so every row is in the changelog like real intake.
 
 use anyhow::Context;
@@ -24,6 +24,8 @@ pub const OPERATORS: [(&str, Role); 3] =
     [("anna", Role::Operator), ("boris", Role::Operator), ("lena", Role::TeamLead)];
 pub const QUEUES: [(&str, &str, Channel); 2] =
     [("hotline", "Hotline", Channel::Phone), ("email", "Email", Channel::Email)];
+/// The website chat's queue (`queue = "chat"` in a `[[chat]]` table); it starts empty.
+pub const CHAT_QUEUE: (&str, &str, Channel) = ("chat", "Web chat", Channel::Chat);
 
 const SUBJECTS: [&str; 8] = [
     "Where is my order?",
@@ -40,7 +42,7 @@ const NAMES: [&str; 6] = ["Olga Petrova", "John Carter", "Иван Кузнец�
 /// Fill an empty database; returns each operator's name and password (to print).
 pub async fn seed(pool: &PgPool, options: &SeedOptions) -> anyhow::Result<Vec<(String, String)>> {
     admin::create_department(pool, "support", "Customer support").await.context("is the database empty?")?;
-    for (id, name, channel) in QUEUES {
+    for (id, name, channel) in QUEUES.into_iter().chain([CHAT_QUEUE]) {
         admin::create_queue(pool, id, name, channel, "support").await?;
     }
     let mut credentials = Vec::new();
@@ -54,7 +56,7 @@ pub async fn seed(pool: &PgPool, options: &SeedOptions) -> anyhow::Result<Vec<(S
             }
         };
         admin::create_operator(pool, id, id, role, Some(&password)).await?;
-        for (queue, _, _) in QUEUES {
+        for (queue, _, _) in QUEUES.into_iter().chain([CHAT_QUEUE]) {
             admin::grant_queue(pool, id, queue).await?;
         }
         credentials.push((id.to_owned(), password));

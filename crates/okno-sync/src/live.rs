@@ -30,6 +30,9 @@ pub enum LiveEvent {
     Presence { online: Vec<String> },
     /// Team leads and admins: an operator's agent state changed.
     AgentState { operator_id: String, state: AgentState, since: Millis },
+    /// A website visitor is typing in chat `ticket_id` (of `bucket`): shown for a few seconds.
+    /// Best effort: a socket that cannot take it simply misses it.
+    VisitorTyping { bucket: String, ticket_id: String },
 }
 
 impl LiveEvent {

@@ -36,6 +36,8 @@ pub enum Body {
     Presence { online: Vec<String> },
     /// The sender is shutting down: forget its presence now.
     Gone,
+    /// A frame for the website visitors of a chat (ticket), wherever their sockets are.
+    Visitor { ticket_id: String, frame: String },
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -106,6 +108,9 @@ pub async fn start(live: Arc<Live>, url: &str, subject: String) -> anyhow::Resul
                 Body::Event { event } => inbound.deliver(event),
                 Body::Presence { online } => inbound.hub.remote_presence(&envelope.from, Some(online), Instant::now()),
                 Body::Gone => inbound.hub.remote_presence(&envelope.from, None, Instant::now()),
+                Body::Visitor { ticket_id, frame } => {
+                    inbound.visitors.deliver(&ticket_id, frame.into(), None);
+                }
             }
         }
         tracing::warn!("the NATS subscription ended; no more events from other instances");

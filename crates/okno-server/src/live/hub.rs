@@ -34,7 +34,8 @@ impl Entitlement {
     fn wants(&self, event: &LiveEvent) -> bool {
         match (self, event) {
             (Entitlement::All, _) => true,
-            (Entitlement::Buckets(buckets), LiveEvent::Poke { bucket, .. }) => buckets.contains(bucket),
+            (Entitlement::Buckets(buckets), LiveEvent::Poke { bucket, .. })
+            | (Entitlement::Buckets(buckets), LiveEvent::VisitorTyping { bucket, .. }) => buckets.contains(bucket),
             (Entitlement::Buckets(_), _) => false,
         }
     }
@@ -156,6 +157,8 @@ impl Hub {
             }
             match socket.tx.try_send(event.clone()) {
                 Ok(()) => inc(&self.metrics.live_events_sent),
+                // Typing is worth nothing late: a full queue skips it rather than closing.
+                Err(_) if matches!(*event, LiveEvent::VisitorTyping { .. }) => {}
                 Err(_) => slow.push(*id),
             }
         }

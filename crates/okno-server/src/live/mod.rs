@@ -34,6 +34,8 @@ pub use hub::{Entitlement, Hub};
 #[derive(Debug)]
 pub struct Live {
     pub hub: Hub,
+    /// The website visitors' chat sockets on this instance.
+    pub visitors: crate::chat::hub::VisitorHub,
     /// Random per process: the bus ignores its own messages by this id.
     pub instance: String,
     bus: OnceLock<mpsc::Sender<bus::Body>>,
@@ -47,7 +49,13 @@ impl Live {
         if getrandom::fill(&mut id).is_err() {
             id[..4].copy_from_slice(&std::process::id().to_le_bytes());
         }
-        Live { hub: Hub::new(queue, metrics.clone()), instance: hex::encode(id), bus: OnceLock::new(), metrics }
+        Live {
+            hub: Hub::new(queue, metrics.clone()),
+            visitors: Default::default(),
+            instance: hex::encode(id),
+            bus: OnceLock::new(),
+            metrics,
+        }
     }
 
     /// A mutation committed `changes`, the last at `version`: tell every interested socket here
@@ -57,6 +65,19 @@ impl Live {
             self.to_bus(bus::Body::Event { event: event.clone() });
             self.deliver(event);
         }
+    }
+
+    /// A frame for the visitors of chat `ticket_id`, here and on the other instances.
+    pub fn to_visitors(&self, ticket_id: &str, frame: Arc<str>) {
+        self.to_bus(bus::Body::Visitor { ticket_id: ticket_id.to_owned(), frame: frame.to_string() });
+        self.visitors.deliver(ticket_id, frame, None);
+    }
+
+    /// A website visitor types in chat `ticket_id`: tell the desks that may see `bucket`.
+    pub fn typing(&self, bucket: &str, ticket_id: &str) {
+        let event = LiveEvent::VisitorTyping { bucket: bucket.to_owned(), ticket_id: ticket_id.to_owned() };
+        self.to_bus(bus::Body::Event { event: event.clone() });
+        self.deliver(event);
     }
 
     /// Deliver to this instance's sockets only (events from the bus end here).

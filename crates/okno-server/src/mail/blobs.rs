@@ -93,19 +93,31 @@ pub(crate) async fn upload(
         .filter(|m| m.contains('/') && m.len() <= 200)
         .unwrap_or("application/octet-stream")
         .to_owned();
+    let attachment = store(&state.pool, query.as_deref(), mime, &body).await?;
+    tracing::info!(operator = %caller.id, sha256 = %attachment.sha256, size = attachment.size, "file uploaded for a reply");
+    Ok(axum::Json(attachment))
+}
+
+/// Store an uploaded file by content, named by the request's `?name=` (checked as a reply's
+/// attachment is); answers how a message names it.
+pub(crate) async fn store(
+    pool: &sqlx::PgPool,
+    query: Option<&str>,
+    mime: String,
+    body: &[u8],
+) -> Result<AttachmentRef, AppError> {
     let name = url::form_urlencoded::parse(query.unwrap_or_default().as_bytes())
         .find(|(key, _)| key == "name")
         .map(|(_, value)| value.trim().to_owned())
         .unwrap_or_default();
-    let attachment = AttachmentRef { name, mime, size: body.len() as u64, sha256: hex::encode(Sha256::digest(&body)) };
+    let attachment = AttachmentRef { name, mime, size: body.len() as u64, sha256: hex::encode(Sha256::digest(body)) };
     okno_core::reply_attachments(std::slice::from_ref(&attachment)).map_err(|e| AppError::BadRequest(e.to_string()))?;
     sqlx::query("INSERT INTO blobs (sha256, size, data, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING")
         .bind(&attachment.sha256)
         .bind(body.len() as i64)
-        .bind(body.as_ref())
+        .bind(body)
         .bind(okno_core::unix_ms(std::time::SystemTime::now()))
-        .execute(&state.pool)
+        .execute(pool)
         .await?;
-    tracing::info!(operator = %caller.id, sha256 = %attachment.sha256, size = attachment.size, "file uploaded for a reply");
-    Ok(axum::Json(attachment))
+    Ok(attachment)
 }

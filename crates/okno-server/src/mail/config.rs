@@ -1,24 +1,16 @@
 //! The mailboxes in `okno-server --config FILE.toml`: one `[[email]]` table each, and the limits
-//! in `[mail]`. A config that cannot work is refused at start with the key and the reason, never
-//! discovered at the first message. Passwords are named, not written: `password_env` says which
-//! environment variable holds one, and [`Password`] never prints it.
+//! in `[mail]` (the file as a whole is read by [`crate::config_file`]). A config that cannot work
+//! is refused at start with the key and the reason, never discovered at the first message.
+//! Passwords are named, not written: `password_env` says which environment variable holds one,
+//! and [`Password`] never prints it.
 
 use std::fmt;
 use std::time::Duration;
 
 use serde::Deserialize;
 
-/// A config file problem: the key (as written, `email[1].imap`) and why.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{key}: {reason}")]
-pub struct ConfigError {
-    pub key: String,
-    pub reason: String,
-}
-
-fn error(key: impl Into<String>, reason: impl Into<String>) -> ConfigError {
-    ConfigError { key: key.into(), reason: reason.into() }
-}
+pub use crate::config_file::ConfigError;
+use crate::config_file::error;
 
 /// A mailbox password, read from the environment at start; shown as `***`.
 #[derive(Clone, PartialEq, Eq)]
@@ -86,23 +78,14 @@ impl Default for MailConfig {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct File {
-    #[serde(default)]
-    mail: Option<Limits>,
-    #[serde(default)]
-    email: Vec<RawMailbox>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Limits {
+pub(crate) struct Limits {
     max_attachment_mb: Option<u64>,
     poll_seconds: Option<u64>,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RawMailbox {
+pub(crate) struct RawMailbox {
     name: String,
     queue: String,
     address: String,
@@ -115,12 +98,16 @@ impl MailConfig {
     /// Parse a config file's text; `env` looks up environment variables (the process's own in
     /// the binary, a map in tests).
     pub fn parse(text: &str, env: impl Fn(&str) -> Option<String>) -> Result<MailConfig, ConfigError> {
-        let file: File = toml::from_str(text).map_err(|e| {
-            let key = e.span().map(|s| format!("line {}", line_of(text, s.start))).unwrap_or_else(|| "file".into());
-            error(key, e.message().to_owned())
-        })?;
+        crate::config_file::ConfigFile::parse(text, env).map(|file| file.mail)
+    }
+
+    pub(crate) fn from_file(
+        limits: Option<Limits>,
+        mailboxes: Vec<RawMailbox>,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<MailConfig, ConfigError> {
         let mut config = MailConfig::default();
-        if let Some(limits) = file.mail {
+        if let Some(limits) = limits {
             if let Some(mb) = limits.max_attachment_mb {
                 if mb == 0 || mb > 1024 {
                     return Err(error("mail.max_attachment_mb", "must be 1 to 1024"));
@@ -134,7 +121,7 @@ impl MailConfig {
                 config.poll_interval = Duration::from_secs(seconds);
             }
         }
-        for (i, raw) in file.email.into_iter().enumerate() {
+        for (i, raw) in mailboxes.into_iter().enumerate() {
             let key = |field: &str| format!("email[{i}].{field}");
             if raw.name.trim().is_empty() {
                 return Err(error(key("name"), "must not be empty"));
@@ -167,10 +154,6 @@ impl MailConfig {
         }
         Ok(config)
     }
-}
-
-fn line_of(text: &str, offset: usize) -> usize {
-    text.as_bytes()[..offset.min(text.len())].iter().filter(|b| **b == b'\n').count() + 1
 }
 
 /// `SCHEME://[USER@]HOST[:PORT]` with the plain and the TLS scheme and their default ports.

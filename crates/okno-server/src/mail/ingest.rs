@@ -13,8 +13,7 @@
 //! - the sender is matched to a customer by email address, or becomes one.
 
 use okno_core::email::EmailView;
-use okno_core::sla::{BusinessHours, SlaPolicy, first_response_due};
-use okno_core::{Channel, CustomerTier, EventKind, Millis, Priority, new_id};
+use okno_core::{Channel, EventKind, Identity, IdentityKind, Millis, new_id};
 use okno_mail::thread::ticket_token;
 use okno_mail::{Inbound, MailKind};
 use okno_sync::Op;
@@ -192,16 +191,15 @@ pub async fn ingest(
         .bind(&message_id)
         .execute(&mut *tx)
         .await?;
-    sqlx::query(
-        "INSERT INTO events (id, at, kind, ticket_id, queue_id, data) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+    crate::tickets::record_event(
+        &mut tx,
+        &format!("{message_id}/received"),
+        now,
+        EventKind::MessageReceived,
+        &ticket_id,
+        &queue_id,
+        json!({ "message_id": message_id, "channel": "email", "kind": kind, "reopened": reopened }),
     )
-    .bind(format!("{message_id}/received"))
-    .bind(now)
-    .bind(EventKind::MessageReceived.as_str())
-    .bind(&ticket_id)
-    .bind(&queue_id)
-    .bind(json!({ "message_id": message_id, "channel": "email", "kind": kind, "reopened": reopened }))
-    .execute(&mut *tx)
     .await?;
     let bucket = queue_bucket(&queue_id);
     changes.push(NewChange {
@@ -260,87 +258,22 @@ async fn open_ticket(
 ) -> Result<(String, i64, NewChange), sqlx::Error> {
     let sender = mail.reply_address().or(mail.from.as_ref());
     let address = sender.map(|s| s.address.clone()).unwrap_or_default();
-    let known: Option<(String, String)> = if address.is_empty() {
-        None
-    } else {
-        sqlx::query_as(
-            "SELECT c.id, c.tier FROM customer_identities i JOIN customers c ON c.id = i.customer_id \
-             WHERE i.kind = 'email' AND i.normalized = $1 ORDER BY c.created_at LIMIT 1",
-        )
-        .bind(&address)
-        .fetch_optional(&mut **tx)
-        .await?
-    };
-    let (customer_id, tier) = match known {
-        Some((id, tier)) => (id, tier.parse().unwrap_or(CustomerTier::Standard)),
-        None => {
-            let id = new_id();
-            let name = sender
-                .and_then(|s| s.name.clone())
-                .unwrap_or_else(|| if address.is_empty() { "Unknown sender".to_owned() } else { address.clone() });
-            sqlx::query("INSERT INTO customers (id, name, tier, created_at) VALUES ($1, $2, 'standard', $3)")
-                .bind(&id)
-                .bind(&name)
-                .bind(now)
-                .execute(&mut **tx)
-                .await?;
-            if !address.is_empty() {
-                sqlx::query(
-                    "INSERT INTO customer_identities (customer_id, kind, value, normalized) VALUES ($1, 'email', $2, $2)",
-                )
-                .bind(&id)
-                .bind(&address)
-                .execute(&mut **tx)
-                .await?;
-            }
-            (id, CustomerTier::Standard)
-        }
-    };
-    let (premium, standard): (i32, i32) =
-        sqlx::query_as("SELECT premium_frt_minutes, standard_frt_minutes FROM queues WHERE id = $1")
-            .bind(&mailbox.queue_id)
-            .fetch_one(&mut **tx)
-            .await?;
-    let policy = SlaPolicy {
-        premium_first_response_minutes: i64::from(premium),
-        standard_first_response_minutes: i64::from(standard),
-    };
-    let due = first_response_due(now, tier, Priority::Normal, &policy, &BusinessHours::ALWAYS);
-    let ticket_id = new_id();
-    let subject = if mail.subject.is_empty() { "(no subject)".to_owned() } else { mail.subject.clone() };
-    let number: i64 = sqlx::query_scalar(
-        "INSERT INTO tickets (id, number, subject, customer_id, channel, status, priority, queue_id, created_at, updated_at, \
-           first_response_due_at, sla_due_at) \
-         VALUES ($1, nextval('ticket_number'), $2, $3, $4, 'new', 'normal', $5, $6, $6, $7, $7) RETURNING number",
+    let name = sender
+        .and_then(|s| s.name.clone())
+        .unwrap_or_else(|| if address.is_empty() { "Unknown sender".to_owned() } else { address.clone() });
+    let subject = if mail.subject.is_empty() { "(no subject)" } else { mail.subject.as_str() };
+    let opened = crate::tickets::open(
+        tx,
+        &crate::tickets::Opening {
+            queue_id: &mailbox.queue_id,
+            channel: Channel::Email,
+            subject,
+            contact: (!address.is_empty()).then(|| Identity { kind: IdentityKind::Email, value: address.clone() }),
+            name: &name,
+            now,
+            source: json!({ "channel": "email", "mailbox": mailbox.name }),
+        },
     )
-    .bind(&ticket_id)
-    .bind(&subject)
-    .bind(&customer_id)
-    .bind(Channel::Email.as_str())
-    .bind(&mailbox.queue_id)
-    .bind(now)
-    .bind(due)
-    .fetch_one(&mut **tx)
     .await?;
-    sqlx::query(
-        "INSERT INTO events (id, at, kind, ticket_id, queue_id, customer_id, data) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-    )
-    .bind(format!("{ticket_id}/created"))
-    .bind(now)
-    .bind(EventKind::TicketCreated.as_str())
-    .bind(&ticket_id)
-    .bind(&mailbox.queue_id)
-    .bind(&customer_id)
-    .bind(json!({ "channel": "email", "mailbox": mailbox.name }))
-    .execute(&mut **tx)
-    .await?;
-    let customer = crate::admin::customer_row(tx, &customer_id).await?;
-    let change = NewChange {
-        bucket: queue_bucket(&mailbox.queue_id),
-        entity: "customer",
-        id: customer_id,
-        op: Op::Upsert,
-        data: customer,
-    };
-    Ok((ticket_id, number, change))
+    Ok((opened.ticket_id, opened.number, opened.customer))
 }

@@ -52,6 +52,7 @@ export const en = {
   "mail.attach": "Attach files",
   "mail.uploading": "Uploading…",
   "mail.removeFile": "Remove {name}",
+  "chat.typing": "The visitor is typing…",
   "mail.cc": "Cc",
   "mail.ccPlaceholder": "addresses that also get the reply",
   "mail.kind.auto_reply": "Auto-reply",

@@ -54,6 +54,7 @@ export const ru: Record<MessageKey, string> = {
   "mail.attach": "Прикрепить файлы",
   "mail.uploading": "Загрузка…",
   "mail.removeFile": "Убрать {name}",
+  "chat.typing": "Посетитель печатает…",
   "mail.cc": "Копия",
   "mail.ccPlaceholder": "адреса, которым тоже придёт ответ",
   "mail.kind.auto_reply": "Автоответ",

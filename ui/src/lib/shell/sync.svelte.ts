@@ -9,6 +9,17 @@ import { toast } from "./toast.svelte";
 
 export const sync = $state({ status: null as SyncStatus | null });
 
+/** Website chats whose visitor is typing: ticket id -> until when (ms) to say so. */
+export const typing = $state({ until: {} as Record<string, number> });
+const TYPING_SHOWN_MS = 4000;
+
+export function visitorTyping(ticketId: string, now = Date.now()): void {
+  typing.until[ticketId] = now + TYPING_SHOWN_MS;
+  setTimeout(() => {
+    if ((typing.until[ticketId] ?? 0) <= Date.now()) delete typing.until[ticketId];
+  }, TYPING_SHOWN_MS + 50);
+}
+
 /** The toast's title for a refused write: chosen by the server's code, never by its text. */
 export function rejectionTitle(code: string, mutation: string): string {
   const name = `sync.mutation.${mutation}`;
@@ -50,18 +61,20 @@ export function startSync(pollMs = 1000): () => void {
       busy = false;
     }
   };
-  let unlisten: (() => void) | null = null;
+  const unlisten: (() => void)[] = [];
   let stopped = false;
   if (typeof window !== "undefined" && "__TAURI_INTERNALS__" in window) {
-    void import("@tauri-apps/api/event").then(({ listen }) =>
-      listen<SyncStatus>("sync", (e) => receive(e.payload)).then((u) => (stopped ? u() : (unlisten = u))),
-    );
+    const keep = (u: () => void) => (stopped ? u() : unlisten.push(u));
+    void import("@tauri-apps/api/event").then(({ listen }) => {
+      void listen<SyncStatus>("sync", (e) => receive(e.payload)).then(keep);
+      void listen<string>("visitor-typing", (e) => visitorTyping(e.payload)).then(keep);
+    });
   }
   const timer = setInterval(() => void poll(), pollMs);
   void poll();
   return () => {
     stopped = true;
     clearInterval(timer);
-    unlisten?.();
+    unlisten.forEach((u) => u());
   };
 }

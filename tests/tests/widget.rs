@@ -1,0 +1,199 @@
+//! The website chat end to end: a shop page in headless Chromium embeds the real okno-server's
+//! widget; a visitor fills in the form, writes and sends a picture; the chat appears in the
+//! operator's real window (through sync), the operator's reply typed there appears in the
+//! visitor's browser, the conversation survives a page reload, and a second visitor in another
+//! browser gets their own answer and never the first one's.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use okno_e2e::server::{Database, WAIT, provision, reply, server_binary, start_server, wait, wait_state};
+use okno_e2e::{Driver, Session, app_binary, artifacts_dir, free_port};
+
+const PASSWORD: &str = "e2e-chat-password";
+const HOST: &str = "#okno-chat";
+
+/// A visitor's browser on the demo shop page.
+fn visitor(chrome: &Driver, port: u16) -> Result<Session> {
+    let page = chrome.launch_chromium(&format!("http://127.0.0.1:{port}/widget/demo?channel=shop&lang=en"))?;
+    let launcher = page.wait_in_shadow(HOST, ".launcher", WAIT)?;
+    page.click(&launcher[0])?;
+    Ok(page)
+}
+
+/// The chat's lines as the visitor sees them.
+fn lines(page: &Session) -> Result<Vec<String>> {
+    let mut texts = Vec::new();
+    for line in page.find_in_shadow(HOST, ".log .msg")? {
+        texts.push(page.text_content(&line)?);
+    }
+    Ok(texts)
+}
+
+fn wait_line(page: &Session, text: &str) -> Result<()> {
+    page.wait_until(&format!("{text:?} in the visitor's chat"), WAIT, |p| {
+        Ok(lines(p)?.iter().any(|l| l.contains(text)).then_some(()))
+    })
+}
+
+fn start_chat(page: &Session, name: &str, contact: &str, first: &str) -> Result<()> {
+    let fields = page.wait_in_shadow(HOST, "form.start input[name=name]", WAIT)?;
+    page.type_into(&fields[0], name)?;
+    page.type_into(&page.find_in_shadow(HOST, "form.start input[name=contact]")?[0], contact)?;
+    page.click(&page.find_in_shadow(HOST, "form.start button[type=submit]")?[0])?;
+    let text = page.wait_in_shadow(HOST, ".compose textarea", WAIT)?;
+    // Typed as a visitor types: the Enter key sends.
+    page.type_into(&text[0], &format!("{first}\u{E007}"))?;
+    wait_line(page, first)
+}
+
+#[test]
+#[ignore = "needs a display, tauri-driver, chromedriver and Chromium, PostgreSQL, and the built app and server: run through `cargo xtask test`"]
+fn a_website_visitor_chats_with_the_operator_in_the_window() -> Result<()> {
+    let (app, server) = (app_binary()?, server_binary()?);
+    let db = Database::create()?;
+    let work = tempfile::tempdir()?;
+    let seeded = Command::new(&server)
+        .args(["seed", "--demo", "--tickets", "2", "--password", &format!("anna={PASSWORD}")])
+        .env("DATABASE_URL", db.url())
+        .output()?;
+    assert!(seeded.status.success(), "seed: {}", String::from_utf8_lossy(&seeded.stderr));
+    let config = work.path().join("okno-server.toml");
+    std::fs::write(&config, "[[chat]]\nchannel = \"shop\"\nqueue = \"chat\"\ntitle = \"Shop support\"\n")?;
+    let port = free_port()?;
+    let config_arg = config.display().to_string();
+    let _server = start_server(&server, &db, port, &work.path().join("server.log"), &["--config", &config_arg], &[])?;
+
+    // The widget is one small script a site embeds.
+    let script = ureq::get(&format!("http://127.0.0.1:{port}/widget.js")).call()?;
+    assert!(script.content_type().contains("javascript"));
+
+    let chrome = Driver::start_chromedriver()?;
+    let olga = visitor(&chrome, port)?;
+    start_chat(&olga, "Olga", "olga@example.com", "Hello, where is order 5512?")?;
+    // A picture through the widget's file button (WebDriver sets the file input's path).
+    let picture = work.path().join("receipt.png");
+    std::fs::write(&picture, include_bytes!("../../icons/32x32.png"))?;
+    let input = olga.find_in_shadow(HOST, "input[name=file]")?;
+    olga.type_into(&input[0], &picture.display().to_string())?;
+    olga.wait_until("the picture in the visitor's chat", WAIT, |p| {
+        Ok((!p.find_in_shadow(HOST, ".log .msg.visitor img[src^='blob:']")?.is_empty()).then_some(()))
+    })?;
+    let mut ticket = String::new();
+    wait("the chat as a ticket on the server", || {
+        ticket =
+            db.sql("SELECT id FROM tickets WHERE channel = 'chat' AND subject LIKE 'Hello, where is order 5512%'")?;
+        Ok(!ticket.is_empty())
+    })?;
+
+    // The operator's window: the chat in the inbox, with the page the visitor wrote from.
+    let dir = work.path().join("desk");
+    std::fs::create_dir_all(&dir)?;
+    let prov = provision(&dir, port, "anna")?;
+    let driver = Driver::start_with_env(&[("OKNO_E2E_PASSWORD", PASSWORD)])?;
+    let args = ["--data-dir", &dir.display().to_string(), "--provision", &prov.display().to_string()];
+    let desk = driver.launch(&app, &args.map(str::to_owned))?;
+    wait_state(&desk, "online")?;
+    let row = desk.wait_for(&format!("[data-testid=ticket-row][data-ticket-id='{ticket}']"), WAIT)?;
+    assert_eq!(desk.attribute(&row[0], "data-channel")?.as_deref(), Some("chat"));
+    desk.click(&row[0])?;
+    let mut shown = String::new();
+    let conversation = desk
+        .wait_until("the visitor's words and page in the window", WAIT, |s| {
+            shown = s.text_content(&s.wait_for("[data-testid=conversation]", WAIT)?[0])?;
+            Ok((shown.contains("where is order 5512") && shown.contains("/widget/demo")).then(|| shown.clone()))
+        })
+        .with_context(|| format!("the window shows: {shown}"))?;
+    assert!(conversation.contains("Olga"), "{conversation}");
+
+    // The visitor types (without sending): the window says so.
+    // (The window's live socket may still be connecting: the visitor keeps typing, as people do.)
+    let text = olga.find_in_shadow(HOST, ".compose textarea")?;
+    let typing_seen = (0..12).any(|_| {
+        let _ = olga.type_into(&text[0], "One more thing ");
+        desk.wait_for("[data-testid=visitor-typing]", Duration::from_millis(2500)).is_ok()
+    });
+    assert!(typing_seen, "the window never showed the visitor typing");
+    olga.execute("document.querySelector('#okno-chat').shadowRoot.querySelector('.compose textarea').value = ''")?;
+
+    // The operator answers in the window; the visitor's browser shows it.
+    let answer = "Olga, order 5512 leaves the warehouse today.";
+    let sent_at = Instant::now();
+    reply(&desk, answer)?;
+    wait_line(&olga, answer)?;
+    eprintln!(
+        "window reply to the visitor's browser: {} ms (including the window's own send)",
+        sent_at.elapsed().as_millis()
+    );
+    olga.wait_until("the visitor's message marked read", WAIT, |p| {
+        Ok(lines(p)?.iter().any(|l| l.contains("5512?") && l.contains("Read")).then_some(()))
+    })?;
+    let artifacts = artifacts_dir();
+    std::thread::sleep(Duration::from_millis(500));
+    olga.screenshot(&artifacts.join("widget-chat.png"))?;
+    desk.screenshot(&artifacts.join("widget-desk.png"))?;
+
+    // A reload keeps the conversation (the visitor token in the page's storage).
+    olga.execute("location.reload()")?;
+    let launcher = olga.wait_in_shadow(HOST, ".launcher", WAIT)?;
+    olga.click(&launcher[0])?;
+    wait_line(&olga, answer)?;
+    let after = lines(&olga)?;
+    assert!(after[0].contains("where is order 5512"), "{after:?}");
+    assert_eq!(after.len(), 3, "message, picture, answer: {after:?}");
+
+    // A second visitor in another browser gets their own answer, and Olga never sees it.
+    let ivan = visitor(&chrome, port)?;
+    start_chat(&ivan, "Ivan", "+7 915 000-11-22", "Можно оплатить картой?")?;
+    let mut second = String::new();
+    wait("the second chat as a ticket", || {
+        second = db.sql("SELECT id FROM tickets WHERE channel = 'chat' AND subject LIKE 'Можно оплатить%'")?;
+        Ok(!second.is_empty())
+    })?;
+    let row = desk.wait_for(&format!("[data-testid=ticket-row][data-ticket-id='{second}']"), WAIT)?;
+    desk.click(&row[0])?;
+    desk.wait_until("the second chat open", WAIT, |s| {
+        let text = s.text_content(&s.wait_for("[data-testid=conversation]", WAIT)?[0])?;
+        Ok(text.contains("Можно оплатить").then_some(()))
+    })?;
+    reply(&desk, "Да, картой можно.")?;
+    wait_line(&ivan, "Да, картой можно.")?;
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(!lines(&olga)?.iter().any(|l| l.contains("картой")), "Olga saw Ivan's answer");
+    Ok(())
+}
+
+#[test]
+#[ignore = "needs chromedriver and Chromium, PostgreSQL and the built server: run through `cargo xtask test`"]
+fn a_bad_channel_is_refused_and_the_widget_stays_quiet() -> Result<()> {
+    let server = server_binary()?;
+    let db = Database::create()?;
+    let work = tempfile::tempdir()?;
+    let config = work.path().join("okno-server.toml");
+    // The queue does not exist: the server refuses to start, naming the key.
+    std::fs::write(&config, "[[chat]]\nchannel = \"shop\"\nqueue = \"nowhere\"\n")?;
+    let out = Command::new(&server)
+        .args(["--listen", &format!("127.0.0.1:{}", free_port()?), "--config", &config.display().to_string()])
+        .env("DATABASE_URL", db.url())
+        .output()?;
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("chat[0].queue"), "{stderr}");
+    Command::new(&server).args(["seed", "--demo", "--tickets", "1"]).env("DATABASE_URL", db.url()).output()?;
+    std::fs::write(&config, "[[chat]]\nchannel = \"shop\"\nqueue = \"chat\"\n")?;
+    let port = free_port()?;
+    let config_arg = config.display().to_string();
+    let _server = start_server(&server, &db, port, &work.path().join("server.log"), &["--config", &config_arg], &[])?;
+    // A page naming a channel the server does not have: the widget keeps trying quietly and
+    // the host page is unharmed.
+    let chrome = Driver::start_chromedriver()?;
+    let page = chrome.launch_chromium(&format!("http://127.0.0.1:{port}/widget/demo?channel=gone"))?;
+    let launcher = page.wait_in_shadow(HOST, ".launcher", WAIT)?;
+    page.click(&launcher[0])?;
+    let status = page.wait_in_shadow(HOST, ".status", WAIT).context("the widget says it is not connected")?;
+    assert!(page.text_content(&status[0])?.contains("Reconnecting"));
+    let heading = page.execute("return document.querySelector('h1').textContent")?;
+    assert_eq!(heading, "A shop page");
+    Ok(())
+}
