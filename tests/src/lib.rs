@@ -46,6 +46,28 @@ pub fn free_port() -> Result<u16> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
+/// A UDP port on loopback nobody is bound to right now (a SIP or TURN peer's).
+pub fn free_udp_port() -> u16 {
+    std::net::UdpSocket::bind("127.0.0.1:0").and_then(|s| s.local_addr()).map(|a| a.port()).unwrap_or(0)
+}
+
+/// A child process killed (and reaped) when the test ends, however it ends.
+pub struct Killed(pub Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The headless phone: `OKNO_PHONE_BIN`, or beside the app's binary.
+pub fn okno_phone_binary() -> PathBuf {
+    std::env::var_os("OKNO_PHONE_BIN")
+        .map(Into::into)
+        .unwrap_or_else(|| app_binary().map(|a| a.with_file_name("okno-phone")).unwrap_or_default())
+}
+
 /// A private D-Bus session bus with `dbus-monitor` watching the desktop-notification
 /// interface: nothing serves it, but the monitor's log shows every notification the app sent.
 /// Both processes stop with it.
@@ -167,12 +189,28 @@ impl Driver {
 
     /// Headless Chromium at `url`, flags as this machine needs them (no network, no sandbox as root).
     pub fn launch_chromium(&self, url: &str) -> Result<Session> {
+        self.launch_chromium_with(url, &[])
+    }
+
+    /// The same with `extra` flags (a fake microphone playing a file, autoplay allowed).
+    pub fn launch_chromium_with(&self, url: &str, extra: &[String]) -> Result<Session> {
+        let mut args: Vec<String> = [
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-component-update",
+            "--disable-sync",
+            "--window-size=1440,900",
+        ]
+        .map(str::to_owned)
+        .to_vec();
+        args.extend_from_slice(extra);
         let caps = json!({ "capabilities": { "alwaysMatch": {
             "browserName": "chrome",
-            "goog:chromeOptions": { "binary": "/usr/bin/chromium", "args": [
-                "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-quic",
-                "--no-first-run", "--disable-component-update", "--disable-sync", "--window-size=1440,900"
-            ]}
+            "goog:chromeOptions": { "binary": "/usr/bin/chromium", "args": args }
         }}});
         let session = self.session(&caps)?;
         post(&format!("{}/url", session.url), &json!({ "url": url }))?;

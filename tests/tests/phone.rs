@@ -18,7 +18,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use okno_e2e::{Driver, SessionBus, app_binary, artifacts_dir};
+use okno_e2e::{Driver, Killed, SessionBus, app_binary, artifacts_dir, free_udp_port, okno_phone_binary};
 
 const WAIT: Duration = Duration::from_secs(30);
 const PASSWORD: &str = "e2e-sip-secret";
@@ -30,15 +30,6 @@ const COLLEAGUE: &str = "1002";
 const SALES_LINE: &str = "78005550000";
 /// The courier the operator brings into a three-way call.
 const COURIER: &str = "1003";
-
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// Kamailio: SIGTERM so it takes its worker processes down too (SIGKILL would orphan them);
 /// killed if it has not stopped after 3 s.
@@ -85,10 +76,6 @@ fn choose_transfer(s: &okno_e2e::Session, number: &str, kind: &str) -> anyhow::R
     Ok(())
 }
 
-fn free_udp_port() -> u16 {
-    std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
 fn start_kamailio(dir: &std::path::Path) -> anyhow::Result<(Terminated, u16)> {
     let port = free_udp_port();
     let cfg = include_str!("../../crates/okno-phone/tests/kamailio.cfg.in")
@@ -105,12 +92,6 @@ fn start_kamailio(dir: &std::path::Path) -> anyhow::Result<(Terminated, u16)> {
         .spawn()?;
     std::thread::sleep(Duration::from_millis(800));
     Ok((Terminated(child), port))
-}
-
-fn okno_phone_binary() -> std::path::PathBuf {
-    std::env::var_os("OKNO_PHONE_BIN")
-        .map(Into::into)
-        .unwrap_or_else(|| app_binary().unwrap().with_file_name("okno-phone"))
 }
 
 /// A private PulseAudio for the app: sink `headset` (the default output), sink `speaker` (the

@@ -28,7 +28,7 @@ const APT_BUILD: &[&str] =
 /// Extra packages the tests use: a virtual display, the WebKit WebDriver, xdotool (global hotkeys),
 /// a D-Bus session bus and monitor (desktop notifications), real SIP peers, tcpdump (the
 /// SRTP test looks at the packets on the wire), Dovecot (email), and Chromium with its WebDriver
-/// (the website chat widget as visitors see it).
+/// (the website chat widget as visitors see it), and coturn (TURN for calls from the website).
 const APT_TEST: &[&str] = &[
     "xvfb",
     "xauth",
@@ -44,6 +44,7 @@ const APT_TEST: &[&str] = &[
     "dovecot-imapd",
     "chromium",
     "chromium-driver",
+    "coturn",
 ];
 /// Python modules the tests start as real peers: aiosmtpd is the SMTP server the email tests send
 /// replies to (Debian has no package of it).

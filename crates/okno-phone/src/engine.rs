@@ -562,7 +562,7 @@ impl Engine {
 
     fn command(&mut self, now: Instant, cmd: PhoneCommand) {
         match cmd {
-            PhoneCommand::Dial { to } => self.dial(now, to),
+            PhoneCommand::Dial { to, display_name } => self.dial(now, to, display_name),
             PhoneCommand::Answer { call_id } => self.answer(now, &call_id),
             PhoneCommand::Reject { call_id, status } => {
                 if !(300..=699).contains(&status) {
@@ -655,13 +655,19 @@ impl Engine {
         }
     }
 
-    fn dial(&mut self, now: Instant, target: Uri) {
-        self.place_call(now, target, Vec::new());
+    fn dial(&mut self, now: Instant, target: Uri, display_name: Option<String>) {
+        self.place_call(now, target, display_name, Vec::new());
     }
 
     /// Sends a new INVITE (with `extra` headers, e.g. Replaces); the new call's id, or `None`
     /// with an error event when it cannot be placed.
-    fn place_call(&mut self, now: Instant, target: Uri, extra: Vec<(HeaderName, String)>) -> Option<String> {
+    fn place_call(
+        &mut self,
+        now: Instant,
+        target: Uri,
+        display_name: Option<String>,
+        extra: Vec<(HeaderName, String)>,
+    ) -> Option<String> {
         if self.shutdown_by.is_some() {
             self.error(ErrorCode::ShuttingDown, None, "the phone is shutting down");
             return None;
@@ -684,7 +690,8 @@ impl Engine {
         let rtp_port = sockets.rtp_port();
         let call_id = format!("{}@{}", self.ua.new_tag(), self.local.ip());
         let tag = self.ua.new_tag();
-        let local = NameAddr::new(self.our_uri.clone()).with_tag(&tag);
+        let mut local = NameAddr::new(self.our_uri.clone()).with_tag(&tag);
+        local.display = display_name.filter(|n| !n.trim().is_empty());
         let remote = NameAddr::new(target.clone());
         // `send_request` adds the Via of the new transaction.
         let mut req = Request::new(Method::Invite, target.clone());

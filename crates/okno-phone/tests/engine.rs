@@ -99,7 +99,7 @@ impl Phone {
 
 /// A dials B and B rings; returns the call id both know it by.
 async fn dial(a: &mut Phone, b: &mut Phone) -> String {
-    a.send(PhoneCommand::Dial { to: b.uri() });
+    a.send(PhoneCommand::Dial { to: b.uri(), display_name: None });
     let id = a
         .wait_for("calling", |e| match e {
             PhoneEvent::Calling { call_id, .. } => Some(call_id.clone()),
@@ -469,7 +469,7 @@ async fn three_calls_at_once_are_kept_apart() {
     let mut hub = Phone::start("hub").await;
     let mut callers = [Phone::start("a").await, Phone::start("b").await, Phone::start("c").await];
     for c in &callers {
-        c.send(PhoneCommand::Dial { to: hub.uri() });
+        c.send(PhoneCommand::Dial { to: hub.uri(), display_name: None });
     }
     let mut ids = Vec::new();
     for c in callers.iter_mut() {

@@ -38,6 +38,7 @@ fn chat_config() -> ChatConfig {
             origins: Vec::new(),
             hours: okno_core::sla::BusinessHours::ALWAYS,
             mailbox: None,
+            calls: false,
         }],
         limits: ChatLimits { messages_per_minute: 600, ..ChatLimits::default() },
     }

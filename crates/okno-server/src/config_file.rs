@@ -20,10 +20,12 @@ pub(crate) fn error(key: impl Into<String>, reason: impl Into<String>) -> Config
 }
 
 /// Everything a config file sets.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default)]
 pub struct ConfigFile {
     pub mail: MailConfig,
     pub chat: ChatConfig,
+    /// Calls from the website (`[calls]`), if the center takes them.
+    pub calls: Option<okno_gateway::GatewayConfig>,
 }
 
 #[derive(Deserialize)]
@@ -37,6 +39,8 @@ struct File {
     widget: Option<crate::chat::config::RawLimits>,
     #[serde(default)]
     chat: Vec<crate::chat::config::RawChannel>,
+    #[serde(default)]
+    calls: Option<crate::chat::calls::RawCalls>,
 }
 
 impl ConfigFile {
@@ -47,10 +51,16 @@ impl ConfigFile {
             let key = e.span().map(|s| format!("line {}", line_of(text, s.start))).unwrap_or_else(|| "file".into());
             error(key, e.message().to_owned())
         })?;
-        let mail = MailConfig::from_file(file.mail, file.email, env)?;
+        let mail = MailConfig::from_file(file.mail, file.email, &env)?;
         let mailboxes: Vec<&str> = mail.mailboxes.iter().map(|m| m.name.as_str()).collect();
         let chat = ChatConfig::from_file(file.widget, file.chat, &mailboxes)?;
-        Ok(ConfigFile { mail, chat })
+        let calls = file.calls.map(|raw| crate::chat::calls::from_file(raw, &env)).transpose()?;
+        if calls.is_none()
+            && let Some(i) = chat.channels.iter().position(|c| c.calls)
+        {
+            return Err(error(format!("chat[{i}].calls"), "needs a [calls] table: where website calls go"));
+        }
+        Ok(ConfigFile { mail, chat, calls })
     }
 }
 

@@ -55,6 +55,8 @@ pub struct Config {
     pub mail: mail::config::MailConfig,
     /// The website's chat channels and their limits (`--config`).
     pub chat: chat::config::ChatConfig,
+    /// Calls from the website (`[calls]` in `--config`): the gateway is started with the server.
+    pub calls: Option<okno_gateway::GatewayConfig>,
 }
 
 impl Config {
@@ -67,6 +69,7 @@ impl Config {
             live_queue: 256,
             mail: mail::config::MailConfig::default(),
             chat: chat::config::ChatConfig::default(),
+            calls: None,
         }
     }
 }
@@ -84,6 +87,8 @@ pub struct AppState {
     pub max_upload_bytes: usize,
     /// The website's chat channels (queues resolved by [`AppState::connect`]).
     pub chat: Arc<chat::Chat>,
+    /// The WebRTC gateway for calls from the website, when configured.
+    pub gateway: Option<Arc<okno_gateway::Gateway>>,
 }
 
 impl AppState {
@@ -98,6 +103,7 @@ impl AppState {
             outbox_wake: Arc::new(tokio::sync::Notify::new()),
             max_upload_bytes: config.mail.max_attachment_bytes,
             chat: Arc::new(chat::Chat::new(config.chat.clone())),
+            gateway: None,
         }
     }
 
@@ -113,7 +119,10 @@ impl AppState {
         migrate::migrate(&pool).await?;
         let mut config = config.clone();
         chat::resolve_queues(&pool, &mut config.chat).await?;
-        let state = AppState::new(pool, &config);
+        let mut state = AppState::new(pool, &config);
+        if let Some(calls) = &config.calls {
+            state.gateway = Some(okno_gateway::Gateway::start(calls.clone()).await.context("[calls]")?);
+        }
         if let Some(url) = &config.nats_url {
             let deployment: String = sqlx::query_scalar("SELECT id FROM deployment")
                 .fetch_one(&state.pool)

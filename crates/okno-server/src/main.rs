@@ -45,6 +45,7 @@ async fn main() -> Result<()> {
             .with_context(|| format!("{path}: refused"))?;
         config.mail = file.mail;
         config.chat = file.chat;
+        config.calls = file.calls;
     }
     let listener =
         tokio::net::TcpListener::bind(&listen).await.with_context(|| format!("cannot listen on {listen}"))?;

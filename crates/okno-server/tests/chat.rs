@@ -37,6 +37,7 @@ fn channel(id: &str, hours: okno_core::sla::BusinessHours) -> ChatChannel {
         origins: Vec::new(),
         hours,
         mailbox: None,
+        calls: false,
     }
 }
 

@@ -24,7 +24,8 @@
       email: "Your email", message: "Your message", leave: "Leave a message",
       left: "Thank you! Your request number is #", tooBig: "The file is too large (at most {n} MB).",
       badType: "Files of this type are not accepted.", tooLong: "At most {n} characters.", typing: "",
-      you: "You"
+      you: "You", call: "Call us", hangup: "Hang up", calling: "Calling…", ringing: "Ringing…",
+      answered: "Connected", ended: "Call ended", noMic: "The microphone is not available"
     },
     ru: {
       open: "Напишите нам", close: "Закрыть чат", title: "Чат", name: "Ваше имя",
@@ -37,7 +38,8 @@
       email: "Ваш email", message: "Ваше сообщение", leave: "Оставить сообщение",
       left: "Спасибо! Номер вашего обращения #", tooBig: "Файл слишком большой (не больше {n} МБ).",
       badType: "Файлы такого типа не принимаются.", tooLong: "Не больше {n} символов.", typing: "",
-      you: "Вы"
+      you: "Вы", call: "Позвонить", hangup: "Завершить звонок", calling: "Соединяем…", ringing: "Идёт вызов…",
+      answered: "Разговор", ended: "Звонок завершён", noMic: "Микрофон недоступен"
     }
   }[lang];
 
@@ -62,6 +64,8 @@
     "input,textarea{width:100%;padding:8px;border:1px solid #b9c1ce;border-radius:6px;font-size:14px;color:#1b1f24;background:#fff}" +
     "button.primary{background:#2457d6;color:#fff;border:0;border-radius:6px;padding:9px 12px;cursor:pointer;font-size:14px}" +
     "button.icon{background:#eef1f6;border:0;border-radius:6px;padding:9px 10px;cursor:pointer}" +
+    ".callbar{display:flex;align-items:center;gap:8px;padding:8px 14px;background:#e8f5ec;color:#145a2c;font-size:13px}" +
+    ".callbar span{flex:1}.callbar button{background:#c62828;color:#fff;border:0;border-radius:6px;padding:6px 10px;cursor:pointer}" +
     ".error{color:#b00020;padding:0 14px 8px;font-size:12px}.scores{display:flex;gap:6px}.scores button{flex:1}" +
     ".scores button[aria-pressed=true]{outline:3px solid #2457d6}.note{padding:12px;color:#39414d}" +
     "@media (prefers-color-scheme:dark){.panel{background:#1d2127;color:#e6e9ee}.log{background:#15181d}" +
@@ -89,6 +93,7 @@
   // Icons as SVG paths: emoji need a font the visitor's system may not have.
   var CLIP = "M16.5 6.5l-7.8 7.8a2 2 0 0 0 2.8 2.8l7.8-7.8a4 4 0 0 0-5.7-5.7l-7.8 7.8a6 6 0 0 0 8.5 8.5l6.4-6.4";
   var FILE = "M14 3H6v18h12V7zM14 3v4h4";
+  var PHONE = "M5 4h4l2 5-2.5 1.5a11 11 0 0 0 5 5L15 13l5 2v4a2 2 0 0 1-2 2A16 16 0 0 1 3 6a2 2 0 0 1 2-2";
   function icon(node, path) {
     var svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
     svg.setAttribute("viewBox", "0 0 24 24");
@@ -207,6 +212,14 @@
         break;
       case "error":
         state.error = m.message;
+        if (call.pc && /^(call_failed|busy|no_calls|form_needed)$/.test(m.code)) endCall("");
+        break;
+      case "call_answer":
+        if (call.pc) call.pc.setRemoteDescription({ type: "answer", sdp: m.sdp }).catch(function (e) { endCall(String(e)); });
+        break;
+      case "call":
+        if (m.state === "ended") endCall(T.ended);
+        else setCallText(T[m.state] || m.state, m.state === "answered");
         break;
     }
     render();
@@ -279,6 +292,60 @@
       .catch(function () { /* the link stays inert */ });
   }
 
+  // ---- calls (WebRTC to the center's gateway; the offer carries every candidate) ----
+  var call = { pc: null, mic: null, since: 0, timer: null };
+  function setCallText(text, talking) {
+    callBar.hidden = false;
+    if (talking && !call.since) {
+      call.since = Date.now();
+      call.timer = setInterval(function () {
+        var s = Math.floor((Date.now() - call.since) / 1000);
+        callText.textContent = T.answered + " " + Math.floor(s / 60) + ":" + ("0" + (s % 60)).slice(-2);
+      }, 1000);
+    }
+    callText.textContent = text;
+    callBar.setAttribute("data-state", talking ? "answered" : "calling");
+  }
+  function endCall(text) {
+    if (call.timer) clearInterval(call.timer);
+    if (call.mic) call.mic.getTracks().forEach(function (t) { t.stop(); });
+    if (call.pc) call.pc.close();
+    call = { pc: null, mic: null, since: 0, timer: null };
+    remoteAudio.srcObject = null;
+    callText.textContent = text;
+    callBar.setAttribute("data-state", "ended");
+    if (!text) callBar.hidden = true;
+    else setTimeout(function () { if (!call.pc) callBar.hidden = true; }, 4000);
+    render();
+  }
+  function startCall() {
+    var settings = state.welcome && state.welcome.calls;
+    if (!settings || call.pc) return;
+    var pc = new RTCPeerConnection({ iceServers: settings.ice_servers, iceTransportPolicy: settings.relay_only ? "relay" : "all" });
+    call.pc = pc;
+    setCallText(T.calling, false);
+    render();
+    pc.ontrack = function (e) { remoteAudio.srcObject = e.streams[0] || new MediaStream([e.track]); };
+    navigator.mediaDevices.getUserMedia({ audio: true }).then(function (mic) {
+      call.mic = mic;
+      mic.getTracks().forEach(function (t) { pc.addTrack(t, mic); });
+      return pc.createOffer();
+    }).then(function (offer) {
+      return pc.setLocalDescription(offer);
+    }).then(function () {
+      return new Promise(function (done) {
+        if (pc.iceGatheringState === "complete") return done();
+        pc.addEventListener("icegatheringstatechange", function () { if (pc.iceGatheringState === "complete") done(); });
+        setTimeout(done, 5000);
+      });
+    }).then(function () {
+      if (call.pc === pc) send({ type: "call_offer", sdp: pc.localDescription.sdp });
+    }).catch(function (e) {
+      state.error = e && e.name === "NotAllowedError" ? T.noMic : String(e.message || e);
+      endCall("");
+    });
+  }
+
   // ---- rendering ----
   // The panel's parts are built once and shown or hidden; lines are appended as they come. A
   // frame arriving while the visitor types never rebuilds the field they are typing in.
@@ -289,10 +356,17 @@
   }
   var titleEl = el("h2", { text: T.title });
   var endButton = el("button", { type: "button", text: T.end, onclick: function () { send({ type: "end" }); } });
-  panel.appendChild(el("div", { class: "head" }, [titleEl, endButton,
+  var callButton = icon(el("button", { class: "call", type: "button", "aria-label": T.call, title: T.call, onclick: startCall }), PHONE);
+  panel.appendChild(el("div", { class: "head" }, [titleEl, callButton, endButton,
     el("button", { class: "x", type: "button", "aria-label": T.close, text: "×", onclick: closePanel })]));
   var statusEl = el("div", { class: "status", role: "status", text: T.offline });
   panel.appendChild(statusEl);
+  var callText = el("span", { role: "status" });
+  var callBar = el("div", { class: "callbar", hidden: "" }, [callText,
+    el("button", { type: "button", text: T.hangup, onclick: function () { send({ type: "call_hangup" }); endCall(T.ended); } })]);
+  var remoteAudio = el("audio", { class: "remote-audio", autoplay: "" });
+  panel.appendChild(callBar);
+  root.appendChild(remoteAudio);
 
   var closedEl = el("div", { class: "note" }, [el("strong", { text: T.closedTitle }), el("p", {})]);
   var leftEl = el("div", { class: "note", role: "status" });
@@ -376,6 +450,7 @@
     show(ratingForm, chatting && finished() && !state.rated);
     show(thanksEl, chatting && finished() && state.rated);
     show(endButton, chatting && state.lines.length > 0 && !finished());
+    show(callButton, chatting && !!w.calls && !call.pc);
     if (w) fileInput.setAttribute("accept", w.limits.attachment_types.join(","));
     errorEl.textContent = state.error;
     show(errorEl, !!state.error);

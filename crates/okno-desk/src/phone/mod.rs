@@ -568,7 +568,7 @@ impl PhoneService {
         let (engine, account) = self.engine_for_account(account_id)?;
         let to = Self::sip_uri(&account, number)?;
         let before: Vec<String> = self.snapshot().calls.into_iter().map(|c| c.id).collect();
-        engine.send(PhoneCommand::Dial { to }).map_err(|e| invalid(e.to_string()))?;
+        engine.send(PhoneCommand::Dial { to, display_name: None }).map_err(|e| invalid(e.to_string()))?;
         // The engine reports the new call at once; wait briefly so the UI gets its view.
         for _ in 0..50 {
             tokio::time::sleep(std::time::Duration::from_millis(10)).await;

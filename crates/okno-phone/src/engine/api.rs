@@ -137,7 +137,11 @@ pub trait MediaIo: Send + 'static {
 pub enum PhoneCommand {
     /// Place a call (through the registrar if one is configured, else to the URI's host, which
     /// must be an IP address). [`PhoneEvent::Calling`] tells the new call's id.
-    Dial { to: Uri },
+    Dial {
+        to: Uri,
+        /// Our From display name on this call (a website call's visitor, for the desk's screen).
+        display_name: Option<String>,
+    },
     /// Answer a ringing incoming call.
     Answer { call_id: String },
     /// Refuse a ringing incoming call with this final status (486, 480, 603, ...; 300–699).

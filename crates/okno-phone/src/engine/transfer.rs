@@ -162,7 +162,7 @@ impl Engine {
         let (uri, extra) = split_refer_to(&target);
         let to = uri.to_string();
         tracing::info!(call_id = id, %to, replaces = !extra.is_empty(), "referred (REFER)");
-        match self.place_call(now, uri, extra) {
+        match self.place_call(now, uri, None, extra) {
             Some(new_call_id) => {
                 if let Some(new) = self.calls.get_mut(&new_call_id) {
                     new.referred_by = Some((id.clone(), refer_seq));

@@ -40,6 +40,8 @@ pub struct ChatChannel {
     /// Outside hours a visitor leaves a message, answered by email from this mailbox; without
     /// one the widget only says when the center opens.
     pub mailbox: Option<String>,
+    /// The widget offers a call button (through the `[calls]` gateway).
+    pub calls: bool,
 }
 
 /// Limits every visitor is held to.
@@ -92,6 +94,8 @@ pub(crate) struct RawChannel {
     days: Option<String>,
     utc_offset: Option<String>,
     mailbox: Option<String>,
+    #[serde(default)]
+    calls: bool,
 }
 
 impl ChatConfig {
@@ -185,6 +189,7 @@ impl ChatConfig {
                 origins: raw.origins.iter().map(|o| o.trim_end_matches('/').to_ascii_lowercase()).collect(),
                 hours,
                 mailbox: raw.mailbox,
+                calls: raw.calls,
             });
         }
         Ok(config)

@@ -12,6 +12,7 @@
 //! Invariant: limits (message size and rate, file size and type) are checked before anything is
 //! stored; a refused request is answered with an `error` frame and the socket goes on.
 
+pub mod calls;
 pub mod config;
 pub mod files;
 pub mod hub;

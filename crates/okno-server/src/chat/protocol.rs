@@ -49,6 +49,11 @@ pub enum FromVisitor {
         email: String,
         text: String,
     },
+    /// Call the center: the browser's complete WebRTC offer (ICE gathered).
+    CallOffer {
+        sdp: String,
+    },
+    CallHangup,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -68,6 +73,9 @@ pub enum ToVisitor {
         /// Operators have seen the visitor's messages up to this time.
         read_at: Option<Millis>,
         limits: PublicLimits,
+        /// Present when the channel takes calls: how the browser reaches the gateway.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        calls: Option<super::calls::CallSettings>,
     },
     Started {
         name: String,
@@ -87,6 +95,15 @@ pub enum ToVisitor {
     Rated,
     Left {
         number: i64,
+    },
+    CallAnswer {
+        sdp: String,
+    },
+    /// `calling`, `ringing`, `answered` or `ended` (with the center's reason).
+    Call {
+        state: &'static str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
     },
     Error {
         code: &'static str,

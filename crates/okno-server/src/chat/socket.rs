@@ -69,6 +69,9 @@ struct Conversation {
     visitor: Visitor,
     registered: Option<(String, u64)>,
     last_typing: Option<Instant>,
+    /// The website call in progress on this socket, and where its states go.
+    call: Option<u64>,
+    call_tx: mpsc::UnboundedSender<ToVisitor>,
 }
 
 async fn run(state: AppState, channel: ChatChannel, mut socket: WebSocket) -> Result<(), String> {
@@ -113,9 +116,11 @@ async fn run(state: AppState, channel: ChatChannel, mut socket: WebSocket) -> Re
             max_attachment_bytes: limits.max_attachment_bytes,
             attachment_types: limits.attachment_types.clone(),
         },
+        calls: state.gateway.as_deref().filter(|_| channel.calls).map(super::calls::settings),
     };
     send(&mut socket, &welcome).await?;
-    let mut chat = Conversation { state, channel, visitor, registered: None, last_typing: None };
+    let (call_tx, mut call_rx) = mpsc::unbounded_channel::<ToVisitor>();
+    let mut chat = Conversation { state, channel, visitor, registered: None, last_typing: None, call: None, call_tx };
     let mut rx = chat.register();
     let mut ping = tokio::time::interval(PING_EVERY);
     ping.tick().await;
@@ -145,12 +150,22 @@ async fn run(state: AppState, channel: ChatChannel, mut socket: WebSocket) -> Re
                 }
                 None => rx = None,
             },
+            Some(frame) = call_rx.recv() => {
+                if let ToVisitor::Call { state: "ended", .. } = &frame {
+                    chat.call = None;
+                }
+                if let Err(e) = send(&mut socket, &frame).await { break Err(e) }
+            }
             _ = ping.tick() => {
                 if socket.send(Message::Ping(Default::default())).await.is_err() { break Err("ping failed".into()) }
             }
         }
     };
     chat.unregister();
+    if let (Some(gateway), Some(call)) = (&chat.state.gateway, chat.call) {
+        // The visitor left the page mid-call: the center's side hangs up too.
+        gateway.hangup(call).await;
+    }
     result
 }
 
@@ -249,6 +264,13 @@ impl Conversation {
                     None => vec![error("no_chat", "there is no chat to rate")],
                 }
             }
+            FromVisitor::CallOffer { sdp } => self.call(sdp).await,
+            FromVisitor::CallHangup => {
+                if let (Some(gateway), Some(call)) = (&self.state.gateway, self.call) {
+                    gateway.hangup(call).await;
+                }
+                Vec::new()
+            }
             FromVisitor::LeaveMessage { name, email, text } => {
                 let Some(mailbox) = self.channel.mailbox.clone() else {
                     return Ok(vec![error("closed", "the center is closed; please come back in opening hours")]);
@@ -273,6 +295,49 @@ impl Conversation {
                 vec![ToVisitor::Left { number }]
             }
         })
+    }
+
+    /// Place a website call for the visitor's offer: answer it, and pass the call's states on.
+    async fn call(&mut self, sdp: String) -> Vec<ToVisitor> {
+        let Some(gateway) = self.state.gateway.clone().filter(|_| self.channel.calls) else {
+            return vec![error("no_calls", "this chat takes no calls")];
+        };
+        let Some(name) = self.visitor.name.clone() else {
+            return vec![error("form_needed", "tell us your name and how to reach you first")];
+        };
+        if self.call.is_some() {
+            return vec![error("busy", "a call is already in progress")];
+        }
+        let caller = okno_gateway::Caller { display_name: format!("{name} (website)") };
+        let call = match gateway.call(sdp, &caller).await {
+            Ok(call) => call,
+            Err(e) => {
+                tracing::info!(error = %e, visitor = %self.visitor.id, "website call refused");
+                return vec![error("call_failed", &e.to_string())];
+            }
+        };
+        self.call = Some(call.id);
+        let (tx, mut states) = (self.call_tx.clone(), call.states);
+        tokio::spawn(async move {
+            loop {
+                let state = states.borrow_and_update().clone();
+                let (word, reason) = match state {
+                    okno_gateway::CallState::Calling => ("calling", None),
+                    okno_gateway::CallState::Ringing => ("ringing", None),
+                    okno_gateway::CallState::Answered => ("answered", None),
+                    okno_gateway::CallState::Ended { reason } => ("ended", Some(reason)),
+                };
+                let ended = word == "ended";
+                if tx.send(ToVisitor::Call { state: word, reason }).is_err() || ended || states.changed().await.is_err()
+                {
+                    if !ended {
+                        let _ = tx.send(ToVisitor::Call { state: "ended", reason: Some("gateway".into()) });
+                    }
+                    return;
+                }
+            }
+        });
+        vec![ToVisitor::CallAnswer { sdp: call.answer_sdp }]
     }
 
     fn queue_id(&self) -> &str {
