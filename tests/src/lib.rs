@@ -68,6 +68,26 @@ pub fn okno_phone_binary() -> PathBuf {
         .unwrap_or_else(|| app_binary().map(|a| a.with_file_name("okno-phone")).unwrap_or_default())
 }
 
+/// What plays on a sink of the private PulseAudio (`PULSE_SERVER`) for `how_long`, from its
+/// monitor at 8 kHz.
+pub fn record_sink(sink: &str, how_long: Duration) -> Result<Vec<i16>> {
+    let options = okno_audio::StreamOptions { backend: okno_audio::Backend::PulseAudio, ..Default::default() };
+    let mut monitor = okno_audio::CaptureStream::open(
+        okno_audio::DeviceChoice::Named(format!("{sink}.monitor")),
+        okno_audio::FrameRate::Hz8000,
+        options,
+    )?;
+    let mut recorded = Vec::new();
+    let mut frame = [0i16; 160];
+    let until = std::time::Instant::now() + how_long;
+    while std::time::Instant::now() < until {
+        if monitor.read_frame(&mut frame, Duration::from_millis(50)).is_some() {
+            recorded.extend_from_slice(&frame);
+        }
+    }
+    Ok(recorded)
+}
+
 /// A private D-Bus session bus with `dbus-monitor` watching the desktop-notification
 /// interface: nothing serves it, but the monitor's log shows every notification the app sent.
 /// Both processes stop with it.
@@ -408,6 +428,11 @@ impl Session {
     /// Run an async script; it finishes by calling `arguments[arguments.length - 1](result)`.
     pub fn execute_async(&self, script: &str) -> Result<Value> {
         Ok(post(&format!("{}/execute/async", self.url), &json!({ "script": script, "args": [] }))?["value"].clone())
+    }
+
+    /// The same with arguments (`arguments[0]`, ...; the callback is last).
+    pub fn execute_async_with(&self, script: &str, args: &[Value]) -> Result<Value> {
+        Ok(post(&format!("{}/execute/async", self.url), &json!({ "script": script, "args": args }))?["value"].clone())
     }
 
     pub fn execute(&self, script: &str) -> Result<Value> {

@@ -14,11 +14,13 @@
 //! caller, and after the transfer the colleague's tone reaches the caller.
 
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use okno_e2e::{Driver, Killed, SessionBus, app_binary, artifacts_dir, free_udp_port, okno_phone_binary};
+use okno_e2e::{Driver, Killed, SessionBus, app_binary, artifacts_dir, free_udp_port, okno_phone_binary, record_sink};
+use okno_testkit::pulse::Pulse;
+use okno_testkit::sip::Kamailio;
 
 const WAIT: Duration = Duration::from_secs(30);
 const PASSWORD: &str = "e2e-sip-secret";
@@ -30,25 +32,6 @@ const COLLEAGUE: &str = "1002";
 const SALES_LINE: &str = "78005550000";
 /// The courier the operator brings into a three-way call.
 const COURIER: &str = "1003";
-
-/// Kamailio: SIGTERM so it takes its worker processes down too (SIGKILL would orphan them);
-/// killed if it has not stopped after 3 s.
-struct Terminated(Child);
-
-impl Drop for Terminated {
-    fn drop(&mut self) {
-        let _ = Command::new("kill").args(["-TERM", &self.0.id().to_string()]).status();
-        let deadline = std::time::Instant::now() + Duration::from_secs(3);
-        while std::time::Instant::now() < deadline {
-            if let Ok(Some(_)) = self.0.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// The process's exit status once it ends by itself, or an error (and the process killed) after
 /// `patience`: a phone that never hangs up fails the test instead of hanging it.
@@ -74,53 +57,6 @@ fn choose_transfer(s: &okno_e2e::Session, number: &str, kind: &str) -> anyhow::R
     s.click(&s.wait_for("[data-testid=transfer-target][data-kind=number]", WAIT)?[0])?;
     s.click(&s.wait_for(&format!("[data-testid=transfer-{kind}]"), WAIT)?[0])?;
     Ok(())
-}
-
-fn start_kamailio(dir: &std::path::Path) -> anyhow::Result<(Terminated, u16)> {
-    let port = free_udp_port();
-    let cfg = include_str!("../../crates/okno-phone/tests/kamailio.cfg.in")
-        .replace("@PORT@", &port.to_string())
-        .replace("@RUNDIR@", &dir.display().to_string())
-        .replace("@PASSWORD@", PASSWORD);
-    let path = dir.join("kamailio.cfg");
-    std::fs::write(&path, cfg)?;
-    let d = dir.display().to_string();
-    let child = Command::new("kamailio")
-        .args(["-f", &path.display().to_string(), "-DD", "-E", "-Y", &d, "-P", &format!("{d}/kamailio.pid"), "-w", &d])
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(dir.join("kamailio.log"))?)
-        .spawn()?;
-    std::thread::sleep(Duration::from_millis(800));
-    Ok((Terminated(child), port))
-}
-
-/// A private PulseAudio for the app: sink `headset` (the default output), sink `speaker` (the
-/// device the operator switches to mid-call) and sink `mic`, whose monitor is the default input.
-/// Dies with the test process.
-fn start_pulseaudio(dir: &std::path::Path) -> anyhow::Result<(Killed, String)> {
-    let runtime = dir.join("pulse-xdg");
-    std::fs::create_dir_all(&runtime)?;
-    Command::new("chmod").arg("700").arg(&runtime).status()?;
-    let child = Command::new("setpriv")
-        .args(["--pdeathsig", "KILL", "pulseaudio", "-n", "--daemonize=no", "--exit-idle-time=-1"])
-        .args(["-L", "module-native-protocol-unix"])
-        .args(["-L", "module-null-sink sink_name=headset sink_properties=device.description=Headset"])
-        .args(["-L", "module-null-sink sink_name=mic sink_properties=device.description=Mic"])
-        .args(["-L", "module-null-sink sink_name=speaker sink_properties=device.description=Speaker"])
-        .env("XDG_RUNTIME_DIR", &runtime)
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(dir.join("pulseaudio.log"))?)
-        .spawn()?;
-    let server = format!("unix:{}/pulse/native", runtime.display());
-    let pactl = |args: &[&str]| Command::new("pactl").args(args).env("PULSE_SERVER", &server).output();
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while !pactl(&["info"])?.status.success() {
-        anyhow::ensure!(std::time::Instant::now() < deadline, "pulseaudio did not start; see pulseaudio.log");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    anyhow::ensure!(pactl(&["set-default-sink", "headset"])?.status.success());
-    anyhow::ensure!(pactl(&["set-default-source", "mic.monitor"])?.status.success());
-    Ok((Killed(child), server))
 }
 
 /// Events an answering okno-phone printed, collected when it exits.
@@ -171,25 +107,6 @@ fn answering_phone_for(
             .collect::<Vec<_>>()
     });
     Ok((phone, events))
-}
-
-/// What plays on a sink of the private PulseAudio for `how_long`, from its monitor at 8 kHz.
-fn record_sink(sink: &str, how_long: Duration) -> anyhow::Result<Vec<i16>> {
-    let options = okno_audio::StreamOptions { backend: okno_audio::Backend::PulseAudio, ..Default::default() };
-    let mut monitor = okno_audio::CaptureStream::open(
-        okno_audio::DeviceChoice::Named(format!("{sink}.monitor")),
-        okno_audio::FrameRate::Hz8000,
-        options,
-    )?;
-    let mut recorded = Vec::new();
-    let mut frame = [0i16; 160];
-    let until = std::time::Instant::now() + how_long;
-    while std::time::Instant::now() < until {
-        if monitor.read_frame(&mut frame, Duration::from_millis(50)).is_some() {
-            recorded.extend_from_slice(&frame);
-        }
-    }
-    Ok(recorded)
 }
 
 /// A mono 8 kHz WAV of a sine at `hz`, `secs` long.
@@ -243,7 +160,8 @@ fn a_customer_calls_the_hotline_and_the_operator_answers_holds_transfers_and_wra
     let app = app_binary()?;
     let data = tempfile::tempdir()?;
     let run = tempfile::tempdir()?;
-    let (_kamailio, sip_port) = start_kamailio(run.path())?;
+    let kamailio = Kamailio::start(PASSWORD);
+    let sip_port = kamailio.port;
 
     // The demo store, made here so the test knows a customer to call from.
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
@@ -270,7 +188,8 @@ fn a_customer_calls_the_hotline_and_the_operator_answers_holds_transfers_and_wra
              [desk]\nwrap_up_limit_s = 300\n"
         ),
     )?;
-    let (_pulse, pulse_server) = start_pulseaudio(run.path())?;
+    let pulse = Pulse::start();
+    let pulse_server = pulse.server.clone();
     // A private session bus with a monitor on the desktop-notification interface: nothing
     // serves it, but the monitor sees the app's Notify call.
     let bus = SessionBus::start(run.path())?;

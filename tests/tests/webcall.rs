@@ -2,7 +2,9 @@
 //! button with a fake microphone playing a 1 kHz tone; the real okno-server's gateway answers the
 //! WebRTC offer and calls a headless okno-phone (the operator's desk) over SIP, which answers and
 //! plays a 600 Hz tone. The desk's recording holds the browser's tone, and a WebAudio analyser in
-//! the page finds the desk's. Once over direct ICE, once forced through a real coturn relay.
+//! the page finds the desk's. Once over direct ICE, once forced through a real coturn relay; once
+//! transferred by the desk to another desk; and once answered in the operator's real window,
+//! registered at Kamailio, with PulseAudio as its headset and microphone.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -10,7 +12,11 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use okno_e2e::server::{Database, WAIT, server_binary, start_server, wait};
-use okno_e2e::{Driver, Killed, Session, free_port, free_udp_port, okno_phone_binary};
+use okno_e2e::{
+    Driver, Killed, Session, app_binary, artifacts_dir, free_port, free_udp_port, okno_phone_binary, record_sink,
+};
+use okno_testkit::pulse::Pulse;
+use okno_testkit::sip::Kamailio;
 
 const HOST: &str = "#okno-chat";
 
@@ -58,7 +64,35 @@ fn start_coturn(dir: &std::path::Path) -> Result<(Killed, u16)> {
     Ok((Killed(child), port))
 }
 
+/// A fresh database with the demo seed (it has the `chat` queue).
+fn seeded_database(server: &std::path::Path) -> Result<Database> {
+    let db = Database::create()?;
+    let seeded =
+        Command::new(server).args(["seed", "--demo", "--tickets", "1"]).env("DATABASE_URL", db.url()).output()?;
+    anyhow::ensure!(seeded.status.success(), "seed: {}", String::from_utf8_lossy(&seeded.stderr));
+    Ok(db)
+}
+
+/// The shop's page in Chromium, its fake microphone playing `mic`.
+fn shop_page(chrome: &Driver, port: u16, mic: &std::path::Path) -> Result<Session> {
+    let flags = [
+        "--use-fake-ui-for-media-stream".to_owned(),
+        "--use-fake-device-for-media-stream".to_owned(),
+        format!("--use-file-for-fake-audio-capture={}", mic.display()),
+        "--autoplay-policy=no-user-gesture-required".to_owned(),
+    ];
+    chrome.launch_chromium_with(&format!("http://127.0.0.1:{port}/widget/demo?channel=shop&lang=en"), &flags)
+}
+
 fn widget_call(page: &Session) -> Result<()> {
+    // Chromium's echo canceller, fed a steady test tone from the far end, soon suppresses the
+    // (equally synthetic) microphone tone as echo; the test turns the browser's own voice
+    // processing off for its fake microphone. The widget itself asks for plain `audio: true`,
+    // which keeps it on for real visitors.
+    page.execute(
+        "const md = navigator.mediaDevices; const real = md.getUserMedia.bind(md); \
+         md.getUserMedia = () => real({ audio: { echoCancellation: false, noiseSuppression: false, autoGainControl: false } });",
+    )?;
     page.click(&page.wait_in_shadow(HOST, ".launcher", WAIT)?[0])?;
     page.type_into(&page.wait_in_shadow(HOST, "form.start input[name=name]", WAIT)?[0], "Pavel")?;
     page.type_into(&page.find_in_shadow(HOST, "form.start input[name=contact]")?[0], "pavel@example.com")?;
@@ -86,11 +120,7 @@ fn browser_peak(page: &Session) -> Result<(f64, f64)> {
 
 fn a_call_through(relay: bool) -> Result<()> {
     let server = server_binary()?;
-    let db = Database::create()?;
-    let work = tempfile::tempdir()?;
-    let seeded =
-        Command::new(&server).args(["seed", "--demo", "--tickets", "1"]).env("DATABASE_URL", db.url()).output()?;
-    assert!(seeded.status.success(), "seed: {}", String::from_utf8_lossy(&seeded.stderr));
+    let (db, work) = (seeded_database(&server)?, tempfile::tempdir()?);
 
     // The operator's desk: answers, plays 600 Hz, records what it hears, hangs up after 6 s.
     let (mic, desk_tone, recording) =
@@ -138,14 +168,7 @@ fn a_call_through(relay: bool) -> Result<()> {
         start_server(&server, &db, port, &log, &["--config", &config_arg], &[("OKNO_TURN_PASSWORD", "turn-e2e")])?;
 
     let chrome = Driver::start_chromedriver()?;
-    let flags = [
-        "--use-fake-ui-for-media-stream".to_owned(),
-        "--use-fake-device-for-media-stream".to_owned(),
-        format!("--use-file-for-fake-audio-capture={}", mic.display()),
-        "--autoplay-policy=no-user-gesture-required".to_owned(),
-    ];
-    let page =
-        chrome.launch_chromium_with(&format!("http://127.0.0.1:{port}/widget/demo?channel=shop&lang=en"), &flags)?;
+    let page = shop_page(&chrome, port, &mic)?;
     widget_call(&page)?;
     let answered = page.wait_until("the call answered in the widget", WAIT, |p| {
         let bar = p.find_in_shadow(HOST, ".callbar[data-state=answered]")?;
@@ -190,4 +213,176 @@ fn a_website_call_reaches_the_desk_and_both_hear_each_other() -> Result<()> {
 #[ignore = "needs chromedriver and Chromium, coturn, PostgreSQL, and the built server and okno-phone: run through `cargo xtask test`"]
 fn a_website_call_through_a_turn_relay() -> Result<()> {
     a_call_through(true)
+}
+
+#[test]
+#[ignore = "needs chromedriver and Chromium, PostgreSQL, and the built server and okno-phone: run through `cargo xtask test`"]
+fn the_desk_transfers_a_website_call_and_the_visitor_talks_to_the_next_desk() -> Result<()> {
+    let server = server_binary()?;
+    let (db, work) = (seeded_database(&server)?, tempfile::tempdir()?);
+    let (mic, first_tone, second_tone, heard) = (
+        work.path().join("mic.wav"),
+        work.path().join("first.wav"),
+        work.path().join("second.wav"),
+        work.path().join("heard-by-second.wav"),
+    );
+    write_tone(&mic, 1000.0, 48_000, 10)?;
+    write_tone(&first_tone, 450.0, 8_000, 10)?;
+    write_tone(&second_tone, 800.0, 8_000, 10)?;
+    // The second desk answers the transferred visitor, plays 800 Hz and records.
+    let second_port = free_udp_port();
+    let _second = Killed(
+        Command::new(okno_phone_binary())
+            .args(["--listen", &format!("udp:127.0.0.1:{second_port}"), "--auto-answer", "--codecs", "opus"])
+            .args(["--hangup-after-ms", "5000", "--exit-after-calls", "1", "--json-events"])
+            .arg("--play")
+            .arg(&second_tone)
+            .arg("--record")
+            .arg(&heard)
+            .stdout(std::fs::File::create(artifacts_dir().join("webcall-second-desk.jsonl"))?)
+            .stderr(Stdio::null())
+            .spawn()?,
+    );
+    // The first desk answers and transfers the call to the second one after 1.5 s (REFER).
+    let first_port = free_udp_port();
+    let _first = Killed(
+        Command::new(okno_phone_binary())
+            .args(["--listen", &format!("udp:127.0.0.1:{first_port}"), "--auto-answer", "--codecs", "opus"])
+            .args(["--transfer-to", &format!("sip:second@127.0.0.1:{second_port}"), "--transfer-after-ms", "1500"])
+            .arg("--play")
+            .arg(&first_tone)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()?,
+    );
+    let config_path = work.path().join("okno-server.toml");
+    std::fs::write(
+        &config_path,
+        format!(
+            "[[chat]]\nchannel = \"shop\"\nqueue = \"chat\"\ncalls = true\n\n[calls]\n\
+             target = \"sip:desk@127.0.0.1:{first_port}\"\nsip_listen = \"127.0.0.1:0\"\n"
+        ),
+    )?;
+    let port = free_port()?;
+    let config_arg = config_path.display().to_string();
+    let _server = start_server(&server, &db, port, &work.path().join("server.log"), &["--config", &config_arg], &[])?;
+    let chrome = Driver::start_chromedriver()?;
+    let page = shop_page(&chrome, port, &mic)?;
+    widget_call(&page)?;
+    page.wait_until("the call answered by the first desk", WAIT, |p| {
+        Ok(p.find_in_shadow(HOST, ".callbar[data-state=answered]")?.into_iter().next())
+    })?;
+    // After the transfer the visitor hears the second desk.
+    let heard_second = page.wait_until("the second desk's 800 Hz in the browser", WAIT, |p| {
+        let (peak, _) = browser_peak(p)?;
+        Ok(((peak - 800.0).abs() < 30.0).then_some(peak))
+    })?;
+    page.wait_until("the call ended in the widget", WAIT, |p| {
+        Ok(p.find_in_shadow(HOST, ".callbar[data-state=ended]")?.into_iter().next())
+    })?;
+    wait("the second desk's recording", || Ok(heard.exists() && std::fs::metadata(&heard)?.len() > 44))?;
+    std::thread::sleep(Duration::from_millis(500));
+    let _ = std::fs::copy(&heard, artifacts_dir().join("webcall-transfer-heard.wav"));
+    let _ = std::fs::copy(work.path().join("server.log"), artifacts_dir().join("webcall-transfer-server.log"));
+    let share = best_tone_share(&heard, 1000.0)?;
+    assert!(share > 0.5, "the second desk hears the visitor's 1 kHz at only {share:.2} of its power");
+    eprintln!("transfer: the browser heard {heard_second:.0} Hz after it; the second desk's 1 kHz share {share:.2}");
+    Ok(())
+}
+
+#[test]
+#[ignore = "needs a display, tauri-driver, chromedriver and Chromium, Kamailio, PulseAudio, PostgreSQL and the built apps: run through `cargo xtask test`"]
+fn a_website_call_rings_in_the_operators_window_and_they_talk() -> Result<()> {
+    const SIP_PASSWORD: &str = "webcall-e2e-sip";
+    const HOTLINE: &str = "100";
+    let (app, server) = (app_binary()?, server_binary()?);
+    let kamailio = Kamailio::start(SIP_PASSWORD);
+    let pulse = Pulse::start();
+    // SAFETY: set before this test starts any thread that reads the environment (the tests run
+    // one at a time); the capture of the headset below reads it.
+    unsafe { std::env::set_var("PULSE_SERVER", &pulse.server) };
+    let (db, work) = (seeded_database(&server)?, tempfile::tempdir()?);
+
+    // The operator's window, its hotline account registered at Kamailio.
+    let data = work.path().join("desk");
+    std::fs::create_dir_all(&data)?;
+    let provision = work.path().join("provision.toml");
+    std::fs::write(
+        &provision,
+        format!(
+            "[[sip_account]]\nid = \"desk\"\nlabel = \"Hotline\"\nuser = \"{HOTLINE}\"\ndomain = \"127.0.0.1\"\n\
+             registrar = \"{}\"\npassword_env = \"OKNO_E2E_SIP_PASSWORD\"\n",
+            kamailio.addr()
+        ),
+    )?;
+    let driver = Driver::start_with_env(&[("OKNO_E2E_SIP_PASSWORD", SIP_PASSWORD), ("PULSE_SERVER", &pulse.server)])?;
+    let args = ["--demo", "--data-dir", &data.display().to_string(), "--provision", &provision.display().to_string()];
+    let desk = driver.launch(&app, &args.map(str::to_owned))?;
+    desk.wait_for("[data-testid=registration-state][data-account-id=desk][data-state=registered]", WAIT)?;
+
+    // The server's gateway calls the hotline through Kamailio as its own account.
+    let config_path = work.path().join("okno-server.toml");
+    std::fs::write(
+        &config_path,
+        format!(
+            "[[chat]]\nchannel = \"shop\"\nqueue = \"chat\"\ncalls = true\n\n[calls]\ntarget = \"sip:{HOTLINE}@127.0.0.1\"\n\
+             registrar = \"{}\"\naccount = \"sip:web@127.0.0.1\"\npassword_env = \"OKNO_GATEWAY_PASSWORD\"\n\
+             sip_listen = \"127.0.0.1:0\"\ncodecs = \"opus,pcmu\"\n",
+            kamailio.addr()
+        ),
+    )?;
+    let port = free_port()?;
+    let config_arg = config_path.display().to_string();
+    let log = work.path().join("server.log");
+    let _server =
+        start_server(&server, &db, port, &log, &["--config", &config_arg], &[("OKNO_GATEWAY_PASSWORD", SIP_PASSWORD)])?;
+
+    let mic = work.path().join("visitor.wav");
+    write_tone(&mic, 1000.0, 48_000, 20)?;
+    let chrome = Driver::start_chromedriver()?;
+    let page = shop_page(&chrome, port, &mic)?;
+    widget_call(&page)?;
+
+    // The window rings with the visitor's name; the operator answers with the button.
+    let card = desk
+        .wait_for("[data-testid=incoming-call]", WAIT)
+        .with_context(|| format!("the window never rang; kamailio:\n{}", kamailio.log()))?;
+    let shown = desk.wait_until("the visitor's name on the call card", WAIT, |s| {
+        let text = s.text_content(&card[0])?;
+        Ok(text.contains("Pavel").then_some(text))
+    })?;
+    std::thread::sleep(Duration::from_millis(500));
+    desk.screenshot(&artifacts_dir().join("webcall-incoming.png"))?;
+    desk.click(&desk.wait_for("[data-testid=answer]", WAIT)?[0])?;
+    desk.wait_for("[data-testid=in-call][data-phase=active]", WAIT)?;
+    page.wait_until("the call answered in the widget", WAIT, |p| {
+        Ok(p.find_in_shadow(HOST, ".callbar[data-state=answered]")?.into_iter().next())
+    })?;
+
+    // The visitor's 1 kHz plays on the operator's headset.
+    let headset = record_sink("headset", Duration::from_secs(3))?;
+    let share = headset
+        .chunks_exact(8000)
+        .filter(|x| okno_audio::convert::level(x).rms_dbfs > -50.0)
+        .map(|x| okno_audio::convert::tone_share(x, 8000, 1000.0))
+        .fold(0.0, f64::max);
+    assert!(share > 0.5, "the headset carries the visitor's 1 kHz at only {share:.2} of its power");
+    // The operator speaks into the microphone (600 Hz into the mic sink); the visitor hears it.
+    let desk_tone = work.path().join("operator.wav");
+    write_tone(&desk_tone, 600.0, 8_000, 20)?;
+    let _speaking =
+        Killed(Command::new("paplay").args(["-d", "mic"]).arg(&desk_tone).env("PULSE_SERVER", &pulse.server).spawn()?);
+    let heard = page.wait_until("the operator's 600 Hz in the browser", WAIT, |p| {
+        let (peak, _) = browser_peak(p)?;
+        Ok(((peak - 600.0).abs() < 30.0).then_some(peak))
+    })?;
+    page.screenshot(&artifacts_dir().join("webcall-widget.png"))?;
+
+    // The visitor hangs up in the widget; the window's call ends.
+    page.click(&page.find_in_shadow(HOST, ".callbar button")?[0])?;
+    desk.wait_until("the call to leave the window", WAIT, |s| {
+        Ok(s.find_all("[data-testid=in-call][data-phase=active]")?.is_empty().then_some(()))
+    })?;
+    eprintln!("window: card {shown:?}; the browser heard {heard:.0} Hz; the headset's 1 kHz share {share:.2}");
+    Ok(())
 }

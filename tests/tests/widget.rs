@@ -118,9 +118,14 @@ fn a_website_visitor_chats_with_the_operator_in_the_window() -> Result<()> {
     olga.execute("document.querySelector('#okno-chat').shadowRoot.querySelector('.compose textarea').value = ''")?;
 
     // The operator answers in the window; the visitor's browser shows it.
+    // The operator starts typing: the visitor sees it.
     let answer = "Olga, order 5512 leaves the warehouse today.";
+    let (greeting, rest) = answer.split_at(6);
+    let reply_box = desk.wait_for("[data-testid=reply-box]", WAIT)?;
+    desk.type_into(&reply_box[0], greeting)?;
+    olga.wait_in_shadow(HOST, ".typing:not([hidden])", WAIT).context("the widget shows the operator typing")?;
     let sent_at = Instant::now();
-    reply(&desk, answer)?;
+    reply(&desk, rest)?;
     wait_line(&olga, answer)?;
     eprintln!(
         "window reply to the visitor's browser: {} ms (including the window's own send)",

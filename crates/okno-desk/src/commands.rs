@@ -113,6 +113,8 @@ command_table! {
         attachment_data(sha256: String) -> String;
         /// Puts a file (its bytes base64-encoded) on the server to attach to a reply.
         upload_attachment(name: String, mime: String, data_base64: String) -> AttachmentRef;
+        /// The operator is typing in a website chat: its visitor sees "typing" (best effort).
+        chat_typing(ticket_id: String) -> ();
     }
     Phone {
         /// The phone as it is now (also sent as the "phone" event on every change).
@@ -308,6 +310,13 @@ impl Desk {
         }
         let mime = if mime.contains('/') { mime } else { "application/octet-stream".to_owned() };
         self.sync.upload_blob(&name, &mime, bytes).await.map_err(|e| UiError::new(ErrorCode::Unavailable, e))
+    }
+
+    async fn chat_typing(&self, ticket_id: String) -> Result<()> {
+        if let Err(e) = self.sync.operator_typing(&ticket_id).await {
+            tracing::debug!(error = %e, "typing not passed on");
+        }
+        Ok(())
     }
 
     async fn download_attachment(&self, sha256: String, name: String) -> Result<String> {

@@ -184,6 +184,27 @@ impl SyncService {
         Ok(response.bytes().await.map_err(|e| e.without_url().to_string())?.to_vec())
     }
 
+    /// Tell the server the operator is typing in website chat `ticket_id` (its visitor sees it).
+    /// Best effort: offline, it is simply not shown.
+    pub async fn operator_typing(&self, ticket_id: &str) -> Result<(), String> {
+        let access = self.server.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let Some(server) = access else { return Ok(()) };
+        let Some(token) = server.access.borrow().clone() else { return Ok(()) };
+        let response = server
+            .http
+            .post(format!("{}{}", server.base, okno_sync::TYPING_PATH))
+            .bearer_auth(token)
+            .json(&serde_json::json!({ "ticket_id": ticket_id }))
+            .timeout(std::time::Duration::from_secs(5))
+            .send()
+            .await
+            .map_err(|e| e.without_url().to_string())?;
+        if !response.status().is_success() {
+            return Err(format!("the server answered {}", response.status()));
+        }
+        Ok(())
+    }
+
     pub fn status(&self) -> SyncStatus {
         self.status.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }

@@ -119,6 +119,12 @@ impl CallAudio {
         *self.sip_call_id.lock().unwrap_or_else(|e| e.into_inner()) = Some(call_id.to_owned());
     }
 
+    /// Whether `call_id` is the SIP call the visitor talks to now (after a transfer the old call
+    /// may linger a moment: it must neither take the visitor's audio nor speak to them).
+    fn is_bound_to(&self, call_id: &str) -> bool {
+        self.sip_call_id.lock().unwrap_or_else(|e| e.into_inner()).as_deref() == Some(call_id)
+    }
+
     pub fn close(&self) {
         self.closed.store(true, Ordering::Relaxed);
     }
@@ -179,6 +185,7 @@ impl EngineAudio {
 
 impl MediaIo for EngineAudio {
     fn open(&mut self, call_id: &str, _number: u32, rate: u32) -> (Box<dyn AudioSource>, Box<dyn AudioSink>) {
+        tracing::debug!(call_id, rate, "website call media opens");
         let Some(audio) = (self.lookup)(call_id) else {
             tracing::warn!(call_id, "media for a call the gateway does not know: silence");
             return (Box::new(Silence), Box::new(Discard));
@@ -187,30 +194,38 @@ impl MediaIo for EngineAudio {
             Ok(e) => e,
             Err(e) => {
                 tracing::error!(error = %e, "no Opus encoder: the visitor will not hear the operator");
-                return (Box::new(BrowserSource::new(audio, rate)), Box::new(Discard));
+                return (Box::new(BrowserSource::new(audio, call_id, rate)), Box::new(Discard));
             }
         };
-        (Box::new(BrowserSource::new(audio.clone(), rate)), Box::new(BrowserSink::new(audio, encoder, rate)))
+        (
+            Box::new(BrowserSource::new(audio.clone(), call_id, rate)),
+            Box::new(BrowserSink::new(audio, call_id, encoder, rate)),
+        )
     }
 }
 
 /// What the desk hears: the browser's audio, one frame per tick.
 pub struct BrowserSource {
     audio: Arc<CallAudio>,
+    call_id: String,
     resampler: Option<LinearResampler>,
     buffer: Vec<i16>,
     resampled: Vec<i16>,
 }
 
 impl BrowserSource {
-    fn new(audio: Arc<CallAudio>, rate: u32) -> Self {
+    fn new(audio: Arc<CallAudio>, call_id: &str, rate: u32) -> Self {
         let resampler = (rate != RATE).then(|| LinearResampler::new(RATE, rate));
-        BrowserSource { audio, resampler, buffer: Vec::new(), resampled: Vec::new() }
+        BrowserSource { audio, call_id: call_id.to_owned(), resampler, buffer: Vec::new(), resampled: Vec::new() }
     }
 }
 
 impl AudioSource for BrowserSource {
     fn read_frame(&mut self, frame: &mut [i16]) {
+        if !self.audio.is_bound_to(&self.call_id) {
+            frame.fill(0);
+            return;
+        }
         let Some(resampler) = &mut self.resampler else {
             self.audio.take_frame(frame);
             return;
@@ -230,6 +245,7 @@ impl AudioSource for BrowserSource {
 /// What the visitor hears: the desk's audio, encoded to Opus per 20 ms.
 pub struct BrowserSink {
     audio: Arc<CallAudio>,
+    call_id: String,
     encoder: OpusEncoder,
     resampler: Option<LinearResampler>,
     pending: Vec<i16>,
@@ -237,14 +253,18 @@ pub struct BrowserSink {
 }
 
 impl BrowserSink {
-    fn new(audio: Arc<CallAudio>, encoder: OpusEncoder, rate: u32) -> Self {
+    fn new(audio: Arc<CallAudio>, call_id: &str, encoder: OpusEncoder, rate: u32) -> Self {
         let resampler = (rate != RATE).then(|| LinearResampler::new(rate, RATE));
-        BrowserSink { audio, encoder, resampler, pending: Vec::with_capacity(FRAME * 2), packet: Vec::new() }
+        let pending = Vec::with_capacity(FRAME * 2);
+        BrowserSink { audio, call_id: call_id.to_owned(), encoder, resampler, pending, packet: Vec::new() }
     }
 }
 
 impl AudioSink for BrowserSink {
     fn write_frame(&mut self, frame: &[i16]) {
+        if !self.audio.is_bound_to(&self.call_id) {
+            return;
+        }
         match &mut self.resampler {
             Some(r) => r.process(frame, &mut self.pending),
             None => self.pending.extend_from_slice(frame),

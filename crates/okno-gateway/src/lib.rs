@@ -304,7 +304,11 @@ impl Gateway {
 
     async fn on_engine_event(&self, event: PhoneEvent) {
         let (sip, state) = match event {
-            PhoneEvent::Calling { call_id, .. } => {
+            PhoneEvent::Calling { call_id, to } => {
+                // A call the engine places to follow a desk's transfer is not one of our dials.
+                if to != self.config.target.to_string() {
+                    return;
+                }
                 let mut calls = self.lock();
                 if let Some(id) = calls.dialing.pop_front() {
                     calls.by_sip.insert(call_id.clone(), id);
@@ -313,6 +317,21 @@ impl Gateway {
                         leg.audio.bind_sip(&call_id);
                     }
                 }
+                return;
+            }
+            PhoneEvent::Referred { call_id, new_call_id, .. } => {
+                // The desk transferred the visitor (REFER): the engine calls the new target, and
+                // the browser's audio follows to that call; the old one's end is not the visitor's.
+                let mut calls = self.lock();
+                if let Some(id) = calls.by_sip.remove(&call_id) {
+                    calls.by_sip.insert(new_call_id.clone(), id);
+                    if let Some(leg) = calls.legs.get_mut(&id) {
+                        leg.sip_call_id = Some(new_call_id.clone());
+                        leg.audio.bind_sip(&new_call_id);
+                        let _ = leg.states.send(CallState::Ringing);
+                    }
+                }
+                tracing::info!(from = %call_id, to = %new_call_id, "website call transferred by the desk");
                 return;
             }
             PhoneEvent::Ringing { call_id, .. } => (call_id, CallState::Ringing),

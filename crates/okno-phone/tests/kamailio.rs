@@ -1,5 +1,6 @@
 //! okno-phone with Kamailio as registrar and proxy: digest-authenticated REGISTER, and two
-//! okno-phones calling each other through it. Kamailio must be installed (`cargo xtask test`).
+//! okno-phones calling each other through it. Kamailio must be installed (`cargo xtask test`);
+//! okno-testkit starts it.
 
 mod common;
 use common::*;
@@ -7,27 +8,9 @@ use common::*;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-const PASSWORD: &str = "s3cret-test-only";
+use okno_testkit::sip::Kamailio;
 
-fn start_kamailio(dir: &std::path::Path) -> (Terminated, u16) {
-    require("kamailio", "kamailio");
-    let port = free_udp_port();
-    let cfg = include_str!("kamailio.cfg.in")
-        .replace("@PORT@", &port.to_string())
-        .replace("@RUNDIR@", &dir.display().to_string())
-        .replace("@PASSWORD@", PASSWORD);
-    let path = dir.join("kamailio.cfg");
-    std::fs::write(&path, cfg).unwrap();
-    let d = dir.display().to_string();
-    let child = Command::new("kamailio")
-        .args(["-f", &path.display().to_string(), "-DD", "-E", "-Y", &d, "-P", &format!("{d}/kamailio.pid"), "-w", &d])
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(dir.join("kamailio.log")).unwrap())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(800));
-    (Terminated(child), port)
-}
+const PASSWORD: &str = "s3cret-test-only";
 
 fn phone(args: &[String]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_okno-phone"));
@@ -37,9 +20,8 @@ fn phone(args: &[String]) -> Command {
 
 #[test]
 fn two_phones_register_with_digest_and_call_through_kamailio() {
-    let dir = tempfile_dir();
-    let (_kamailio, port) = start_kamailio(&dir);
-    let registrar = format!("127.0.0.1:{port}");
+    let kamailio = Kamailio::start(PASSWORD);
+    let registrar = kamailio.addr();
     let (a_port, b_port) = (free_udp_port(), free_udp_port());
 
     let bob = phone(&[
@@ -78,7 +60,7 @@ fn two_phones_register_with_digest_and_call_through_kamailio() {
     .output()
     .unwrap();
     let a_out = String::from_utf8_lossy(&alice.stdout).into_owned();
-    let log = std::fs::read_to_string(dir.join("kamailio.log")).unwrap_or_default();
+    let log = kamailio.log();
     assert!(
         alice.status.success(),
         "alice's call failed: {a_out}\nkamailio: {}",
@@ -102,15 +84,14 @@ fn two_phones_register_with_digest_and_call_through_kamailio() {
 
 #[test]
 fn a_wrong_password_is_reported_not_retried_forever() {
-    let dir = tempfile_dir();
-    let (_kamailio, port) = start_kamailio(&dir);
+    let kamailio = Kamailio::start(PASSWORD);
     let mut cmd = phone(&[
         "--listen".into(),
         format!("udp:127.0.0.1:{}", free_udp_port()),
         "--account".into(),
         "sip:carol@127.0.0.1".into(),
         "--registrar".into(),
-        format!("127.0.0.1:{port}"),
+        kamailio.addr(),
         "--password-env".into(),
         "WRONG_PASSWORD".into(),
     ]);
@@ -123,12 +104,4 @@ fn a_wrong_password_is_reported_not_retried_forever() {
     assert_eq!(failed.len(), 1, "one failure, then a delayed retry: {out}");
     assert_eq!(failed[0]["status"], 401);
     assert!(events(&out, "registered").is_empty());
-}
-
-fn tempfile_dir() -> std::path::PathBuf {
-    let dir =
-        std::env::temp_dir().join(format!("okno-kamailio-{}-{:?}", std::process::id(), std::thread::current().id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }

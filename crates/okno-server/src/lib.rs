@@ -171,6 +171,7 @@ pub fn app(state: AppState) -> Router {
             okno_sync::UPLOAD_PATH,
             post(mail::blobs::upload).layer(axum::extract::DefaultBodyLimit::max(state.max_upload_bytes)),
         )
+        .route(okno_sync::TYPING_PATH, post(chat::operator_typing))
         .route("/widget.js", get(chat::widget::script))
         .route("/widget/demo", get(chat::widget::demo))
         .route(chat::SOCKET_PATH, get(chat::socket::widget_socket))

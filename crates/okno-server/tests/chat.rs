@@ -199,6 +199,22 @@ async fn a_visitors_chat_reaches_operators_and_their_reply_reaches_every_tab() {
     let (mut stranger, _) = visitor(&server, None, Some("Ivan")).await;
     say(&mut stranger, "s1", "I am someone else").await;
 
+    // Anna types: both tabs see it; typing on a phone ticket or for someone else's queue is refused.
+    let typing = |token: String, ticket: String| {
+        let router = app(server.state.clone());
+        async move {
+            common::call(&router, Method::POST, "/v1/typing", Some(&token), Some(json!({ "ticket_id": ticket })))
+                .await
+                .0
+        }
+    };
+    assert_eq!(typing(anna.clone(), ticket.clone()).await, StatusCode::NO_CONTENT);
+    next(&mut tab1, "typing").await;
+    next(&mut tab2, "typing").await;
+    assert_eq!(typing(anna.clone(), "t1".into()).await, StatusCode::FORBIDDEN, "t1 is a phone ticket");
+    let boris = h.token("boris").await;
+    assert_eq!(typing(boris, ticket.clone()).await, StatusCode::FORBIDDEN, "boris does not work the chat queue");
+
     // Anna's internal note stays on the desks; her reply reaches both tabs with a read mark.
     assert!(
         push(&server, &anna, 1, reply(&ticket, &okno_core::new_id(), "Checking with the warehouse", true)).await["kind"]

@@ -25,7 +25,8 @@
       left: "Thank you! Your request number is #", tooBig: "The file is too large (at most {n} MB).",
       badType: "Files of this type are not accepted.", tooLong: "At most {n} characters.", typing: "",
       you: "You", call: "Call us", hangup: "Hang up", calling: "Calling…", ringing: "Ringing…",
-      answered: "Connected", ended: "Call ended", noMic: "The microphone is not available"
+      answered: "Connected", ended: "Call ended", noMic: "The microphone is not available",
+      operatorTyping: "The operator is typing…"
     },
     ru: {
       open: "Напишите нам", close: "Закрыть чат", title: "Чат", name: "Ваше имя",
@@ -39,7 +40,8 @@
       left: "Спасибо! Номер вашего обращения #", tooBig: "Файл слишком большой (не больше {n} МБ).",
       badType: "Файлы такого типа не принимаются.", tooLong: "Не больше {n} символов.", typing: "",
       you: "Вы", call: "Позвонить", hangup: "Завершить звонок", calling: "Соединяем…", ringing: "Идёт вызов…",
-      answered: "Разговор", ended: "Звонок завершён", noMic: "Микрофон недоступен"
+      answered: "Разговор", ended: "Звонок завершён", noMic: "Микрофон недоступен",
+      operatorTyping: "Оператор печатает…"
     }
   }[lang];
 
@@ -188,12 +190,17 @@
         state.name = m.name;
         break;
       case "message":
+        if (m.message.from === "operator") state.typingUntil = 0;
         if (m.client_id) delete state.pending[m.client_id];
         if (!state.lines.some(function (l) { return l.id === m.message.id; })) state.lines.push(m.message);
         if (m.message.from === "operator") chime();
         break;
       case "read":
         state.readAt = Math.max(state.readAt, m.at);
+        break;
+      case "typing":
+        state.typingUntil = Date.now() + 4000;
+        setTimeout(render, 4100);
         break;
       case "status":
         state.status = m.status;
@@ -384,6 +391,7 @@
 
   var logEl = el("div", { class: "log", role: "log", "aria-live": "polite" });
   var pendingEl = el("div", { class: "pending-lines" });
+  var typingEl = el("div", { class: "meta typing", role: "status", text: T.operatorTyping });
   var rendered = {};
 
   var chosenScore = null;
@@ -429,6 +437,7 @@
     panel.appendChild(n);
   });
   logEl.appendChild(pendingEl);
+  logEl.appendChild(typingEl);
 
   function show(node, visible) { node.hidden = !visible; }
   function render() {
@@ -469,6 +478,7 @@
       var p = state.pending[id];
       pendingEl.appendChild(el("div", { class: "msg visitor pending" }, [document.createTextNode(p.text || "…"), el("div", { class: "meta", text: T.sending })]));
     });
+    show(typingEl, (state.typingUntil || 0) > Date.now());
     if (atBottom) logEl.scrollTop = logEl.scrollHeight;
   }
   function finished() { return state.status === "resolved" || state.status === "closed"; }

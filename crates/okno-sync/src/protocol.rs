@@ -23,6 +23,9 @@ pub const BLOB_PATH: &str = "/v1/blobs/{sha256}";
 /// Content-Type its type; answers an `okno_core::AttachmentRef`.
 pub const UPLOAD_PATH: &str = "/v1/blobs";
 
+/// The operator types a reply in a website chat (`{"ticket_id": ...}`): the visitor sees it.
+pub const TYPING_PATH: &str = "/v1/typing";
+
 /// The download address of the attachment named `sha256`.
 pub fn blob_path(sha256: &str) -> String {
     BLOB_PATH.replace("{sha256}", sha256)

@@ -4,9 +4,11 @@
 //!
 //! Every peer lives in a temporary directory and stops when its value is dropped, also when the
 //! test panics. (Issue 14 asks for more here: the seeded RNG, the network emulator and the
-//! Kamailio, PulseAudio, PostgreSQL and NATS starters still live in their suites.)
+//! PostgreSQL and NATS starters still live in their suites.)
 
 pub mod mail;
+pub mod pulse;
+pub mod sip;
 
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
@@ -14,6 +16,26 @@ use std::time::{Duration, Instant};
 /// A TCP port free on 127.0.0.1 right now.
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
+}
+
+/// A UDP port free on 127.0.0.1 right now.
+pub fn free_udp_port() -> u16 {
+    std::net::UdpSocket::bind("127.0.0.1:0").and_then(|s| s.local_addr()).map(|a| a.port()).expect("a free UDP port")
+}
+
+/// SIGTERM (Kamailio takes its worker processes down with it; SIGKILL would orphan them), then
+/// SIGKILL if the process has not left within 3 s; reaped either way.
+pub(crate) fn terminate(child: &mut std::process::Child) {
+    let _ = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
 }
 
 /// Block until something accepts connections on 127.0.0.1:`port`; panics naming `what` after 20 s.

@@ -80,6 +80,7 @@ describe("numbers", () => {
     expect(compact(11_250, "en")).toMatch(/^11\.3k$/i);
     expect(initials("Анна Смирнова")).toBe("АС");
     expect(initials("  madonna ")).toBe("M");
+    expect(initials("Pavel (website)")).toBe("P");
   });
 });
 

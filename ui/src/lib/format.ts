@@ -136,7 +136,8 @@ export function bytes(n: number, loc: Locale): string {
 export function initials(name: string): string {
   return name
     .split(/\s+/)
-    .filter(Boolean)
+    // Words that start with a letter or digit: "Pavel (website)" is "P", not "P(".
+    .filter((w) => /^[\p{L}\p{N}]/u.test(w))
     .slice(0, 2)
     .map((w) => w[0]?.toUpperCase() ?? "")
     .join("");

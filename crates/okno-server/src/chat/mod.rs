@@ -117,6 +117,34 @@ pub fn committed(live: &Live, changes: &[NewChange]) {
     }
 }
 
+/// `POST /v1/typing`: an operator types in chat `ticket_id`; its visitor sees "typing". Only for
+/// a chat ticket in a queue the operator works (the same grant as replying there).
+pub(crate) async fn operator_typing(
+    axum::extract::State(state): axum::extract::State<crate::AppState>,
+    caller: crate::Caller,
+    axum::Json(body): axum::Json<TypingRequest>,
+) -> Result<axum::http::StatusCode, crate::AppError> {
+    let allowed: Option<bool> = sqlx::query_scalar(
+        "SELECT $3 OR EXISTS (SELECT 1 FROM operator_queues g WHERE g.operator_id = $2 AND g.queue_id = t.queue_id) \
+         FROM tickets t WHERE t.id = $1 AND t.channel = 'chat'",
+    )
+    .bind(&body.ticket_id)
+    .bind(&caller.id)
+    .bind(caller.sees_all_queues())
+    .fetch_optional(&state.pool)
+    .await?;
+    if allowed != Some(true) {
+        return Err(crate::AppError::Forbidden("no chat you answer with this id".into()));
+    }
+    state.live.to_visitors(&body.ticket_id, frame(&ToVisitor::Typing));
+    Ok(axum::http::StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, serde::Deserialize)]
+pub(crate) struct TypingRequest {
+    ticket_id: String,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

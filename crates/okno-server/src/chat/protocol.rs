@@ -89,6 +89,8 @@ pub enum ToVisitor {
     Read {
         at: Millis,
     },
+    /// An operator is typing an answer.
+    Typing,
     Status {
         status: String,
     },

@@ -326,6 +326,8 @@ export interface Backend {
   attachmentData(sha256: string): Promise<string>;
   /** Puts a file (its bytes base64-encoded) on the server to attach to a reply. */
   uploadAttachment(name: string, mime: string, dataBase64: string): Promise<AttachmentRef>;
+  /** The operator is typing in a website chat: its visitor sees "typing" (best effort). */
+  chatTyping(ticketId: string): Promise<void>;
 }
 
 
@@ -362,7 +364,7 @@ export interface PhoneCommands {
 export type InvokeFn = <T>(cmd: string, args?: Record<string, unknown>) => Promise<T>;
 
 /** Every command's name, as `invoke` sends it. */
-export const COMMAND_NAMES = ["app_info", "store_stats", "list_queues", "list_operators", "me", "set_agent_state", "list_tickets", "list_tags", "get_ticket", "reply_ticket", "set_ticket_status", "assign_ticket", "set_ticket_tags", "get_customer", "search", "ui_ready", "sync_status", "download_attachment", "attachment_data", "upload_attachment", "phone_snapshot", "phone_dial", "phone_answer", "phone_reject", "phone_hangup", "phone_hold", "phone_mute", "phone_dtmf", "phone_transfer", "phone_complete_transfer", "phone_conference", "phone_recording", "phone_set_note", "phone_wrap_up", "list_dispositions", "call_history", "mark_calls_seen", "list_sip_accounts", "save_sip_account", "delete_sip_account", "sip_codecs", "audio_devices", "set_audio_devices"] as const;
+export const COMMAND_NAMES = ["app_info", "store_stats", "list_queues", "list_operators", "me", "set_agent_state", "list_tickets", "list_tags", "get_ticket", "reply_ticket", "set_ticket_status", "assign_ticket", "set_ticket_tags", "get_customer", "search", "ui_ready", "sync_status", "download_attachment", "attachment_data", "upload_attachment", "chat_typing", "phone_snapshot", "phone_dial", "phone_answer", "phone_reject", "phone_hangup", "phone_hold", "phone_mute", "phone_dtmf", "phone_transfer", "phone_complete_transfer", "phone_conference", "phone_recording", "phone_set_note", "phone_wrap_up", "list_dispositions", "call_history", "mark_calls_seen", "list_sip_accounts", "save_sip_account", "delete_sip_account", "sip_codecs", "audio_devices", "set_audio_devices"] as const;
 
 /** The Backend over `invoke` (arguments in camelCase, as Tauri sends them). */
 export function createTauriBackend(invoke: InvokeFn): Backend {
@@ -387,6 +389,7 @@ export function createTauriBackend(invoke: InvokeFn): Backend {
     downloadAttachment: (sha256, name) => invoke("download_attachment", { sha256, name }),
     attachmentData: (sha256) => invoke("attachment_data", { sha256 }),
     uploadAttachment: (name, mime, dataBase64) => invoke("upload_attachment", { name, mime, dataBase64 }),
+    chatTyping: (ticketId) => invoke("chat_typing", { ticketId }),
   };
 }
 /** The PhoneCommands over `invoke` (arguments in camelCase, as Tauri sends them). */

@@ -397,6 +397,8 @@ export function fixtureBackend(options: FixtureOptions = {}): FixtureBackend {
       };
     },
     uiReady: async () => {},
+    // The demo has no website visitors to tell.
+    chatTyping: async () => {},
     attachmentData: async () => {
       throw fail("unavailable", "attachments come from the server, and the demo has none");
     },

@@ -1,0 +1,71 @@
+//! Kamailio as the SIP registrar and proxy the phone suites call through (../shared/TESTING.md):
+//! digest authentication with one password for every user, on a free UDP port of 127.0.0.1.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use crate::free_udp_port;
+
+/// A running Kamailio; sent SIGTERM (then killed) on drop.
+pub struct Kamailio {
+    pub port: u16,
+    pub run: tempfile::TempDir,
+    child: Child,
+}
+
+impl Kamailio {
+    /// Every user registers and calls with `password`.
+    pub fn start(password: &str) -> Kamailio {
+        assert!(
+            Path::new("/usr/sbin/kamailio").exists() || Command::new("kamailio").arg("-v").output().is_ok(),
+            "Kamailio is not installed: `apt-get install kamailio` (cargo xtask setup installs it)"
+        );
+        let run = tempfile::Builder::new().prefix("okno-kamailio-").tempdir().expect("temp dir");
+        let dir = run.path();
+        let port = free_udp_port();
+        let cfg = include_str!("kamailio.cfg.in")
+            .replace("@PORT@", &port.to_string())
+            .replace("@RUNDIR@", &dir.display().to_string())
+            .replace("@PASSWORD@", password);
+        let path = dir.join("kamailio.cfg");
+        std::fs::write(&path, cfg).expect("kamailio.cfg");
+        let d = dir.display().to_string();
+        let child = Command::new("kamailio")
+            .args([
+                "-f",
+                &path.display().to_string(),
+                "-DD",
+                "-E",
+                "-Y",
+                &d,
+                "-P",
+                &format!("{d}/kamailio.pid"),
+                "-w",
+                &d,
+            ])
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(dir.join("kamailio.log")).expect("kamailio.log"))
+            .spawn()
+            .expect("cannot start kamailio");
+        // Kamailio forks its workers after reading the config; UDP is up well within this.
+        std::thread::sleep(Duration::from_millis(800));
+        Kamailio { port, run, child }
+    }
+
+    /// `127.0.0.1:PORT`, as a registrar setting.
+    pub fn addr(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// What Kamailio logged so far (for a failing test's message).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.run.path().join("kamailio.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for Kamailio {
+    fn drop(&mut self) {
+        crate::terminate(&mut self.child);
+    }
+}
