@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use okno_e2e::server::{Database, WAIT, provision, reply, server_binary, start_server, wait, wait_state};
-use okno_e2e::{Driver, Session, app_binary, artifacts_dir, free_port};
+use okno_e2e::{Driver, Session, SessionBus, app_binary, artifacts_dir, free_port};
 
 const PASSWORD: &str = "e2e-chat-password";
 const HOST: &str = "#okno-chat";
@@ -91,7 +91,10 @@ fn a_website_visitor_chats_with_the_operator_in_the_window() -> Result<()> {
     let dir = work.path().join("desk");
     std::fs::create_dir_all(&dir)?;
     let prov = provision(&dir, port, "anna")?;
-    let driver = Driver::start_with_env(&[("OKNO_E2E_PASSWORD", PASSWORD)])?;
+    // A private session bus whose monitor sees the desk's desktop notifications.
+    let bus = SessionBus::start(work.path())?;
+    let driver =
+        Driver::start_with_env(&[("OKNO_E2E_PASSWORD", PASSWORD), ("DBUS_SESSION_BUS_ADDRESS", &bus.address)])?;
     let args = ["--data-dir", &dir.display().to_string(), "--provision", &prov.display().to_string()];
     let desk = driver.launch(&app, &args.map(str::to_owned))?;
     wait_state(&desk, "online")?;
@@ -134,6 +137,18 @@ fn a_website_visitor_chats_with_the_operator_in_the_window() -> Result<()> {
     olga.wait_until("the visitor's message marked read", WAIT, |p| {
         Ok(lines(p)?.iter().any(|l| l.contains("5512?") && l.contains("Read")).then_some(()))
     })?;
+    // The operator takes the chat; when the visitor writes again, the desk announces it.
+    desk.click(&desk.wait_for("[data-testid=assign-me]", WAIT)?[0])?;
+    wait("the chat assigned to anna on the server", || {
+        Ok(db.sql(&format!("SELECT assignee_id FROM tickets WHERE id = '{ticket}'"))? == "anna")
+    })?;
+    std::thread::sleep(Duration::from_millis(1500));
+    let text = olga.find_in_shadow(HOST, ".compose textarea")?;
+    olga.type_into(&text[0], "Thank you, waiting for it!\u{E007}")?;
+    desk.wait_until("a desktop notification of the visitor's new message", WAIT, |_| {
+        let log = bus.notifications();
+        Ok((log.contains("New message") && log.contains("Thank you, waiting")).then_some(()))
+    })?;
     let artifacts = artifacts_dir();
     std::thread::sleep(Duration::from_millis(500));
     olga.screenshot(&artifacts.join("widget-chat.png"))?;
@@ -146,7 +161,7 @@ fn a_website_visitor_chats_with_the_operator_in_the_window() -> Result<()> {
     wait_line(&olga, answer)?;
     let after = lines(&olga)?;
     assert!(after[0].contains("where is order 5512"), "{after:?}");
-    assert_eq!(after.len(), 3, "message, picture, answer: {after:?}");
+    assert_eq!(after.len(), 4, "message, picture, answer, thanks: {after:?}");
 
     // A second visitor in another browser gets their own answer, and Olga never sees it.
     let ivan = visitor(&chrome, port)?;
@@ -157,6 +172,11 @@ fn a_website_visitor_chats_with_the_operator_in_the_window() -> Result<()> {
         Ok(!second.is_empty())
     })?;
     let row = desk.wait_for(&format!("[data-testid=ticket-row][data-ticket-id='{second}']"), WAIT)?;
+    // The online desk announced the new chat.
+    desk.wait_until("a desktop notification of the new chat", WAIT, |_| {
+        let log = bus.notifications();
+        Ok((log.contains("New chat") && log.contains("Можно оплатить")).then_some(()))
+    })?;
     desk.click(&row[0])?;
     desk.wait_until("the second chat open", WAIT, |s| {
         let text = s.text_content(&s.wait_for("[data-testid=conversation]", WAIT)?[0])?;

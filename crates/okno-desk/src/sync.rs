@@ -627,7 +627,8 @@ impl Driver {
 
     /// New work in a pulled batch, to announce: tickets someone else (a team lead) assigned to
     /// this desk's operator that were not theirs here before, and chats from the website that
-    /// this desk has not seen (a visitor waits on the other side). Returns (heading, subjects).
+    /// this desk has not seen (a visitor waits on the other side), and a visitor's new message in
+    /// a chat the operator owns. Returns (heading, subject or text).
     async fn new_work_in(&self, changes: &[okno_sync::Change]) -> Vec<(&'static str, String)> {
         let Ok(me) = self.store.me().await else { return Vec::new() };
         let mut work = Vec::new();
@@ -639,6 +640,26 @@ impl Driver {
                 work.push(("Assigned to you / Назначено вам", subject()));
             } else if c.data["channel"] == "chat" && known.is_none() {
                 work.push(("New chat / Новый чат", subject()));
+            }
+        }
+        // A visitor wrote again in a chat this operator owns (a new chat is announced above).
+        let recent = now_ms() - 5 * 60_000;
+        for m in changes.iter().filter(|c| {
+            c.entity == "message"
+                && c.data["channel"] == "chat"
+                && c.data["direction"] == "inbound"
+                && c.data["created_at"].as_i64().is_some_and(|at| at > recent)
+        }) {
+            let Some(ticket_id) = m.data["ticket_id"].as_str() else { continue };
+            let in_batch = changes.iter().find(|c| c.entity == "ticket" && c.id == ticket_id);
+            let new_chat = in_batch.is_some() && self.store.ticket_row(ticket_id).await.is_err();
+            let assignee = match in_batch {
+                Some(t) => t.data["assignee_id"].as_str().map(str::to_owned),
+                None => self.store.ticket_row(ticket_id).await.ok().and_then(|t| t.assignee_id),
+            };
+            if !new_chat && assignee.as_deref() == Some(me.id.as_str()) {
+                let text: String = m.data["body"].as_str().unwrap_or_default().chars().take(80).collect();
+                work.push(("New message / Новое сообщение", text));
             }
         }
         work

@@ -410,3 +410,56 @@ async fn outside_hours_the_widget_offers_to_leave_a_message_answered_by_email() 
     assert_eq!(mailbox, "support");
     assert_eq!(to["from"]["address"], "owl@example.com");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_call_signalling_is_refused_and_the_chat_goes_on() {
+    let h = Harness::new().await;
+    let mut config = Config::new(h.db.url.clone());
+    config.max_connections = 8;
+    config.chat = ChatConfig {
+        channels: vec![
+            ChatChannel { calls: true, ..channel("shop", okno_core::sla::BusinessHours::ALWAYS) },
+            channel("no-calls", okno_core::sla::BusinessHours::ALWAYS),
+        ],
+        limits: ChatLimits::default(),
+    };
+    config.calls = Some(okno_gateway::GatewayConfig {
+        sip_listen: "127.0.0.1:0".parse().unwrap(),
+        target: okno_sip::Uri::parse("sip:desk@127.0.0.1:9").unwrap(),
+        registrar: None,
+        account: None,
+        password: None,
+        codecs: "opus,pcmu".into(),
+        ice_servers: Vec::new(),
+        relay_only: false,
+    });
+    let state = AppState::connect(&config).await.expect("server with a gateway");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let router = app(state.clone());
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    let server = Server { state, addr };
+
+    let (mut socket, welcome) = visitor(&server, None, None).await;
+    assert!(welcome["calls"].is_object(), "a calls channel tells the widget how to call: {welcome}");
+    send(&mut socket, json!({ "type": "call_offer", "sdp": "v=0" })).await;
+    assert_eq!(next(&mut socket, "error").await["code"], "form_needed");
+    send(&mut socket, json!({ "type": "start", "name": "Eve", "contact": "eve@example.com" })).await;
+    next(&mut socket, "started").await;
+    for sdp in ["", "v=0\r\nthis is not SDP", &"a=x\r\n".repeat(5000)] {
+        send(&mut socket, json!({ "type": "call_offer", "sdp": sdp })).await;
+        let error = next(&mut socket, "error").await;
+        assert!(matches!(error["code"].as_str(), Some("call_failed") | Some("bad_request")), "{error}");
+    }
+    assert_eq!(server.state.gateway.as_ref().unwrap().active_calls(), 0, "a refused offer leaves no call behind");
+    // The chat itself goes on, and a channel without calls says so.
+    assert_eq!(say(&mut socket, "m1", "still here").await["message"]["text"], "still here");
+    let mut plain = open(&server, "no-calls").await.unwrap();
+    send(&mut plain, json!({ "type": "hello" })).await;
+    let welcome = next(&mut plain, "welcome").await;
+    assert!(welcome.get("calls").is_none(), "{welcome}");
+    send(&mut plain, json!({ "type": "start", "name": "Eve", "contact": "eve@example.com" })).await;
+    next(&mut plain, "started").await;
+    send(&mut plain, json!({ "type": "call_offer", "sdp": "v=0" })).await;
+    assert_eq!(next(&mut plain, "error").await["code"], "no_calls");
+}
