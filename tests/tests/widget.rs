@@ -222,3 +222,105 @@ fn a_bad_channel_is_refused_and_the_widget_stays_quiet() -> Result<()> {
     assert_eq!(heading, "A shop page");
     Ok(())
 }
+
+/// The chat's lines in the widget inside the `i`th frame of the page.
+const FRAME_LINES: &str = "const w = document.querySelectorAll('iframe')[arguments[0]].contentDocument; \
+    const host = w && w.querySelector('#okno-chat'); \
+    return host ? [...host.shadowRoot.querySelectorAll('.log .msg')].map(m => m.textContent) : [];";
+
+#[test]
+#[ignore = "needs a display, tauri-driver, chromedriver and Chromium, PostgreSQL, and the built app and server: run through `cargo xtask test`"]
+fn ten_visitors_at_once_each_get_the_operators_answer_in_their_browser() -> Result<()> {
+    const VISITORS: usize = 10;
+    let (app, server) = (app_binary()?, server_binary()?);
+    let db = Database::create()?;
+    let work = tempfile::tempdir()?;
+    let seeded = Command::new(&server)
+        .args(["seed", "--demo", "--tickets", "1", "--password", &format!("anna={PASSWORD}")])
+        .env("DATABASE_URL", db.url())
+        .output()?;
+    assert!(seeded.status.success(), "seed: {}", String::from_utf8_lossy(&seeded.stderr));
+    // Ten shop pages, one channel each: a browser keeps one visitor per channel, so ten frames
+    // of one browser are ten visitors.
+    let config = work.path().join("okno-server.toml");
+    let channels: String =
+        (0..VISITORS).map(|i| format!("[[chat]]\nchannel = \"shop{i}\"\nqueue = \"chat\"\n")).collect();
+    std::fs::write(&config, channels)?;
+    let port = free_port()?;
+    let config_arg = config.display().to_string();
+    let _server = start_server(&server, &db, port, &work.path().join("server.log"), &["--config", &config_arg], &[])?;
+
+    let dir = work.path().join("desk");
+    std::fs::create_dir_all(&dir)?;
+    let prov = provision(&dir, port, "anna")?;
+    let driver = Driver::start_with_env(&[("OKNO_E2E_PASSWORD", PASSWORD)])?;
+    let args = ["--data-dir", &dir.display().to_string(), "--provision", &prov.display().to_string()];
+    let desk = driver.launch(&app, &args.map(str::to_owned))?;
+    wait_state(&desk, "online")?;
+
+    let chrome = Driver::start_chromedriver()?;
+    let page = chrome.launch_chromium(&format!("http://127.0.0.1:{port}/widget/demo?channel=shop0"))?;
+    page.execute_async_with(
+        "const [n, done] = [arguments[0], arguments[arguments.length - 1]]; \
+         document.body.innerHTML = [...Array(n).keys()].map(i => \
+           `<iframe src=\"/widget/demo?channel=shop${i}&lang=en\" width=\"400\" height=\"640\"></iframe>`).join(''); \
+         let loaded = 0; document.querySelectorAll('iframe').forEach(f => f.onload = () => ++loaded === n && done(true));",
+        &[VISITORS.into()],
+    )?;
+    // Each visitor opens the chat, introduces themselves and asks, all at once.
+    page.execute_async_with(
+        "const [n, done] = [arguments[0], arguments[arguments.length - 1]]; \
+         const root = (i) => document.querySelectorAll('iframe')[i].contentDocument.querySelector('#okno-chat').shadowRoot; \
+         const until = (f) => new Promise(r => { const t = setInterval(() => { if (f()) { clearInterval(t); r(); } }, 50); }); \
+         Promise.all([...Array(n).keys()].map(async i => { \
+           await until(() => root(i)); const r = root(i); \
+           r.querySelector('.launcher').click(); \
+           await until(() => !r.querySelector('form.start').hidden); \
+           r.querySelector('form.start input[name=name]').value = `Visitor ${i}`; \
+           r.querySelector('form.start input[name=contact]').value = `visitor${i}@example.com`; \
+           r.querySelector('form.start').requestSubmit(); \
+           await until(() => !r.querySelector('.compose').hidden); \
+           const box = r.querySelector('.compose textarea'); box.value = `Question from visitor ${i}`; \
+           box.dispatchEvent(new KeyboardEvent('keydown', { key: 'Enter' })); \
+         })).then(() => done(true));",
+        &[VISITORS.into()],
+    )?;
+    let mut tickets = Vec::new();
+    wait("ten chats on the server", || {
+        let ids = db
+            .sql("SELECT string_agg(id || '=' || subject, ',' ORDER BY subject) FROM tickets WHERE channel = 'chat'")?;
+        tickets = ids.split(',').filter(|s| !s.is_empty()).map(str::to_owned).collect();
+        Ok(tickets.len() == VISITORS)
+    })?;
+    // The operator answers each from the window.
+    for entry in &tickets {
+        let (id, subject) = entry.split_once('=').context("id=subject")?;
+        let visitor: usize = subject.rsplit(' ').next().and_then(|n| n.parse().ok()).context("the visitor's number")?;
+        desk.click(&desk.wait_for(&format!("[data-testid=ticket-row][data-ticket-id='{id}']"), WAIT)?[0])?;
+        desk.wait_until("the chat open", WAIT, |s| {
+            let text = s.text_content(&s.wait_for("[data-testid=conversation]", WAIT)?[0])?;
+            Ok(text.contains(subject).then_some(()))
+        })?;
+        reply(&desk, &format!("Answer for visitor {visitor}"))?;
+    }
+    // Every browser frame shows its own answer and nobody else's.
+    for i in 0..VISITORS {
+        let own = format!("Answer for visitor {i}");
+        let lines = page.wait_until(&format!("visitor {i}'s answer"), WAIT, |p| {
+            let lines = p.execute_async_with(
+                &format!("const done = arguments[arguments.length - 1]; done((() => {{ {FRAME_LINES} }})())"),
+                &[i.into()],
+            )?;
+            let lines: Vec<String> = lines
+                .as_array()
+                .map(|a| a.iter().filter_map(|l| l.as_str().map(str::to_owned)).collect())
+                .unwrap_or_default();
+            Ok(lines.iter().any(|l| l.contains(&own)).then_some(lines))
+        })?;
+        let answers = lines.iter().filter(|l| l.contains("Answer for visitor")).count();
+        assert_eq!(answers, 1, "visitor {i} sees only their own answer: {lines:?}");
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    page.screenshot(&artifacts_dir().join("widget-ten-visitors.png"))?;
+    Ok(())
+}
