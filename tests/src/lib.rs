@@ -61,6 +61,19 @@ impl Drop for Killed {
     }
 }
 
+/// The JSON events a headless okno-phone prints (`--json-events`) on `stdout`, collected on a
+/// thread until the phone exits.
+pub fn json_events(stdout: std::process::ChildStdout) -> std::thread::JoinHandle<Vec<Value>> {
+    use std::io::BufRead;
+    std::thread::spawn(move || {
+        std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+            .filter_map(|l| serde_json::from_str::<Value>(&l).ok())
+            .collect()
+    })
+}
+
 /// The headless phone: `OKNO_PHONE_BIN`, or beside the app's binary.
 pub fn okno_phone_binary() -> PathBuf {
     std::env::var_os("OKNO_PHONE_BIN")

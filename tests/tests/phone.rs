@@ -18,7 +18,9 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use okno_e2e::{Driver, Killed, SessionBus, app_binary, artifacts_dir, free_udp_port, okno_phone_binary, record_sink};
+use okno_e2e::{
+    Driver, Killed, SessionBus, app_binary, artifacts_dir, free_udp_port, json_events, okno_phone_binary, record_sink,
+};
 use okno_testkit::pulse::Pulse;
 use okno_testkit::sip::Kamailio;
 
@@ -99,14 +101,7 @@ fn answering_phone_for(
     }
     let mut phone = Killed(cmd.stdout(Stdio::piped()).stderr(Stdio::null()).spawn()?);
     let out = phone.0.stdout.take().expect("piped");
-    let events = std::thread::spawn(move || {
-        BufReader::new(out)
-            .lines()
-            .map_while(Result::ok)
-            .filter_map(|l| serde_json::from_str::<serde_json::Value>(&l).ok())
-            .collect::<Vec<_>>()
-    });
-    Ok((phone, events))
+    Ok((phone, json_events(out)))
 }
 
 /// A mono 8 kHz WAV of a sine at `hz`, `secs` long.

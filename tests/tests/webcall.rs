@@ -6,14 +6,14 @@
 //! transferred by the desk to another desk; and once answered in the operator's real window,
 //! registered at Kamailio, with PulseAudio as its headset and microphone.
 
-use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use okno_e2e::server::{Database, WAIT, server_binary, start_server, wait};
 use okno_e2e::{
-    Driver, Killed, Session, app_binary, artifacts_dir, free_port, free_udp_port, okno_phone_binary, record_sink,
+    Driver, Killed, Session, app_binary, artifacts_dir, free_port, free_udp_port, json_events, okno_phone_binary,
+    record_sink,
 };
 use okno_testkit::pulse::Pulse;
 use okno_testkit::sip::Kamailio;
@@ -141,13 +141,7 @@ fn a_call_through(relay: bool) -> Result<()> {
         .context("okno-phone")?;
     let out = desk.stdout.take().context("piped")?;
     let desk = Killed(desk);
-    let events = std::thread::spawn(move || {
-        BufReader::new(out)
-            .lines()
-            .map_while(Result::ok)
-            .filter_map(|l| serde_json::from_str::<serde_json::Value>(&l).ok())
-            .collect::<Vec<_>>()
-    });
+    let events = json_events(out);
 
     let turn = if relay { Some(start_coturn(work.path())?) } else { None };
     let mut config = format!(

@@ -122,6 +122,11 @@ impl CallAudio {
         *self.sip_call_id.lock().unwrap_or_else(|e| e.into_inner()) = Some(call_id.to_owned());
     }
 
+    /// The SIP call the visitor talks to now (none before the engine has placed it).
+    pub fn sip_call_id(&self) -> Option<String> {
+        self.sip_call_id.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
     /// Whether `call_id` is the SIP call the visitor talks to now (after a transfer the old call
     /// may linger a moment: it must neither take the visitor's audio nor speak to them).
     fn is_bound_to(&self, call_id: &str) -> bool {

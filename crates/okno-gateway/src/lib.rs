@@ -121,8 +121,8 @@ pub struct WebCall {
 /// One call's two legs, as the gateway keeps them.
 struct Leg {
     peer: Arc<dyn PeerConnection>,
+    /// Also where the leg's SIP call id is kept (`CallAudio::sip_call_id`): one copy.
     audio: Arc<bridge::CallAudio>,
-    sip_call_id: Option<String>,
     states: watch::Sender<CallState>,
 }
 
@@ -206,7 +206,6 @@ impl Gateway {
             gathered: Mutex::new(Some(gathered_tx)),
             audio: audio.clone(),
             call: id,
-            calls: Arc::downgrade(&self.calls),
             engine: self.engine.clone(),
         });
         let peer = self.peer(handler).await.map_err(|e| GatewayError::Offer(e.to_string()))?;
@@ -231,7 +230,7 @@ impl Gateway {
         };
         {
             let mut calls = self.lock();
-            calls.legs.insert(id, Leg { peer: peer.clone(), audio, sip_call_id: None, states: state_tx });
+            calls.legs.insert(id, Leg { peer: peer.clone(), audio, states: state_tx });
             calls.dialing.push_back(id);
         }
         let display_name = Some(sip_display_name(&caller.display_name)).filter(|n| !n.is_empty());
@@ -245,7 +244,7 @@ impl Gateway {
 
     /// The visitor hung up (or left the page): end both legs.
     pub async fn hangup(&self, id: u64) {
-        let sip = self.lock().legs.get(&id).and_then(|l| l.sip_call_id.clone());
+        let sip = self.lock().legs.get(&id).and_then(|l| l.audio.sip_call_id());
         match sip {
             Some(call_id) => {
                 let _ = self.engine.send(PhoneCommand::Hangup { call_id });
@@ -291,8 +290,8 @@ impl Gateway {
             let mut calls = self.lock();
             calls.dialing.retain(|d| *d != id);
             let leg = calls.legs.remove(&id);
-            if let Some(sip) = leg.as_ref().and_then(|l| l.sip_call_id.as_ref()) {
-                calls.by_sip.remove(sip);
+            if let Some(sip) = leg.as_ref().and_then(|l| l.audio.sip_call_id()) {
+                calls.by_sip.remove(&sip);
             }
             leg
         };
@@ -312,8 +311,7 @@ impl Gateway {
                 let mut calls = self.lock();
                 if let Some(id) = calls.dialing.pop_front() {
                     calls.by_sip.insert(call_id.clone(), id);
-                    if let Some(leg) = calls.legs.get_mut(&id) {
-                        leg.sip_call_id = Some(call_id.clone());
+                    if let Some(leg) = calls.legs.get(&id) {
                         leg.audio.bind_sip(&call_id);
                     }
                 }
@@ -325,8 +323,7 @@ impl Gateway {
                 let mut calls = self.lock();
                 if let Some(id) = calls.by_sip.remove(&call_id) {
                     calls.by_sip.insert(new_call_id.clone(), id);
-                    if let Some(leg) = calls.legs.get_mut(&id) {
-                        leg.sip_call_id = Some(new_call_id.clone());
+                    if let Some(leg) = calls.legs.get(&id) {
                         leg.audio.bind_sip(&new_call_id);
                         let _ = leg.states.send(CallState::Ringing);
                     }
@@ -389,7 +386,6 @@ struct BrowserEvents {
     gathered: Mutex<Option<oneshot::Sender<()>>>,
     audio: Arc<bridge::CallAudio>,
     call: u64,
-    calls: std::sync::Weak<Mutex<Calls>>,
     engine: PhoneHandle,
 }
 
@@ -407,11 +403,7 @@ impl PeerConnectionEventHandler for BrowserEvents {
         tracing::debug!(call = self.call, %state, "browser leg");
         if matches!(state, RTCPeerConnectionState::Failed | RTCPeerConnectionState::Closed) {
             // The visitor is gone: hang up the center's side too.
-            let sip = self.calls.upgrade().and_then(|calls| {
-                let calls = calls.lock().unwrap_or_else(|e| e.into_inner());
-                calls.legs.get(&self.call).and_then(|l| l.sip_call_id.clone())
-            });
-            if let Some(call_id) = sip {
+            if let Some(call_id) = self.audio.sip_call_id() {
                 let _ = self.engine.send(PhoneCommand::Hangup { call_id });
             }
         }

@@ -86,20 +86,8 @@ async fn run() -> anyhow::Result<()> {
     }
     let writer = tokens.pop().expect("one more token than sockets");
 
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-    let base = format!("http://127.0.0.1:{port}");
-    let mut child = tokio::process::Command::new(std::env::current_exe()?)
-        .env("OKNO_BENCH_SERVE", format!("127.0.0.1:{port}"))
-        .env("DATABASE_URL", &db.url)
-        .env("OKNO_LOG", "warn")
-        .kill_on_drop(true)
-        .spawn()?;
-    let pid = child.id().unwrap_or(0);
+    let common::BenchServer { mut child, port, base, pid } = common::BenchServer::start(&db.url).await?;
     let http = reqwest::Client::new();
-    while !http.get(format!("{base}/healthz")).send().await.is_ok_and(|r| r.status().is_success()) {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    tokio::time::sleep(Duration::from_millis(500)).await;
     let rss_before = rss_kib(pid);
 
     // Connect every socket; all read continuously, socket 0 (desktop B) reports its pokes.

@@ -222,8 +222,8 @@ impl Conversation {
             FromVisitor::Hello { .. } => vec![error("bad_request", "hello is said once")],
             FromVisitor::Start { name, contact } => {
                 let (name, contact) = (name.trim().to_owned(), contact.trim().to_owned());
-                if name.is_empty() || name.chars().count() > 100 {
-                    return Ok(vec![error("bad_name", "a name of 1 to 100 characters, please")]);
+                if let Some(refusal) = check_name(&name) {
+                    return Ok(vec![refusal]);
                 }
                 if contact.chars().count() > 200 || store::contact_identity(&contact).is_none() {
                     return Ok(vec![error("bad_contact", "an email address or a phone number, please")]);
@@ -238,7 +238,7 @@ impl Conversation {
                 let due = self.last_typing.is_none_or(|t| t.elapsed() >= TYPING_EVERY);
                 if let (true, Some(ticket)) = (due, &self.visitor.ticket_id) {
                     self.last_typing = Some(Instant::now());
-                    let bucket = crate::changelog::queue_bucket(self.queue_id());
+                    let bucket = crate::changelog::queue_bucket(&self.channel.queue);
                     self.state.live.typing(&bucket, ticket);
                 }
                 Vec::new()
@@ -276,8 +276,8 @@ impl Conversation {
                     return Ok(vec![error("closed", "the center is closed; please come back in opening hours")]);
                 };
                 let (name, email, text) = (name.trim(), email.trim(), text.trim());
-                if name.is_empty() || name.chars().count() > 100 {
-                    return Ok(vec![error("bad_name", "a name of 1 to 100 characters, please")]);
+                if let Some(refusal) = check_name(name) {
+                    return Ok(vec![refusal]);
                 }
                 if email.parse::<lettre::Address>().is_err() {
                     return Ok(vec![error("bad_contact", "an email address to answer to, please")]);
@@ -338,10 +338,6 @@ impl Conversation {
             }
         });
         vec![ToVisitor::CallAnswer { sdp: call.answer_sdp }]
-    }
-
-    fn queue_id(&self) -> &str {
-        &self.channel.queue
     }
 
     /// A refusal for a text over the limit, or empty when empty is not allowed.
@@ -408,6 +404,11 @@ impl Conversation {
         }
         Ok(replies)
     }
+}
+
+/// The pre-chat form's and leave-a-message's name: 1 to 100 characters.
+fn check_name(name: &str) -> Option<ToVisitor> {
+    (name.is_empty() || name.chars().count() > 100).then(|| error("bad_name", "a name of 1 to 100 characters, please"))
 }
 
 fn error(code: &'static str, message: &str) -> ToVisitor {

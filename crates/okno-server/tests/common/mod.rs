@@ -247,3 +247,34 @@ pub fn rss_kib(pid: u32) -> u64 {
 pub fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[(((p / 100.0) * (sorted.len() - 1) as f64).round() as usize).min(sorted.len() - 1)]
 }
+
+/// A bench re-executed as its own server child (its `main` serves when it sees
+/// `OKNO_BENCH_SERVE`), so the server's memory and CPU are its own; killed on drop.
+pub struct BenchServer {
+    pub child: tokio::process::Child,
+    pub port: u16,
+    pub base: String,
+    pub pid: u32,
+}
+
+impl BenchServer {
+    /// Start it on a free port against `database_url`; returns once `/healthz` answers (and a
+    /// settling half second, so memory figures start from a quiet server).
+    pub async fn start(database_url: &str) -> anyhow::Result<BenchServer> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let base = format!("http://127.0.0.1:{port}");
+        let child = tokio::process::Command::new(std::env::current_exe()?)
+            .env("OKNO_BENCH_SERVE", format!("127.0.0.1:{port}"))
+            .env("DATABASE_URL", database_url)
+            .env("OKNO_LOG", "warn")
+            .kill_on_drop(true)
+            .spawn()?;
+        let pid = child.id().unwrap_or(0);
+        let http = reqwest::Client::new();
+        while !http.get(format!("{base}/healthz")).send().await.is_ok_and(|r| r.status().is_success()) {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        Ok(BenchServer { child, port, base, pid })
+    }
+}
