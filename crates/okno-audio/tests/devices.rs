@@ -399,7 +399,23 @@ fn the_headset_test_plays_the_microphone_back_and_reports_its_level() {
     assert_eq!(levels as u64, report.frames);
     // A 0.25-peak sine is −15 dBFS RMS; the loudest frame shows it, the average includes start-up.
     assert!((report.loudest_frame_dbfs + 15.05).abs() < 1.5, "{report:?}");
-    let tail = &heard[heard.len() - 8000..];
-    assert!(tone_share(tail, 16000, 1000.0) > 0.9, "the headset hears the microphone");
-    assert!((level(tail).rms_dbfs + 15.05).abs() < 1.5, "{:?}", level(tail));
+    // Judge the best half second after the first: the monitor keeps being read until the test
+    // returns, so the very end can hold the silence after the headset test stopped playing, which
+    // on a loaded two-core CI machine once dragged the last half second below the bar.
+    assert!(heard.len() >= 3 * 8000, "only {} samples heard", heard.len());
+    let windows: Vec<&[i16]> = heard[16000.min(heard.len() - 8000)..].chunks_exact(8000).collect();
+    for (i, w) in windows.iter().enumerate() {
+        eprintln!(
+            "headset window {i}: {:.1}% of power at 1 kHz, {:.2} dBFS RMS",
+            tone_share(w, 16000, 1000.0) * 100.0,
+            level(w).rms_dbfs
+        );
+    }
+    let best = windows
+        .iter()
+        .copied()
+        .max_by(|a, b| tone_share(a, 16000, 1000.0).total_cmp(&tone_share(b, 16000, 1000.0)))
+        .unwrap();
+    assert!(tone_share(best, 16000, 1000.0) > 0.9, "the headset hears the microphone");
+    assert!((level(best).rms_dbfs + 15.05).abs() < 1.5, "{:?}", level(best));
 }
