@@ -30,12 +30,26 @@ OPTIONS:
     --provision FILE     set the server and SIP accounts from a provisioning file (TOML; a `provision.toml`
                          in the data directory is applied the same way); see README.md
     --serve-http ADDR    no window: serve the UI and its commands over HTTP on a loopback ADDR
-                         (e.g. 127.0.0.1:8765), to run the same UI in a browser
+                         (e.g. 127.0.0.1:8765), to run the same UI in a browser; open the URL it
+                         prints (its #token=... lets that tab run commands). Debug builds, or
+                         release builds with the http-bridge feature
     -h, --help           print this help
     -V, --version        print the version
 
 ENVIRONMENT:
-    OKNO_LOG             log filter, e.g. info or okno_store=debug (default info)";
+    OKNO_LOG             log filter, e.g. info or okno_store=debug (default info)
+    OKNO_BRIDGE_TOKEN    the --serve-http token to use instead of a random one (16+ characters)";
+
+#[cfg(any(debug_assertions, feature = "http-bridge"))]
+fn serve_http(addr: std::net::SocketAddr, desk: Desk) -> anyhow::Result<()> {
+    let runtime = tauri::async_runtime::handle().inner().clone();
+    okno_desk::http_bridge::serve(addr, desk, okno_desk::http_bridge::default_ui_dir()?, &runtime)
+}
+
+#[cfg(not(any(debug_assertions, feature = "http-bridge")))]
+fn serve_http(_: std::net::SocketAddr, _: Desk) -> anyhow::Result<()> {
+    anyhow::bail!("this build has no HTTP bridge: build okno-desktop with `--features http-bridge` to use --serve-http")
+}
 
 /// What the command line asked for.
 #[derive(Debug, Clone, PartialEq)]
@@ -142,8 +156,7 @@ fn run(options: Options) -> anyhow::Result<()> {
     let desk = tauri::async_runtime::block_on(Desk::open(&desk_options, started, keychain))?;
     if let Some(addr) = options.serve_http {
         let _still_the_only_writer = instance;
-        let runtime = tauri::async_runtime::handle().inner().clone();
-        return okno_desk::http_bridge::serve(addr, desk, okno_desk::http_bridge::default_ui_dir()?, &runtime);
+        return serve_http(addr, desk);
     }
     let desk = Arc::new(desk);
     let commands = desk.clone();

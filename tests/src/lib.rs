@@ -6,6 +6,9 @@
 
 pub mod server;
 
+/// The token the tests give a headless desk's HTTP bridge (`OKNO_BRIDGE_TOKEN`).
+pub const BRIDGE_TOKEN: &str = "okno-e2e-bridge-token";
+
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

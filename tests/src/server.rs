@@ -82,6 +82,18 @@ impl Drop for Proc {
     }
 }
 
+/// A fresh database seeded by `okno-server seed --demo` with `tickets` tickets, operator anna's
+/// password set to `anna_password`.
+pub fn seeded_demo(server: &Path, tickets: u32, anna_password: &str) -> Result<Database> {
+    let db = Database::create()?;
+    let seeded = Command::new(server)
+        .args(["seed", "--demo", "--tickets", &tickets.to_string(), "--password", &format!("anna={anna_password}")])
+        .env("DATABASE_URL", db.url())
+        .output()?;
+    anyhow::ensure!(seeded.status.success(), "seed: {}", String::from_utf8_lossy(&seeded.stderr));
+    Ok(db)
+}
+
 /// `okno-server` on `port` with `args` after `--listen` and `env` beside `DATABASE_URL`, its log
 /// appended to `log`; returns once `/healthz` answers.
 pub fn start_server(
@@ -102,7 +114,14 @@ pub fn start_server(
         .stderr(std::fs::File::options().create(true).append(true).open(log)?)
         .spawn()?;
     let proc = Proc(child);
-    wait("the server's /healthz", || Ok(ureq::get(&format!("http://127.0.0.1:{port}/healthz")).call().is_ok()))?;
+    if args.iter().any(|a| a.starts_with("--tls-")) {
+        // HTTPS: this client has no TLS; the log line says the server is up.
+        wait("the server listening over TLS", || {
+            Ok(std::fs::read_to_string(log).is_ok_and(|l| l.contains(&format!("https://127.0.0.1:{port}"))))
+        })?;
+    } else {
+        wait("the server's /healthz", || Ok(ureq::get(&format!("http://127.0.0.1:{port}/healthz")).call().is_ok()))?;
+    }
     Ok(proc)
 }
 
@@ -130,7 +149,9 @@ pub fn provision(dir: &Path, port: u16, operator: &str) -> Result<PathBuf> {
 
 /// A headless desk's command over its HTTP bridge.
 pub fn invoke(port: u16, command: &str, args: Value) -> Result<Value> {
-    let resp = ureq::post(&format!("http://127.0.0.1:{port}/invoke/{command}")).send_json(args);
+    let resp = ureq::post(&format!("http://127.0.0.1:{port}/invoke/{command}"))
+        .set("Authorization", &format!("Bearer {}", crate::BRIDGE_TOKEN))
+        .send_json(args);
     match resp {
         Ok(r) => Ok(r.into_json()?),
         Err(ureq::Error::Status(_, r)) => bail!("{command}: {}", r.into_string()?),

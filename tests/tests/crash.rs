@@ -304,6 +304,7 @@ impl Desktop {
             .args(["--demo", "--data-dir"])
             .arg(data_dir)
             .args(["--serve-http", &format!("127.0.0.1:{port}")])
+            .env("OKNO_BRIDGE_TOKEN", okno_e2e::BRIDGE_TOKEN)
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log.try_clone()?)
@@ -360,7 +361,10 @@ fn agent() -> ureq::Agent {
 
 /// `POST /invoke/<command>`: a 200 whose JSON body arrived whole is a confirmed result.
 fn invoke(agent: &ureq::Agent, base: &str, command: &str, args: &Value) -> Result<Value, Failure> {
-    match agent.post(&format!("{base}/invoke/{command}")).send_json(args) {
+    let authorized = agent
+        .post(&format!("{base}/invoke/{command}"))
+        .set("Authorization", &format!("Bearer {}", okno_e2e::BRIDGE_TOKEN));
+    match authorized.send_json(args) {
         Ok(response) => response.into_json::<Value>().map_err(|e| Failure::Transport(e.to_string())),
         Err(ureq::Error::Status(code, response)) => {
             Err(Failure::Status(code, response.into_string().unwrap_or_default()))

@@ -4,10 +4,8 @@
 //! arrives in the customer's mailbox (aiosmtpd) threaded to their message, and the window shows
 //! it as sent.
 
-use std::process::Command;
-
 use anyhow::{Context, Result};
-use okno_e2e::server::{Database, WAIT, provision, reply, server_binary, start_server, wait, wait_state};
+use okno_e2e::server::{WAIT, provision, reply, seeded_demo, server_binary, start_server, wait, wait_state};
 use okno_e2e::{Driver, app_binary, artifacts_dir, free_port};
 use okno_testkit::mail::{self as peers, Dovecot, SmtpSink};
 
@@ -17,13 +15,8 @@ const PASSWORD: &str = "e2e-email-password";
 #[ignore = "needs a display, tauri-driver, PostgreSQL, Dovecot, aiosmtpd and the built app and server: run through `cargo xtask test`"]
 fn an_email_becomes_a_ticket_and_the_reply_from_the_window_reaches_the_customer_threaded() -> Result<()> {
     let (app, server) = (app_binary()?, server_binary()?);
-    let db = Database::create()?;
+    let db = seeded_demo(&server, 4, PASSWORD)?;
     let work = tempfile::tempdir()?;
-    let seeded = Command::new(&server)
-        .args(["seed", "--demo", "--tickets", "4", "--password", &format!("anna={PASSWORD}")])
-        .env("DATABASE_URL", db.url())
-        .output()?;
-    assert!(seeded.status.success(), "seed: {}", String::from_utf8_lossy(&seeded.stderr));
 
     let dovecot = Dovecot::start();
     let smtp = SmtpSink::start();

@@ -10,7 +10,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use okno_e2e::server::{Database, WAIT, server_binary, start_server, wait};
+use okno_e2e::server::{Database, WAIT, seeded_demo, server_binary, start_server, wait, wait_state};
 use okno_e2e::{
     Driver, Killed, Session, app_binary, artifacts_dir, free_port, free_udp_port, json_events, okno_phone_binary,
     record_sink,
@@ -19,6 +19,7 @@ use okno_testkit::pulse::Pulse;
 use okno_testkit::sip::Kamailio;
 
 const HOST: &str = "#okno-chat";
+const OPERATOR_PASSWORD: &str = "webcall-e2e-operator";
 
 /// A mono 16-bit WAV of a sine at `hz`.
 fn write_tone(path: &std::path::Path, hz: f64, rate: u32, secs: u32) -> Result<()> {
@@ -64,13 +65,9 @@ fn start_coturn(dir: &std::path::Path) -> Result<(Killed, u16)> {
     Ok((Killed(child), port))
 }
 
-/// A fresh database with the demo seed (it has the `chat` queue).
+/// A fresh database with the demo seed (it has the `chat` queue), operator anna's password set.
 fn seeded_database(server: &std::path::Path) -> Result<Database> {
-    let db = Database::create()?;
-    let seeded =
-        Command::new(server).args(["seed", "--demo", "--tickets", "1"]).env("DATABASE_URL", db.url()).output()?;
-    anyhow::ensure!(seeded.status.success(), "seed: {}", String::from_utf8_lossy(&seeded.stderr));
-    Ok(db)
+    seeded_demo(server, 1, OPERATOR_PASSWORD)
 }
 
 /// The shop's page in Chromium, its fake microphone playing `mic`.
@@ -84,7 +81,20 @@ fn shop_page(chrome: &Driver, port: u16, mic: &std::path::Path) -> Result<Sessio
     chrome.launch_chromium_with(&format!("http://127.0.0.1:{port}/widget/demo?channel=shop&lang=en"), &flags)
 }
 
+/// The widget's form filled in as Pavel.
+fn widget_form(page: &Session) -> Result<()> {
+    page.click(&page.wait_in_shadow(HOST, ".launcher", WAIT)?[0])?;
+    page.type_into(&page.wait_in_shadow(HOST, "form.start input[name=name]", WAIT)?[0], "Pavel")?;
+    page.type_into(&page.find_in_shadow(HOST, "form.start input[name=contact]")?[0], "pavel@example.com")?;
+    page.click(&page.find_in_shadow(HOST, "form.start button[type=submit]")?[0])
+}
+
 fn widget_call(page: &Session) -> Result<()> {
+    widget_form(page)?;
+    press_call(page)
+}
+
+fn press_call(page: &Session) -> Result<()> {
     // Chromium's echo canceller, fed a steady test tone from the far end, soon suppresses the
     // (equally synthetic) microphone tone as echo; the test turns the browser's own voice
     // processing off for its fake microphone. The widget itself asks for plain `audio: true`,
@@ -93,10 +103,6 @@ fn widget_call(page: &Session) -> Result<()> {
         "const md = navigator.mediaDevices; const real = md.getUserMedia.bind(md); \
          md.getUserMedia = () => real({ audio: { echoCancellation: false, noiseSuppression: false, autoGainControl: false } });",
     )?;
-    page.click(&page.wait_in_shadow(HOST, ".launcher", WAIT)?[0])?;
-    page.type_into(&page.wait_in_shadow(HOST, "form.start input[name=name]", WAIT)?[0], "Pavel")?;
-    page.type_into(&page.find_in_shadow(HOST, "form.start input[name=contact]")?[0], "pavel@example.com")?;
-    page.click(&page.find_in_shadow(HOST, "form.start button[type=submit]")?[0])?;
     let call = page.wait_until("the call button", WAIT, |p| {
         let found = p.find_in_shadow(HOST, "button.call:not([hidden])")?;
         Ok(found.into_iter().next())
@@ -297,23 +303,6 @@ fn a_website_call_rings_in_the_operators_window_and_they_talk() -> Result<()> {
     unsafe { std::env::set_var("PULSE_SERVER", &pulse.server) };
     let (db, work) = (seeded_database(&server)?, tempfile::tempdir()?);
 
-    // The operator's window, its hotline account registered at Kamailio.
-    let data = work.path().join("desk");
-    std::fs::create_dir_all(&data)?;
-    let provision = work.path().join("provision.toml");
-    std::fs::write(
-        &provision,
-        format!(
-            "[[sip_account]]\nid = \"desk\"\nlabel = \"Hotline\"\nuser = \"{HOTLINE}\"\ndomain = \"127.0.0.1\"\n\
-             registrar = \"{}\"\npassword_env = \"OKNO_E2E_SIP_PASSWORD\"\n",
-            kamailio.addr()
-        ),
-    )?;
-    let driver = Driver::start_with_env(&[("OKNO_E2E_SIP_PASSWORD", SIP_PASSWORD), ("PULSE_SERVER", &pulse.server)])?;
-    let args = ["--demo", "--data-dir", &data.display().to_string(), "--provision", &provision.display().to_string()];
-    let desk = driver.launch(&app, &args.map(str::to_owned))?;
-    desk.wait_for("[data-testid=registration-state][data-account-id=desk][data-state=registered]", WAIT)?;
-
     // The server's gateway calls the hotline through Kamailio as its own account.
     let config_path = work.path().join("okno-server.toml");
     std::fs::write(
@@ -331,20 +320,58 @@ fn a_website_call_rings_in_the_operators_window_and_they_talk() -> Result<()> {
     let _server =
         start_server(&server, &db, port, &log, &["--config", &config_arg], &[("OKNO_GATEWAY_PASSWORD", SIP_PASSWORD)])?;
 
+    // The operator's window: signed in to the server as anna, the hotline registered at Kamailio.
+    let data = work.path().join("desk");
+    std::fs::create_dir_all(&data)?;
+    let provision = work.path().join("provision.toml");
+    std::fs::write(
+        &provision,
+        format!(
+            "server_url = \"http://127.0.0.1:{port}\"\n[server]\noperator = \"anna\"\npassword_env = \"OKNO_E2E_PASSWORD\"\n\n\
+             [[sip_account]]\nid = \"desk\"\nlabel = \"Hotline\"\nuser = \"{HOTLINE}\"\ndomain = \"127.0.0.1\"\n\
+             registrar = \"{}\"\npassword_env = \"OKNO_E2E_SIP_PASSWORD\"\n",
+            kamailio.addr()
+        ),
+    )?;
+    let driver = Driver::start_with_env(&[
+        ("OKNO_E2E_PASSWORD", OPERATOR_PASSWORD),
+        ("OKNO_E2E_SIP_PASSWORD", SIP_PASSWORD),
+        ("PULSE_SERVER", &pulse.server),
+    ])?;
+    let args = ["--data-dir", &data.display().to_string(), "--provision", &provision.display().to_string()];
+    let desk = driver.launch(&app, &args.map(str::to_owned))?;
+    wait_state(&desk, "online")?;
+    desk.wait_for("[data-testid=registration-state][data-account-id=desk][data-state=registered]", WAIT)?;
+
+    // The visitor writes first, then calls: the call's card pops their chat and page.
     let mic = work.path().join("visitor.wav");
-    write_tone(&mic, 1000.0, 48_000, 20)?;
+    write_tone(&mic, 1000.0, 48_000, 30)?;
     let chrome = Driver::start_chromedriver()?;
     let page = shop_page(&chrome, port, &mic)?;
-    widget_call(&page)?;
+    widget_form(&page)?;
+    let first = "Can I call you about order 7710?";
+    page.type_into(&page.wait_in_shadow(HOST, ".compose textarea", WAIT)?[0], &format!("{first}\u{E007}"))?;
+    let mut ticket = String::new();
+    wait("the chat as a ticket on the server", || {
+        ticket = db.sql("SELECT id FROM tickets WHERE channel = 'chat' AND subject LIKE 'Can I call you%'")?;
+        Ok(!ticket.is_empty())
+    })?;
+    desk.wait_for(&format!("[data-testid=ticket-row][data-ticket-id='{ticket}']"), WAIT)?;
+    press_call(&page)?;
 
-    // The window rings with the visitor's name; the operator answers with the button.
+    // The window rings with the visitor's name, the page they call from and their chat.
     let card = desk
         .wait_for("[data-testid=incoming-call]", WAIT)
         .with_context(|| format!("the window never rang; kamailio:\n{}", kamailio.log()))?;
-    let shown = desk.wait_until("the visitor's name on the call card", WAIT, |s| {
+    let shown = desk.wait_until("the visitor's name and chat on the call card", WAIT, |s| {
         let text = s.text_content(&card[0])?;
-        Ok(text.contains("Pavel").then_some(text))
+        Ok((text.contains("Pavel") && text.contains("order 7710")).then_some(text))
     })?;
+    let page_chip = desk.wait_for("[data-testid=incoming-call] [data-testid=call-page]", WAIT)?;
+    let page_shown = desk.text_content(&page_chip[0])?;
+    assert!(page_shown.contains("/widget/demo"), "the card shows the visitor's page: {page_shown:?}");
+    let chat_button = desk.find_all("[data-testid=incoming-call] [data-testid=call-ticket]")?;
+    assert_eq!(chat_button.len(), 1, "one open ticket: the visitor's chat ({shown})");
     std::thread::sleep(Duration::from_millis(500));
     desk.screenshot(&artifacts_dir().join("webcall-incoming.png"))?;
     desk.click(&desk.wait_for("[data-testid=answer]", WAIT)?[0])?;
@@ -363,20 +390,72 @@ fn a_website_call_rings_in_the_operators_window_and_they_talk() -> Result<()> {
     assert!(share > 0.5, "the headset carries the visitor's 1 kHz at only {share:.2} of its power");
     // The operator speaks into the microphone (600 Hz into the mic sink); the visitor hears it.
     let desk_tone = work.path().join("operator.wav");
-    write_tone(&desk_tone, 600.0, 8_000, 20)?;
+    write_tone(&desk_tone, 600.0, 8_000, 30)?;
     let _speaking =
         Killed(Command::new("paplay").args(["-d", "mic"]).arg(&desk_tone).env("PULSE_SERVER", &pulse.server).spawn()?);
-    let heard = page.wait_until("the operator's 600 Hz in the browser", WAIT, |p| {
+    let hears_operator = |p: &Session| -> Result<Option<f64>> {
         let (peak, _) = browser_peak(p)?;
         Ok(((peak - 600.0).abs() < 30.0).then_some(peak))
-    })?;
+    };
+    let heard = page.wait_until("the operator's 600 Hz in the browser", WAIT, hears_operator)?;
     page.screenshot(&artifacts_dir().join("webcall-widget.png"))?;
+
+    // The operator holds the call: the widget says so and the visitor no longer hears them;
+    // resumed, they do again.
+    desk.click(&desk.wait_for("[data-testid=hold]", WAIT)?[0])?;
+    desk.wait_for("[data-testid=in-call][data-phase=held]", WAIT)?;
+    page.wait_until("the widget showing the hold", WAIT, |p| {
+        Ok(p.find_in_shadow(HOST, ".callbar[data-state=held]")?.into_iter().next())
+    })?;
+    let quiet = page.wait_until("the operator's voice gone from the browser", WAIT, |p| {
+        let (peak, level) = browser_peak(p)?;
+        Ok(((peak - 600.0).abs() >= 30.0 || level < -90.0).then_some((peak, level)))
+    })?;
+    page.screenshot(&artifacts_dir().join("webcall-widget-held.png"))?;
+    desk.click(&desk.wait_for("[data-testid=resume]", WAIT)?[0])?;
+    desk.wait_for("[data-testid=in-call][data-phase=active]", WAIT)?;
+    page.wait_until("the widget back in the call", WAIT, |p| {
+        Ok(p.find_in_shadow(HOST, ".callbar[data-state=answered]")?.into_iter().next())
+    })?;
+    page.wait_until("the operator's 600 Hz back in the browser", WAIT, hears_operator)?;
 
     // The visitor hangs up in the widget; the window's call ends.
     page.click(&page.find_in_shadow(HOST, ".callbar button")?[0])?;
     desk.wait_until("the call to leave the window", WAIT, |s| {
         Ok(s.find_all("[data-testid=in-call][data-phase=active]")?.is_empty().then_some(()))
     })?;
-    eprintln!("window: card {shown:?}; the browser heard {heard:.0} Hz; the headset's 1 kHz share {share:.2}");
+
+    // The desk recorded the call: both voices are in the file.
+    let recordings = data.join("recordings");
+    let recording = wait_for_recording(&recordings)?;
+    let _ = std::fs::copy(&recording, artifacts_dir().join("webcall-window-recording.wav"));
+    let visitor_share = best_tone_share(&recording, 1000.0)?;
+    let operator_share = best_tone_share(&recording, 600.0)?;
+    assert!(visitor_share > 0.5, "the recording holds the visitor's 1 kHz at only {visitor_share:.2} of its power");
+    assert!(operator_share > 0.25, "the recording holds the operator's 600 Hz at only {operator_share:.2}");
+    eprintln!(
+        "window: card {shown:?}, page {page_shown:?}; the browser heard {heard:.0} Hz, on hold {quiet:?}; \
+         the headset's 1 kHz share {share:.2}; recorded 1 kHz {visitor_share:.2}, 600 Hz {operator_share:.2}"
+    );
     Ok(())
+}
+
+/// The one WAV under `dir`, once the desk has finished writing it (its size stops changing).
+fn wait_for_recording(dir: &std::path::Path) -> Result<std::path::PathBuf> {
+    let mut last = (None, 0);
+    wait("the desk's recording of the call", || {
+        let wav = std::fs::read_dir(dir)
+            .ok()
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| p.extension().is_some_and(|x| x == "wav"));
+        let size = wav.as_ref().and_then(|p| std::fs::metadata(p).ok()).map_or(0, |m| m.len());
+        let settled = wav.is_some() && size > 44 && last == (wav.clone(), size);
+        last = (wav, size);
+        std::thread::sleep(Duration::from_millis(300));
+        Ok(settled)
+    })?;
+    last.0.context("no recording")
 }

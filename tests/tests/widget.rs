@@ -8,7 +8,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use okno_e2e::server::{Database, WAIT, provision, reply, server_binary, start_server, wait, wait_state};
+use okno_e2e::server::{Database, WAIT, provision, reply, seeded_demo, server_binary, start_server, wait, wait_state};
 use okno_e2e::{Driver, Session, SessionBus, app_binary, artifacts_dir, free_port};
 
 const PASSWORD: &str = "e2e-chat-password";
@@ -52,13 +52,8 @@ fn start_chat(page: &Session, name: &str, contact: &str, first: &str) -> Result<
 #[ignore = "needs a display, tauri-driver, chromedriver and Chromium, PostgreSQL, and the built app and server: run through `cargo xtask test`"]
 fn a_website_visitor_chats_with_the_operator_in_the_window() -> Result<()> {
     let (app, server) = (app_binary()?, server_binary()?);
-    let db = Database::create()?;
+    let db = seeded_demo(&server, 2, PASSWORD)?;
     let work = tempfile::tempdir()?;
-    let seeded = Command::new(&server)
-        .args(["seed", "--demo", "--tickets", "2", "--password", &format!("anna={PASSWORD}")])
-        .env("DATABASE_URL", db.url())
-        .output()?;
-    assert!(seeded.status.success(), "seed: {}", String::from_utf8_lossy(&seeded.stderr));
     let config = work.path().join("okno-server.toml");
     std::fs::write(&config, "[[chat]]\nchannel = \"shop\"\nqueue = \"chat\"\ntitle = \"Shop support\"\n")?;
     let port = free_port()?;
@@ -233,13 +228,8 @@ const FRAME_LINES: &str = "const w = document.querySelectorAll('iframe')[argumen
 fn ten_visitors_at_once_each_get_the_operators_answer_in_their_browser() -> Result<()> {
     const VISITORS: usize = 10;
     let (app, server) = (app_binary()?, server_binary()?);
-    let db = Database::create()?;
+    let db = seeded_demo(&server, 1, PASSWORD)?;
     let work = tempfile::tempdir()?;
-    let seeded = Command::new(&server)
-        .args(["seed", "--demo", "--tickets", "1", "--password", &format!("anna={PASSWORD}")])
-        .env("DATABASE_URL", db.url())
-        .output()?;
-    assert!(seeded.status.success(), "seed: {}", String::from_utf8_lossy(&seeded.stderr));
     // Ten shop pages, one channel each: a browser keeps one visitor per channel, so ten frames
     // of one browser are ten visitors.
     let config = work.path().join("okno-server.toml");

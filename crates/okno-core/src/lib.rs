@@ -9,6 +9,7 @@ pub mod email;
 pub mod metrics;
 pub mod mutation;
 pub mod pii;
+pub mod rng;
 pub mod sla;
 
 pub use domain::*;

@@ -25,7 +25,7 @@ use ts_rs::TS;
 
 use crate::error::{ErrorCode, UiError};
 use crate::phone::PhoneService;
-use crate::sync::SyncStatus;
+use crate::sync::{RejectionView, SyncStatus};
 use crate::{Desk, now_ms};
 
 type Result<T> = std::result::Result<T, UiError>;
@@ -107,6 +107,8 @@ command_table! {
         ui_ready() -> ();
         /// Where sync with the server stands (also sent as the "sync" event).
         sync_status() -> SyncStatus;
+        /// The local writes the server refused (rolled back here), newest first.
+        list_rejections() -> Vec<RejectionView>;
         /// Saves an email attachment from the server into the Downloads folder; returns the path.
         download_attachment(sha256: String, name: String) -> String;
         /// An attachment's bytes from the server, base64-encoded (inline pictures of an email's HTML).
@@ -291,6 +293,10 @@ impl Desk {
 
     async fn sync_status(&self) -> Result<SyncStatus> {
         Ok(self.sync.status())
+    }
+
+    async fn list_rejections(&self) -> Result<Vec<RejectionView>> {
+        Ok(self.store.rejections(200).await?.into_iter().map(RejectionView::from).collect())
     }
 
     async fn attachment_data(&self, sha256: String) -> Result<String> {

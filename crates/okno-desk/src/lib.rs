@@ -21,6 +21,7 @@ mod bindings;
 pub mod commands;
 mod downloads;
 pub mod error;
+#[cfg(any(debug_assertions, feature = "http-bridge"))]
 pub mod http_bridge;
 pub mod phone;
 pub mod secrets;

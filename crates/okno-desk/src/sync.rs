@@ -17,6 +17,7 @@ use okno_store::Store;
 use okno_store::sync::{BatchOutcome, Rejection};
 use okno_sync::{
     Config as EngineConfig, Engine, Input, LIVE_PATH, LiveEvent, Output, PullResponse, PushItem, PushResponse, Request,
+    codes,
 };
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, watch};
@@ -58,11 +59,14 @@ pub struct RejectionView {
     pub reason: String,
     #[ts(type = "number")]
     pub seq: u64,
+    /// When the server refused it.
+    #[ts(type = "number")]
+    pub at: okno_core::Millis,
 }
 
 impl From<Rejection> for RejectionView {
     fn from(r: Rejection) -> Self {
-        RejectionView { mutation: r.name, code: r.code, reason: r.reason, seq: r.seq }
+        RejectionView { mutation: r.name, code: r.code, reason: r.reason, seq: r.seq, at: r.at }
     }
 }
 
@@ -266,6 +270,49 @@ struct ServerConfig {
     base: String,
     operator: String,
     password_env: Option<String>,
+    /// The TLS trust for an `https://` server (public roots, plus the provisioned CA).
+    tls: Arc<rustls::ClientConfig>,
+}
+
+/// An error with its causes ("error sending request: ...: invalid peer certificate:
+/// UnknownIssuer"): the window's problem line must say why, not just that, a request failed.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let next = c.to_string();
+        if !text.contains(&next) {
+            text.push_str(": ");
+            text.push_str(&next);
+        }
+        cause = c.source();
+    }
+    text
+}
+
+/// The rustls client configuration: the Mozilla roots, plus the certificates in `ca_pem` (a
+/// center's own CA, or its server's self-signed certificate).
+pub fn tls_client(ca_pem: Option<&[u8]>) -> anyhow::Result<Arc<rustls::ClientConfig>> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
+    if let Some(pem) = ca_pem {
+        let mut added = 0;
+        for cert in CertificateDer::pem_slice_iter(pem) {
+            roots.add(cert.context("a certificate in the CA file")?).context("a certificate in the CA file")?;
+            added += 1;
+        }
+        if added == 0 {
+            bail!("the CA file holds no PEM certificate");
+        }
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .context("TLS versions")?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(Arc::new(config))
 }
 
 fn server_config(provision: Option<&std::path::Path>) -> anyhow::Result<Option<ServerConfig>> {
@@ -274,10 +321,19 @@ fn server_config(provision: Option<&std::path::Path>) -> anyhow::Result<Option<S
     let p = okno_softphone::provision::Provision::parse(&text).with_context(|| format!("in {}", path.display()))?;
     let (Some(url), Some(server)) = (p.server_url, p.server) else { return Ok(None) };
     let base = url.trim_end_matches('/').to_owned();
-    if !base.starts_with("http://") {
-        bail!("server_url {base:?}: this build speaks http:// only (TLS is still to come)");
+    if !base.starts_with("https://") && !base.starts_with("http://") {
+        bail!("server_url {base:?}: give an https:// (or, on a trusted network, http://) address");
     }
-    Ok(Some(ServerConfig { base, operator: server.operator, password_env: server.password_env }))
+    let ca = match &server.ca_file {
+        Some(file) => {
+            // Relative to the provisioning file, as an IT team ships the two side by side.
+            let path = path.parent().unwrap_or(std::path::Path::new(".")).join(file);
+            Some(std::fs::read(&path).with_context(|| format!("ca_file: cannot read {}", path.display()))?)
+        }
+        None => None,
+    };
+    let tls = tls_client(ca.as_deref()).context("ca_file")?;
+    Ok(Some(ServerConfig { base, operator: server.operator, password_env: server.password_env, tls }))
 }
 
 /// Start syncing if the provisioning file names a server and an operator; otherwise the
@@ -378,7 +434,7 @@ impl Auth {
             .json(body)
             .send()
             .await
-            .map_err(|e| AuthError::Network(e.without_url().to_string()))?;
+            .map_err(|e| AuthError::Network(error_chain(&e.without_url())))?;
         let status = resp.status();
         if status.is_server_error() {
             return Err(AuthError::Network(format!("server error {status}")));
@@ -431,7 +487,11 @@ fn engine_config(client_id: &str) -> EngineConfig {
 }
 
 async fn run(service: Arc<SyncService>, store: Store, config: ServerConfig, secrets: Arc<dyn SecretStore>) {
-    let http = match reqwest::Client::builder().connect_timeout(Duration::from_secs(5)).build() {
+    let http = match reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(5))
+        .use_preconfigured_tls((*config.tls).clone())
+        .build()
+    {
         Ok(c) => c,
         Err(e) => {
             tracing::error!(error = %e, "no HTTP client: sync is off");
@@ -442,13 +502,6 @@ async fn run(service: Arc<SyncService>, store: Store, config: ServerConfig, secr
     *service.server.lock().unwrap_or_else(|e| e.into_inner()) =
         Some(ServerAccess { base: config.base.clone(), http: http.clone(), access: access_rx.clone() });
     let mut auth = Auth { config: config.clone(), http: http.clone(), access: access_tx, refresh: None, secrets };
-    let client_id = match store.sync_client_id().await {
-        Ok(id) => id,
-        Err(e) => {
-            tracing::error!(error = %e, "no client id: sync is off");
-            return;
-        }
-    };
     if let Ok(Some(r)) = store.last_rejection().await {
         service.update(|s| s.last_rejection = Some(r.into()));
     }
@@ -457,18 +510,18 @@ async fn run(service: Arc<SyncService>, store: Store, config: ServerConfig, secr
         service.update(|s| s.first_sync = Some(FirstSync { version: 0, head: 0 }));
     }
     let (live_tx, mut live_rx) = mpsc::channel(64);
-    tokio::spawn(listen(config.base.clone(), access_rx, live_tx));
+    tokio::spawn(listen(config.base.clone(), config.tls.clone(), access_rx, live_tx));
 
     // Sign in, retrying with backoff: the server may be down when the desk starts.
     let mut delay = Duration::from_millis(500);
-    loop {
+    let operator_id = loop {
         match auth.sign_in().await {
             Ok(op) => {
                 tracing::info!(operator = %op.id, "signed in to the server");
                 if let Err(e) = store.set_me(&op.id, &op.name, op.role).await {
                     tracing::error!(error = %e, "cannot record the signed-in operator");
                 }
-                break;
+                break op.id;
             }
             Err(AuthError::Refused(why)) | Err(AuthError::Network(why)) => {
                 tracing::warn!(problem = %why, "cannot sign in to the server");
@@ -480,9 +533,16 @@ async fn run(service: Arc<SyncService>, store: Store, config: ServerConfig, secr
         }
         tokio::time::sleep(delay).await;
         delay = (delay * 2).min(Duration::from_secs(30));
-    }
+    };
+    let client_id = match store.sync_client_id(&operator_id).await {
+        Ok(id) => id,
+        Err(e) => {
+            tracing::error!(error = %e, "no client id: sync is off");
+            return;
+        }
+    };
 
-    let mut driver = Driver { service, store, auth, client_id, engine: None, head: 0 };
+    let mut driver = Driver { service, store, auth, client_id, operator_id, engine: None, head: 0 };
     driver.restart().await;
     loop {
         let wake = driver.drain().await;
@@ -513,6 +573,8 @@ struct Driver {
     store: Store,
     auth: Auth,
     client_id: String,
+    /// Whose client id it is.
+    operator_id: String,
     engine: Option<Engine>,
     /// The changelog head as the live socket last announced it.
     head: u64,
@@ -573,6 +635,17 @@ impl Driver {
                 Output::Acked(seqs) => {
                     if let Err(e) = self.store.ack_outbox(&seqs).await {
                         tracing::error!(error = %e, "cannot clear acknowledged outbox entries");
+                    }
+                }
+                Output::Rejected { code, .. } if code == codes::SEQUENCE_REUSED => {
+                    // Not a refusal of the write: this database went back in time. The same
+                    // writes go again, numbered under a new client id.
+                    match self.store.restart_client(&self.operator_id).await {
+                        Ok(id) => {
+                            self.client_id = id;
+                            self.restart().await;
+                        }
+                        Err(e) => tracing::error!(error = %e, "cannot start a new client id"),
                     }
                 }
                 Output::Rejected { seq, code, reason } => {
@@ -741,7 +814,12 @@ enum Sent {
 }
 
 /// Keep a live socket open, forwarding pokes; reconnect after any failure with backoff.
-async fn listen(base: String, mut access: watch::Receiver<Option<String>>, events: mpsc::Sender<Live>) {
+async fn listen(
+    base: String,
+    tls: Arc<rustls::ClientConfig>,
+    mut access: watch::Receiver<Option<String>>,
+    events: mpsc::Sender<Live>,
+) {
     let url = format!("{}{LIVE_PATH}", base.replacen("http", "ws", 1));
     let mut delay = Duration::from_millis(250);
     loop {
@@ -758,7 +836,10 @@ async fn listen(base: String, mut access: watch::Receiver<Option<String>>, event
             && let Ok(auth) = format!("Bearer {token}").parse()
         {
             req.headers_mut().insert("authorization", auth);
-            if let Ok((mut socket, _)) = tokio_tungstenite::connect_async(req).await {
+            let connector = tokio_tungstenite::Connector::Rustls(tls.clone());
+            if let Ok((mut socket, _)) =
+                tokio_tungstenite::connect_async_tls_with_config(req, None, false, Some(connector)).await
+            {
                 while let Some(Ok(msg)) = socket.next().await {
                     let Message::Text(text) = msg else { continue };
                     let Ok(event) = serde_json::from_str::<LiveEvent>(&text) else { continue };

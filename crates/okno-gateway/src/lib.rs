@@ -26,7 +26,8 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use okno_phone::engine::{self, EngineConfig, PhoneCommand, PhoneEvent, PhoneHandle};
+pub use okno_phone::context::CallContext;
+use okno_phone::engine::{self, EngineConfig, Party, PhoneCommand, PhoneEvent, PhoneHandle};
 use okno_sip::Uri;
 use tokio::sync::{mpsc, oneshot, watch};
 use webrtc::peer_connection::{
@@ -99,16 +100,20 @@ pub enum CallState {
     Calling,
     Ringing,
     Answered,
+    /// The desk holds the call; back to `Answered` when it resumes.
+    Held,
     /// Over, with the SIP side's reason (`remote_bye`, `status_486`, ...).
     Ended {
         reason: String,
     },
 }
 
-/// Who calls, for the operator's screen: the From display name of the SIP call.
+/// Who calls, for the operator's screen: the From display name of the SIP call, and the page
+/// and chat ticket the desk's screen pop opens (sent as Call-Info).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Caller {
     pub display_name: String,
+    pub context: CallContext,
 }
 
 /// A placed website call: the answer for the browser and how the call goes.
@@ -234,7 +239,9 @@ impl Gateway {
             calls.dialing.push_back(id);
         }
         let display_name = Some(sip_display_name(&caller.display_name)).filter(|n| !n.is_empty());
-        if let Err(e) = self.engine.send(PhoneCommand::Dial { to: self.config.target.clone(), display_name }) {
+        let call_info = caller.context.to_call_info();
+        if let Err(e) = self.engine.send(PhoneCommand::Dial { to: self.config.target.clone(), display_name, call_info })
+        {
             self.forget(id).await;
             return Err(GatewayError::Dial(e.to_string()));
         }
@@ -333,6 +340,10 @@ impl Gateway {
             }
             PhoneEvent::Ringing { call_id, .. } => (call_id, CallState::Ringing),
             PhoneEvent::Answered { call_id, .. } => (call_id, CallState::Answered),
+            // The desk put the visitor on hold (a re-INVITE): the widget says so, as the
+            // browser would otherwise just hear silence.
+            PhoneEvent::Held { call_id, by: Party::Remote } => (call_id, CallState::Held),
+            PhoneEvent::Resumed { call_id, by: Party::Remote } => (call_id, CallState::Answered),
             PhoneEvent::Ended { call_id, cause, .. } => (call_id, CallState::Ended { reason: cause.to_string() }),
             PhoneEvent::Error { call_id: None, message, .. } => {
                 // A dial the engine refused outright: the oldest one waiting.

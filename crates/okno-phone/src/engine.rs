@@ -34,7 +34,7 @@ use std::time::Instant;
 use okno_media::session::{CallStats, MediaEvent};
 use okno_sip::auth::Credentials;
 use okno_sip::message::typed::{NameAddr, Transport};
-use okno_sip::message::{HeaderName, Message, Method, Request, Response};
+use okno_sip::message::{CallInfo, HeaderName, Message, Method, Request, Response};
 use okno_sip::sdp::{self, Direction, MediaConfig};
 use okno_sip::transaction::TransactionKey;
 use okno_sip::ua::{Output, Registration, RegistrationConfig, RegistrationEvent, UaConfig, UaEvent, UserAgent};
@@ -562,7 +562,7 @@ impl Engine {
 
     fn command(&mut self, now: Instant, cmd: PhoneCommand) {
         match cmd {
-            PhoneCommand::Dial { to, display_name } => self.dial(now, to, display_name),
+            PhoneCommand::Dial { to, display_name, call_info } => self.dial(now, to, display_name, call_info),
             PhoneCommand::Answer { call_id } => self.answer(now, &call_id),
             PhoneCommand::Reject { call_id, status } => {
                 if !(300..=699).contains(&status) {
@@ -655,8 +655,14 @@ impl Engine {
         }
     }
 
-    fn dial(&mut self, now: Instant, target: Uri, display_name: Option<String>) {
-        self.place_call(now, target, display_name, Vec::new());
+    fn dial(&mut self, now: Instant, target: Uri, display_name: Option<String>, call_info: Vec<CallInfo>) {
+        let extra = if call_info.is_empty() {
+            Vec::new()
+        } else {
+            let entries: Vec<String> = call_info.iter().map(ToString::to_string).collect();
+            vec![(HeaderName::CallInfo, entries.join(", "))]
+        };
+        self.place_call(now, target, display_name, extra);
     }
 
     /// Sends a new INVITE (with `extra` headers, e.g. Replaces); the new call's id, or `None`
@@ -1011,9 +1017,11 @@ mod tests {
                 call_id: "c".into(),
                 from: "sip:a@h".into(),
                 to: "sip:b@h".into(),
-                display_name: None
+                display_name: None,
+                call_info: vec![CallInfo::new("https://shop/cart", Some("info")).unwrap()],
             }),
-            serde_json::json!({ "event": "incoming", "call_id": "c", "from": "sip:a@h", "to": "sip:b@h", "display_name": null })
+            serde_json::json!({ "event": "incoming", "call_id": "c", "from": "sip:a@h", "to": "sip:b@h", "display_name": null,
+                "call_info": [{ "uri": "https://shop/cart", "purpose": "info" }] })
         );
         let ended = v(PhoneEvent::Ended {
             call_id: "c".into(),

@@ -309,7 +309,7 @@ impl Client {
                 Timer::NextCall => {
                     self.next_call_pending = false;
                     if let Some(to) = self.args.call.clone() {
-                        self.send(PhoneCommand::Dial { to, display_name: None });
+                        self.send(PhoneCommand::Dial { to, display_name: None, call_info: Vec::new() });
                     }
                 }
                 _ => {}

@@ -10,6 +10,7 @@ use okno_phone::engine::{
     self, CallDirection, EngineConfig, ErrorCode, MediaIo, MediaSummary, Party, PhoneCommand, PhoneEvent, PhoneHandle,
 };
 use okno_phone::media::{AudioSink, AudioSource, Discard, Silence};
+use okno_sip::message::CallInfo;
 use okno_sip::uri::Uri;
 use tokio::sync::mpsc;
 use tokio::time::timeout;
@@ -99,21 +100,31 @@ impl Phone {
 
 /// A dials B and B rings; returns the call id both know it by.
 async fn dial(a: &mut Phone, b: &mut Phone) -> String {
-    a.send(PhoneCommand::Dial { to: b.uri(), display_name: None });
+    let page = CallInfo::new("https://shop.example/cart?item=5512", Some("info")).unwrap();
+    a.send(PhoneCommand::Dial {
+        to: b.uri(),
+        display_name: Some("Pavel (website)".into()),
+        call_info: vec![page.clone(), CallInfo::new("urn:okno:ticket:t-1", Some("okno-ticket")).unwrap()],
+    });
     let id = a
         .wait_for("calling", |e| match e {
             PhoneEvent::Calling { call_id, .. } => Some(call_id.clone()),
             _ => None,
         })
         .await;
-    let (incoming, display_name) = b
+    let (incoming, display_name, call_info) = b
         .wait_for("incoming", |e| match e {
-            PhoneEvent::Incoming { call_id, display_name, .. } => Some((call_id.clone(), display_name.clone())),
+            PhoneEvent::Incoming { call_id, display_name, call_info, .. } => {
+                Some((call_id.clone(), display_name.clone(), call_info.clone()))
+            }
             _ => None,
         })
         .await;
     assert_eq!(incoming, id, "both sides name the call by its Call-ID");
-    assert_eq!(display_name, None, "A's From has no display name");
+    assert_eq!(display_name.as_deref(), Some("Pavel (website)"), "B sees who calls");
+    assert_eq!(call_info.len(), 2, "{call_info:?}");
+    assert_eq!(call_info[0], page, "B sees the page the caller calls from");
+    assert_eq!((call_info[1].uri(), call_info[1].purpose()), ("urn:okno:ticket:t-1", Some("okno-ticket")));
     a.wait_for("ringing", |e| matches!(e, PhoneEvent::Ringing { status: 180, .. }).then_some(())).await;
     id
 }
@@ -469,7 +480,7 @@ async fn three_calls_at_once_are_kept_apart() {
     let mut hub = Phone::start("hub").await;
     let mut callers = [Phone::start("a").await, Phone::start("b").await, Phone::start("c").await];
     for c in &callers {
-        c.send(PhoneCommand::Dial { to: hub.uri(), display_name: None });
+        c.send(PhoneCommand::Dial { to: hub.uri(), display_name: None, call_info: Vec::new() });
     }
     let mut ids = Vec::new();
     for c in callers.iter_mut() {

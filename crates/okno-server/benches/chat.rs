@@ -115,7 +115,7 @@ async fn run() -> anyhow::Result<()> {
     admin::create_queue(&pool, "q1", "Web chat", Channel::Chat, "d1").await?;
     admin::create_operator(&pool, "op", "op", Role::Operator, None).await?;
     admin::grant_queue(&pool, "op", "q1").await?;
-    let caller = Caller { id: "op".into(), name: "op".into(), role: Role::Operator };
+    let caller = Caller { id: "op".into(), name: "op".into(), role: Role::Operator, session_id: None };
     let token = okno_server::auth::issue_tokens(&pool, caller).await?.access_token;
 
     let common::BenchServer { mut child, port, base, pid } = common::BenchServer::start(&db.url).await?;

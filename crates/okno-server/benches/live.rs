@@ -81,7 +81,7 @@ async fn run() -> anyhow::Result<()> {
         let id = format!("op{i}");
         admin::create_operator(&pool, &id, &id, Role::Operator, None).await?;
         admin::grant_queue(&pool, &id, "q1").await?;
-        let caller = Caller { id: id.clone(), name: id, role: Role::Operator };
+        let caller = Caller { id: id.clone(), name: id, role: Role::Operator, session_id: None };
         tokens.push(okno_server::auth::issue_tokens(&pool, caller).await?.access_token);
     }
     let writer = tokens.pop().expect("one more token than sockets");

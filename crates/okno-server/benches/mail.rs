@@ -165,10 +165,12 @@ async fn run() -> anyhow::Result<()> {
     admin::create_queue(&pool, "email", "Email", Channel::Email, "d1").await?;
     admin::create_operator(&pool, "anna", "anna", Role::Operator, None).await?;
     admin::grant_queue(&pool, "anna", "email").await?;
-    let token =
-        okno_server::auth::issue_tokens(&pool, Caller { id: "anna".into(), name: "anna".into(), role: Role::Operator })
-            .await?
-            .access_token;
+    let token = okno_server::auth::issue_tokens(
+        &pool,
+        Caller { id: "anna".into(), name: "anna".into(), role: Role::Operator, session_id: None },
+    )
+    .await?
+    .access_token;
     let users: Vec<String> = (0..MAILBOXES).map(user).collect();
     let refs: Vec<&str> = users.iter().map(String::as_str).collect();
     let dovecot = Dovecot::start_for(&refs);

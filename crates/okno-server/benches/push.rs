@@ -68,7 +68,7 @@ async fn run() -> anyhow::Result<()> {
             admin::create_ticket(&pool, &ticket).await?;
         }
         let (name, role) = (id.clone(), Role::Operator);
-        let caller = okno_server::Caller { id, name, role };
+        let caller = okno_server::Caller { id, name, role, session_id: None };
         tokens.push(okno_server::auth::issue_tokens(&pool, caller).await?.access_token);
     }
     let router = app(state.clone());

@@ -66,6 +66,34 @@ pub async fn create_operator(
     Ok(())
 }
 
+/// Disables (or enables again) the account named `name`; disabling also ends its sessions, so
+/// its desks and live sockets are signed out. Returns whether the account exists.
+pub async fn set_disabled(pool: &PgPool, name: &str, disabled: bool) -> anyhow::Result<bool> {
+    let id: Option<String> = sqlx::query_scalar(
+        "UPDATE operators SET disabled_at = CASE WHEN $2 THEN COALESCE(disabled_at, now()) END WHERE name = $1 RETURNING id",
+    )
+    .bind(name)
+    .bind(disabled)
+    .fetch_optional(pool)
+    .await?;
+    let Some(id) = id else { return Ok(false) };
+    if disabled {
+        crate::auth::end_sessions(pool, crate::auth::SessionsOf::Operator(&id)).await?;
+    }
+    tracing::info!(operator = %id, disabled, "account state changed by an admin");
+    Ok(true)
+}
+
+/// Ends every session of the account named `name` (a lost laptop); `None` if there is none.
+pub async fn revoke_sessions(pool: &PgPool, name: &str) -> anyhow::Result<Option<u64>> {
+    let id: Option<String> =
+        sqlx::query_scalar("SELECT id FROM operators WHERE name = $1").bind(name).fetch_optional(pool).await?;
+    let Some(id) = id else { return Ok(None) };
+    let ended = crate::auth::end_sessions(pool, crate::auth::SessionsOf::Operator(&id)).await?;
+    tracing::info!(operator = %id, tokens = ended, "sessions revoked by an admin");
+    Ok(Some(ended))
+}
+
 pub async fn grant_queue(pool: &PgPool, operator_id: &str, queue_id: &str) -> anyhow::Result<()> {
     sqlx::query("INSERT INTO operator_queues (operator_id, queue_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
         .bind(operator_id)

@@ -1,7 +1,5 @@
-//! Appending to the changelog, and the redacted projection pulled by restricted roles.
+//! Appending to the changelog (what restricted roles may pull of it is `redact`).
 
-use okno_core::Role;
-use okno_core::pii::{mask_email, mask_phone};
 use okno_sync::Op;
 use serde_json::Value;
 use sqlx::{Postgres, Row, Transaction};
@@ -54,82 +52,4 @@ pub async fn append_and_commit(mut tx: Transaction<'_, Postgres>, changes: &[New
     };
     tx.commit().await?;
     Ok(u64::try_from(last).unwrap_or(0))
-}
-
-/// The row as an account with `role` may see it. Contractors get customer phone numbers and
-/// email addresses masked: the clear value never leaves the server for them.
-pub fn project(role: Role, entity: &str, mut data: Value) -> Value {
-    if role != Role::Contractor {
-        return data;
-    }
-    match entity {
-        "customer" => {
-            if let Some(identities) = data.get_mut("identities").and_then(Value::as_array_mut) {
-                for identity in identities {
-                    let kind = identity.get("kind").and_then(Value::as_str).unwrap_or("").to_owned();
-                    if let Some(value) = identity.get_mut("value")
-                        && let Some(text) = value.as_str()
-                    {
-                        *value = Value::String(mask_by_kind(&kind, text));
-                    }
-                }
-            }
-            mask_field(&mut data, "contacts_text", |_| "***".to_owned());
-        }
-        "call" => {
-            mask_field(&mut data, "from_number", mask_phone);
-            mask_field(&mut data, "to_number", mask_phone);
-        }
-        _ => {}
-    }
-    data
-}
-
-fn mask_by_kind(kind: &str, value: &str) -> String {
-    match kind {
-        "phone" => mask_phone(value),
-        "email" => mask_email(value),
-        _ => value.to_owned(),
-    }
-}
-
-fn mask_field(data: &mut Value, field: &str, mask: impl Fn(&str) -> String) {
-    if let Some(value) = data.get_mut(field)
-        && let Some(text) = value.as_str()
-    {
-        *value = Value::String(mask(text));
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use serde_json::json;
-
-    use super::*;
-
-    #[test]
-    fn contractors_get_masked_contacts_others_the_clear_row() {
-        let customer = json!({
-            "id": "c1",
-            "name": "Ivan",
-            "contacts_text": "+7 915 123-45-67 ivan@mail.ru",
-            "identities": [
-                { "kind": "phone", "value": "+7 915 123-45-67" },
-                { "kind": "email", "value": "ivan@mail.ru" },
-                { "kind": "chat", "value": "visitor-9" },
-            ],
-        });
-        assert_eq!(project(Role::Operator, "customer", customer.clone()), customer);
-        let masked = project(Role::Contractor, "customer", customer);
-        assert_eq!(masked["identities"][0]["value"], "+7 *** ***-**-67");
-        assert_eq!(masked["identities"][1]["value"], "i***@mail.ru");
-        assert_eq!(masked["identities"][2]["value"], "visitor-9");
-        assert_eq!(masked["contacts_text"], "***");
-        assert_eq!(masked["name"], "Ivan");
-
-        let call = json!({ "from_number": "+7 915 123-45-67", "to_number": "+7 495 000-00-01" });
-        let masked = project(Role::Contractor, "call", call);
-        assert_eq!(masked["from_number"], "+7 *** ***-**-67");
-        assert_eq!(masked["to_number"], "+7 *** ***-**-01");
-    }
 }

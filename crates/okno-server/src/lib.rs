@@ -16,13 +16,16 @@ pub mod chat;
 pub mod config_file;
 pub mod error;
 pub mod live;
+pub mod login_limits;
 pub mod mail;
 pub mod metrics;
 pub mod migrate;
 pub mod pull;
 pub mod push;
+pub mod redact;
 pub mod seed;
 pub mod tickets;
+pub mod tls;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -34,9 +37,10 @@ use axum::routing::{get, post};
 use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
 
-pub use auth::{Caller, LoginLimiter};
+pub use auth::Caller;
 pub use error::AppError;
 pub use live::Live;
+pub use login_limits::{LoginLimiter, LoginLimits};
 pub use metrics::Metrics;
 
 /// Typed configuration, built once (from flags and environment) and passed in.
@@ -45,8 +49,8 @@ pub struct Config {
     pub database_url: String,
     /// Connections in the pool; each in-flight mutation holds one for its transaction.
     pub max_connections: u32,
-    /// Failed sign-ins per name per minute before 429.
-    pub login_failures_per_minute: usize,
+    /// Failed sign-ins per name, per address and overall before 429.
+    pub login_limits: LoginLimits,
     /// NATS for the fan-out between instances (`NATS_URL`); `None` runs a lone instance.
     pub nats_url: Option<String>,
     /// Events queued per WebSocket before the socket is dropped as too slow.
@@ -57,6 +61,8 @@ pub struct Config {
     pub chat: chat::config::ChatConfig,
     /// Calls from the website (`[calls]` in `--config`): the gateway is started with the server.
     pub calls: Option<okno_gateway::GatewayConfig>,
+    /// HTTPS and WSS on the listener ([`tls`]); plain HTTP when `None`.
+    pub tls: Option<Arc<tokio_rustls::rustls::ServerConfig>>,
 }
 
 impl Config {
@@ -64,12 +70,13 @@ impl Config {
         Config {
             database_url: database_url.into(),
             max_connections: 16,
-            login_failures_per_minute: 5,
+            login_limits: LoginLimits::default(),
             nats_url: None,
             live_queue: 256,
             mail: mail::config::MailConfig::default(),
             chat: chat::config::ChatConfig::default(),
             calls: None,
+            tls: None,
         }
     }
 }
@@ -80,6 +87,8 @@ pub struct AppState {
     pub pool: PgPool,
     pub metrics: Arc<Metrics>,
     pub limiter: Arc<LoginLimiter>,
+    /// Argon2 password checks running at once (one per core).
+    pub argon2: Arc<tokio::sync::Semaphore>,
     pub live: Arc<Live>,
     /// Woken when a push queued an email reply, so the outbox sends it now, not at its next poll.
     pub outbox_wake: Arc<tokio::sync::Notify>,
@@ -99,7 +108,8 @@ impl AppState {
             pool,
             live: Arc::new(Live::new(config.live_queue, metrics.clone())),
             metrics,
-            limiter: Arc::new(LoginLimiter::new(config.login_failures_per_minute, Duration::from_secs(60))),
+            limiter: Arc::new(LoginLimiter::new(config.login_limits)),
+            argon2: Arc::new(tokio::sync::Semaphore::new(auth::argon2_slots())),
             outbox_wake: Arc::new(tokio::sync::Notify::new()),
             max_upload_bytes: config.mail.max_attachment_bytes,
             chat: Arc::new(chat::Chat::new(config.chat.clone())),
@@ -144,14 +154,27 @@ pub async fn serve(
     let mail_tasks = mail::start(&state, &config.mail).await?;
     let mail_state = state.clone();
     let live = state.live.clone();
-    tracing::info!(addr = %listener.local_addr()?, nats = config.nats_url.is_some(), "okno-server listening");
-    axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await?;
+    let scheme = if config.tls.is_some() { "https" } else { "http" };
+    tracing::info!(url = %format!("{scheme}://{}", listener.local_addr()?), nats = config.nats_url.is_some(), "okno-server listening");
+    // The peer address feeds the per-address sign-in limit.
+    let service = app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    match &config.tls {
+        Some(tls) => {
+            use axum::serve::ListenerExt;
+            let listener = tls::TlsListener::new(listener, tls.clone())?.tap_io(|_| {});
+            axum::serve(listener, service).with_graceful_shutdown(shutdown).await?;
+        }
+        None => axum::serve(listener, service).with_graceful_shutdown(shutdown).await?,
+    }
     live.leaving();
     mail_tasks.stop(&mail_state).await;
     // Give the bus task a moment to send the goodbye before the runtime stops.
     tokio::time::sleep(Duration::from_millis(100)).await;
     Ok(())
 }
+
+/// `POST`: ends the caller's session.
+pub const LOGOUT_PATH: &str = "/v1/logout";
 
 /// The hand-written OpenAPI description of the HTTP API.
 pub const OPENAPI_JSON: &str = include_str!("openapi.json");
@@ -162,7 +185,11 @@ pub fn app(state: AppState) -> Router {
         .route("/metrics", get(metrics))
         .route("/openapi.json", get(openapi))
         .route(okno_sync::LOGIN_PATH, post(auth::login))
-        .route(okno_sync::REFRESH_PATH, post(auth::refresh))
+        .route(
+            okno_sync::REFRESH_PATH,
+            post(auth::refresh).layer(axum::extract::DefaultBodyLimit::max(auth::LOGIN_BODY_LIMIT)),
+        )
+        .route(LOGOUT_PATH, post(auth::logout))
         .route(okno_sync::PUSH_PATH, post(push::push))
         .route(okno_sync::PULL_PATH, post(pull::pull))
         .route(okno_sync::LIVE_PATH, get(live::ws::live))

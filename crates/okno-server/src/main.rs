@@ -6,11 +6,16 @@ use okno_server::{Config, serve};
 use tracing_subscriber::EnvFilter;
 
 const USAGE: &str = "usage: okno-server [--listen ADDR:PORT] [--log-format text|json] [--config FILE.toml]
+                        [--tls-cert CERT.pem --tls-key KEY.pem | --tls-self-signed DIR [--tls-name HOST]...]
                         (env: DATABASE_URL, optional NATS_URL, OKNO_CONFIG, OKNO_LOG, OKNO_LOG_FORMAT)
                         --config: mailboxes, one [[email]] table each, and the website chat's
                                   channels, one [[chat]] table each (README: Email, The website chat)
+                        --tls-*: serve HTTPS and WSS; --tls-self-signed makes DIR/okno-server.crt once
+                                 (for localhost and each --tls-name) for desks to trust (README: Deployment)
        okno-server seed --demo [--tickets N] [--password NAME=PASSWORD]...
-                        fill an empty database: queues, operators anna and boris and team lead lena (passwords printed), tickets";
+                        fill an empty database: queues, operators anna and boris and team lead lena (passwords printed), tickets
+       okno-server account disable|enable|revoke NAME
+                        disable an account (its sessions end at once), enable it again, or end its sessions";
 
 #[tokio::main]
 async fn main() -> Result<()> {
@@ -21,11 +26,21 @@ async fn main() -> Result<()> {
         init_logging(log_format.as_deref())?;
         return seed(args.collect()).await;
     }
+    if args.peek().map(String::as_str) == Some("account") {
+        args.next();
+        init_logging(log_format.as_deref())?;
+        return account(args.collect()).await;
+    }
     let mut listen = "127.0.0.1:8080".to_owned();
     let mut config_file = std::env::var("OKNO_CONFIG").ok().filter(|f| !f.is_empty());
+    let (mut tls_cert, mut tls_key, mut self_signed, mut tls_names) = (None, None, None, Vec::new());
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--listen" => listen = args.next().context(USAGE)?,
+            "--tls-cert" => tls_cert = Some(std::path::PathBuf::from(args.next().context(USAGE)?)),
+            "--tls-key" => tls_key = Some(std::path::PathBuf::from(args.next().context(USAGE)?)),
+            "--tls-self-signed" => self_signed = Some(std::path::PathBuf::from(args.next().context(USAGE)?)),
+            "--tls-name" => tls_names.push(args.next().context(USAGE)?),
             "--log-format" => log_format = Some(args.next().context(USAGE)?),
             "--config" => config_file = Some(args.next().context(USAGE)?),
             "-h" | "--help" => {
@@ -47,6 +62,15 @@ async fn main() -> Result<()> {
         config.chat = file.chat;
         config.calls = file.calls;
     }
+    config.tls = match (tls_cert, tls_key, self_signed) {
+        (Some(cert), Some(key), None) => Some(okno_server::tls::load(&cert, &key)?),
+        (None, None, Some(dir)) => {
+            let (cert, key) = okno_server::tls::self_signed(&dir, &tls_names)?;
+            Some(okno_server::tls::load(&cert, &key)?)
+        }
+        (None, None, None) => None,
+        _ => bail!("give --tls-cert and --tls-key together, or --tls-self-signed alone\n{USAGE}"),
+    };
     let listener =
         tokio::net::TcpListener::bind(&listen).await.with_context(|| format!("cannot listen on {listen}"))?;
     serve(&config, listener, shutdown_signal()).await
@@ -74,6 +98,28 @@ async fn shutdown_signal() {
     {
         let _ = tokio::signal::ctrl_c().await;
     }
+}
+
+async fn account(args: Vec<String>) -> Result<()> {
+    let [action, name] = args.as_slice() else { bail!("{USAGE}") };
+    let database_url = std::env::var("DATABASE_URL").context("DATABASE_URL is not set")?;
+    let state = okno_server::AppState::connect(&okno_server::Config::new(database_url)).await?;
+    let found = match action.as_str() {
+        "disable" | "enable" => okno_server::admin::set_disabled(&state.pool, name, action == "disable").await?,
+        "revoke" => {
+            let ended = okno_server::admin::revoke_sessions(&state.pool, name).await?;
+            if let Some(n) = ended {
+                println!("{name}: {n} tokens revoked");
+            }
+            ended.is_some()
+        }
+        other => bail!("unknown account action {other:?}\n{USAGE}"),
+    };
+    if !found {
+        bail!("no account named {name:?}");
+    }
+    println!("{name}: {action}d");
+    Ok(())
 }
 
 async fn seed(args: Vec<String>) -> Result<()> {

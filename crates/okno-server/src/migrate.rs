@@ -15,6 +15,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (3, "client_rejections", include_str!("../migrations/0003_client_rejections.sql")),
     (4, "email", include_str!("../migrations/0004_email.sql")),
     (5, "chat", include_str!("../migrations/0005_chat.sql")),
+    (6, "security", include_str!("../migrations/0006_security.sql")),
 ];
 
 /// An arbitrary constant identifying "Okno schema migrations" among advisory locks.

@@ -12,9 +12,10 @@ use serde_json::Value;
 
 use crate::AppState;
 use crate::auth::Caller;
-use crate::changelog::{project, queue_bucket, user_bucket};
+use crate::changelog::{queue_bucket, user_bucket};
 use crate::error::AppError;
 use crate::metrics::inc;
+use crate::redact::project;
 
 pub const MAX_PULL: u32 = 1000;
 

@@ -23,11 +23,22 @@
 //!   (a few times) before the push answers 500;
 //! - authorization: team leads and admins touch every queue; operators and contractors only the
 //!   queues granted to them in `operator_queues` (the same rule decides what they pull).
+//!
+//! Nothing one mutation carries can stall a client: an item the server cannot read (a newer
+//! desk's mutation, a damaged entry) is refused `malformed`, and one PostgreSQL refuses for its
+//! data (a NUL character, a value out of range) is refused `cannot_apply`; both are recorded like
+//! any refusal, so the client rolls it back, lists it, and its later writes go on. Only faults
+//! of the server itself (the database unreachable) answer 5xx, which the client retries.
+//!
+//! A sequence is bound to the mutation id that used it (`client_mutations`): the same sequence
+//! again with another id is not a retry but a client whose database went back in time (restored
+//! from a backup, copied to another machine), refused `sequence_reused` so it starts a new
+//! client id rather than have its new writes taken for duplicates and dropped.
 
 use axum::Json;
 use axum::extract::State;
 use okno_core::{EventKind, Millis, Mutation};
-use okno_sync::{Op, Outcome, PushItem, PushRequest, PushResponse, PushResult, SUPPORTED_SCHEMA, codes};
+use okno_sync::{Op, Outcome, PushResponse, PushResult, SUPPORTED_SCHEMA, codes};
 use serde_json::{Value, json};
 use sqlx::{Acquire, PgConnection};
 
@@ -40,11 +51,43 @@ use crate::metrics::inc;
 /// Mutations in one push request; the engine sends 100.
 pub const MAX_PUSH: usize = 1000;
 
+/// A push as sent, each mutation still JSON: one the server cannot read is refused on its own
+/// rather than failing the whole request.
+#[derive(Debug, serde::Deserialize)]
+pub struct RawPush {
+    pub client_id: String,
+    pub schema_version: u32,
+    pub mutations: Vec<RawItem>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+pub struct RawItem {
+    pub client_seq: u64,
+    #[serde(default)]
+    pub mutation_id: String,
+    pub mutation: Value,
+}
+
+/// One pushed item, read.
+pub struct Item {
+    pub client_seq: u64,
+    pub mutation_id: String,
+    /// `Err(why)` when the server cannot read it.
+    pub mutation: Result<Mutation, String>,
+}
+
+impl From<RawItem> for Item {
+    fn from(raw: RawItem) -> Self {
+        let mutation = serde_json::from_value::<Mutation>(raw.mutation).map_err(|e| e.to_string());
+        Item { client_seq: raw.client_seq, mutation_id: raw.mutation_id, mutation }
+    }
+}
+
 #[tracing::instrument(name = "push", skip_all, fields(client = %req.client_id, operator = %caller.id, n = req.mutations.len()))]
 pub(crate) async fn push(
     State(state): State<AppState>,
     caller: Caller,
-    Json(req): Json<PushRequest>,
+    Json(req): Json<RawPush>,
 ) -> Result<Json<PushResponse>, AppError> {
     if !SUPPORTED_SCHEMA.contains(&req.schema_version) {
         return Err(AppError::UnsupportedSchema(req.schema_version));
@@ -61,11 +104,12 @@ pub(crate) async fn push(
     // One connection for the whole push (each mutation still commits on its own): the pool's
     // acquire and health check once per request, not per mutation.
     let mut conn = state.pool.acquire().await?;
-    for item in &req.mutations {
+    for raw in req.mutations {
+        let item = Item::from(raw);
         let outcome = if gap {
             rejected(codes::SEQUENCE_GAP, "an earlier mutation in this push was out of sequence".into())
         } else {
-            let result = apply_with_retry(&mut conn, &caller, &req.client_id, item).await?;
+            let result = apply_with_retry(&mut conn, &caller, &req.client_id, &item).await?;
             if let Outcome::Applied { version } = result.outcome {
                 // Committed: tell the sockets now, not after the whole push, so a batch of 100
                 // does not hold back the first change's poke.
@@ -176,7 +220,7 @@ async fn apply_with_retry(
     conn: &mut PgConnection,
     caller: &Caller,
     client_id: &str,
-    item: &PushItem,
+    item: &Item,
 ) -> Result<ItemResult, AppError> {
     let mut attempt = 0;
     loop {
@@ -213,31 +257,47 @@ pub async fn apply_item(
     conn: &mut PgConnection,
     caller: &Caller,
     client_id: &str,
-    item: &PushItem,
+    item: &Item,
 ) -> Result<ItemResult, AppError> {
     let seq = i64::try_from(item.client_seq).map_err(|_| AppError::BadRequest("client_seq out of range".into()))?;
     let mut tx = conn.begin().await?;
     match check_sequence(&mut tx, caller, client_id, seq).await? {
         SeqCheck::Next => {}
         // Dropping `tx` rolls back.
-        SeqCheck::Duplicate => return Ok(earlier_verdict(&mut tx, client_id, seq).await?.into()),
+        SeqCheck::Duplicate => return Ok(earlier_verdict(&mut tx, client_id, seq, &item.mutation_id).await?.into()),
         SeqCheck::Gap { last } => {
             return Ok(rejected(codes::SEQUENCE_GAP, format!("expected client_seq {}, got {seq}", last + 1)).into());
         }
     }
-    let verdict = match apply_mutation(&mut tx, caller, &item.mutation_id, &item.mutation).await {
-        Ok(v) => v,
-        Err(e) => match constraint_verdict(&e) {
-            Some(v) => v,
-            None => return Err(e.into()),
-        },
+    let verdict = match &item.mutation {
+        Err(why) => refuse(codes::MALFORMED, format!("the server cannot read this mutation: {why}")),
+        Ok(mutation) => {
+            // A savepoint: a mutation PostgreSQL refuses for its data leaves the sequence's
+            // transaction usable for recording the refusal.
+            let mut sp = tx.begin().await?;
+            match apply_mutation(&mut sp, caller, &item.mutation_id, mutation).await {
+                Ok(v) => {
+                    sp.commit().await?;
+                    v
+                }
+                Err(e) => {
+                    sp.rollback().await?;
+                    match constraint_verdict(&e).or_else(|| data_verdict(&e)) {
+                        Some(v) => v,
+                        None => return Err(e.into()),
+                    }
+                }
+            }
+        }
     };
     match verdict {
         Verdict::Changes(changes) if !changes.is_empty() => {
+            remember_mutation(&mut tx, client_id, seq, &item.mutation_id).await?;
             let version = changelog::append_and_commit(tx, &changes).await?;
             Ok(ItemResult { outcome: Outcome::Applied { version }, committed: changes })
         }
         Verdict::Changes(_) | Verdict::Duplicate => {
+            remember_mutation(&mut tx, client_id, seq, &item.mutation_id).await?;
             tx.commit().await?;
             Ok(Outcome::Duplicate.into())
         }
@@ -247,6 +307,7 @@ pub async fn apply_item(
             let mut tx = conn.begin().await?;
             match check_sequence(&mut tx, caller, client_id, seq).await? {
                 SeqCheck::Next => {
+                    remember_mutation(&mut tx, client_id, seq, &item.mutation_id).await?;
                     sqlx::query("INSERT INTO client_rejections (client_id, seq, code, reason) VALUES ($1, $2, $3, $4)")
                         .bind(client_id)
                         .bind(seq)
@@ -258,7 +319,7 @@ pub async fn apply_item(
                     Ok(rejected(code, reason).into())
                 }
                 // A concurrent push of the same sequence decided first.
-                SeqCheck::Duplicate => Ok(earlier_verdict(&mut tx, client_id, seq).await?.into()),
+                SeqCheck::Duplicate => Ok(earlier_verdict(&mut tx, client_id, seq, &item.mutation_id).await?.into()),
                 SeqCheck::Gap { last } => {
                     Ok(rejected(codes::SEQUENCE_GAP, format!("expected client_seq {}, got {seq}", last + 1)).into())
                 }
@@ -267,9 +328,50 @@ pub async fn apply_item(
     }
 }
 
+/// Binds `seq` of `client_id` to the mutation that used it.
+async fn remember_mutation(
+    conn: &mut PgConnection,
+    client_id: &str,
+    seq: i64,
+    mutation_id: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO client_mutations (client_id, seq, mutation_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+    )
+    .bind(client_id)
+    .bind(seq)
+    .bind(mutation_id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 /// The answer to a sequence already decided: the same rejection if it was refused (so a retry
-/// whose first answer was lost still rolls back), else `duplicate` (it was applied).
-async fn earlier_verdict(conn: &mut PgConnection, client_id: &str, seq: i64) -> Result<Outcome, sqlx::Error> {
+/// whose first answer was lost still rolls back), else `duplicate` (it was applied); but
+/// `sequence_reused` when the sequence was used by another mutation.
+async fn earlier_verdict(
+    conn: &mut PgConnection,
+    client_id: &str,
+    seq: i64,
+    mutation_id: &str,
+) -> Result<Outcome, sqlx::Error> {
+    let used_by: Option<String> =
+        sqlx::query_scalar("SELECT mutation_id FROM client_mutations WHERE client_id = $1 AND seq = $2")
+            .bind(client_id)
+            .bind(seq)
+            .fetch_optional(&mut *conn)
+            .await?;
+    if let Some(used_by) = used_by
+        && used_by != mutation_id
+    {
+        return Ok(Outcome::Rejected {
+            code: codes::SEQUENCE_REUSED.to_owned(),
+            reason: format!(
+                "client_seq {seq} was used by another mutation: this database is older than what the server has \
+                 seen from it (restored or copied); push under a new client id"
+            ),
+        });
+    }
     let refused: Option<(String, String)> =
         sqlx::query_as("SELECT code, reason FROM client_rejections WHERE client_id = $1 AND seq = $2")
             .bind(client_id)
@@ -280,6 +382,16 @@ async fn earlier_verdict(conn: &mut PgConnection, client_id: &str, seq: i64) -> 
         Some((code, reason)) => Outcome::Rejected { code, reason },
         None => Outcome::Duplicate,
     })
+}
+
+/// PostgreSQL errors about the mutation's data (SQLSTATE class 22: a NUL character, a number
+/// out of range, text in the wrong encoding): the same data fails every time, so it is a
+/// refusal, not a fault to retry.
+fn data_verdict(e: &sqlx::Error) -> Option<Verdict> {
+    let db = e.as_database_error()?;
+    let code = db.code()?;
+    code.starts_with("22")
+        .then(|| refuse(codes::CANNOT_APPLY, format!("the server cannot store this mutation: {}", db.message())))
 }
 
 /// Constraint violations that are verdicts on the mutation rather than server faults.

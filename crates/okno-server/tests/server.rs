@@ -300,6 +300,51 @@ async fn a_retried_refusal_is_refused_again_not_acknowledged() {
     assert_eq!(count(&h, "SELECT count(*) FROM ticket_assignments WHERE ticket_id = 't1'").await, 1);
 }
 
+#[tokio::test]
+async fn a_poison_write_is_refused_and_the_writes_after_it_go_on() {
+    // A reply PostgreSQL cannot store (a NUL character), and a mutation this server cannot read
+    // (a newer desk's): each is refused on its own, and the good writes around them apply.
+    let h = Harness::new().await;
+    let anna = h.token("anna").await;
+    let good = |seq: u64, id: &str| json!({ "client_seq": seq, "mutation_id": format!("m{seq}"), "mutation": serde_json::to_value(reply("t1", id, "Fine")).unwrap() });
+    let push = json!({
+        "client_id": "poisoned",
+        "schema_version": SCHEMA_VERSION,
+        "mutations": [
+            { "client_seq": 1, "mutation_id": "m1", "mutation": serde_json::to_value(reply("t1", "bad-1", "nul \u{0} here")).unwrap() },
+            good(2, "good-2"),
+            { "client_seq": 3, "mutation_id": "m3", "mutation": { "kind": "teleport_ticket", "ticket_id": "t1" } },
+            good(4, "good-4"),
+        ],
+    });
+    let (code, first) = h.post("/v1/push", Some(&anna), push.clone()).await;
+    assert_eq!(code, StatusCode::OK, "{first}");
+    assert_eq!(outcomes(&first), ["rejected:cannot_apply", "applied", "rejected:malformed", "applied"]);
+    assert!(first["results"][0]["outcome"]["reason"].as_str().unwrap().contains("cannot store"), "{first}");
+    // A retry (the answer was lost) gets the same verdicts.
+    let (_, again) = h.post("/v1/push", Some(&anna), push).await;
+    assert_eq!(outcomes(&again), ["rejected:cannot_apply", "duplicate", "rejected:malformed", "duplicate"]);
+    assert_eq!(count(&h, "SELECT count(*) FROM messages WHERE id IN ('good-2', 'good-4')").await, 2);
+    assert_eq!(count(&h, "SELECT count(*) FROM messages WHERE id = 'bad-1'").await, 0);
+}
+
+#[tokio::test]
+async fn a_sequence_reused_by_another_mutation_is_a_conflict_not_a_duplicate() {
+    // A desk restored from yesterday's backup numbers its new writes from where the backup was:
+    // the server has seen those numbers, with other mutations.
+    let h = Harness::new().await;
+    let anna = h.token("anna").await;
+    let (_, resp) = h.post("/v1/push", Some(&anna), push_body("restored", &[(1, reply("t1", "before", "Hi"))])).await;
+    assert_eq!(outcomes(&resp), ["applied"]);
+    let mut after = push_body("restored", &[(1, reply("t1", "after-restore", "A new reply"))]);
+    after["mutations"][0]["mutation_id"] = json!("another-id");
+    let (_, resp) = h.post("/v1/push", Some(&anna), after).await;
+    assert_eq!(outcomes(&resp), ["rejected:sequence_reused"], "{resp}");
+    // The same mutation again is still a plain retry.
+    let (_, resp) = h.post("/v1/push", Some(&anna), push_body("restored", &[(1, reply("t1", "before", "Hi"))])).await;
+    assert_eq!(outcomes(&resp), ["duplicate"]);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn racing_claims_have_exactly_one_winner() {
     let h = Harness::new().await;
@@ -415,11 +460,47 @@ async fn contractors_pull_masked_contacts() {
     assert_eq!(phones(&clear, "phone"), ["+7 915 123-45-67"]);
     let kate_changes = pull_all(&h, &kate, 1000).await;
     let masked = customer(&kate_changes);
-    assert_eq!(phones(&masked, "phone"), ["+7 *** ***-**-67"]);
+    assert_eq!(phones(&masked, "phone"), ["+* *** ***-**-67"]);
     assert_eq!(phones(&masked, "email"), ["i***@mail.ru"]);
     assert_eq!(masked["name"], "Customer c1");
     let text = serde_json::to_string(&kate_changes).unwrap();
     assert!(!text.contains("123-45") && !text.contains("ivan.petrov"), "no clear contact anywhere: {text}");
+
+    // A team lead writes the customer's contacts into a reply on the contractor's ticket.
+    let lena = h.token("lena").await;
+    let body =
+        "Call +79151234567 (or 8 915 123 45 67), mail ivan.petrov@mail.ru, tg @ivan_petrov; card 4276 1234 5678 9012";
+    let (code, resp) =
+        h.post("/v1/push", Some(&lena), push_body("lena-desk", &[(1, reply("t2", "m-pii", body))])).await;
+    assert_eq!((code, outcomes(&resp)), (StatusCode::OK, vec!["applied".to_owned()]), "{resp}");
+    let clear = pull_all(&h, &lena, 1000).await;
+    assert!(serde_json::to_string(&clear).unwrap().contains("+79151234567"), "staff see the reply as written");
+    let kate_changes = pull_all(&h, &kate, 1000).await;
+    let reply = kate_changes.iter().find(|c| c["id"] == "m-pii").expect("the contractor gets the reply");
+    assert_eq!(
+        reply["data"]["body"],
+        "Call +*********67 (or * *** *** ** 67), mail i***@mail.ru, tg @***; card **** **** **** **12"
+    );
+    // No text a contractor pulled exposes more than the allowed clear digits (ids and hashes are
+    // the server's own, not text).
+    fn strings<'a>(key: &str, value: &'a Value, into: &mut Vec<(String, &'a str)>) {
+        match value {
+            Value::String(s) if !(key == "id" || key.ends_with("_id") || key == "sha256" || key == "recording_ref") => {
+                into.push((key.to_owned(), s))
+            }
+            Value::Array(list) => list.iter().for_each(|v| strings(key, v, into)),
+            Value::Object(map) => map.iter().for_each(|(k, v)| strings(k, v, into)),
+            _ => {}
+        }
+    }
+    let mut texts = Vec::new();
+    for change in &kate_changes {
+        strings("data", &change["data"], &mut texts);
+    }
+    assert!(texts.iter().any(|(k, _)| k == "preview"), "the previews are checked too");
+    for (key, text) in texts {
+        assert_eq!(okno_core::pii::clear_digits_exposed(text), 0, "{key}: {text:?}");
+    }
 }
 
 /// The client engine of okno-sync, driven against the real server through the router.

@@ -25,7 +25,7 @@
       left: "Thank you! Your request number is #", tooBig: "The file is too large (at most {n} MB).",
       badType: "Files of this type are not accepted.", tooLong: "At most {n} characters.", typing: "",
       you: "You", call: "Call us", hangup: "Hang up", calling: "Calling…", ringing: "Ringing…",
-      answered: "Connected", ended: "Call ended", noMic: "The microphone is not available",
+      answered: "Connected", held: "On hold, please wait", ended: "Call ended", noMic: "The microphone is not available",
       operatorTyping: "The operator is typing…"
     },
     ru: {
@@ -40,7 +40,7 @@
       left: "Спасибо! Номер вашего обращения #", tooBig: "Файл слишком большой (не больше {n} МБ).",
       badType: "Файлы такого типа не принимаются.", tooLong: "Не больше {n} символов.", typing: "",
       you: "Вы", call: "Позвонить", hangup: "Завершить звонок", calling: "Соединяем…", ringing: "Идёт вызов…",
-      answered: "Разговор", ended: "Звонок завершён", noMic: "Микрофон недоступен",
+      answered: "Разговор", held: "Вас поставили на удержание, подождите", ended: "Звонок завершён", noMic: "Микрофон недоступен",
       operatorTyping: "Оператор печатает…"
     }
   }[lang];
@@ -226,7 +226,7 @@
         break;
       case "call":
         if (m.state === "ended") endCall(T.ended);
-        else setCallText(T[m.state] || m.state, m.state === "answered");
+        else setCallState(m.state);
         break;
     }
     render();
@@ -301,17 +301,22 @@
 
   // ---- calls (WebRTC to the center's gateway; the offer carries every candidate) ----
   var call = { pc: null, mic: null, since: 0, timer: null };
-  function setCallText(text, talking) {
+  // calling, ringing, answered (the timer runs) or held (the desk put the visitor on hold).
+  function setCallState(name) {
     callBar.hidden = false;
-    if (talking && !call.since) {
+    call.state = name;
+    if (name === "answered" && !call.since) {
       call.since = Date.now();
-      call.timer = setInterval(function () {
-        var s = Math.floor((Date.now() - call.since) / 1000);
-        callText.textContent = T.answered + " " + Math.floor(s / 60) + ":" + ("0" + (s % 60)).slice(-2);
-      }, 1000);
+      call.timer = setInterval(showCall, 1000);
     }
-    callText.textContent = text;
-    callBar.setAttribute("data-state", talking ? "answered" : "calling");
+    showCall();
+    callBar.setAttribute("data-state", name === "answered" || name === "held" ? name : "calling");
+  }
+  function showCall() {
+    var s = Math.floor((Date.now() - call.since) / 1000);
+    callText.textContent = call.state === "answered" && call.since
+      ? T.answered + " " + Math.floor(s / 60) + ":" + ("0" + (s % 60)).slice(-2)
+      : T[call.state] || call.state;
   }
   function endCall(text) {
     if (call.timer) clearInterval(call.timer);
@@ -330,7 +335,7 @@
     if (!settings || call.pc) return;
     var pc = new RTCPeerConnection({ iceServers: settings.ice_servers, iceTransportPolicy: settings.relay_only ? "relay" : "all" });
     call.pc = pc;
-    setCallText(T.calling, false);
+    setCallState("calling");
     render();
     pc.ontrack = function (e) { remoteAudio.srcObject = e.streams[0] || new MediaStream([e.track]); };
     navigator.mediaDevices.getUserMedia({ audio: true }).then(function (mic) {

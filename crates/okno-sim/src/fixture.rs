@@ -62,7 +62,7 @@ pub async fn create(pool: &PgPool, seed: u64, clients: usize, tickets: usize) ->
         for q in &queues {
             admin::grant_queue(pool, &id, q).await?;
         }
-        let caller = Caller { id: id.clone(), name: id.clone(), role: Role::Operator };
+        let caller = Caller { id: id.clone(), name: id.clone(), role: Role::Operator, session_id: None };
         let token = auth::issue_tokens(pool, caller).await.map_err(|e| anyhow::anyhow!("fixture: token: {e}"))?;
         operators.push((id, token.access_token));
     }

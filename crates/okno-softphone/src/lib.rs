@@ -40,6 +40,9 @@ pub enum Signal {
         from_number: String,
         display_name: Option<String>,
         line: Option<String>,
+        /// What the caller's Call-Info says (a website call): the page and the chat ticket.
+        page: Option<String>,
+        ticket_id: Option<String>,
     },
     Dialing {
         call_id: String,
@@ -106,10 +109,12 @@ pub enum EndCause {
 /// What the adapter must do.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
-    /// Find the customer with this number and call [`Softphone::caller_identified`].
+    /// Find the customer of this ticket (a website caller's chat) if the store holds it, else
+    /// the one with this number, and call [`Softphone::caller_identified`].
     LookupCaller {
         call_id: String,
         number: String,
+        ticket_id: Option<String>,
     },
     SetAgentState(AgentState),
     /// Apply this mutation to the store (it goes to the server through the outbox).
@@ -496,6 +501,7 @@ impl Softphone {
                 phase: if direction == CallDirection::Inbound { CallPhase::RingingIn } else { CallPhase::Dialing },
                 remote_number: number,
                 remote_name: None,
+                page: None,
                 customer_id: None,
                 customer_name: None,
                 open_tickets: Vec::new(),
@@ -534,9 +540,10 @@ impl Softphone {
             Signal::Unregistered { account_id } => {
                 self.set_account(now, &account_id, RegistrationState::Unregistered, None)
             }
-            Signal::Incoming { call_id, account_id, from_number, display_name, line } => {
+            Signal::Incoming { call_id, account_id, from_number, display_name, line, page, ticket_id } => {
                 let mut call = self.new_call(call_id.clone(), account_id, CallDirection::Inbound, from_number, now);
                 call.view.remote_name = display_name.filter(|n| !n.trim().is_empty());
+                call.view.page = page;
                 if let Some((queue_id, queue_name)) = line.as_deref().and_then(|l| self.config.lines.get(&digits(l))) {
                     call.queue_id = Some(queue_id.clone());
                     call.view.queue_name = Some(queue_name.clone());
@@ -544,8 +551,11 @@ impl Softphone {
                 call.view.line = line;
                 let who = call.view.remote_name.clone().unwrap_or_else(|| call.view.remote_number.clone());
                 let via = call.view.queue_name.clone().or_else(|| call.view.line.clone()).unwrap_or_default();
-                effects
-                    .push(Effect::LookupCaller { call_id: call_id.clone(), number: call.view.remote_number.clone() });
+                effects.push(Effect::LookupCaller {
+                    call_id: call_id.clone(),
+                    number: call.view.remote_number.clone(),
+                    ticket_id,
+                });
                 effects.push(Effect::Ring { on: true });
                 effects.push(Effect::Notify { call_id, title: who, body: via });
                 self.calls.push(call);
@@ -556,7 +566,7 @@ impl Softphone {
                 call.view.consult_for = self.consult_for.take();
                 if call.view.consult_for.is_none() {
                     // A consult leg is to a colleague, not a customer: no screen pop.
-                    effects.push(Effect::LookupCaller { call_id, number: to_number });
+                    effects.push(Effect::LookupCaller { call_id, number: to_number, ticket_id: None });
                 }
                 self.calls.push(call);
             }

@@ -53,6 +53,10 @@ pub struct ServerSignIn {
     /// The environment variable holding the operator's password.
     #[serde(default)]
     pub password_env: Option<String>,
+    /// A PEM file with the certificate authority (or the server's own self-signed certificate)
+    /// to trust for an `https://` server, besides the public roots.
+    #[serde(default)]
+    pub ca_file: Option<String>,
 }
 
 #[derive(Clone, PartialEq, Eq, Deserialize)]

@@ -30,6 +30,8 @@ fn incoming(d: &mut Softphone, id: &str, at: Millis) -> Vec<Effect> {
             from_number: "+79151234567".into(),
             display_name: Some("Ivan".into()),
             line: Some("+7 800 555-35-35".into()),
+            page: None,
+            ticket_id: None,
         },
     )
 }
@@ -39,10 +41,42 @@ fn saved(effects: &[Effect]) -> Vec<&Mutation> {
 }
 
 #[test]
+fn a_website_call_pops_its_page_and_chat() {
+    let mut d = desk();
+    let fx = d.handle(
+        T0 + 1_000,
+        Signal::Incoming {
+            call_id: "w1".into(),
+            account_id: "acc-1".into(),
+            from_number: "web".into(),
+            display_name: Some("Pavel (website)".into()),
+            line: None,
+            page: Some("https://shop.example/cart".into()),
+            ticket_id: Some("t-7".into()),
+        },
+    );
+    assert!(fx.contains(&Effect::LookupCaller {
+        call_id: "w1".into(),
+        number: "web".into(),
+        ticket_id: Some("t-7".into())
+    }));
+    let chat = TicketRef { id: "t-7".into(), subject: "Where is my order?".into() };
+    d.caller_identified("w1", Some(("cust-9".into(), "Pavel Orlov".into(), vec![chat.clone()])));
+    let call = d.call("w1").unwrap();
+    assert_eq!(call.page.as_deref(), Some("https://shop.example/cart"), "the card shows the page");
+    assert_eq!(call.open_tickets, vec![chat], "and the visitor's chat");
+    assert_eq!(call.customer_name.as_deref(), Some("Pavel Orlov"));
+}
+
+#[test]
 fn an_answered_call_goes_busy_then_wrap_up_then_is_saved_with_its_disposition() {
     let mut d = desk();
     let fx = incoming(&mut d, "c1", T0 + 1_000);
-    assert!(fx.contains(&Effect::LookupCaller { call_id: "c1".into(), number: "+79151234567".into() }));
+    assert!(fx.contains(&Effect::LookupCaller {
+        call_id: "c1".into(),
+        number: "+79151234567".into(),
+        ticket_id: None
+    }));
     assert!(fx.contains(&Effect::Ring { on: true }));
     let call = d.call("c1").unwrap();
     assert_eq!((call.phase, call.queue_name.as_deref()), (CallPhase::RingingIn, Some("Горячая линия 8-800")));

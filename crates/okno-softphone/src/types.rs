@@ -118,6 +118,8 @@ pub struct PhoneCall {
     pub phase: CallPhase,
     pub remote_number: String,
     pub remote_name: Option<String>,
+    /// The web page a website caller calls from (their chat widget's page).
+    pub page: Option<String>,
     pub customer_id: Option<String>,
     pub customer_name: Option<String>,
     pub open_tickets: Vec<TicketRef>,

@@ -391,17 +391,40 @@ impl Store {
             }
         }
         let Some((customer_id, name, _)) = best else { return Ok(None) };
-        let open_tickets = sqlx::query(
+        let open_tickets = self.open_tickets_of(&customer_id).await?;
+        Ok(Some(CallerMatch { customer_id, name, open_tickets }))
+    }
+
+    /// The screen pop of a website call: the customer of the visitor's chat ticket, that ticket
+    /// first, then their other open ones; `None` when this desk does not hold the ticket (or it
+    /// has no customer), and the caller is then looked up by number.
+    pub async fn caller_by_ticket(&self, ticket_id: &str) -> Result<Option<CallerMatch>, StoreError> {
+        let row = sqlx::query(
+            "SELECT t.id, t.subject, c.id AS customer_id, c.name FROM tickets t JOIN customers c ON c.id = t.customer_id \
+             WHERE t.id = ?",
+        )
+        .bind(ticket_id)
+        .fetch_optional(&self.read)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let chat = TicketRef { id: get(&row, "id")?, subject: get(&row, "subject")? };
+        let customer_id: String = get(&row, "customer_id")?;
+        let mut open_tickets = vec![chat];
+        open_tickets.extend(self.open_tickets_of(&customer_id).await?.into_iter().filter(|t| t.id != ticket_id));
+        Ok(Some(CallerMatch { customer_id, name: get(&row, "name")?, open_tickets }))
+    }
+
+    async fn open_tickets_of(&self, customer_id: &str) -> Result<Vec<TicketRef>, StoreError> {
+        sqlx::query(
             "SELECT id, subject FROM tickets WHERE customer_id = ? AND status NOT IN ('resolved', 'closed') \
              ORDER BY updated_at DESC LIMIT 10",
         )
-        .bind(&customer_id)
+        .bind(customer_id)
         .fetch_all(&self.read)
         .await?
         .iter()
         .map(|r| Ok(TicketRef { id: get(r, "id")?, subject: get(r, "subject")? }))
-        .collect::<Result<Vec<_>, StoreError>>()?;
-        Ok(Some(CallerMatch { customer_id, name, open_tickets }))
+        .collect()
     }
 
     /// The latest calls, newest first, with the customer's name (the call history).

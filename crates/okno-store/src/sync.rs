@@ -177,19 +177,60 @@ async fn set_ticket_tags(conn: &mut SqliteConnection, ticket_id: &str, tags: &[S
 }
 
 impl Store {
-    /// This desktop's id towards the server, made once per local database.
-    pub async fn sync_client_id(&self) -> Result<String, StoreError> {
-        if let Some(id) = self.setting(CLIENT_ID_KEY).await? {
+    /// This desktop's id towards the server for `operator_id`, made once per (local database,
+    /// operator): sequences are per client and account on the server, so another operator
+    /// signing in on this desk gets a client id of their own. (An id made before ids were per
+    /// operator goes to the first operator who asks.)
+    pub async fn sync_client_id(&self, operator_id: &str) -> Result<String, StoreError> {
+        let key = format!("{CLIENT_ID_KEY}:{operator_id}");
+        if let Some(id) = self.setting(&key).await? {
             return Ok(id);
         }
-        let id = okno_core::new_id();
-        sqlx::query("INSERT OR IGNORE INTO settings (key, value) VALUES (?, ?)")
+        let mut tx = self.write.begin().await?;
+        let legacy: Option<String> = sqlx::query_scalar("DELETE FROM settings WHERE key = ? RETURNING value")
             .bind(CLIENT_ID_KEY)
-            .bind(&id)
-            .execute(&self.write)
+            .fetch_optional(&mut *tx)
             .await?;
+        let id = legacy.unwrap_or_else(okno_core::new_id);
+        sqlx::query("INSERT OR IGNORE INTO settings (key, value) VALUES (?, ?)")
+            .bind(&key)
+            .bind(&id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
         // Re-read: another caller may have written first.
-        Ok(self.setting(CLIENT_ID_KEY).await?.unwrap_or(id))
+        Ok(self.setting(&key).await?.unwrap_or(id))
+    }
+
+    /// The server saw this database's sequences with other writes (`sequence_reused`: it was
+    /// restored from a backup or copied): starts a new client id for `operator_id` and numbers
+    /// the pending outbox from 1 under it, in order, so those writes reach the server instead of
+    /// being taken for duplicates. Returns the new id.
+    pub async fn restart_client(&self, operator_id: &str) -> Result<String, StoreError> {
+        let id = okno_core::new_id();
+        let mut tx = self.write.begin().await?;
+        let first: Option<i64> = sqlx::query_scalar("SELECT min(seq) FROM outbox").fetch_one(&mut *tx).await?;
+        if let Some(first) = first {
+            // Through negative numbers: shifting in place could collide with a row not yet moved.
+            sqlx::query("UPDATE outbox SET seq = -seq").execute(&mut *tx).await?;
+            sqlx::query("UPDATE outbox SET seq = -seq - ?").bind(first - 1).execute(&mut *tx).await?;
+        }
+        let last: i64 = sqlx::query_scalar("SELECT COALESCE(max(seq), 0) FROM outbox").fetch_one(&mut *tx).await?;
+        sqlx::query("UPDATE sqlite_sequence SET seq = ? WHERE name = 'outbox'").bind(last).execute(&mut *tx).await?;
+        sqlx::query(
+            "INSERT INTO settings (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        )
+        .bind(format!("{CLIENT_ID_KEY}:{operator_id}"))
+        .bind(&id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        tracing::warn!(
+            operator = operator_id,
+            pending = last,
+            "the server has seen this database's writes before: new client id"
+        );
+        Ok(id)
     }
 
     /// The changelog version this store has applied (0 before the first sync).
@@ -373,11 +414,21 @@ impl Store {
 
     /// The most recent refusal, for a window that opens after it happened.
     pub async fn last_rejection(&self) -> Result<Option<Rejection>, StoreError> {
-        let row: Option<(i64, String, String, String, i64)> =
-            sqlx::query_as("SELECT seq, name, code, reason, at FROM sync_rejections ORDER BY seq DESC LIMIT 1")
-                .fetch_optional(&self.read)
-                .await?;
-        Ok(row.map(|(seq, name, code, reason, at)| Rejection { seq: seq as u64, name, code, reason, at }))
+        Ok(self.rejections(1).await?.into_iter().next())
+    }
+
+    /// The writes the server refused, newest first: the window's list of what did not reach it.
+    pub async fn rejections(&self, limit: u32) -> Result<Vec<Rejection>, StoreError> {
+        let rows: Vec<(i64, String, String, String, i64)> = sqlx::query_as(
+            "SELECT seq, name, code, reason, at FROM sync_rejections ORDER BY at DESC, seq DESC LIMIT ?",
+        )
+        .bind(i64::from(limit.min(1000)))
+        .fetch_all(&self.read)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(seq, name, code, reason, at)| Rejection { seq: seq as u64, name, code, reason, at })
+            .collect())
     }
 }
 

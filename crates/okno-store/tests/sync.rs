@@ -103,8 +103,9 @@ async fn a_batch_and_its_cursor_are_written_together() {
 async fn outbox_sequences_count_from_one_and_acks_delete() {
     let dir = tempfile::tempdir().unwrap();
     let store = synced_store(&dir).await;
-    let client = store.sync_client_id().await.unwrap();
-    assert_eq!(store.sync_client_id().await.unwrap(), client, "stable per database");
+    let client = store.sync_client_id("anna").await.unwrap();
+    assert_eq!(store.sync_client_id("anna").await.unwrap(), client, "stable per database and operator");
+    assert_ne!(store.sync_client_id("boris").await.unwrap(), client, "another operator, another client");
     for status in [TicketStatus::Open, TicketStatus::Pending, TicketStatus::Resolved] {
         store.apply(Mutation::SetTicketStatus { ticket_id: "t1".into(), status, at: 20 }).await.unwrap();
     }
@@ -119,6 +120,25 @@ async fn outbox_sequences_count_from_one_and_acks_delete() {
         .unwrap();
     let seqs: Vec<u64> = store.outbox_entries(100).await.unwrap().iter().map(|e| e.seq).collect();
     assert_eq!(seqs, [4], "acknowledged numbers are never reused");
+
+    // The server says this database is older than what it saw (restored from a backup): the
+    // pending writes are numbered from 1 under a new client id, in their order.
+    for status in [TicketStatus::Pending, TicketStatus::Resolved] {
+        store.apply(Mutation::SetTicketStatus { ticket_id: "t1".into(), status, at: 22 }).await.unwrap();
+    }
+    let before: Vec<String> = store.outbox_entries(100).await.unwrap().iter().map(|e| e.mutation_id.clone()).collect();
+    let fresh = store.restart_client("anna").await.unwrap();
+    assert_ne!(fresh, client);
+    assert_eq!(store.sync_client_id("anna").await.unwrap(), fresh);
+    let after = store.outbox_entries(100).await.unwrap();
+    assert_eq!(after.iter().map(|e| e.seq).collect::<Vec<_>>(), [1, 2, 3]);
+    assert_eq!(after.iter().map(|e| e.mutation_id.clone()).collect::<Vec<_>>(), before, "same writes, same order");
+    store
+        .apply(Mutation::SetTicketStatus { ticket_id: "t1".into(), status: TicketStatus::Open, at: 23 })
+        .await
+        .unwrap();
+    let seqs: Vec<u64> = store.outbox_entries(100).await.unwrap().iter().map(|e| e.seq).collect();
+    assert_eq!(seqs, [1, 2, 3, 4], "new writes follow on");
 }
 
 #[tokio::test]

@@ -290,25 +290,13 @@ impl FakeServer {
     }
 }
 
-/// Deterministic pseudo-random numbers (xorshift), so a failing seed can be replayed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn chance(&mut self, percent: u64) -> bool {
-        self.next() % 100 < percent
-    }
-}
+/// Deterministic pseudo-random numbers (okno-core's), so a failing seed can be replayed.
+use okno_core::rng::Rng;
 
 #[test]
 fn converges_with_the_server_over_a_lossy_network() {
     for seed in 1..=20u64 {
-        let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        let mut rng = Rng::new(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15));
         let mut server = FakeServer::default();
         let mut config = Config::new("c1");
         config.max_batch = 7;
@@ -325,12 +313,12 @@ fn converges_with_the_server_over_a_lossy_network() {
 
         for _round in 0..100_000 {
             // The operator keeps working for the first minute.
-            if now < t0 + Duration::from_secs(60) && rng.chance(10) {
-                let ticket = format!("t{}", rng.next() % 5);
-                let item = if rng.chance(20) {
+            if now < t0 + Duration::from_secs(60) && rng.chance(10.0 / 100.0) {
+                let ticket = format!("t{}", rng.below(5));
+                let item = if rng.chance(20.0 / 100.0) {
                     claim(next_seq, &ticket, "me")
                 } else {
-                    status(next_seq, &ticket, TicketStatus::ALL[(rng.next() % 5) as usize])
+                    status(next_seq, &ticket, TicketStatus::ALL[rng.below(5) as usize])
                 };
                 next_seq += 1;
                 outbox.push(item);
@@ -341,8 +329,8 @@ fn converges_with_the_server_over_a_lossy_network() {
                 match out {
                     Output::Transmit(req) => {
                         assert!(reply.is_none(), "one request in flight at a time");
-                        let lost_request = rng.chance(15);
-                        let lost_reply = rng.chance(15);
+                        let lost_request = rng.chance(15.0 / 100.0);
+                        let lost_reply = rng.chance(15.0 / 100.0);
                         let answer = match req {
                             Request::Push(p) if !lost_request => Input::PushResponse(server.push(p)),
                             Request::Pull(p) if !lost_request => Input::PullResponse(server.pull(p)),

@@ -51,6 +51,15 @@ pub mod codes {
     /// `client_seq` skips numbers the server has not seen; nothing from this one on was applied.
     /// The client must resend from the server's last sequence + 1.
     pub const SEQUENCE_GAP: &str = "sequence_gap";
+    /// The server cannot read the mutation (a newer client's, or a damaged entry).
+    pub const MALFORMED: &str = "malformed";
+    /// The server cannot store the mutation's data (a NUL character, a value out of range); a
+    /// retry would fail the same way.
+    pub const CANNOT_APPLY: &str = "cannot_apply";
+    /// `client_seq` was already used by another mutation: the client's database is older than
+    /// what the server saw from it (restored from a backup, copied). It must push under a new
+    /// client id.
+    pub const SEQUENCE_REUSED: &str = "sequence_reused";
 }
 
 /// Mutations from one client, in its outbox order.

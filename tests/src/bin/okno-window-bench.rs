@@ -124,12 +124,14 @@ fn main() -> Result<()> {
     let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
     let mut bridge = std::process::Command::new(&app)
         .args(["--data-dir", &dir_arg, "--serve-http", &format!("127.0.0.1:{port}")])
+        .env("OKNO_BRIDGE_TOKEN", okno_e2e::BRIDGE_TOKEN)
         .stdout(std::process::Stdio::null())
         .spawn()?;
     std::thread::sleep(Duration::from_secs(2));
     let chrome = Driver::start_chromedriver()?;
     let t = Instant::now();
-    let mut c = chrome.launch_chromium(&format!("http://127.0.0.1:{port}/?backend=http"))?;
+    let mut c =
+        chrome.launch_chromium(&format!("http://127.0.0.1:{port}/?backend=http#token={}", okno_e2e::BRIDGE_TOKEN))?;
     c.wait_for("[data-testid=ticket-row][data-ticket-id]", WAIT)?;
     println!("chromium  cold start to first painted inbox: {:.0} ms (WebDriver view)", t.elapsed().as_secs_f64() * 1e3);
     let before = memory_of(&process_tree(chrome.pid())[1..]);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { bytes, changesWord, clock, compact, duration, initials, money, ruPlural, slaState, slaText, ticketsWord, MINUTE, HOUR } from "./format";
+import { bytes, changesWord, clock, compact, duration, initials, money, pageLabel, ruPlural, slaState, slaText, ticketsWord, MINUTE, HOUR } from "./format";
 import { contactsPerMonth } from "./customer/activity";
 
 describe("durations and plurals", () => {
@@ -72,6 +72,13 @@ describe("numbers", () => {
     expect(money(10_889_796, "RUB", "ru", true).replace(/\s/g, " ")).toBe("108 898 ₽");
     expect(money(100, "XXX-not-a-currency", "en")).toBe("1.00 XXX-not-a-currency");
   });
+  it("a caller's page as a call card shows it", () => {
+    expect(pageLabel("https://shop.example/cart?item=5512#top")).toBe("shop.example/cart");
+    expect(pageLabel("http://127.0.0.1:8080/")).toBe("127.0.0.1:8080");
+    expect(pageLabel("https://shop.example/" + "a".repeat(80))).toHaveLength(48);
+    expect(pageLabel("not a url")).toBe("not a url");
+  });
+
   it("sizes, counts and initials", () => {
     expect(bytes(512, "en")).toBe("512 B");
     expect(bytes(1_284_113, "en")).toBe("1.2 MB");

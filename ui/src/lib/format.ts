@@ -142,3 +142,15 @@ export function initials(name: string): string {
     .map((w) => w[0]?.toUpperCase() ?? "")
     .join("");
 }
+
+/** A web page as a call card shows it: host and path, no scheme or query ("shop.ru/cart"). */
+export function pageLabel(url: string, max = 48): string {
+  let label: string;
+  try {
+    const u = new URL(url);
+    label = u.host + (u.pathname === "/" ? "" : u.pathname);
+  } catch {
+    label = url;
+  }
+  return label.length > max ? label.slice(0, max - 1) + "…" : label;
+}

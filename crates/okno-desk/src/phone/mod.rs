@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex};
 
 use okno_core::{AgentState, Mutation};
 use okno_phone::bridge::Bridge;
+use okno_phone::context::CallContext;
 use okno_phone::engine::{self, EndReason, PhoneCommand, PhoneEvent, PhoneHandle};
 use okno_phone::recording::CallRecorder;
 use okno_softphone::{
@@ -345,13 +346,18 @@ impl PhoneService {
                     None => "the registrar does not answer".into(),
                 },
             },
-            PhoneEvent::Incoming { call_id, from, to, display_name } => Signal::Incoming {
-                call_id,
-                account_id: account_id.into(),
-                from_number: user_part(&from),
-                display_name,
-                line: Some(user_part(&to)),
-            },
+            PhoneEvent::Incoming { call_id, from, to, display_name, call_info } => {
+                let context = CallContext::from_call_info(&call_info);
+                Signal::Incoming {
+                    call_id,
+                    account_id: account_id.into(),
+                    from_number: user_part(&from),
+                    display_name,
+                    line: Some(user_part(&to)),
+                    page: context.page,
+                    ticket_id: context.ticket_id,
+                }
+            }
             PhoneEvent::Calling { call_id, to } => {
                 Signal::Dialing { call_id, account_id: account_id.into(), to_number: user_part(&to) }
             }
@@ -387,6 +393,8 @@ impl PhoneService {
                 from_number: user_part(&from),
                 display_name: None,
                 line: None,
+                page: None,
+                ticket_id: None,
             },
             PhoneEvent::Ended { call_id, cause, answered, .. } => {
                 self.recordings.end(&call_id);
@@ -424,10 +432,25 @@ impl PhoneService {
         self.changed();
     }
 
+    /// The screen pop's lookup: by the website caller's chat ticket when this desk holds it,
+    /// else by number.
+    async fn caller(
+        &self,
+        number: &str,
+        ticket_id: Option<String>,
+    ) -> std::result::Result<Option<okno_store::views::CallerMatch>, okno_store::StoreError> {
+        if let Some(ticket) = ticket_id
+            && let Some(found) = self.store.caller_by_ticket(&ticket).await?
+        {
+            return Ok(Some(found));
+        }
+        self.store.caller_match(number).await
+    }
+
     async fn perform(&self, effects: Vec<Effect>) {
         for effect in effects {
             match effect {
-                Effect::LookupCaller { call_id, number } => match self.store.caller_match(&number).await {
+                Effect::LookupCaller { call_id, number, ticket_id } => match self.caller(&number, ticket_id).await {
                     Ok(found) => {
                         let found = found.map(|m| {
                             let tickets = m
@@ -568,7 +591,9 @@ impl PhoneService {
         let (engine, account) = self.engine_for_account(account_id)?;
         let to = Self::sip_uri(&account, number)?;
         let before: Vec<String> = self.snapshot().calls.into_iter().map(|c| c.id).collect();
-        engine.send(PhoneCommand::Dial { to, display_name: None }).map_err(|e| invalid(e.to_string()))?;
+        engine
+            .send(PhoneCommand::Dial { to, display_name: None, call_info: Vec::new() })
+            .map_err(|e| invalid(e.to_string()))?;
         // The engine reports the new call at once; wait briefly so the UI gets its view.
         for _ in 0..50 {
             tokio::time::sleep(std::time::Duration::from_millis(10)).await;

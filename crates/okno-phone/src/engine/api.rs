@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use okno_media::session::CallStats;
+use okno_sip::message::CallInfo;
 use okno_sip::sdp;
 use okno_sip::uri::Uri;
 use serde::Serialize;
@@ -141,6 +142,8 @@ pub enum PhoneCommand {
         to: Uri,
         /// Our From display name on this call (a website call's visitor, for the desk's screen).
         display_name: Option<String>,
+        /// Call-Info entries to send (a website call's page and chat ticket, for the screen pop).
+        call_info: Vec<CallInfo>,
     },
     /// Answer a ringing incoming call.
     Answer { call_id: String },
@@ -324,6 +327,20 @@ impl Serialize for EndReason {
     }
 }
 
+fn serialize_call_info<S: serde::Serializer>(entries: &[CallInfo], serializer: S) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeSeq;
+    #[derive(Serialize)]
+    struct Entry<'a> {
+        uri: &'a str,
+        purpose: Option<&'a str>,
+    }
+    let mut seq = serializer.serialize_seq(Some(entries.len()))?;
+    for e in entries {
+        seq.serialize_element(&Entry { uri: e.uri(), purpose: e.purpose() })?;
+    }
+    seq.end()
+}
+
 /// What the engine reports. Serialized (serde, `{"event": "snake_case_name", ...}`) these are
 /// exactly the lines `okno-phone --json-events` prints.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -346,6 +363,10 @@ pub enum PhoneEvent {
         from: String,
         to: String,
         display_name: Option<String>,
+        /// The INVITE's Call-Info entries (`[{"uri", "purpose"}]`); a malformed header gives
+        /// none rather than refusing the call.
+        #[serde(serialize_with = "serialize_call_info")]
+        call_info: Vec<CallInfo>,
     },
     /// A call we dialed was sent: from now on it is known by `call_id`.
     Calling {

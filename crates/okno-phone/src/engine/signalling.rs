@@ -140,6 +140,10 @@ impl Engine {
                         from: remote.uri.to_string(),
                         to: local.uri.to_string(),
                         display_name: remote.display.clone(),
+                        call_info: req.headers.call_info().unwrap_or_else(|e| {
+                            tracing::info!(call_id, error = %e, "ignoring a malformed Call-Info");
+                            Vec::new()
+                        }),
                     });
                 }
                 let from_uri = remote.uri.to_string();

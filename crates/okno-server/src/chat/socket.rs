@@ -308,7 +308,10 @@ impl Conversation {
         if self.call.is_some() {
             return vec![error("busy", "a call is already in progress")];
         }
-        let caller = okno_gateway::Caller { display_name: format!("{name} (website)") };
+        // The desk's screen pop: the page the visitor calls from and their chat, if they wrote.
+        let context =
+            okno_gateway::CallContext { page: self.visitor.page.clone(), ticket_id: self.visitor.ticket_id.clone() };
+        let caller = okno_gateway::Caller { display_name: format!("{name} (website)"), context };
         let call = match gateway.call(sdp, &caller).await {
             Ok(call) => call,
             Err(e) => {
@@ -325,6 +328,7 @@ impl Conversation {
                     okno_gateway::CallState::Calling => ("calling", None),
                     okno_gateway::CallState::Ringing => ("ringing", None),
                     okno_gateway::CallState::Answered => ("answered", None),
+                    okno_gateway::CallState::Held => ("held", None),
                     okno_gateway::CallState::Ended { reason } => ("ended", Some(reason)),
                 };
                 let ended = word == "ended";

@@ -28,6 +28,9 @@ pub const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 const PING_EVERY: Duration = Duration::from_secs(20);
 /// Close code 1013, "try again later": the server dropped a socket that fell behind.
 const CLOSE_TOO_SLOW: u16 = 1013;
+/// Close code 1008, "policy violation": the socket's session ended (logout, revocation, a
+/// disabled account, the session's age); checked at every ping.
+const CLOSE_SIGNED_OUT: u16 = 1008;
 
 #[tracing::instrument(name = "live", skip_all, fields(operator = %caller.id))]
 pub(crate) async fn live(
@@ -55,7 +58,10 @@ async fn run(state: AppState, caller: Caller, entitlement: Entitlement, mut sock
     let head: Result<i64, _> =
         sqlx::query_scalar("SELECT COALESCE(max(version), 0) FROM changelog").fetch_one(&state.pool).await;
     let result = match head {
-        Ok(head) => serve(&mut socket, &mut sub.rx, u64::try_from(head).unwrap_or(0)).await,
+        Ok(head) => {
+            let session = Session { pool: &state.pool, id: caller.session_id.as_deref() };
+            serve(&mut socket, &mut sub.rx, u64::try_from(head).unwrap_or(0), session).await
+        }
         Err(e) => Err(format!("cannot read the head version: {e}")),
     };
     if let Err(reason) = &result {
@@ -66,11 +72,28 @@ async fn run(state: AppState, caller: Caller, entitlement: Entitlement, mut sock
     }
 }
 
+/// The session a socket lives by.
+struct Session<'a> {
+    pool: &'a sqlx::PgPool,
+    id: Option<&'a str>,
+}
+
+impl Session<'_> {
+    async fn alive(&self) -> bool {
+        match self.id {
+            // A database error keeps the socket: a hiccup must not drop every desk at once.
+            Some(id) => crate::auth::session_alive(self.pool, id).await.unwrap_or(true),
+            None => true,
+        }
+    }
+}
+
 /// Forward the queue until the peer leaves (Ok) or the socket must be closed (Err).
 async fn serve(
     socket: &mut WebSocket,
     rx: &mut tokio::sync::mpsc::Receiver<Arc<LiveEvent>>,
     head: u64,
+    session: Session<'_>,
 ) -> Result<(), String> {
     send(socket, &LiveEvent::Hello { version: head }).await?;
     let mut ping = tokio::time::interval(PING_EVERY);
@@ -99,6 +122,11 @@ async fn serve(
                 Some(Ok(_)) => {}
             },
             _ = ping.tick() => {
+                if !session.alive().await {
+                    let frame = CloseFrame { code: CLOSE_SIGNED_OUT, reason: "the session ended; sign in again".into() };
+                    let _ = tokio::time::timeout(SEND_TIMEOUT, socket.send(Message::Close(Some(frame)))).await;
+                    return Err("the session ended".into());
+                }
                 timed(socket.send(Message::Ping(Default::default()))).await?;
             }
         }

@@ -164,7 +164,7 @@ impl Harness {
             .fetch_one(&self.pool)
             .await
             .unwrap();
-        let caller = Caller { id: id.into(), name, role: role.parse().unwrap() };
+        let caller = Caller { id: id.into(), name, role: role.parse().unwrap(), session_id: None };
         issue_tokens(&self.pool, caller).await.unwrap().access_token
     }
 

@@ -11,12 +11,14 @@
 //! [`typed`]. Serialization writes canonical long-form names and always a
 //! Content-Length that matches the body.
 
+pub mod call_info;
 pub mod headers;
 pub mod typed;
 
 use std::borrow::Cow;
 use std::fmt;
 
+pub use call_info::CallInfo;
 pub use headers::{Header, HeaderName, Headers};
 pub use typed::{CSeq, Contact, MediaType, NameAddr, Replaces, SessionExpires, TokenParams, Transport, Via};
 

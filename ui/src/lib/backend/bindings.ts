@@ -206,7 +206,11 @@ mutation: string,
 /**
  * The server's code (`already_claimed`, `forbidden`, ...): the UI branches on it.
  */
-code: string, reason: string, seq: number, };
+code: string, reason: string, seq: number, 
+/**
+ * When the server refused it.
+ */
+at: number, };
 /**
  * What the status bar shows about sync.
  */
@@ -267,7 +271,11 @@ status: number | null, };
 /**
  * A call as the window shows it.
  */
-export type PhoneCall = { id: string, account_id: string, direction: CallDirection, phase: CallPhase, remote_number: string, remote_name: string | null, customer_id: string | null, customer_name: string | null, open_tickets: Array<TicketRef>, 
+export type PhoneCall = { id: string, account_id: string, direction: CallDirection, phase: CallPhase, remote_number: string, remote_name: string | null, 
+/**
+ * The web page a website caller calls from (their chat widget's page).
+ */
+page: string | null, customer_id: string | null, customer_name: string | null, open_tickets: Array<TicketRef>, 
 /**
  * The hotline number dialled.
  */
@@ -320,6 +328,8 @@ export interface Backend {
   uiReady(): Promise<void>;
   /** Where sync with the server stands (also sent as the "sync" event). */
   syncStatus(): Promise<SyncStatus>;
+  /** The local writes the server refused (rolled back here), newest first. */
+  listRejections(): Promise<Array<RejectionView>>;
   /** Saves an email attachment from the server into the Downloads folder; returns the path. */
   downloadAttachment(sha256: string, name: string): Promise<string>;
   /** An attachment's bytes from the server, base64-encoded (inline pictures of an email's HTML). */
@@ -364,7 +374,7 @@ export interface PhoneCommands {
 export type InvokeFn = <T>(cmd: string, args?: Record<string, unknown>) => Promise<T>;
 
 /** Every command's name, as `invoke` sends it. */
-export const COMMAND_NAMES = ["app_info", "store_stats", "list_queues", "list_operators", "me", "set_agent_state", "list_tickets", "list_tags", "get_ticket", "reply_ticket", "set_ticket_status", "assign_ticket", "set_ticket_tags", "get_customer", "search", "ui_ready", "sync_status", "download_attachment", "attachment_data", "upload_attachment", "chat_typing", "phone_snapshot", "phone_dial", "phone_answer", "phone_reject", "phone_hangup", "phone_hold", "phone_mute", "phone_dtmf", "phone_transfer", "phone_complete_transfer", "phone_conference", "phone_recording", "phone_set_note", "phone_wrap_up", "list_dispositions", "call_history", "mark_calls_seen", "list_sip_accounts", "save_sip_account", "delete_sip_account", "sip_codecs", "audio_devices", "set_audio_devices"] as const;
+export const COMMAND_NAMES = ["app_info", "store_stats", "list_queues", "list_operators", "me", "set_agent_state", "list_tickets", "list_tags", "get_ticket", "reply_ticket", "set_ticket_status", "assign_ticket", "set_ticket_tags", "get_customer", "search", "ui_ready", "sync_status", "list_rejections", "download_attachment", "attachment_data", "upload_attachment", "chat_typing", "phone_snapshot", "phone_dial", "phone_answer", "phone_reject", "phone_hangup", "phone_hold", "phone_mute", "phone_dtmf", "phone_transfer", "phone_complete_transfer", "phone_conference", "phone_recording", "phone_set_note", "phone_wrap_up", "list_dispositions", "call_history", "mark_calls_seen", "list_sip_accounts", "save_sip_account", "delete_sip_account", "sip_codecs", "audio_devices", "set_audio_devices"] as const;
 
 /** The Backend over `invoke` (arguments in camelCase, as Tauri sends them). */
 export function createTauriBackend(invoke: InvokeFn): Backend {
@@ -386,6 +396,7 @@ export function createTauriBackend(invoke: InvokeFn): Backend {
     search: (query, limit) => invoke("search", { query, limit }),
     uiReady: () => invoke("ui_ready"),
     syncStatus: () => invoke("sync_status"),
+    listRejections: () => invoke("list_rejections"),
     downloadAttachment: (sha256, name) => invoke("download_attachment", { sha256, name }),
     attachmentData: (sha256) => invoke("attachment_data", { sha256 }),
     uploadAttachment: (name, mime, dataBase64) => invoke("upload_attachment", { name, mime, dataBase64 }),

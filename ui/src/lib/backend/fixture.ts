@@ -411,6 +411,7 @@ export function fixtureBackend(options: FixtureOptions = {}): FixtureBackend {
       throw fail("unavailable", "attachments download from the server, and the demo has none");
     },
     syncStatus: async () => ({ connection: "local_only", unsent: 0, first_sync: null, last_rejection: null, problem: null, revision: 0 }),
+    listRejections: async () => [],
     phoneBook: () => customers.map((c) => ({ id: c.id, name: c.name, phone: c.phone })),
     phoneSetsState: (state: AgentState) => {
       if (me.state !== state) me = { ...me, state, state_since: clock() };

@@ -172,7 +172,7 @@ export function fixturePhone(options: FixturePhoneOptions): FixturePhone {
 
   const newCall = (fields: Partial<PhoneCall> & Pick<PhoneCall, "direction" | "phase" | "remote_number">): PhoneCall => {
     const call: PhoneCall = {
-      id: `call-${++seq}`, account_id: firstAccount()?.id ?? accounts[0]?.id ?? "acc-1", remote_name: null, customer_id: null, customer_name: null, open_tickets: [],
+      id: `call-${++seq}`, account_id: firstAccount()?.id ?? accounts[0]?.id ?? "acc-1", remote_name: null, page: null, customer_id: null, customer_name: null, open_tickets: [],
       line: null, queue_name: null, started_at: now(), answered_at: null, muted: false, recording: "off", quality: null, consult_for: null,
       conferenced_with: null, note: "", transfer: null, ...fields,
     };

@@ -4,6 +4,7 @@
 // after a moment, `?incoming=unknown` from an unknown number).
 import { createPhoneCommands, type InvokeFn, type PhoneCommands, type UiError } from "../backend/bindings";
 import { loadFixture } from "../backend";
+import { bridgeHeaders } from "../backend/http";
 import { PHONE_EVENT, type PhoneBackend, type PhoneSnapshot } from "./contract";
 
 type Commands = PhoneCommands;
@@ -31,7 +32,7 @@ function tauriPhone(): PhoneBackend {
 /** Over HTTP: the same commands as POSTs; changes by polling (only a changed snapshot is reported). */
 export function createHttpPhone(base = "", pollMs = 500): PhoneBackend {
   const invoke: InvokeFn = async <T>(cmd: string, args?: Record<string, unknown>): Promise<T> => {
-    const response = await fetch(`${base}/invoke/${cmd}`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(args ?? {}) });
+    const response = await fetch(`${base}/invoke/${cmd}`, { method: "POST", headers: bridgeHeaders(), body: JSON.stringify(args ?? {}) });
     const body: unknown = await response.json();
     if (!response.ok) throw body as UiError;
     return body as T;

@@ -1,0 +1,80 @@
+//! TLS on the desk's hop to the server: okno-server serves HTTPS and WSS with a self-signed
+//! certificate it makes (`--tls-self-signed`); a headless desk provisioned with `https://` and
+//! that certificate as its `ca_file` signs in, pulls and keeps its live socket; a desk without
+//! it refuses the server's certificate, says so, and sends nothing.
+
+use std::process::{Command, Stdio};
+
+use anyhow::Result;
+use okno_e2e::server::{invoke, seeded_demo, server_binary, start_server, wait};
+use okno_e2e::{BRIDGE_TOKEN, Killed, app_binary, free_port};
+use serde_json::{Value, json};
+
+const PASSWORD: &str = "e2e-tls-password";
+
+fn desk(
+    app: &std::path::Path,
+    dir: &std::path::Path,
+    port: u16,
+    ca: Option<&std::path::Path>,
+) -> Result<(Killed, u16)> {
+    std::fs::create_dir_all(dir)?;
+    let mut provision = format!(
+        "server_url = \"https://127.0.0.1:{port}\"\n[server]\noperator = \"anna\"\npassword_env = \"OKNO_E2E_PASSWORD\"\n"
+    );
+    if let Some(ca) = ca {
+        provision.push_str(&format!("ca_file = \"{}\"\n", ca.display()));
+    }
+    let file = dir.join("provision.toml");
+    std::fs::write(&file, provision)?;
+    let http = free_port()?;
+    let child = Command::new(app)
+        .args(["--data-dir", &dir.display().to_string(), "--provision", &file.display().to_string()])
+        .args(["--serve-http", &format!("127.0.0.1:{http}")])
+        .env("OKNO_BRIDGE_TOKEN", BRIDGE_TOKEN)
+        .env("OKNO_E2E_PASSWORD", PASSWORD)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()?;
+    Ok((Killed(child), http))
+}
+
+fn status(http: u16) -> Value {
+    invoke(http, "sync_status", json!({})).unwrap_or(Value::Null)
+}
+
+#[test]
+#[ignore = "needs PostgreSQL and the built app and server: run through `cargo xtask test`"]
+fn a_desk_syncs_over_tls_and_refuses_a_certificate_it_does_not_trust() -> Result<()> {
+    let (app, server) = (app_binary()?, server_binary()?);
+    let db = seeded_demo(&server, 3, PASSWORD)?;
+    let work = tempfile::tempdir()?;
+    let port = free_port()?;
+    let certs = work.path().join("certs");
+    let certs_arg = certs.display().to_string();
+    let log = work.path().join("server.log");
+    let _server = start_server(&server, &db, port, &log, &["--tls-self-signed", &certs_arg], &[])?;
+    let cert = certs.join("okno-server.crt");
+    let key = std::fs::metadata(certs.join("okno-server.key"))?;
+    #[cfg(unix)]
+    assert_eq!(std::os::unix::fs::PermissionsExt::mode(&key.permissions()) & 0o077, 0, "the key is its owner's only");
+
+    // Trusting the server's certificate: online, the tickets pulled.
+    let (_trusting, http) = desk(&app, &work.path().join("trusting"), port, Some(&cert))?;
+    wait("the trusting desk online over TLS", || Ok(status(http)["connection"] == "online"))?;
+    wait("tickets pulled over TLS", || {
+        Ok(invoke(http, "store_stats", json!({})).is_ok_and(|stats| stats["tickets"].as_u64() > Some(0)))
+    })?;
+
+    // Without it: never online, and the problem names the certificate.
+    let (_doubting, http) = desk(&app, &work.path().join("doubting"), port, None)?;
+    let mut problem = String::new();
+    wait("the doubting desk's problem", || {
+        problem = status(http)["problem"].as_str().unwrap_or_default().to_owned();
+        Ok(!problem.is_empty())
+    })?;
+    assert!(problem.to_lowercase().contains("certificate"), "the window says why: {problem}");
+    assert_ne!(status(http)["connection"], "online");
+    eprintln!("refused: {problem}");
+    Ok(())
+}
