@@ -423,7 +423,8 @@ impl Auth {
         let Ok(password) = std::env::var(var) else {
             return Err(AuthError::Refused(format!("the environment variable {var} (the server password) is not set")));
         };
-        let body = serde_json::json!({ "name": self.config.operator, "password": password });
+        // The desk's own clock goes into the server's audit log beside the server's.
+        let body = serde_json::json!({ "name": self.config.operator, "password": password, "client_at": now_ms() });
         self.token_request(okno_sync::LOGIN_PATH, &body).await
     }
 

@@ -163,6 +163,16 @@ impl Gateway {
         engine_config.password = config.password.clone();
         engine_config.codecs = engine::parse_codecs(&config.codecs)?;
         engine_config.user_agent = format!("okno-gateway/{}", env!("CARGO_PKG_VERSION"));
+        // The desk may transfer a visitor within the center (REFER), not send the gateway to
+        // dial out anywhere: the target's host and the registrar's are the allowed ones.
+        let mut refer_hosts = vec![];
+        if let Uri::Sip(sip) = &config.target {
+            refer_hosts.push(sip.host.to_string());
+        }
+        if let Some(registrar) = config.registrar {
+            refer_hosts.push(registrar.ip().to_string());
+        }
+        engine_config.refer_hosts = Some(refer_hosts);
         let calls = Arc::new(Mutex::new(Calls::default()));
         let (events_tx, mut events) = mpsc::unbounded_channel();
         let media = bridge::EngineAudio::new(calls_audio(&calls));

@@ -24,7 +24,9 @@ okno-phone — headless Okno softphone (SIP over UDP)
 OPTIONS:
     --listen udp:IP:PORT        where to listen (default udp:127.0.0.1:5070)
     --account sip:USER@DOMAIN   our address of record
-    --registrar HOST:PORT       register there (and send calls through it)
+    --registrar HOST:PORT       register there (and send calls through it); calls are then taken
+                                only from it unless --accept-direct-calls
+    --accept-direct-calls       with --registrar, also take calls sent straight to our port
     --password-env VAR          read the SIP password from environment variable VAR
     --auto-answer               answer incoming calls
     --answer-after-ms N         ring N ms before answering (default 0)
@@ -66,6 +68,7 @@ struct Args {
     transfer_after: Duration,
     rtp_port: u16,
     srtp: sdp::SrtpPolicy,
+    accept_direct_calls: bool,
 }
 
 fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Args> {
@@ -89,6 +92,7 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Args> {
         transfer_after: Duration::from_secs(1),
         rtp_port: 0,
         srtp: sdp::SrtpPolicy::Off,
+        accept_direct_calls: false,
     };
     while let Some(flag) = it.next() {
         let mut value = || it.next().with_context(|| format!("{flag} needs a value"));
@@ -131,6 +135,7 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Args> {
                 }
             }
             "--srtp" => a.srtp = value()?.parse().context("--srtp is off, offer or require")?,
+            "--accept-direct-calls" => a.accept_direct_calls = true,
             "--rtp-port" => a.rtp_port = value()?.parse().context("--rtp-port needs a port number")?,
             "-h" | "--help" => {
                 println!("{USAGE}");
@@ -354,6 +359,7 @@ fn engine_config(args: &Args) -> Result<EngineConfig> {
     let mut config = EngineConfig::new(args.listen);
     config.account = args.account.clone();
     config.registrar = args.registrar;
+    config.calls_only_from_registrar = !args.accept_direct_calls;
     config.codecs = args.codecs.clone();
     config.rtp_port = args.rtp_port;
     config.srtp = args.srtp;

@@ -5,7 +5,9 @@
 //! the headless phone and the window.
 //!
 //! Symmetric RTP (RFC 4961): when the peer's packets come from another address than its SDP
-//! said (a NAT), we answer to where they come from.
+//! said (a NAT), we answer to where they come from. The first valid packet fixes that address;
+//! from then on RTP from anywhere else is dropped (counted, logged once), so a third party who
+//! learns the port cannot speak into the call.
 //!
 //! SRTP (SDES keys): [`Srtp`] protects what the session sends and unprotects what arrives
 //! before the session sees it; a packet that fails authentication is dropped like any other
@@ -297,6 +299,7 @@ pub fn start(
             remote_rtp: plan.remote_rtp,
             remote_rtcp: plan.remote_rtcp,
             latched: false,
+            foreign: 0,
             session,
             source,
             sink,
@@ -317,6 +320,8 @@ struct Driver {
     remote_rtp: SocketAddr,
     remote_rtcp: SocketAddr,
     latched: bool,
+    /// Datagrams dropped for coming from somewhere other than the latched peer.
+    foreign: u64,
     session: MediaSession,
     source: Box<dyn AudioSource>,
     sink: Box<dyn AudioSink>,
@@ -370,6 +375,16 @@ impl Driver {
     }
 
     fn datagram(&mut self, from: SocketAddr, bytes: &[u8], rtcp: bool) {
+        // Once latched, only the peer's address speaks: RTP from its exact address, RTCP from
+        // its IP (RTCP may come from the RTP port or the next one).
+        let stranger = if rtcp { from.ip() != self.remote_rtp.ip() } else { from != self.remote_rtp };
+        if self.latched && stranger {
+            self.foreign += 1;
+            if self.foreign == 1 {
+                tracing::warn!(%from, peer = %self.remote_rtp, "dropping media from a third address");
+            }
+            return;
+        }
         let opened;
         let bytes = match self.srtp.as_mut() {
             None => bytes,

@@ -36,8 +36,13 @@ struct Phone {
 
 impl Phone {
     async fn start(name: &'static str) -> Phone {
+        Phone::start_with(name, |_| {}).await
+    }
+
+    async fn start_with(name: &'static str, configure: impl FnOnce(&mut EngineConfig)) -> Phone {
         let (tx, events) = mpsc::unbounded_channel();
-        let config = EngineConfig::new("127.0.0.1:0".parse().unwrap());
+        let mut config = EngineConfig::new("127.0.0.1:0".parse().unwrap());
+        configure(&mut config);
         let (handle, task) = engine::spawn(config, Box::new(SilentMedia), tx).await.expect("engine starts");
         assert_ne!(handle.local_addr().port(), 0, "the real port is known");
         Phone { name, handle, task: Some(task), events, seen: Vec::new() }
@@ -257,6 +262,117 @@ async fn hanging_up_before_the_answer_cancels() {
         !a_seen.iter().any(|e| matches!(e, PhoneEvent::Rejected { .. })),
         "a cancel is not a rejection: {a_seen:#?}"
     );
+    b.stop().await;
+}
+
+#[tokio::test]
+async fn a_spoofed_bye_with_the_right_call_id_but_not_the_dialog_s_tags_is_refused() {
+    let mut a = Phone::start("alice").await;
+    let mut b = Phone::start("bob").await;
+    let id = dial(&mut a, &mut b).await;
+    answer(&mut a, &mut b, &id).await;
+    // Someone who sniffed the Call-ID (not the tags) tries to hang up bob's call.
+    let spoofer = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let here = spoofer.local_addr().unwrap();
+    let bye = format!(
+        "BYE {} SIP/2.0\r\nVia: SIP/2.0/UDP {here};branch=z9hG4bKspoof1\r\nMax-Forwards: 70\r\n\
+         From: <sip:alice@{here}>;tag=forged\r\nTo: <{}>;tag=guessed\r\nCall-ID: {id}\r\nCSeq: 9 BYE\r\n\
+         Content-Length: 0\r\n\r\n",
+        b.uri(),
+        b.uri()
+    );
+    spoofer.send_to(bye.as_bytes(), b.handle.local_addr()).await.unwrap();
+    let mut buf = vec![0u8; 4096];
+    let (n, _) = timeout(WAIT, spoofer.recv_from(&mut buf)).await.expect("an answer").unwrap();
+    let answer_line = String::from_utf8_lossy(&buf[..n]).lines().next().unwrap_or_default().to_owned();
+    assert!(answer_line.starts_with("SIP/2.0 481 "), "the spoofed BYE is refused: {answer_line}");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    while let Ok(e) = b.events.try_recv() {
+        b.seen.push(e);
+    }
+    assert!(!b.seen.iter().any(|e| matches!(e, PhoneEvent::Ended { .. })), "bob's call goes on: {:#?}", b.seen);
+    // The real BYE still ends it.
+    a.send(PhoneCommand::Hangup { call_id: id.clone() });
+    let (cause, answered, _) = b.ended(&id).await;
+    assert_eq!((cause.as_str(), answered), ("remote_bye", true));
+    a.stop().await;
+    b.stop().await;
+}
+
+#[tokio::test]
+async fn a_phone_behind_a_registrar_refuses_calls_that_bypass_it() {
+    let mut a = Phone::start("alice").await;
+    // Bob's registrar (which never answers here): his calls must come from there.
+    let registrar = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let mut b = Phone::start_with("bob", |c| c.registrar = Some(registrar.local_addr().unwrap())).await;
+    a.send(PhoneCommand::Dial { to: b.uri(), display_name: None, call_info: Vec::new() });
+    let status = a
+        .wait_for("rejected", |e| match e {
+            PhoneEvent::Rejected { status, .. } => Some(*status),
+            _ => None,
+        })
+        .await;
+    assert_eq!(status, 403, "a call straight to bob's port is refused");
+    while let Ok(e) = b.events.try_recv() {
+        b.seen.push(e);
+    }
+    assert!(!b.seen.iter().any(|e| matches!(e, PhoneEvent::Incoming { .. })), "bob's desk never rang");
+    // The same desk with direct calls allowed (a lab without a PBX) rings.
+    let mut c = Phone::start_with("carol", |c| {
+        c.registrar = Some(registrar.local_addr().unwrap());
+        c.calls_only_from_registrar = false;
+    })
+    .await;
+    a.send(PhoneCommand::Dial { to: c.uri(), display_name: None, call_info: Vec::new() });
+    c.wait_for("incoming", |e| matches!(e, PhoneEvent::Incoming { .. }).then_some(())).await;
+    a.stop().await;
+    b.stop().await;
+    c.stop().await;
+}
+
+#[tokio::test]
+async fn a_refer_to_a_host_outside_the_allowed_ones_is_refused_and_the_call_stays() {
+    // The desk's side only follows transfers within its PBX; this "customer" asks it to dial
+    // somewhere else.
+    let mut caller = Phone::start("caller").await;
+    let mut desk = Phone::start_with("desk", |c| c.refer_hosts = Some(vec!["pbx.example".into()])).await;
+    let elsewhere = Phone::start("elsewhere").await;
+    let id = dial(&mut caller, &mut desk).await;
+    answer(&mut caller, &mut desk, &id).await;
+    caller.send(PhoneCommand::Transfer { call_id: id.clone(), to: elsewhere.uri() });
+    let status = caller
+        .wait_for("the transfer refused", |e| match e {
+            PhoneEvent::TransferFailed { status, .. } => Some(*status),
+            _ => None,
+        })
+        .await;
+    assert_eq!(status, Some(403));
+    while let Ok(e) = desk.events.try_recv() {
+        desk.seen.push(e);
+    }
+    assert!(!desk.seen.iter().any(|e| matches!(e, PhoneEvent::Referred { .. })), "the desk placed no call");
+    caller.send(PhoneCommand::Hangup { call_id: id.clone() });
+    let (cause, answered, _) = desk.ended(&id).await;
+    assert_eq!((cause.as_str(), answered), ("remote_bye", true), "the call went on until hung up");
+    caller.stop().await;
+    desk.stop().await;
+    elsewhere.stop().await;
+}
+
+#[tokio::test]
+async fn calls_beyond_the_cap_are_answered_busy() {
+    let mut a = Phone::start("alice").await;
+    let mut b = Phone::start_with("bob", |c| c.max_calls = 1).await;
+    let first = dial(&mut a, &mut b).await;
+    a.send(PhoneCommand::Dial { to: b.uri(), display_name: None, call_info: Vec::new() });
+    let status = a
+        .wait_for("the second call refused", |e| match e {
+            PhoneEvent::Rejected { call_id, status } if *call_id != first => Some(*status),
+            _ => None,
+        })
+        .await;
+    assert_eq!(status, 486);
+    a.stop().await;
     b.stop().await;
 }
 

@@ -108,3 +108,66 @@ fn bad_media_options_are_refused_with_a_reason() {
         assert!(err.contains(reason), "{args:?}: {err}");
     }
 }
+
+/// A third party who learns a call's RTP port sends it a loud 3 kHz tone from another address
+/// while the caller is silent: the callee's recording stays silent, and the call goes on.
+#[test]
+fn rtp_from_a_third_address_is_not_heard() {
+    use std::io::BufRead;
+    let dir = std::env::temp_dir().join(format!("okno-media-inject-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let (a_port, b_port) = (free_udp_port(), free_udp_port());
+    let mut b = Command::new(env!("CARGO_BIN_EXE_okno-phone"));
+    b.args(["--listen", &format!("udp:127.0.0.1:{b_port}"), "--codecs", "pcmu", "--json-events"])
+        .args(["--auto-answer", "--exit-after-calls", "1", "--record"])
+        .arg(dir.join("bob.wav"))
+        .stdout(Stdio::piped());
+    let mut b = Killed(b.spawn().unwrap());
+    let lines = std::io::BufReader::new(b.0.stdout.take().unwrap()).lines();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in lines.map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    // Alice calls and says nothing for 3 s.
+    let mut a = Command::new(env!("CARGO_BIN_EXE_okno-phone"));
+    a.args(["--listen", &format!("udp:127.0.0.1:{a_port}"), "--codecs", "pcmu", "--hangup-after-ms", "3000"])
+        .arg("--call")
+        .arg(format!("sip:bob@127.0.0.1:{b_port}"))
+        .stdout(Stdio::null());
+    let a = Killed(a.spawn().unwrap());
+    let media: serde_json::Value = rx
+        .iter()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(&l).ok())
+        .find(|e| e["event"] == "media")
+        .expect("bob's media event");
+    let port = media["local_port"].as_u64().unwrap() as u16;
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    // 50 packets of a full-scale 3 kHz tone in PCMU, from an address the call never saw.
+    let attacker = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    for n in 0..50u16 {
+        let mut packet = vec![0x80, 0x00];
+        packet.extend_from_slice(&(1000 + n).to_be_bytes());
+        packet.extend_from_slice(&(160 * u32::from(n)).to_be_bytes());
+        packet.extend_from_slice(&0x0BAD_F00Du32.to_be_bytes());
+        for i in 0..160u32 {
+            let x = (std::f64::consts::TAU * 3000.0 * f64::from(160 * u32::from(n) + i) / 8000.0).sin();
+            packet.push(okno_media::g711::ulaw_encode((x * 30_000.0) as i16));
+        }
+        attacker.send_to(&packet, ("127.0.0.1", port)).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let rest: Vec<String> = rx.iter().collect();
+    drop(a);
+    let ended =
+        rest.iter().filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok()).find(|e| e["event"] == "ended");
+    let ended = ended.expect("bob's call ended");
+    assert_eq!(ended["cause"], "remote_bye", "the call went on to alice's hang-up: {ended}");
+    let heard = read_wav_at_8k(&dir.join("bob.wav"));
+    let loudest = heard.iter().map(|s| s.unsigned_abs()).max().unwrap_or(0);
+    assert!(loudest < 100, "bob heard the third party: peak {loudest}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -119,7 +119,7 @@ async fn run() -> anyhow::Result<()> {
     let token = okno_server::auth::issue_tokens(&pool, caller).await?.access_token;
 
     let common::BenchServer { mut child, port, base, pid } = common::BenchServer::start(&db.url).await?;
-    let http = reqwest::Client::new();
+    let http = common::http_client();
     let rss_before = rss_kib(pid);
     let mut visitors = Vec::with_capacity(visitors_n);
     for _ in 0..visitors_n {

@@ -87,7 +87,7 @@ async fn run() -> anyhow::Result<()> {
     let writer = tokens.pop().expect("one more token than sockets");
 
     let common::BenchServer { mut child, port, base, pid } = common::BenchServer::start(&db.url).await?;
-    let http = reqwest::Client::new();
+    let http = common::http_client();
     let rss_before = rss_kib(pid);
 
     // Connect every socket; all read continuously, socket 0 (desktop B) reports its pokes.

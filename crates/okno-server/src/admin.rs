@@ -81,6 +81,8 @@ pub async fn set_disabled(pool: &PgPool, name: &str, disabled: bool) -> anyhow::
         crate::auth::end_sessions(pool, crate::auth::SessionsOf::Operator(&id)).await?;
     }
     tracing::info!(operator = %id, disabled, "account state changed by an admin");
+    let action = if disabled { crate::audit::Action::AccountDisabled } else { crate::audit::Action::AccountEnabled };
+    crate::audit::record(pool, admin_entry(action, name, serde_json::json!({ "operator": id }))).await?;
     Ok(true)
 }
 
@@ -91,7 +93,15 @@ pub async fn revoke_sessions(pool: &PgPool, name: &str) -> anyhow::Result<Option
     let Some(id) = id else { return Ok(None) };
     let ended = crate::auth::end_sessions(pool, crate::auth::SessionsOf::Operator(&id)).await?;
     tracing::info!(operator = %id, tokens = ended, "sessions revoked by an admin");
+    let detail = serde_json::json!({ "operator": id, "tokens": ended });
+    crate::audit::record(pool, admin_entry(crate::audit::Action::SessionsRevoked, name, detail)).await?;
     Ok(Some(ended))
+}
+
+/// An entry for the admin command line (no signed-in actor: whoever runs `okno-server` on the
+/// server's machine).
+fn admin_entry<'a>(action: crate::audit::Action, name: &'a str, detail: serde_json::Value) -> crate::audit::Entry<'a> {
+    crate::audit::Entry { action, actor: None, subject: Some(name), address: None, client_at: None, detail }
 }
 
 pub async fn grant_queue(pool: &PgPool, operator_id: &str, queue_id: &str) -> anyhow::Result<()> {

@@ -24,9 +24,9 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use sqlx::PgPool;
 
-use crate::AppState;
 use crate::error::AppError;
 use crate::metrics::inc;
+use crate::{AppState, audit};
 
 pub const ACCESS_TTL: Duration = Duration::from_secs(15 * 60);
 pub const REFRESH_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
@@ -65,6 +65,9 @@ impl Caller {
 pub struct LoginRequest {
     pub name: String,
     pub password: String,
+    /// The client's clock (ms since the epoch), for the audit log.
+    #[serde(default)]
+    pub client_at: Option<i64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -205,12 +208,36 @@ pub(crate) async fn login(
             inc(&state.metrics.logins_ok);
             let caller = Caller { id, name, role: parse_role(&role)?, session_id: None };
             tracing::info!(operator = %caller.id, ?address, "signed in");
+            let entry = audit::Entry {
+                action: audit::Action::SignIn,
+                actor: Some(&caller.id),
+                subject: Some(&caller.name),
+                address: address.map(|a| a.to_string()),
+                client_at: req.client_at,
+                detail: serde_json::json!({ "role": caller.role.as_str() }),
+            };
+            audit::record_or_log(&state.pool, entry).await;
             Ok(Json(issue_tokens(&state.pool, caller).await?))
         }
         _ => {
             state.limiter.record_failure(&req.name, address, now);
             inc(&state.metrics.logins_failed);
             tracing::info!(?address, "sign-in failed");
+            let why = match &row {
+                None => "unknown name",
+                Some((.., true)) => "account disabled",
+                Some((_, _, _, None, _)) => "no password set",
+                Some(_) => "wrong password",
+            };
+            let entry = audit::Entry {
+                action: audit::Action::SignInFailed,
+                actor: None,
+                subject: Some(&req.name),
+                address: address.map(|a| a.to_string()),
+                client_at: req.client_at,
+                detail: serde_json::json!({ "why": why }),
+            };
+            audit::record_or_log(&state.pool, entry).await;
             Err(AppError::Unauthorized)
         }
     }
@@ -248,6 +275,15 @@ pub(crate) async fn logout(State(state): State<AppState>, caller: Caller) -> Res
         end_sessions(&state.pool, SessionsOf::Session(session)).await?;
     }
     tracing::info!(operator = %caller.id, "signed out");
+    let entry = audit::Entry {
+        action: audit::Action::SignOut,
+        actor: Some(&caller.id),
+        subject: Some(&caller.name),
+        address: None,
+        client_at: None,
+        detail: serde_json::json!({}),
+    };
+    audit::record_or_log(&state.pool, entry).await;
     Ok(axum::http::StatusCode::NO_CONTENT)
 }
 

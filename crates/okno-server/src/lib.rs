@@ -10,6 +10,7 @@
 //! Invariant: a contractor's pull never contains a clear phone number or email address.
 
 pub mod admin;
+pub mod audit;
 pub mod auth;
 pub mod changelog;
 pub mod chat;

@@ -15,7 +15,9 @@ const USAGE: &str = "usage: okno-server [--listen ADDR:PORT] [--log-format text|
        okno-server seed --demo [--tickets N] [--password NAME=PASSWORD]...
                         fill an empty database: queues, operators anna and boris and team lead lena (passwords printed), tickets
        okno-server account disable|enable|revoke NAME
-                        disable an account (its sessions end at once), enable it again, or end its sessions";
+                        disable an account (its sessions end at once), enable it again, or end its sessions
+       okno-server audit verify
+                        check the audit log's hash chain: exit 1 and name the first entry edited or after a removal";
 
 #[tokio::main]
 async fn main() -> Result<()> {
@@ -25,6 +27,22 @@ async fn main() -> Result<()> {
         args.next();
         init_logging(log_format.as_deref())?;
         return seed(args.collect()).await;
+    }
+    if args.peek().map(String::as_str) == Some("audit") {
+        args.next();
+        init_logging(log_format.as_deref())?;
+        if args.next().as_deref() != Some("verify") {
+            bail!("{USAGE}");
+        }
+        let database_url = std::env::var("DATABASE_URL").context("DATABASE_URL is not set")?;
+        let state = okno_server::AppState::connect(&okno_server::Config::new(database_url)).await?;
+        let verified = okno_server::audit::verify(&state.pool).await?;
+        println!("{} entries, head {}", verified.entries, verified.head);
+        if let Some(id) = verified.first_broken {
+            bail!("the audit log does not hold from entry {id} on: edited, or an entry before it removed");
+        }
+        println!("the chain holds");
+        return Ok(());
     }
     if args.peek().map(String::as_str) == Some("account") {
         args.next();

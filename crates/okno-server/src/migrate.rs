@@ -16,6 +16,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (4, "email", include_str!("../migrations/0004_email.sql")),
     (5, "chat", include_str!("../migrations/0005_chat.sql")),
     (6, "security", include_str!("../migrations/0006_security.sql")),
+    (7, "audit", include_str!("../migrations/0007_audit.sql")),
 ];
 
 /// An arbitrary constant identifying "Okno schema migrations" among advisory locks.

@@ -26,6 +26,14 @@ pub const MAX_HANDSHAKES: usize = 256;
 /// A handshake not finished in this time is dropped.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Makes ring the process's default rustls provider. The workspace's reqwest is built with TLS
+/// but no provider of its own (the desk brings its own configuration), so any other process that
+/// builds a reqwest client (okno-sim, the server's tests and benches) calls this first;
+/// calling it again does nothing.
+pub fn install_provider() {
+    let _ = tokio_rustls::rustls::crypto::ring::default_provider().install_default();
+}
+
 /// The rustls configuration for a PEM certificate chain and its private key.
 pub fn server_config(cert_pem: &[u8], key_pem: &[u8]) -> anyhow::Result<Arc<ServerConfig>> {
     let chain: Vec<CertificateDer<'static>> =

@@ -170,3 +170,58 @@ async fn a_live_socket_closes_when_its_session_ends() {
     .expect("a close frame");
     assert_eq!(u16::from(closed.code), 1008, "{closed:?}");
 }
+
+#[tokio::test]
+async fn sign_ins_and_account_changes_are_audited_and_tampering_is_found() {
+    let h = Harness::new().await;
+    set_password(&h, "anna").await;
+    let mut request = Request::post(LOGIN_PATH)
+        .header("content-type", "application/json")
+        .body(Body::from(
+            json!({ "name": "anna", "password": PASSWORD, "client_at": 1_765_000_000_000i64 }).to_string(),
+        ))
+        .unwrap();
+    request.extensions_mut().insert(ConnectInfo(SocketAddr::from(([10, 0, 9, 1], 40_000))));
+    assert_eq!(h.app.clone().oneshot(request).await.unwrap().status(), StatusCode::OK);
+    assert_eq!(login_from(&h, [10, 0, 9, 2], "anna", "guess").await.0, StatusCode::UNAUTHORIZED);
+    assert!(admin::set_disabled(&h.pool, "boris", true).await.unwrap());
+    admin::revoke_sessions(&h.pool, "anna").await.unwrap();
+
+    /// action, subject, address, client_at, detail
+    type AuditRow = (String, Option<String>, Option<String>, Option<i64>, String);
+    let rows: Vec<AuditRow> =
+        sqlx::query_as("SELECT action, subject, address, client_at, detail FROM audit_log ORDER BY id")
+            .fetch_all(&h.pool)
+            .await
+            .unwrap();
+    let actions: Vec<&str> = rows.iter().map(|r| r.0.as_str()).collect();
+    assert_eq!(actions, ["sign_in", "sign_in_failed", "account_disabled", "sessions_revoked"]);
+    assert_eq!(rows[0].2.as_deref(), Some("10.0.9.1"), "the client's address");
+    assert_eq!(rows[0].3, Some(1_765_000_000_000), "the client's clock beside the server's");
+    assert!(rows[1].4.contains("wrong password"), "{:?}", rows[1]);
+    let verified = okno_server::audit::verify(&h.pool).await.unwrap();
+    assert_eq!((verified.entries, verified.first_broken), (4, None));
+
+    // Someone edits the failed sign-in away, then removes the disabling.
+    sqlx::query("UPDATE audit_log SET subject = 'nobody' WHERE action = 'sign_in_failed'")
+        .execute(&h.pool)
+        .await
+        .unwrap();
+    let edited = okno_server::audit::verify(&h.pool).await.unwrap();
+    let failed_id: i64 = sqlx::query_scalar("SELECT id FROM audit_log WHERE action = 'sign_in_failed'")
+        .fetch_one(&h.pool)
+        .await
+        .unwrap();
+    assert_eq!(edited.first_broken, Some(failed_id), "the edited entry is found");
+    sqlx::query("UPDATE audit_log SET subject = 'anna' WHERE action = 'sign_in_failed'")
+        .execute(&h.pool)
+        .await
+        .unwrap();
+    assert_eq!(okno_server::audit::verify(&h.pool).await.unwrap().first_broken, None, "put back, it holds again");
+    sqlx::query("DELETE FROM audit_log WHERE action = 'account_disabled'").execute(&h.pool).await.unwrap();
+    let revoked_id: i64 = sqlx::query_scalar("SELECT id FROM audit_log WHERE action = 'sessions_revoked'")
+        .fetch_one(&h.pool)
+        .await
+        .unwrap();
+    assert_eq!(okno_server::audit::verify(&h.pool).await.unwrap().first_broken, Some(revoked_id), "a removal is found");
+}

@@ -313,7 +313,7 @@ async fn bad_input_is_refused_and_disturbs_no_one() {
 
     // Files: a refused type, a page posing as a picture, and someone else's file.
     let calm_welcome = calm_hello["token"].as_str().unwrap().to_owned();
-    let http = reqwest::Client::new();
+    let http = common::http_client();
     let files = format!("http://{}/v1/widget/shop/files?name=a.png", server.addr);
     let upload = |token: String, mime: &'static str, body: Vec<u8>| {
         http.post(&files).header("x-okno-visitor", token).header("content-type", mime).body(body).send()

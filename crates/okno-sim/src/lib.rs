@@ -105,6 +105,7 @@ pub async fn run(opts: Options) -> anyhow::Result<Summary> {
         .await
         .context("cannot connect to the server's PostgreSQL (--database-url / DATABASE_URL)")?;
     okno_server::migrate::migrate(&pool).await?;
+    okno_server::tls::install_provider();
     let http = reqwest::Client::builder().timeout(Duration::from_secs(5)).build()?;
 
     let mut spawned = Vec::new();

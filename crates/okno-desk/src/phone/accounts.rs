@@ -37,6 +37,9 @@ pub(super) fn engine_config(
         okno_sip::uri::Uri::parse(&format!("sip:{}@{}", account.user, account.domain)).map_err(|e| e.to_string())?,
     );
     config.registrar = Some(registrar);
+    // A peer's REFER may move the call only within the account's PBX (its domain or the
+    // registrar's address), never make the desk dial out elsewhere.
+    config.refer_hosts = Some(vec![account.domain.clone(), registrar.ip().to_string()]);
     config.password = password;
     if !account.codecs.is_empty() {
         config.codecs = engine::parse_codecs(&account.codecs.join(","))

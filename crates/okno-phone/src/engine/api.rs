@@ -45,6 +45,15 @@ pub struct EngineConfig {
     /// SRTP with SDES keys (RFC 4568): off, offered (falls back to RTP), or required (calls
     /// without it are refused with 488 or hung up). Keys are drawn per call from the OS RNG.
     pub srtp: sdp::SrtpPolicy,
+    /// With a registrar: take new calls only from its address (403 for others), so nobody on
+    /// the network can ring the desk around the PBX. On by default.
+    pub calls_only_from_registrar: bool,
+    /// Calls at once (incoming and outgoing); a new INVITE beyond it is answered 486 Busy
+    /// Here, so a flood of calls cannot take every RTP port and the desk's attention.
+    pub max_calls: usize,
+    /// Hosts a peer's REFER may send this phone to (`None`: any). A desk keeps transfers
+    /// inside its PBX, so a caller cannot make it dial out to a number of the caller's choosing.
+    pub refer_hosts: Option<Vec<String>>,
 }
 
 impl EngineConfig {
@@ -62,6 +71,9 @@ impl EngineConfig {
             register_expires: 300,
             user_agent: format!("okno-phone/{}", env!("CARGO_PKG_VERSION")),
             srtp: sdp::SrtpPolicy::Off,
+            calls_only_from_registrar: true,
+            max_calls: 16,
+            refer_hosts: None,
         }
     }
 }
@@ -72,6 +84,7 @@ impl fmt::Debug for EngineConfig {
             .field("listen", &self.listen)
             .field("account", &self.account.as_ref().map(ToString::to_string))
             .field("registrar", &self.registrar)
+            .field("calls_only_from_registrar", &self.calls_only_from_registrar)
             .field("password", &self.password.as_ref().map(|_| "***"))
             .field("codecs", &self.codecs.iter().map(|c| c.name.as_str()).collect::<Vec<_>>())
             .field("rtp_port", &self.rtp_port)

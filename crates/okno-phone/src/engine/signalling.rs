@@ -65,6 +65,23 @@ impl Engine {
         }
     }
 
+    /// The call an in-dialog request belongs to: its Call-ID names the call and its tags are the
+    /// dialog's (the To tag ours, the From tag the peer's; RFC 3261 §12.2.2). A BYE, REFER or
+    /// re-INVITE with the right Call-ID but other tags (sniffed, guessed) is answered 481 and
+    /// changes nothing.
+    pub(super) fn dialog_call(&self, req: &Request) -> Result<String, u16> {
+        let (Ok(id), Ok(from), Ok(to)) = (req.headers.call_id(), req.headers.from(), req.headers.to()) else {
+            return Err(400);
+        };
+        let Some(call) = self.calls.get(id) else { return Err(481) };
+        let theirs = call.remote.tag();
+        if to.tag() != call.local.tag() || (theirs.is_some() && from.tag() != theirs) {
+            tracing::warn!(call_id = id, "an in-dialog request with the wrong tags: refused");
+            return Err(481);
+        }
+        Ok(id.to_owned())
+    }
+
     pub(super) fn on_request(&mut self, now: Instant, key: TransactionKey, from: SocketAddr, req: Request) {
         let respond = |ua: &mut UserAgent, status: u16, tag: Option<&str>| {
             let _ = ua.send_response(now, &key, &Response::for_request(&req, status, tag));
@@ -83,10 +100,25 @@ impl Engine {
                         // or a fork), not a re-INVITE (RFC 3261 §8.2.2.2).
                         return respond(&mut self.ua, 482, None);
                     }
-                    return self.on_reinvite(now, &key, &call_id, &req);
+                    return match self.dialog_call(&req) {
+                        Ok(id) => self.on_reinvite(now, &key, &id, &req),
+                        Err(status) => respond(&mut self.ua, status, None),
+                    };
+                }
+                if let Some(only) = self.config.registrar.filter(|_| self.config.calls_only_from_registrar)
+                    && from != only
+                {
+                    // A call that did not come through the registrar/proxy: someone on the
+                    // network dialing the desk's port directly, around the PBX's rules.
+                    tracing::warn!(%from, registrar = %only, "refused a call that did not come through the registrar");
+                    return respond(&mut self.ua, 403, None);
                 }
                 if self.shutdown_by.is_some() {
                     return respond(&mut self.ua, 503, None);
+                }
+                if self.calls.len() >= self.config.max_calls {
+                    tracing::warn!(calls = self.calls.len(), "refused a call: the concurrent-call cap is reached");
+                    return respond(&mut self.ua, 486, None);
                 }
                 let replaces = match self.replaced_call(&req) {
                     Ok(r) => r,
@@ -164,17 +196,13 @@ impl Engine {
                     self.take_over(now, &call_id, &old, from_uri);
                 }
             }
-            Method::Bye => {
-                let Ok(id) = req.headers.call_id().map(str::to_owned) else {
-                    return respond(&mut self.ua, 400, None);
-                };
-                if self.calls.contains_key(&id) {
+            Method::Bye => match self.dialog_call(&req) {
+                Ok(id) => {
                     respond(&mut self.ua, 200, None);
                     self.end(&id, EndReason::RemoteBye);
-                } else {
-                    respond(&mut self.ua, 481, None);
                 }
-            }
+                Err(status) => respond(&mut self.ua, status, None),
+            },
             Method::Options => respond(&mut self.ua, 200, None),
             Method::Info => self.on_info(now, &key, &req),
             Method::Refer => self.on_refer(now, &key, &req),
@@ -188,10 +216,9 @@ impl Engine {
     /// `Signal=5`, or `application/dtmf` with the key alone), reported like RFC 4733 keys.
     /// Other INFO bodies are acknowledged and ignored.
     pub(super) fn on_info(&mut self, now: Instant, key: &TransactionKey, req: &Request) {
-        let status = match req.headers.call_id() {
-            Ok(id) if self.calls.contains_key(id) => 200,
-            Ok(_) => 481,
-            Err(_) => 400,
+        let status = match self.dialog_call(req) {
+            Ok(_) => 200,
+            Err(status) => status,
         };
         let _ = self.ua.send_response(now, key, &Response::for_request(req, status, None));
         if status != 200 {

@@ -144,7 +144,10 @@ impl Engine {
         let respond = |engine: &mut Engine, status: u16| {
             let _ = engine.ua.send_response(now, key, &Response::for_request(req, status, None));
         };
-        let Ok(id) = req.headers.call_id().map(str::to_owned) else { return respond(self, 400) };
+        let id = match self.dialog_call(req) {
+            Ok(id) => id,
+            Err(status) => return respond(self, status),
+        };
         let Some(call) = self.calls.get(&id) else { return respond(self, 481) };
         if call.answered.is_none() || call.bye.is_some() {
             return respond(self, 403);
@@ -156,6 +159,16 @@ impl Engine {
         };
         if self.shutdown_by.is_some() {
             return respond(self, 503);
+        }
+        if let Some(allowed) = &self.config.refer_hosts {
+            let host = match &target.uri {
+                Uri::Sip(sip) => sip.host.to_string(),
+                _ => String::new(),
+            };
+            if !allowed.iter().any(|a| a.eq_ignore_ascii_case(&host)) {
+                tracing::warn!(call_id = id, target = %target.uri, "refused a REFER to a host outside the allowed ones");
+                return respond(self, 403);
+            }
         }
         respond(self, 202);
         self.send_notify(now, &id, refer_seq, "100 Trying", false);
@@ -178,10 +191,10 @@ impl Engine {
         let respond = |engine: &mut Engine, status: u16| {
             let _ = engine.ua.send_response(now, key, &Response::for_request(req, status, None));
         };
-        let Ok(id) = req.headers.call_id().map(str::to_owned) else { return respond(self, 400) };
-        if !self.calls.contains_key(&id) {
-            return respond(self, 481);
-        }
+        let id = match self.dialog_call(req) {
+            Ok(id) => id,
+            Err(status) => return respond(self, status),
+        };
         let is_refer = req.headers.event().ok().flatten().is_some_and(|e| e.value.eq_ignore_ascii_case("refer"));
         if !is_refer {
             return respond(self, 489); // Bad Event: we subscribe to nothing else

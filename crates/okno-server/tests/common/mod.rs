@@ -270,11 +270,17 @@ impl BenchServer {
             .kill_on_drop(true)
             .spawn()?;
         let pid = child.id().unwrap_or(0);
-        let http = reqwest::Client::new();
+        let http = http_client();
         while !http.get(format!("{base}/healthz")).send().await.is_ok_and(|r| r.status().is_success()) {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
         Ok(BenchServer { child, port, base, pid })
     }
+}
+
+/// A reqwest client for tests and benches (see `okno_server::tls::install_provider`).
+pub fn http_client() -> reqwest::Client {
+    okno_server::tls::install_provider();
+    reqwest::Client::new()
 }
