@@ -42,6 +42,11 @@ impl Database {
         Ok(db)
     }
 
+    /// The database's name (for `CREATE DATABASE ... TEMPLATE`, a snapshot to restore).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
     pub fn url(&self) -> String {
         match self.admin.rsplit_once('/') {
             Some((base, _)) => format!("{base}/{}", self.name),

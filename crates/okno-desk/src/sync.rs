@@ -553,6 +553,7 @@ async fn run(service: Arc<SyncService>, store: Store, config: ServerConfig, secr
             _ = driver.store.outbox_written() => driver.feed_outbox().await,
             Some(event) = live_rx.recv() => match event {
                 Live::Up { version } => {
+                    driver.went_back_in_time(version).await;
                     driver.head = driver.head.max(version);
                     // Whatever backoff the engine is in, the server is back: start over from the store.
                     driver.restart().await;
@@ -582,6 +583,37 @@ struct Driver {
 }
 
 impl Driver {
+    /// A server whose changelog head is behind what this desk has pulled was restored from a
+    /// backup: everything it says now is older than this desk's cursor, and the sequences it
+    /// remembers for this client are behind the outbox's. The desk pulls everything again from
+    /// the server's state and sends its pending writes under a new client id, so they are
+    /// neither taken for duplicates nor stuck behind a gap. (Writes the server had acknowledged
+    /// before the restore are gone from it; the window says so.)
+    async fn went_back_in_time(&mut self, head: u64) {
+        let cursor = self.store.sync_cursor().await.unwrap_or(0);
+        if head >= cursor {
+            return;
+        }
+        tracing::warn!(head, cursor, "the server's changelog is behind this desk: it was restored from a backup");
+        let reset = async {
+            self.store.reset_sync_cursor().await?;
+            self.store.restart_client(&self.operator_id).await
+        };
+        match reset.await {
+            Ok(id) => {
+                self.client_id = id;
+                self.head = head;
+                self.service.update(|s| {
+                    s.problem = Some(format!(
+                        "the server was restored from a backup (its changes end at {head}, this desk had {cursor}): \
+                         synced again from its state; changes made here since its backup may need redoing"
+                    ))
+                });
+            }
+            Err(e) => tracing::error!(error = %e, "cannot start over after the server's restore"),
+        }
+    }
+
     /// A fresh engine from what the store has: its cursor and its whole outbox. Safe whenever
     /// no request is in flight (requests are awaited inside [`Driver::drain`]).
     async fn restart(&mut self) {

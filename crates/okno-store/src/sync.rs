@@ -233,6 +233,13 @@ impl Store {
         Ok(id)
     }
 
+    /// Pull everything again from the start (the server was restored from a backup): the rows
+    /// pulled then overwrite what is here. Rows the server no longer has stay until deleted.
+    pub async fn reset_sync_cursor(&self) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM settings WHERE key = ?").bind(CURSOR_KEY).execute(&self.write).await?;
+        Ok(())
+    }
+
     /// The changelog version this store has applied (0 before the first sync).
     pub async fn sync_cursor(&self) -> Result<u64, StoreError> {
         Ok(self.setting(CURSOR_KEY).await?.and_then(|v| v.parse().ok()).unwrap_or(0))

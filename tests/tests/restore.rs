@@ -1,0 +1,86 @@
+//! The server restored from a backup: a headless desk syncs with the real server, the database
+//! is snapshotted, the desk's replies reach the server, then the server is restored from the
+//! snapshot and restarted. Its changelog is now behind the desk, and the sequences it remembers
+//! for the desk are behind the desk's outbox: the desk must notice, pull everything again and
+//! send its next writes under a new client id, so they reach the server instead of being taken
+//! for duplicates or stuck behind a gap forever.
+
+use std::process::{Command, Stdio};
+
+use anyhow::Result;
+use okno_e2e::server::{invoke, provision, seeded_demo, server_binary, start_server, wait};
+use okno_e2e::{BRIDGE_TOKEN, Killed, app_binary, free_port};
+use serde_json::json;
+
+const PASSWORD: &str = "e2e-restore-password";
+
+#[test]
+#[ignore = "needs PostgreSQL and the built app and server: run through `cargo xtask test`"]
+fn a_desk_recovers_when_the_server_is_restored_from_a_backup() -> Result<()> {
+    let (app, server) = (app_binary()?, server_binary()?);
+    let db = seeded_demo(&server, 3, PASSWORD)?;
+    let work = tempfile::tempdir()?;
+    let port = free_port()?;
+    let log = work.path().join("server.log");
+    let mut server_proc = Some(start_server(&server, &db, port, &log, &[], &[])?);
+
+    let dir = work.path().join("desk");
+    std::fs::create_dir_all(&dir)?;
+    let prov = provision(&dir, port, "anna")?;
+    let http = free_port()?;
+    let _desk = Killed(
+        Command::new(&app)
+            .args(["--data-dir", &dir.display().to_string(), "--provision", &prov.display().to_string()])
+            .args(["--serve-http", &format!("127.0.0.1:{http}")])
+            .env("OKNO_BRIDGE_TOKEN", BRIDGE_TOKEN)
+            .env("OKNO_E2E_PASSWORD", PASSWORD)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()?,
+    );
+    let online = || Ok(invoke(http, "sync_status", json!({})).is_ok_and(|v| v["connection"] == "online"));
+    wait("the desk online", online)?;
+    let ticket = db.sql("SELECT id FROM tickets WHERE queue_id = 'hotline' ORDER BY number LIMIT 1")?;
+    let reply = |body: &str| {
+        invoke(
+            http,
+            "reply_ticket",
+            json!({ "ticketId": ticket, "body": body, "internal": false, "cc": [], "attachments": [] }),
+        )
+    };
+    let on_server = |body: &str| -> Result<bool> {
+        Ok(db.sql(&format!("SELECT count(*) FROM messages WHERE body = '{body}'"))? == "1")
+    };
+    reply("Before the backup")?;
+    wait("the first reply on the server", || on_server("Before the backup"))?;
+
+    // The nightly backup.
+    drop(server_proc.take());
+    let snapshot = format!("{}_backup", db.name());
+    db.admin_sql(&format!("CREATE DATABASE {snapshot} TEMPLATE {}", db.name()))?;
+    server_proc = Some(start_server(&server, &db, port, &log, &[], &[])?);
+    wait("the desk online again", online)?;
+
+    // A day's work the backup does not have.
+    for n in 1..=3 {
+        reply(&format!("After the backup {n}"))?;
+    }
+    wait("the day's replies on the server", || on_server("After the backup 3"))?;
+    wait("nothing unsent", || Ok(invoke(http, "sync_status", json!({}))?["unsent"] == 0))?;
+
+    // The server is restored from the backup and restarted.
+    drop(server_proc.take());
+    db.admin_sql(&format!("DROP DATABASE {} WITH (FORCE)", db.name()))?;
+    db.admin_sql(&format!("CREATE DATABASE {} TEMPLATE {snapshot}", db.name()))?;
+    db.admin_sql(&format!("DROP DATABASE {snapshot}"))?;
+    let _server = start_server(&server, &db, port, &log, &[], &[])?;
+    assert!(!on_server("After the backup 1")?, "the restored server lost the day's replies");
+
+    // The desk's next write reaches it.
+    wait("the desk online after the restore", online)?;
+    reply("After the restore")?;
+    wait("the reply after the restore on the server", || on_server("After the restore"))
+        .map_err(|e| anyhow::anyhow!("{e}; desk: {}", invoke(http, "sync_status", json!({})).unwrap_or_default()))?;
+    wait("nothing unsent after the restore", || Ok(invoke(http, "sync_status", json!({}))?["unsent"] == 0))?;
+    Ok(())
+}
