@@ -152,6 +152,24 @@ pub fn provision(dir: &Path, port: u16, operator: &str) -> Result<PathBuf> {
     Ok(path)
 }
 
+/// The real `okno-desktop` without a window (`--serve-http` on a free port, the tests' bridge
+/// token), with `args` before it and the operator's password in `OKNO_E2E_PASSWORD`; returns the
+/// process and the bridge's port for [`invoke`].
+pub fn headless_desk(app: &Path, args: &[&str], password: Option<&str>) -> Result<(Proc, u16)> {
+    let port = crate::free_port()?;
+    let mut command = Command::new(app);
+    command
+        .args(args)
+        .args(["--serve-http", &format!("127.0.0.1:{port}")])
+        .env("OKNO_BRIDGE_TOKEN", crate::BRIDGE_TOKEN)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    if let Some(password) = password {
+        command.env("OKNO_E2E_PASSWORD", password);
+    }
+    Ok((Proc(command.spawn().with_context(|| format!("cannot start {}", app.display()))?), port))
+}
+
 /// A headless desk's command over its HTTP bridge.
 pub fn invoke(port: u16, command: &str, args: Value) -> Result<Value> {
     let resp = ureq::post(&format!("http://127.0.0.1:{port}/invoke/{command}"))

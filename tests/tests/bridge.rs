@@ -4,11 +4,9 @@
 //! the run's token, with a foreign Host (DNS rebinding) or Origin, or too large are refused with
 //! their reason; and the UI opened from the URL the desk prints (its `#token=`) works.
 
-use std::process::{Command, Stdio};
-
-use anyhow::{Context, Result};
-use okno_e2e::server::{WAIT, invoke, wait};
-use okno_e2e::{BRIDGE_TOKEN, Driver, Killed, app_binary, free_port};
+use anyhow::Result;
+use okno_e2e::server::{WAIT, headless_desk, invoke, wait};
+use okno_e2e::{BRIDGE_TOKEN, Driver, app_binary};
 use serde_json::{Value, json};
 
 fn agent_state(port: u16) -> Result<String> {
@@ -37,17 +35,7 @@ fn post(port: u16, headers: &[(&str, &str)], content_type: &str, body: &[u8]) ->
 fn only_the_desks_own_ui_can_run_commands_on_its_http_bridge() -> Result<()> {
     let app = app_binary()?;
     let data = tempfile::tempdir()?;
-    let port = free_port()?;
-    let _desk = Killed(
-        Command::new(&app)
-            .args(["--demo", "--data-dir", &data.path().display().to_string()])
-            .args(["--serve-http", &format!("127.0.0.1:{port}")])
-            .env("OKNO_BRIDGE_TOKEN", BRIDGE_TOKEN)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .context("okno-desktop")?,
-    );
+    let (_desk, port) = headless_desk(&app, &["--demo", "--data-dir", &data.path().display().to_string()], None)?;
     wait("the bridge", || Ok(invoke(port, "me", json!({})).is_ok()))?;
     let before = agent_state(port)?;
     assert_ne!(before, "break", "the demo operator starts available");

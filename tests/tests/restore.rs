@@ -5,11 +5,9 @@
 //! send its next writes under a new client id, so they reach the server instead of being taken
 //! for duplicates or stuck behind a gap forever.
 
-use std::process::{Command, Stdio};
-
 use anyhow::Result;
-use okno_e2e::server::{invoke, provision, seeded_demo, server_binary, start_server, wait};
-use okno_e2e::{BRIDGE_TOKEN, Killed, app_binary, free_port};
+use okno_e2e::server::{headless_desk, invoke, provision, seeded_demo, server_binary, start_server, wait};
+use okno_e2e::{app_binary, free_port};
 use serde_json::json;
 
 const PASSWORD: &str = "e2e-restore-password";
@@ -27,17 +25,11 @@ fn a_desk_recovers_when_the_server_is_restored_from_a_backup() -> Result<()> {
     let dir = work.path().join("desk");
     std::fs::create_dir_all(&dir)?;
     let prov = provision(&dir, port, "anna")?;
-    let http = free_port()?;
-    let _desk = Killed(
-        Command::new(&app)
-            .args(["--data-dir", &dir.display().to_string(), "--provision", &prov.display().to_string()])
-            .args(["--serve-http", &format!("127.0.0.1:{http}")])
-            .env("OKNO_BRIDGE_TOKEN", BRIDGE_TOKEN)
-            .env("OKNO_E2E_PASSWORD", PASSWORD)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()?,
-    );
+    let (_desk, http) = headless_desk(
+        &app,
+        &["--data-dir", &dir.display().to_string(), "--provision", &prov.display().to_string()],
+        Some(PASSWORD),
+    )?;
     let online = || Ok(invoke(http, "sync_status", json!({})).is_ok_and(|v| v["connection"] == "online"));
     wait("the desk online", online)?;
     let ticket = db.sql("SELECT id FROM tickets WHERE queue_id = 'hotline' ORDER BY number LIMIT 1")?;

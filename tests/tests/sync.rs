@@ -5,11 +5,13 @@
 //! ticket a team lead assigns announced by a desktop notification, and a demo desk that stays
 //! local.
 
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use okno_e2e::server::{Database, Proc, WAIT, invoke, provision, reply, server_binary, start_server, wait, wait_state};
+use okno_e2e::server::{
+    Database, WAIT, headless_desk, invoke, provision, reply, server_binary, start_server, wait, wait_state,
+};
 use okno_e2e::{Driver, Session, SessionBus, app_binary, artifacts_dir, free_port};
 use serde_json::json;
 
@@ -66,17 +68,11 @@ fn desktops_sync_through_the_server() -> Result<()> {
     let dir_b = work.path().join("b");
     std::fs::create_dir_all(&dir_b)?;
     let prov_b = provision(&dir_b, port, "boris")?;
-    let http_b = free_port()?;
-    let _desk_b = Proc(
-        Command::new(&app)
-            .args(["--data-dir", &dir_b.display().to_string(), "--provision", &prov_b.display().to_string()])
-            .args(["--serve-http", &format!("127.0.0.1:{http_b}")])
-            .env("OKNO_BRIDGE_TOKEN", okno_e2e::BRIDGE_TOKEN)
-            .env("OKNO_E2E_PASSWORD", PASSWORD)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()?,
-    );
+    let (_desk_b, http_b) = headless_desk(
+        &app,
+        &["--data-dir", &dir_b.display().to_string(), "--provision", &prov_b.display().to_string()],
+        Some(PASSWORD),
+    )?;
     wait("desktop B online", || {
         Ok(invoke(http_b, "sync_status", json!({})).is_ok_and(|v| v["connection"] == "online"))
     })?;
@@ -139,17 +135,11 @@ fn desktops_sync_through_the_server() -> Result<()> {
     let dir_lead = work.path().join("lead");
     std::fs::create_dir_all(&dir_lead)?;
     let prov_lead = provision(&dir_lead, port, "lena")?;
-    let http_lead = free_port()?;
-    let _desk_lead = Proc(
-        Command::new(&app)
-            .args(["--data-dir", &dir_lead.display().to_string(), "--provision", &prov_lead.display().to_string()])
-            .args(["--serve-http", &format!("127.0.0.1:{http_lead}")])
-            .env("OKNO_BRIDGE_TOKEN", okno_e2e::BRIDGE_TOKEN)
-            .env("OKNO_E2E_PASSWORD", PASSWORD)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()?,
-    );
+    let (_desk_lead, http_lead) = headless_desk(
+        &app,
+        &["--data-dir", &dir_lead.display().to_string(), "--provision", &prov_lead.display().to_string()],
+        Some(PASSWORD),
+    )?;
     wait("the lead's desk online", || {
         Ok(invoke(http_lead, "sync_status", json!({})).is_ok_and(|v| v["connection"] == "online"))
     })?;
@@ -172,17 +162,11 @@ fn desktops_sync_through_the_server() -> Result<()> {
     let dir_demo = work.path().join("demo");
     std::fs::create_dir_all(&dir_demo)?;
     let prov_demo = provision(&dir_demo, port, "anna")?;
-    let http_demo = free_port()?;
-    let _desk_demo = Proc(
-        Command::new(&app)
-            .args(["--demo", "--data-dir", &dir_demo.display().to_string()])
-            .args(["--provision", &prov_demo.display().to_string(), "--serve-http", &format!("127.0.0.1:{http_demo}")])
-            .env("OKNO_BRIDGE_TOKEN", okno_e2e::BRIDGE_TOKEN)
-            .env("OKNO_E2E_PASSWORD", PASSWORD)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()?,
-    );
+    let (_desk_demo, http_demo) = headless_desk(
+        &app,
+        &["--demo", "--data-dir", &dir_demo.display().to_string(), "--provision", &prov_demo.display().to_string()],
+        Some(PASSWORD),
+    )?;
     let mut status = json!(null);
     wait("the demo desk up", || {
         status = invoke(http_demo, "sync_status", json!({})).unwrap_or(json!(null));

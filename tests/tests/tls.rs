@@ -3,21 +3,14 @@
 //! that certificate as its `ca_file` signs in, pulls and keeps its live socket; a desk without
 //! it refuses the server's certificate, says so, and sends nothing.
 
-use std::process::{Command, Stdio};
-
 use anyhow::Result;
-use okno_e2e::server::{invoke, seeded_demo, server_binary, start_server, wait};
-use okno_e2e::{BRIDGE_TOKEN, Killed, app_binary, free_port};
+use okno_e2e::server::{Proc, headless_desk, invoke, seeded_demo, server_binary, start_server, wait};
+use okno_e2e::{app_binary, free_port};
 use serde_json::{Value, json};
 
 const PASSWORD: &str = "e2e-tls-password";
 
-fn desk(
-    app: &std::path::Path,
-    dir: &std::path::Path,
-    port: u16,
-    ca: Option<&std::path::Path>,
-) -> Result<(Killed, u16)> {
+fn desk(app: &std::path::Path, dir: &std::path::Path, port: u16, ca: Option<&std::path::Path>) -> Result<(Proc, u16)> {
     std::fs::create_dir_all(dir)?;
     let mut provision = format!(
         "server_url = \"https://127.0.0.1:{port}\"\n[server]\noperator = \"anna\"\npassword_env = \"OKNO_E2E_PASSWORD\"\n"
@@ -27,16 +20,11 @@ fn desk(
     }
     let file = dir.join("provision.toml");
     std::fs::write(&file, provision)?;
-    let http = free_port()?;
-    let child = Command::new(app)
-        .args(["--data-dir", &dir.display().to_string(), "--provision", &file.display().to_string()])
-        .args(["--serve-http", &format!("127.0.0.1:{http}")])
-        .env("OKNO_BRIDGE_TOKEN", BRIDGE_TOKEN)
-        .env("OKNO_E2E_PASSWORD", PASSWORD)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()?;
-    Ok((Killed(child), http))
+    headless_desk(
+        app,
+        &["--data-dir", &dir.display().to_string(), "--provision", &file.display().to_string()],
+        Some(PASSWORD),
+    )
 }
 
 fn status(http: u16) -> Value {

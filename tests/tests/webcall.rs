@@ -38,11 +38,30 @@ fn best_tone_share(path: &std::path::Path, hz: f64) -> Result<f64> {
     let mut wav = hound::WavReader::open(path).with_context(|| format!("the desk's recording {}", path.display()))?;
     let rate = wav.spec().sample_rate;
     let samples: Vec<i16> = wav.samples::<i16>().collect::<Result<_, _>>()?;
-    Ok(samples
+    Ok(best_share(&samples, rate, hz))
+}
+
+/// The largest share of power at `hz` over any one-second window of `samples` that is not silent.
+fn best_share(samples: &[i16], rate: u32, hz: f64) -> f64 {
+    samples
         .chunks_exact(rate as usize)
         .filter(|x| okno_audio::convert::level(x).rms_dbfs > -50.0)
         .map(|x| okno_audio::convert::tone_share(x, rate, hz))
-        .fold(0.0, f64::max))
+        .fold(0.0, f64::max)
+}
+
+/// Waits until the widget's call bar is in `state` (`answered`, `held`, `ended`).
+fn call_state(page: &Session, state: &str, what: &str) -> Result<()> {
+    let selector = format!(".callbar[data-state={state}]");
+    page.wait_until(what, WAIT, |p| Ok(p.find_in_shadow(HOST, &selector)?.into_iter().next())).map(|_| ())
+}
+
+/// Waits until the loudest frequency the page plays is `hz` (±30 Hz); returns it.
+fn hears(page: &Session, hz: f64, what: &str) -> Result<f64> {
+    page.wait_until(what, WAIT, |p| {
+        let (peak, _) = browser_peak(p)?;
+        Ok(((peak - hz).abs() < 30.0).then_some(peak))
+    })
 }
 
 /// coturn on loopback with one long-term user.
@@ -170,19 +189,13 @@ fn a_call_through(relay: bool) -> Result<()> {
     let chrome = Driver::start_chromedriver()?;
     let page = shop_page(&chrome, port, &mic)?;
     widget_call(&page)?;
-    let answered = page.wait_until("the call answered in the widget", WAIT, |p| {
-        let bar = p.find_in_shadow(HOST, ".callbar[data-state=answered]")?;
-        Ok(bar.into_iter().next())
-    });
-    if let Err(e) = answered {
+    if let Err(e) = call_state(&page, "answered", "the call answered in the widget") {
         bail!("{e:#}\nserver log:\n{}", std::fs::read_to_string(&log).unwrap_or_default());
     }
     let (peak, level) = browser_peak(&page)?;
     assert!((peak - 600.0).abs() < 30.0, "the browser hears {peak:.0} Hz at {level:.0} dB, not the desk's 600 Hz");
     // The desk hangs up after 6 s; the widget says so.
-    page.wait_until("the call ended in the widget", WAIT, |p| {
-        Ok(p.find_in_shadow(HOST, ".callbar[data-state=ended]")?.into_iter().next())
-    })?;
+    call_state(&page, "ended", "the call ended in the widget")?;
     wait("the desk to finish", || Ok(!recording.exists() || std::fs::metadata(&recording)?.len() > 44))?;
     drop(desk);
     let events = events.join().map_err(|_| anyhow::anyhow!("the desk's events"))?;
@@ -269,17 +282,10 @@ fn the_desk_transfers_a_website_call_and_the_visitor_talks_to_the_next_desk() ->
     let chrome = Driver::start_chromedriver()?;
     let page = shop_page(&chrome, port, &mic)?;
     widget_call(&page)?;
-    page.wait_until("the call answered by the first desk", WAIT, |p| {
-        Ok(p.find_in_shadow(HOST, ".callbar[data-state=answered]")?.into_iter().next())
-    })?;
+    call_state(&page, "answered", "the call answered by the first desk")?;
     // After the transfer the visitor hears the second desk.
-    let heard_second = page.wait_until("the second desk's 800 Hz in the browser", WAIT, |p| {
-        let (peak, _) = browser_peak(p)?;
-        Ok(((peak - 800.0).abs() < 30.0).then_some(peak))
-    })?;
-    page.wait_until("the call ended in the widget", WAIT, |p| {
-        Ok(p.find_in_shadow(HOST, ".callbar[data-state=ended]")?.into_iter().next())
-    })?;
+    let heard_second = hears(&page, 800.0, "the second desk's 800 Hz in the browser")?;
+    call_state(&page, "ended", "the call ended in the widget")?;
     wait("the second desk's recording", || Ok(heard.exists() && std::fs::metadata(&heard)?.len() > 44))?;
     std::thread::sleep(Duration::from_millis(500));
     let _ = std::fs::copy(&heard, artifacts_dir().join("webcall-transfer-heard.wav"));
@@ -376,37 +382,25 @@ fn a_website_call_rings_in_the_operators_window_and_they_talk() -> Result<()> {
     desk.screenshot(&artifacts_dir().join("webcall-incoming.png"))?;
     desk.click(&desk.wait_for("[data-testid=answer]", WAIT)?[0])?;
     desk.wait_for("[data-testid=in-call][data-phase=active]", WAIT)?;
-    page.wait_until("the call answered in the widget", WAIT, |p| {
-        Ok(p.find_in_shadow(HOST, ".callbar[data-state=answered]")?.into_iter().next())
-    })?;
+    call_state(&page, "answered", "the call answered in the widget")?;
 
     // The visitor's 1 kHz plays on the operator's headset.
     let headset = record_sink("headset", Duration::from_secs(3))?;
-    let share = headset
-        .chunks_exact(8000)
-        .filter(|x| okno_audio::convert::level(x).rms_dbfs > -50.0)
-        .map(|x| okno_audio::convert::tone_share(x, 8000, 1000.0))
-        .fold(0.0, f64::max);
+    let share = best_share(&headset, 8000, 1000.0);
     assert!(share > 0.5, "the headset carries the visitor's 1 kHz at only {share:.2} of its power");
     // The operator speaks into the microphone (600 Hz into the mic sink); the visitor hears it.
     let desk_tone = work.path().join("operator.wav");
     write_tone(&desk_tone, 600.0, 8_000, 30)?;
     let _speaking =
         Killed(Command::new("paplay").args(["-d", "mic"]).arg(&desk_tone).env("PULSE_SERVER", &pulse.server).spawn()?);
-    let hears_operator = |p: &Session| -> Result<Option<f64>> {
-        let (peak, _) = browser_peak(p)?;
-        Ok(((peak - 600.0).abs() < 30.0).then_some(peak))
-    };
-    let heard = page.wait_until("the operator's 600 Hz in the browser", WAIT, hears_operator)?;
+    let heard = hears(&page, 600.0, "the operator's 600 Hz in the browser")?;
     page.screenshot(&artifacts_dir().join("webcall-widget.png"))?;
 
     // The operator holds the call: the widget says so and the visitor no longer hears them;
     // resumed, they do again.
     desk.click(&desk.wait_for("[data-testid=hold]", WAIT)?[0])?;
     desk.wait_for("[data-testid=in-call][data-phase=held]", WAIT)?;
-    page.wait_until("the widget showing the hold", WAIT, |p| {
-        Ok(p.find_in_shadow(HOST, ".callbar[data-state=held]")?.into_iter().next())
-    })?;
+    call_state(&page, "held", "the widget showing the hold")?;
     let quiet = page.wait_until("the operator's voice gone from the browser", WAIT, |p| {
         let (peak, level) = browser_peak(p)?;
         Ok(((peak - 600.0).abs() >= 30.0 || level < -90.0).then_some((peak, level)))
@@ -414,10 +408,8 @@ fn a_website_call_rings_in_the_operators_window_and_they_talk() -> Result<()> {
     page.screenshot(&artifacts_dir().join("webcall-widget-held.png"))?;
     desk.click(&desk.wait_for("[data-testid=resume]", WAIT)?[0])?;
     desk.wait_for("[data-testid=in-call][data-phase=active]", WAIT)?;
-    page.wait_until("the widget back in the call", WAIT, |p| {
-        Ok(p.find_in_shadow(HOST, ".callbar[data-state=answered]")?.into_iter().next())
-    })?;
-    page.wait_until("the operator's 600 Hz back in the browser", WAIT, hears_operator)?;
+    call_state(&page, "answered", "the widget back in the call")?;
+    hears(&page, 600.0, "the operator's 600 Hz back in the browser")?;
 
     // The visitor hangs up in the widget; the window's call ends.
     page.click(&page.find_in_shadow(HOST, ".callbar button")?[0])?;

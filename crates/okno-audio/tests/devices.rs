@@ -74,20 +74,7 @@ fn a_1khz_tone_played_to_a_null_sink_comes_back_from_its_monitor() {
     // windows: CI once saw a window with a glitch (1038.7 Hz by zero crossings, 69.5 % tone power:
     // samples skipped), an intermittent fault still to be found, which the log keeps showing.
     assert!(got.len() >= 3 * 16000, "only {} samples captured", got.len());
-    let windows: Vec<&[i16]> = got[8000..].chunks_exact(16000).collect();
-    for (i, w) in windows.iter().enumerate() {
-        eprintln!(
-            "window {i}: {:.1} Hz by zero crossings, {:.1}% of power at 1 kHz, {:.2} dBFS RMS",
-            zero_crossing_hz(w, 16000),
-            tone_share(w, 16000, 1000.0) * 100.0,
-            level(w).rms_dbfs
-        );
-    }
-    let tail = windows
-        .iter()
-        .copied()
-        .max_by(|a, b| tone_share(a, 16000, 1000.0).total_cmp(&tone_share(b, 16000, 1000.0)))
-        .unwrap();
+    let tail = common::best_tone_window(&got, 8000, 16000, 16000, 1000.0, "tone");
     let hz = zero_crossing_hz(tail, 16000);
     let share = tone_share(tail, 16000, 1000.0);
     let l = level(tail);
@@ -403,19 +390,7 @@ fn the_headset_test_plays_the_microphone_back_and_reports_its_level() {
     // returns, so the very end can hold the silence after the headset test stopped playing, which
     // on a loaded two-core CI machine once dragged the last half second below the bar.
     assert!(heard.len() >= 3 * 8000, "only {} samples heard", heard.len());
-    let windows: Vec<&[i16]> = heard[16000.min(heard.len() - 8000)..].chunks_exact(8000).collect();
-    for (i, w) in windows.iter().enumerate() {
-        eprintln!(
-            "headset window {i}: {:.1}% of power at 1 kHz, {:.2} dBFS RMS",
-            tone_share(w, 16000, 1000.0) * 100.0,
-            level(w).rms_dbfs
-        );
-    }
-    let best = windows
-        .iter()
-        .copied()
-        .max_by(|a, b| tone_share(a, 16000, 1000.0).total_cmp(&tone_share(b, 16000, 1000.0)))
-        .unwrap();
+    let best = common::best_tone_window(&heard, 16000, 8000, 16000, 1000.0, "headset");
     assert!(tone_share(best, 16000, 1000.0) > 0.9, "the headset hears the microphone");
     assert!((level(best).rms_dbfs + 15.05).abs() < 1.5, "{:?}", level(best));
 }

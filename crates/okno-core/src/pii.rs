@@ -75,23 +75,16 @@ pub fn mask_phone(phone: &str) -> String {
     chars.into_iter().collect()
 }
 
-/// `ivan.petrov@mail.ru` → `i***@mail.ru` (the first letter only if it is a letter; an address
-/// masked before stays as it is).
+/// `ivan.petrov@mail.ru` → `i***@mail.ru` (the first character only if it is a letter, so an
+/// address masked before comes out the same).
 pub fn mask_email(email: &str) -> String {
     match email.split_once('@') {
-        Some((local, _)) if already_masked(local) => email.to_owned(),
         Some((local, domain)) => {
             let first: String = local.chars().take(1).filter(|c| c.is_alphabetic()).collect();
             format!("{first}***@{domain}")
         }
         None => "***".to_owned(),
     }
-}
-
-/// `i***` or `***`: what [`mask_email`] leaves of a local part.
-fn already_masked(local: &str) -> bool {
-    let rest = local.strip_prefix(|c: char| c.is_alphabetic()).unwrap_or(local);
-    !rest.is_empty() && rest.chars().all(|c| c == '*')
 }
 
 fn is_email_local(c: char) -> bool {

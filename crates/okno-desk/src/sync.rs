@@ -588,7 +588,8 @@ impl Driver {
     /// remembers for this client are behind the outbox's. The desk pulls everything again from
     /// the server's state and sends its pending writes under a new client id, so they are
     /// neither taken for duplicates nor stuck behind a gap. (Writes the server had acknowledged
-    /// before the restore are gone from it; the window says so.)
+    /// before the restore are gone from it; the log warns, the window does not show it yet: its
+    /// problem line is cleared by the next successful exchange, so it is not set here.)
     async fn went_back_in_time(&mut self, head: u64) {
         let cursor = self.store.sync_cursor().await.unwrap_or(0);
         if head >= cursor {
@@ -603,12 +604,6 @@ impl Driver {
             Ok(id) => {
                 self.client_id = id;
                 self.head = head;
-                self.service.update(|s| {
-                    s.problem = Some(format!(
-                        "the server was restored from a backup (its changes end at {head}, this desk had {cursor}): \
-                         synced again from its state; changes made here since its backup may need redoing"
-                    ))
-                });
             }
             Err(e) => tracing::error!(error = %e, "cannot start over after the server's restore"),
         }

@@ -48,6 +48,13 @@ impl Phone {
         Phone { name, handle, task: Some(task), events, seen: Vec::new() }
     }
 
+    /// Moves what the engine has reported so far into `seen`, without waiting.
+    fn take_reported(&mut self) {
+        while let Ok(e) = self.events.try_recv() {
+            self.seen.push(e);
+        }
+    }
+
     fn uri(&self) -> Uri {
         Uri::parse(&format!("sip:{}@{}", self.name, self.handle.local_addr())).unwrap()
     }
@@ -287,9 +294,7 @@ async fn a_spoofed_bye_with_the_right_call_id_but_not_the_dialog_s_tags_is_refus
     let answer_line = String::from_utf8_lossy(&buf[..n]).lines().next().unwrap_or_default().to_owned();
     assert!(answer_line.starts_with("SIP/2.0 481 "), "the spoofed BYE is refused: {answer_line}");
     tokio::time::sleep(Duration::from_millis(300)).await;
-    while let Ok(e) = b.events.try_recv() {
-        b.seen.push(e);
-    }
+    b.take_reported();
     assert!(!b.seen.iter().any(|e| matches!(e, PhoneEvent::Ended { .. })), "bob's call goes on: {:#?}", b.seen);
     // The real BYE still ends it.
     a.send(PhoneCommand::Hangup { call_id: id.clone() });
@@ -313,9 +318,7 @@ async fn a_phone_behind_a_registrar_refuses_calls_that_bypass_it() {
         })
         .await;
     assert_eq!(status, 403, "a call straight to bob's port is refused");
-    while let Ok(e) = b.events.try_recv() {
-        b.seen.push(e);
-    }
+    b.take_reported();
     assert!(!b.seen.iter().any(|e| matches!(e, PhoneEvent::Incoming { .. })), "bob's desk never rang");
     // The same desk with direct calls allowed (a lab without a PBX) rings.
     let mut c = Phone::start_with("carol", |c| {
@@ -347,9 +350,7 @@ async fn a_refer_to_a_host_outside_the_allowed_ones_is_refused_and_the_call_stay
         })
         .await;
     assert_eq!(status, Some(403));
-    while let Ok(e) = desk.events.try_recv() {
-        desk.seen.push(e);
-    }
+    desk.take_reported();
     assert!(!desk.seen.iter().any(|e| matches!(e, PhoneEvent::Referred { .. })), "the desk placed no call");
     caller.send(PhoneCommand::Hangup { call_id: id.clone() });
     let (cause, answered, _) = desk.ended(&id).await;

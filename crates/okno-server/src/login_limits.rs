@@ -81,10 +81,6 @@ impl LoginLimiter {
         LoginLimiter { limits, failures: Mutex::new(Failures::default()) }
     }
 
-    pub fn limits(&self) -> LoginLimits {
-        self.limits
-    }
-
     /// May `name` from `address` try a password now?
     pub fn check(&self, name: &str, address: Option<IpAddr>, now: Instant) -> Result<(), Limited> {
         let LoginLimits { per_name, per_address, overall, window } = self.limits;

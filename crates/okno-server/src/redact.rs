@@ -104,39 +104,43 @@ pub fn project(role: Role, entity: &str, data: Value) -> Value {
     if role != Role::Contractor {
         return data;
     }
-    let Value::Object(row) = data else { return Value::Null };
+    let Value::Object(mut row) = data else { return Value::Null };
     let mut out = Map::new();
     for (field, treat) in allowed(entity) {
-        if let Some(value) = row.get(*field) {
+        // Moved, not copied: the rest of the row is dropped unread.
+        if let Some(value) = row.remove(*field) {
             out.insert((*field).to_owned(), treated(*treat, value));
         }
     }
     Value::Object(out)
 }
 
-fn treated(treat: Treat, value: &Value) -> Value {
+fn treated(treat: Treat, value: Value) -> Value {
     match treat {
-        Keep => value.clone(),
-        Text => text_masked(value),
-        Phone => value.as_str().map_or_else(|| text_masked(value), |s| Value::String(mask_phone(s))),
+        Keep => value,
+        Text => text_masked(&value),
+        Phone => value.as_str().map_or_else(|| text_masked(&value), |s| Value::String(mask_phone(s))),
         Identities => match value {
             Value::Array(list) => Value::Array(list.iter().map(identity_masked).collect()),
-            other => text_masked(other),
+            other => text_masked(&other),
         },
         Files => match value {
             Value::Array(list) => Value::Array(
-                list.iter()
+                list.into_iter()
                     .map(|file| match file {
                         Value::Object(f) => Value::Object(
-                            f.iter()
-                                .map(|(k, v)| (k.clone(), if k == "name" { text_masked(v) } else { v.clone() }))
+                            f.into_iter()
+                                .map(|(k, v)| {
+                                    let v = if k == "name" { text_masked(&v) } else { v };
+                                    (k, v)
+                                })
                                 .collect(),
                         ),
-                        other => text_masked(other),
+                        other => text_masked(&other),
                     })
                     .collect(),
             ),
-            other => text_masked(other),
+            other => text_masked(&other),
         },
     }
 }

@@ -186,3 +186,26 @@ pub(crate) fn zero_crossing_hz(x: &[i16], rate: u32) -> f64 {
 }
 
 pub(crate) use okno_audio::convert::tone_share;
+
+/// The window of `window` samples (from `samples[skip..]`) with the largest share of power at
+/// `hz`, each window's share and level logged under `label`: a glitch in one window (a busy
+/// two-core machine) does not decide, a wrong or missing tone in all of them does.
+pub(crate) fn best_tone_window<'a>(
+    samples: &'a [i16],
+    skip: usize,
+    window: usize,
+    rate: u32,
+    hz: f64,
+    label: &str,
+) -> &'a [i16] {
+    let windows: Vec<&[i16]> = samples[skip.min(samples.len())..].chunks_exact(window).collect();
+    for (i, w) in windows.iter().enumerate() {
+        eprintln!(
+            "{label} window {i}: {:.1} Hz by zero crossings, {:.1}% of power at {hz} Hz, {:.2} dBFS RMS",
+            zero_crossing_hz(w, rate),
+            tone_share(w, rate, hz) * 100.0,
+            okno_audio::convert::level(w).rms_dbfs
+        );
+    }
+    windows.into_iter().max_by(|a, b| tone_share(a, rate, hz).total_cmp(&tone_share(b, rate, hz))).unwrap_or(&[])
+}
