@@ -21,6 +21,11 @@ const FORBIDDEN: &[(&str, &[&str], &str)] = &[
         &["tokio", "sqlx", "tauri", "reqwest", "axum", "cpal", "okno-store", "okno-sync"],
         "domain types and pure rules: no I/O",
     ),
+    (
+        "okno-rules",
+        &["tokio", "sqlx", "tauri", "reqwest", "axum", "okno-store", "okno-sync"],
+        "the center's work rules as pure functions",
+    ),
     ("okno-sip", &["tokio", "sqlx", "tauri", "reqwest", "axum", "mio", "socket2"], "sans-IO SIP and SDP"),
     ("okno-media", &["tokio", "sqlx", "tauri", "reqwest", "axum", "mio", "socket2", "cpal"], "sans-IO media"),
     (
@@ -51,8 +56,13 @@ const FORBIDDEN: &[(&str, &[&str], &str)] = &[
 ];
 
 /// Source folders whose code must take time as an input (tests are exempt).
-const SANS_IO: &[&str] =
-    &["crates/okno-sip/src", "crates/okno-media/src", "crates/okno-softphone/src", "crates/okno-core/src"];
+const SANS_IO: &[&str] = &[
+    "crates/okno-sip/src",
+    "crates/okno-media/src",
+    "crates/okno-softphone/src",
+    "crates/okno-core/src",
+    "crates/okno-rules/src",
+];
 const SANS_IO_FORBIDDEN: &[&str] = &[
     "Instant::now()",
     "SystemTime::now()",
