@@ -130,6 +130,38 @@ pub fn start_server(
     Ok(proc)
 }
 
+/// `okno-server` on a free port with one support mailbox (`support@shop.test`, queue "email")
+/// on `dovecot`, replies through `smtp`; its config and log in `dir`. Returns it and its port.
+pub fn start_server_with_mail(
+    bin: &Path,
+    db: &Database,
+    dir: &Path,
+    dovecot: &okno_testkit::mail::Dovecot,
+    smtp: &okno_testkit::mail::SmtpSink,
+) -> Result<(Proc, u16)> {
+    let config = dir.join("okno-server.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[mail]\npoll_seconds = 2\n\n[[email]]\nname = \"support\"\nqueue = \"email\"\naddress = \"support@shop.test\"\n\
+             imap = \"imap://support%40shop.test@127.0.0.1:{}\"\nsmtp = \"smtp://127.0.0.1:{}\"\n\
+             password_env = \"OKNO_MAIL_PASSWORD\"\n",
+            dovecot.port, smtp.port
+        ),
+    )?;
+    let port = crate::free_port()?;
+    let config = config.display().to_string();
+    let server = start_server(
+        bin,
+        db,
+        port,
+        &dir.join("server.log"),
+        &["--config", &config],
+        &[("OKNO_MAIL_PASSWORD", okno_testkit::mail::PASSWORD)],
+    )?;
+    Ok((server, port))
+}
+
 pub fn wait(what: &str, mut check: impl FnMut() -> Result<bool>) -> Result<()> {
     let deadline = Instant::now() + WAIT;
     while Instant::now() < deadline {

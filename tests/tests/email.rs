@@ -5,9 +5,9 @@
 //! it as sent.
 
 use anyhow::{Context, Result};
-use okno_e2e::server::{WAIT, provision, reply, seeded_demo, server_binary, start_server, wait, wait_state};
-use okno_e2e::{Driver, app_binary, artifacts_dir, free_port};
-use okno_testkit::mail::{self as peers, Dovecot, SmtpSink};
+use okno_e2e::server::{WAIT, provision, reply, seeded_demo, server_binary, start_server_with_mail, wait, wait_state};
+use okno_e2e::{Driver, app_binary, artifacts_dir};
+use okno_testkit::mail::{Dovecot, SmtpSink};
 
 const PASSWORD: &str = "e2e-email-password";
 
@@ -20,26 +20,7 @@ fn an_email_becomes_a_ticket_and_the_reply_from_the_window_reaches_the_customer_
 
     let dovecot = Dovecot::start();
     let smtp = SmtpSink::start();
-    let config = work.path().join("okno-server.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[mail]\npoll_seconds = 2\n\n[[email]]\nname = \"support\"\nqueue = \"email\"\naddress = \"support@shop.test\"\n\
-             imap = \"imap://support%40shop.test@127.0.0.1:{}\"\nsmtp = \"smtp://127.0.0.1:{}\"\n\
-             password_env = \"OKNO_MAIL_PASSWORD\"\n",
-            dovecot.port, smtp.port
-        ),
-    )?;
-    let port = free_port()?;
-    let config_arg = config.display().to_string();
-    let _server = start_server(
-        &server,
-        &db,
-        port,
-        &work.path().join("server.log"),
-        &["--config", &config_arg],
-        &[("OKNO_MAIL_PASSWORD", peers::PASSWORD)],
-    )?;
+    let (_server, port) = start_server_with_mail(&server, &db, work.path(), &dovecot, &smtp)?;
 
     let subject = format!("Parcel 77{} arrived damaged", std::process::id());
     let message = format!(

@@ -205,6 +205,8 @@ text_enum! {
         CallEnded => "call_ended",
         AgentStateChanged => "agent_state_changed",
         CsatReceived => "csat_received",
+        /// A routing rule fired on a message (which rule, what it did).
+        RuleFired => "rule_fired",
     }
 }
 

@@ -13,6 +13,8 @@
 use std::time::Instant;
 
 use okno_core::{AgentState, AttachmentRef, Mutation, TicketStatus, new_id};
+use okno_rules::wire::{DryRunReport, RenderedTemplate, RuleSetView, SlaPolicies, TemplateList};
+use okno_rules::{Rule, SlaPolicySpec, Template};
 use okno_softphone::{
     AudioDevices, CallHistoryEntry, DispositionNode, PhoneCall, PhoneSnapshot, SipAccount, SipAccountInput, TicketLink,
     TransferTarget,
@@ -117,6 +119,22 @@ command_table! {
         upload_attachment(name: String, mime: String, data_base64: String) -> AttachmentRef;
         /// The operator is typing in a website chat: its visitor sees "typing" (best effort).
         chat_typing(ticket_id: String) -> ();
+        /// The center's routing rules, from the server (admins and team leads).
+        work_rules() -> RuleSetView;
+        /// Saves the whole rule set edited from `version`; a newer version on the server is a conflict.
+        save_work_rules(version: i64, rules: Vec<Rule>) -> RuleSetView;
+        /// What `rules` would have done to the latest `last` tickets, changing nothing.
+        dry_run_rules(rules: Vec<Rule>, last: u32) -> DryRunReport;
+        /// The reply templates this operator may use.
+        list_templates() -> TemplateList;
+        save_template(template: Template) -> TemplateList;
+        delete_template(template_id: String) -> TemplateList;
+        /// A template filled in for a ticket, with the variables that had no value.
+        render_template(template_id: String, ticket_id: String) -> RenderedTemplate;
+        /// SLA policies and the policy of each queue (admins and team leads).
+        sla_policies() -> SlaPolicies;
+        save_sla_policy(policy: SlaPolicySpec) -> SlaPolicies;
+        set_queue_policy(queue_id: String, policy_id: Option<String>) -> SlaPolicies;
     }
     Phone {
         /// The phone as it is now (also sent as the "phone" event on every change).

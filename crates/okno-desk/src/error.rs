@@ -12,6 +12,10 @@ pub enum ErrorCode {
     Storage,
     /// Needs the server, which this desk has not reached (or is not set up to use).
     Unavailable,
+    /// The server refuses this to the signed-in account (its role).
+    Forbidden,
+    /// Someone changed it on the server since it was read; reload and try again.
+    Conflict,
     Internal,
 }
 
@@ -39,5 +43,19 @@ impl From<okno_store::StoreError> for UiError {
 impl UiError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         UiError { code, message: message.into() }
+    }
+}
+
+impl From<crate::sync::ServerCallError> for UiError {
+    fn from(e: crate::sync::ServerCallError) -> Self {
+        let code = match e.status {
+            None => ErrorCode::Unavailable,
+            Some(403) => ErrorCode::Forbidden,
+            Some(404) => ErrorCode::NotFound,
+            Some(409) => ErrorCode::Conflict,
+            Some(400 | 422) => ErrorCode::InvalidInput,
+            Some(_) => ErrorCode::Internal,
+        };
+        UiError::new(code, e.message)
     }
 }

@@ -103,6 +103,13 @@ pub struct SyncService {
     server: Mutex<Option<ServerAccess>>,
 }
 
+/// A server API call that failed: the HTTP status when the server answered, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerCallError {
+    pub status: Option<u16>,
+    pub message: String,
+}
+
 /// What a download from the server needs; the token never leaves this module.
 #[derive(Clone)]
 struct ServerAccess {
@@ -207,6 +214,45 @@ impl SyncService {
             return Err(format!("the server answered {}", response.status()));
         }
         Ok(())
+    }
+
+    /// A call to the server's API as the signed-in operator (the work rules and templates,
+    /// which live on the server only). `Err` carries the server's status (none when the server
+    /// was not reached) and its message.
+    pub async fn server_call<T: serde::de::DeserializeOwned>(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> Result<T, ServerCallError> {
+        let unreachable = |message: String| ServerCallError { status: None, message };
+        let access = self.server.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let Some(server) = access else {
+            return Err(unreachable(
+                "the center's rules live on the server, and this desk is not connected to one".into(),
+            ));
+        };
+        let token =
+            server.access.borrow().clone().ok_or_else(|| unreachable("not signed in to the server yet".into()))?;
+        let mut request = server
+            .http
+            .request(method, format!("{}{path}", server.base))
+            .bearer_auth(token)
+            .timeout(std::time::Duration::from_secs(30));
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.map_err(|e| unreachable(e.without_url().to_string()))?;
+        let status = response.status();
+        if !status.is_success() {
+            let message =
+                response.json::<serde_json::Value>().await.ok().and_then(|v| v["message"].as_str().map(str::to_owned));
+            return Err(ServerCallError {
+                status: Some(status.as_u16()),
+                message: message.unwrap_or_else(|| format!("the server answered {status}")),
+            });
+        }
+        response.json().await.map_err(|e| unreachable(format!("unreadable answer from the server: {e}")))
     }
 
     pub fn status(&self) -> SyncStatus {

@@ -26,6 +26,27 @@ pub struct OutgoingMail {
     pub references: Vec<String>,
     pub attachments: Vec<OutgoingAttachment>,
     pub date: SystemTime,
+    /// `Auto-Submitted` (RFC 3834) for mail no person wrote: `auto-replied` for an auto-reply,
+    /// `auto-generated` for a rule's forward; the other side's responders then stay quiet.
+    pub auto_submitted: Option<String>,
+}
+
+/// The `Auto-Submitted` header, which lettre does not define.
+#[derive(Debug, Clone)]
+struct AutoSubmitted(String);
+
+impl lettre::message::header::Header for AutoSubmitted {
+    fn name() -> lettre::message::header::HeaderName {
+        lettre::message::header::HeaderName::new_from_ascii_str("Auto-Submitted")
+    }
+
+    fn parse(s: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(AutoSubmitted(s.trim().to_owned()))
+    }
+
+    fn display(&self) -> lettre::message::header::HeaderValue {
+        lettre::message::header::HeaderValue::new(Self::name(), self.0.clone())
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,6 +102,9 @@ pub fn compose(mail: &OutgoingMail) -> Result<Composed, ComposeError> {
     }
     if let Some(parent) = &mail.in_reply_to {
         builder = builder.in_reply_to(format!("<{parent}>"));
+    }
+    if let Some(kind) = &mail.auto_submitted {
+        builder = builder.header(AutoSubmitted(kind.clone()));
     }
     if !mail.references.is_empty() {
         let list: Vec<String> = mail.references.iter().map(|r| format!("<{r}>")).collect();

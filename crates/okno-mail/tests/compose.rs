@@ -23,6 +23,7 @@ fn reply() -> OutgoingMail {
             data: b"%PDF-1.4 waybill".to_vec(),
         }],
         date: UNIX_EPOCH + Duration::from_secs(1_796_000_000),
+        auto_submitted: None,
     }
 }
 
@@ -56,4 +57,15 @@ fn a_reply_that_cannot_be_written_says_which_field() {
     let mut bad = reply();
     bad.attachments[0].content_type = "pdf".to_owned();
     assert!(matches!(compose(&bad), Err(ComposeError::ContentType { .. })));
+}
+
+#[test]
+fn an_auto_reply_says_so_and_a_reader_treats_it_as_machine_mail() {
+    let mut auto = reply();
+    auto.auto_submitted = Some("auto-replied".to_owned());
+    let composed = compose(&auto).expect("composes");
+    assert!(String::from_utf8_lossy(&composed.bytes).contains("Auto-Submitted: auto-replied\r\n"));
+    // The reader the server (and any RFC 3834 responder) uses: machine mail, never answered.
+    assert_eq!(read(&composed.bytes, 1 << 20).kind, okno_mail::MailKind::AutoReply);
+    assert_eq!(read(&compose(&reply()).unwrap().bytes, 1 << 20).kind, okno_mail::MailKind::Personal);
 }

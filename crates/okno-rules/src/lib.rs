@@ -1,6 +1,6 @@
 //! The center's work rules, decided once for every desk and channel: what a routing rule does
 //! with a message, when the center is open, when a first response and a resolution are due, and
-//! what a reply template says.
+//! what a reply template says, and which satisfaction marks go back to the operations manager.
 //!
 //! Everything here is a pure function of its inputs; the time is always an argument (Unix
 //! milliseconds), so the server, the benches and the data-driven tests run the same code. The
@@ -10,11 +10,14 @@
 //! saved rule set always evaluates.
 
 mod calendar;
+mod csat;
 mod rule;
 mod sla;
 mod template;
+pub mod wire;
 
 pub use calendar::{Calendar, CalendarError, CalendarSpec, DayHours, Pause};
+pub use csat::{CsatScale, CsatScore, NotAScore};
 pub use rule::{
     Action, Assignment, Condition, Facts, Fired, Known, Outcome, Rule, RuleError, RuleProblem, RuleSet, TextTest,
 };

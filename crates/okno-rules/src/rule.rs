@@ -293,6 +293,11 @@ impl RuleSet {
         Ok(RuleSet { rules: compiled })
     }
 
+    /// No rules: every message passes unchanged.
+    pub fn empty() -> RuleSet {
+        RuleSet { rules: Vec::new() }
+    }
+
     /// How many enabled rules the set runs.
     pub fn len(&self) -> usize {
         self.rules.len()

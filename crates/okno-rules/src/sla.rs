@@ -152,7 +152,8 @@ impl SlaPolicy {
         let resolution = target
             .resolution_minutes
             .and_then(|m| self.calendar.add_working_minutes(clock.created_at, i64::from(m), &clock.pauses));
-        let pending_first = first_response.filter(|_| clock.first_response_at.is_none());
+        // A ticket resolved without a reply (a duplicate, spam) owes nothing any more.
+        let pending_first = first_response.filter(|_| clock.first_response_at.is_none() && clock.resolved_at.is_none());
         let pending_resolution = resolution.filter(|_| clock.resolved_at.is_none());
         let next = match (pending_first, pending_resolution) {
             (Some(a), Some(b)) => Some(a.min(b)),

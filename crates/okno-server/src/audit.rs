@@ -31,6 +31,10 @@ pub enum Action {
     AccountEnabled,
     SessionsRevoked,
     Export,
+    /// The routing rule set was saved (work rules).
+    RulesChanged,
+    /// An SLA policy was saved or a queue put on another one.
+    SlaPolicyChanged,
 }
 
 impl Action {
@@ -43,6 +47,8 @@ impl Action {
             Action::AccountEnabled => "account_enabled",
             Action::SessionsRevoked => "sessions_revoked",
             Action::Export => "export",
+            Action::RulesChanged => "rules_changed",
+            Action::SlaPolicyChanged => "sla_policy_changed",
         }
     }
 }

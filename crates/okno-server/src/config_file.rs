@@ -26,6 +26,8 @@ pub struct ConfigFile {
     pub chat: ChatConfig,
     /// Calls from the website (`[calls]`), if the center takes them.
     pub calls: Option<okno_gateway::GatewayConfig>,
+    /// Satisfaction marks after closed contacts (`[csat]`).
+    pub csat: Option<crate::work::csat::CsatConfig>,
 }
 
 #[derive(Deserialize)]
@@ -41,6 +43,8 @@ struct File {
     chat: Vec<crate::chat::config::RawChannel>,
     #[serde(default)]
     calls: Option<crate::chat::calls::RawCalls>,
+    #[serde(default)]
+    csat: Option<crate::work::csat::RawCsat>,
 }
 
 impl ConfigFile {
@@ -60,7 +64,8 @@ impl ConfigFile {
         {
             return Err(error(format!("chat[{i}].calls"), "needs a [calls] table: where website calls go"));
         }
-        Ok(ConfigFile { mail, chat, calls })
+        let csat = file.csat.map(crate::work::csat::CsatConfig::from_file).transpose()?;
+        Ok(ConfigFile { mail, chat, calls, csat })
     }
 }
 

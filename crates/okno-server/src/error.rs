@@ -18,6 +18,12 @@ pub enum AppError {
     BadRequest(String),
     #[error("{0}")]
     NotFound(String),
+    /// The resource changed since the client read it.
+    #[error("{0}")]
+    Conflict(String),
+    /// Well-formed but refused by a rule of the domain; `detail` says where (a rule's position).
+    #[error("{message}")]
+    Invalid { message: String, detail: serde_json::Value },
     #[error("{0}")]
     UnsupportedMediaType(String),
     #[error("schema version {0} is not supported by this server; update the application")]
@@ -36,6 +42,8 @@ impl AppError {
             AppError::RateLimited(_) => "rate_limited",
             AppError::BadRequest(_) => "bad_request",
             AppError::NotFound(_) => "not_found",
+            AppError::Conflict(_) => "conflict",
+            AppError::Invalid { .. } => "invalid",
             AppError::UnsupportedMediaType(_) => "unsupported_type",
             AppError::UnsupportedSchema(_) => "unsupported_schema",
             AppError::Db(_) | AppError::Internal(_) => "internal",
@@ -49,6 +57,8 @@ impl AppError {
             AppError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
+            AppError::Conflict(_) => StatusCode::CONFLICT,
+            AppError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AppError::UnsupportedSchema(_) => StatusCode::CONFLICT,
             AppError::Db(_) | AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -65,6 +75,10 @@ impl IntoResponse for AppError {
         } else {
             self.to_string()
         };
-        (status, Json(serde_json::json!({ "code": self.code(), "message": message }))).into_response()
+        let mut body = serde_json::json!({ "code": self.code(), "message": message });
+        if let AppError::Invalid { detail, .. } = self {
+            body["detail"] = detail;
+        }
+        (status, Json(body)).into_response()
     }
 }

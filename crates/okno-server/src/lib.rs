@@ -27,6 +27,7 @@ pub mod redact;
 pub mod seed;
 pub mod tickets;
 pub mod tls;
+pub mod work;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -64,6 +65,8 @@ pub struct Config {
     pub calls: Option<okno_gateway::GatewayConfig>,
     /// HTTPS and WSS on the listener ([`tls`]); plain HTTP when `None`.
     pub tls: Option<Arc<tokio_rustls::rustls::ServerConfig>>,
+    /// Satisfaction marks (`[csat]` in `--config`).
+    pub csat: Option<work::csat::CsatConfig>,
 }
 
 impl Config {
@@ -78,6 +81,7 @@ impl Config {
             chat: chat::config::ChatConfig::default(),
             calls: None,
             tls: None,
+            csat: None,
         }
     }
 }
@@ -99,9 +103,21 @@ pub struct AppState {
     pub chat: Arc<chat::Chat>,
     /// The WebRTC gateway for calls from the website, when configured.
     pub gateway: Option<Arc<okno_gateway::Gateway>>,
+    /// The center's own email addresses (every mailbox [`mail::start`] runs, lowercased): rules
+    /// may not forward there.
+    pub own_addresses: Arc<std::sync::RwLock<Vec<String>>>,
+    /// The compiled routing rules of this instance.
+    pub rules: Arc<work::apply::RuleCache>,
+    /// Satisfaction marks, when the center asks for them (its manager queue resolved to an id).
+    pub csat: work::csat::Shared,
 }
 
 impl AppState {
+    /// The center's own addresses now.
+    pub fn own_addresses(&self) -> Vec<String> {
+        self.own_addresses.read().map(|a| a.clone()).unwrap_or_default()
+    }
+
     /// The state of a lone instance (no NATS); [`AppState::connect`] also joins the bus.
     pub fn new(pool: PgPool, config: &Config) -> Self {
         let metrics = Arc::new(Metrics::default());
@@ -115,6 +131,9 @@ impl AppState {
             max_upload_bytes: config.mail.max_attachment_bytes,
             chat: Arc::new(chat::Chat::new(config.chat.clone())),
             gateway: None,
+            own_addresses: Arc::default(),
+            rules: Arc::new(work::apply::RuleCache::default()),
+            csat: config.csat.clone().map(Arc::new),
         }
     }
 
@@ -130,6 +149,9 @@ impl AppState {
         migrate::migrate(&pool).await?;
         let mut config = config.clone();
         chat::resolve_queues(&pool, &mut config.chat).await?;
+        if let Some(csat) = &mut config.csat {
+            work::csat::resolve(&pool, csat).await?;
+        }
         let mut state = AppState::new(pool, &config);
         if let Some(calls) = &config.calls {
             state.gateway = Some(okno_gateway::Gateway::start(calls.clone()).await.context("[calls]")?);
@@ -153,6 +175,7 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let state = AppState::connect(config).await?;
     let mail_tasks = mail::start(&state, &config.mail).await?;
+    let csat_task = work::csat::start(&state);
     let mail_state = state.clone();
     let live = state.live.clone();
     let scheme = if config.tls.is_some() { "https" } else { "http" };
@@ -169,6 +192,9 @@ pub async fn serve(
     }
     live.leaving();
     mail_tasks.stop(&mail_state).await;
+    if let Some(task) = csat_task {
+        task.abort();
+    }
     // Give the bus task a moment to send the goodbye before the runtime stops.
     tokio::time::sleep(Duration::from_millis(100)).await;
     Ok(())
@@ -210,6 +236,7 @@ pub fn app(state: AppState) -> Router {
                 .layer(axum::extract::DefaultBodyLimit::max(state.chat.config.limits.max_attachment_bytes)),
         )
         .route(chat::FILE_PATH, get(chat::files::download).options(chat::files::preflight))
+        .merge(work::routes())
         .with_state(state)
 }
 

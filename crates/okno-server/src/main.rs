@@ -79,6 +79,7 @@ async fn main() -> Result<()> {
         config.mail = file.mail;
         config.chat = file.chat;
         config.calls = file.calls;
+        config.csat = file.csat;
     }
     config.tls = match (tls_cert, tls_key, self_signed) {
         (Some(cert), Some(key), None) => Some(okno_server::tls::load(&cert, &key)?),

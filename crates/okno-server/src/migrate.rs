@@ -17,6 +17,8 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (5, "chat", include_str!("../migrations/0005_chat.sql")),
     (6, "security", include_str!("../migrations/0006_security.sql")),
     (7, "audit", include_str!("../migrations/0007_audit.sql")),
+    (8, "work_rules", include_str!("../migrations/0008_work_rules.sql")),
+    (9, "csat", include_str!("../migrations/0009_csat.sql")),
 ];
 
 /// An arbitrary constant identifying "Okno schema migrations" among advisory locks.

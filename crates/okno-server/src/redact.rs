@@ -51,6 +51,8 @@ fn allowed(entity: &str) -> &'static [(&'static str, Treat)] {
             ("sla_due_at", Keep),
             ("first_response_due_at", Keep),
             ("first_response_at", Keep),
+            ("resolution_due_at", Keep),
+            ("resolved_at", Keep),
             ("preview", Text),
             ("message_count", Keep),
         ],

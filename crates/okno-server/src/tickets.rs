@@ -1,10 +1,9 @@
 //! Tickets the server opens itself (from mail, from the website's chat): the customer matched by
 //! an identity (email address or phone digits) or created, the ticket numbered from the
-//! `ticket_number` sequence, its first-response target from the queue's policy, and the report
+//! `ticket_number` sequence, its due times from the queue's SLA policy, and the report
 //! event — all in the caller's transaction, so a ticket never exists without its customer.
 
-use okno_core::sla::{BusinessHours, SlaPolicy, first_response_due};
-use okno_core::{Channel, CustomerTier, EventKind, Identity, Millis, Priority, new_id};
+use okno_core::{Channel, EventKind, Identity, Millis, new_id};
 use okno_sync::Op;
 use serde_json::Value;
 use sqlx::{Postgres, Transaction};
@@ -50,8 +49,8 @@ pub async fn open(tx: &mut Transaction<'_, Postgres>, o: &Opening<'_>) -> Result
         }
         _ => None,
     };
-    let (customer_id, tier) = match known {
-        Some((id, tier)) => (id, tier.parse().unwrap_or(CustomerTier::Standard)),
+    let customer_id = match known {
+        Some((id, _tier)) => id,
         None => {
             let id = new_id();
             sqlx::query("INSERT INTO customers (id, name, tier, created_at) VALUES ($1, $2, 'standard', $3)")
@@ -71,24 +70,13 @@ pub async fn open(tx: &mut Transaction<'_, Postgres>, o: &Opening<'_>) -> Result
                 .execute(&mut **tx)
                 .await?;
             }
-            (id, CustomerTier::Standard)
+            id
         }
     };
-    let (premium, standard): (i32, i32) =
-        sqlx::query_as("SELECT premium_frt_minutes, standard_frt_minutes FROM queues WHERE id = $1")
-            .bind(o.queue_id)
-            .fetch_one(&mut **tx)
-            .await?;
-    let policy = SlaPolicy {
-        premium_first_response_minutes: i64::from(premium),
-        standard_first_response_minutes: i64::from(standard),
-    };
-    let due = first_response_due(o.now, tier, Priority::Normal, &policy, &BusinessHours::ALWAYS);
     let ticket_id = new_id();
     let number: i64 = sqlx::query_scalar(
-        "INSERT INTO tickets (id, number, subject, customer_id, channel, status, priority, queue_id, created_at, updated_at, \
-           first_response_due_at, sla_due_at) \
-         VALUES ($1, nextval('ticket_number'), $2, $3, $4, 'new', 'normal', $5, $6, $6, $7, $7) RETURNING number",
+        "INSERT INTO tickets (id, number, subject, customer_id, channel, status, priority, queue_id, created_at, updated_at) \
+         VALUES ($1, nextval('ticket_number'), $2, $3, $4, 'new', 'normal', $5, $6, $6) RETURNING number",
     )
     .bind(&ticket_id)
     .bind(o.subject)
@@ -96,9 +84,10 @@ pub async fn open(tx: &mut Transaction<'_, Postgres>, o: &Opening<'_>) -> Result
     .bind(o.channel.as_str())
     .bind(o.queue_id)
     .bind(o.now)
-    .bind(due)
     .fetch_one(&mut **tx)
     .await?;
+    // Due times from the queue's SLA policy (work::sla), as every later change recomputes them.
+    crate::work::sla::refresh(tx, std::slice::from_ref(&ticket_id)).await?;
     sqlx::query(
         "INSERT INTO events (id, at, kind, ticket_id, queue_id, customer_id, data) VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )

@@ -7,10 +7,9 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Harness, eventually, imap};
+use common::{Harness, eventually, imap, mail_config};
 use okno_core::{Channel, Mutation};
 use okno_server::admin;
-use okno_server::mail::config::{Endpoint, MailConfig, Mailbox, Password, Security};
 use okno_sync::{PushItem, PushRequest, SCHEMA_VERSION};
 use okno_testkit::mail::{self as peers, Dovecot, SmtpSink};
 use serde_json::{Value, json};
@@ -30,37 +29,6 @@ const CORPUS: &[&str] = &[
 fn corpus(file: &str) -> Vec<u8> {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../okno-mail/tests/corpus").join(file);
     std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
-
-pub fn mail_config(imap_port: u16, smtp_port: u16) -> MailConfig {
-    let text = format!(
-        "[mail]\npoll_seconds = 1\n[[email]]\nname = \"support\"\nqueue = \"Email\"\naddress = \"support@shop.test\"\n\
-         imap = \"imap://support%40shop.test@127.0.0.1:{imap_port}\"\nsmtp = \"smtp://127.0.0.1:{smtp_port}\"\n\
-         password_env = \"OKNO_TEST_MAIL_PASSWORD\"\n"
-    );
-    let config = MailConfig::parse(&text, |_| Some(peers::PASSWORD.to_owned())).expect("config");
-    assert_eq!(
-        config.mailboxes[0],
-        Mailbox {
-            name: "support".into(),
-            queue: "Email".into(),
-            address: "support@shop.test".into(),
-            imap: Endpoint {
-                host: "127.0.0.1".into(),
-                port: imap_port,
-                user: Some(peers::USER.into()),
-                security: Security::StartTlsIfOffered
-            },
-            smtp: Endpoint {
-                host: "127.0.0.1".into(),
-                port: smtp_port,
-                user: None,
-                security: Security::StartTlsIfOffered
-            },
-            password: Password::new(peers::PASSWORD),
-        }
-    );
-    config
 }
 
 async fn email_queue(h: &Harness) {

@@ -35,6 +35,8 @@ export const app = $state({
   selectedId: null as string | null,
   searchOpen: false,
   shortcutsOpen: false,
+  /** The rules and templates sheet. */
+  workOpen: false,
   theme: stored<Theme>("okno.theme", ["light", "dark", "system"], "system"),
   /** Bumped after every write so lists and counts reload. */
   revision: 0,

@@ -6,7 +6,7 @@ import type { MessageKey } from "./i18n/en";
 export type ActionId =
   | "next" | "prev" | "reply" | "note" | "assignMe" | "close" | "reopen" | "search" | "searchSlash"
   | "available" | "break" | "wrapUp" | "offline" | "inbox" | "theme" | "language" | "help" | "escape"
-  | "answer" | "hangup" | "hold" | "mute" | "transfer" | "dtmf" | "redial" | "wrapSubmit" | "dialFocus";
+  | "answer" | "hangup" | "hold" | "mute" | "transfer" | "dtmf" | "redial" | "wrapSubmit" | "dialFocus" | "work" | "templates";
 
 export type KeyboardLike = { key: string; code?: string; ctrlKey: boolean; metaKey: boolean; altKey: boolean; shiftKey: boolean };
 
@@ -45,6 +45,9 @@ export const SHORTCUTS: Shortcut[] = [
   { id: "wrapUp", keys: "Alt+3", label: "key.wrapUp", match: alt("3") },
   { id: "offline", keys: "Alt+4", label: "key.offline", match: alt("4") },
   { id: "inbox", keys: "g i", label: "key.inbox", match: { prefix: "g", then: letter("i") } },
+  { id: "work", keys: "g w", label: "key.work", match: { prefix: "g", then: letter("w") } },
+  // In the reply box too: the operator reaches for a template while writing.
+  { id: "templates", keys: "Ctrl+Shift+T", label: "key.templates", inInputs: true, match: (e) => (e.ctrlKey || e.metaKey) && e.shiftKey && !e.altKey && (e.key.toLowerCase() === "t" || e.code === "KeyT") },
   { id: "theme", keys: "t", label: "key.theme", match: letter("t") },
   { id: "language", keys: "l", label: "key.language", match: letter("l") },
   { id: "help", keys: "?", label: "key.help", match: (e) => !e.ctrlKey && !e.metaKey && !e.altKey && e.key === "?" },

@@ -251,12 +251,13 @@ impl Conversation {
                 Vec::new()
             }
             FromVisitor::Rate { score, comment } => {
-                if !matches!(score.as_str(), "good" | "normal" | "bad") {
+                let Ok(score) = okno_rules::CsatScore::parse(&score, okno_rules::CsatScale::Three) else {
                     return Ok(vec![error("bad_score", "good, normal or bad")]);
-                }
+                };
                 let comment: String =
                     comment.trim().chars().take(self.state.chat.config.limits.max_message_chars).collect();
-                match store::rate(pool, &self.visitor, &score, &comment, now).await? {
+                let manager = self.state.csat.as_ref().and_then(|c| c.manager_queue.clone());
+                match store::rate(pool, &self.visitor, score, &comment, manager.as_deref(), now).await? {
                     Some((changes, version)) => {
                         self.state.live.committed(&changes, version);
                         vec![ToVisitor::Rated]

@@ -362,34 +362,19 @@ pub async fn end(pool: &PgPool, visitor: &Visitor, now: Millis) -> Result<Option
     Ok(Some((changes, version)))
 }
 
-/// The visitor's rating of their chat: a report event and a note the operator sees.
+/// The visitor's rating of their chat (the rule is [`crate::work::csat::record`]: a report
+/// event, a note, and a bad mark back to the operations manager).
 pub async fn rate(
     pool: &PgPool,
     visitor: &Visitor,
-    score: &str,
+    score: okno_rules::CsatScore,
     comment: &str,
+    manager_queue: Option<&str>,
     now: Millis,
 ) -> Result<Option<(Vec<NewChange>, u64)>, sqlx::Error> {
     let Some(ticket_id) = &visitor.ticket_id else { return Ok(None) };
     let mut tx = pool.begin().await?;
-    let queue_id: String =
-        sqlx::query_scalar("SELECT queue_id FROM tickets WHERE id = $1").bind(ticket_id).fetch_one(&mut *tx).await?;
-    record_event(
-        &mut tx,
-        &format!("{ticket_id}/csat/{now}"),
-        now,
-        EventKind::CsatReceived,
-        ticket_id,
-        &queue_id,
-        json!({
-        "score": score, "comment": comment, "channel": "chat" }),
-    )
-    .await?;
-    let mut note = format!("The visitor rated the chat: {score}.");
-    if !comment.is_empty() {
-        note.push_str(&format!("\n«{comment}»"));
-    }
-    let changes = vec![internal_note(&mut tx, ticket_id, &queue_id, &note, now).await?];
+    let changes = crate::work::csat::record(&mut tx, manager_queue, ticket_id, score, comment, "chat", now).await?;
     let version = changelog::append_and_commit(tx, &changes).await?;
     Ok(Some((changes, version)))
 }

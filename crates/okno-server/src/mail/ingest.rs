@@ -18,8 +18,9 @@ use okno_mail::thread::ticket_token;
 use okno_mail::{Inbound, MailKind};
 use okno_sync::Op;
 use serde_json::{Value, json};
-use sqlx::{PgPool, Postgres, Transaction};
+use sqlx::{Postgres, Transaction};
 
+use crate::AppState;
 use crate::changelog::{self, NewChange, queue_bucket};
 
 /// The mailbox as intake needs it.
@@ -60,13 +61,13 @@ const MAX_BODY_CHARS: usize = 200_000;
 /// Commit `mail` (UID `uid` of the mailbox) and return what it became, with the changes that
 /// were committed (for the live pokes) and their last version.
 pub async fn ingest(
-    pool: &PgPool,
+    state: &AppState,
     mailbox: &IntakeMailbox,
     uid: Option<u32>,
     mail: &Inbound,
     now: Millis,
 ) -> Result<(Ingested, Vec<NewChange>, u64), sqlx::Error> {
-    let mut tx = pool.begin().await?;
+    let mut tx = state.pool.begin().await?;
     let position = sqlx::query(
         "UPDATE mailbox_state SET last_uid = GREATEST(last_uid, $3) WHERE name = $1 AND lease_owner = $2 AND lease_until > now()",
     )
@@ -101,13 +102,19 @@ pub async fn ingest(
     }
     let thread = find_ticket(&mut tx, mail).await?;
     let personal = kind == "personal";
+    let joins = thread.as_ref().filter(|t| t.status != "closed" || !personal);
+    let sender = mail.reply_address().or(mail.from.as_ref()).map(|s| s.address.clone());
+    // Machine mail runs no rules: an auto-reply to an auto-reply is how mail loops start.
+    let outcome =
+        if personal { run_rules(state, &mut tx, mailbox, mail, joins, sender.as_deref(), now).await? } else { None };
     let mut changes = Vec::new();
-    let (ticket_id, queue_id, created) = match (&thread, personal) {
-        (Some(t), _) if t.status != "closed" || !personal => (t.id.clone(), t.queue_id.clone(), None),
+    let (ticket_id, queue_id, created) = match (joins, personal) {
+        (Some(t), _) => (t.id.clone(), t.queue_id.clone(), None),
         (_, true) => {
-            let (id, number, customer) = open_ticket(&mut tx, mailbox, mail, now).await?;
+            let queue = outcome.as_ref().and_then(|o| o.queue_id.clone()).unwrap_or_else(|| mailbox.queue_id.clone());
+            let (id, number, customer) = open_ticket(&mut tx, mailbox, &queue, mail, now).await?;
             changes.push(customer);
-            (id, mailbox.queue_id.clone(), Some(number))
+            (id, queue, Some(number))
         }
         (_, false) => {
             tx.commit().await?;
@@ -204,13 +211,38 @@ pub async fn ingest(
     let bucket = queue_bucket(&queue_id);
     changes.push(NewChange {
         bucket: bucket.clone(),
-        entity: "ticket",
-        id: ticket_id.clone(),
+        entity: "message",
+        id: message_id.clone(),
         op: Op::Upsert,
-        data: ticket,
+        data: message,
     });
-    changes.push(NewChange { bucket, entity: "message", id: message_id, op: Op::Upsert, data: message });
+    let mut applied = crate::work::apply::Applied::default();
+    if let Some(outcome) = &outcome {
+        applied = crate::work::apply::apply(
+            &mut tx,
+            &ticket_id,
+            &message_id,
+            sender.as_deref(),
+            outcome,
+            created.is_some(),
+            now,
+        )
+        .await?;
+    }
+    for row in applied.note.into_iter().chain(applied.outgoing.iter().cloned()) {
+        let id = row["id"].as_str().unwrap_or_default().to_owned();
+        changes.push(NewChange { bucket: bucket.clone(), entity: "message", id, op: Op::Upsert, data: row });
+    }
+    // The due times follow the ticket's queue, priority and status, which the rules may have set.
+    let ticket = match crate::work::sla::refresh(&mut tx, std::slice::from_ref(&ticket_id)).await?.pop() {
+        Some(refreshed) => refreshed.data,
+        None => applied.ticket.unwrap_or(ticket),
+    };
+    changes.push(NewChange { bucket, entity: "ticket", id: ticket_id.clone(), op: Op::Upsert, data: ticket });
     let version = changelog::append_and_commit(tx, &changes).await?;
+    if !applied.outgoing.is_empty() {
+        state.outbox_wake.notify_one();
+    }
     let outcome = match created {
         Some(number) => Ingested::NewTicket { ticket_id, number },
         None => Ingested::Appended { ticket_id, reopened },
@@ -253,6 +285,7 @@ async fn find_ticket(tx: &mut Transaction<'_, Postgres>, mail: &Inbound) -> Resu
 async fn open_ticket(
     tx: &mut Transaction<'_, Postgres>,
     mailbox: &IntakeMailbox,
+    queue_id: &str,
     mail: &Inbound,
     now: Millis,
 ) -> Result<(String, i64, NewChange), sqlx::Error> {
@@ -265,7 +298,7 @@ async fn open_ticket(
     let opened = crate::tickets::open(
         tx,
         &crate::tickets::Opening {
-            queue_id: &mailbox.queue_id,
+            queue_id,
             channel: Channel::Email,
             subject,
             contact: (!address.is_empty()).then(|| Identity { kind: IdentityKind::Email, value: address.clone() }),
@@ -276,4 +309,48 @@ async fn open_ticket(
     )
     .await?;
     Ok((opened.ticket_id, opened.number, opened.customer))
+}
+
+/// What the rule set decides for `mail`; `None` when there are no rules.
+async fn run_rules(
+    state: &AppState,
+    tx: &mut Transaction<'_, Postgres>,
+    mailbox: &IntakeMailbox,
+    mail: &Inbound,
+    joins: Option<&Thread>,
+    sender: Option<&str>,
+    now: Millis,
+) -> Result<Option<okno_rules::Outcome>, sqlx::Error> {
+    use crate::work::apply;
+    let rules = state.rules.current(tx, &state.own_addresses()).await?;
+    if rules.is_empty() {
+        return Ok(None);
+    }
+    let queue_id = joins.map_or(mailbox.queue_id.clone(), |t| t.queue_id.clone());
+    let ticket_tags: Vec<String> = match joins {
+        Some(t) => {
+            let tags: Value =
+                sqlx::query_scalar("SELECT tags FROM tickets WHERE id = $1").bind(&t.id).fetch_one(&mut **tx).await?;
+            serde_json::from_value(tags).unwrap_or_default()
+        }
+        None => Vec::new(),
+    };
+    let sender_info = match sender {
+        Some(address) => apply::sender_by_email(tx, address).await?,
+        None => apply::Sender::default(),
+    };
+    let open = apply::queue_open(tx, &queue_id, now).await?;
+    let message = apply::Message {
+        channel: Channel::Email,
+        queue_id,
+        mailbox: Some(mailbox.name.clone()),
+        sender: sender.map(str::to_owned),
+        subject: mail.subject.clone(),
+        body: mail.text.chars().take(MAX_BODY_CHARS).collect(),
+        sender_info,
+        ticket_tags,
+        open,
+        first: joins.is_none(),
+    };
+    Ok(Some(message.evaluate(&rules)))
 }

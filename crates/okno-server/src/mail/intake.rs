@@ -168,7 +168,7 @@ async fn fetch_new(state: &AppState, task: &MailboxTask, session: &mut Session) 
         let raw = message.body().unwrap_or_default();
         let mail = okno_mail::read(raw, task.max_attachment_bytes);
         let now = okno_core::unix_ms(std::time::SystemTime::now());
-        let (outcome, changes, version) = ingest(&state.pool, &task.intake, Some(uid), &mail, now).await?;
+        let (outcome, changes, version) = ingest(state, &task.intake, Some(uid), &mail, now).await?;
         match &outcome {
             Ingested::LeaseLost => return Ok(None),
             Ingested::Duplicate => {

@@ -57,6 +57,14 @@ pub async fn start(state: &AppState, config: &config::MailConfig) -> anyhow::Res
         resolved.push((mailbox.clone(), queue_id));
     }
     let own_addresses: Vec<String> = config.mailboxes.iter().map(|m| m.address.clone()).collect();
+    if let Ok(mut known) = state.own_addresses.write() {
+        for address in &own_addresses {
+            let address = address.to_lowercase();
+            if !known.contains(&address) {
+                known.push(address);
+            }
+        }
+    }
     let instance = okno_core::new_id();
     let mut tasks = Vec::new();
     for (mailbox, queue_id) in &resolved {

@@ -200,19 +200,34 @@ async fn load<'a>(
         Some(to) => to.address.clone(),
         None => customer_email(state, &ticket_id).await?.context("the customer has no email address to reply to")?,
     };
+    let kind = email.as_ref().and_then(|Json(e)| e.kind.clone());
+    if kind.as_deref() == Some("forward") {
+        // A rule's copy to an outside address: not a reply in the customer's thread.
+        let to: Vec<String> = email.map(|Json(e)| e.to.into_iter().map(|a| a.address).collect()).unwrap_or_default();
+        let files = blobs(state, attachments).await?;
+        let domain = mailbox.address.split('@').nth(1).unwrap_or("okno.invalid");
+        let mail = OutgoingMail {
+            message_id: format!("{message_id}@{domain}"),
+            from_address: mailbox.address.clone(),
+            from_name: None,
+            to,
+            cc: Vec::new(),
+            subject: format!("Fwd: {}", reply_subject(&subject, number).trim_start_matches("Re: ")),
+            text: body,
+            in_reply_to: None,
+            references: Vec::new(),
+            attachments: files,
+            date: SystemTime::UNIX_EPOCH + Duration::from_millis(u64::try_from(created_at).unwrap_or(0)),
+            auto_submitted: Some("auto-generated".to_owned()),
+        };
+        return Ok((mailbox, mail));
+    }
     let mut references: Vec<String> = thread.iter().filter_map(|(Json(e), _)| e.message_id.clone()).collect();
     // RFC 5322 suggests keeping the first and the latest; 20 keeps headers sane on long threads.
     if references.len() > 20 {
         references.drain(1..references.len() - 19);
     }
-    let mut files = Vec::new();
-    for a in attachments {
-        let data: Vec<u8> = sqlx::query_scalar("SELECT data FROM blobs WHERE sha256 = $1")
-            .bind(&a.sha256)
-            .fetch_one(&state.pool)
-            .await?;
-        files.push(OutgoingAttachment { name: a.name, content_type: a.mime, data });
-    }
+    let files = blobs(state, attachments).await?;
     let domain = mailbox.address.split('@').nth(1).unwrap_or("okno.invalid");
     let mail = OutgoingMail {
         message_id: format!("{message_id}@{domain}"),
@@ -226,8 +241,26 @@ async fn load<'a>(
         references,
         attachments: files,
         date: SystemTime::UNIX_EPOCH + Duration::from_millis(u64::try_from(created_at).unwrap_or(0)),
+        // RFC 3834: an auto-reply is "auto-replied"; the satisfaction question "auto-generated".
+        auto_submitted: match kind.as_deref() {
+            Some("auto_reply") => Some("auto-replied".to_owned()),
+            Some("csat") => Some("auto-generated".to_owned()),
+            _ => None,
+        },
     };
     Ok((mailbox, mail))
+}
+
+async fn blobs(state: &AppState, attachments: Vec<AttachmentRef>) -> Result<Vec<OutgoingAttachment>, sqlx::Error> {
+    let mut files = Vec::new();
+    for a in attachments {
+        let data: Vec<u8> = sqlx::query_scalar("SELECT data FROM blobs WHERE sha256 = $1")
+            .bind(&a.sha256)
+            .fetch_one(&state.pool)
+            .await?;
+        files.push(OutgoingAttachment { name: a.name, content_type: a.mime, data });
+    }
+    Ok(files)
 }
 
 async fn customer_email(state: &AppState, ticket_id: &str) -> Result<Option<String>, sqlx::Error> {

@@ -284,3 +284,38 @@ pub fn http_client() -> reqwest::Client {
     okno_server::tls::install_provider();
     reqwest::Client::new()
 }
+
+/// The support mailbox on the test Dovecot (IMAP) and SMTP sink, as an admin writes it in the
+/// config file, for queue "Email".
+#[allow(dead_code)]
+pub fn mail_config(imap_port: u16, smtp_port: u16) -> okno_server::mail::config::MailConfig {
+    let text = format!(
+        "[mail]\npoll_seconds = 1\n[[email]]\nname = \"support\"\nqueue = \"Email\"\naddress = \"support@shop.test\"\n\
+         imap = \"imap://support%40shop.test@127.0.0.1:{imap_port}\"\nsmtp = \"smtp://127.0.0.1:{smtp_port}\"\n\
+         password_env = \"OKNO_TEST_MAIL_PASSWORD\"\n"
+    );
+    let config = okno_server::mail::config::MailConfig::parse(&text, |_| Some(okno_testkit::mail::PASSWORD.to_owned()))
+        .expect("config");
+    assert_eq!(
+        config.mailboxes[0],
+        okno_server::mail::config::Mailbox {
+            name: "support".into(),
+            queue: "Email".into(),
+            address: "support@shop.test".into(),
+            imap: okno_server::mail::config::Endpoint {
+                host: "127.0.0.1".into(),
+                port: imap_port,
+                user: Some(okno_testkit::mail::USER.into()),
+                security: okno_server::mail::config::Security::StartTlsIfOffered
+            },
+            smtp: okno_server::mail::config::Endpoint {
+                host: "127.0.0.1".into(),
+                port: smtp_port,
+                user: None,
+                security: okno_server::mail::config::Security::StartTlsIfOffered
+            },
+            password: okno_server::mail::config::Password::new(okno_testkit::mail::PASSWORD),
+        }
+    );
+    config
+}

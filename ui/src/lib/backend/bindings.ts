@@ -232,7 +232,146 @@ revision: number, };
  * Every command failure.
  */
 export type UiError = { code: ErrorCode, message: string, };
-export type ErrorCode = "not_found" | "invalid_input" | "storage" | "unavailable" | "internal";
+export type ErrorCode = "not_found" | "invalid_input" | "storage" | "unavailable" | "forbidden" | "conflict" | "internal";
+/**
+ * A test on a text; every test ignores case.
+ */
+export type TextTest = { "op": "contains", "value": string } | { "op": "not_contains", "value": string } | { "op": "regex", "value": string };
+/**
+ * What a rule can look at.
+ */
+export type Condition = { "field": "channel", any_of: Array<Channel>, } | { "field": "queue", any_of: Array<string>, } | { "field": "mailbox", any_of: Array<string>, } | { "field": "sender", test: TextTest, } | { "field": "sender_domain", any_of: Array<string>, } | { "field": "subject", test: TextTest, } | { "field": "body", test: TextTest, } | { "field": "tier", is: CustomerTier, } | { "field": "tag", has: string, } | { "field": "business_hours", open: boolean, } | { "field": "first_message", is: boolean, };
+/**
+ * What a rule can do.
+ */
+export type Action = { "do": "set_queue", queue_id: string, } | { "do": "set_priority", priority: Priority, } | { "do": "add_tags", tags: Array<string>, } | { "do": "assign", operator_id: string, } | { "do": "round_robin" } | { "do": "auto_reply", template_id: string, } | { "do": "close" } | { "do": "mark_spam" } | { "do": "forward", to: string, };
+/**
+ * A rule as an admin writes it and the server stores it.
+ */
+export type Rule = { id: string, name: string, enabled: boolean, 
+/**
+ * All must hold; an empty list always holds.
+ */
+when: Array<Condition>, then: Array<Action>, 
+/**
+ * When this rule fires, the rules below it are not considered.
+ */
+stop: boolean, };
+/**
+ * Who a ticket goes to.
+ */
+export type Assignment = { "to": "operator", "operator_id": string } | { "to": "round_robin" };
+/**
+ * A rule that fired, for the ticket's history and the report event.
+ */
+export type Fired = { rule_id: string, name: string, actions: Array<Action>, };
+/**
+ * Everything the rules decided about one message; the server applies it in the message's
+ * transaction.
+ */
+export type Outcome = { fired: Array<Fired>, 
+/**
+ * The queue the message ends in, when a rule moved it.
+ */
+queue_id: string | null, priority: Priority | null, add_tags: Array<string>, assign: Assignment | null, auto_reply: string | null, close: boolean, spam: boolean, forward: Array<string>, };
+/**
+ * One day's opening hours, `HH:MM` in the calendar's zone; `close` may be `24:00`.
+ */
+export type DayHours = { open: string, close: string, };
+/**
+ * A calendar as an admin writes it.
+ */
+export type CalendarSpec = { 
+/**
+ * IANA name: `Europe/Moscow`, `Asia/Yekaterinburg`.
+ */
+time_zone: string, 
+/**
+ * Monday first; `None` is a day off.
+ */
+week: [DayHours | null, DayHours | null, DayHours | null, DayHours | null, DayHours | null, DayHours | null, DayHours | null], 
+/**
+ * Local dates (`2027-01-01`) the center is closed.
+ */
+holidays: Array<string>, };
+/**
+ * One line of a policy; an empty field matches every value.
+ */
+export type SlaTarget = { tier: CustomerTier | null, channel: Channel | null, priority: Priority | null, 
+/**
+ * Working minutes to the first reply.
+ */
+first_response_minutes: number, 
+/**
+ * Working minutes to resolution, pauses excluded; `None` sets no resolution target.
+ */
+resolution_minutes: number | null, };
+/**
+ * A policy as an admin writes it.
+ */
+export type SlaPolicySpec = { id: string, name: string, calendar: CalendarSpec, targets: Array<SlaTarget>, };
+/**
+ * A template as it is stored and synced.
+ */
+export type Template = { id: string, name: string, 
+/**
+ * `ru` or `en`.
+ */
+language: string, 
+/**
+ * A queue's template (every operator of the queue sees it), or everyone's when `None`.
+ */
+queue_id: string | null, 
+/**
+ * A personal template: only its owner sees it.
+ */
+owner_id: string | null, subject: string | null, body: string, 
+/**
+ * Files sent with every use (blobs by SHA-256, as message attachments are).
+ */
+attachments: Array<AttachmentRef>, };
+/**
+ * A rendered text and the variables that had no value.
+ */
+export type Rendered = { text: string, missing: Array<string>, };
+/**
+ * Something a rule or a policy can name, with the name people know it by.
+ */
+export type Named = { id: string, name: string, };
+/**
+ * `GET /v1/work/rules`: the rule set and what its rules may refer to.
+ */
+export type RuleSetView = { 
+/**
+ * The version to send back when saving, so two editors conflict instead of overwriting.
+ */
+version: number, rules: Array<Rule>, queues: Array<Named>, operators: Array<Named>, templates: Array<Named>, mailboxes: Array<string>, };
+/**
+ * What a rule set would have done to one ticket.
+ */
+export type DryRunTicket = { ticket_id: string, number: number, subject: string, outcome: Outcome, };
+export type DryRunReport = { tickets: Array<DryRunTicket>, 
+/**
+ * Tickets on which at least one rule fired.
+ */
+matched: number, };
+/**
+ * A template variable and what it stands for.
+ */
+export type TemplateVariable = { name: string, what: string, };
+/**
+ * `GET /v1/work/templates`.
+ */
+export type TemplateList = { templates: Array<Template>, variables: Array<TemplateVariable>, };
+/**
+ * `POST /v1/work/templates/{id}/render`.
+ */
+export type RenderedTemplate = { body: Rendered, subject: Rendered | null, attachments: Array<AttachmentRef>, };
+export type QueuePolicy = { id: string, name: string, sla_policy_id: string | null, };
+/**
+ * `GET /v1/work/sla-policies`.
+ */
+export type SlaPolicies = { policies: Array<SlaPolicySpec>, queues: Array<QueuePolicy>, };
 export type RegistrationState = "unregistered" | "registering" | "registered" | "failed";
 export type SipTransport = "udp" | "tcp" | "tls" | "ws";
 /**
@@ -338,6 +477,22 @@ export interface Backend {
   uploadAttachment(name: string, mime: string, dataBase64: string): Promise<AttachmentRef>;
   /** The operator is typing in a website chat: its visitor sees "typing" (best effort). */
   chatTyping(ticketId: string): Promise<void>;
+  /** The center's routing rules, from the server (admins and team leads). */
+  workRules(): Promise<RuleSetView>;
+  /** Saves the whole rule set edited from `version`; a newer version on the server is a conflict. */
+  saveWorkRules(version: number, rules: Array<Rule>): Promise<RuleSetView>;
+  /** What `rules` would have done to the latest `last` tickets, changing nothing. */
+  dryRunRules(rules: Array<Rule>, last: number): Promise<DryRunReport>;
+  /** The reply templates this operator may use. */
+  listTemplates(): Promise<TemplateList>;
+  saveTemplate(template: Template): Promise<TemplateList>;
+  deleteTemplate(templateId: string): Promise<TemplateList>;
+  /** A template filled in for a ticket, with the variables that had no value. */
+  renderTemplate(templateId: string, ticketId: string): Promise<RenderedTemplate>;
+  /** SLA policies and the policy of each queue (admins and team leads). */
+  slaPolicies(): Promise<SlaPolicies>;
+  saveSlaPolicy(policy: SlaPolicySpec): Promise<SlaPolicies>;
+  setQueuePolicy(queueId: string, policyId: string | null): Promise<SlaPolicies>;
 }
 
 
@@ -374,7 +529,7 @@ export interface PhoneCommands {
 export type InvokeFn = <T>(cmd: string, args?: Record<string, unknown>) => Promise<T>;
 
 /** Every command's name, as `invoke` sends it. */
-export const COMMAND_NAMES = ["app_info", "store_stats", "list_queues", "list_operators", "me", "set_agent_state", "list_tickets", "list_tags", "get_ticket", "reply_ticket", "set_ticket_status", "assign_ticket", "set_ticket_tags", "get_customer", "search", "ui_ready", "sync_status", "list_rejections", "download_attachment", "attachment_data", "upload_attachment", "chat_typing", "phone_snapshot", "phone_dial", "phone_answer", "phone_reject", "phone_hangup", "phone_hold", "phone_mute", "phone_dtmf", "phone_transfer", "phone_complete_transfer", "phone_conference", "phone_recording", "phone_set_note", "phone_wrap_up", "list_dispositions", "call_history", "mark_calls_seen", "list_sip_accounts", "save_sip_account", "delete_sip_account", "sip_codecs", "audio_devices", "set_audio_devices"] as const;
+export const COMMAND_NAMES = ["app_info", "store_stats", "list_queues", "list_operators", "me", "set_agent_state", "list_tickets", "list_tags", "get_ticket", "reply_ticket", "set_ticket_status", "assign_ticket", "set_ticket_tags", "get_customer", "search", "ui_ready", "sync_status", "list_rejections", "download_attachment", "attachment_data", "upload_attachment", "chat_typing", "work_rules", "save_work_rules", "dry_run_rules", "list_templates", "save_template", "delete_template", "render_template", "sla_policies", "save_sla_policy", "set_queue_policy", "phone_snapshot", "phone_dial", "phone_answer", "phone_reject", "phone_hangup", "phone_hold", "phone_mute", "phone_dtmf", "phone_transfer", "phone_complete_transfer", "phone_conference", "phone_recording", "phone_set_note", "phone_wrap_up", "list_dispositions", "call_history", "mark_calls_seen", "list_sip_accounts", "save_sip_account", "delete_sip_account", "sip_codecs", "audio_devices", "set_audio_devices"] as const;
 
 /** The Backend over `invoke` (arguments in camelCase, as Tauri sends them). */
 export function createTauriBackend(invoke: InvokeFn): Backend {
@@ -401,6 +556,16 @@ export function createTauriBackend(invoke: InvokeFn): Backend {
     attachmentData: (sha256) => invoke("attachment_data", { sha256 }),
     uploadAttachment: (name, mime, dataBase64) => invoke("upload_attachment", { name, mime, dataBase64 }),
     chatTyping: (ticketId) => invoke("chat_typing", { ticketId }),
+    workRules: () => invoke("work_rules"),
+    saveWorkRules: (version, rules) => invoke("save_work_rules", { version, rules }),
+    dryRunRules: (rules, last) => invoke("dry_run_rules", { rules, last }),
+    listTemplates: () => invoke("list_templates"),
+    saveTemplate: (template) => invoke("save_template", { template }),
+    deleteTemplate: (templateId) => invoke("delete_template", { templateId }),
+    renderTemplate: (templateId, ticketId) => invoke("render_template", { templateId, ticketId }),
+    slaPolicies: () => invoke("sla_policies"),
+    saveSlaPolicy: (policy) => invoke("save_sla_policy", { policy }),
+    setQueuePolicy: (queueId, policyId) => invoke("set_queue_policy", { queueId, policyId }),
   };
 }
 /** The PhoneCommands over `invoke` (arguments in camelCase, as Tauri sends them). */

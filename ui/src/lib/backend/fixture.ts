@@ -5,7 +5,7 @@
 import { tagMatches } from "../snippet";
 import type {
   AgentState, Backend, CallOutcome, CallView, Channel, ContactItem, CustomerCard, CustomerTier, EmailView, Identity, MessageView,
-  OperatorView, OrderView, Priority, QueueSummary, SearchHit, SearchResults, TicketDetail, TicketFilter, TicketRow,
+  OperatorView, OrderView, Priority, QueueSummary, Rule, SearchHit, SearchResults, Template, TemplateList, TicketDetail, TicketFilter, TicketRow,
   TicketStatus, TimelineItem, UiError,
 } from "./bindings";
 
@@ -136,6 +136,36 @@ export function fixtureBackend(options: FixtureOptions = {}): FixtureBackend {
 
   const operators: OperatorView[] = OPERATORS.map((o, i) => ({ ...o, state_since: NOW - (i + 1) * 17 * MIN }));
   let me = operators[0];
+  const work = {
+    version: 0,
+    rules: [] as Rule[],
+    templates: [
+      { id: "tpl-delay", name: "Доставка задерживается", language: "ru", queue_id: null, owner_id: null, subject: null, attachments: [],
+        body: "Здравствуйте, {{customer.name}}! Заказ задерживается на день, курьер позвонит заранее. Обращение №{{ticket.number}}." },
+      { id: "tpl-refund", name: "Refund started", language: "en", queue_id: null, owner_id: null, subject: null, attachments: [],
+        body: "Hello {{customer.name}}, your refund has been started and reaches your card in 3–5 working days. {{operator.name}}" },
+    ] as Template[],
+  };
+  const workView = () => ({
+    version: work.version,
+    rules: structuredClone(work.rules),
+    queues: queues.map((q) => ({ id: q.id, name: q.name })),
+    operators: operators.filter((o) => o.role !== "contractor").map((o) => ({ id: o.id, name: o.name })),
+    templates: work.templates.filter((x) => x.owner_id === null).map((x) => ({ id: x.id, name: x.name })),
+    mailboxes: ["support"],
+  });
+  const templateList = (): TemplateList => ({
+    templates: work.templates.filter((x) => x.owner_id === null || x.owner_id === me.id),
+    variables: [
+      { name: "customer.name", what: "the customer's name" },
+      { name: "ticket.number", what: "the ticket's number" },
+      { name: "ticket.subject", what: "the ticket's subject" },
+      { name: "operator.name", what: "the name of the operator who sends the reply" },
+      { name: "order.number", what: "the number of the customer's latest order" },
+      { name: "order.status", what: "the status of the customer's latest order" },
+      { name: "order.total", what: "the total of the customer's latest order" },
+    ],
+  });
   const queues = QUEUES.map((q) => ({ ...q, open_count: 0, unread_count: 0 }));
   const queueFor = (channel: Channel, i: number) => {
     const options = queues.filter((q) => q.channel === channel);
@@ -412,6 +442,47 @@ export function fixtureBackend(options: FixtureOptions = {}): FixtureBackend {
     },
     syncStatus: async () => ({ connection: "local_only", unsent: 0, first_sync: null, last_rejection: null, problem: null, revision: 0 }),
     listRejections: async () => [],
+    // The center's work rules live on the server; the fixture keeps a few in memory so the
+    // sheet and the reply box's picker can be tried in a browser. The server runs the rules.
+    workRules: async () => {
+      if (me.role !== "team_lead" && me.role !== "admin") throw fail("forbidden", "only admins and team leads change the center's rules");
+      return workView();
+    },
+    saveWorkRules: async (version, rules) => {
+      if (version !== work.version) throw fail("conflict", "the rules were changed by someone else; reload them");
+      work.version += 1;
+      work.rules = structuredClone(rules);
+      return workView();
+    },
+    dryRunRules: async () => ({ tickets: [], matched: 0 }),
+    listTemplates: async () => templateList(),
+    saveTemplate: async (template) => {
+      work.templates = [...work.templates.filter((x) => x.id !== template.id), structuredClone(template)];
+      return templateList();
+    },
+    deleteTemplate: async (id) => {
+      work.templates = work.templates.filter((x) => x.id !== id);
+      return templateList();
+    },
+    renderTemplate: async (id, ticketId) => {
+      const template = work.templates.find((x) => x.id === id);
+      const ticket = byId.get(ticketId);
+      if (!template || !ticket) throw fail("not_found", "no such template or ticket");
+      const missing: string[] = [];
+      const text = template.body.replace(/\{\{\s*([a-z.]+)\s*\}\}/g, (_, name: string) => {
+        const value = ({ "customer.name": ticket.customer_name, "ticket.number": String(ticket.number), "ticket.subject": ticket.subject, "operator.name": me.name } as Record<string, string>)[name];
+        if (value === undefined && !missing.includes(name)) missing.push(name);
+        return value ?? "";
+      });
+      return { body: { text, missing }, subject: null, attachments: template.attachments };
+    },
+    slaPolicies: async () => ({ policies: [], queues: queues.map((q) => ({ id: q.id, name: q.name, sla_policy_id: null })) }),
+    saveSlaPolicy: async () => {
+      throw fail("unavailable", "SLA policies are kept by the server, and the demo has none");
+    },
+    setQueuePolicy: async () => {
+      throw fail("unavailable", "SLA policies are kept by the server, and the demo has none");
+    },
     phoneBook: () => customers.map((c) => ({ id: c.id, name: c.name, phone: c.phone })),
     phoneSetsState: (state: AgentState) => {
       if (me.state !== state) me = { ...me, state, state_since: clock() };

@@ -1,0 +1,94 @@
+//! The center's work rules as the window edits and uses them: the routing rules, reply
+//! templates and SLA policies live on the server (every desk and channel sees one result), so
+//! these commands call its `/v1/work/...` API with the operator's session; the server decides
+//! who may change what.
+
+use okno_rules::wire::{DryRunReport, RenderedTemplate, RuleSetView, SlaPolicies, TemplateList};
+use okno_rules::{Rule, SlaPolicySpec, Template};
+use reqwest::Method;
+use serde_json::json;
+
+use crate::Desk;
+use crate::error::{ErrorCode, UiError};
+
+type Result<T> = std::result::Result<T, UiError>;
+
+/// Path segments from the window are ids: nothing that could leave the `/v1/work/` tree.
+fn segment(id: &str) -> Result<&str> {
+    let plain = !id.is_empty() && id.len() <= 100 && id.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+    if plain && id != "." && id != ".." {
+        Ok(id)
+    } else {
+        Err(UiError::new(ErrorCode::InvalidInput, format!("{id:?} is not an id (letters, digits, - _ .)")))
+    }
+}
+
+impl Desk {
+    pub(crate) async fn work_rules(&self) -> Result<RuleSetView> {
+        Ok(self.sync.server_call(Method::GET, "/v1/work/rules", None).await?)
+    }
+
+    pub(crate) async fn save_work_rules(&self, version: i64, rules: Vec<Rule>) -> Result<RuleSetView> {
+        let _: serde_json::Value = self
+            .sync
+            .server_call(Method::PUT, "/v1/work/rules", Some(json!({ "version": version, "rules": rules })))
+            .await?;
+        self.work_rules().await
+    }
+
+    pub(crate) async fn dry_run_rules(&self, rules: Vec<Rule>, last: u32) -> Result<DryRunReport> {
+        let body = json!({ "rules": rules, "last": last });
+        Ok(self.sync.server_call(Method::POST, "/v1/work/rules/dry-run", Some(body)).await?)
+    }
+
+    pub(crate) async fn list_templates(&self) -> Result<TemplateList> {
+        Ok(self.sync.server_call(Method::GET, "/v1/work/templates", None).await?)
+    }
+
+    pub(crate) async fn save_template(&self, template: Template) -> Result<TemplateList> {
+        let path = format!("/v1/work/templates/{}", segment(&template.id)?);
+        let body = serde_json::to_value(&template).map_err(|e| UiError::new(ErrorCode::Internal, e.to_string()))?;
+        let _: serde_json::Value = self.sync.server_call(Method::PUT, &path, Some(body)).await?;
+        self.list_templates().await
+    }
+
+    pub(crate) async fn delete_template(&self, template_id: String) -> Result<TemplateList> {
+        let path = format!("/v1/work/templates/{}", segment(&template_id)?);
+        let _: serde_json::Value = self.sync.server_call(Method::DELETE, &path, None).await?;
+        self.list_templates().await
+    }
+
+    pub(crate) async fn render_template(&self, template_id: String, ticket_id: String) -> Result<RenderedTemplate> {
+        let path = format!("/v1/work/templates/{}/render", segment(&template_id)?);
+        Ok(self.sync.server_call(Method::POST, &path, Some(json!({ "ticket_id": ticket_id }))).await?)
+    }
+
+    pub(crate) async fn sla_policies(&self) -> Result<SlaPolicies> {
+        Ok(self.sync.server_call(Method::GET, "/v1/work/sla-policies", None).await?)
+    }
+
+    pub(crate) async fn save_sla_policy(&self, policy: SlaPolicySpec) -> Result<SlaPolicies> {
+        let path = format!("/v1/work/sla-policies/{}", segment(&policy.id)?);
+        let body = serde_json::to_value(&policy).map_err(|e| UiError::new(ErrorCode::Internal, e.to_string()))?;
+        let _: serde_json::Value = self.sync.server_call(Method::PUT, &path, Some(body)).await?;
+        self.sla_policies().await
+    }
+
+    pub(crate) async fn set_queue_policy(&self, queue_id: String, policy_id: Option<String>) -> Result<SlaPolicies> {
+        let path = format!("/v1/work/queues/{}/sla-policy", segment(&queue_id)?);
+        let _: serde_json::Value =
+            self.sync.server_call(Method::PUT, &path, Some(json!({ "sla_policy_id": policy_id }))).await?;
+        self.sla_policies().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn only_plain_ids_reach_a_server_path() {
+        assert_eq!(super::segment("tpl-hello_2.ru").unwrap(), "tpl-hello_2.ru");
+        for bad in ["", "..", "a/b", "a?x=1", "a b", "%2e%2e", "x#y"] {
+            assert!(super::segment(bad).is_err(), "{bad:?}");
+        }
+    }
+}

@@ -1,0 +1,112 @@
+//! What the server's `/v1/work/...` endpoints send and take, one definition for the server that
+//! writes it and the desk that reads it (and the TypeScript generated from it).
+
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+use crate::{Outcome, Rendered, Rule, SlaPolicySpec, Template};
+
+/// Something a rule or a policy can name, with the name people know it by.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct Named {
+    pub id: String,
+    pub name: String,
+}
+
+/// `GET /v1/work/rules`: the rule set and what its rules may refer to.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct RuleSetView {
+    /// The version to send back when saving, so two editors conflict instead of overwriting.
+    #[ts(type = "number")]
+    pub version: i64,
+    pub rules: Vec<Rule>,
+    pub queues: Vec<Named>,
+    pub operators: Vec<Named>,
+    pub templates: Vec<Named>,
+    pub mailboxes: Vec<String>,
+}
+
+/// `PUT /v1/work/rules`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct SaveRules {
+    #[ts(type = "number")]
+    pub version: i64,
+    pub rules: Vec<Rule>,
+}
+
+/// `POST /v1/work/rules/dry-run`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct DryRunRequest {
+    pub rules: Vec<Rule>,
+    /// How many of the latest tickets to replay (their first message).
+    #[ts(type = "number")]
+    pub last: i64,
+}
+
+/// What a rule set would have done to one ticket.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct DryRunTicket {
+    pub ticket_id: String,
+    #[ts(type = "number")]
+    pub number: i64,
+    pub subject: String,
+    pub outcome: Outcome,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct DryRunReport {
+    pub tickets: Vec<DryRunTicket>,
+    /// Tickets on which at least one rule fired.
+    pub matched: u32,
+}
+
+/// A template variable and what it stands for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct TemplateVariable {
+    pub name: String,
+    pub what: String,
+}
+
+/// `GET /v1/work/templates`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct TemplateList {
+    pub templates: Vec<Template>,
+    pub variables: Vec<TemplateVariable>,
+}
+
+impl TemplateList {
+    pub fn variables() -> Vec<TemplateVariable> {
+        crate::VARIABLES
+            .iter()
+            .map(|(name, what)| TemplateVariable { name: (*name).into(), what: (*what).into() })
+            .collect()
+    }
+}
+
+/// `POST /v1/work/templates/{id}/render`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct RenderedTemplate {
+    pub body: Rendered,
+    pub subject: Option<Rendered>,
+    pub attachments: Vec<okno_core::AttachmentRef>,
+}
+
+/// `GET /v1/work/sla-policies`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct SlaPolicies {
+    pub policies: Vec<SlaPolicySpec>,
+    pub queues: Vec<QueuePolicy>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct QueuePolicy {
+    pub id: String,
+    pub name: String,
+    pub sla_policy_id: Option<String>,
+}
+
+/// The answer to a save that recomputed due times.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct Recomputed {
+    pub recomputed: u64,
+}

@@ -1,0 +1,159 @@
+//! SLA due times on the server: computed from the queue's policy ([`okno_rules::SlaPolicy`]) and
+//! the ticket's clocks whenever one of their inputs changes (the ticket opens, is answered,
+//! waits on the customer, is resolved, changes priority; the policy or its calendar is edited;
+//! a queue gets another policy), and written on the ticket so that every desk sorts and
+//! badges by the same numbers.
+//!
+//! A queue without a policy keeps what it had before policies existed: first response in its
+//! `premium_frt_minutes` / `standard_frt_minutes`, round the clock, no resolution target.
+//! `sla_due_at` is the earlier of the targets not met yet ([`okno_rules::Due::next`]).
+
+use std::collections::HashMap;
+
+use okno_core::{Channel, CustomerTier, Millis, Priority};
+use okno_rules::{CalendarSpec, Due, Pause, SlaPolicy, SlaPolicySpec, SlaTarget, TicketClock};
+use serde_json::Value;
+use sqlx::PgConnection;
+
+use crate::changelog::{NewChange, queue_bucket};
+
+/// Tickets updated per statement in a bulk recompute.
+const BATCH: usize = 5_000;
+
+/// The policy a queue runs on, compiled (`None`: the queue's legacy minutes apply).
+pub async fn queue_policy(conn: &mut PgConnection, queue_id: &str) -> Result<Option<SlaPolicy>, sqlx::Error> {
+    let spec: Option<Value> =
+        sqlx::query_scalar("SELECT p.spec FROM queues q JOIN sla_policies p ON p.id = q.sla_policy_id WHERE q.id = $1")
+            .bind(queue_id)
+            .fetch_optional(&mut *conn)
+            .await?;
+    Ok(spec.and_then(compile_stored))
+}
+
+fn compile_stored(spec: Value) -> Option<SlaPolicy> {
+    let spec: SlaPolicySpec = serde_json::from_value(spec).ok()?;
+    match SlaPolicy::compile(&spec) {
+        Ok(policy) => Some(policy),
+        Err(e) => {
+            tracing::error!(policy = %spec.id, error = %e, "a saved SLA policy no longer compiles");
+            None
+        }
+    }
+}
+
+fn legacy(premium: i32, standard: i32) -> Option<SlaPolicy> {
+    let target = |tier, minutes: i32| SlaTarget {
+        tier: Some(tier),
+        channel: None,
+        priority: None,
+        first_response_minutes: u32::try_from(minutes.max(1)).unwrap_or(1),
+        resolution_minutes: None,
+    };
+    SlaPolicy::compile(&SlaPolicySpec {
+        id: String::new(),
+        name: "queue".into(),
+        calendar: CalendarSpec::always(),
+        targets: vec![target(CustomerTier::Premium, premium), target(CustomerTier::Standard, standard)],
+    })
+    .ok()
+}
+
+type ClockRow =
+    (String, String, Option<String>, i32, i32, String, String, String, Millis, Option<Millis>, Option<Millis>, Value);
+
+/// Recompute and store the due times of `ticket_ids`; returns their rows as changes for the desks.
+pub async fn refresh(conn: &mut PgConnection, ticket_ids: &[String]) -> Result<Vec<NewChange>, sqlx::Error> {
+    if ticket_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows: Vec<ClockRow> = sqlx::query_as(
+        "SELECT t.id, t.queue_id, q.sla_policy_id, q.premium_frt_minutes, q.standard_frt_minutes, c.tier, t.channel, \
+           t.priority, t.created_at, t.first_response_at, t.resolved_at, t.sla_pauses \
+         FROM tickets t JOIN queues q ON q.id = t.queue_id JOIN customers c ON c.id = t.customer_id \
+         WHERE t.id = ANY($1)",
+    )
+    .bind(ticket_ids)
+    .fetch_all(&mut *conn)
+    .await?;
+    let policy_ids: Vec<&str> = rows.iter().filter_map(|r| r.2.as_deref()).collect();
+    let specs: Vec<(String, Value)> = sqlx::query_as("SELECT id, spec FROM sla_policies WHERE id = ANY($1)")
+        .bind(&policy_ids)
+        .fetch_all(&mut *conn)
+        .await?;
+    let policies: HashMap<String, Option<SlaPolicy>> =
+        specs.into_iter().map(|(id, spec)| (id, compile_stored(spec))).collect();
+    let mut legacy_policies: HashMap<(i32, i32), Option<SlaPolicy>> = HashMap::new();
+    let mut ids = Vec::with_capacity(rows.len());
+    let mut first = Vec::with_capacity(rows.len());
+    let mut resolution = Vec::with_capacity(rows.len());
+    let mut next = Vec::with_capacity(rows.len());
+    for (id, _queue, policy_id, premium, standard, tier, channel, priority, created_at, responded, resolved, pauses) in
+        rows
+    {
+        let policy = match &policy_id {
+            Some(p) => policies.get(p).and_then(Option::as_ref),
+            None => legacy_policies.entry((premium, standard)).or_insert_with(|| legacy(premium, standard)).as_ref(),
+        };
+        let clock = TicketClock {
+            created_at,
+            first_response_at: responded,
+            resolved_at: resolved,
+            pauses: serde_json::from_value::<Vec<Pause>>(pauses).unwrap_or_default(),
+        };
+        let due = policy.map_or(Due::default(), |p| {
+            p.due(
+                tier.parse().unwrap_or(CustomerTier::Standard),
+                channel.parse().unwrap_or(Channel::Email),
+                priority.parse().unwrap_or(Priority::Normal),
+                &clock,
+            )
+        });
+        ids.push(id);
+        first.push(due.first_response);
+        resolution.push(due.resolution);
+        next.push(due.next);
+    }
+    let updated: Vec<(String, String, Value)> = sqlx::query_as(
+        "UPDATE tickets t SET first_response_due_at = u.f, resolution_due_at = u.r, sla_due_at = u.n \
+         FROM UNNEST($1::text[], $2::bigint[], $3::bigint[], $4::bigint[]) AS u(id, f, r, n) \
+         WHERE t.id = u.id RETURNING t.id, t.queue_id, to_jsonb(t.*)",
+    )
+    .bind(&ids)
+    .bind(&first)
+    .bind(&resolution)
+    .bind(&next)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(updated
+        .into_iter()
+        .map(|(id, queue_id, data)| NewChange {
+            bucket: queue_bucket(&queue_id),
+            entity: "ticket",
+            id,
+            op: okno_sync::Op::Upsert,
+            data,
+        })
+        .collect())
+}
+
+/// The open tickets of `queue_ids`, for a recompute after their policy changed.
+pub async fn open_tickets(conn: &mut PgConnection, queue_ids: &[String]) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar("SELECT id FROM tickets WHERE queue_id = ANY($1) AND status NOT IN ('resolved', 'closed')")
+        .bind(queue_ids)
+        .fetch_all(&mut *conn)
+        .await
+}
+
+/// Recompute `ticket_ids` in batches, each batch committed with its changelog entries; returns
+/// how many tickets were updated.
+pub async fn refresh_all(state: &crate::AppState, ticket_ids: &[String]) -> Result<usize, sqlx::Error> {
+    let mut done = 0;
+    for batch in ticket_ids.chunks(BATCH) {
+        let mut tx = state.pool.begin().await?;
+        let changes = refresh(&mut tx, batch).await?;
+        done += changes.len();
+        let version = crate::changelog::append_and_commit(tx, &changes).await?;
+        state.live.committed(&changes, version);
+    }
+    Ok(done)
+}

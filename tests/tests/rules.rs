@@ -1,0 +1,158 @@
+//! Work rules end to end (issue 18): a team lead writes a routing rule in the real window
+//! ("Rules and templates"), tries it on the latest tickets, saves it, and writes a reply
+//! template; a customer's email taken in from Dovecot by the real server then gets what the rule
+//! says (its tag and the "Rules" note, shown in the window), and the template goes into the reply
+//! box filled in for that customer. An operator's desk asking for the rules is refused by the
+//! server.
+
+use anyhow::{Context, Result};
+use okno_e2e::server::{
+    WAIT, headless_desk, invoke, provision, seeded_demo, server_binary, start_server_with_mail, wait, wait_state,
+};
+use okno_e2e::{Driver, Session, app_binary, artifacts_dir};
+use okno_testkit::mail::{Dovecot, SmtpSink};
+use serde_json::json;
+
+const PASSWORD: &str = "e2e-rules-password";
+
+/// Set a `<select>`'s value as a person picking an option does (the page sees a change event).
+fn choose(s: &Session, css: &str, value: &str) -> Result<()> {
+    s.execute(&format!(
+        "const all = document.querySelectorAll({css:?}); const e = all[all.length - 1]; \
+         e.value = {value:?}; e.dispatchEvent(new Event('change', {{ bubbles: true }})); return e.value"
+    ))?;
+    Ok(())
+}
+
+/// Replace a text field's content by typing, as a person selecting all and typing over it.
+fn retype(s: &Session, css: &str, text: &str) -> Result<()> {
+    let field = s.wait_for(css, WAIT)?;
+    let field = field.last().context("the field")?;
+    s.click(field)?;
+    s.press_ctrl("a")?;
+    s.type_into(field, text)?;
+    Ok(())
+}
+
+#[test]
+#[ignore = "needs a display, tauri-driver, PostgreSQL, Dovecot, aiosmtpd and the built app and server: run through `cargo xtask test`"]
+fn a_team_lead_writes_a_rule_in_the_window_and_incoming_mail_follows_it() -> Result<()> {
+    let (app, server) = (app_binary()?, server_binary()?);
+    let db = seeded_demo(&server, 6, PASSWORD)?;
+    db.sql("UPDATE operators SET password_hash = (SELECT password_hash FROM operators WHERE name = 'anna') WHERE name = 'lena'")?;
+    let work = tempfile::tempdir()?;
+    let dovecot = Dovecot::start();
+    let smtp = SmtpSink::start();
+    let (_server, port) = start_server_with_mail(&server, &db, work.path(), &dovecot, &smtp)?;
+
+    // The operator's desk: the server refuses her the rules, whatever the window shows.
+    let anna_dir = work.path().join("anna");
+    std::fs::create_dir_all(&anna_dir)?;
+    let anna_prov = provision(&anna_dir, port, "anna")?;
+    let (_anna, bridge) = headless_desk(
+        &app,
+        &["--data-dir", &anna_dir.display().to_string(), "--provision", &anna_prov.display().to_string()],
+        Some(PASSWORD),
+    )?;
+    let mut refused = json!(null);
+    wait("anna's desk asks for the rules", || {
+        refused = invoke(bridge, "work_rules", json!({})).unwrap_or_else(|e| json!({ "error": e.to_string() }));
+        Ok(refused.to_string().contains("forbidden"))
+    })
+    .with_context(|| format!("the server refuses an operator the rules: {refused}"))?;
+
+    // The team lead's window.
+    let dir = work.path().join("lena");
+    std::fs::create_dir_all(&dir)?;
+    let prov = provision(&dir, port, "lena")?;
+    let driver = Driver::start_with_env(&[("OKNO_E2E_PASSWORD", PASSWORD)])?;
+    let args = ["--data-dir", &dir.display().to_string(), "--provision", &prov.display().to_string()];
+    let mut s = driver.launch(&app, &args.map(str::to_owned))?;
+    wait_state(&s, "online")?;
+    s.click(&s.wait_for("[data-testid=rail-work]", WAIT)?[0])?;
+    s.click(&s.wait_for("[data-testid=work-tab-rules]", WAIT)?[0])?;
+
+    // A template first: the rule set may name it, and the reply box will use it.
+    s.click(&s.wait_for("[data-testid=work-tab-templates]", WAIT)?[0])?;
+    s.click(&s.wait_for("[data-testid=template-add]", WAIT)?[0])?;
+    retype(&s, "[data-testid=template-name]", "Счёт получен")?;
+    let body = s.wait_for("[data-testid=template-body]", WAIT)?;
+    s.type_into(&body[0], "Здравствуйте, {{customer.name}}! Счёт по обращению №{{ticket.number}} получен.")?;
+    s.click(&s.wait_for("[data-testid=template-save]", WAIT)?[0])?;
+    wait("the template on the server", || Ok(db.sql("SELECT count(*) FROM templates")? == "1"))?;
+
+    // The rule: subject contains "счёт" → tag "invoice".
+    s.click(&s.wait_for("[data-testid=work-tab-rules]", WAIT)?[0])?;
+    s.click(&s.wait_for("[data-testid=rule-add]", WAIT)?[0])?;
+    retype(&s, "[data-testid=rule-name]", "Счета в бухгалтерию")?;
+    s.click(&s.wait_for("[data-testid=condition-add]", WAIT)?[0])?;
+    s.type_into(&s.wait_for("[data-testid=condition-value]", WAIT)?[0], "счёт")?;
+    choose(&s, "[data-testid=action-kind]", "add_tags")?;
+    let tags = s.wait_for("[data-testid=action-tags]", WAIT)?;
+    s.click(&tags[0])?;
+    s.press_ctrl("a")?;
+    s.type_into(&tags[0], "invoice\u{E004}")?;
+    // A bad pattern first: the server's reason is shown next to the rule, nothing is saved.
+    choose(&s, "[data-testid=rule-condition] select:nth-of-type(2)", "regex")?;
+    retype(&s, "[data-testid=condition-value]", "(счёт")?;
+    s.click(&s.wait_for("[data-testid=rule-save]", WAIT)?[0])?;
+    let problem = s.wait_for("[data-testid=rule-problem]", WAIT)?;
+    let reason = s.text_content(&problem[0])?;
+    assert!(reason.contains("rule 1") && reason.contains("regular expression"), "{reason}");
+    assert_eq!(db.sql("SELECT version FROM rule_sets")?, "0");
+    choose(&s, "[data-testid=rule-condition] select:nth-of-type(2)", "contains")?;
+    retype(&s, "[data-testid=condition-value]", "счёт")?;
+    s.click(&s.wait_for("[data-testid=rule-dry-run]", WAIT)?[0])?;
+    let report = s.wait_for("[data-testid=dry-run-report]", WAIT)?;
+    let report = s.text_content(&report[0])?;
+    assert!(report.contains(" 6 "), "the dry run replayed the 6 tickets there are: {report}");
+    s.click(&s.wait_for("[data-testid=rule-save]", WAIT)?[0])?;
+    wait("the rule on the server", || Ok(db.sql("SELECT version FROM rule_sets")? == "1"))?;
+    let stored = db.sql("SELECT rules::text FROM rule_sets")?;
+    assert!(stored.contains("Счета в бухгалтерию") && stored.contains("\"invoice\""), "{stored}");
+    std::fs::create_dir_all(artifacts_dir())?;
+    s.screenshot(&artifacts_dir().join("rules-editor.png"))?;
+    s.press("\u{E00C}")?;
+
+    // Mail that the rule catches.
+    let subject = format!("Счёт №{} на оплату", std::process::id());
+    dovecot.deliver(
+        format!(
+            "From: Olga Petrova <olga.petrova@example.com>\r\nTo: support@shop.test\r\nSubject: {subject}\r\n\
+             Message-ID: <rules-{pid}@mail.example.com>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nСчёт во вложении.\r\n",
+            pid = std::process::id()
+        )
+        .as_bytes(),
+    );
+    let mut ticket = String::new();
+    wait("the email as a ticket tagged by the rule", || {
+        ticket = db.sql(&format!("SELECT id FROM tickets WHERE subject = '{subject}' AND tags ? 'invoice'"))?;
+        Ok(!ticket.is_empty())
+    })?;
+    let row = s.wait_for(&format!("[data-testid=ticket-row][data-ticket-id='{ticket}']"), WAIT)?;
+    s.click(&row[0])?;
+    s.wait_until("the rule's note in the conversation", WAIT, |s| {
+        let all = s.find_all("[data-testid=conversation]")?;
+        Ok(match all.first() {
+            Some(c) if s.text_content(c)?.contains("«Счета в бухгалтерию»") => Some(()),
+            _ => None,
+        })
+    })?;
+
+    // The template from the reply box: Ctrl+Shift+T, type to find it, Enter.
+    let reply = s.wait_for("[data-testid=reply-box]", WAIT)?;
+    s.click(&reply[0])?;
+    s.click(&s.wait_for("[data-testid=reply-templates]", WAIT)?[0])?;
+    let search = s.wait_for("[data-testid=template-search]", WAIT)?;
+    s.type_into(&search[0], "счет\u{E007}")?;
+    let number = db.sql(&format!("SELECT number FROM tickets WHERE id = '{ticket}'"))?;
+    let text = s.wait_until("the template in the reply box", WAIT, |s| {
+        let value = s.property(&s.find_all("[data-testid=reply-box]")?[0], "value")?;
+        Ok(value.contains("получен").then_some(value))
+    })?;
+    assert_eq!(text, format!("Здравствуйте, Olga Petrova! Счёт по обращению №{number} получен."));
+    s.screenshot(&artifacts_dir().join("rules-template-inserted.png"))?;
+    s.quit()?;
+    drop(smtp);
+    Ok(())
+}
