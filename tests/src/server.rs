@@ -131,25 +131,28 @@ pub fn start_server(
 }
 
 /// `okno-server` on a free port with one support mailbox (`support@shop.test`, queue "email")
-/// on `dovecot`, replies through `smtp`; its config and log in `dir`. Returns it and its port.
+/// on `dovecot`, replies through `smtp`, and the config tables `extra` writes for the port; its
+/// config and log in `dir`. Returns it and its port.
 pub fn start_server_with_mail(
     bin: &Path,
     db: &Database,
     dir: &Path,
     dovecot: &okno_testkit::mail::Dovecot,
     smtp: &okno_testkit::mail::SmtpSink,
+    extra: impl Fn(u16) -> String,
 ) -> Result<(Proc, u16)> {
     let config = dir.join("okno-server.toml");
+    let port = crate::free_port()?;
     std::fs::write(
         &config,
-        format!(
-            "[mail]\npoll_seconds = 2\n\n[[email]]\nname = \"support\"\nqueue = \"email\"\naddress = \"support@shop.test\"\n\
+        extra(port)
+            + &format!(
+                "[mail]\npoll_seconds = 2\n\n[[email]]\nname = \"support\"\nqueue = \"email\"\naddress = \"support@shop.test\"\n\
              imap = \"imap://support%40shop.test@127.0.0.1:{}\"\nsmtp = \"smtp://127.0.0.1:{}\"\n\
              password_env = \"OKNO_MAIL_PASSWORD\"\n",
-            dovecot.port, smtp.port
-        ),
+                dovecot.port, smtp.port
+            ),
     )?;
-    let port = crate::free_port()?;
     let config = config.display().to_string();
     let server = start_server(
         bin,

@@ -20,7 +20,7 @@ fn an_email_becomes_a_ticket_and_the_reply_from_the_window_reaches_the_customer_
 
     let dovecot = Dovecot::start();
     let smtp = SmtpSink::start();
-    let (_server, port) = start_server_with_mail(&server, &db, work.path(), &dovecot, &smtp)?;
+    let (_server, port) = start_server_with_mail(&server, &db, work.path(), &dovecot, &smtp, |_| String::new())?;
 
     let subject = format!("Parcel 77{} arrived damaged", std::process::id());
     let message = format!(

@@ -3,7 +3,8 @@
 //! template; a customer's email taken in from Dovecot by the real server then gets what the rule
 //! says (its tag and the "Rules" note, shown in the window), and the template goes into the reply
 //! box filled in for that customer. An operator's desk asking for the rules is refused by the
-//! server.
+//! server. The customer is then asked for a satisfaction mark by a signed link; her "bad",
+//! clicked in a real browser, brings the ticket back to the quality team's queue in the window.
 
 use anyhow::{Context, Result};
 use okno_e2e::server::{
@@ -34,6 +35,17 @@ fn retype(s: &Session, css: &str, text: &str) -> Result<()> {
     Ok(())
 }
 
+/// Wait until the open ticket's conversation shows `text`.
+fn conversation_shows(s: &Session, text: &str) -> Result<()> {
+    s.wait_until(&format!("{text:?} in the conversation"), WAIT, |s| {
+        let all = s.find_all("[data-testid=conversation]")?;
+        Ok(match all.first() {
+            Some(c) if s.text_content(c)?.contains(text) => Some(()),
+            _ => None,
+        })
+    })
+}
+
 #[test]
 #[ignore = "needs a display, tauri-driver, PostgreSQL, Dovecot, aiosmtpd and the built app and server: run through `cargo xtask test`"]
 fn a_team_lead_writes_a_rule_in_the_window_and_incoming_mail_follows_it() -> Result<()> {
@@ -43,7 +55,10 @@ fn a_team_lead_writes_a_rule_in_the_window_and_incoming_mail_follows_it() -> Res
     let work = tempfile::tempdir()?;
     let dovecot = Dovecot::start();
     let smtp = SmtpSink::start();
-    let (_server, port) = start_server_with_mail(&server, &db, work.path(), &dovecot, &smtp)?;
+    // Bad satisfaction marks go to the quality team's queue.
+    db.sql("INSERT INTO queues (id, name, channel, department_id) VALUES ('quality', 'Quality', 'email', 'support')")?;
+    let csat = |port: u16| format!("[csat]\npublic_url = \"http://127.0.0.1:{port}\"\nmanager_queue = \"Quality\"\n\n");
+    let (_server, port) = start_server_with_mail(&server, &db, work.path(), &dovecot, &smtp, csat)?;
 
     // The operator's desk: the server refuses her the rules, whatever the window shows.
     let anna_dir = work.path().join("anna");
@@ -131,12 +146,10 @@ fn a_team_lead_writes_a_rule_in_the_window_and_incoming_mail_follows_it() -> Res
     })?;
     let row = s.wait_for(&format!("[data-testid=ticket-row][data-ticket-id='{ticket}']"), WAIT)?;
     s.click(&row[0])?;
-    s.wait_until("the rule's note in the conversation", WAIT, |s| {
-        let all = s.find_all("[data-testid=conversation]")?;
-        Ok(match all.first() {
-            Some(c) if s.text_content(c)?.contains("«Счета в бухгалтерию»") => Some(()),
-            _ => None,
-        })
+    conversation_shows(&s, "«Счета в бухгалтерию»")
+    .inspect_err(|_| {
+        let _ = s.screenshot(&artifacts_dir().join("rules-note-missing.png"));
+        eprintln!("server messages: {:?}", db.sql(&format!("SELECT string_agg(direction || ':' || author_name || ':' || left(body, 60), ' | ') FROM messages WHERE ticket_id = '{ticket}'")));
     })?;
 
     // The template from the reply box: Ctrl+Shift+T, type to find it, Enter.
@@ -152,7 +165,53 @@ fn a_team_lead_writes_a_rule_in_the_window_and_incoming_mail_follows_it() -> Res
     })?;
     assert_eq!(text, format!("Здравствуйте, Olga Petrova! Счёт по обращению №{number} получен."));
     s.screenshot(&artifacts_dir().join("rules-template-inserted.png"))?;
+
+    // Sent and resolved: the customer is asked for a mark by a link, and her "bad" from a real
+    // browser sends the ticket back, unassigned, to the quality team's queue in the window.
+    s.click(&s.wait_for("[data-testid=reply-send]", WAIT)?[0])?;
+    wait("the reply on the server", || {
+        Ok(db.sql(&format!("SELECT count(*) FROM messages WHERE ticket_id = '{ticket}' AND direction = 'outbound'"))?
+            == "1")
+    })?;
+    s.press("\u{E00C}")?;
+    s.press("e")?;
+    wait(
+        "the ticket closed",
+        || Ok(db.sql(&format!("SELECT status FROM tickets WHERE id = '{ticket}'"))? == "closed"),
+    )?;
+    let ask = s.wait_until("the satisfaction question in the customer's mailbox", WAIT, |_| {
+        Ok(smtp.delivered().iter().map(|raw| okno_mail::read(raw, 1 << 20)).find(|m| m.text.contains("/csat/")))
+    })?;
+    let link = ask.text.split_whitespace().find(|w| w.contains("/csat/")).context("the link")?.to_owned();
+    assert!(link.starts_with(&format!("http://127.0.0.1:{port}/csat/")), "{link}");
+    let chrome = Driver::start_chromedriver()?;
+    let mut browser = chrome.launch_chromium(&link)?;
+    let comment = browser.wait_for("textarea#comment", WAIT)?;
+    browser.type_into(&comment[0], "Курьер так и не приехал")?;
+    browser.click(&browser.wait_for("button[data-score=bad]", WAIT)?[0])?;
+    browser.wait_until("the thank-you page", WAIT, |b| {
+        let body = b.find_all("body")?;
+        Ok(match body.first() {
+            Some(e) if b.text_content(e)?.contains("Спасибо") => Some(()),
+            _ => None,
+        })
+    })?;
+    browser.quit()?;
+    wait("the ticket back in the quality queue", || {
+        Ok(db.sql(&format!("SELECT queue_id || '/' || status FROM tickets WHERE id = '{ticket}'"))? == "quality/open")
+    })?;
+    let row = s.wait_until("the reopened ticket in the window, tagged", WAIT, |s| {
+        for row in s.find_all(&format!("[data-testid=ticket-row][data-ticket-id='{ticket}']"))? {
+            let text = s.text_content(&row)?;
+            if text.contains("csat-bad") {
+                return Ok(Some(row));
+            }
+        }
+        Ok(None)
+    })?;
+    s.click(&row)?;
+    conversation_shows(&s, "Курьер так и не приехал")?;
+    s.screenshot(&artifacts_dir().join("csat-bad-reopened.png"))?;
     s.quit()?;
-    drop(smtp);
     Ok(())
 }

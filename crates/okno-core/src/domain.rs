@@ -207,6 +207,8 @@ text_enum! {
         CsatReceived => "csat_received",
         /// A routing rule fired on a message (which rule, what it did).
         RuleFired => "rule_fired",
+        /// An open ticket passed its next SLA target (first response or resolution).
+        SlaBreached => "sla_breached",
     }
 }
 

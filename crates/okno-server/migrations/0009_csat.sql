@@ -13,3 +13,6 @@ CREATE TABLE csat_requests (
 );
 -- A ticket is asked once (a reopened and resolved-again ticket is not asked twice).
 CREATE UNIQUE INDEX csat_requests_one_per_ticket ON csat_requests(ticket_id);
+
+-- The breach watch (work/sla.rs) looks for open tickets past their next target.
+CREATE INDEX tickets_open_by_due ON tickets(sla_due_at) WHERE status NOT IN ('resolved', 'closed');

@@ -176,6 +176,7 @@ pub async fn serve(
     let state = AppState::connect(config).await?;
     let mail_tasks = mail::start(&state, &config.mail).await?;
     let csat_task = work::csat::start(&state);
+    let breach_watch = work::sla::watch_breaches(&state);
     let mail_state = state.clone();
     let live = state.live.clone();
     let scheme = if config.tls.is_some() { "https" } else { "http" };
@@ -195,6 +196,7 @@ pub async fn serve(
     if let Some(task) = csat_task {
         task.abort();
     }
+    breach_watch.abort();
     // Give the bus task a moment to send the goodbye before the runtime stops.
     tokio::time::sleep(Duration::from_millis(100)).await;
     Ok(())

@@ -237,6 +237,19 @@ async fn a_policy_sets_due_times_in_business_hours_and_waiting_on_the_customer_m
     let pauses: Value =
         sqlx::query_scalar("SELECT sla_pauses FROM tickets WHERE id = 't3'").fetch_one(&h.pool).await.unwrap();
     assert_eq!(pauses, json!([{ "from": MONDAY_10_MSK + HOUR, "until": MONDAY_10_MSK + 3 * HOUR }]));
+    // Late: the breach watch records each first-response breach once, whoever runs it.
+    let late = MONDAY_10_MSK + 9 * HOUR;
+    assert_eq!(
+        okno_server::work::sla::record_breaches(&h.pool, late).await.unwrap(),
+        2,
+        "t1 (18:00) and t3 (14:00) passed"
+    );
+    assert_eq!(okno_server::work::sla::record_breaches(&h.pool, late + HOUR).await.unwrap(), 0, "once per due time");
+    let breach: Value = sqlx::query_scalar("SELECT data FROM events WHERE kind = 'sla_breached' AND ticket_id = 't1'")
+        .fetch_one(&h.pool)
+        .await
+        .unwrap();
+    assert_eq!(breach, json!({ "due_at": MONDAY_10_MSK + 8 * HOUR, "late_ms": HOUR, "target": "first_response" }));
     // Resolved: nothing is due any more.
     let (_, resp) =
         h.post("/v1/push", Some(&anna), status_push(3, "t3", TicketStatus::Resolved, MONDAY_10_MSK + 4 * HOUR)).await;
@@ -252,6 +265,20 @@ async fn a_policy_sets_due_times_in_business_hours_and_waiting_on_the_customer_m
         .find(|c| c["entity"] == "ticket" && c["id"] == "t1")
         .unwrap();
     assert_eq!(t1["data"]["first_response_due_at"], json!(MONDAY_10_MSK + 8 * HOUR));
+}
+
+/// A desk stores a message only under a ticket it already has: in a pull, every message of
+/// `ticket_id` must come after an upsert of the ticket.
+fn ticket_before_its_messages(changes: &[Value], ticket_id: &str) {
+    let mut seen_ticket = false;
+    for c in changes {
+        if c["entity"] == "ticket" && c["id"] == ticket_id {
+            seen_ticket = c["op"] == "upsert";
+        }
+        if c["entity"] == "message" && c["data"]["ticket_id"] == ticket_id {
+            assert!(seen_ticket, "message {} before its ticket in {changes:#?}", c["id"]);
+        }
+    }
 }
 
 async fn save_rules(h: &Harness, token: &str, rules: Value) {
@@ -328,6 +355,8 @@ async fn rules_route_close_answer_and_forward_real_mail() {
     .await
     .unwrap();
     assert!(note.contains("«invoices to billing»") && note.contains("queue qbill"), "{note}");
+    let (_, pulled) = h.post("/v1/pull", Some(&lena), json!({ "cursor": 0, "limit": 1000 })).await;
+    ticket_before_its_messages(pulled["changes"].as_array().unwrap(), &ticket_id);
 
     // The customer gets the template, marked as an auto-reply and threaded; the ledger gets a copy.
     let sent = eventually(Duration::from_secs(30), "the auto-reply and the forward sent", || async {
@@ -564,6 +593,7 @@ async fn a_resolved_email_ticket_asks_for_a_mark_by_a_signed_single_use_link_and
     let lena = h.token("lena").await;
     let (_, pulled) = h.post("/v1/pull", Some(&lena), json!({ "cursor": 0, "limit": 1000 })).await;
     let changes = pulled["changes"].as_array().unwrap();
+    ticket_before_its_messages(changes, &ticket_id);
     let ticket = changes.iter().rev().find(|c| c["entity"] == "ticket" && c["id"] == ticket_id.as_str()).unwrap();
     assert_eq!(ticket["data"]["queue_id"], "qboss");
     assert!(

@@ -209,13 +209,14 @@ pub async fn ingest(
     )
     .await?;
     let bucket = queue_bucket(&queue_id);
-    changes.push(NewChange {
+    // A desk stores a message only under a ticket it has: the ticket goes first.
+    let mut messages = vec![NewChange {
         bucket: bucket.clone(),
         entity: "message",
         id: message_id.clone(),
         op: Op::Upsert,
         data: message,
-    });
+    }];
     let mut applied = crate::work::apply::Applied::default();
     if let Some(outcome) = &outcome {
         applied = crate::work::apply::apply(
@@ -231,7 +232,7 @@ pub async fn ingest(
     }
     for row in applied.note.into_iter().chain(applied.outgoing.iter().cloned()) {
         let id = row["id"].as_str().unwrap_or_default().to_owned();
-        changes.push(NewChange { bucket: bucket.clone(), entity: "message", id, op: Op::Upsert, data: row });
+        messages.push(NewChange { bucket: bucket.clone(), entity: "message", id, op: Op::Upsert, data: row });
     }
     // The due times follow the ticket's queue, priority and status, which the rules may have set.
     let ticket = match crate::work::sla::refresh(&mut tx, std::slice::from_ref(&ticket_id)).await?.pop() {
@@ -239,6 +240,7 @@ pub async fn ingest(
         None => applied.ticket.unwrap_or(ticket),
     };
     changes.push(NewChange { bucket, entity: "ticket", id: ticket_id.clone(), op: Op::Upsert, data: ticket });
+    changes.append(&mut messages);
     let version = changelog::append_and_commit(tx, &changes).await?;
     if !applied.outgoing.is_empty() {
         state.outbox_wake.notify_one();

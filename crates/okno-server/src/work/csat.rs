@@ -311,8 +311,11 @@ pub async fn record(
         .fetch_one(&mut **tx)
         .await?;
     changes.push(NewChange { bucket: bucket.clone(), entity: "message", id: note_id, op: Op::Upsert, data: note_row });
-    let mut ticket = super::sla::refresh(tx, &[ticket_id.to_owned()]).await?;
-    changes.append(&mut ticket);
+    // A desk stores messages only under a ticket it has: the ticket goes before them (after
+    // the old queue's delete and the customer).
+    let ticket = super::sla::refresh(tx, &[ticket_id.to_owned()]).await?;
+    let at = changes.iter().position(|c| c.entity == "message").unwrap_or(changes.len());
+    changes.splice(at..at, ticket);
     Ok(changes)
 }
 

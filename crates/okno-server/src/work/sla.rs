@@ -6,7 +6,8 @@
 //!
 //! A queue without a policy keeps what it had before policies existed: first response in its
 //! `premium_frt_minutes` / `standard_frt_minutes`, round the clock, no resolution target.
-//! `sla_due_at` is the earlier of the targets not met yet ([`okno_rules::Due::next`]).
+//! `sla_due_at` is the earlier of the targets not met yet ([`okno_rules::Due::next`]); when it
+//! passes on an open ticket, [`record_breaches`] records an `sla_breached` report event.
 
 use std::collections::HashMap;
 
@@ -156,4 +157,38 @@ pub async fn refresh_all(state: &crate::AppState, ticket_ids: &[String]) -> Resu
         state.live.committed(&changes, version);
     }
     Ok(done)
+}
+
+/// Record an `sla_breached` report event for every open ticket whose next target passed by
+/// `now` (once per ticket and due time, whichever instance gets there first); returns how many
+/// were new.
+pub async fn record_breaches(pool: &sqlx::PgPool, now: Millis) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query(
+        "INSERT INTO events (id, at, kind, ticket_id, queue_id, customer_id, data) \
+         SELECT t.id || '/breach/' || t.sla_due_at, $1, 'sla_breached', t.id, t.queue_id, t.customer_id, \
+           jsonb_build_object('due_at', t.sla_due_at, 'late_ms', $1 - t.sla_due_at, 'target', \
+             CASE WHEN t.first_response_at IS NULL AND t.first_response_due_at = t.sla_due_at THEN 'first_response' ELSE 'resolution' END) \
+         FROM tickets t WHERE t.sla_due_at < $1 AND t.status NOT IN ('resolved', 'closed') \
+         ON CONFLICT (id) DO NOTHING",
+    )
+    .bind(now)
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected())
+}
+
+/// Watch for breaches every half minute until the process ends.
+pub fn watch_breaches(state: &crate::AppState) -> tokio::task::JoinHandle<()> {
+    let pool = state.pool.clone();
+    tokio::spawn(async move {
+        loop {
+            let now = okno_core::unix_ms(std::time::SystemTime::now());
+            match record_breaches(&pool, now).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(tickets = n, "SLA targets breached"),
+                Err(e) => tracing::warn!(error = %e, "cannot record SLA breaches"),
+            }
+            tokio::time::sleep(std::time::Duration::from_secs(30)).await;
+        }
+    })
 }
