@@ -131,6 +131,10 @@ command_table! {
         delete_template(template_id: String) -> TemplateList;
         /// A template filled in for a ticket, with the variables that had no value.
         render_template(template_id: String, ticket_id: String) -> RenderedTemplate;
+        /// Merges `source_id` into `target_id` (one customer's); returns the ticket that holds both now.
+        merge_tickets(source_id: String, target_id: String) -> String;
+        /// Moves a message out into a new ticket of the same customer; returns the new ticket's id.
+        split_message(message_id: String) -> String;
         /// SLA policies and the policy of each queue (admins and team leads).
         sla_policies() -> SlaPolicies;
         save_sla_policy(policy: SlaPolicySpec) -> SlaPolicies;

@@ -1,5 +1,5 @@
 //! The center's work rules as the window edits and uses them: the routing rules, reply
-//! templates and SLA policies live on the server (every desk and channel sees one result), so
+//! templates, SLA policies, and merging and splitting tickets live on the server (every desk and channel sees one result), so
 //! these commands call its `/v1/work/...` API with the operator's session; the server decides
 //! who may change what.
 
@@ -61,6 +61,19 @@ impl Desk {
     pub(crate) async fn render_template(&self, template_id: String, ticket_id: String) -> Result<RenderedTemplate> {
         let path = format!("/v1/work/templates/{}/render", segment(&template_id)?);
         Ok(self.sync.server_call(Method::POST, &path, Some(json!({ "ticket_id": ticket_id }))).await?)
+    }
+
+    pub(crate) async fn merge_tickets(&self, source_id: String, target_id: String) -> Result<String> {
+        let body = json!({ "source_id": source_id, "target_id": target_id });
+        let merged: serde_json::Value = self.sync.server_call(Method::POST, "/v1/tickets/merge", Some(body)).await?;
+        let survivor = merged["survivor_id"].as_str().unwrap_or(&target_id).to_owned();
+        Ok(survivor)
+    }
+
+    pub(crate) async fn split_message(&self, message_id: String) -> Result<String> {
+        let split: serde_json::Value =
+            self.sync.server_call(Method::POST, "/v1/tickets/split", Some(json!({ "message_id": message_id }))).await?;
+        Ok(split["ticket_id"].as_str().unwrap_or_default().to_owned())
     }
 
     pub(crate) async fn sla_policies(&self) -> Result<SlaPolicies> {

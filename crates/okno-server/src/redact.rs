@@ -53,6 +53,7 @@ fn allowed(entity: &str) -> &'static [(&'static str, Treat)] {
             ("first_response_at", Keep),
             ("resolution_due_at", Keep),
             ("resolved_at", Keep),
+            ("merged_into", Keep),
             ("preview", Text),
             ("message_count", Keep),
         ],

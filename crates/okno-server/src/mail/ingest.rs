@@ -5,7 +5,7 @@
 //! Rules, in order:
 //! - dedupe: a Message-ID already in `mail_intake` changes nothing but the mailbox's position;
 //! - threading: In-Reply-To and References against the Message-IDs of the center's messages,
-//!   then the subject's `[#NUMBER]` token; a closed ticket is not reopened by mail (a new one
+//!   then the subject's `[#NUMBER]` token (a merged ticket's number leads to its survivor); a closed ticket is not reopened by mail (a new one
 //!   starts), a pending or resolved one is;
 //! - loops and noise: auto-replies, bounces and mail from the center's own addresses never open
 //!   a ticket; they are kept, marked, on the ticket they thread to, else only recorded in
@@ -274,9 +274,14 @@ async fn find_ticket(tx: &mut Transaction<'_, Postgres>, mail: &Inbound) -> Resu
         }
     }
     let Some(number) = ticket_token(&mail.subject) else { return Ok(None) };
+    let named: Option<String> =
+        sqlx::query_scalar("SELECT id FROM tickets WHERE number = $1").bind(number).fetch_optional(&mut **tx).await?;
+    let Some(named) = named else { return Ok(None) };
+    // A merged ticket's number leads to the ticket that holds its thread now.
+    let id = crate::work::merge::survivor(tx, &named).await?;
     let by_token: Option<(String, String, String)> =
-        sqlx::query_as("SELECT id, queue_id, status FROM tickets WHERE number = $1")
-            .bind(number)
+        sqlx::query_as("SELECT id, queue_id, status FROM tickets WHERE id = $1")
+            .bind(&id)
             .fetch_optional(&mut **tx)
             .await?;
     Ok(by_token.map(|(id, queue_id, status)| Thread { id, queue_id, status }))

@@ -1,5 +1,6 @@
-//! The center's work rules on the server (issue 18): the routing rule set, reply templates and
-//! SLA policies, edited by admins and team leads over `/v1/work/...`, compiled by okno-rules,
+//! The center's work rules on the server (issue 18): the routing rule set, reply templates, SLA
+//! policies, satisfaction marks and merging/splitting tickets;
+//! the rules, templates and policies edited by admins and team leads over `/v1/work/...`, compiled by okno-rules,
 //! and applied as mail and chats come in ([`apply`]) and as tickets change ([`sla`]).
 //!
 //! Invariants:
@@ -11,6 +12,7 @@
 
 pub mod apply;
 pub mod csat;
+pub mod merge;
 pub mod sla;
 pub mod templates;
 
@@ -42,6 +44,8 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/work/sla-policies/{id}", put(save_policy))
         .route("/v1/work/queues/{id}/sla-policy", put(set_queue_policy))
         .route("/csat/{token}", get(csat::form).post(csat::answer))
+        .route("/v1/tickets/merge", post(merge::merge))
+        .route("/v1/tickets/split", post(merge::split))
 }
 
 /// Admins and team leads shape the center's work; the server refuses everyone else.

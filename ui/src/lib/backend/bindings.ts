@@ -489,6 +489,10 @@ export interface Backend {
   deleteTemplate(templateId: string): Promise<TemplateList>;
   /** A template filled in for a ticket, with the variables that had no value. */
   renderTemplate(templateId: string, ticketId: string): Promise<RenderedTemplate>;
+  /** Merges `source_id` into `target_id` (one customer's); returns the ticket that holds both now. */
+  mergeTickets(sourceId: string, targetId: string): Promise<string>;
+  /** Moves a message out into a new ticket of the same customer; returns the new ticket's id. */
+  splitMessage(messageId: string): Promise<string>;
   /** SLA policies and the policy of each queue (admins and team leads). */
   slaPolicies(): Promise<SlaPolicies>;
   saveSlaPolicy(policy: SlaPolicySpec): Promise<SlaPolicies>;
@@ -529,7 +533,7 @@ export interface PhoneCommands {
 export type InvokeFn = <T>(cmd: string, args?: Record<string, unknown>) => Promise<T>;
 
 /** Every command's name, as `invoke` sends it. */
-export const COMMAND_NAMES = ["app_info", "store_stats", "list_queues", "list_operators", "me", "set_agent_state", "list_tickets", "list_tags", "get_ticket", "reply_ticket", "set_ticket_status", "assign_ticket", "set_ticket_tags", "get_customer", "search", "ui_ready", "sync_status", "list_rejections", "download_attachment", "attachment_data", "upload_attachment", "chat_typing", "work_rules", "save_work_rules", "dry_run_rules", "list_templates", "save_template", "delete_template", "render_template", "sla_policies", "save_sla_policy", "set_queue_policy", "phone_snapshot", "phone_dial", "phone_answer", "phone_reject", "phone_hangup", "phone_hold", "phone_mute", "phone_dtmf", "phone_transfer", "phone_complete_transfer", "phone_conference", "phone_recording", "phone_set_note", "phone_wrap_up", "list_dispositions", "call_history", "mark_calls_seen", "list_sip_accounts", "save_sip_account", "delete_sip_account", "sip_codecs", "audio_devices", "set_audio_devices"] as const;
+export const COMMAND_NAMES = ["app_info", "store_stats", "list_queues", "list_operators", "me", "set_agent_state", "list_tickets", "list_tags", "get_ticket", "reply_ticket", "set_ticket_status", "assign_ticket", "set_ticket_tags", "get_customer", "search", "ui_ready", "sync_status", "list_rejections", "download_attachment", "attachment_data", "upload_attachment", "chat_typing", "work_rules", "save_work_rules", "dry_run_rules", "list_templates", "save_template", "delete_template", "render_template", "merge_tickets", "split_message", "sla_policies", "save_sla_policy", "set_queue_policy", "phone_snapshot", "phone_dial", "phone_answer", "phone_reject", "phone_hangup", "phone_hold", "phone_mute", "phone_dtmf", "phone_transfer", "phone_complete_transfer", "phone_conference", "phone_recording", "phone_set_note", "phone_wrap_up", "list_dispositions", "call_history", "mark_calls_seen", "list_sip_accounts", "save_sip_account", "delete_sip_account", "sip_codecs", "audio_devices", "set_audio_devices"] as const;
 
 /** The Backend over `invoke` (arguments in camelCase, as Tauri sends them). */
 export function createTauriBackend(invoke: InvokeFn): Backend {
@@ -563,6 +567,8 @@ export function createTauriBackend(invoke: InvokeFn): Backend {
     saveTemplate: (template) => invoke("save_template", { template }),
     deleteTemplate: (templateId) => invoke("delete_template", { templateId }),
     renderTemplate: (templateId, ticketId) => invoke("render_template", { templateId, ticketId }),
+    mergeTickets: (sourceId, targetId) => invoke("merge_tickets", { sourceId, targetId }),
+    splitMessage: (messageId) => invoke("split_message", { messageId }),
     slaPolicies: () => invoke("sla_policies"),
     saveSlaPolicy: (policy) => invoke("save_sla_policy", { policy }),
     setQueuePolicy: (queueId, policyId) => invoke("set_queue_policy", { queueId, policyId }),

@@ -476,6 +476,13 @@ export function fixtureBackend(options: FixtureOptions = {}): FixtureBackend {
       });
       return { body: { text, missing }, subject: null, attachments: template.attachments };
     },
+    // Merging and splitting are the server's; the demo has none.
+    mergeTickets: async () => {
+      throw fail("unavailable", "merging tickets needs the server, and the demo has none");
+    },
+    splitMessage: async () => {
+      throw fail("unavailable", "splitting tickets needs the server, and the demo has none");
+    },
     slaPolicies: async () => ({ policies: [], queues: queues.map((q) => ({ id: q.id, name: q.name, sla_policy_id: null })) }),
     saveSlaPolicy: async () => {
       throw fail("unavailable", "SLA policies are kept by the server, and the demo has none");

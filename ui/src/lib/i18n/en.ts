@@ -438,6 +438,13 @@ export const en = {
   "sla.addTarget": "Add a target",
   "sla.hint": "The most specific target applies; the clock stands still while a ticket waits on the customer.",
   "sla.none": "No policies yet: queues use their own targets round the clock.",
+  "merge.button": "Merge",
+  "merge.title": "Merge into another ticket",
+  "merge.hint": "#{n} closes; its messages, calls and tags move to the ticket you pick",
+  "merge.none": "This customer has no other open tickets",
+  "merge.done": "#{n} merged",
+  "split.title": "Split this message out into a new ticket",
+  "split.done": "The message is a ticket of its own now",
 } as const;
 
 export type MessageKey = keyof typeof en;
