@@ -577,14 +577,7 @@ async fn apply_mutation(
             let row: Option<(Value, String)> = sqlx::query_as(
                 "WITH old AS (SELECT status FROM tickets t WHERE t.id = $1 AND ($6 OR EXISTS \
                    (SELECT 1 FROM operator_queues g WHERE g.operator_id = $5 AND g.queue_id = t.queue_id)) FOR NO KEY UPDATE), \
-                 upd AS (UPDATE tickets SET status = $2, updated_at = $3, \
-                   sla_pauses = CASE \
-                     WHEN $2 = 'pending' AND old.status <> 'pending' \
-                       THEN tickets.sla_pauses || jsonb_build_array(jsonb_build_object('from', $3::bigint, 'until', NULL)) \
-                     WHEN $2 <> 'pending' AND old.status = 'pending' AND jsonb_array_length(tickets.sla_pauses) > 0 \
-                       THEN jsonb_set(tickets.sla_pauses, ARRAY[(jsonb_array_length(tickets.sla_pauses) - 1)::text, 'until'], to_jsonb($3::bigint)) \
-                     ELSE tickets.sla_pauses END, \
-                   resolved_at = CASE WHEN $2 IN ('resolved', 'closed') THEN COALESCE(tickets.resolved_at, $3) ELSE NULL END \
+                 upd AS (UPDATE tickets SET status = $2, updated_at = $3 \
                    FROM old WHERE tickets.id = $1 \
                    RETURNING tickets.*, old.status AS from_status), \
                  ev AS (INSERT INTO events (id, at, kind, ticket_id, operator_id, queue_id, customer_id, data) \
@@ -606,7 +599,8 @@ async fn apply_mutation(
                     Ok(_) => refuse(codes::FORBIDDEN, "the ticket's queue is not granted to this account"),
                 });
             };
-            // Waiting on the customer pauses the resolution clock; resolving stops it.
+            // Waiting on the customer pauses the resolution clock, resolving stops it (the
+            // `tickets_clock` trigger keeps the pauses); the due times follow.
             let ticket = crate::work::sla::refresh(conn, std::slice::from_ref(ticket_id))
                 .await?
                 .pop()

@@ -604,3 +604,36 @@ async fn a_resolved_email_ticket_asks_for_a_mark_by_a_signed_single_use_link_and
     tasks.stop(&h.state).await;
     let _ = sender.logout().await;
 }
+
+#[tokio::test]
+async fn the_clock_bookkeeping_follows_a_status_change_from_any_path() {
+    // Mail reopening a ticket, the chat ending, a merge: each writes the status with its own
+    // statement; the pauses and the resolution time follow all of them alike.
+    let h = Harness::new().await;
+    let set = |status: &'static str, at: i64| {
+        let pool = h.pool.clone();
+        async move {
+            sqlx::query("UPDATE tickets SET status = $1, updated_at = $2 WHERE id = 't1'")
+                .bind(status)
+                .bind(at)
+                .execute(&pool)
+                .await
+                .unwrap();
+            let row: (Value, Option<i64>) =
+                sqlx::query_as("SELECT sla_pauses, resolved_at FROM tickets WHERE id = 't1'")
+                    .fetch_one(&pool)
+                    .await
+                    .unwrap();
+            row
+        }
+    };
+    assert_eq!(set("pending", 10).await, (json!([{ "from": 10, "until": null }]), None));
+    assert_eq!(
+        set("open", 25).await,
+        (json!([{ "from": 10, "until": 25 }]), None),
+        "a customer's answer ends the wait"
+    );
+    assert_eq!(set("resolved", 40).await.1, Some(40));
+    assert_eq!(set("closed", 50).await.1, Some(40), "closing a resolved ticket keeps when it was resolved");
+    assert_eq!(set("open", 60).await, (json!([{ "from": 10, "until": 25 }]), None), "reopened: not resolved any more");
+}

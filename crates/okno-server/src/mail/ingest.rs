@@ -234,10 +234,13 @@ pub async fn ingest(
         let id = row["id"].as_str().unwrap_or_default().to_owned();
         messages.push(NewChange { bucket: bucket.clone(), entity: "message", id, op: Op::Upsert, data: row });
     }
-    // The due times follow the ticket's queue, priority and status, which the rules may have set.
-    let ticket = match crate::work::sla::refresh(&mut tx, std::slice::from_ref(&ticket_id)).await?.pop() {
-        Some(refreshed) => refreshed.data,
-        None => applied.ticket.unwrap_or(ticket),
+    // The due times follow the priority and status the rules set and a reopening (a new ticket
+    // got them when it was opened); otherwise the row from the update above is current.
+    let fired = outcome.as_ref().is_some_and(|o| !o.fired.is_empty());
+    let ticket = if fired || reopened {
+        crate::work::sla::refresh(&mut tx, std::slice::from_ref(&ticket_id)).await?.pop().map_or(ticket, |c| c.data)
+    } else {
+        ticket
     };
     changes.push(NewChange { bucket, entity: "ticket", id: ticket_id.clone(), op: Op::Upsert, data: ticket });
     changes.append(&mut messages);

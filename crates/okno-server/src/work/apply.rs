@@ -141,38 +141,27 @@ pub struct Message {
 }
 
 impl Message {
-    pub fn facts(&self) -> (Facts<'_>, Vec<String>) {
-        let tags: Vec<String> = self.sender_info.tags.iter().chain(&self.ticket_tags).cloned().collect();
-        (
-            Facts {
-                channel: self.channel,
-                queue_id: &self.queue_id,
-                mailbox: self.mailbox.as_deref(),
-                sender: self.sender.as_deref(),
-                subject: &self.subject,
-                body: &self.body,
-                tier: self.sender_info.tier,
-                tags: &[],
-                business_hours_open: self.open,
-                first_message: self.first,
-            },
-            tags,
-        )
-    }
-
-    /// Run `rules` over this message.
+    /// Run `rules` over this message; the tags the rules see are the customer's and the ticket's.
     pub fn evaluate(&self, rules: &RuleSet) -> Outcome {
-        let (mut facts, tags) = self.facts();
-        facts.tags = &tags;
-        rules.evaluate(&facts)
+        let tags: Vec<String> = self.sender_info.tags.iter().chain(&self.ticket_tags).cloned().collect();
+        rules.evaluate(&Facts {
+            channel: self.channel,
+            queue_id: &self.queue_id,
+            mailbox: self.mailbox.as_deref(),
+            sender: self.sender.as_deref(),
+            subject: &self.subject,
+            body: &self.body,
+            tier: self.sender_info.tier,
+            tags: &tags,
+            business_hours_open: self.open,
+            first_message: self.first,
+        })
     }
 }
 
 /// What applying an outcome changed, for the changelog.
 #[derive(Debug, Default)]
 pub struct Applied {
-    /// The ticket row after the rules, when they changed it.
-    pub ticket: Option<Value>,
     /// The thread line saying what fired.
     pub note: Option<Value>,
     /// Messages queued for the outbox (auto-reply, forwards), as rows for the desks.
@@ -224,11 +213,9 @@ pub async fn apply(
         }
         (None, _) => None,
     };
-    let ticket: Value = sqlx::query_scalar(
+    sqlx::query(
         "UPDATE tickets SET tags = $2, priority = COALESCE($3, priority), status = COALESCE($4, status), \
-           assignee_id = COALESCE($5, assignee_id), updated_at = $6, \
-           resolved_at = CASE WHEN $4 IS NOT NULL THEN $6 ELSE resolved_at END \
-         WHERE id = $1 RETURNING to_jsonb(tickets.*)",
+           assignee_id = COALESCE($5, assignee_id), updated_at = $6 WHERE id = $1",
     )
     .bind(ticket_id)
     .bind(json!(tags))
@@ -236,9 +223,8 @@ pub async fn apply(
     .bind(status)
     .bind(new_assignee.as_deref())
     .bind(at)
-    .fetch_one(&mut **tx)
+    .execute(&mut **tx)
     .await?;
-    applied.ticket = Some(ticket);
     if let Some(operator) = &new_assignee {
         sqlx::query("INSERT INTO ticket_assignments (ticket_id, operator_id, assigned_at) VALUES ($1, $2, $3)")
             .bind(ticket_id)

@@ -235,7 +235,7 @@ pub async fn record(
             .execute(&mut **tx)
             .await?;
         sqlx::query(
-            "UPDATE tickets SET queue_id = $2, status = 'open', assignee_id = NULL, resolved_at = NULL, tags = $3, \
+            "UPDATE tickets SET queue_id = $2, status = 'open', assignee_id = NULL, tags = $3, \
                preview = $4, updated_at = $5 WHERE id = $1",
         )
         .bind(ticket_id)

@@ -213,7 +213,7 @@ pub async fn merge(
         .await?;
     sqlx::query(
         "UPDATE tickets SET tags = $2, updated_at = $3, message_count = (SELECT count(*) FROM messages WHERE ticket_id = $1), \
-           status = CASE WHEN status IN ('resolved', 'closed') THEN 'open' ELSE status END, resolved_at = NULL, \
+           status = CASE WHEN status IN ('resolved', 'closed') THEN 'open' ELSE status END, \
            first_response_at = (SELECT min(first_response_at) FROM tickets WHERE id IN ($1, $4)) \
          WHERE id = $1",
     )
@@ -224,7 +224,7 @@ pub async fn merge(
     .execute(&mut *tx)
     .await?;
     sqlx::query(
-        "UPDATE tickets SET merged_into = $2, status = 'closed', resolved_at = $3, assignee_id = NULL, message_count = 0, \
+        "UPDATE tickets SET merged_into = $2, status = 'closed', assignee_id = NULL, message_count = 0, \
            preview = $4, updated_at = $3 WHERE id = $1",
     )
     .bind(&source)

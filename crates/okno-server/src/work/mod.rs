@@ -165,10 +165,16 @@ async fn dry_run(
     .await?;
     let mut results = Vec::new();
     let mut matched = 0;
+    let mut calendars: std::collections::HashMap<String, Option<okno_rules::Calendar>> = Default::default();
     for (id, number, subject, channel, queue_id, ticket_tags, mailbox, sender, body, tier, customer_tags, created_at) in
         rows
     {
-        let open = apply::queue_open(&mut conn, &queue_id, created_at).await?;
+        // One policy read per queue, not per ticket.
+        if !calendars.contains_key(&queue_id) {
+            let policy = sla::queue_policy(&mut conn, &queue_id).await?;
+            calendars.insert(queue_id.clone(), policy.map(|p| p.calendar));
+        }
+        let open = calendars[&queue_id].as_ref().is_none_or(|c| c.is_open(created_at));
         let message = apply::Message {
             channel: channel.parse().unwrap_or(okno_core::Channel::Email),
             queue_id,
