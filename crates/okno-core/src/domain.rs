@@ -198,6 +198,8 @@ text_enum! {
         MessageReceived => "message_received",
         MessageSent => "message_sent",
         NoteAdded => "note_added",
+        /// An internal note mentioned an operator or contractor (who now follows the ticket).
+        Mentioned => "mentioned",
         /// The first outbound reply on a ticket: first-response time is measured to it.
         FirstResponse => "first_response",
         CallOffered => "call_offered",

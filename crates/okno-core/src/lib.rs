@@ -6,6 +6,7 @@
 
 pub mod domain;
 pub mod email;
+pub mod mention;
 pub mod metrics;
 pub mod mutation;
 pub mod pii;

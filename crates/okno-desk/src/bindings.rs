@@ -91,6 +91,8 @@ pub(crate) fn typescript() -> String {
         okno_rules::Template,
         okno_rules::Rendered,
         okno_rules::wire::Named,
+        okno_rules::wire::Person,
+        okno_rules::wire::People,
         okno_rules::wire::RuleSetView,
         okno_rules::wire::DryRunTicket,
         okno_rules::wire::DryRunReport,

@@ -13,7 +13,7 @@
 use std::time::Instant;
 
 use okno_core::{AgentState, AttachmentRef, Mutation, TicketStatus, new_id};
-use okno_rules::wire::{DryRunReport, RenderedTemplate, RuleSetView, SlaPolicies, TemplateList};
+use okno_rules::wire::{DryRunReport, People, RenderedTemplate, RuleSetView, SlaPolicies, TemplateList};
 use okno_rules::{Rule, SlaPolicySpec, Template};
 use okno_softphone::{
     AudioDevices, CallHistoryEntry, DispositionNode, PhoneCall, PhoneSnapshot, SipAccount, SipAccountInput, TicketLink,
@@ -125,6 +125,8 @@ command_table! {
         save_work_rules(version: i64, rules: Vec<Rule>) -> RuleSetView;
         /// What `rules` would have done to the latest `last` tickets, changing nothing.
         dry_run_rules(rules: Vec<Rule>, last: u32) -> DryRunReport;
+        /// Who a note can @mention (the server's accounts; a mentioned one is told and follows the ticket).
+        mention_people() -> People;
         /// The reply templates this operator may use.
         list_templates() -> TemplateList;
         save_template(template: Template) -> TemplateList;

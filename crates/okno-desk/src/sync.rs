@@ -774,8 +774,9 @@ impl Driver {
 
     /// New work in a pulled batch, to announce: tickets someone else (a team lead) assigned to
     /// this desk's operator that were not theirs here before, and chats from the website that
-    /// this desk has not seen (a visitor waits on the other side), and a visitor's new message in
-    /// a chat the operator owns. Returns (heading, subject or text).
+    /// this desk has not seen (a visitor waits on the other side), a visitor's new message in
+    /// a chat the operator owns, and the server's notices (a colleague's @mention, news on a
+    /// followed ticket). Returns (heading, subject or text).
     async fn new_work_in(&self, changes: &[okno_sync::Change]) -> Vec<(&'static str, String)> {
         let Ok(me) = self.store.me().await else { return Vec::new() };
         let mut work = Vec::new();
@@ -808,6 +809,20 @@ impl Driver {
                 let text: String = m.data["body"].as_str().unwrap_or_default().chars().take(80).collect();
                 work.push(("New message / Новое сообщение", text));
             }
+        }
+        // Notices come in this account's own bucket: a mention, or news on a followed ticket.
+        for n in changes.iter().filter(|c| c.entity == "notice" && c.data["for"] == me.id.as_str()) {
+            if n.data["at"].as_i64().is_none_or(|at| at <= recent) {
+                continue;
+            }
+            let heading = match n.data["kind"].as_str() {
+                Some("mention") => "Mentioned you / Вас упомянули",
+                Some("answer") => "A contractor answered / Ответ подрядчика",
+                _ => "News on a ticket you follow / Новое в заявке",
+            };
+            let excerpt: String = n.data["excerpt"].as_str().unwrap_or_default().chars().take(80).collect();
+            let by = n.data["by"].as_str().unwrap_or_default();
+            work.push((heading, format!("#{} {by}: {excerpt}", n.data["number"])));
         }
         work
     }

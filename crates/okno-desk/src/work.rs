@@ -3,7 +3,7 @@
 //! these commands call its `/v1/work/...` API with the operator's session; the server decides
 //! who may change what.
 
-use okno_rules::wire::{DryRunReport, RenderedTemplate, RuleSetView, SlaPolicies, TemplateList};
+use okno_rules::wire::{DryRunReport, People, RenderedTemplate, RuleSetView, SlaPolicies, TemplateList};
 use okno_rules::{Rule, SlaPolicySpec, Template};
 use reqwest::Method;
 use serde_json::json;
@@ -39,6 +39,10 @@ impl Desk {
     pub(crate) async fn dry_run_rules(&self, rules: Vec<Rule>, last: u32) -> Result<DryRunReport> {
         let body = json!({ "rules": rules, "last": last });
         Ok(self.sync.server_call(Method::POST, "/v1/work/rules/dry-run", Some(body)).await?)
+    }
+
+    pub(crate) async fn mention_people(&self) -> Result<People> {
+        Ok(self.sync.server_call(Method::GET, "/v1/work/people", None).await?)
     }
 
     pub(crate) async fn list_templates(&self) -> Result<TemplateList> {

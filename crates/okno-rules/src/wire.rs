@@ -13,6 +13,20 @@ pub struct Named {
     pub name: String,
 }
 
+/// An account a note can `@mention`: its handle (`id`), name and role.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct Person {
+    pub id: String,
+    pub name: String,
+    pub role: okno_core::Role,
+}
+
+/// `GET /v1/work/people`: the enabled accounts, for `@mention` suggestions.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct People {
+    pub people: Vec<Person>,
+}
+
 /// `GET /v1/work/rules`: the rule set and what its rules may refer to.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct RuleSetView {

@@ -67,12 +67,12 @@ async fn main() {
 
     let started = Instant::now();
     let (code, body) = h
-        .call(Method::PUT, "/v1/work/sla-policies/office", Some(&lead), Some(policy(&["2026-12-31", "2027-01-01"])))
+        .call(Method::PUT, "/v1/work/sla-policies/office", Some(&lead), Some(policy(&["2026-12-08", "2026-12-09"])))
         .await;
     let second = started.elapsed();
     assert!(code.is_success(), "{body}");
     println!(
-        "calendar changed (two holidays): {} tickets recomputed in {:.2} s",
+        "calendar changed (two holidays in the coming days): due times of {} tickets moved, in {:.2} s",
         body["recomputed"],
         second.as_secs_f64()
     );

@@ -66,6 +66,22 @@ pub async fn create_operator(
     Ok(())
 }
 
+/// Sets (or with `None` clears) the email address of the account named `name`: where a mention
+/// reaches a contractor who works without the desk. Returns whether the account exists.
+pub async fn set_email(pool: &PgPool, name: &str, email: Option<&str>) -> anyhow::Result<bool> {
+    if let Some(address) = email
+        && okno_core::reply_cc(&[address.to_owned()]).is_err()
+    {
+        anyhow::bail!("{address:?} is not an email address");
+    }
+    let done = sqlx::query("UPDATE operators SET email = $2 WHERE name = $1 OR id = $1")
+        .bind(name)
+        .bind(email.map(str::trim))
+        .execute(pool)
+        .await?;
+    Ok(done.rows_affected() > 0)
+}
+
 /// Disables (or enables again) the account named `name`; disabling also ends its sessions, so
 /// its desks and live sockets are signed out. Returns whether the account exists.
 pub async fn set_disabled(pool: &PgPool, name: &str, disabled: bool) -> anyhow::Result<bool> {

@@ -16,6 +16,8 @@ const USAGE: &str = "usage: okno-server [--listen ADDR:PORT] [--log-format text|
                         fill an empty database: queues, operators anna and boris and team lead lena (passwords printed), tickets
        okno-server account disable|enable|revoke NAME
                         disable an account (its sessions end at once), enable it again, or end its sessions
+       okno-server account email NAME ADDRESS
+                        where @mentions reach a contractor who works without the desk (an empty ADDRESS clears it)
        okno-server audit verify
                         check the audit log's hash chain: exit 1 and name the first entry edited or after a removal";
 
@@ -120,11 +122,16 @@ async fn shutdown_signal() {
 }
 
 async fn account(args: Vec<String>) -> Result<()> {
-    let [action, name] = args.as_slice() else { bail!("{USAGE}") };
+    let (action, name, value) = match args.as_slice() {
+        [action, name] => (action, name, None),
+        [action, name, value] if action == "email" => (action, name, Some(value.as_str())),
+        _ => bail!("{USAGE}"),
+    };
     let database_url = std::env::var("DATABASE_URL").context("DATABASE_URL is not set")?;
     let state = okno_server::AppState::connect(&okno_server::Config::new(database_url)).await?;
     let found = match action.as_str() {
         "disable" | "enable" => okno_server::admin::set_disabled(&state.pool, name, action == "disable").await?,
+        "email" => okno_server::admin::set_email(&state.pool, name, value.filter(|v| !v.is_empty())).await?,
         "revoke" => {
             let ended = okno_server::admin::revoke_sessions(&state.pool, name).await?;
             if let Some(n) = ended {
@@ -137,7 +144,11 @@ async fn account(args: Vec<String>) -> Result<()> {
     if !found {
         bail!("no account named {name:?}");
     }
-    println!("{name}: {action}d");
+    if action == "email" {
+        println!("{name}: email set");
+    } else {
+        println!("{name}: {action}d");
+    }
     Ok(())
 }
 

@@ -21,6 +21,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (9, "csat", include_str!("../migrations/0009_csat.sql")),
     (10, "merge", include_str!("../migrations/0010_merge.sql")),
     (11, "ticket_clock", include_str!("../migrations/0011_ticket_clock.sql")),
+    (12, "mentions", include_str!("../migrations/0012_mentions.sql")),
 ];
 
 /// An arbitrary constant identifying "Okno schema migrations" among advisory locks.

@@ -33,12 +33,15 @@ pub(crate) async fn pull(
     type Row = (i64, String, String, String, String, Value);
     let mut rows: Vec<Row> = match entitled_buckets(&mut *tx, &caller).await? {
         None => {
+            // Every bucket, except the notices meant for someone else (a colleague's @mention).
             sqlx::query_as(
                 "SELECT version, bucket, entity, entity_id, op, data FROM changelog \
-                 WHERE version > $1 ORDER BY version LIMIT $2",
+                 WHERE version > $1 AND NOT (entity = $3 AND bucket <> $4) ORDER BY version LIMIT $2",
             )
             .bind(cursor)
             .bind(limit + 1)
+            .bind(crate::work::mentions::NOTICE)
+            .bind(user_bucket(&caller.id))
             .fetch_all(&mut *tx)
             .await?
         }

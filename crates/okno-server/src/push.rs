@@ -562,16 +562,24 @@ async fn apply_mutation(
             } else {
                 ticket
             };
-            Ok(Verdict::Changes(vec![
+            let mentioned = if *internal {
+                crate::work::mentions::on_note(conn, me, &caller.name, ticket_id, &queue_id, message_id, body, *at)
+                    .await?
+            } else {
+                crate::work::mentions::Mentioned::default()
+            };
+            let mut changes = vec![
                 NewChange {
                     bucket: queue_bucket(&queue_id),
                     entity: "message",
                     id: message_id.clone(),
                     op: Op::Upsert,
-                    data: message,
+                    data: mentioned.note.unwrap_or(message),
                 },
                 ticket_change(&queue_id, ticket_id, ticket),
-            ]))
+            ];
+            changes.extend(mentioned.changes);
+            Ok(Verdict::Changes(changes))
         }
         Mutation::SetTicketStatus { ticket_id, status, at } => {
             let row: Option<(Value, String)> = sqlx::query_as(

@@ -31,7 +31,8 @@ enum Treat {
 use Treat::{Files, Identities, Keep, Phone, Text};
 
 /// The entities of the changelog and their contractor allow-lists.
-pub const ENTITIES: [&str; 5] = ["ticket", "message", "customer", "call", "operator"];
+pub const ENTITIES: [&str; 7] =
+    ["ticket", "message", "customer", "call", "operator", okno_sync::TICKET_DUE, crate::work::mentions::NOTICE];
 
 fn allowed(entity: &str) -> &'static [(&'static str, Treat)] {
     match entity {
@@ -56,6 +57,20 @@ fn allowed(entity: &str) -> &'static [(&'static str, Treat)] {
             ("merged_into", Keep),
             ("preview", Text),
             ("message_count", Keep),
+        ],
+        okno_sync::TICKET_DUE => {
+            &[("id", Keep), ("first_response_due_at", Keep), ("resolution_due_at", Keep), ("sla_due_at", Keep)]
+        }
+        crate::work::mentions::NOTICE => &[
+            ("id", Keep),
+            ("for", Keep),
+            ("kind", Keep),
+            ("ticket_id", Keep),
+            ("number", Keep),
+            ("message_id", Keep),
+            ("by", Text),
+            ("excerpt", Text),
+            ("at", Keep),
         ],
         "message" => &[
             ("id", Keep),

@@ -255,16 +255,19 @@ async fn a_policy_sets_due_times_in_business_hours_and_waiting_on_the_customer_m
         h.post("/v1/push", Some(&anna), status_push(3, "t3", TicketStatus::Resolved, MONDAY_10_MSK + 4 * HOUR)).await;
     assert_eq!(resp["results"][0]["outcome"]["kind"], "applied", "{resp}");
     assert_eq!(due("t3").await.2, None);
-    // What a desk pulls carries the new due times.
+    // What a desk pulls carries the new due times: after the policy change, the three times alone.
     let (_, pulled) = h.post("/v1/pull", Some(&anna), json!({ "cursor": 0, "limit": 1000 })).await;
     let t1 = pulled["changes"]
         .as_array()
         .unwrap()
         .iter()
         .rev()
-        .find(|c| c["entity"] == "ticket" && c["id"] == "t1")
+        .find(|c| (c["entity"] == "ticket" || c["entity"] == okno_sync::TICKET_DUE) && c["id"] == "t1")
         .unwrap();
+    assert_eq!(t1["entity"], okno_sync::TICKET_DUE, "{t1}");
     assert_eq!(t1["data"]["first_response_due_at"], json!(MONDAY_10_MSK + 8 * HOUR));
+    assert_eq!(t1["data"]["sla_due_at"], json!(MONDAY_10_MSK + 8 * HOUR));
+    assert!(t1["data"].get("subject").is_none(), "not the whole row: {t1}");
 }
 
 /// A desk stores a message only under a ticket it already has: in a pull, every message of

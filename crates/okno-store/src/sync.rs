@@ -451,6 +451,15 @@ async fn apply_change(conn: &mut SqliteConnection, change: &Change) -> Result<bo
         "message" => upsert_message(conn, id, d).await?,
         "customer" => upsert_customer(conn, id, d).await?,
         "call" => upsert_call(conn, id, d).await?,
+        okno_sync::TICKET_DUE => {
+            // Only the badge and the sort follow; a ticket this desk does not hold stays unknown.
+            sqlx::query("UPDATE tickets SET sla_due_at = ?, first_response_due_at = ? WHERE id = ?")
+                .bind(d.opt_int("sla_due_at"))
+                .bind(d.opt_int("first_response_due_at"))
+                .bind(id)
+                .execute(&mut *conn)
+                .await?;
+        }
         "operator" => {
             sqlx::query(
                 "INSERT INTO operators (id, name, role, state, state_since) VALUES (?, ?, ?, ?, ?) \

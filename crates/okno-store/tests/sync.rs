@@ -248,3 +248,20 @@ async fn an_email_message_keeps_its_addresses_html_attachments_and_delivery_stat
     // Messages of other channels have none.
     assert!(messages.iter().find(|m| m.id == "m1").unwrap().email.is_none());
 }
+
+#[tokio::test]
+async fn a_due_time_change_moves_the_badge_and_nothing_else() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = synced_store(&dir).await;
+    let due = vec![change(
+        5,
+        okno_sync::TICKET_DUE,
+        "t1",
+        json!({"id": "t1", "first_response_due_at": 5000, "resolution_due_at": 90000, "sla_due_at": 5000}),
+    )];
+    assert_eq!(store.apply_server_changes(&due, 5).await.unwrap(), BatchOutcome::Applied { applied: 1, skipped: 0 });
+    let ticket = store.ticket_row("t1").await.unwrap();
+    assert_eq!(ticket.sla_due_at, Some(5000));
+    assert_eq!(ticket.subject, "Refund for order 42", "the rest of the row is kept");
+    assert_eq!(ticket.tags, ["refund"]);
+}

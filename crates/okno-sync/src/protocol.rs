@@ -31,6 +31,12 @@ pub fn blob_path(sha256: &str) -> String {
     BLOB_PATH.replace("{sha256}", sha256)
 }
 
+/// A pulled change holding only a ticket's three SLA due times (`first_response_due_at`,
+/// `resolution_due_at`, `sla_due_at`, each a time or null): what a recompute after a policy or
+/// calendar change sends, instead of thousands of whole rows. A desk that does not know the
+/// entity skips it and is merely late with its badges until the ticket's next change.
+pub const TICKET_DUE: &str = "ticket_due";
+
 /// The schema version this build speaks; sent in every push.
 pub const SCHEMA_VERSION: u32 = 1;
 

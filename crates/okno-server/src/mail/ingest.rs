@@ -4,7 +4,9 @@
 //!
 //! Rules, in order:
 //! - dedupe: a Message-ID already in `mail_intake` changes nothing but the mailbox's position;
-//! - threading: In-Reply-To and References against the Message-IDs of the center's messages,
+//! - a contractor's answer to an @mention mail becomes their internal note ([`crate::work::mentions`]);
+//! - threading: In-Reply-To and References against the Message-IDs of the center's messages
+//!   (not of internal notes),
 //!   then the subject's `[#NUMBER]` token (a merged ticket's number leads to its survivor); a closed ticket is not reopened by mail (a new one
 //!   starts), a pending or resolved one is;
 //! - loops and noise: auto-replies, bounces and mail from the center's own addresses never open
@@ -100,8 +102,16 @@ pub async fn ingest(
         tx.commit().await?;
         return Ok((Ingested::Duplicate, Vec::new(), 0));
     }
-    let thread = find_ticket(&mut tx, mail).await?;
     let personal = kind == "personal";
+    if personal {
+        let answer =
+            crate::work::mentions::answer_by_email(&mut tx, &mailbox.name, mail, &body_text(mail).0, now).await?;
+        if let Some((ticket_id, changes)) = answer {
+            let version = changelog::append_and_commit(tx, &changes).await?;
+            return Ok((Ingested::Appended { ticket_id, reopened: false }, changes, version));
+        }
+    }
+    let thread = find_ticket(&mut tx, mail).await?;
     let joins = thread.as_ref().filter(|t| t.status != "closed" || !personal);
     let sender = mail.reply_address().or(mail.from.as_ref()).map(|s| s.address.clone());
     // Machine mail runs no rules: an auto-reply to an auto-reply is how mail loops start.
@@ -132,14 +142,7 @@ pub async fn ingest(
         .execute(&mut *tx)
         .await?;
     }
-    let mut notes = mail.notes.clone();
-    let mut body: String = mail.text.chars().take(MAX_BODY_CHARS).collect();
-    if body.len() < mail.text.len() {
-        notes.push(format!("The text was cut at {MAX_BODY_CHARS} characters."));
-    }
-    if body.trim().is_empty() {
-        body = "(no text)".to_owned();
-    }
+    let (body, notes) = body_text(mail);
     let attachments: Vec<Value> = mail
         .attachments
         .iter()
@@ -244,6 +247,13 @@ pub async fn ingest(
     };
     changes.push(NewChange { bucket, entity: "ticket", id: ticket_id.clone(), op: Op::Upsert, data: ticket });
     changes.append(&mut messages);
+    if personal && created.is_none() {
+        let by = mail.from.as_ref().map_or_else(String::new, |f| f.name.clone().unwrap_or_else(|| f.address.clone()));
+        changes.extend(
+            crate::work::mentions::to_followers(&mut tx, "reply", &ticket_id, &message_id, &by, &body, None, now)
+                .await?,
+        );
+    }
     let version = changelog::append_and_commit(tx, &changes).await?;
     if !applied.outgoing.is_empty() {
         state.outbox_wake.notify_one();
@@ -253,6 +263,19 @@ pub async fn ingest(
         None => Ingested::Appended { ticket_id, reopened },
     };
     Ok((outcome, changes, version))
+}
+
+/// The text kept of `mail` and the notes on what could not be kept.
+fn body_text(mail: &Inbound) -> (String, Vec<String>) {
+    let mut notes = mail.notes.clone();
+    let mut body: String = mail.text.chars().take(MAX_BODY_CHARS).collect();
+    if body.len() < mail.text.len() {
+        notes.push(format!("The text was cut at {MAX_BODY_CHARS} characters."));
+    }
+    if body.trim().is_empty() {
+        body = "(no text)".to_owned();
+    }
+    (body, notes)
 }
 
 struct Thread {
@@ -266,7 +289,7 @@ async fn find_ticket(tx: &mut Transaction<'_, Postgres>, mail: &Inbound) -> Resu
     if !ids.is_empty() {
         let by_header: Option<(String, String, String)> = sqlx::query_as(
             "SELECT t.id, t.queue_id, t.status FROM messages m JOIN tickets t ON t.id = m.ticket_id \
-             WHERE m.email IS NOT NULL AND m.email->>'message_id' = ANY($1) \
+             WHERE m.email IS NOT NULL AND m.email->>'message_id' = ANY($1) AND m.direction <> 'internal' \
              ORDER BY array_position($1, m.email->>'message_id') LIMIT 1",
         )
         .bind(&ids)

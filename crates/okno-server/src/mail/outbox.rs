@@ -186,21 +186,40 @@ async fn load<'a>(
         .iter()
         .find(|(m, _)| m.name == mailbox_name)
         .or_else(|| mailboxes.iter().find(|(_, queue)| *queue == queue_id))
+        // A mention on a chat or call ticket still reaches the contractor from the center's mail.
+        .or_else(|| {
+            mailboxes.first().filter(|_| email.as_ref().is_some_and(|Json(e)| e.kind.as_deref() == Some("mention")))
+        })
         .map(|(m, _)| m)
         .ok_or_else(|| anyhow!("no mailbox sends for this ticket's queue ({queue_id})"))?;
-    let thread: Vec<(Json<EmailView>, String)> = sqlx::query_as(
-        "SELECT email, direction FROM messages WHERE ticket_id = $1 AND email IS NOT NULL AND email ? 'message_id' \
-         ORDER BY created_at, id",
-    )
-    .bind(&ticket_id)
-    .fetch_all(&state.pool)
-    .await?;
-    let last_inbound = thread.iter().rev().find(|(_, direction)| direction == "inbound").map(|(Json(e), _)| e);
-    let recipient = match last_inbound.and_then(EmailView::answer_to) {
-        Some(to) => to.address.clone(),
-        None => customer_email(state, &ticket_id).await?.context("the customer has no email address to reply to")?,
-    };
     let kind = email.as_ref().and_then(|Json(e)| e.kind.clone());
+    if kind.as_deref() == Some("mention") {
+        // An internal note to a contractor: masked as everything they see, and not in the
+        // customer's thread; their answer threads back to this Message-ID (see work::mentions).
+        let to: Vec<String> = email.map(|Json(e)| e.to.into_iter().map(|a| a.address).collect()).unwrap_or_default();
+        let domain = mailbox.address.split('@').nth(1).unwrap_or("okno.invalid");
+        let masked_subject = okno_core::pii::mask_text(&subject);
+        let mail = OutgoingMail {
+            message_id: format!("{message_id}@{domain}"),
+            from_address: mailbox.address.clone(),
+            from_name: Some(author.clone()),
+            to,
+            cc: Vec::new(),
+            subject: format!("[#{number}] {masked_subject}"),
+            text: format!(
+                "{author} mentioned you on ticket #{number} ({masked_subject}):\n\n{}\n\n-- \n\
+                 Reply to this message to answer in the ticket's internal notes; the customer does not see them.\n\
+                 Ответьте на это письмо, чтобы добавить внутреннюю заметку; клиент её не увидит.\n",
+                okno_core::pii::mask_text(&body)
+            ),
+            in_reply_to: None,
+            references: Vec::new(),
+            attachments: Vec::new(),
+            date: SystemTime::UNIX_EPOCH + Duration::from_millis(u64::try_from(created_at).unwrap_or(0)),
+            auto_submitted: Some("auto-generated".to_owned()),
+        };
+        return Ok((mailbox, mail));
+    }
     if kind.as_deref() == Some("forward") {
         // A rule's copy to an outside address: not a reply in the customer's thread.
         let to: Vec<String> = email.map(|Json(e)| e.to.into_iter().map(|a| a.address).collect()).unwrap_or_default();
@@ -222,6 +241,18 @@ async fn load<'a>(
         };
         return Ok((mailbox, mail));
     }
+    let thread: Vec<(Json<EmailView>, String)> = sqlx::query_as(
+        "SELECT email, direction FROM messages WHERE ticket_id = $1 AND email IS NOT NULL AND email ? 'message_id' \
+           AND direction <> 'internal' ORDER BY created_at, id",
+    )
+    .bind(&ticket_id)
+    .fetch_all(&state.pool)
+    .await?;
+    let last_inbound = thread.iter().rev().find(|(_, direction)| direction == "inbound").map(|(Json(e), _)| e);
+    let recipient = match last_inbound.and_then(EmailView::answer_to) {
+        Some(to) => to.address.clone(),
+        None => customer_email(state, &ticket_id).await?.context("the customer has no email address to reply to")?,
+    };
     let mut references: Vec<String> = thread.iter().filter_map(|(Json(e), _)| e.message_id.clone()).collect();
     // RFC 5322 suggests keeping the first and the latest; 20 keeps headers sane on long threads.
     if references.len() > 20 {

@@ -206,6 +206,15 @@ pub async fn merge(
         .bind(&target)
         .execute(&mut *tx)
         .await?;
+    // Whoever followed either ticket follows the survivor.
+    sqlx::query(
+        "INSERT INTO ticket_followers (ticket_id, operator_id, since, reason) \
+         SELECT $2, operator_id, since, reason FROM ticket_followers WHERE ticket_id = $1 ON CONFLICT DO NOTHING",
+    )
+    .bind(&source)
+    .bind(&target)
+    .execute(&mut *tx)
+    .await?;
     sqlx::query("UPDATE ticket_assignments SET released_at = $2 WHERE ticket_id = $1 AND released_at IS NULL")
         .bind(&source)
         .bind(at)

@@ -12,6 +12,7 @@
 
 pub mod apply;
 pub mod csat;
+pub mod mentions;
 pub mod merge;
 pub mod sla;
 pub mod templates;
@@ -37,6 +38,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/v1/work/rules", get(get_rules).put(save_rules))
         .route("/v1/work/rules/dry-run", post(dry_run))
+        .route("/v1/work/people", get(people))
         .route("/v1/work/templates", get(templates::list))
         .route("/v1/work/templates/{id}", put(templates::save).delete(templates::delete))
         .route("/v1/work/templates/{id}/render", post(templates::render))
@@ -58,6 +60,20 @@ fn lead(caller: &Caller) -> Result<(), AppError> {
 
 fn now() -> Millis {
     okno_core::unix_ms(std::time::SystemTime::now())
+}
+
+/// `GET /v1/work/people`: who a note can `@mention` (any signed-in account may ask: names and
+/// roles only, no contact details).
+async fn people(State(state): State<AppState>, _caller: Caller) -> Result<Json<okno_rules::wire::People>, AppError> {
+    let rows: Vec<(String, String, String)> =
+        sqlx::query_as("SELECT id, name, role FROM operators WHERE disabled_at IS NULL ORDER BY name")
+            .fetch_all(&state.pool)
+            .await?;
+    let people = rows
+        .into_iter()
+        .filter_map(|(id, name, role)| Some(okno_rules::wire::Person { id, name, role: role.parse().ok()? }))
+        .collect();
+    Ok(Json(okno_rules::wire::People { people }))
 }
 
 /// `GET /v1/work/rules`: the rule set, its version, and what rules may refer to.

@@ -19,7 +19,9 @@ use sqlx::PgConnection;
 use crate::changelog::{NewChange, queue_bucket};
 
 /// Tickets updated per statement in a bulk recompute.
-const BATCH: usize = 5_000;
+const BATCH: usize = 10_000;
+/// Batches of a bulk recompute in flight at once.
+const PARALLEL_BATCHES: usize = 2;
 
 /// The policy a queue runs on, compiled (`None`: the queue's legacy minutes apply).
 pub async fn queue_policy(conn: &mut PgConnection, queue_id: &str) -> Result<Option<SlaPolicy>, sqlx::Error> {
@@ -62,11 +64,15 @@ fn legacy(premium: i32, standard: i32) -> Option<SlaPolicy> {
 type ClockRow =
     (String, String, Option<String>, i32, i32, String, String, String, Millis, Option<Millis>, Option<Millis>, Value);
 
-/// Recompute and store the due times of `ticket_ids`; returns their rows as changes for the desks.
-pub async fn refresh(conn: &mut PgConnection, ticket_ids: &[String]) -> Result<Vec<NewChange>, sqlx::Error> {
-    if ticket_ids.is_empty() {
-        return Ok(Vec::new());
-    }
+/// The due times of `ticket_ids` as their policies and clocks give them now.
+struct DueTimes {
+    ids: Vec<String>,
+    first: Vec<Option<Millis>>,
+    resolution: Vec<Option<Millis>>,
+    next: Vec<Option<Millis>>,
+}
+
+async fn due_times(conn: &mut PgConnection, ticket_ids: &[String]) -> Result<DueTimes, sqlx::Error> {
     let rows: Vec<ClockRow> = sqlx::query_as(
         "SELECT t.id, t.queue_id, q.sla_policy_id, q.premium_frt_minutes, q.standard_frt_minutes, c.tier, t.channel, \
            t.priority, t.created_at, t.first_response_at, t.resolved_at, t.sla_pauses \
@@ -84,10 +90,12 @@ pub async fn refresh(conn: &mut PgConnection, ticket_ids: &[String]) -> Result<V
     let policies: HashMap<String, Option<SlaPolicy>> =
         specs.into_iter().map(|(id, spec)| (id, compile_stored(spec))).collect();
     let mut legacy_policies: HashMap<(i32, i32), Option<SlaPolicy>> = HashMap::new();
-    let mut ids = Vec::with_capacity(rows.len());
-    let mut first = Vec::with_capacity(rows.len());
-    let mut resolution = Vec::with_capacity(rows.len());
-    let mut next = Vec::with_capacity(rows.len());
+    let mut due = DueTimes {
+        ids: Vec::with_capacity(rows.len()),
+        first: Vec::with_capacity(rows.len()),
+        resolution: Vec::with_capacity(rows.len()),
+        next: Vec::with_capacity(rows.len()),
+    };
     for (id, _queue, policy_id, premium, standard, tier, channel, priority, created_at, responded, resolved, pauses) in
         rows
     {
@@ -101,7 +109,7 @@ pub async fn refresh(conn: &mut PgConnection, ticket_ids: &[String]) -> Result<V
             resolved_at: resolved,
             pauses: serde_json::from_value::<Vec<Pause>>(pauses).unwrap_or_default(),
         };
-        let due = policy.map_or(Due::default(), |p| {
+        let times = policy.map_or(Due::default(), |p| {
             p.due(
                 tier.parse().unwrap_or(CustomerTier::Standard),
                 channel.parse().unwrap_or(Channel::Email),
@@ -109,20 +117,30 @@ pub async fn refresh(conn: &mut PgConnection, ticket_ids: &[String]) -> Result<V
                 &clock,
             )
         });
-        ids.push(id);
-        first.push(due.first_response);
-        resolution.push(due.resolution);
-        next.push(due.next);
+        due.ids.push(id);
+        due.first.push(times.first_response);
+        due.resolution.push(times.resolution);
+        due.next.push(times.next);
     }
+    Ok(due)
+}
+
+/// Recompute and store the due times of `ticket_ids`; returns their whole rows as changes for
+/// the desks (for a mutation that changed the ticket anyway).
+pub async fn refresh(conn: &mut PgConnection, ticket_ids: &[String]) -> Result<Vec<NewChange>, sqlx::Error> {
+    if ticket_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let due = due_times(conn, ticket_ids).await?;
     let updated: Vec<(String, String, Value)> = sqlx::query_as(
         "UPDATE tickets t SET first_response_due_at = u.f, resolution_due_at = u.r, sla_due_at = u.n \
          FROM UNNEST($1::text[], $2::bigint[], $3::bigint[], $4::bigint[]) AS u(id, f, r, n) \
          WHERE t.id = u.id RETURNING t.id, t.queue_id, to_jsonb(t.*)",
     )
-    .bind(&ids)
-    .bind(&first)
-    .bind(&resolution)
-    .bind(&next)
+    .bind(&due.ids)
+    .bind(&due.first)
+    .bind(&due.resolution)
+    .bind(&due.next)
     .fetch_all(&mut *conn)
     .await?;
     Ok(updated
@@ -137,6 +155,44 @@ pub async fn refresh(conn: &mut PgConnection, ticket_ids: &[String]) -> Result<V
         .collect())
 }
 
+/// Recompute `ticket_ids` after a policy or calendar change: only the tickets whose due times
+/// moved are written, and the desks get a `ticket_due` change (the three due times) instead of
+/// the whole row; at 100k tickets the rows, not the arithmetic, were the cost (13 s → see
+/// docs/BENCHMARKS.md).
+async fn recompute_changed(conn: &mut PgConnection, ticket_ids: &[String]) -> Result<Vec<NewChange>, sqlx::Error> {
+    let due = due_times(conn, ticket_ids).await?;
+    /// (ticket, queue, first response, resolution, next) due times as written.
+    type Moved = (String, String, Option<Millis>, Option<Millis>, Option<Millis>);
+    let updated: Vec<Moved> = sqlx::query_as(
+        "UPDATE tickets t SET first_response_due_at = u.f, resolution_due_at = u.r, sla_due_at = u.n \
+         FROM UNNEST($1::text[], $2::bigint[], $3::bigint[], $4::bigint[]) AS u(id, f, r, n) \
+         WHERE t.id = u.id AND (t.first_response_due_at IS DISTINCT FROM u.f \
+           OR t.resolution_due_at IS DISTINCT FROM u.r OR t.sla_due_at IS DISTINCT FROM u.n) \
+         RETURNING t.id, t.queue_id, u.f, u.r, u.n",
+    )
+    .bind(&due.ids)
+    .bind(&due.first)
+    .bind(&due.resolution)
+    .bind(&due.next)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(updated
+        .into_iter()
+        .map(|(id, queue_id, first, resolution, next)| NewChange {
+            bucket: queue_bucket(&queue_id),
+            entity: okno_sync::TICKET_DUE,
+            data: serde_json::json!({
+                "id": id,
+                "first_response_due_at": first,
+                "resolution_due_at": resolution,
+                "sla_due_at": next,
+            }),
+            id,
+            op: okno_sync::Op::Upsert,
+        })
+        .collect())
+}
+
 /// The open tickets of `queue_ids`, for a recompute after their policy changed.
 pub async fn open_tickets(conn: &mut PgConnection, queue_ids: &[String]) -> Result<Vec<String>, sqlx::Error> {
     sqlx::query_scalar("SELECT id FROM tickets WHERE queue_id = ANY($1) AND status NOT IN ('resolved', 'closed')")
@@ -145,18 +201,25 @@ pub async fn open_tickets(conn: &mut PgConnection, queue_ids: &[String]) -> Resu
         .await
 }
 
-/// Recompute `ticket_ids` in batches, each batch committed with its changelog entries; returns
-/// how many tickets were updated.
+/// Recompute `ticket_ids` in batches, each batch committed with its changelog entries, two
+/// batches at a time (PostgreSQL spends most of the time updating the rows' indexes, on its own
+/// core); returns how many tickets' due times moved.
 pub async fn refresh_all(state: &crate::AppState, ticket_ids: &[String]) -> Result<usize, sqlx::Error> {
-    let mut done = 0;
-    for batch in ticket_ids.chunks(BATCH) {
-        let mut tx = state.pool.begin().await?;
-        let changes = refresh(&mut tx, batch).await?;
-        done += changes.len();
-        let version = crate::changelog::append_and_commit(tx, &changes).await?;
-        state.live.committed(&changes, version);
-    }
-    Ok(done)
+    use futures_util::StreamExt;
+    // Owned batches: a future borrowing a slice is not `Send` for every lifetime axum asks about.
+    let owned: Vec<Vec<String>> = ticket_ids.chunks(BATCH).map(<[String]>::to_vec).collect();
+    let batches = futures_util::stream::iter(owned)
+        .map(|batch| async move {
+            let mut tx = state.pool.begin().await?;
+            let changes = recompute_changed(&mut tx, &batch).await?;
+            let version = crate::changelog::append_and_commit(tx, &changes).await?;
+            state.live.committed(&changes, version);
+            Ok::<usize, sqlx::Error>(changes.len())
+        })
+        .buffer_unordered(PARALLEL_BATCHES)
+        .collect::<Vec<_>>()
+        .await;
+    batches.into_iter().sum()
 }
 
 /// Record an `sla_breached` report event for every open ticket whose next target passed by

@@ -339,6 +339,14 @@ export type Rendered = { text: string, missing: Array<string>, };
  */
 export type Named = { id: string, name: string, };
 /**
+ * An account a note can `@mention`: its handle (`id`), name and role.
+ */
+export type Person = { id: string, name: string, role: Role, };
+/**
+ * `GET /v1/work/people`: the enabled accounts, for `@mention` suggestions.
+ */
+export type People = { people: Array<Person>, };
+/**
  * `GET /v1/work/rules`: the rule set and what its rules may refer to.
  */
 export type RuleSetView = { 
@@ -483,6 +491,8 @@ export interface Backend {
   saveWorkRules(version: number, rules: Array<Rule>): Promise<RuleSetView>;
   /** What `rules` would have done to the latest `last` tickets, changing nothing. */
   dryRunRules(rules: Array<Rule>, last: number): Promise<DryRunReport>;
+  /** Who a note can @mention (the server's accounts; a mentioned one is told and follows the ticket). */
+  mentionPeople(): Promise<People>;
   /** The reply templates this operator may use. */
   listTemplates(): Promise<TemplateList>;
   saveTemplate(template: Template): Promise<TemplateList>;
@@ -533,7 +543,7 @@ export interface PhoneCommands {
 export type InvokeFn = <T>(cmd: string, args?: Record<string, unknown>) => Promise<T>;
 
 /** Every command's name, as `invoke` sends it. */
-export const COMMAND_NAMES = ["app_info", "store_stats", "list_queues", "list_operators", "me", "set_agent_state", "list_tickets", "list_tags", "get_ticket", "reply_ticket", "set_ticket_status", "assign_ticket", "set_ticket_tags", "get_customer", "search", "ui_ready", "sync_status", "list_rejections", "download_attachment", "attachment_data", "upload_attachment", "chat_typing", "work_rules", "save_work_rules", "dry_run_rules", "list_templates", "save_template", "delete_template", "render_template", "merge_tickets", "split_message", "sla_policies", "save_sla_policy", "set_queue_policy", "phone_snapshot", "phone_dial", "phone_answer", "phone_reject", "phone_hangup", "phone_hold", "phone_mute", "phone_dtmf", "phone_transfer", "phone_complete_transfer", "phone_conference", "phone_recording", "phone_set_note", "phone_wrap_up", "list_dispositions", "call_history", "mark_calls_seen", "list_sip_accounts", "save_sip_account", "delete_sip_account", "sip_codecs", "audio_devices", "set_audio_devices"] as const;
+export const COMMAND_NAMES = ["app_info", "store_stats", "list_queues", "list_operators", "me", "set_agent_state", "list_tickets", "list_tags", "get_ticket", "reply_ticket", "set_ticket_status", "assign_ticket", "set_ticket_tags", "get_customer", "search", "ui_ready", "sync_status", "list_rejections", "download_attachment", "attachment_data", "upload_attachment", "chat_typing", "work_rules", "save_work_rules", "dry_run_rules", "mention_people", "list_templates", "save_template", "delete_template", "render_template", "merge_tickets", "split_message", "sla_policies", "save_sla_policy", "set_queue_policy", "phone_snapshot", "phone_dial", "phone_answer", "phone_reject", "phone_hangup", "phone_hold", "phone_mute", "phone_dtmf", "phone_transfer", "phone_complete_transfer", "phone_conference", "phone_recording", "phone_set_note", "phone_wrap_up", "list_dispositions", "call_history", "mark_calls_seen", "list_sip_accounts", "save_sip_account", "delete_sip_account", "sip_codecs", "audio_devices", "set_audio_devices"] as const;
 
 /** The Backend over `invoke` (arguments in camelCase, as Tauri sends them). */
 export function createTauriBackend(invoke: InvokeFn): Backend {
@@ -563,6 +573,7 @@ export function createTauriBackend(invoke: InvokeFn): Backend {
     workRules: () => invoke("work_rules"),
     saveWorkRules: (version, rules) => invoke("save_work_rules", { version, rules }),
     dryRunRules: (rules, last) => invoke("dry_run_rules", { rules, last }),
+    mentionPeople: () => invoke("mention_people"),
     listTemplates: () => invoke("list_templates"),
     saveTemplate: (template) => invoke("save_template", { template }),
     deleteTemplate: (templateId) => invoke("delete_template", { templateId }),

@@ -455,6 +455,7 @@ export function fixtureBackend(options: FixtureOptions = {}): FixtureBackend {
       return workView();
     },
     dryRunRules: async () => ({ tickets: [], matched: 0 }),
+    mentionPeople: async () => ({ people: operators.map((o) => ({ id: o.id, name: o.name, role: o.role })) }),
     listTemplates: async () => templateList(),
     saveTemplate: async (template) => {
       work.templates = [...work.templates.filter((x) => x.id !== template.id), structuredClone(template)];
