@@ -26,6 +26,11 @@ const FORBIDDEN: &[(&str, &[&str], &str)] = &[
         &["tokio", "sqlx", "tauri", "reqwest", "axum", "okno-store", "okno-sync"],
         "the center's work rules as pure functions",
     ),
+    (
+        "okno-acd",
+        &["tokio", "sqlx", "tauri", "reqwest", "axum", "mio", "socket2", "okno-sip", "okno-media"],
+        "the call queue's decisions, sans-IO: the server carries them out",
+    ),
     ("okno-sip", &["tokio", "sqlx", "tauri", "reqwest", "axum", "mio", "socket2"], "sans-IO SIP and SDP"),
     ("okno-media", &["tokio", "sqlx", "tauri", "reqwest", "axum", "mio", "socket2", "cpal"], "sans-IO media"),
     (
@@ -62,6 +67,7 @@ const SANS_IO: &[&str] = &[
     "crates/okno-softphone/src",
     "crates/okno-core/src",
     "crates/okno-rules/src",
+    "crates/okno-acd/src",
 ];
 const SANS_IO_FORBIDDEN: &[&str] = &[
     "Instant::now()",

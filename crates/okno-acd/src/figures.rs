@@ -1,0 +1,110 @@
+//! A queue's wallboard figures from the raw events, the same arithmetic the reports use: the
+//! wallboard is never a second opinion.
+//!
+//! Service level follows [`okno_core::metrics::service_level`]: calls answered within the
+//! target over calls offered, not counting callers who gave up within the target (as the
+//! reports count them). A call counts in the period it arrived in; a callback request counts as
+//! handled, not abandoned, when it came within the target.
+
+use std::collections::HashMap;
+
+use okno_core::Millis;
+use serde::Serialize;
+
+use crate::distributor::{AcdEvent, AcdEventKind};
+
+/// Answered within this is "in service level" (the centers' 20 s).
+pub const SERVICE_TARGET_MS: u64 = 20_000;
+
+/// One queue over one period.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct QueueFigures {
+    /// Calls that arrived in the period.
+    pub offered: u64,
+    pub answered: u64,
+    pub answered_in_target: u64,
+    pub abandoned: u64,
+    /// Gave up within the target: not counted against the service level.
+    pub abandoned_in_target: u64,
+    pub callbacks: u64,
+    /// In service level, 0..1 (`None` with nothing offered).
+    pub service_level: Option<f64>,
+    /// Abandoned over offered, 0..1.
+    pub abandon_rate: Option<f64>,
+    /// Mean wait of answered calls.
+    pub average_answer_ms: Option<u64>,
+    /// Calls still waiting at `now`, and the longest of their waits.
+    pub waiting: u64,
+    pub longest_wait_ms: u64,
+}
+
+/// The figures of `queue_id` for calls that arrived from `since` until `now`, from `events` in
+/// the order they happened. A call's latest queue is where it counts (a moved call counts once).
+pub fn figures(events: &[AcdEvent], queue_id: &str, since: Millis, now: Millis) -> QueueFigures {
+    #[derive(Default)]
+    struct CallFacts {
+        arrived_at: Millis,
+        queue: String,
+        outcome: Option<(AcdEventKind, u64)>,
+    }
+    let mut calls: HashMap<&str, CallFacts> = HashMap::new();
+    for e in events.iter().filter(|e| e.at <= now) {
+        let facts = calls.entry(e.call_id.as_str()).or_default();
+        match e.kind {
+            AcdEventKind::Queued => {
+                facts.arrived_at = e.at;
+                facts.queue = e.queue_id.clone();
+            }
+            AcdEventKind::Moved => facts.queue = e.queue_id.clone(),
+            AcdEventKind::Answered | AcdEventKind::Abandoned | AcdEventKind::CallbackRequested
+                if facts.outcome.is_none() =>
+            {
+                facts.outcome = Some((e.kind, e.waited_ms.unwrap_or(0)));
+            }
+            _ => {}
+        }
+    }
+    let mut f = QueueFigures::default();
+    let mut answer_wait_total = 0;
+    for facts in calls.values().filter(|c| c.queue == queue_id && c.arrived_at >= since) {
+        f.offered += 1;
+        match facts.outcome {
+            Some((AcdEventKind::Answered, waited)) => {
+                f.answered += 1;
+                answer_wait_total += waited;
+                if waited <= SERVICE_TARGET_MS {
+                    f.answered_in_target += 1;
+                }
+            }
+            Some((AcdEventKind::Abandoned, waited)) => {
+                f.abandoned += 1;
+                if waited <= SERVICE_TARGET_MS {
+                    f.abandoned_in_target += 1;
+                }
+            }
+            Some((_, waited)) => {
+                f.callbacks += 1;
+                if waited <= SERVICE_TARGET_MS {
+                    f.answered_in_target += 1;
+                }
+            }
+            None => {
+                f.waiting += 1;
+                f.longest_wait_ms =
+                    f.longest_wait_ms.max(u64::try_from(now.saturating_sub(facts.arrived_at)).unwrap_or(0));
+            }
+        }
+    }
+    // A call still waiting past the target is already out of service level; one within it is
+    // not decided yet and stays out of both sides.
+    let undecided = calls
+        .values()
+        .filter(|c| c.queue == queue_id && c.arrived_at >= since && c.outcome.is_none())
+        .filter(|c| u64::try_from(now.saturating_sub(c.arrived_at)).unwrap_or(0) <= SERVICE_TARGET_MS)
+        .count() as u64;
+    f.service_level =
+        okno_core::metrics::service_level(f.answered_in_target, f.offered - undecided, f.abandoned_in_target);
+    f.abandon_rate = (f.offered > 0).then(|| f.abandoned as f64 / f.offered as f64);
+    f.average_answer_ms = (f.answered > 0).then(|| answer_wait_total / f.answered);
+    f
+}

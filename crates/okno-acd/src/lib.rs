@@ -1,0 +1,15 @@
+//! Automatic call distribution (issue 19): the decisions of a hotline's call queue, with no
+//! sockets, no media and no clock, so that every rule is tested in virtual time and the server's
+//! SIP back-to-back agent only carries them out.
+//!
+//! - [`distributor`]: queued calls, agents and their states, offers with ring timeouts, the
+//!   callback offer after a long wait; every decision an [`distributor::Action`] and every fact
+//!   an [`distributor::AcdEvent`] for the reports.
+//! - [`figures`]: a queue's wallboard figures (waiting, longest wait, service level, abandoned)
+//!   recomputed from those raw events, so the wallboard and the reports cannot disagree.
+
+pub mod distributor;
+pub mod figures;
+
+pub use distributor::{AcdEvent, Action, Agent, Distributor, QueueSpec};
+pub use figures::{QueueFigures, figures};
