@@ -519,7 +519,12 @@ impl Distributor {
 
     /// Offer every waiting call, oldest first, to the longest-idle free agent who may take it.
     fn dispatch(&mut self, now: Millis) {
+        // With nobody free (the usual state of a busy queue) there is nothing to walk.
+        let mut free = self.agents.values().filter(|a| a.free()).count();
         for index in 0..self.calls.len() {
+            if free == 0 {
+                return;
+            }
             let call = &self.calls[index];
             let callback = match &call.stage {
                 Stage::Waiting => None,
@@ -542,6 +547,7 @@ impl Distributor {
             if let Some(agent) = self.agents.get_mut(&agent_id) {
                 agent.call = Some(call_id.clone());
             }
+            free -= 1;
             let call = &mut self.calls[index];
             match callback {
                 None => {

@@ -9,7 +9,8 @@
 use std::collections::HashMap;
 
 use okno_core::Millis;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
 
 use crate::distributor::{AcdEvent, AcdEventKind};
 
@@ -17,24 +18,33 @@ use crate::distributor::{AcdEvent, AcdEventKind};
 pub const SERVICE_TARGET_MS: u64 = 20_000;
 
 /// One queue over one period.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS)]
 pub struct QueueFigures {
     /// Calls that arrived in the period.
+    #[ts(type = "number")]
     pub offered: u64,
+    #[ts(type = "number")]
     pub answered: u64,
+    #[ts(type = "number")]
     pub answered_in_target: u64,
+    #[ts(type = "number")]
     pub abandoned: u64,
     /// Gave up within the target: not counted against the service level.
+    #[ts(type = "number")]
     pub abandoned_in_target: u64,
+    #[ts(type = "number")]
     pub callbacks: u64,
     /// In service level, 0..1 (`None` with nothing offered).
     pub service_level: Option<f64>,
     /// Abandoned over offered, 0..1.
     pub abandon_rate: Option<f64>,
     /// Mean wait of answered calls.
+    #[ts(type = "number | null")]
     pub average_answer_ms: Option<u64>,
     /// Calls still waiting at `now`, and the longest of their waits.
+    #[ts(type = "number")]
     pub waiting: u64,
+    #[ts(type = "number")]
     pub longest_wait_ms: u64,
 }
 
@@ -107,4 +117,38 @@ pub fn figures(events: &[AcdEvent], queue_id: &str, since: Millis, now: Millis) 
     f.abandon_rate = (f.offered > 0).then(|| f.abandoned as f64 / f.offered as f64);
     f.average_answer_ms = (f.answered > 0).then(|| answer_wait_total / f.answered);
     f
+}
+
+/// A call the desks recorded on their own (before the ACD queued it): the events the ACD would
+/// have written for it, so that such calls count in the same figures. Unanswered and ended is
+/// abandoned; unanswered and not ended is still waiting.
+pub fn recorded_call_events(
+    call_id: &str,
+    queue_id: &str,
+    agent_id: Option<&str>,
+    started_at: Millis,
+    answered_at: Option<Millis>,
+    ended_at: Option<Millis>,
+) -> Vec<AcdEvent> {
+    let event = |at: Millis, kind, agent: Option<&str>, waited: Option<u64>| AcdEvent {
+        at,
+        call_id: call_id.to_owned(),
+        queue_id: queue_id.to_owned(),
+        kind,
+        agent_id: agent.map(str::to_owned),
+        waited_ms: waited,
+    };
+    let waited = |at: Millis| u64::try_from(at.saturating_sub(started_at)).unwrap_or(0);
+    let mut events = vec![event(started_at, AcdEventKind::Queued, None, None)];
+    match (answered_at, ended_at) {
+        (Some(at), ended) => {
+            events.push(event(at, AcdEventKind::Answered, agent_id, Some(waited(at))));
+            if let Some(end) = ended {
+                events.push(event(end, AcdEventKind::Ended, agent_id, None));
+            }
+        }
+        (None, Some(end)) => events.push(event(end, AcdEventKind::Abandoned, None, Some(waited(end)))),
+        (None, None) => {}
+    }
+    events
 }

@@ -7,9 +7,11 @@
 //!   an [`distributor::AcdEvent`] for the reports.
 //! - [`figures`]: a queue's wallboard figures (waiting, longest wait, service level, abandoned)
 //!   recomputed from those raw events, so the wallboard and the reports cannot disagree.
+//! - [`wire`]: what the server sends the team lead's wallboard.
 
 pub mod distributor;
 pub mod figures;
+pub mod wire;
 
 pub use distributor::{AcdEvent, Action, Agent, Distributor, QueueSpec};
-pub use figures::{QueueFigures, figures};
+pub use figures::{QueueFigures, figures, recorded_call_events};

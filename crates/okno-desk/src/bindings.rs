@@ -101,6 +101,10 @@ pub(crate) fn typescript() -> String {
         okno_rules::wire::RenderedTemplate,
         okno_rules::wire::QueuePolicy,
         okno_rules::wire::SlaPolicies,
+        okno_acd::QueueFigures,
+        okno_acd::wire::QueueBoard,
+        okno_acd::wire::AgentBoard,
+        okno_acd::wire::WallboardView,
         // The softphone's.
         RegistrationState,
         SipTransport,

@@ -12,6 +12,7 @@
 
 use std::time::Instant;
 
+use okno_acd::wire::WallboardView;
 use okno_core::{AgentState, AttachmentRef, Mutation, TicketStatus, new_id};
 use okno_rules::wire::{DryRunReport, People, RenderedTemplate, RuleSetView, SlaPolicies, TemplateList};
 use okno_rules::{Rule, SlaPolicySpec, Template};
@@ -141,6 +142,10 @@ command_table! {
         sla_policies() -> SlaPolicies;
         save_sla_policy(policy: SlaPolicySpec) -> SlaPolicies;
         set_queue_policy(queue_id: String, policy_id: Option<String>) -> SlaPolicies;
+        /// The team lead's live view: queues (today from `since`, and the last 15 minutes) and agents.
+        wallboard(since: i64) -> WallboardView;
+        /// A team lead sets another agent's state (synced; the server refuses it from others).
+        set_operator_state(operator_id: String, agent_state: AgentState) -> ();
     }
     Phone {
         /// The phone as it is now (also sent as the "phone" event on every change).

@@ -27,6 +27,7 @@ pub mod phone;
 pub mod secrets;
 mod sounds;
 pub mod sync;
+mod wallboard;
 mod work;
 
 pub use commands::COMMAND_NAMES;

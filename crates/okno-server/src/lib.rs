@@ -27,6 +27,7 @@ pub mod redact;
 pub mod seed;
 pub mod tickets;
 pub mod tls;
+pub mod wallboard;
 pub mod work;
 
 use std::sync::Arc;
@@ -239,6 +240,7 @@ pub fn app(state: AppState) -> Router {
         )
         .route(chat::FILE_PATH, get(chat::files::download).options(chat::files::preflight))
         .merge(work::routes())
+        .merge(wallboard::routes())
         .with_state(state)
 }
 

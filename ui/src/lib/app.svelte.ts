@@ -37,12 +37,19 @@ export const app = $state({
   shortcutsOpen: false,
   /** The rules and templates sheet. */
   workOpen: false,
+  /** The team lead's wallboard. */
+  wallboardOpen: false,
   theme: stored<Theme>("okno.theme", ["light", "dark", "system"], "system"),
   /** Bumped after every write so lists and counts reload. */
   revision: 0,
 });
 
 /** A rail entry: sets the view and the filters it implies (the filter bar can refine them). */
+/** Team leads and admins: the wallboard and the center's rules are theirs (the server decides). */
+export function isLead(): boolean {
+  return app.me?.role === "team_lead" || app.me?.role === "admin";
+}
+
 export function goTo(view: View): void {
   app.view = view;
   app.selectedId = null;

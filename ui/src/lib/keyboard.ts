@@ -6,7 +6,7 @@ import type { MessageKey } from "./i18n/en";
 export type ActionId =
   | "next" | "prev" | "reply" | "note" | "assignMe" | "close" | "reopen" | "search" | "searchSlash"
   | "available" | "break" | "wrapUp" | "offline" | "inbox" | "theme" | "language" | "help" | "escape"
-  | "answer" | "hangup" | "hold" | "mute" | "transfer" | "dtmf" | "redial" | "wrapSubmit" | "dialFocus" | "work" | "templates";
+  | "answer" | "hangup" | "hold" | "mute" | "transfer" | "dtmf" | "redial" | "wrapSubmit" | "dialFocus" | "work" | "templates" | "wallboard";
 
 export type KeyboardLike = { key: string; code?: string; ctrlKey: boolean; metaKey: boolean; altKey: boolean; shiftKey: boolean };
 
@@ -46,6 +46,7 @@ export const SHORTCUTS: Shortcut[] = [
   { id: "offline", keys: "Alt+4", label: "key.offline", match: alt("4") },
   { id: "inbox", keys: "g i", label: "key.inbox", match: { prefix: "g", then: letter("i") } },
   { id: "work", keys: "g w", label: "key.work", match: { prefix: "g", then: letter("w") } },
+  { id: "wallboard", keys: "g b", label: "key.wallboard", match: { prefix: "g", then: letter("b") } },
   // In the reply box too: the operator reaches for a template while writing.
   { id: "templates", keys: "Ctrl+Shift+T", label: "key.templates", inInputs: true, match: (e) => (e.ctrlKey || e.metaKey) && e.shiftKey && !e.altKey && (e.key.toLowerCase() === "t" || e.code === "KeyT") },
   { id: "theme", keys: "t", label: "key.theme", match: letter("t") },

@@ -380,6 +380,70 @@ export type QueuePolicy = { id: string, name: string, sla_policy_id: string | nu
  * `GET /v1/work/sla-policies`.
  */
 export type SlaPolicies = { policies: Array<SlaPolicySpec>, queues: Array<QueuePolicy>, };
+/**
+ * One queue over one period.
+ */
+export type QueueFigures = { 
+/**
+ * Calls that arrived in the period.
+ */
+offered: number, answered: number, answered_in_target: number, abandoned: number, 
+/**
+ * Gave up within the target: not counted against the service level.
+ */
+abandoned_in_target: number, callbacks: number, 
+/**
+ * In service level, 0..1 (`None` with nothing offered).
+ */
+service_level: number | null, 
+/**
+ * Abandoned over offered, 0..1.
+ */
+abandon_rate: number | null, 
+/**
+ * Mean wait of answered calls.
+ */
+average_answer_ms: number | null, 
+/**
+ * Calls still waiting at `now`, and the longest of their waits.
+ */
+waiting: number, longest_wait_ms: number, };
+/**
+ * One queue's line.
+ */
+export type QueueBoard = { id: string, name: string, channel: Channel, 
+/**
+ * Calls waiting in the call queue now (from the ACD).
+ */
+waiting_calls: number, 
+/**
+ * Website chats nobody has taken yet.
+ */
+waiting_chats: number, 
+/**
+ * The longest wait of what is waiting now, calls or chats.
+ */
+longest_wait_ms: number, 
+/**
+ * Calls that arrived since the window's start of today.
+ */
+today: QueueFigures, last_15_min: QueueFigures, };
+/**
+ * One agent's tile.
+ */
+export type AgentBoard = { id: string, name: string, role: Role, state: AgentState, state_since: number, 
+/**
+ * Calls and chats they handled today.
+ */
+handled_today: number, };
+/**
+ * The wallboard at one moment.
+ */
+export type WallboardView = { 
+/**
+ * The server's time of these figures (the window shows how old they are).
+ */
+at: number, queues: Array<QueueBoard>, agents: Array<AgentBoard>, };
 export type RegistrationState = "unregistered" | "registering" | "registered" | "failed";
 export type SipTransport = "udp" | "tcp" | "tls" | "ws";
 /**
@@ -507,6 +571,10 @@ export interface Backend {
   slaPolicies(): Promise<SlaPolicies>;
   saveSlaPolicy(policy: SlaPolicySpec): Promise<SlaPolicies>;
   setQueuePolicy(queueId: string, policyId: string | null): Promise<SlaPolicies>;
+  /** The team lead's live view: queues (today from `since`, and the last 15 minutes) and agents. */
+  wallboard(since: number): Promise<WallboardView>;
+  /** A team lead sets another agent's state (synced; the server refuses it from others). */
+  setOperatorState(operatorId: string, agentState: AgentState): Promise<void>;
 }
 
 
@@ -543,7 +611,7 @@ export interface PhoneCommands {
 export type InvokeFn = <T>(cmd: string, args?: Record<string, unknown>) => Promise<T>;
 
 /** Every command's name, as `invoke` sends it. */
-export const COMMAND_NAMES = ["app_info", "store_stats", "list_queues", "list_operators", "me", "set_agent_state", "list_tickets", "list_tags", "get_ticket", "reply_ticket", "set_ticket_status", "assign_ticket", "set_ticket_tags", "get_customer", "search", "ui_ready", "sync_status", "list_rejections", "download_attachment", "attachment_data", "upload_attachment", "chat_typing", "work_rules", "save_work_rules", "dry_run_rules", "mention_people", "list_templates", "save_template", "delete_template", "render_template", "merge_tickets", "split_message", "sla_policies", "save_sla_policy", "set_queue_policy", "phone_snapshot", "phone_dial", "phone_answer", "phone_reject", "phone_hangup", "phone_hold", "phone_mute", "phone_dtmf", "phone_transfer", "phone_complete_transfer", "phone_conference", "phone_recording", "phone_set_note", "phone_wrap_up", "list_dispositions", "call_history", "mark_calls_seen", "list_sip_accounts", "save_sip_account", "delete_sip_account", "sip_codecs", "audio_devices", "set_audio_devices"] as const;
+export const COMMAND_NAMES = ["app_info", "store_stats", "list_queues", "list_operators", "me", "set_agent_state", "list_tickets", "list_tags", "get_ticket", "reply_ticket", "set_ticket_status", "assign_ticket", "set_ticket_tags", "get_customer", "search", "ui_ready", "sync_status", "list_rejections", "download_attachment", "attachment_data", "upload_attachment", "chat_typing", "work_rules", "save_work_rules", "dry_run_rules", "mention_people", "list_templates", "save_template", "delete_template", "render_template", "merge_tickets", "split_message", "sla_policies", "save_sla_policy", "set_queue_policy", "wallboard", "set_operator_state", "phone_snapshot", "phone_dial", "phone_answer", "phone_reject", "phone_hangup", "phone_hold", "phone_mute", "phone_dtmf", "phone_transfer", "phone_complete_transfer", "phone_conference", "phone_recording", "phone_set_note", "phone_wrap_up", "list_dispositions", "call_history", "mark_calls_seen", "list_sip_accounts", "save_sip_account", "delete_sip_account", "sip_codecs", "audio_devices", "set_audio_devices"] as const;
 
 /** The Backend over `invoke` (arguments in camelCase, as Tauri sends them). */
 export function createTauriBackend(invoke: InvokeFn): Backend {
@@ -583,6 +651,8 @@ export function createTauriBackend(invoke: InvokeFn): Backend {
     slaPolicies: () => invoke("sla_policies"),
     saveSlaPolicy: (policy) => invoke("save_sla_policy", { policy }),
     setQueuePolicy: (queueId, policyId) => invoke("set_queue_policy", { queueId, policyId }),
+    wallboard: (since) => invoke("wallboard", { since }),
+    setOperatorState: (operatorId, agentState) => invoke("set_operator_state", { operatorId, agentState }),
   };
 }
 /** The PhoneCommands over `invoke` (arguments in camelCase, as Tauri sends them). */

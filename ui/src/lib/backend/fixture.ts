@@ -484,6 +484,29 @@ export function fixtureBackend(options: FixtureOptions = {}): FixtureBackend {
     splitMessage: async () => {
       throw fail("unavailable", "splitting tickets needs the server, and the demo has none");
     },
+    wallboard: async () => {
+      const figures = (offered: number, answered: number, fast: number, abandoned: number) => ({
+        offered, answered, answered_in_target: fast, abandoned, abandoned_in_target: 0, callbacks: 0,
+        service_level: offered ? fast / offered : null, abandon_rate: offered ? abandoned / offered : null,
+        average_answer_ms: answered ? 9_000 : null, waiting: 0, longest_wait_ms: 0,
+      });
+      return {
+        at: Date.now(),
+        queues: queues.map((q, i) => ({
+          id: q.id, name: q.name, channel: q.channel, waiting_calls: 0, waiting_chats: q.channel === "chat" ? 2 : 0,
+          longest_wait_ms: q.channel === "chat" ? 34_000 : 0,
+          today: figures(q.channel === "phone" ? 120 + i : 0, q.channel === "phone" ? 117 : 0, q.channel === "phone" ? 112 : 0, q.channel === "phone" ? 3 : 0),
+          last_15_min: figures(q.channel === "phone" ? 6 : 0, q.channel === "phone" ? 6 : 0, q.channel === "phone" ? 5 : 0, 0),
+        })),
+        agents: operators.filter((o) => o.role !== "admin").map((o) => ({ id: o.id, name: o.name, role: o.role, state: o.state, state_since: o.state_since, handled_today: 7 })),
+      };
+    },
+    setOperatorState: async (operatorId, state) => {
+      const op = operators.find((o) => o.id === operatorId);
+      if (!op) throw fail("not_found", "no such operator");
+      op.state = state;
+      op.state_since = Date.now();
+    },
     slaPolicies: async () => ({ policies: [], queues: queues.map((q) => ({ id: q.id, name: q.name, sla_policy_id: null })) }),
     saveSlaPolicy: async () => {
       throw fail("unavailable", "SLA policies are kept by the server, and the demo has none");

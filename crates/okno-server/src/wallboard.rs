@@ -1,0 +1,120 @@
+//! The team lead's live view: `GET /v1/wallboard?since=MS` answers, for team leads and admins
+//! only (everyone else gets 403), each queue's waiting work and its call figures for today
+//! (`since`, the window's local midnight) and for the last 15 minutes, and every agent's state.
+//!
+//! The figures come from the raw call records with okno-acd's arithmetic
+//! ([`okno_acd::figures`]), the same the reports use. Until the server's ACD queues calls
+//! itself, calls are the ones desks record (inbound, by queue): a call is counted once it
+//! ended or was answered, so nothing is "waiting" among them; waiting work is the website
+//! chats nobody has taken. Team leads change an agent's state through the synced
+//! `set_agent_state` mutation (push refuses it from anyone else).
+
+use axum::extract::{RawQuery, State};
+use axum::routing::get;
+use axum::{Json, Router};
+use okno_acd::wire::{AgentBoard, QueueBoard, WallboardView};
+use okno_acd::{AcdEvent, figures, recorded_call_events};
+use okno_core::{Millis, Role};
+
+use crate::{AppError, AppState, Caller};
+
+/// The recent period the wallboard shows beside today.
+const RECENT_MS: Millis = 15 * 60_000;
+/// `since` further back than this is refused (a wallboard is about today).
+const MAX_PERIOD_MS: Millis = 2 * 86_400_000;
+
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/v1/wallboard", get(board))
+}
+
+/// `since=MS` of the query: the start of "today" in the team lead's time zone (the last 24
+/// hours without it).
+fn since_of(query: Option<&str>) -> Result<Option<Millis>, AppError> {
+    let value = query.into_iter().flat_map(|q| q.split('&')).find_map(|pair| pair.strip_prefix("since="));
+    value.map(|v| v.parse().map_err(|_| AppError::BadRequest("since must be Unix milliseconds".into()))).transpose()
+}
+
+async fn board(
+    State(state): State<AppState>,
+    caller: Caller,
+    RawQuery(query): RawQuery,
+) -> Result<Json<WallboardView>, AppError> {
+    if !matches!(caller.role, Role::TeamLead | Role::Admin) {
+        return Err(AppError::Forbidden("the wallboard is for team leads and admins".into()));
+    }
+    let now = okno_core::unix_ms(std::time::SystemTime::now());
+    let since = since_of(query.as_deref())?.unwrap_or(now - 86_400_000);
+    if since > now || now - since > MAX_PERIOD_MS {
+        return Err(AppError::BadRequest("since must be within the last two days".into()));
+    }
+    let mut conn = state.pool.acquire().await?;
+    type CallRow = (String, String, Option<String>, Millis, Option<Millis>, Option<Millis>);
+    let calls: Vec<CallRow> = sqlx::query_as(
+        "SELECT id, queue_id, operator_id, started_at, answered_at, ended_at FROM calls \
+         WHERE direction = 'inbound' AND queue_id IS NOT NULL AND started_at >= $1 ORDER BY started_at",
+    )
+    .bind(since)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut events: Vec<AcdEvent> = calls
+        .iter()
+        .flat_map(|(id, queue, agent, started, answered, ended)| {
+            recorded_call_events(id, queue, agent.as_deref(), *started, *answered, *ended)
+        })
+        .collect();
+    events.sort_by_key(|e| e.at);
+    let chats: Vec<(String, i64, Millis)> = sqlx::query_as(
+        "SELECT queue_id, count(*), min(created_at) FROM tickets \
+         WHERE channel = 'chat' AND status IN ('new', 'open') AND assignee_id IS NULL AND merged_into IS NULL \
+         GROUP BY queue_id",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let queue_rows: Vec<(String, String, String)> =
+        sqlx::query_as("SELECT id, name, channel FROM queues ORDER BY name").fetch_all(&mut *conn).await?;
+    let queues = queue_rows
+        .into_iter()
+        .filter_map(|(id, name, channel)| {
+            let today = figures(&events, &id, since, now);
+            let last_15_min = figures(&events, &id, now - RECENT_MS, now);
+            let (waiting_chats, oldest_chat) =
+                chats.iter().find(|c| c.0 == id).map_or((0, None), |c| (u64::try_from(c.1).unwrap_or(0), Some(c.2)));
+            let chat_wait = oldest_chat.map_or(0, |at| u64::try_from(now - at).unwrap_or(0));
+            Some(QueueBoard {
+                channel: channel.parse().ok()?,
+                waiting_calls: today.waiting,
+                waiting_chats,
+                longest_wait_ms: today.longest_wait_ms.max(chat_wait),
+                today,
+                last_15_min,
+                id,
+                name,
+            })
+        })
+        .collect();
+    type AgentRow = (String, String, String, String, Millis, i64);
+    let agent_rows: Vec<AgentRow> = sqlx::query_as(
+        "SELECT o.id, o.name, o.role, o.state, o.state_since, \
+           (SELECT count(*) FROM calls c WHERE c.operator_id = o.id AND c.answered_at >= $1) \
+           + (SELECT count(DISTINCT m.ticket_id) FROM messages m WHERE m.operator_id = o.id AND m.direction = 'outbound' \
+              AND m.channel = 'chat' AND m.created_at >= $1) \
+         FROM operators o WHERE o.disabled_at IS NULL AND o.role IN ('operator', 'team_lead', 'contractor') ORDER BY o.name",
+    )
+    .bind(since)
+    .fetch_all(&mut *conn)
+    .await?;
+    let agents = agent_rows
+        .into_iter()
+        .filter_map(|(id, name, role, agent_state, state_since, handled)| {
+            Some(AgentBoard {
+                id,
+                name,
+                role: role.parse().ok()?,
+                state: agent_state.parse().ok()?,
+                state_since,
+                handled_today: u32::try_from(handled).unwrap_or(u32::MAX),
+            })
+        })
+        .collect();
+    Ok(Json(WallboardView { at: now, queues, agents }))
+}
