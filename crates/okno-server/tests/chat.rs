@@ -463,3 +463,73 @@ async fn malformed_call_signalling_is_refused_and_the_chat_goes_on() {
     send(&mut plain, json!({ "type": "call_offer", "sdp": "v=0" })).await;
     assert_eq!(next(&mut plain, "error").await["code"], "no_calls");
 }
+
+/// The center's routing rules run on website chats too: a new chat about a refund opens in the
+/// hotline's queue (q1), urgent and tagged, with the rules' note on it; a chat about anything
+/// else stays in the channel's queue; a later message in the routed chat does not move it again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_routing_rules_route_a_new_chat() {
+    let h = Harness::new().await;
+    let server = server(&h, ChatLimits::default()).await;
+    let lena = h.token("lena").await;
+    let rules = json!({ "version": 0, "rules": [
+        { "id": "refunds", "name": "refunds to the hotline", "enabled": true,
+          "when": [{ "field": "channel", "any_of": ["chat"] }, { "field": "body", "test": { "op": "contains", "value": "refund" } }],
+          "then": [{ "do": "set_queue", "queue_id": "q1" }, { "do": "set_priority", "priority": "urgent" },
+                   { "do": "add_tags", "tags": ["refund"] }], "stop": true }
+    ]});
+    let (code, body) = h.call(Method::PUT, "/v1/work/rules", Some(&lena), Some(rules)).await;
+    assert_eq!(code, StatusCode::OK, "{body}");
+
+    let (mut olga, welcome) = visitor(&server, None, Some("Olga")).await;
+    say(&mut olga, "o-1", "I want a Refund for order 5512").await;
+    let token = welcome["token"].as_str().unwrap().to_owned();
+    let ticket = ticket_of(&server, &token).await;
+    let (queue, priority, tags): (String, String, Value) =
+        sqlx::query_as("SELECT queue_id, priority, tags FROM tickets WHERE id = $1")
+            .bind(&ticket)
+            .fetch_one(&h.pool)
+            .await
+            .unwrap();
+    assert_eq!((queue.as_str(), priority.as_str()), ("q1", "urgent"));
+    assert_eq!(tags, json!(["refund"]));
+    let fired: i64 = sqlx::query_scalar("SELECT count(*) FROM events WHERE kind = 'rule_fired' AND ticket_id = $1")
+        .bind(&ticket)
+        .fetch_one(&h.pool)
+        .await
+        .unwrap();
+    assert_eq!(fired, 1);
+    let note: String = sqlx::query_scalar(
+        "SELECT body FROM messages WHERE ticket_id = $1 AND direction = 'internal' AND body LIKE '%refunds to the hotline%'",
+    )
+    .bind(&ticket)
+    .fetch_one(&h.pool)
+    .await
+    .unwrap();
+    assert!(note.contains("queue q1"), "{note}");
+    // Anna works q1: she pulls the routed chat.
+    let (_, pulled) = h.post("/v1/pull", Some(&h.token("anna").await), json!({ "cursor": 0, "limit": 1000 })).await;
+    assert!(
+        pulled["changes"].as_array().unwrap().iter().any(|c| c["entity"] == "ticket" && c["id"] == ticket.as_str())
+    );
+
+    // The next message in the same chat keeps it where it is.
+    say(&mut olga, "o-2", "and another refund please").await;
+    let queue: String = sqlx::query_scalar("SELECT queue_id FROM tickets WHERE id = $1")
+        .bind(&ticket)
+        .fetch_one(&h.pool)
+        .await
+        .unwrap();
+    assert_eq!(queue, "q1");
+
+    // A chat about something else stays in the channel's queue.
+    let (mut ivan, welcome) = visitor(&server, None, Some("Ivan")).await;
+    say(&mut ivan, "i-1", "Where is my parcel?").await;
+    let other = ticket_of(&server, welcome["token"].as_str().unwrap()).await;
+    let (queue, priority): (String, String) = sqlx::query_as("SELECT queue_id, priority FROM tickets WHERE id = $1")
+        .bind(&other)
+        .fetch_one(&h.pool)
+        .await
+        .unwrap();
+    assert_eq!((queue.as_str(), priority.as_str()), ("q2", "normal"));
+}

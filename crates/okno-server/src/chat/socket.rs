@@ -384,7 +384,7 @@ impl Conversation {
             return refuse("rate_limited", "too many messages; wait a minute");
         }
         let place = Place { channel: &self.channel.id, queue_id: &self.channel.queue };
-        let posted = store::post(&self.state.pool, place, &self.visitor, client_id, text, attachments, now).await?;
+        let posted = store::post(&self.state, place, &self.visitor, client_id, text, attachments, now).await?;
         self.visitor.ticket_id = Some(posted.ticket_id.clone());
         if !posted.changes.is_empty() {
             self.state.live.committed(&posted.changes, posted.version);

@@ -1,6 +1,9 @@
 //! The chat's rows in PostgreSQL: visitors (by the hash of their token), their messages as
 //! tickets in the channel's queue, the visitor's end of the chat and their rating. Each write is
 //! one transaction that also appends to the changelog, so desks see a chat exactly as stored.
+//! The center's routing rules run on every visitor message in that transaction, as on mail
+//! ([`crate::work::apply`]): a new chat opens in the queue they pick, with their priority, tags
+//! and owner (an auto-reply template is for email and is not sent into a chat).
 
 use okno_core::{AttachmentRef, Channel, EventKind, Identity, IdentityKind, Millis, new_id};
 use okno_sync::Op;
@@ -131,7 +134,7 @@ pub struct Posted {
 /// was closed (a resolved one is reopened). A message id the browser already sent returns the
 /// stored line and changes nothing.
 pub async fn post(
-    pool: &PgPool,
+    state: &crate::AppState,
     place: Place<'_>,
     visitor: &Visitor,
     client_id: &str,
@@ -139,7 +142,7 @@ pub async fn post(
     attachments: &[AttachmentRef],
     now: Millis,
 ) -> Result<Posted, sqlx::Error> {
-    let mut tx = pool.begin().await?;
+    let mut tx = state.pool.begin().await?;
     // One visitor's messages are stored one at a time (two tabs sending at once).
     sqlx::query("SELECT 1 FROM chat_visitors WHERE id = $1 FOR UPDATE").bind(&visitor.id).execute(&mut *tx).await?;
     let stored: Option<(Value, String)> = sqlx::query_as(
@@ -165,15 +168,21 @@ pub async fn post(
     .fetch_optional(&mut *tx)
     .await?;
     let mut note = None;
-    let (ticket_id, queue_id) = match current {
-        Some((id, status, queue_id)) if status != "closed" => (id, queue_id),
-        _ => {
-            let (ticket_id, customer, first_note) = open_chat(&mut tx, place, visitor, &name, text, now).await?;
+    let joins = current.filter(|(_, status, _)| status != "closed");
+    let outcome = run_rules(state, &mut tx, place, visitor, joins.as_ref(), text, now).await?;
+    let (ticket_id, queue_id) = match joins {
+        Some((id, _, queue_id)) => (id, queue_id),
+        None => {
+            let queue_id =
+                outcome.as_ref().and_then(|o| o.queue_id.clone()).unwrap_or_else(|| place.queue_id.to_owned());
+            let (ticket_id, customer, first_note) =
+                open_chat(&mut tx, place, &queue_id, visitor, &name, text, now).await?;
             changes.push(customer);
             note = Some(first_note);
-            (ticket_id, place.queue_id.to_owned())
+            (ticket_id, queue_id)
         }
     };
+    let opened = note.is_some();
     let message_id = new_id();
     let files = serde_json::to_value(attachments).unwrap_or_else(|_| json!([]));
     // A picture sent alone has no text; the inbox's preview names the files instead.
@@ -201,7 +210,7 @@ pub async fn post(
         .bind(&message_id)
         .execute(&mut *tx)
         .await?;
-    let ticket: Value = sqlx::query_scalar(
+    let mut ticket: Value = sqlx::query_scalar(
         "UPDATE tickets SET preview = $2, message_count = message_count + 1, updated_at = $3, \
            status = CASE WHEN status IN ('pending', 'resolved') THEN 'open' ELSE status END \
          WHERE id = $1 RETURNING to_jsonb(tickets.*)",
@@ -222,6 +231,15 @@ pub async fn post(
         "message_id": message_id, "channel": "chat" }),
     )
     .await?;
+    let mut applied = crate::work::apply::Applied::default();
+    if let Some(outcome) = outcome.as_ref().filter(|o| !o.fired.is_empty()) {
+        applied = crate::work::apply::apply(&mut tx, &ticket_id, &message_id, None, outcome, opened, now).await?;
+        // The row as the rules left it, with the due times its new priority gives.
+        ticket = crate::work::sla::refresh(&mut tx, std::slice::from_ref(&ticket_id))
+            .await?
+            .pop()
+            .map_or(ticket, |c| c.data);
+    }
     let bucket = queue_bucket(&queue_id);
     // Desks apply changes in order: the ticket before the messages on it.
     changes.push(NewChange {
@@ -232,18 +250,81 @@ pub async fn post(
         data: ticket,
     });
     changes.extend(note);
-    changes.push(NewChange { bucket, entity: "message", id: message_id, op: Op::Upsert, data: message.clone() });
+    changes.push(NewChange {
+        bucket: bucket.clone(),
+        entity: "message",
+        id: message_id,
+        op: Op::Upsert,
+        data: message.clone(),
+    });
+    for row in applied.note.into_iter().chain(applied.outgoing.iter().cloned()) {
+        let id = row["id"].as_str().unwrap_or_default().to_owned();
+        changes.push(NewChange { bucket: bucket.clone(), entity: "message", id, op: Op::Upsert, data: row });
+    }
     let version = changelog::append_and_commit(tx, &changes).await?;
+    if !applied.outgoing.is_empty() {
+        state.outbox_wake.notify_one();
+    }
     let line =
         ChatLine::from_row(&message).ok_or_else(|| sqlx::Error::Protocol("a chat line without direction".into()))?;
     Ok(Posted { line, ticket_id, changes, version })
 }
 
-/// A new chat ticket for the visitor, with a note for the operator of who they are and which
-/// page they wrote from; returns the ticket's id, the customer's change and the note's.
+/// What the rule set decides for a visitor's message (`joins`: their open chat, if any);
+/// `None` when there are no rules.
+async fn run_rules(
+    state: &crate::AppState,
+    tx: &mut Transaction<'_, Postgres>,
+    place: Place<'_>,
+    visitor: &Visitor,
+    joins: Option<&(String, String, String)>,
+    text: &str,
+    now: Millis,
+) -> Result<Option<okno_rules::Outcome>, sqlx::Error> {
+    use crate::work::apply;
+    let rules = state.rules.current(tx, &state.own_addresses()).await?;
+    if rules.is_empty() {
+        return Ok(None);
+    }
+    let queue_id = joins.map_or_else(|| place.queue_id.to_owned(), |(_, _, q)| q.clone());
+    let ticket_tags: Vec<String> = match joins {
+        Some((id, _, _)) => {
+            let tags: Value =
+                sqlx::query_scalar("SELECT tags FROM tickets WHERE id = $1").bind(id).fetch_one(&mut **tx).await?;
+            serde_json::from_value(tags).unwrap_or_default()
+        }
+        None => Vec::new(),
+    };
+    // The pre-chat form's email address is the sender the rules see (and find a customer by).
+    let sender = visitor.contact.as_deref().and_then(contact_identity).filter(|i| i.kind == IdentityKind::Email);
+    let sender_info = match &sender {
+        Some(identity) => apply::sender_by_email(tx, &identity.value).await?,
+        None => apply::Sender::default(),
+    };
+    let open = apply::queue_open(tx, &queue_id, now).await?;
+    let subject = text.lines().find(|l| !l.trim().is_empty()).unwrap_or_default().trim().to_owned();
+    let message = apply::Message {
+        channel: Channel::Chat,
+        queue_id,
+        mailbox: None,
+        sender: sender.map(|i| i.value),
+        subject,
+        body: text.to_owned(),
+        sender_info,
+        ticket_tags,
+        open,
+        first: joins.is_none(),
+    };
+    Ok(Some(message.evaluate(&rules)))
+}
+
+/// A new chat ticket for the visitor in `queue_id`, with a note for the operator of who they
+/// are and which page they wrote from; returns the ticket's id, the customer's change and the
+/// note's.
 async fn open_chat(
     tx: &mut Transaction<'_, Postgres>,
     place: Place<'_>,
+    queue_id: &str,
     visitor: &Visitor,
     name: &str,
     text: &str,
@@ -257,7 +338,7 @@ async fn open_chat(
     let opened = crate::tickets::open(
         tx,
         &crate::tickets::Opening {
-            queue_id: place.queue_id,
+            queue_id,
             channel: Channel::Chat,
             subject: &subject,
             contact: visitor.contact.as_deref().and_then(contact_identity),
@@ -280,7 +361,7 @@ async fn open_chat(
     if let Some(page) = &visitor.page {
         note.push_str(&format!("\nPage: {page}"));
     }
-    let note = internal_note(tx, &opened.ticket_id, place.queue_id, &note, now).await?;
+    let note = internal_note(tx, &opened.ticket_id, queue_id, &note, now).await?;
     Ok((opened.ticket_id, opened.customer, note))
 }
 
