@@ -1,7 +1,8 @@
 //! @mentions between two real desks through the server (issue 18): boris's desk saves a note
 //! naming @anna, and anna's window announces it with a desktop notification; anna answers with a
 //! note of her own, picking boris from the window's @ suggestions with the keyboard, and the
-//! server records the mention and makes boris a follower of the ticket.
+//! server records the mention and makes boris a follower of the ticket. Anna's window shows that
+//! she follows the ticket.
 
 use anyhow::Result;
 use okno_e2e::server::{
@@ -58,6 +59,10 @@ fn a_mentioned_colleague_is_notified_and_the_window_suggests_handles() -> Result
     // Anna answers in a note: "@bo" offers boris; Enter puts his handle in.
     let row = desk.wait_for(&format!("[data-testid=ticket-row][data-ticket-id='{ticket}']"), WAIT)?;
     desk.click(&row[0])?;
+    // Mentioned, she follows the ticket: its header says so (and the button stops it).
+    let follow = desk.wait_for("[data-testid=follow][aria-pressed=true]", WAIT)?;
+    let label = desk.text_content(&follow[0])?;
+    assert!(label.contains("Following"), "{label}");
     desk.click(&desk.wait_for("[data-testid=note-toggle]", WAIT)?[0])?;
     let reply_box = desk.wait_for("[data-testid=reply-box]", WAIT)?;
     desk.type_into(&reply_box[0], "Called her back, @bo")?;

@@ -93,6 +93,7 @@ pub(crate) fn typescript() -> String {
         okno_rules::wire::Named,
         okno_rules::wire::Person,
         okno_rules::wire::People,
+        okno_rules::wire::Followers,
         okno_rules::wire::RuleSetView,
         okno_rules::wire::DryRunTicket,
         okno_rules::wire::DryRunReport,

@@ -14,7 +14,7 @@ use std::time::Instant;
 
 use okno_acd::wire::WallboardView;
 use okno_core::{AgentState, AttachmentRef, Mutation, TicketStatus, new_id};
-use okno_rules::wire::{DryRunReport, People, RenderedTemplate, RuleSetView, SlaPolicies, TemplateList};
+use okno_rules::wire::{DryRunReport, Followers, People, RenderedTemplate, RuleSetView, SlaPolicies, TemplateList};
 use okno_rules::{Rule, SlaPolicySpec, Template};
 use okno_softphone::{
     AudioDevices, CallHistoryEntry, DispositionNode, PhoneCall, PhoneSnapshot, SipAccount, SipAccountInput, TicketLink,
@@ -128,6 +128,10 @@ command_table! {
         dry_run_rules(rules: Vec<Rule>, last: u32) -> DryRunReport;
         /// Who a note can @mention (the server's accounts; a mentioned one is told and follows the ticket).
         mention_people() -> People;
+        /// Who follows a ticket (told of the customer's new messages), and whether this operator does.
+        ticket_followers(ticket_id: String) -> Followers;
+        /// This operator follows the ticket, or stops.
+        follow_ticket(ticket_id: String, follow: bool) -> Followers;
         /// The reply templates this operator may use.
         list_templates() -> TemplateList;
         save_template(template: Template) -> TemplateList;

@@ -3,7 +3,7 @@
 //! these commands call its `/v1/work/...` API with the operator's session; the server decides
 //! who may change what.
 
-use okno_rules::wire::{DryRunReport, People, RenderedTemplate, RuleSetView, SlaPolicies, TemplateList};
+use okno_rules::wire::{DryRunReport, Followers, People, RenderedTemplate, RuleSetView, SlaPolicies, TemplateList};
 use okno_rules::{Rule, SlaPolicySpec, Template};
 use reqwest::Method;
 use serde_json::json;
@@ -43,6 +43,16 @@ impl Desk {
 
     pub(crate) async fn mention_people(&self) -> Result<People> {
         Ok(self.sync.server_call(Method::GET, "/v1/work/people", None).await?)
+    }
+
+    pub(crate) async fn ticket_followers(&self, ticket_id: String) -> Result<Followers> {
+        let path = format!("/v1/tickets/{}/followers", segment(&ticket_id)?);
+        Ok(self.sync.server_call(Method::GET, &path, None).await?)
+    }
+
+    pub(crate) async fn follow_ticket(&self, ticket_id: String, follow: bool) -> Result<Followers> {
+        let path = format!("/v1/tickets/{}/follow", segment(&ticket_id)?);
+        Ok(self.sync.server_call(Method::PUT, &path, Some(json!({ "follow": follow }))).await?)
     }
 
     pub(crate) async fn list_templates(&self) -> Result<TemplateList> {

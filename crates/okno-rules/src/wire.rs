@@ -27,6 +27,13 @@ pub struct People {
     pub people: Vec<Person>,
 }
 
+/// `GET /v1/tickets/{id}/followers`: who is told of news on a ticket, and whether the caller is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct Followers {
+    pub people: Vec<Person>,
+    pub following: bool,
+}
+
 /// `GET /v1/work/rules`: the rule set and what its rules may refer to.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct RuleSetView {

@@ -1,12 +1,14 @@
 //! @mentions and followers against real mail servers: an operator's internal note names a
 //! colleague and an outside contractor; the colleague's desk pulls a notice, the contractor gets
 //! the note by email (Dovecot and the SMTP sink as in `mail.rs`), masked, and answers by email
-//! into the ticket's internal notes. A stranger answering the same mail does not.
+//! into the ticket's internal notes. A stranger answering the same mail does not. Followers
+//! (mentioned, or following by choice) are told when the customer writes again.
 
 mod common;
 
 use std::time::Duration;
 
+use axum::http::Method;
 use common::{Harness, eventually, imap, mail_config};
 use okno_core::{Channel, Mutation};
 use okno_server::admin;
@@ -150,5 +152,29 @@ async fn a_mention_reaches_a_colleague_and_a_contractor_who_answers_by_email() {
         0,
         "a stranger's mail never joins the ticket through the mention"
     );
+
+    // Anna follows the ticket by choice; when the customer writes again, every follower is told.
+    let (code, followers) =
+        h.call(Method::PUT, "/v1/tickets/t1/follow", Some(&anna), Some(json!({ "follow": true }))).await;
+    assert_eq!(code, 200, "{followers}");
+    assert_eq!(followers["following"], true);
+    let names: Vec<&str> = followers["people"].as_array().unwrap().iter().map(|p| p["id"].as_str().unwrap()).collect();
+    assert_eq!(names, ["anna", "boris", "kate"]);
+    let kate_token = h.token("kate").await;
+    let (code, _) = h.call(Method::GET, "/v1/tickets/t1/followers", Some(&kate_token), None).await;
+    assert_eq!(code, 403, "kate was mentioned, but the ticket's queue is not hers");
+    let customer = "From: Ivan Petrov <ivan.petrov@mail.ru>\r\nTo: support@shop.test\r\nSubject: Re: [#1] Ticket t1\r\n\
+                    Message-ID: <ivan-2@mail.ru>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nAny news on my payment?\r\n";
+    sender.append("INBOX", None, None, customer.as_bytes()).await.unwrap();
+    let told = eventually(Duration::from_secs(30), "anna told of the customer's mail", || async {
+        let replies: Vec<Value> = notices(&h, "anna").await.into_iter().filter(|n| n["kind"] == "reply").collect();
+        (!replies.is_empty()).then_some(replies)
+    })
+    .await;
+    assert!(told[0]["excerpt"].as_str().unwrap().contains("Any news on my payment?"), "{told:?}");
+    assert!(notices(&h, "boris").await.iter().any(|n| n["kind"] == "reply"), "boris follows too");
+    let (_, followers) =
+        h.call(Method::PUT, "/v1/tickets/t1/follow", Some(&anna), Some(json!({ "follow": false }))).await;
+    assert_eq!(followers["following"], false);
     tasks.stop(&h.state).await;
 }

@@ -286,35 +286,21 @@ async fn run_rules(
     if rules.is_empty() {
         return Ok(None);
     }
-    let queue_id = joins.map_or_else(|| place.queue_id.to_owned(), |(_, _, q)| q.clone());
-    let ticket_tags: Vec<String> = match joins {
-        Some((id, _, _)) => {
-            let tags: Value =
-                sqlx::query_scalar("SELECT tags FROM tickets WHERE id = $1").bind(id).fetch_one(&mut **tx).await?;
-            serde_json::from_value(tags).unwrap_or_default()
-        }
-        None => Vec::new(),
-    };
+    let queue_id = joins.map_or(place.queue_id, |(_, _, q)| q.as_str());
     // The pre-chat form's email address is the sender the rules see (and find a customer by).
     let sender = visitor.contact.as_deref().and_then(contact_identity).filter(|i| i.kind == IdentityKind::Email);
-    let sender_info = match &sender {
-        Some(identity) => apply::sender_by_email(tx, &identity.value).await?,
-        None => apply::Sender::default(),
-    };
-    let open = apply::queue_open(tx, &queue_id, now).await?;
-    let subject = text.lines().find(|l| !l.trim().is_empty()).unwrap_or_default().trim().to_owned();
-    let message = apply::Message {
+    let subject = text.lines().find(|l| !l.trim().is_empty()).unwrap_or_default().trim();
+    let arrival = apply::Arrival {
         channel: Channel::Chat,
         queue_id,
+        joins: joins.map(|(id, _, _)| id.as_str()),
         mailbox: None,
-        sender: sender.map(|i| i.value),
+        sender: sender.as_ref().map(|i| i.value.as_str()),
         subject,
-        body: text.to_owned(),
-        sender_info,
-        ticket_tags,
-        open,
-        first: joins.is_none(),
+        body: text,
+        at: now,
     };
+    let message = apply::Message::gather(tx, arrival).await?;
     Ok(Some(message.evaluate(&rules)))
 }
 

@@ -359,31 +359,18 @@ async fn run_rules(
     if rules.is_empty() {
         return Ok(None);
     }
-    let queue_id = joins.map_or(mailbox.queue_id.clone(), |t| t.queue_id.clone());
-    let ticket_tags: Vec<String> = match joins {
-        Some(t) => {
-            let tags: Value =
-                sqlx::query_scalar("SELECT tags FROM tickets WHERE id = $1").bind(&t.id).fetch_one(&mut **tx).await?;
-            serde_json::from_value(tags).unwrap_or_default()
-        }
-        None => Vec::new(),
-    };
-    let sender_info = match sender {
-        Some(address) => apply::sender_by_email(tx, address).await?,
-        None => apply::Sender::default(),
-    };
-    let open = apply::queue_open(tx, &queue_id, now).await?;
-    let message = apply::Message {
+    let queue_id = joins.map_or(mailbox.queue_id.as_str(), |t| t.queue_id.as_str());
+    let body: String = mail.text.chars().take(MAX_BODY_CHARS).collect();
+    let arrival = apply::Arrival {
         channel: Channel::Email,
         queue_id,
-        mailbox: Some(mailbox.name.clone()),
-        sender: sender.map(str::to_owned),
-        subject: mail.subject.clone(),
-        body: mail.text.chars().take(MAX_BODY_CHARS).collect(),
-        sender_info,
-        ticket_tags,
-        open,
-        first: joins.is_none(),
+        joins: joins.map(|t| t.id.as_str()),
+        mailbox: Some(&mailbox.name),
+        sender,
+        subject: &mail.subject,
+        body: &body,
+        at: now,
     };
+    let message = apply::Message::gather(tx, arrival).await?;
     Ok(Some(message.evaluate(&rules)))
 }

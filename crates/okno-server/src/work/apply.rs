@@ -140,7 +140,53 @@ pub struct Message {
     pub first: bool,
 }
 
+/// Where a message is and what it says, for [`Message::gather`].
+#[derive(Debug, Clone, Copy)]
+pub struct Arrival<'a> {
+    pub channel: Channel,
+    /// The queue it arrives in: its ticket's, or where a new ticket would open.
+    pub queue_id: &'a str,
+    /// The open ticket it joins, if any (its tags count; it is not a first message).
+    pub joins: Option<&'a str>,
+    pub mailbox: Option<&'a str>,
+    /// The sender's email address, to find their customer by.
+    pub sender: Option<&'a str>,
+    pub subject: &'a str,
+    pub body: &'a str,
+    pub at: Millis,
+}
+
 impl Message {
+    /// The message as the rules see it, with what the database knows: the ticket's tags, the
+    /// sender's tier and tags, and whether the queue's calendar is open. One place for mail and
+    /// chat alike.
+    pub async fn gather(conn: &mut PgConnection, arrival: Arrival<'_>) -> Result<Message, sqlx::Error> {
+        let ticket_tags: Vec<String> = match arrival.joins {
+            Some(id) => {
+                let tags: Value =
+                    sqlx::query_scalar("SELECT tags FROM tickets WHERE id = $1").bind(id).fetch_one(&mut *conn).await?;
+                serde_json::from_value(tags).unwrap_or_default()
+            }
+            None => Vec::new(),
+        };
+        let sender_info = match arrival.sender {
+            Some(address) => sender_by_email(conn, address).await?,
+            None => Sender::default(),
+        };
+        Ok(Message {
+            channel: arrival.channel,
+            queue_id: arrival.queue_id.to_owned(),
+            mailbox: arrival.mailbox.map(str::to_owned),
+            sender: arrival.sender.map(str::to_owned),
+            subject: arrival.subject.to_owned(),
+            body: arrival.body.to_owned(),
+            sender_info,
+            ticket_tags,
+            open: queue_open(conn, arrival.queue_id, arrival.at).await?,
+            first: arrival.joins.is_none(),
+        })
+    }
+
     /// Run `rules` over this message; the tags the rules see are the customer's and the ticket's.
     pub fn evaluate(&self, rules: &RuleSet) -> Outcome {
         let tags: Vec<String> = self.sender_info.tags.iter().chain(&self.ticket_tags).cloned().collect();

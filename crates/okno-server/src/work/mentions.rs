@@ -12,6 +12,9 @@
 //!   run through the rules, never reopening the ticket.
 //! - Followers get a notice when the customer writes again and when a contractor answers.
 //!
+//! - Anyone who may see a ticket follows or stops following it by choice
+//!   (`/v1/tickets/{id}/followers`, `/v1/tickets/{id}/follow`).
+//!
 //! Invariant: notices go only to an account's own bucket, and nobody else pulls them (not even a
 //! team lead, who pulls every other bucket); a notice's excerpt is text the account could read
 //! on the ticket (the redaction masks it for a contractor's desk).
@@ -24,7 +27,12 @@ use okno_sync::Op;
 use serde_json::{Value, json};
 use sqlx::{PgConnection, Postgres, Transaction};
 
+use axum::Json;
+use axum::extract::{Path, State};
+use okno_rules::wire::{Followers, Person};
+
 use crate::changelog::{NewChange, queue_bucket, user_bucket};
+use crate::{AppError, AppState};
 
 /// The changelog entity of a notice to one account (in its own bucket).
 pub const NOTICE: &str = "notice";
@@ -264,4 +272,78 @@ pub async fn answer_by_email(
         to_followers(tx, "answer", &ticket_id, &message_id, &contractor, body, Some(&contractor_id), now).await?,
     );
     Ok(Some((ticket_id, changes)))
+}
+
+/// The ticket's followers, for a caller who may see the ticket (403 otherwise, 404 for none).
+async fn followers_of(conn: &mut PgConnection, caller: &crate::Caller, ticket_id: &str) -> Result<Followers, AppError> {
+    let granted: Option<bool> = sqlx::query_scalar(
+        "SELECT $3 OR EXISTS (SELECT 1 FROM operator_queues g WHERE g.operator_id = $2 AND g.queue_id = t.queue_id) \
+         FROM tickets t WHERE t.id = $1",
+    )
+    .bind(ticket_id)
+    .bind(&caller.id)
+    .bind(caller.sees_all_queues())
+    .fetch_optional(&mut *conn)
+    .await?;
+    match granted {
+        None => return Err(AppError::NotFound(format!("no ticket {ticket_id}"))),
+        Some(false) => return Err(AppError::Forbidden("the ticket's queue is not granted to this account".into())),
+        Some(true) => {}
+    }
+    let rows: Vec<(String, String, String)> = sqlx::query_as(
+        "SELECT o.id, o.name, o.role FROM ticket_followers f JOIN operators o ON o.id = f.operator_id \
+         WHERE f.ticket_id = $1 ORDER BY o.name",
+    )
+    .bind(ticket_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    let following = rows.iter().any(|(id, _, _)| *id == caller.id);
+    let people =
+        rows.into_iter().filter_map(|(id, name, role)| Some(Person { id, name, role: role.parse().ok()? })).collect();
+    Ok(Followers { people, following })
+}
+
+/// `GET /v1/tickets/{id}/followers`.
+pub async fn followers(
+    State(state): State<AppState>,
+    caller: crate::Caller,
+    Path(ticket_id): Path<String>,
+) -> Result<Json<Followers>, AppError> {
+    let mut conn = state.pool.acquire().await?;
+    Ok(Json(followers_of(&mut conn, &caller, &ticket_id).await?))
+}
+
+/// `PUT /v1/tickets/{id}/follow` with `{"follow": bool}`: the caller follows the ticket or stops.
+pub async fn follow(
+    State(state): State<AppState>,
+    caller: crate::Caller,
+    Path(ticket_id): Path<String>,
+    Json(body): Json<Follow>,
+) -> Result<Json<Followers>, AppError> {
+    let mut conn = state.pool.acquire().await?;
+    followers_of(&mut conn, &caller, &ticket_id).await?;
+    let at = okno_core::unix_ms(std::time::SystemTime::now());
+    if body.follow {
+        sqlx::query(
+            "INSERT INTO ticket_followers (ticket_id, operator_id, since, reason) VALUES ($1, $2, $3, 'follow') \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(&ticket_id)
+        .bind(&caller.id)
+        .bind(at)
+        .execute(&mut *conn)
+        .await?;
+    } else {
+        sqlx::query("DELETE FROM ticket_followers WHERE ticket_id = $1 AND operator_id = $2")
+            .bind(&ticket_id)
+            .bind(&caller.id)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(Json(followers_of(&mut conn, &caller, &ticket_id).await?))
+}
+
+#[derive(Debug, serde::Deserialize)]
+pub struct Follow {
+    pub follow: bool,
 }

@@ -48,6 +48,8 @@ pub fn routes() -> Router<AppState> {
         .route("/csat/{token}", get(csat::form).post(csat::answer))
         .route("/v1/tickets/merge", post(merge::merge))
         .route("/v1/tickets/split", post(merge::split))
+        .route("/v1/tickets/{id}/followers", get(mentions::followers))
+        .route("/v1/tickets/{id}/follow", put(mentions::follow))
 }
 
 /// Admins and team leads shape the center's work; the server refuses everyone else.

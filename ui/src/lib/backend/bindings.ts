@@ -347,6 +347,10 @@ export type Person = { id: string, name: string, role: Role, };
  */
 export type People = { people: Array<Person>, };
 /**
+ * `GET /v1/tickets/{id}/followers`: who is told of news on a ticket, and whether the caller is.
+ */
+export type Followers = { people: Array<Person>, following: boolean, };
+/**
  * `GET /v1/work/rules`: the rule set and what its rules may refer to.
  */
 export type RuleSetView = { 
@@ -557,6 +561,10 @@ export interface Backend {
   dryRunRules(rules: Array<Rule>, last: number): Promise<DryRunReport>;
   /** Who a note can @mention (the server's accounts; a mentioned one is told and follows the ticket). */
   mentionPeople(): Promise<People>;
+  /** Who follows a ticket (told of the customer's new messages), and whether this operator does. */
+  ticketFollowers(ticketId: string): Promise<Followers>;
+  /** This operator follows the ticket, or stops. */
+  followTicket(ticketId: string, follow: boolean): Promise<Followers>;
   /** The reply templates this operator may use. */
   listTemplates(): Promise<TemplateList>;
   saveTemplate(template: Template): Promise<TemplateList>;
@@ -611,7 +619,7 @@ export interface PhoneCommands {
 export type InvokeFn = <T>(cmd: string, args?: Record<string, unknown>) => Promise<T>;
 
 /** Every command's name, as `invoke` sends it. */
-export const COMMAND_NAMES = ["app_info", "store_stats", "list_queues", "list_operators", "me", "set_agent_state", "list_tickets", "list_tags", "get_ticket", "reply_ticket", "set_ticket_status", "assign_ticket", "set_ticket_tags", "get_customer", "search", "ui_ready", "sync_status", "list_rejections", "download_attachment", "attachment_data", "upload_attachment", "chat_typing", "work_rules", "save_work_rules", "dry_run_rules", "mention_people", "list_templates", "save_template", "delete_template", "render_template", "merge_tickets", "split_message", "sla_policies", "save_sla_policy", "set_queue_policy", "wallboard", "set_operator_state", "phone_snapshot", "phone_dial", "phone_answer", "phone_reject", "phone_hangup", "phone_hold", "phone_mute", "phone_dtmf", "phone_transfer", "phone_complete_transfer", "phone_conference", "phone_recording", "phone_set_note", "phone_wrap_up", "list_dispositions", "call_history", "mark_calls_seen", "list_sip_accounts", "save_sip_account", "delete_sip_account", "sip_codecs", "audio_devices", "set_audio_devices"] as const;
+export const COMMAND_NAMES = ["app_info", "store_stats", "list_queues", "list_operators", "me", "set_agent_state", "list_tickets", "list_tags", "get_ticket", "reply_ticket", "set_ticket_status", "assign_ticket", "set_ticket_tags", "get_customer", "search", "ui_ready", "sync_status", "list_rejections", "download_attachment", "attachment_data", "upload_attachment", "chat_typing", "work_rules", "save_work_rules", "dry_run_rules", "mention_people", "ticket_followers", "follow_ticket", "list_templates", "save_template", "delete_template", "render_template", "merge_tickets", "split_message", "sla_policies", "save_sla_policy", "set_queue_policy", "wallboard", "set_operator_state", "phone_snapshot", "phone_dial", "phone_answer", "phone_reject", "phone_hangup", "phone_hold", "phone_mute", "phone_dtmf", "phone_transfer", "phone_complete_transfer", "phone_conference", "phone_recording", "phone_set_note", "phone_wrap_up", "list_dispositions", "call_history", "mark_calls_seen", "list_sip_accounts", "save_sip_account", "delete_sip_account", "sip_codecs", "audio_devices", "set_audio_devices"] as const;
 
 /** The Backend over `invoke` (arguments in camelCase, as Tauri sends them). */
 export function createTauriBackend(invoke: InvokeFn): Backend {
@@ -642,6 +650,8 @@ export function createTauriBackend(invoke: InvokeFn): Backend {
     saveWorkRules: (version, rules) => invoke("save_work_rules", { version, rules }),
     dryRunRules: (rules, last) => invoke("dry_run_rules", { rules, last }),
     mentionPeople: () => invoke("mention_people"),
+    ticketFollowers: (ticketId) => invoke("ticket_followers", { ticketId }),
+    followTicket: (ticketId, follow) => invoke("follow_ticket", { ticketId, follow }),
     listTemplates: () => invoke("list_templates"),
     saveTemplate: (template) => invoke("save_template", { template }),
     deleteTemplate: (templateId) => invoke("delete_template", { templateId }),

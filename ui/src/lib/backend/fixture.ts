@@ -136,6 +136,8 @@ export function fixtureBackend(options: FixtureOptions = {}): FixtureBackend {
 
   const operators: OperatorView[] = OPERATORS.map((o, i) => ({ ...o, state_since: NOW - (i + 1) * 17 * MIN }));
   let me = operators[0];
+  /** Who follows which ticket (by operator id). */
+  const followers = new Map<string, string[]>();
   const work = {
     version: 0,
     rules: [] as Rule[],
@@ -455,6 +457,12 @@ export function fixtureBackend(options: FixtureOptions = {}): FixtureBackend {
       return workView();
     },
     dryRunRules: async () => ({ tickets: [], matched: 0 }),
+    ticketFollowers: async (ticketId) => ({ people: (followers.get(ticketId) ?? []).map((id) => operators.find((o) => o.id === id)!).map((o) => ({ id: o.id, name: o.name, role: o.role })), following: (followers.get(ticketId) ?? []).includes(me.id) }),
+    followTicket: async (ticketId, follow) => {
+      const now = (followers.get(ticketId) ?? []).filter((id) => id !== me.id);
+      followers.set(ticketId, follow ? [...now, me.id] : now);
+      return { people: followers.get(ticketId)!.map((id) => operators.find((o) => o.id === id)!).map((o) => ({ id: o.id, name: o.name, role: o.role })), following: follow };
+    },
     mentionPeople: async () => ({ people: operators.map((o) => ({ id: o.id, name: o.name, role: o.role })) }),
     listTemplates: async () => templateList(),
     saveTemplate: async (template) => {
