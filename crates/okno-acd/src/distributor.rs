@@ -29,7 +29,7 @@ use okno_core::{AgentState, Millis};
 use serde::{Deserialize, Serialize};
 
 /// Milliseconds from `since` to `now`; never negative (a desk's clock may be behind).
-fn elapsed(now: Millis, since: Millis) -> u64 {
+pub(crate) fn elapsed(now: Millis, since: Millis) -> u64 {
     u64::try_from(now.saturating_sub(since)).unwrap_or(0)
 }
 

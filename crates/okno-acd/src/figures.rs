@@ -12,7 +12,7 @@ use okno_core::Millis;
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
-use crate::distributor::{AcdEvent, AcdEventKind};
+use crate::distributor::{AcdEvent, AcdEventKind, elapsed};
 
 /// Answered within this is "in service level" (the centers' 20 s).
 pub const SERVICE_TARGET_MS: u64 = 20_000;
@@ -76,6 +76,7 @@ pub fn figures(events: &[AcdEvent], queue_id: &str, since: Millis, now: Millis) 
     }
     let mut f = QueueFigures::default();
     let mut answer_wait_total = 0;
+    let mut undecided = 0;
     for facts in calls.values().filter(|c| c.queue == queue_id && c.arrived_at >= since) {
         f.offered += 1;
         match facts.outcome {
@@ -100,18 +101,16 @@ pub fn figures(events: &[AcdEvent], queue_id: &str, since: Millis, now: Millis) 
             }
             None => {
                 f.waiting += 1;
-                f.longest_wait_ms =
-                    f.longest_wait_ms.max(u64::try_from(now.saturating_sub(facts.arrived_at)).unwrap_or(0));
+                let waited = elapsed(now, facts.arrived_at);
+                f.longest_wait_ms = f.longest_wait_ms.max(waited);
+                // Still waiting past the target is already out of service level; within it,
+                // not decided yet: out of both sides.
+                if waited <= SERVICE_TARGET_MS {
+                    undecided += 1;
+                }
             }
         }
     }
-    // A call still waiting past the target is already out of service level; one within it is
-    // not decided yet and stays out of both sides.
-    let undecided = calls
-        .values()
-        .filter(|c| c.queue == queue_id && c.arrived_at >= since && c.outcome.is_none())
-        .filter(|c| u64::try_from(now.saturating_sub(c.arrived_at)).unwrap_or(0) <= SERVICE_TARGET_MS)
-        .count() as u64;
     f.service_level =
         okno_core::metrics::service_level(f.answered_in_target, f.offered - undecided, f.abandoned_in_target);
     f.abandon_rate = (f.offered > 0).then(|| f.abandoned as f64 / f.offered as f64);
@@ -138,7 +137,7 @@ pub fn recorded_call_events(
         agent_id: agent.map(str::to_owned),
         waited_ms: waited,
     };
-    let waited = |at: Millis| u64::try_from(at.saturating_sub(started_at)).unwrap_or(0);
+    let waited = |at: Millis| elapsed(at, started_at);
     let mut events = vec![event(started_at, AcdEventKind::Queued, None, None)];
     match (answered_at, ended_at) {
         (Some(at), ended) => {

@@ -287,3 +287,19 @@ fn a_busy_hour_keeps_every_invariant_and_the_figures_match_the_calls() {
     assert!(f.service_level.is_some_and(|sl| sl > 0.5), "{f:?}");
     eprintln!("busy hour: {f:?}");
 }
+
+/// A caller still waiting within the 20 s target is not decided yet; one waiting past it
+/// already counts against the service level.
+#[test]
+fn a_call_still_waiting_counts_against_the_service_level_only_past_the_target() {
+    let recorded = |id: &str, started: i64, answered: Option<i64>| {
+        okno_acd::recorded_call_events(id, "hotline", Some("anna"), started, answered, answered.map(|a| a + 60 * S))
+    };
+    let mut events = recorded("fast", 0, Some(5 * S));
+    events.extend(recorded("waits-a-little", 90 * S, None));
+    events.extend(recorded("waits-long", 60 * S, None));
+    events.sort_by_key(|e| e.at);
+    let f = figures(&events, "hotline", 0, 100 * S);
+    assert_eq!((f.offered, f.answered, f.waiting, f.longest_wait_ms), (3, 1, 2, 40_000));
+    assert_eq!(f.service_level, Some(0.5), "one in target of the two decided");
+}

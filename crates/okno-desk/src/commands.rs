@@ -254,7 +254,7 @@ impl Desk {
 
     async fn set_agent_state(&self, agent_state: AgentState) -> Result<OperatorView> {
         let me = self.store.me().await?;
-        self.store.apply(Mutation::SetAgentState { operator_id: me.id, state: agent_state, at: now_ms() }).await?;
+        self.set_operator_state(me.id, agent_state).await?;
         Ok(self.store.me().await?)
     }
 

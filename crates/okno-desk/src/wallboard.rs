@@ -17,8 +17,7 @@ impl Desk {
     }
 
     pub(crate) async fn set_operator_state(&self, operator_id: String, agent_state: AgentState) -> Result<()> {
-        let at = okno_core::unix_ms(std::time::SystemTime::now());
-        self.store.apply(Mutation::SetAgentState { operator_id, state: agent_state, at }).await?;
+        self.store.apply(Mutation::SetAgentState { operator_id, state: agent_state, at: crate::now_ms() }).await?;
         Ok(())
     }
 }

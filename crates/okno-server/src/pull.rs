@@ -83,7 +83,9 @@ pub(crate) async fn pull(
 }
 
 /// The buckets `caller` may pull and be poked about; `None` means every bucket (team leads and
-/// admins). The one place this rule lives: pull and the live socket both ask here.
+/// admins), except that pull leaves out the notices in other accounts' buckets (a poke about
+/// one costs a lead an empty pull, nothing more). The one place this rule lives: pull and the
+/// live socket both ask here.
 pub(crate) async fn entitled_buckets<'e>(
     db: impl sqlx::PgExecutor<'e>,
     caller: &Caller,

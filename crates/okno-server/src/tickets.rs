@@ -6,7 +6,7 @@
 use okno_core::{Channel, EventKind, Identity, Millis, new_id};
 use okno_sync::Op;
 use serde_json::Value;
-use sqlx::{Postgres, Transaction};
+use sqlx::{PgConnection, Postgres, Transaction};
 
 use crate::changelog::{NewChange, queue_bucket};
 
@@ -121,16 +121,45 @@ pub async fn record_event(
     queue_id: &str,
     data: Value,
 ) -> Result<(), sqlx::Error> {
+    record_event_by(tx, id, at, kind, ticket_id, queue_id, None, data).await
+}
+
+/// [`record_event`], naming the account that acted (a note's author, a contractor answering).
+#[allow(clippy::too_many_arguments)]
+pub async fn record_event_by(
+    conn: &mut PgConnection,
+    id: &str,
+    at: Millis,
+    kind: EventKind,
+    ticket_id: &str,
+    queue_id: &str,
+    operator_id: Option<&str>,
+    data: Value,
+) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "INSERT INTO events (id, at, kind, ticket_id, queue_id, data) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+        "INSERT INTO events (id, at, kind, ticket_id, operator_id, queue_id, data) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+         ON CONFLICT DO NOTHING",
     )
     .bind(id)
     .bind(at)
     .bind(kind.as_str())
     .bind(ticket_id)
+    .bind(operator_id)
     .bind(queue_id)
     .bind(data)
-    .execute(&mut **tx)
+    .execute(conn)
     .await?;
     Ok(())
+}
+
+/// Whether `caller` works `queue_id` (team leads and admins work every queue).
+pub async fn works_queue(conn: &mut PgConnection, caller: &crate::Caller, queue_id: &str) -> Result<bool, sqlx::Error> {
+    if caller.sees_all_queues() {
+        return Ok(true);
+    }
+    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM operator_queues WHERE operator_id = $1 AND queue_id = $2)")
+        .bind(&caller.id)
+        .bind(queue_id)
+        .fetch_one(conn)
+        .await
 }

@@ -63,6 +63,13 @@ async fn only_one_customers_tickets_merge_and_only_by_who_works_both_queues() {
     message(&h, "m1", "t1", "Звоню по заказу 5512", 10).await;
     message(&h, "m2", "t2", "Пишу в чат про заказ 5512", 20).await;
     sqlx::query("UPDATE tickets SET tags = '[\"vip\"]' WHERE id = 't2'").execute(&h.pool).await.unwrap();
+    // Boris follows the duplicate (he was mentioned on it).
+    sqlx::query(
+        "INSERT INTO ticket_followers (ticket_id, operator_id, since, reason) VALUES ('t2', 'boris', 5, 'mention')",
+    )
+    .execute(&h.pool)
+    .await
+    .unwrap();
     let (code, merged) =
         h.post("/v1/tickets/merge", Some(&lena), json!({ "source_id": "t2", "target_id": "t1" })).await;
     assert_eq!(code, StatusCode::OK, "{merged}");
@@ -78,6 +85,11 @@ async fn only_one_customers_tickets_merge_and_only_by_who_works_both_queues() {
     let survivor_tags: Value =
         sqlx::query_scalar("SELECT tags FROM tickets WHERE id = 't1'").fetch_one(&h.pool).await.unwrap();
     assert_eq!(survivor_tags, json!(["vip"]), "tags move to the survivor");
+    let followers: Vec<String> = sqlx::query_scalar("SELECT operator_id FROM ticket_followers WHERE ticket_id = 't1'")
+        .fetch_all(&h.pool)
+        .await
+        .unwrap();
+    assert_eq!(followers, ["boris"], "followers move to the survivor");
     // Anna (q1) pulls the survivor before its messages, the moved one included.
     let (_, pulled) = h.post("/v1/pull", Some(&anna), json!({ "cursor": 0, "limit": 1000 })).await;
     let changes = pulled["changes"].as_array().unwrap();

@@ -103,9 +103,10 @@ pub async fn ingest(
         return Ok((Ingested::Duplicate, Vec::new(), 0));
     }
     let personal = kind == "personal";
+    let (text, notes) = kept_text(mail);
+    let body = shown(&text);
     if personal {
-        let answer =
-            crate::work::mentions::answer_by_email(&mut tx, &mailbox.name, mail, &body_text(mail).0, now).await?;
+        let answer = crate::work::mentions::answer_by_email(&mut tx, &mailbox.name, mail, body, now).await?;
         if let Some((ticket_id, changes)) = answer {
             let version = changelog::append_and_commit(tx, &changes).await?;
             return Ok((Ingested::Appended { ticket_id, reopened: false }, changes, version));
@@ -115,8 +116,11 @@ pub async fn ingest(
     let joins = thread.as_ref().filter(|t| t.status != "closed" || !personal);
     let sender = mail.reply_address().or(mail.from.as_ref()).map(|s| s.address.clone());
     // Machine mail runs no rules: an auto-reply to an auto-reply is how mail loops start.
-    let outcome =
-        if personal { run_rules(state, &mut tx, mailbox, mail, joins, sender.as_deref(), now).await? } else { None };
+    let outcome = if personal {
+        run_rules(state, &mut tx, mailbox, mail, &text, joins, sender.as_deref(), now).await?
+    } else {
+        None
+    };
     let mut changes = Vec::new();
     let (ticket_id, queue_id, created) = match (joins, personal) {
         (Some(t), _) => (t.id.clone(), t.queue_id.clone(), None),
@@ -142,7 +146,6 @@ pub async fn ingest(
         .execute(&mut *tx)
         .await?;
     }
-    let (body, notes) = body_text(mail);
     let attachments: Vec<Value> = mail
         .attachments
         .iter()
@@ -175,7 +178,7 @@ pub async fn ingest(
     .bind(&ticket_id)
     .bind(author.unwrap_or_else(|| "(unknown sender)".to_owned()))
     .bind(&mail.subject)
-    .bind(&body)
+    .bind(body)
     .bind(Value::Array(attachments))
     .bind(serde_json::to_value(&email).map_err(|e| sqlx::Error::Encode(Box::new(e)))?)
     .bind(now)
@@ -250,7 +253,7 @@ pub async fn ingest(
     if personal && created.is_none() {
         let by = mail.from.as_ref().map_or_else(String::new, |f| f.name.clone().unwrap_or_else(|| f.address.clone()));
         changes.extend(
-            crate::work::mentions::to_followers(&mut tx, "reply", &ticket_id, &message_id, &by, &body, None, now)
+            crate::work::mentions::to_followers(&mut tx, "reply", &ticket_id, &message_id, &by, body, None, now)
                 .await?,
         );
     }
@@ -265,17 +268,19 @@ pub async fn ingest(
     Ok((outcome, changes, version))
 }
 
-/// The text kept of `mail` and the notes on what could not be kept.
-fn body_text(mail: &Inbound) -> (String, Vec<String>) {
+/// The text kept of `mail` (what the rules read) and the notes on what could not be kept.
+fn kept_text(mail: &Inbound) -> (String, Vec<String>) {
     let mut notes = mail.notes.clone();
-    let mut body: String = mail.text.chars().take(MAX_BODY_CHARS).collect();
-    if body.len() < mail.text.len() {
+    let text: String = mail.text.chars().take(MAX_BODY_CHARS).collect();
+    if text.len() < mail.text.len() {
         notes.push(format!("The text was cut at {MAX_BODY_CHARS} characters."));
     }
-    if body.trim().is_empty() {
-        body = "(no text)".to_owned();
-    }
-    (body, notes)
+    (text, notes)
+}
+
+/// The kept text as the thread shows it.
+fn shown(text: &str) -> &str {
+    if text.trim().is_empty() { "(no text)" } else { text }
 }
 
 struct Thread {
@@ -344,12 +349,14 @@ async fn open_ticket(
     Ok((opened.ticket_id, opened.number, opened.customer))
 }
 
-/// What the rule set decides for `mail`; `None` when there are no rules.
+/// What the rule set decides for `mail` (its kept `text`); `None` when there are no rules.
+#[allow(clippy::too_many_arguments)]
 async fn run_rules(
     state: &AppState,
     tx: &mut Transaction<'_, Postgres>,
     mailbox: &IntakeMailbox,
     mail: &Inbound,
+    text: &str,
     joins: Option<&Thread>,
     sender: Option<&str>,
     now: Millis,
@@ -360,7 +367,6 @@ async fn run_rules(
         return Ok(None);
     }
     let queue_id = joins.map_or(mailbox.queue_id.as_str(), |t| t.queue_id.as_str());
-    let body: String = mail.text.chars().take(MAX_BODY_CHARS).collect();
     let arrival = apply::Arrival {
         channel: Channel::Email,
         queue_id,
@@ -368,7 +374,7 @@ async fn run_rules(
         mailbox: Some(&mailbox.name),
         sender,
         subject: &mail.subject,
-        body: &body,
+        body: text,
         at: now,
     };
     let message = apply::Message::gather(tx, arrival).await?;

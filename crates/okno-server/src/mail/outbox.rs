@@ -192,15 +192,19 @@ async fn load<'a>(
         })
         .map(|(m, _)| m)
         .ok_or_else(|| anyhow!("no mailbox sends for this ticket's queue ({queue_id})"))?;
+    // Every mail the center sends is named by its message's id at the mailbox's domain, and
+    // dated when the message was written.
+    let domain = mailbox.address.split('@').nth(1).unwrap_or("okno.invalid");
+    let own_message_id = format!("{message_id}@{domain}");
+    let date = SystemTime::UNIX_EPOCH + Duration::from_millis(u64::try_from(created_at).unwrap_or(0));
     let kind = email.as_ref().and_then(|Json(e)| e.kind.clone());
     if kind.as_deref() == Some("mention") {
         // An internal note to a contractor: masked as everything they see, and not in the
         // customer's thread; their answer threads back to this Message-ID (see work::mentions).
         let to: Vec<String> = email.map(|Json(e)| e.to.into_iter().map(|a| a.address).collect()).unwrap_or_default();
-        let domain = mailbox.address.split('@').nth(1).unwrap_or("okno.invalid");
         let masked_subject = okno_core::pii::mask_text(&subject);
         let mail = OutgoingMail {
-            message_id: format!("{message_id}@{domain}"),
+            message_id: own_message_id,
             from_address: mailbox.address.clone(),
             from_name: Some(author.clone()),
             to,
@@ -215,7 +219,7 @@ async fn load<'a>(
             in_reply_to: None,
             references: Vec::new(),
             attachments: Vec::new(),
-            date: SystemTime::UNIX_EPOCH + Duration::from_millis(u64::try_from(created_at).unwrap_or(0)),
+            date,
             auto_submitted: Some("auto-generated".to_owned()),
         };
         return Ok((mailbox, mail));
@@ -224,9 +228,8 @@ async fn load<'a>(
         // A rule's copy to an outside address: not a reply in the customer's thread.
         let to: Vec<String> = email.map(|Json(e)| e.to.into_iter().map(|a| a.address).collect()).unwrap_or_default();
         let files = blobs(state, attachments).await?;
-        let domain = mailbox.address.split('@').nth(1).unwrap_or("okno.invalid");
         let mail = OutgoingMail {
-            message_id: format!("{message_id}@{domain}"),
+            message_id: own_message_id,
             from_address: mailbox.address.clone(),
             from_name: None,
             to,
@@ -236,7 +239,7 @@ async fn load<'a>(
             in_reply_to: None,
             references: Vec::new(),
             attachments: files,
-            date: SystemTime::UNIX_EPOCH + Duration::from_millis(u64::try_from(created_at).unwrap_or(0)),
+            date,
             auto_submitted: Some("auto-generated".to_owned()),
         };
         return Ok((mailbox, mail));
@@ -259,9 +262,8 @@ async fn load<'a>(
         references.drain(1..references.len() - 19);
     }
     let files = blobs(state, attachments).await?;
-    let domain = mailbox.address.split('@').nth(1).unwrap_or("okno.invalid");
     let mail = OutgoingMail {
-        message_id: format!("{message_id}@{domain}"),
+        message_id: own_message_id,
         from_address: mailbox.address.clone(),
         from_name: Some(author),
         cc: email.map(|Json(e)| e.cc.into_iter().map(|a| a.address).collect()).unwrap_or_default(),
@@ -271,7 +273,7 @@ async fn load<'a>(
         in_reply_to: last_inbound.and_then(|e| e.message_id.clone()),
         references,
         attachments: files,
-        date: SystemTime::UNIX_EPOCH + Duration::from_millis(u64::try_from(created_at).unwrap_or(0)),
+        date,
         // RFC 3834: an auto-reply is "auto-replied"; the satisfaction question "auto-generated".
         auto_submitted: match kind.as_deref() {
             Some("auto_reply") => Some("auto-replied".to_owned()),

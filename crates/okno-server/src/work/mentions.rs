@@ -32,6 +32,7 @@ use axum::extract::{Path, State};
 use okno_rules::wire::{Followers, Person};
 
 use crate::changelog::{NewChange, queue_bucket, user_bucket};
+use crate::tickets::{record_event_by, works_queue};
 use crate::{AppError, AppState};
 
 /// The changelog entity of a notice to one account (in its own bucket).
@@ -89,9 +90,9 @@ pub async fn on_note(
         .bind(at)
         .execute(&mut *conn)
         .await?;
-        let event = Event { id: format!("{message_id}/mention/{id}"), kind: EventKind::Mentioned, ticket_id, queue_id };
         let data = json!({ "mentioned": id, "message_id": message_id, "role": role });
-        event.record(conn, author_id, data, at).await?;
+        let event_id = format!("{message_id}/mention/{id}");
+        record_event_by(conn, &event_id, at, EventKind::Mentioned, ticket_id, queue_id, Some(author_id), data).await?;
         mentioned.changes.push(notice(id, "mention", ticket_id, number, message_id, author, body, at));
         if role == Role::Contractor.as_str()
             && let Some(address) = email
@@ -116,33 +117,6 @@ pub async fn on_note(
         mentioned.note = Some(note);
     }
     Ok(mentioned)
-}
-
-/// A report event about a ticket, by an account.
-struct Event<'a> {
-    id: String,
-    kind: EventKind,
-    ticket_id: &'a str,
-    queue_id: &'a str,
-}
-
-impl Event<'_> {
-    async fn record(&self, conn: &mut PgConnection, by: &str, data: Value, at: Millis) -> Result<(), sqlx::Error> {
-        sqlx::query(
-            "INSERT INTO events (id, at, kind, ticket_id, operator_id, queue_id, data) VALUES ($1, $2, $3, $4, $5, $6, $7) \
-             ON CONFLICT DO NOTHING",
-        )
-        .bind(&self.id)
-        .bind(at)
-        .bind(self.kind.as_str())
-        .bind(self.ticket_id)
-        .bind(by)
-        .bind(self.queue_id)
-        .bind(data)
-        .execute(conn)
-        .await?;
-        Ok(())
-    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -260,9 +234,10 @@ pub async fn answer_by_email(
         .bind(&message_id)
         .execute(&mut **tx)
         .await?;
-    let event =
-        Event { id: format!("{message_id}/0"), kind: EventKind::NoteAdded, ticket_id: &ticket_id, queue_id: &queue_id };
-    event.record(tx, &contractor_id, json!({ "message_id": message_id, "by_email": true }), now).await?;
+    let data = json!({ "message_id": message_id, "by_email": true });
+    let event_id = format!("{message_id}/0");
+    record_event_by(tx, &event_id, now, EventKind::NoteAdded, &ticket_id, &queue_id, Some(&contractor_id), data)
+        .await?;
     let bucket = queue_bucket(&queue_id);
     let mut changes = vec![
         NewChange { bucket: bucket.clone(), entity: "ticket", id: ticket_id.clone(), op: Op::Upsert, data: ticket },
@@ -276,19 +251,13 @@ pub async fn answer_by_email(
 
 /// The ticket's followers, for a caller who may see the ticket (403 otherwise, 404 for none).
 async fn followers_of(conn: &mut PgConnection, caller: &crate::Caller, ticket_id: &str) -> Result<Followers, AppError> {
-    let granted: Option<bool> = sqlx::query_scalar(
-        "SELECT $3 OR EXISTS (SELECT 1 FROM operator_queues g WHERE g.operator_id = $2 AND g.queue_id = t.queue_id) \
-         FROM tickets t WHERE t.id = $1",
-    )
-    .bind(ticket_id)
-    .bind(&caller.id)
-    .bind(caller.sees_all_queues())
-    .fetch_optional(&mut *conn)
-    .await?;
-    match granted {
-        None => return Err(AppError::NotFound(format!("no ticket {ticket_id}"))),
-        Some(false) => return Err(AppError::Forbidden("the ticket's queue is not granted to this account".into())),
-        Some(true) => {}
+    let queue_id: Option<String> = sqlx::query_scalar("SELECT queue_id FROM tickets WHERE id = $1")
+        .bind(ticket_id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    let Some(queue_id) = queue_id else { return Err(AppError::NotFound(format!("no ticket {ticket_id}"))) };
+    if !works_queue(conn, caller, &queue_id).await? {
+        return Err(AppError::Forbidden("the ticket's queue is not granted to this account".into()));
     }
     let rows: Vec<(String, String, String)> = sqlx::query_as(
         "SELECT o.id, o.name, o.role FROM ticket_followers f JOIN operators o ON o.id = f.operator_id \
@@ -322,7 +291,7 @@ pub async fn follow(
 ) -> Result<Json<Followers>, AppError> {
     let mut conn = state.pool.acquire().await?;
     followers_of(&mut conn, &caller, &ticket_id).await?;
-    let at = okno_core::unix_ms(std::time::SystemTime::now());
+    let at = super::now();
     if body.follow {
         sqlx::query(
             "INSERT INTO ticket_followers (ticket_id, operator_id, since, reason) VALUES ($1, $2, $3, 'follow') \

@@ -98,17 +98,6 @@ async fn lock(tx: &mut Transaction<'_, Postgres>, ids: &[&str]) -> Result<Vec<(S
         .collect())
 }
 
-async fn may_touch(tx: &mut Transaction<'_, Postgres>, caller: &Caller, queue_id: &str) -> Result<bool, sqlx::Error> {
-    if caller.sees_all_queues() {
-        return Ok(true);
-    }
-    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM operator_queues WHERE operator_id = $1 AND queue_id = $2)")
-        .bind(&caller.id)
-        .bind(queue_id)
-        .fetch_one(&mut **tx)
-        .await
-}
-
 fn not_contractor(caller: &Caller) -> Result<(), AppError> {
     if caller.role == Role::Contractor {
         Err(AppError::Forbidden("contractors cannot merge or split tickets".into()))
@@ -188,7 +177,7 @@ pub async fn merge(
         });
     }
     for queue in [&s.queue_id, &t.queue_id] {
-        if !may_touch(&mut tx, &caller, queue).await? {
+        if !crate::tickets::works_queue(&mut tx, &caller, queue).await? {
             return Err(AppError::Forbidden("one of the tickets is in a queue this account does not work".into()));
         }
     }
@@ -278,7 +267,7 @@ pub async fn split(
     let Some((old, body)) = row else { return Err(AppError::NotFound("no such message".into())) };
     let locked = lock(&mut tx, &[&old]).await?;
     let Some((_, ticket)) = locked.first() else { return Err(AppError::NotFound("no such ticket".into())) };
-    if !may_touch(&mut tx, &caller, &ticket.queue_id).await? {
+    if !crate::tickets::works_queue(&mut tx, &caller, &ticket.queue_id).await? {
         return Err(AppError::Forbidden("the ticket is in a queue this account does not work".into()));
     }
     let count: i64 =
