@@ -6,7 +6,7 @@
 //! for duplicates or stuck behind a gap forever.
 
 use anyhow::Result;
-use okno_e2e::server::{headless_desk, invoke, provision, seeded_demo, server_binary, start_server, wait};
+use okno_e2e::server::{Database, headless_desk, invoke, provision, seeded_demo, server_binary, start_server, wait};
 use okno_e2e::{app_binary, free_port};
 use serde_json::json;
 
@@ -74,5 +74,73 @@ fn a_desk_recovers_when_the_server_is_restored_from_a_backup() -> Result<()> {
     wait("the reply after the restore on the server", || on_server("After the restore"))
         .map_err(|e| anyhow::anyhow!("{e}; desk: {}", invoke(http, "sync_status", json!({})).unwrap_or_default()))?;
     wait("nothing unsent after the restore", || Ok(invoke(http, "sync_status", json!({}))?["unsent"] == 0))?;
+    Ok(())
+}
+
+/// Another account signs in on a desk: the last one's pulled data is gone from it and their
+/// unsent write is listed as not sent, never pushed under the new account's name.
+#[test]
+#[ignore = "needs PostgreSQL and the built app and server: run through `cargo xtask test`"]
+fn another_account_on_the_same_desk_starts_over_and_sends_nothing_of_the_last() -> Result<()> {
+    let (app, server) = (app_binary()?, server_binary()?);
+    let db = Database::create()?;
+    let seeded = std::process::Command::new(&server)
+        .args(["seed", "--demo", "--tickets", "3", "--password", &format!("anna={PASSWORD}")])
+        .args(["--password", &format!("boris={PASSWORD}")])
+        .env("DATABASE_URL", db.url())
+        .output()?;
+    anyhow::ensure!(seeded.status.success(), "seed: {}", String::from_utf8_lossy(&seeded.stderr));
+    let work = tempfile::tempdir()?;
+    let port = free_port()?;
+    let log = work.path().join("server.log");
+    let mut server_proc = Some(start_server(&server, &db, port, &log, &[], &[])?);
+    let dir = work.path().join("desk");
+    std::fs::create_dir_all(&dir)?;
+    let ticket = db.sql("SELECT id FROM tickets WHERE queue_id = 'hotline' ORDER BY number LIMIT 1")?;
+    // The desk on `dir`, signed in as `operator`, once online.
+    let desk_as = |operator: &str| -> Result<_> {
+        let prov = provision(&dir, port, operator)?;
+        let (desk, http) = headless_desk(
+            &app,
+            &["--data-dir", &dir.display().to_string(), "--provision", &prov.display().to_string()],
+            Some(PASSWORD),
+        )?;
+        wait(&format!("{operator}'s desk online"), || {
+            Ok(invoke(http, "sync_status", json!({})).is_ok_and(|v| v["connection"] == "online"))
+        })?;
+        Ok((desk, http))
+    };
+
+    // Anna works on this desk; her last reply is written while the server is away.
+    {
+        let (_desk, http) = desk_as("anna")?;
+        wait("anna's tickets on the desk", || Ok(invoke(http, "get_ticket", json!({ "ticketId": ticket })).is_ok()))?;
+        drop(server_proc.take());
+        invoke(
+            http,
+            "reply_ticket",
+            json!({ "ticketId": ticket, "body": "Anna's unsent reply", "internal": false, "cc": [], "attachments": [] }),
+        )?;
+        wait("the reply counted as unsent", || Ok(invoke(http, "sync_status", json!({}))?["unsent"] == 1))?;
+    }
+
+    // Boris signs in on the same desk.
+    let _server = start_server(&server, &db, port, &log, &[], &[])?;
+    let (_desk, http) = desk_as("boris")?;
+    let status = invoke(http, "sync_status", json!({}))?;
+    assert_eq!(status["last_rejection"]["code"], "operator_changed", "{status}");
+    assert_eq!(status["unsent"], 0, "{status}");
+    wait(
+        "the ticket pulled again for boris",
+        || Ok(invoke(http, "get_ticket", json!({ "ticketId": ticket })).is_ok()),
+    )?;
+    let detail = invoke(http, "get_ticket", json!({ "ticketId": ticket }))?;
+    assert!(!detail.to_string().contains("Anna's unsent reply"), "anna's local reply is gone from the desk");
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    assert_eq!(
+        db.sql("SELECT count(*) FROM messages WHERE body = 'Anna''s unsent reply'")?,
+        "0",
+        "nothing of anna's went out under boris's name"
+    );
     Ok(())
 }

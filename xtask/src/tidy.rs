@@ -39,6 +39,11 @@ const FORBIDDEN: &[(&str, &[&str], &str)] = &[
         "the desk's phone as pure state",
     ),
     (
+        "okno-sync-client",
+        &["tauri", "okno-sip", "okno-phone", "okno-media", "okno-audio", "okno-server", "axum"],
+        "a desk's sync and nothing else: the app and okno-sim share it",
+    ),
+    (
         "okno-desk",
         &["tauri", "tauri-build", "tauri-plugin-global-shortcut", "wry", "tao"],
         "the desk's services, no Tauri",
@@ -50,6 +55,7 @@ const FORBIDDEN: &[(&str, &[&str], &str)] = &[
             "okno-phone",
             "okno-store",
             "okno-sync",
+            "okno-sync-client",
             "okno-audio",
             "okno-media",
             "okno-softphone",

@@ -1,6 +1,6 @@
-//! The sync driver: one tokio task that owns okno-sync's [`Engine`] and does its I/O — sign-in
-//! and token refresh, `POST /v1/push` and `/v1/pull` with reqwest, the `/v1/live` WebSocket
-//! for pokes — and writes what the engine decides into the local store. The window sees a
+//! The desk's sync: one tokio task that signs in (and refreshes the token), runs
+//! okno-sync-client's [`Driver`] over its HTTP transport and live socket (the same code
+//! `okno-sim` puts under faults), and tells the window. The window sees a
 //! [`SyncStatus`] (the "sync" event and the `sync_status` command).
 //!
 //! Without a `server_url` (the demo, a desk not provisioned) nothing runs and the status says
@@ -8,21 +8,16 @@
 //! in memory; the password only in the environment variable the provisioning file names.
 
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Context, bail};
-use futures_util::StreamExt;
 use okno_core::Role;
 use okno_store::Store;
-use okno_store::sync::{BatchOutcome, Rejection};
-use okno_sync::{
-    Config as EngineConfig, Engine, Input, LIVE_PATH, LiveEvent, Output, PullResponse, PushItem, PushResponse, Request,
-    codes,
-};
+use okno_store::sync::Rejection;
+use okno_sync::{Change, Config as EngineConfig, Input, Request};
+use okno_sync_client::{Driver, Exchange, HttpTransport, Link, ListenConfig, Live, listen};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, watch};
-use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use ts_rs::TS;
 
 use crate::now_ms;
@@ -514,19 +509,9 @@ async fn keychain<T: Send + 'static>(f: impl FnOnce() -> Result<T, String> + Sen
     tokio::task::spawn_blocking(f).await.unwrap_or_else(|e| Err(format!("the keychain call failed: {e}")))
 }
 
-/// What the live socket tells the driver.
-enum Live {
-    Up {
-        version: u64,
-    },
-    Poke(u64),
-    Down,
-    /// A website visitor is typing in this chat (ticket).
-    VisitorTyping(String),
-}
-
-fn engine_config(client_id: &str) -> EngineConfig {
-    let mut config = EngineConfig::new(client_id);
+fn engine_config() -> EngineConfig {
+    // The client id is the store's, set by the driver.
+    let mut config = EngineConfig::new("");
     config.request_timeout = Duration::from_secs(20);
     // An operator waits for the desk to come back, not a minute of backoff after the server did.
     config.backoff_max = Duration::from_secs(5);
@@ -557,7 +542,7 @@ async fn run(service: Arc<SyncService>, store: Store, config: ServerConfig, secr
         service.update(|s| s.first_sync = Some(FirstSync { version: 0, head: 0 }));
     }
     let (live_tx, mut live_rx) = mpsc::channel(64);
-    tokio::spawn(listen(config.base.clone(), config.tls.clone(), access_rx, live_tx));
+    tokio::spawn(listen(config.base.clone(), Some(config.tls.clone()), access_rx, live_tx, ListenConfig::default()));
 
     // Sign in, retrying with backoff: the server may be down when the desk starts.
     let mut delay = Duration::from_millis(500);
@@ -565,8 +550,18 @@ async fn run(service: Arc<SyncService>, store: Store, config: ServerConfig, secr
         match auth.sign_in().await {
             Ok(op) => {
                 tracing::info!(operator = %op.id, "signed in to the server");
-                if let Err(e) = store.set_me(&op.id, &op.name, op.role).await {
-                    tracing::error!(error = %e, "cannot record the signed-in operator");
+                match store.set_me(&op.id, &op.name, op.role).await {
+                    // Another account than last time: the store started over for it.
+                    Ok(unsent) if unsent > 0 || store.sync_cursor().await.unwrap_or(0) == 0 => {
+                        let rejection = store.last_rejection().await.ok().flatten();
+                        service.update(|s| {
+                            s.last_rejection = rejection.map(Into::into);
+                            s.first_sync = Some(FirstSync { version: 0, head: 0 });
+                            s.revision += 1;
+                        });
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::error!(error = %e, "cannot record the signed-in operator"),
                 }
                 break op.id;
             }
@@ -581,275 +576,85 @@ async fn run(service: Arc<SyncService>, store: Store, config: ServerConfig, secr
         tokio::time::sleep(delay).await;
         delay = (delay * 2).min(Duration::from_secs(30));
     };
-    let client_id = match store.sync_client_id(&operator_id).await {
-        Ok(id) => id,
+    let mut driver = match Driver::new(store.clone(), &operator_id, engine_config()).await {
+        Ok(driver) => driver,
         Err(e) => {
             tracing::error!(error = %e, "no client id: sync is off");
             return;
         }
     };
-
-    let mut driver = Driver { service, store, auth, client_id, operator_id, engine: None, head: 0 };
-    driver.restart().await;
+    let transport = HttpTransport::new(http, config.base.clone(), Duration::from_secs(20));
+    let mut link = DeskLink { service, auth, transport, head: 0, work: Vec::new() };
     loop {
-        let wake = driver.drain().await;
-        driver.refresh_unsent().await;
+        let wake = driver.drain(&mut link).await;
+        if let Ok(n) = store.unsent().await {
+            link.service.update(|s| s.unsent = n as u32);
+        }
         tokio::select! {
             _ = tokio::time::sleep_until(wake.into()) => {}
-            _ = driver.store.outbox_written() => driver.feed_outbox().await,
+            _ = store.outbox_written() => driver.feed_outbox().await,
             Some(event) = live_rx.recv() => match event {
                 Live::Up { version } => {
-                    driver.went_back_in_time(version).await;
-                    driver.head = driver.head.max(version);
-                    // Whatever backoff the engine is in, the server is back: start over from the store.
-                    driver.restart().await;
-                    driver.poke(version);
+                    link.head = link.head.max(version);
+                    driver.server_up(version).await;
                 }
                 Live::Poke(version) => {
-                    driver.head = driver.head.max(version);
+                    link.head = link.head.max(version);
                     driver.poke(version);
                 }
-                Live::Down => driver.service.update(|s| s.connection = Connection::Offline),
-                Live::VisitorTyping(ticket_id) => driver.service.visitor_typing(&ticket_id),
+                Live::Down => link.service.update(|s| s.connection = Connection::Offline),
+                Live::VisitorTyping(ticket_id) => link.service.visitor_typing(&ticket_id),
             },
         }
     }
 }
 
-struct Driver {
+/// The desk's side of the driver: requests carry the access token and sign in again on a 401;
+/// the window hears what changed and is told of new work.
+struct DeskLink {
     service: Arc<SyncService>,
-    store: Store,
     auth: Auth,
-    client_id: String,
-    /// Whose client id it is.
-    operator_id: String,
-    engine: Option<Engine>,
-    /// The changelog head as the live socket last announced it.
+    transport: HttpTransport,
+    /// The changelog head as the live socket last announced it (the first sync's progress).
     head: u64,
+    /// New work found in the batch being written, announced once it is.
+    work: Vec<(&'static str, String)>,
 }
 
-impl Driver {
-    /// A server whose changelog head is behind what this desk has pulled was restored from a
-    /// backup: everything it says now is older than this desk's cursor, and the sequences it
-    /// remembers for this client are behind the outbox's. The desk pulls everything again from
-    /// the server's state and sends its pending writes under a new client id, so they are
-    /// neither taken for duplicates nor stuck behind a gap. (Writes the server had acknowledged
-    /// before the restore are gone from it; the log warns, the window does not show it yet: its
-    /// problem line is cleared by the next successful exchange, so it is not set here.)
-    async fn went_back_in_time(&mut self, head: u64) {
-        let cursor = self.store.sync_cursor().await.unwrap_or(0);
-        if head >= cursor {
-            return;
-        }
-        tracing::warn!(head, cursor, "the server's changelog is behind this desk: it was restored from a backup");
-        let reset = async {
-            self.store.reset_sync_cursor().await?;
-            self.store.restart_client(&self.operator_id).await
-        };
-        match reset.await {
-            Ok(id) => {
-                self.client_id = id;
-                self.head = head;
-            }
-            Err(e) => tracing::error!(error = %e, "cannot start over after the server's restore"),
-        }
-    }
-
-    /// A fresh engine from what the store has: its cursor and its whole outbox. Safe whenever
-    /// no request is in flight (requests are awaited inside [`Driver::drain`]).
-    async fn restart(&mut self) {
-        let cursor = self.store.sync_cursor().await.unwrap_or(0);
-        self.engine = Some(Engine::new(engine_config(&self.client_id), cursor));
-        self.feed_outbox().await;
-    }
-
-    fn engine(&mut self) -> &mut Engine {
-        self.engine.get_or_insert_with(|| Engine::new(engine_config("unset"), 0))
-    }
-
-    async fn feed_outbox(&mut self) {
-        match self.store.outbox_entries(u32::MAX).await {
-            Ok(entries) => {
-                let items = entries
-                    .into_iter()
-                    .map(|e| PushItem { client_seq: e.seq, mutation_id: e.mutation_id, mutation: e.mutation })
-                    .collect();
-                self.engine().handle_input(Instant::now(), Input::Outbox(items));
-            }
-            Err(e) => tracing::error!(error = %e, "cannot read the outbox"),
-        }
-    }
-
-    fn poke(&mut self, version: u64) {
-        self.engine().handle_input(Instant::now(), Input::Poke { version });
-    }
-
-    async fn refresh_unsent(&self) {
-        if let Ok(n) = self.store.unsent().await {
-            self.service.update(|s| s.unsent = n as u32);
-        }
-    }
-
-    /// Drain the engine (its driving contract), doing what it asks; returns when to wake.
-    async fn drain(&mut self) -> Instant {
-        loop {
-            match self.engine().poll_output(Instant::now()) {
-                Output::Transmit(request) => {
-                    let input = self.exchange(&request).await;
-                    if let Input::PullResponse(pull) = &input {
-                        let (version, head) = (pull.cursor, self.head);
-                        self.service.update(|s| {
-                            if let Some(first) = &mut s.first_sync {
-                                *first = FirstSync { version, head: head.max(version) };
-                            }
-                        });
-                    }
-                    self.engine().handle_input(Instant::now(), input);
-                }
-                Output::Acked(seqs) => {
-                    if let Err(e) = self.store.ack_outbox(&seqs).await {
-                        tracing::error!(error = %e, "cannot clear acknowledged outbox entries");
-                    }
-                }
-                Output::Rejected { code, .. } if code == codes::SEQUENCE_REUSED => {
-                    // Not a refusal of the write: this database went back in time. The same
-                    // writes go again, numbered under a new client id.
-                    match self.store.restart_client(&self.operator_id).await {
-                        Ok(id) => {
-                            self.client_id = id;
-                            self.restart().await;
-                        }
-                        Err(e) => tracing::error!(error = %e, "cannot start a new client id"),
-                    }
-                }
-                Output::Rejected { seq, code, reason } => {
-                    match self.store.reject_outbox(seq, &code, &reason, now_ms()).await {
-                        Ok(Some(rejection)) => self.service.update(|s| {
-                            s.last_rejection = Some(rejection.into());
-                            s.revision += 1;
-                        }),
-                        Ok(None) => {}
-                        Err(e) => tracing::error!(error = %e, seq, "cannot roll back a refused write"),
-                    }
-                }
-                Output::ApplyBatch { changes, cursor } => {
-                    let started = Instant::now();
-                    let work = self.new_work_in(&changes).await;
-                    match self.store.apply_server_changes(&changes, cursor).await {
-                        Ok(BatchOutcome::Applied { applied, skipped }) => {
-                            let first_sync = self.service.status().first_sync.is_some();
-                            if !first_sync && let Some((heading, subject)) = work.first() {
-                                let more = work.len() - 1;
-                                let body = if more == 0 { subject.clone() } else { format!("{subject} (+{more})") };
-                                self.service.new_work(heading, &body);
-                            }
-                            tracing::info!(
-                                applied,
-                                skipped,
-                                cursor,
-                                ms = started.elapsed().as_millis() as u64,
-                                "pulled batch applied"
-                            );
-                            self.service.update(|s| {
-                                s.first_sync = None;
-                                if applied > 0 {
-                                    s.revision += 1;
-                                }
-                            });
-                        }
-                        Ok(BatchOutcome::HeldBack) => {
-                            // A local write arrived after the engine decided: push it, then pull again.
-                            self.restart().await;
-                        }
-                        Err(e) => {
-                            tracing::error!(error = %e, "cannot apply a pulled batch");
-                            self.restart().await;
-                        }
-                    }
-                }
-                Output::Timeout(at) => return at,
-            }
-        }
-    }
-
-    /// New work in a pulled batch, to announce: tickets someone else (a team lead) assigned to
-    /// this desk's operator that were not theirs here before, and chats from the website that
-    /// this desk has not seen (a visitor waits on the other side), a visitor's new message in
-    /// a chat the operator owns, and the server's notices (a colleague's @mention, news on a
-    /// followed ticket). Returns (heading, subject or text).
-    async fn new_work_in(&self, changes: &[okno_sync::Change]) -> Vec<(&'static str, String)> {
-        let Ok(me) = self.store.me().await else { return Vec::new() };
-        let mut work = Vec::new();
-        for c in changes.iter().filter(|c| c.entity == "ticket") {
-            let subject = || c.data["subject"].as_str().unwrap_or_default().to_owned();
-            let known = self.store.ticket_row(&c.id).await.ok();
-            let was_mine = known.as_ref().is_some_and(|t| t.assignee_id.as_deref() == Some(&me.id));
-            if c.data["assignee_id"] == me.id.as_str() && !was_mine {
-                work.push(("Assigned to you / Назначено вам", subject()));
-            } else if c.data["channel"] == "chat" && known.is_none() {
-                work.push(("New chat / Новый чат", subject()));
-            }
-        }
-        // A visitor wrote again in a chat this operator owns (a new chat is announced above).
-        let recent = now_ms() - 5 * 60_000;
-        for m in changes.iter().filter(|c| {
-            c.entity == "message"
-                && c.data["channel"] == "chat"
-                && c.data["direction"] == "inbound"
-                && c.data["created_at"].as_i64().is_some_and(|at| at > recent)
-        }) {
-            let Some(ticket_id) = m.data["ticket_id"].as_str() else { continue };
-            let in_batch = changes.iter().find(|c| c.entity == "ticket" && c.id == ticket_id);
-            let new_chat = in_batch.is_some() && self.store.ticket_row(ticket_id).await.is_err();
-            let assignee = match in_batch {
-                Some(t) => t.data["assignee_id"].as_str().map(str::to_owned),
-                None => self.store.ticket_row(ticket_id).await.ok().and_then(|t| t.assignee_id),
-            };
-            if !new_chat && assignee.as_deref() == Some(me.id.as_str()) {
-                let text: String = m.data["body"].as_str().unwrap_or_default().chars().take(80).collect();
-                work.push(("New message / Новое сообщение", text));
-            }
-        }
-        // Notices come in this account's own bucket: a mention, or news on a followed ticket.
-        for n in changes.iter().filter(|c| c.entity == "notice" && c.data["for"] == me.id.as_str()) {
-            if n.data["at"].as_i64().is_none_or(|at| at <= recent) {
-                continue;
-            }
-            let heading = match n.data["kind"].as_str() {
-                Some("mention") => "Mentioned you / Вас упомянули",
-                Some("answer") => "A contractor answered / Ответ подрядчика",
-                _ => "News on a ticket you follow / Новое в заявке",
-            };
-            let excerpt: String = n.data["excerpt"].as_str().unwrap_or_default().chars().take(80).collect();
-            let by = n.data["by"].as_str().unwrap_or_default();
-            work.push((heading, format!("#{} {by}: {excerpt}", n.data["number"])));
-        }
-        work
-    }
-
+impl Link for DeskLink {
     /// One request, with the access token; on 401 sign in again and retry once.
     async fn exchange(&mut self, request: &Request) -> Input {
         for attempt in 0..2 {
-            match self.send(request).await {
-                Sent::Answer(input) => {
+            let token = self.auth.access();
+            match self.transport.send(request, token.as_deref()).await {
+                Exchange::Answer(input) => {
+                    let first_sync = match &input {
+                        Input::PullResponse(pull) => {
+                            Some(FirstSync { version: pull.cursor, head: self.head.max(pull.cursor) })
+                        }
+                        _ => None,
+                    };
                     self.service.update(|s| {
                         s.connection = Connection::Online;
                         s.problem = None;
+                        if let (Some(first), Some(progress)) = (&mut s.first_sync, first_sync) {
+                            *first = progress;
+                        }
                     });
                     return input;
                 }
-                Sent::Unauthorized if attempt == 0 => match self.auth.sign_in().await {
+                Exchange::Unauthorized if attempt == 0 => match self.auth.sign_in().await {
                     Ok(_) => continue,
                     Err(AuthError::Refused(why)) | Err(AuthError::Network(why)) => {
                         self.offline(why);
                         return Input::NetworkError;
                     }
                 },
-                Sent::Unauthorized => {
+                Exchange::Unauthorized => {
                     self.offline("the server refused the sign-in token".into());
                     return Input::NetworkError;
                 }
-                Sent::Failed(why) => {
+                Exchange::Failed(why) => {
                     self.offline(why);
                     return Input::NetworkError;
                 }
@@ -858,6 +663,41 @@ impl Driver {
         Input::NetworkError
     }
 
+    fn rejected(&mut self, _seq: u64, _code: &str, recorded: Option<Rejection>) {
+        if let Some(rejection) = recorded {
+            self.service.update(|s| {
+                s.last_rejection = Some(rejection.into());
+                s.revision += 1;
+            });
+        }
+    }
+
+    fn restored(&mut self, head: u64) {
+        self.head = head;
+    }
+
+    async fn before_batch(&mut self, store: &Store, changes: &[Change]) {
+        self.work = new_work_in(store, changes).await;
+    }
+
+    fn batch_applied(&mut self, applied: usize, _skipped: usize, _cursor: u64) {
+        let work = std::mem::take(&mut self.work);
+        let first_sync = self.service.status().first_sync.is_some();
+        if !first_sync && let Some((heading, subject)) = work.first() {
+            let more = work.len() - 1;
+            let body = if more == 0 { subject.clone() } else { format!("{subject} (+{more})") };
+            self.service.new_work(heading, &body);
+        }
+        self.service.update(|s| {
+            s.first_sync = None;
+            if applied > 0 {
+                s.revision += 1;
+            }
+        });
+    }
+}
+
+impl DeskLink {
     fn offline(&self, why: String) {
         tracing::debug!(problem = %why, "sync request failed");
         self.service.update(|s| {
@@ -865,95 +705,59 @@ impl Driver {
             s.problem = Some(why);
         });
     }
+}
 
-    async fn send(&self, request: &Request) -> Sent {
-        let (path, body) = request.path_and_body();
-        let Ok(body) = body else { return Sent::Failed("unencodable request".into()) };
-        let mut req = self.auth.http.post(format!("{}{path}", self.auth.config.base)).json(&body);
-        if let Some(token) = self.auth.access() {
-            req = req.bearer_auth(token);
-        }
-        let resp = match req.timeout(Duration::from_secs(20)).send().await {
-            Ok(r) => r,
-            Err(e) => return Sent::Failed(e.without_url().to_string()),
-        };
-        if resp.status() == reqwest::StatusCode::UNAUTHORIZED {
-            return Sent::Unauthorized;
-        }
-        if !resp.status().is_success() {
-            tracing::warn!(status = %resp.status(), path, "sync request failed");
-            return Sent::Failed(resp.status().to_string());
-        }
-        let Ok(bytes) = resp.bytes().await else { return Sent::Failed("connection closed".into()) };
-        let input = match request {
-            Request::Push(_) => serde_json::from_slice::<PushResponse>(&bytes).map(Input::PushResponse),
-            Request::Pull(_) => serde_json::from_slice::<PullResponse>(&bytes).map(Input::PullResponse),
-        };
-        match input {
-            Ok(input) => Sent::Answer(input),
-            Err(e) => Sent::Failed(format!("unreadable answer: {e}")),
+/// New work in a pulled batch, to announce: tickets someone else (a team lead) assigned to
+/// this desk's operator that were not theirs here before, and chats from the website that
+/// this desk has not seen (a visitor waits on the other side), a visitor's new message in
+/// a chat the operator owns, and the server's notices (a colleague's @mention, news on a
+/// followed ticket). Returns (heading, subject or text).
+async fn new_work_in(store: &Store, changes: &[okno_sync::Change]) -> Vec<(&'static str, String)> {
+    let Ok(me) = store.me().await else { return Vec::new() };
+    let mut work = Vec::new();
+    for c in changes.iter().filter(|c| c.entity == "ticket") {
+        let subject = || c.data["subject"].as_str().unwrap_or_default().to_owned();
+        let known = store.ticket_row(&c.id).await.ok();
+        let was_mine = known.as_ref().is_some_and(|t| t.assignee_id.as_deref() == Some(&me.id));
+        if c.data["assignee_id"] == me.id.as_str() && !was_mine {
+            work.push(("Assigned to you / Назначено вам", subject()));
+        } else if c.data["channel"] == "chat" && known.is_none() {
+            work.push(("New chat / Новый чат", subject()));
         }
     }
-}
-
-enum Sent {
-    Answer(Input),
-    Unauthorized,
-    Failed(String),
-}
-
-/// Keep a live socket open, forwarding pokes; reconnect after any failure with backoff.
-async fn listen(
-    base: String,
-    tls: Arc<rustls::ClientConfig>,
-    mut access: watch::Receiver<Option<String>>,
-    events: mpsc::Sender<Live>,
-) {
-    let url = format!("{}{LIVE_PATH}", base.replacen("http", "ws", 1));
-    let mut delay = Duration::from_millis(250);
-    loop {
-        let token = access.borrow_and_update().clone();
-        let Some(token) = token else {
-            // Not signed in yet.
-            if access.changed().await.is_err() {
-                return;
-            }
+    // A visitor wrote again in a chat this operator owns (a new chat is announced above).
+    let recent = now_ms() - 5 * 60_000;
+    for m in changes.iter().filter(|c| {
+        c.entity == "message"
+            && c.data["channel"] == "chat"
+            && c.data["direction"] == "inbound"
+            && c.data["created_at"].as_i64().is_some_and(|at| at > recent)
+    }) {
+        let Some(ticket_id) = m.data["ticket_id"].as_str() else { continue };
+        let in_batch = changes.iter().find(|c| c.entity == "ticket" && c.id == ticket_id);
+        let new_chat = in_batch.is_some() && store.ticket_row(ticket_id).await.is_err();
+        let assignee = match in_batch {
+            Some(t) => t.data["assignee_id"].as_str().map(str::to_owned),
+            None => store.ticket_row(ticket_id).await.ok().and_then(|t| t.assignee_id),
+        };
+        if !new_chat && assignee.as_deref() == Some(me.id.as_str()) {
+            let text: String = m.data["body"].as_str().unwrap_or_default().chars().take(80).collect();
+            work.push(("New message / Новое сообщение", text));
+        }
+    }
+    // Notices come in this account's own bucket: a mention, or news on a followed ticket.
+    for n in changes.iter().filter(|c| c.entity == "notice" && c.data["for"] == me.id.as_str()) {
+        if n.data["at"].as_i64().is_none_or(|at| at <= recent) {
             continue;
+        }
+        let heading = match n.data["kind"].as_str() {
+            Some("mention") => "Mentioned you / Вас упомянули",
+            Some("answer") => "A contractor answered / Ответ подрядчика",
+            _ => "News on a ticket you follow / Новое в заявке",
         };
-        let mut connected = false;
-        if let Ok(mut req) = url.as_str().into_client_request()
-            && let Ok(auth) = format!("Bearer {token}").parse()
-        {
-            req.headers_mut().insert("authorization", auth);
-            let connector = tokio_tungstenite::Connector::Rustls(tls.clone());
-            if let Ok((mut socket, _)) =
-                tokio_tungstenite::connect_async_tls_with_config(req, None, false, Some(connector)).await
-            {
-                while let Some(Ok(msg)) = socket.next().await {
-                    let Message::Text(text) = msg else { continue };
-                    let Ok(event) = serde_json::from_str::<LiveEvent>(&text) else { continue };
-                    let event = match event {
-                        LiveEvent::Hello { version } => {
-                            connected = true;
-                            delay = Duration::from_millis(250);
-                            Live::Up { version }
-                        }
-                        LiveEvent::VisitorTyping { ticket_id, .. } => Live::VisitorTyping(ticket_id),
-                        other => match other.poke_version() {
-                            Some(v) => Live::Poke(v),
-                            None => continue,
-                        },
-                    };
-                    if events.send(event).await.is_err() {
-                        return;
-                    }
-                }
-            }
-        }
-        if connected && events.send(Live::Down).await.is_err() {
-            return;
-        }
-        tokio::time::sleep(delay).await;
-        delay = (delay * 2).min(Duration::from_secs(5));
+        let excerpt: String = n.data["excerpt"].as_str().unwrap_or_default().chars().take(80).collect();
+        let by = n.data["by"].as_str().unwrap_or_default();
+        work.push((heading, format!("#{} {by}: {excerpt}", n.data["number"])));
     }
+    work
 }

@@ -79,7 +79,12 @@ pub(crate) async fn pull(
         })
         .collect();
     state.metrics.changes_pulled.fetch_add(changes.len() as u64, std::sync::atomic::Ordering::Relaxed);
-    Ok(Json(PullResponse { changes, cursor: u64::try_from(next).unwrap_or(0), has_more }))
+    Ok(Json(PullResponse {
+        changes,
+        cursor: u64::try_from(next).unwrap_or(0),
+        has_more,
+        head: Some(u64::try_from(head).unwrap_or(0)),
+    }))
 }
 
 /// The buckets `caller` may pull and be poked about; `None` means every bucket (team leads and

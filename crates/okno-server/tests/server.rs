@@ -436,7 +436,11 @@ async fn pull_returns_entitled_buckets_in_version_order() {
     let (_, resp) = h.post("/v1/pull", Some(&anna), json!({ "cursor": 0, "limit": 1000 })).await;
     assert_eq!(resp["cursor"].as_u64(), Some(head), "versions of other buckets are skipped");
     let (_, resp) = h.post("/v1/pull", Some(&anna), json!({ "cursor": head, "limit": 1000 })).await;
-    assert_eq!(resp, json!({ "changes": [], "cursor": head, "has_more": false }));
+    assert_eq!(resp, json!({ "changes": [], "cursor": head, "has_more": false, "head": head }));
+    // A desk that has seen versions this server does not have (it was restored from a backup)
+    // learns the server's head, behind its own cursor, from the pull itself.
+    let (_, resp) = h.post("/v1/pull", Some(&anna), json!({ "cursor": head + 50, "limit": 1000 })).await;
+    assert_eq!(resp["head"].as_u64(), Some(head), "{resp}");
 }
 
 #[tokio::test]

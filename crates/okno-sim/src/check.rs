@@ -8,12 +8,15 @@
 //!   whose event exists anyway.
 //! - double owned: a ticket with two open assignments, or whose `assignee_id` is not its open
 //!   assignment's operator.
-//! - converged: each desktop's pulled tickets and messages equal the server's rows, field for
-//!   field, and the server's last sequence for each desktop is the last one it wrote.
+//! - converged: each desktop's store shows every ticket as the server has it (status, owner,
+//!   tags, and its messages by id and text), and the server's last sequence for each desktop
+//!   is the last one it wrote.
 
 use std::collections::{BTreeMap, HashSet};
 
 use okno_core::Mutation;
+use okno_store::Store;
+use okno_store::views::TimelineItem;
 use serde_json::Value;
 use sqlx::PgPool;
 
@@ -129,19 +132,28 @@ pub async fn check(pool: &PgPool, fixture: &Fixture, entries: &[Entry], reports:
         }
     }
 
-    // The server's rows of this run, as the pull gives them.
-    let mut server: BTreeMap<(String, String), Value> = BTreeMap::new();
-    let tickets: Vec<(String, Value)> = sqlx::query_as("SELECT id, to_jsonb(t.*) FROM tickets t WHERE id = ANY($1)")
-        .bind(&fixture.tickets)
-        .fetch_all(pool)
-        .await?;
-    server.extend(tickets.into_iter().map(|(id, row)| (("ticket".to_owned(), id), row)));
-    let msgs: Vec<(String, Value)> =
-        sqlx::query_as("SELECT id, to_jsonb(m.*) FROM messages m WHERE ticket_id = ANY($1)")
+    // The server's state of this run's tickets, as a desk keeps it.
+    let mut server: BTreeMap<String, DeskView> = BTreeMap::new();
+    let tickets: Vec<(String, String, Option<String>, Value)> =
+        sqlx::query_as("SELECT id, status, assignee_id, tags FROM tickets WHERE id = ANY($1)")
             .bind(&fixture.tickets)
             .fetch_all(pool)
             .await?;
-    server.extend(msgs.into_iter().map(|(id, row)| (("message".to_owned(), id), row)));
+    for (id, status, assignee_id, tags) in tickets {
+        let mut tags: Vec<String> = serde_json::from_value(tags).unwrap_or_default();
+        tags.sort();
+        server.insert(id, DeskView { status, assignee_id, tags, messages: BTreeMap::new() });
+    }
+    let msgs: Vec<(String, String, String)> =
+        sqlx::query_as("SELECT id, ticket_id, body FROM messages WHERE ticket_id = ANY($1)")
+            .bind(&fixture.tickets)
+            .fetch_all(pool)
+            .await?;
+    for (id, ticket_id, body) in msgs {
+        if let Some(view) = server.get_mut(&ticket_id) {
+            view.messages.insert(id, body);
+        }
+    }
     let sequences: BTreeMap<String, i64> = sqlx::query_as::<_, (String, i64)>(
         "SELECT client_id, last_seq FROM client_sequences WHERE operator_id = ANY($1)",
     )
@@ -151,24 +163,53 @@ pub async fn check(pool: &PgPool, fixture: &Fixture, entries: &[Entry], reports:
     .into_iter()
     .collect();
     for report in reports {
-        let local: BTreeMap<&(String, String), &Value> =
-            report.durable.rows.iter().filter(|((entity, _), _)| entity == "ticket" || entity == "message").collect();
-        let same = local.len() == server.len() && server.iter().all(|(k, row)| local.get(k) == Some(&row));
-        let operator = &fixture.operators[report.index].0;
-        let last_seq = sequences.get(&format!("{operator}-desk")).copied().unwrap_or(0);
-        let seq_ok = last_seq == report.written as i64;
-        if !same || !seq_ok {
+        let mut differing = Vec::new();
+        for (id, expected) in &server {
+            let local = desk_view(&report.store, id).await;
+            if local.as_ref() != Some(expected) {
+                differing.push(id.as_str());
+            }
+        }
+        let last_seq = sequences.get(&report.client_id).copied().unwrap_or(0);
+        let seq_ok = last_seq == report.last_seq as i64;
+        if !differing.is_empty() || !seq_ok {
             v.diverged_clients += 1;
-            let differing = server.iter().filter(|(k, row)| local.get(k) != Some(row)).count();
             v.details.push(format!(
-                "client {} diverged: {differing} of {} rows differ ({} local), server last_seq {last_seq} vs {} written",
+                "client {} diverged: tickets {differing:?} of {} differ, server last_seq {last_seq} vs {} written",
                 report.index,
                 server.len(),
-                local.len(),
-                report.written
+                report.last_seq
             ));
         }
     }
     v.converged = v.diverged_clients == 0 && v.unacked == 0;
     Ok(v)
+}
+
+/// What a desk shows of one ticket, as compared with the server.
+#[derive(Debug, PartialEq)]
+struct DeskView {
+    status: String,
+    assignee_id: Option<String>,
+    /// Sorted.
+    tags: Vec<String>,
+    /// id -> text.
+    messages: BTreeMap<String, String>,
+}
+
+/// The ticket in a desktop's store, or None when the desk does not have it.
+async fn desk_view(store: &Store, ticket_id: &str) -> Option<DeskView> {
+    let detail = store.ticket_detail(ticket_id).await.ok()?;
+    let status = serde_json::to_value(detail.ticket.status).ok()?.as_str()?.to_owned();
+    let mut tags = detail.ticket.tags.clone();
+    tags.sort();
+    let messages = detail
+        .timeline
+        .into_iter()
+        .filter_map(|item| match item {
+            TimelineItem::Message(m) => Some((m.id, m.body)),
+            TimelineItem::Call(_) => None,
+        })
+        .collect();
+    Some(DeskView { status, assignee_id: detail.ticket.assignee_id, tags, messages })
 }

@@ -1,31 +1,29 @@
-//! One simulated desktop: okno-sync's engine driven over real HTTP and a real WebSocket, with
-//! the faults the run asks for.
+//! One simulated desktop: the app's own sync (okno-sync-client's driver on a real okno-store
+//! SQLite file, its HTTP transport and live socket) against real servers, with the faults the
+//! run asks for injected where a request travels.
 //!
-//! What survives a crash is what a desktop has on disk: [`Durable`] (the outbox, the next
-//! sequence number, the pulled rows and their cursor; each changed as the engine's driving
-//! contract says, as if in one SQLite transaction). A crash throws away everything else (the
-//! engine, its in-flight request, the socket) and starts over from it, as a restarted app would.
+//! What survives a crash is what a desktop has on disk: its store (outbox, cursor, pulled
+//! rows), written as the app writes it. A crash throws away everything else (the driver's
+//! engine, its in-flight request, the socket) and starts over from the store, as a restarted
+//! app does.
 //!
 //! Faults, each decided by the client's own seeded generator: a request dropped before it is
 //! sent, a response dropped after the server acted on it, a request sent twice at once, a
 //! partition from the server for a while, a crash between two writes, and a crash while a push
 //! is in flight (the server applies it, the desktop never hears).
 
-use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use futures_util::StreamExt;
-use okno_core::{AgentState, Mutation, TicketStatus};
-use okno_sync::{
-    Config as EngineConfig, Engine, Input, LIVE_PATH, LiveEvent, Outcome, Output, PullResponse, PushItem, PushResponse,
-    Request,
-};
-use serde_json::Value;
-use tokio::sync::{Notify, mpsc};
-use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use anyhow::Context;
+use okno_core::{AgentState, Mutation, Role, TicketStatus};
+use okno_store::Store;
+use okno_store::sync::Rejection;
+use okno_sync::{Config as EngineConfig, Input, Outcome, Request};
+use okno_sync_client::{Driver, Exchange, HttpTransport, Link, ListenConfig, Live, listen};
+use tokio::sync::{Notify, mpsc, watch};
 
 use crate::ledger::{Counters, Ledger};
 use crate::rng::Rng;
@@ -89,31 +87,29 @@ pub struct Spec {
     pub faults: Faults,
     /// Mean pause between two writes.
     pub write_gap: Duration,
+    /// The desktop's SQLite file.
+    pub database: PathBuf,
 }
 
-/// What a desktop has on disk.
-#[derive(Debug, Clone, Default)]
-pub struct Durable {
-    pub outbox: Vec<PushItem>,
-    pub next_seq: u64,
-    pub cursor: u64,
-    /// (entity, id) -> row, as pulled.
-    pub rows: BTreeMap<(String, String), Value>,
-}
-
-/// What a client reports at the end.
+/// What a client reports at the end: its store, to compare with the server's rows.
 #[derive(Debug)]
 pub struct Report {
     pub index: usize,
-    pub durable: Durable,
-    pub written: u64,
+    pub store: Store,
+    /// The client id the server numbers this desktop's writes under.
+    pub client_id: String,
+    /// The last outbox sequence number it wrote (0 for none).
+    pub last_seq: u64,
+    /// Writes the local store refused before they reached the outbox (a ticket not pulled yet).
+    pub refused_locally: u64,
 }
 
 /// The in-memory part of a running desktop; a crash drops it.
 struct Life {
-    engine: Engine,
-    pokes: mpsc::Receiver<u64>,
+    driver: Driver,
+    live: mpsc::Receiver<Live>,
     socket: tokio::task::JoinHandle<()>,
+    _access: watch::Sender<Option<String>>,
 }
 
 impl Drop for Life {
@@ -122,8 +118,9 @@ impl Drop for Life {
     }
 }
 
-fn engine_config(client_id: &str) -> EngineConfig {
-    let mut config = EngineConfig::new(client_id);
+fn engine_config() -> EngineConfig {
+    // The client id is the store's, set by the driver.
+    let mut config = EngineConfig::new("");
     config.max_batch = 20;
     config.request_timeout = Duration::from_secs(5);
     // Long on purpose: a client that converges before this did so because of pokes.
@@ -133,145 +130,199 @@ fn engine_config(client_id: &str) -> EngineConfig {
     config
 }
 
-fn client_id(spec: &Spec) -> String {
-    format!("{}-desk", spec.operator_id)
-}
-
 impl Life {
-    fn start(spec: &Spec, shared: &Arc<Shared>, durable: &Durable) -> Life {
-        let mut engine = Engine::new(engine_config(&client_id(spec)), durable.cursor);
-        if !durable.outbox.is_empty() {
-            engine.handle_input(Instant::now(), Input::Outbox(durable.outbox.clone()));
-        }
-        let (tx, pokes) = mpsc::channel(64);
-        let socket = tokio::spawn(listen(shared.clone(), spec.server, spec.token.clone(), tx));
-        Life { engine, pokes, socket }
+    async fn start(spec: &Spec, shared: &Shared, store: &Store) -> anyhow::Result<Life> {
+        let driver = Driver::new(store.clone(), &spec.operator_id, engine_config()).await?;
+        let (tx, live) = mpsc::channel(64);
+        let (access, token) = watch::channel(Some(spec.token.clone()));
+        // The sim's servers restart within a second: reconnect at a steady pace.
+        let pace = ListenConfig { min_backoff: Duration::from_millis(200), max_backoff: Duration::from_millis(200) };
+        let socket = tokio::spawn(listen(shared.servers[spec.server].clone(), None, token, tx, pace));
+        Ok(Life { driver, live, socket, _access: access })
     }
 }
 
-/// Keep a live socket open to the client's server, forwarding poke versions; reconnect after
-/// any failure (a restarted server, a socket closed for being slow).
-async fn listen(shared: Arc<Shared>, server: usize, token: String, pokes: mpsc::Sender<u64>) {
-    let url = format!("{}{LIVE_PATH}", shared.servers[server].replacen("http", "ws", 1));
-    loop {
-        if let Ok(mut req) = url.as_str().into_client_request()
-            && let Ok(auth) = format!("Bearer {token}").parse()
-        {
-            req.headers_mut().insert("authorization", auth);
-            if let Ok((mut socket, _)) = tokio_tungstenite::connect_async(req).await {
-                while let Some(Ok(msg)) = socket.next().await {
-                    let Message::Text(text) = msg else { continue };
-                    let Ok(event) = serde_json::from_str::<LiveEvent>(&text) else { continue };
-                    if let Some(version) = event.poke_version() {
-                        Counters::inc(&shared.counters.pokes);
-                        // A full queue already holds a poke that makes the engine pull.
-                        let _ = pokes.try_send(version);
-                    }
+/// The client's network: the app's transport with faults in front of it.
+struct FaultyLink {
+    index: usize,
+    shared: Arc<Shared>,
+    transport: HttpTransport,
+    token: String,
+    rng: Rng,
+    faults: Faults,
+    partitioned_until: Option<Instant>,
+    /// Set when a push went out and this desktop "died" before reading the answer.
+    crashed: bool,
+}
+
+impl Link for FaultyLink {
+    async fn exchange(&mut self, request: &Request) -> Input {
+        let is_push = matches!(request, Request::Push(_));
+        let crash = is_push && self.rng.chance(self.faults.crash_mid_push);
+        let input = self.faulty_exchange(request).await;
+        if crash {
+            // The server has the push; this desktop dies before reading the answer.
+            Counters::inc(&self.shared.counters.crashes_mid_push);
+            self.crashed = true;
+            return Input::NetworkError;
+        }
+        input
+    }
+
+    fn acked(&mut self, seqs: &[u64]) {
+        let now = Instant::now();
+        for seq in seqs {
+            self.shared.ledger.acked(self.index, *seq, now);
+        }
+    }
+
+    fn rejected(&mut self, seq: u64, code: &str, _recorded: Option<Rejection>) {
+        self.shared.ledger.rejected(self.index, seq, code);
+    }
+}
+
+impl FaultyLink {
+    /// Send one request over the faulty network; the engine's input for what came back.
+    async fn faulty_exchange(&mut self, request: &Request) -> Input {
+        let now = Instant::now();
+        if self.partitioned_until.is_some_and(|t| now < t) {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            return Input::NetworkError;
+        }
+        if self.rng.chance(self.faults.partition) {
+            Counters::inc(&self.shared.counters.partitions);
+            self.partitioned_until = Some(now + Duration::from_millis(200 + self.rng.below(800)));
+            return Input::NetworkError;
+        }
+        if self.rng.chance(self.faults.drop_request) {
+            Counters::inc(&self.shared.counters.dropped_requests);
+            tokio::time::sleep(Duration::from_millis(2)).await;
+            return Input::NetworkError;
+        }
+        let duplicate = self.rng.chance(self.faults.duplicate_request);
+        let drop_response = self.rng.chance(self.faults.drop_response);
+        let input = if duplicate {
+            Counters::inc(&self.shared.counters.duplicated_requests);
+            let (first, _second) = tokio::join!(self.send(request), self.send(request));
+            first
+        } else {
+            self.send(request).await
+        };
+        if drop_response {
+            Counters::inc(&self.shared.counters.dropped_responses);
+            return Input::NetworkError;
+        }
+        input
+    }
+
+    /// One exchange; every `applied` verdict is recorded, whether the desktop gets it or not.
+    async fn send(&self, request: &Request) -> Input {
+        let exchange = self.transport.send(request, Some(&self.token)).await;
+        if let Exchange::Answer(Input::PushResponse(push)) = &exchange {
+            for r in &push.results {
+                if matches!(r.outcome, Outcome::Applied { .. }) {
+                    self.shared.ledger.applied_verdict(self.index, r.client_seq);
                 }
             }
         }
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        exchange.into_input()
     }
 }
 
-/// Run one desktop: write `spec.mutations` random mutations, then stay until it has converged
-/// with the server's head as of the end of all writes.
-pub async fn run(spec: Spec, shared: Arc<Shared>) -> Report {
-    let mut rng = Rng::derive(spec.seed, spec.index as u64);
-    let mut durable = Durable { next_seq: 1, ..Durable::default() };
-    let mut life = Life::start(&spec, &shared, &durable);
+/// Run one desktop: once its first pull is in, write `spec.mutations` random mutations through
+/// its store, then stay until it has converged with the server's head as of the end of all
+/// writes.
+pub async fn run(spec: Spec, shared: Arc<Shared>) -> anyhow::Result<Report> {
+    let store = Store::open(&spec.database).await.with_context(|| format!("client {}: store", spec.index))?;
+    store.set_me(&spec.operator_id, &spec.operator_id, Role::Operator).await?;
+    let mut life = Life::start(&spec, &shared, &store).await?;
+    let mut link = FaultyLink {
+        index: spec.index,
+        shared: shared.clone(),
+        transport: HttpTransport::new(shared.http.clone(), shared.servers[spec.server].clone(), Duration::from_secs(5)),
+        token: spec.token.clone(),
+        rng: Rng::derive(spec.seed, spec.index as u64),
+        faults: Faults::default(),
+        partitioned_until: None,
+        crashed: false,
+    };
     let mut remaining = spec.mutations;
-    let mut next_write = Instant::now() + gap(&mut rng, spec.write_gap);
-    let mut partitioned_until: Option<Instant> = None;
+    let mut next_write = Instant::now() + gap(&mut link.rng, spec.write_gap);
+    let mut last_seq = 0u64;
+    let mut refused_locally = 0u64;
     let mut forced = false;
     loop {
-        let faults = if shared.faults_on.load(Ordering::Relaxed) { spec.faults } else { Faults::default() };
+        link.faults = if shared.faults_on.load(Ordering::Relaxed) { spec.faults } else { Faults::default() };
         let now = Instant::now();
-        if remaining > 0 && now >= next_write {
-            let seq = durable.next_seq;
-            durable.next_seq += 1;
-            let mutation = random_mutation(&mut rng, &spec, &durable, seq);
-            let item = PushItem { client_seq: seq, mutation_id: okno_core::new_id(), mutation };
-            shared.ledger.written(spec.index, seq, &item.mutation_id, &item.mutation, now);
-            durable.outbox.push(item);
-            life.engine.handle_input(now, Input::Outbox(durable.outbox.clone()));
-            remaining -= 1;
-            next_write = now + gap(&mut rng, spec.write_gap);
-            if rng.chance(faults.crash) {
+        // An operator acts on tickets the desk shows: nothing is written before the first pull.
+        let pulled = store.sync_cursor().await.unwrap_or(0) > 0;
+        if remaining > 0 && pulled && now >= next_write {
+            let n = (spec.mutations - remaining) as u64 + refused_locally;
+            let mutation = random_mutation(&mut link.rng, &spec, &store, n).await;
+            match store.apply(mutation.clone()).await {
+                Ok(applied) => {
+                    let seq = u64::try_from(applied.outbox_seq).unwrap_or(0);
+                    last_seq = last_seq.max(seq);
+                    shared.ledger.written(spec.index, seq, &applied.mutation_id, &mutation, now);
+                    life.driver.feed_outbox().await;
+                    remaining -= 1;
+                }
+                Err(e) => {
+                    tracing::debug!(client = spec.index, error = %e, "the store refused a write");
+                    refused_locally += 1;
+                }
+            }
+            next_write = now + gap(&mut link.rng, spec.write_gap);
+            if link.rng.chance(link.faults.crash) {
                 Counters::inc(&shared.counters.crashes);
-                life = Life::start(&spec, &shared, &durable);
+                life = Life::start(&spec, &shared, &store).await?;
             }
         }
 
-        // Drain the engine (its driving contract), doing the I/O it asks for.
-        let wake = loop {
-            match life.engine.poll_output(Instant::now()) {
-                Output::Transmit(request) => {
-                    let is_push = matches!(request, Request::Push(_));
-                    let crash = is_push && rng.chance(faults.crash_mid_push);
-                    let input = exchange(&spec, &shared, &mut rng, faults, &mut partitioned_until, request).await;
-                    if crash {
-                        // The server has the push; this desktop dies before reading the answer.
-                        Counters::inc(&shared.counters.crashes_mid_push);
-                        life = Life::start(&spec, &shared, &durable);
-                        continue;
-                    }
-                    life.engine.handle_input(Instant::now(), input);
-                }
-                Output::Acked(seqs) => {
-                    let now = Instant::now();
-                    for seq in &seqs {
-                        shared.ledger.acked(spec.index, *seq, now);
-                    }
-                    durable.outbox.retain(|m| !seqs.contains(&m.client_seq));
-                }
-                Output::Rejected { seq, code, .. } => {
-                    shared.ledger.rejected(spec.index, seq, &code);
-                    durable.outbox.retain(|m| m.client_seq != seq);
-                }
-                Output::ApplyBatch { changes, cursor } => {
-                    for change in changes {
-                        let key = (change.entity, change.id);
-                        match change.op {
-                            okno_sync::Op::Upsert => durable.rows.insert(key, change.data),
-                            okno_sync::Op::Delete => durable.rows.remove(&key),
-                        };
-                    }
-                    durable.cursor = cursor;
-                }
-                Output::Timeout(at) => break at,
-            }
-        };
+        // Drain the driver (the engine's driving contract), the network's faults in between.
+        let wake = life.driver.drain(&mut link).await;
+        if std::mem::take(&mut link.crashed) {
+            life = Life::start(&spec, &shared, &store).await?;
+            continue;
+        }
 
         // Never sleep long: the end of the writing phase is noticed by polling `target`.
         let mut until = wake.min(Instant::now() + Duration::from_millis(200));
         if remaining > 0 {
-            until = until.min(next_write);
+            until = until.min(next_write.max(Instant::now() + Duration::from_millis(5)));
         }
         if let Some((target, set_at)) = shared.target() {
             let now = Instant::now();
-            if durable.outbox.is_empty() && life.engine.is_idle() && durable.cursor >= target {
-                return Report { index: spec.index, durable, written: durable_written(&spec, remaining) };
+            let cursor = store.sync_cursor().await.unwrap_or(0);
+            let unsent = store.unsent().await.unwrap_or(1);
+            if unsent == 0 && life.driver.is_idle() && cursor >= target {
+                let client_id = life.driver.client_id().to_owned();
+                return Ok(Report { index: spec.index, store, client_id, last_seq, refused_locally });
             }
             if !forced && now >= set_at + shared.settle {
                 // Pokes did not bring this client up to date: count it and pull anyway.
                 forced = true;
                 Counters::inc(&shared.counters.late);
-                life.engine.handle_input(now, Input::Poke { version: target });
+                life.driver.poke(target);
                 continue;
             }
             until = until.min(now + Duration::from_millis(50));
         }
         tokio::select! {
             _ = tokio::time::sleep_until(until.into()) => {}
-            Some(version) = life.pokes.recv() => life.engine.handle_input(Instant::now(), Input::Poke { version }),
+            Some(event) = life.live.recv() => match event {
+                Live::Up { version } => {
+                    life.driver.server_up(version).await;
+                }
+                Live::Poke(version) => {
+                    Counters::inc(&shared.counters.pokes);
+                    life.driver.poke(version);
+                }
+                Live::Down | Live::VisitorTyping(_) => {}
+            },
             _ = shared.target_set.notified() => {}
         }
     }
-}
-
-fn durable_written(spec: &Spec, remaining: usize) -> u64 {
-    (spec.mutations - remaining) as u64
 }
 
 fn gap(rng: &mut Rng, mean: Duration) -> Duration {
@@ -279,9 +330,10 @@ fn gap(rng: &mut Rng, mean: Duration) -> Duration {
     Duration::from_micros(rng.below(2 * mean_us))
 }
 
-/// A plausible operator action. The clock of `at` is the sequence number, so runs repeat.
-fn random_mutation(rng: &mut Rng, spec: &Spec, durable: &Durable, seq: u64) -> Mutation {
-    let at = 1_700_000_000_000 + (spec.index as i64) * 1_000_000 + seq as i64;
+/// A plausible operator action on the run's tickets; its clock is the write's number `n`, so
+/// runs repeat.
+async fn random_mutation(rng: &mut Rng, spec: &Spec, store: &Store, n: u64) -> Mutation {
+    let at = 1_700_000_000_000 + (spec.index as i64) * 1_000_000 + n as i64;
     let ticket_id = rng.pick(&spec.tickets).clone();
     match rng.below(100) {
         0..35 => Mutation::ReplyTicket {
@@ -289,7 +341,7 @@ fn random_mutation(rng: &mut Rng, spec: &Spec, durable: &Durable, seq: u64) -> M
             attachments: Vec::new(),
             ticket_id,
             message_id: okno_core::new_id(),
-            body: format!("Simulated reply {} #{seq}", spec.index),
+            body: format!("Simulated reply {} #{n}", spec.index),
             internal: rng.chance(0.3),
             at,
         },
@@ -298,14 +350,13 @@ fn random_mutation(rng: &mut Rng, spec: &Spec, durable: &Durable, seq: u64) -> M
         75..83 => {
             // Let go of a ticket this desktop believes it owns (any ticket if none): the server
             // refuses it when someone else owns it now.
-            let mine: Vec<&String> = spec
-                .tickets
-                .iter()
-                .filter(|t| {
-                    durable.rows.get(&("ticket".to_owned(), (*t).clone())).and_then(|r| r["assignee_id"].as_str())
-                        == Some(spec.operator_id.as_str())
-                })
-                .collect();
+            let mut mine = Vec::new();
+            for t in &spec.tickets {
+                let owner = store.ticket_row(t).await.ok().and_then(|row| row.assignee_id);
+                if owner.as_deref() == Some(spec.operator_id.as_str()) {
+                    mine.push(t);
+                }
+            }
             let ticket_id = if mine.is_empty() { ticket_id } else { (*rng.pick(&mine)).clone() };
             Mutation::AssignTicket { ticket_id, assignee_id: None, at }
         }
@@ -316,76 +367,5 @@ fn random_mutation(rng: &mut Rng, spec: &Spec, durable: &Durable, seq: u64) -> M
             Mutation::SetTicketTags { ticket_id, tags, at }
         }
         _ => Mutation::SetAgentState { operator_id: spec.operator_id.clone(), state: *rng.pick(AgentState::ALL), at },
-    }
-}
-
-/// Send one request over the faulty network; the engine's input for what came back.
-async fn exchange(
-    spec: &Spec,
-    shared: &Shared,
-    rng: &mut Rng,
-    faults: Faults,
-    partitioned_until: &mut Option<Instant>,
-    request: Request,
-) -> Input {
-    let now = Instant::now();
-    if partitioned_until.is_some_and(|t| now < t) {
-        tokio::time::sleep(Duration::from_millis(5)).await;
-        return Input::NetworkError;
-    }
-    if rng.chance(faults.partition) {
-        Counters::inc(&shared.counters.partitions);
-        *partitioned_until = Some(now + Duration::from_millis(200 + rng.below(800)));
-        return Input::NetworkError;
-    }
-    if rng.chance(faults.drop_request) {
-        Counters::inc(&shared.counters.dropped_requests);
-        tokio::time::sleep(Duration::from_millis(2)).await;
-        return Input::NetworkError;
-    }
-    let duplicate = rng.chance(faults.duplicate_request);
-    let drop_response = rng.chance(faults.drop_response);
-    let input = if duplicate {
-        Counters::inc(&shared.counters.duplicated_requests);
-        let (first, _second) = tokio::join!(send(spec, shared, &request), send(spec, shared, &request));
-        first
-    } else {
-        send(spec, shared, &request).await
-    };
-    if drop_response {
-        Counters::inc(&shared.counters.dropped_responses);
-        return Input::NetworkError;
-    }
-    input
-}
-
-/// One HTTP exchange; every `applied` verdict is recorded, whether the desktop gets it or not.
-async fn send(spec: &Spec, shared: &Shared, request: &Request) -> Input {
-    let base = &shared.servers[spec.server];
-    let (path, body) = request.path_and_body();
-    let Ok(body) = body else { return Input::NetworkError };
-    let resp = shared.http.post(format!("{base}{path}")).bearer_auth(&spec.token).json(&body).send().await;
-    let Ok(resp) = resp else { return Input::NetworkError };
-    if !resp.status().is_success() {
-        tracing::debug!(status = %resp.status(), path, "request failed");
-        return Input::NetworkError;
-    }
-    let Ok(bytes) = resp.bytes().await else { return Input::NetworkError };
-    match request {
-        Request::Push(_) => match serde_json::from_slice::<PushResponse>(&bytes) {
-            Ok(push) => {
-                for r in &push.results {
-                    if matches!(r.outcome, Outcome::Applied { .. }) {
-                        shared.ledger.applied_verdict(spec.index, r.client_seq);
-                    }
-                }
-                Input::PushResponse(push)
-            }
-            Err(_) => Input::NetworkError,
-        },
-        Request::Pull(_) => match serde_json::from_slice::<PullResponse>(&bytes) {
-            Ok(pull) => Input::PullResponse(pull),
-            Err(_) => Input::NetworkError,
-        },
     }
 }

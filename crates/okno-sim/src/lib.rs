@@ -1,5 +1,5 @@
-//! `okno-sim`: a seeded fault harness. Simulated operators (okno-sync's engine over real HTTP
-//! and WebSocket) make random mutations against one or two real server instances while the
+//! `okno-sim`: a seeded fault harness. Simulated operators (the app's own sync, okno-sync-client's
+//! driver on a real okno-store SQLite file, over real HTTP and WebSocket) make random mutations against one or two real server instances while the
 //! network drops and duplicates requests, desktops crash (mid-push too), partitions come and
 //! go, and a server instance is killed and restarted. At the end the network heals, every
 //! desktop must converge to the server's state, and the server's PostgreSQL must show no
@@ -63,6 +63,8 @@ pub struct Summary {
     pub faults: bool,
     pub acked: u64,
     pub rejected: u64,
+    /// Writes the desktops' own stores refused before they reached the outbox.
+    pub refused_locally: u64,
     pub unacked: u64,
     pub lost: u64,
     pub duplicated: u64,
@@ -128,6 +130,9 @@ pub async fn run(opts: Options) -> anyhow::Result<Summary> {
         settle: Duration::from_secs(10),
     });
     let faults = if opts.faults { Faults::standard() } else { Faults::default() };
+    // Each desktop's SQLite file, removed with the run.
+    let stores = std::env::temp_dir().join(format!("okno-sim-{}", fixture.tag));
+    std::fs::create_dir_all(&stores).with_context(|| format!("cannot create {}", stores.display()))?;
     let mut tasks = tokio::task::JoinSet::new();
     for (i, (operator_id, token)) in fixture.operators.iter().enumerate() {
         let mutations = opts.mutations / opts.clients + usize::from(i < opts.mutations % opts.clients);
@@ -141,6 +146,7 @@ pub async fn run(opts: Options) -> anyhow::Result<Summary> {
             tickets: fixture.tickets.clone(),
             faults,
             write_gap: opts.write_gap,
+            database: stores.join(format!("desk{i}.db")),
         };
         tasks.spawn(client::run(spec, shared.clone()));
     }
@@ -178,7 +184,10 @@ pub async fn run(opts: Options) -> anyhow::Result<Summary> {
     let mut reports = Vec::new();
     let join_deadline = tokio::time::Instant::now() + shared.settle + Duration::from_secs(60);
     while let Ok(Some(joined)) = tokio::time::timeout_at(join_deadline, tasks.join_next()).await {
-        reports.push(joined.context("a simulated client panicked")?);
+        match joined.context("a simulated client panicked")? {
+            Ok(report) => reports.push(report),
+            Err(e) => tracing::error!(error = format!("{e:#}"), "a simulated client stopped"),
+        }
     }
     tasks.abort_all();
     reports.sort_by_key(|r| r.index);
@@ -189,6 +198,7 @@ pub async fn run(opts: Options) -> anyhow::Result<Summary> {
         verdict.converged = false;
         verdict.details.push(format!("{} clients never converged", opts.clients - reports.len()));
     }
+    let refused_locally = reports.iter().map(|r| r.refused_locally).sum();
     let mut latencies: Vec<f64> =
         entries.iter().filter_map(|e| e.ack_latency).map(|d| d.as_secs_f64() * 1000.0).collect();
     latencies.sort_by(f64::total_cmp);
@@ -202,6 +212,11 @@ pub async fn run(opts: Options) -> anyhow::Result<Summary> {
     for mut server in spawned {
         server.kill().await;
     }
+    for report in &reports {
+        report.store.close().await;
+    }
+    drop(reports);
+    let _ = std::fs::remove_dir_all(&stores);
     pool.close().await;
     Ok(Summary {
         ok,
@@ -212,6 +227,7 @@ pub async fn run(opts: Options) -> anyhow::Result<Summary> {
         faults: opts.faults,
         acked: verdict.acked,
         rejected: verdict.rejected,
+        refused_locally,
         unacked: verdict.unacked,
         lost: verdict.lost,
         duplicated: verdict.duplicated,

@@ -272,8 +272,21 @@ impl Store {
     }
 
     /// The signed-in account, as the server names it: becomes "me" on this desktop.
-    pub async fn set_me(&self, id: &str, name: &str, role: okno_core::Role) -> Result<(), StoreError> {
+    ///
+    /// When another account than the last one signs in on this database, everything pulled
+    /// for the last one goes first (tickets, messages, customers, calls, orders, report events,
+    /// other operators, the cursor): it was theirs to see, under their rights, and a contractor
+    /// signing in after a team lead must not find the lead's unmasked tickets here. Their
+    /// unsent writes are not sent under the new account: each is listed among the refused
+    /// writes with the code `operator_changed`. Returns how many such writes there were.
+    pub async fn set_me(&self, id: &str, name: &str, role: okno_core::Role) -> Result<u64, StoreError> {
         let mut tx = self.write.begin().await?;
+        let previous: Option<String> =
+            sqlx::query_scalar("SELECT id FROM operators WHERE is_me = 1").fetch_optional(&mut *tx).await?;
+        let mut unsent = 0;
+        if let Some(previous) = previous.filter(|p| p != id) {
+            unsent = forget_account(&mut tx, &previous, id).await?;
+        }
         sqlx::query("UPDATE operators SET is_me = 0 WHERE id <> ?").bind(id).execute(&mut *tx).await?;
         sqlx::query(
             "INSERT INTO operators (id, name, role, state, state_since, is_me) VALUES (?, ?, ?, 'offline', 0, 1) \
@@ -285,7 +298,7 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
-        Ok(())
+        Ok(unsent)
     }
 
     /// Write a complete pulled batch and the cursor after it, in one transaction. Unknown
@@ -437,6 +450,40 @@ impl Store {
             .map(|(seq, name, code, reason, at)| Rejection { seq: seq as u64, name, code, reason, at })
             .collect())
     }
+}
+
+/// Another account signs in: drop what `previous` pulled and move its unsent writes to the
+/// refused list (see [`Store::set_me`]). Returns how many writes were not sent.
+async fn forget_account(tx: &mut Transaction<'_, Sqlite>, previous: &str, next: &str) -> Result<u64, StoreError> {
+    let now = okno_core::unix_ms(std::time::SystemTime::now());
+    let reason = format!("not sent: {next} signed in on this desk before it reached the server");
+    let moved = sqlx::query(
+        "INSERT OR REPLACE INTO sync_rejections (seq, mutation_id, name, code, reason, at) \
+         SELECT seq, mutation_id, name, 'operator_changed', ?, ? FROM outbox",
+    )
+    .bind(&reason)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    // Children before parents (foreign keys); the FTS tables follow by their triggers.
+    for statement in [
+        "DELETE FROM outbox",
+        "DELETE FROM messages",
+        "DELETE FROM ticket_tags",
+        "DELETE FROM calls",
+        "DELETE FROM tickets",
+        "DELETE FROM orders",
+        "DELETE FROM customer_identities",
+        "DELETE FROM customers",
+        "DELETE FROM events",
+    ] {
+        sqlx::query(statement).execute(&mut **tx).await?;
+    }
+    sqlx::query("DELETE FROM operators WHERE id <> ?").bind(next).execute(&mut **tx).await?;
+    sqlx::query("DELETE FROM settings WHERE key = ?").bind(CURSOR_KEY).execute(&mut **tx).await?;
+    tracing::warn!(previous, next, unsent = moved, "another account signed in on this desk: its data was removed");
+    Ok(moved)
 }
 
 /// `Ok(false)` for an entity this build does not know.

@@ -265,3 +265,32 @@ async fn a_due_time_change_moves_the_badge_and_nothing_else() {
     assert_eq!(ticket.subject, "Refund for order 42", "the rest of the row is kept");
     assert_eq!(ticket.tags, ["refund"]);
 }
+
+#[tokio::test]
+async fn another_account_signing_in_finds_nothing_the_last_one_pulled() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = synced_store(&dir).await;
+    store
+        .apply(Mutation::SetTicketStatus { ticket_id: "t1".into(), status: TicketStatus::Open, at: 20 })
+        .await
+        .unwrap();
+    assert_eq!(store.set_me("anna", "Anna", Role::Operator).await.unwrap(), 0, "the same account again keeps all");
+    assert!(store.ticket_detail("t1").await.is_ok());
+    assert_eq!(store.unsent().await.unwrap(), 1);
+
+    // A contractor signs in on the desk Anna used: her pulled tickets and customers are gone,
+    // and her unsent write is listed as not sent instead of going out under his name.
+    let unsent = store.set_me("kostya", "Kostya", Role::Contractor).await.unwrap();
+    assert_eq!(unsent, 1);
+    assert!(store.ticket_detail("t1").await.is_err(), "Anna's ticket is not on the desk any more");
+    assert!(store.customer_card("c1").await.is_err(), "nor her customer");
+    assert_eq!(store.caller_match("+7 900 123-45-67").await.unwrap(), None, "nor the customer's number");
+    let found = store.search("refund", 10).await.unwrap();
+    assert!(found.tickets.is_empty() && found.messages.is_empty(), "nor anything in search: {found:?}");
+    assert_eq!(store.unsent().await.unwrap(), 0, "her write is not pushed as his");
+    let refused = store.last_rejection().await.unwrap().expect("her write is listed");
+    assert_eq!((refused.name.as_str(), refused.code.as_str()), ("set_ticket_status", "operator_changed"));
+    assert_eq!(store.sync_cursor().await.unwrap(), 0, "his pull starts from the beginning");
+    assert_eq!(store.me().await.unwrap().id, "kostya");
+    assert_eq!(store.list_operators().await.unwrap().len(), 1, "only himself");
+}

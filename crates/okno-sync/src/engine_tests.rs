@@ -76,6 +76,7 @@ fn pushes_in_order_then_pulls_and_applies() {
             changes: vec![change(1, "t1"), change(2, "t1")],
             cursor: 2,
             has_more: false,
+            head: None,
         }),
     );
     let (outs, next) = drain(&mut e, t0);
@@ -96,7 +97,7 @@ fn pulled_changes_wait_until_every_pending_mutation_is_acknowledged() {
     e.handle_input(t0, Input::Outbox(vec![status(1, "t1", TicketStatus::Pending)]));
     e.handle_input(
         t0,
-        Input::PullResponse(PullResponse { changes: vec![change(6, "t1")], cursor: 6, has_more: false }),
+        Input::PullResponse(PullResponse { changes: vec![change(6, "t1")], cursor: 6, has_more: false, head: None }),
     );
     let (outs, _) = drain(&mut e, t0);
     assert!(
@@ -109,7 +110,7 @@ fn pulled_changes_wait_until_every_pending_mutation_is_acknowledged() {
     assert_eq!(outs, [Output::Acked(vec![1]), Output::Transmit(Request::Pull(PullRequest { cursor: 6, limit: 500 }))]);
     e.handle_input(
         t0,
-        Input::PullResponse(PullResponse { changes: vec![change(7, "t1")], cursor: 7, has_more: false }),
+        Input::PullResponse(PullResponse { changes: vec![change(7, "t1")], cursor: 7, has_more: false, head: None }),
     );
     let (outs, _) = drain(&mut e, t0);
     assert_eq!(outs, [Output::ApplyBatch { changes: vec![change(6, "t1"), change(7, "t1")], cursor: 7 }]);
@@ -120,11 +121,17 @@ fn pages_are_fetched_until_has_more_is_false_then_applied_once() {
     let t0 = Instant::now();
     let mut e = Engine::new(Config::new("c1"), 0);
     let _ = drain(&mut e, t0);
-    e.handle_input(t0, Input::PullResponse(PullResponse { changes: vec![change(1, "a")], cursor: 1, has_more: true }));
+    e.handle_input(
+        t0,
+        Input::PullResponse(PullResponse { changes: vec![change(1, "a")], cursor: 1, has_more: true, head: None }),
+    );
     let (outs, _) = drain(&mut e, t0);
     assert_eq!(outs, [Output::Transmit(Request::Pull(PullRequest { cursor: 1, limit: 500 }))]);
     // The second page skips versions in buckets we do not see: the cursor jumps.
-    e.handle_input(t0, Input::PullResponse(PullResponse { changes: vec![change(4, "b")], cursor: 9, has_more: false }));
+    e.handle_input(
+        t0,
+        Input::PullResponse(PullResponse { changes: vec![change(4, "b")], cursor: 9, has_more: false, head: None }),
+    );
     let (outs, _) = drain(&mut e, t0);
     assert_eq!(outs, [Output::ApplyBatch { changes: vec![change(1, "a"), change(4, "b")], cursor: 9 }]);
 }
@@ -154,7 +161,7 @@ fn failures_back_off_exponentially_up_to_the_cap_and_reset_on_success() {
 
     let (outs, _) = drain(&mut e, now);
     assert!(matches!(outs.as_slice(), [Output::Transmit(Request::Pull(_))]));
-    e.handle_input(now, Input::PullResponse(PullResponse { changes: vec![], cursor: 0, has_more: true }));
+    e.handle_input(now, Input::PullResponse(PullResponse { changes: vec![], cursor: 0, has_more: true, head: None }));
     let (outs, _) = drain(&mut e, now);
     assert!(matches!(outs.as_slice(), [Output::Transmit(Request::Pull(_))]));
     e.handle_input(now, Input::NetworkError);
@@ -223,7 +230,7 @@ fn a_poke_beyond_the_cursor_starts_a_pull() {
     let t0 = Instant::now();
     let mut e = Engine::new(Config::new("c1"), 0);
     let _ = drain(&mut e, t0);
-    e.handle_input(t0, Input::PullResponse(PullResponse { changes: vec![], cursor: 3, has_more: false }));
+    e.handle_input(t0, Input::PullResponse(PullResponse { changes: vec![], cursor: 3, has_more: false, head: None }));
     let _ = drain(&mut e, t0);
     e.handle_input(t0, Input::Poke { version: 3 });
     let (outs, _) = drain(&mut e, t0);
@@ -286,7 +293,7 @@ impl FakeServer {
             self.log.iter().filter(|c| c.version > req.cursor).take(req.limit as usize).cloned().collect();
         let cursor = changes.last().map_or(req.cursor, |c| c.version);
         let has_more = self.log.last().is_some_and(|c| c.version > cursor);
-        PullResponse { changes, cursor, has_more }
+        PullResponse { changes, cursor, has_more, head: None }
     }
 }
 

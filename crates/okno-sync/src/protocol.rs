@@ -124,6 +124,12 @@ pub struct PullResponse {
     /// versions in between belong to buckets this account does not see.
     pub cursor: u64,
     pub has_more: bool,
+    /// The server's changelog head in the pull's snapshot. Behind the request's cursor, it
+    /// means the server lost versions this desk has seen: it was restored from a backup.
+    /// (Compared here, not with the live socket's hello, whose head may be older than a
+    /// pull the desk made since.)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub head: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -206,6 +212,7 @@ mod tests {
             }],
             cursor: 3,
             has_more: false,
+            head: Some(3),
         };
         let json = serde_json::to_value(&resp).unwrap();
         assert_eq!(json["changes"][0]["op"], "upsert");
