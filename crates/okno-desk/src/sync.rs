@@ -331,31 +331,6 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     text
 }
 
-/// The rustls client configuration: the Mozilla roots, plus the certificates in `ca_pem` (a
-/// center's own CA, or its server's self-signed certificate).
-pub fn tls_client(ca_pem: Option<&[u8]>) -> anyhow::Result<Arc<rustls::ClientConfig>> {
-    use rustls::pki_types::CertificateDer;
-    use rustls::pki_types::pem::PemObject;
-    let mut roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
-    if let Some(pem) = ca_pem {
-        let mut added = 0;
-        for cert in CertificateDer::pem_slice_iter(pem) {
-            roots.add(cert.context("a certificate in the CA file")?).context("a certificate in the CA file")?;
-            added += 1;
-        }
-        if added == 0 {
-            bail!("the CA file holds no PEM certificate");
-        }
-    }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .context("TLS versions")?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    Ok(Arc::new(config))
-}
-
 fn server_config(provision: Option<&std::path::Path>) -> anyhow::Result<Option<ServerConfig>> {
     let Some(path) = provision else { return Ok(None) };
     let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
@@ -373,7 +348,7 @@ fn server_config(provision: Option<&std::path::Path>) -> anyhow::Result<Option<S
         }
         None => None,
     };
-    let tls = tls_client(ca.as_deref()).context("ca_file")?;
+    let tls = okno_sync_client::tls_client(ca.as_deref()).context("ca_file")?;
     Ok(Some(ServerConfig { base, operator: server.operator, password_env: server.password_env, tls }))
 }
 

@@ -56,6 +56,8 @@ impl Faults {
 #[derive(Debug)]
 pub struct Shared {
     pub http: reqwest::Client,
+    /// The trust for `https://` servers (their live sockets are `wss://`).
+    pub tls: Option<Arc<rustls::ClientConfig>>,
     pub servers: Vec<String>,
     pub ledger: Ledger,
     pub counters: Counters,
@@ -137,7 +139,7 @@ impl Life {
         let (access, token) = watch::channel(Some(spec.token.clone()));
         // The sim's servers restart within a second: reconnect at a steady pace.
         let pace = ListenConfig { min_backoff: Duration::from_millis(200), max_backoff: Duration::from_millis(200) };
-        let socket = tokio::spawn(listen(shared.servers[spec.server].clone(), None, token, tx, pace));
+        let socket = tokio::spawn(listen(shared.servers[spec.server].clone(), shared.tls.clone(), token, tx, pace));
         Ok(Life { driver, live, socket, _access: access })
     }
 }

@@ -50,6 +50,9 @@ pub struct Options {
     /// Tickets to work on; few, so claims collide.
     pub tickets: usize,
     pub write_gap: Duration,
+    /// Trust for `https://` servers besides the public roots. With `spawn` and `https://`
+    /// addresses, a self-signed certificate the sim makes is used when this is unset.
+    pub tls_ca: Option<std::path::PathBuf>,
 }
 
 /// The one JSON line `okno-sim` prints.
@@ -61,6 +64,8 @@ pub struct Summary {
     pub clients: usize,
     pub mutations: usize,
     pub faults: bool,
+    /// The desks spoke HTTPS and WSS to the servers.
+    pub tls: bool,
     pub acked: u64,
     pub rejected: u64,
     /// Writes the desktops' own stores refused before they reached the outbox.
@@ -108,10 +113,26 @@ pub async fn run(opts: Options) -> anyhow::Result<Summary> {
         .context("cannot connect to the server's PostgreSQL (--database-url / DATABASE_URL)")?;
     okno_server::migrate::migrate(&pool).await?;
     okno_server::tls::install_provider();
-    let http = reqwest::Client::builder().timeout(Duration::from_secs(5)).build()?;
+    let tls_dir = std::env::temp_dir().join(format!("okno-sim-tls-{}", std::process::id()));
+    let tls = opts.servers.iter().any(|s| s.starts_with("https://"));
+    let mut spawn = opts.spawn.clone();
+    let mut ca = opts.tls_ca.clone();
+    if tls && let Some(launch) = &mut spawn {
+        let (cert, key) = okno_server::tls::self_signed(&tls_dir, &[])?;
+        launch.args.extend(["--tls-cert".to_owned(), cert.display().to_string()]);
+        launch.args.extend(["--tls-key".to_owned(), key.display().to_string()]);
+        ca.get_or_insert(cert);
+    }
+    let ca_pem = match &ca {
+        Some(path) => Some(std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?),
+        None => None,
+    };
+    let trust = okno_sync_client::tls_client(ca_pem.as_deref())?;
+    let http =
+        reqwest::Client::builder().timeout(Duration::from_secs(5)).use_preconfigured_tls((*trust).clone()).build()?;
 
     let mut spawned = Vec::new();
-    if let Some(launch) = &opts.spawn {
+    if let Some(launch) = &spawn {
         for url in &opts.servers {
             spawned.push(ServerProcess::start(launch.clone(), url, &http).await?);
         }
@@ -121,6 +142,7 @@ pub async fn run(opts: Options) -> anyhow::Result<Summary> {
 
     let shared = Arc::new(Shared {
         http: http.clone(),
+        tls: tls.then(|| trust.clone()),
         servers: opts.servers.iter().map(|s| s.trim_end_matches('/').to_owned()).collect(),
         ledger: Ledger::default(),
         counters: Counters::default(),
@@ -217,6 +239,7 @@ pub async fn run(opts: Options) -> anyhow::Result<Summary> {
     }
     drop(reports);
     let _ = std::fs::remove_dir_all(&stores);
+    let _ = std::fs::remove_dir_all(&tls_dir);
     pool.close().await;
     Ok(Summary {
         ok,
@@ -225,6 +248,7 @@ pub async fn run(opts: Options) -> anyhow::Result<Summary> {
         clients: opts.clients,
         mutations: opts.mutations,
         faults: opts.faults,
+        tls,
         acked: verdict.acked,
         rejected: verdict.rejected,
         refused_locally,

@@ -14,6 +14,7 @@ use tracing_subscriber::EnvFilter;
 const USAGE: &str = "\
 usage: okno-sim --server URL[,URL2] [--clients N] [--mutations M] [--seed S] [--faults]
                 [--database-url URL] [--spawn [--server-bin PATH] [--nats-url URL]] [--require-live]
+                [--tls-ca FILE]
                 [--tickets T] [--write-gap-ms MS]
   --server        base URLs of the server instances (http://127.0.0.1:8080); clients are spread over them
   --database-url  the servers' PostgreSQL, checked at the end (default: DATABASE_URL)
@@ -21,6 +22,8 @@ usage: okno-sim --server URL[,URL2] [--clients N] [--mutations M] [--seed S] [--
                   --spawn a server instance killed and restarted
   --spawn         start the instances at the --server addresses as child processes (this binary in
                   --as-server mode, or --server-bin), with NATS_URL from --nats-url or the environment
+  --tls-ca        trust for https:// servers besides the public roots (their CA or self-signed certificate);
+                  with --spawn and https:// addresses the sim makes a self-signed certificate itself
   --require-live  a client that had to be forced to pull at the end (no poke reached it) is an anomaly
 prints one JSON line; exit status 1 on any anomaly (lost, duplicated, double_owned, not converged)";
 
@@ -92,6 +95,7 @@ fn parse(args: &[String]) -> Result<Option<Options>> {
         require_live: false,
         tickets: 6,
         write_gap: Duration::from_millis(10),
+        tls_ca: None,
     };
     let mut spawn = false;
     let mut it = args.iter();
@@ -102,6 +106,7 @@ fn parse(args: &[String]) -> Result<Option<Options>> {
             "--database-url" => database_url = Some(value("--database-url")?),
             "--nats-url" => nats_url = Some(value("--nats-url")?),
             "--server-bin" => server_bin = Some(value("--server-bin")?),
+            "--tls-ca" => opts.tls_ca = Some(value("--tls-ca")?.into()),
             "--clients" => opts.clients = value("--clients")?.parse().context("--clients")?,
             "--mutations" => opts.mutations = value("--mutations")?.parse().context("--mutations")?,
             "--seed" => opts.seed = value("--seed")?.parse().context("--seed")?,
@@ -134,14 +139,29 @@ fn parse(args: &[String]) -> Result<Option<Options>> {
     Ok(Some(opts))
 }
 
-/// `--as-server --listen ADDR`: the okno-server binary's job (env DATABASE_URL, NATS_URL).
+/// `--as-server [--tls-cert CERT --tls-key KEY] --listen ADDR`: the okno-server binary's job
+/// (env DATABASE_URL, NATS_URL), over HTTPS and WSS when given a certificate.
 async fn as_server(args: &[String]) -> Result<()> {
-    let listen = match args {
-        [flag, addr] if flag == "--listen" => addr.clone(),
-        _ => bail!("usage: okno-sim --as-server --listen ADDR"),
-    };
+    const AS_SERVER_USAGE: &str = "usage: okno-sim --as-server [--tls-cert CERT --tls-key KEY] --listen ADDR";
+    let (mut listen, mut cert, mut key) = (None, None, None);
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        let value = it.next().context(AS_SERVER_USAGE)?;
+        match arg.as_str() {
+            "--listen" => listen = Some(value.clone()),
+            "--tls-cert" => cert = Some(std::path::PathBuf::from(value)),
+            "--tls-key" => key = Some(std::path::PathBuf::from(value)),
+            _ => bail!(AS_SERVER_USAGE),
+        }
+    }
+    let listen = listen.context(AS_SERVER_USAGE)?;
     let mut config = okno_server::Config::new(std::env::var("DATABASE_URL").context("DATABASE_URL is not set")?);
     config.nats_url = std::env::var("NATS_URL").ok().filter(|u| !u.is_empty());
+    config.tls = match (cert, key) {
+        (Some(cert), Some(key)) => Some(okno_server::tls::load(&cert, &key)?),
+        (None, None) => None,
+        _ => bail!(AS_SERVER_USAGE),
+    };
     let listener =
         tokio::net::TcpListener::bind(&listen).await.with_context(|| format!("cannot listen on {listen}"))?;
     okno_server::serve(&config, listener, async {

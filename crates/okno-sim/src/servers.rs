@@ -30,10 +30,10 @@ pub struct ServerProcess {
 }
 
 impl ServerProcess {
-    /// Start an instance listening on the host and port of `url` (`http://host:port`), and wait
+    /// Start an instance listening on the host and port of `url` (`http(s)://host:port`), and wait
     /// until it answers `/healthz`.
     pub async fn start(launch: Launch, url: &str, http: &reqwest::Client) -> anyhow::Result<ServerProcess> {
-        let listen = url.trim_start_matches("http://").trim_end_matches('/').to_owned();
+        let listen = url.trim_start_matches("https://").trim_start_matches("http://").trim_end_matches('/').to_owned();
         let mut server = ServerProcess { url: url.trim_end_matches('/').to_owned(), listen, launch, child: None };
         server.spawn(http).await?;
         Ok(server)

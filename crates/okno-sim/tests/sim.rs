@@ -50,7 +50,9 @@ async fn run_seed(admin_url: &str, seed: u64) -> Value {
 
     let nats = nats_url();
     let ports = [okno_sim::servers::free_port().unwrap(), okno_sim::servers::free_port().unwrap()];
-    let servers = format!("http://127.0.0.1:{},http://127.0.0.1:{}", ports[0], ports[1]);
+    // Over HTTPS and WSS, as desks on the internet reach their server (the sim makes the
+    // servers' self-signed certificate and trusts it).
+    let servers = format!("https://127.0.0.1:{},https://127.0.0.1:{}", ports[0], ports[1]);
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_okno-sim"));
     cmd.args(["--server", &servers, "--spawn", "--database-url", &database_url])
         .args(["--clients", "6", "--mutations", "240", "--seed", &seed.to_string(), "--faults"])
@@ -74,6 +76,7 @@ async fn run_seed(admin_url: &str, seed: u64) -> Value {
     assert_eq!(summary["converged"], true, "{summary}");
     assert_eq!(summary["acked"].as_u64().unwrap() + summary["rejected"].as_u64().unwrap(), 240, "{summary}");
     assert_eq!(summary["restarts"], 1, "{summary}");
+    assert_eq!(summary["tls"], true, "{summary}");
     summary
 }
 
