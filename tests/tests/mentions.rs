@@ -1,5 +1,6 @@
 //! @mentions between two real desks through the server (issue 18): boris's desk saves a note
-//! naming @anna, and anna's window announces it with a desktop notification; anna answers with a
+//! naming @anna, and anna's window announces it with a desktop notification and keeps it under
+//! the bell (the notices list opens the ticket); anna answers with a
 //! note of her own, picking boris from the window's @ suggestions with the keyboard, and the
 //! server records the mention and makes boris a follower of the ticket. Anna's window shows that
 //! she follows the ticket.
@@ -56,9 +57,27 @@ fn a_mentioned_colleague_is_notified_and_the_window_suggests_handles() -> Result
         Ok((log.contains("Mentioned you") && log.contains("call back please")).then_some(()))
     })?;
 
+    // The bell keeps the mention after the notification is gone: one unseen, and the list
+    // opens the ticket.
+    let badge = desk.wait_for("[data-testid=notices-unseen]", WAIT)?;
+    assert_eq!(desk.text_content(&badge[0])?.trim(), "1");
+    desk.click(&desk.wait_for("[data-testid=notices-open]", WAIT)?[0])?;
+    let item = desk.wait_for("[data-testid=notice-item][data-kind=mention]", WAIT)?;
+    let shown = desk.text_content(&item[0])?;
+    assert!(
+        shown.contains("Mentioned you") && shown.contains("boris") && shown.contains("call back please"),
+        "{shown}"
+    );
+    std::thread::sleep(std::time::Duration::from_millis(600));
+    desk.screenshot(&artifacts_dir().join("notices.png"))?;
+    desk.click(&item[0])?;
+    desk.wait_until("the badge gone once the list was opened", WAIT, |s| {
+        Ok((s.execute("return document.querySelector('[data-testid=notices-unseen]') === null")?.as_bool()
+            == Some(true))
+        .then_some(()))
+    })?;
+
     // Anna answers in a note: "@bo" offers boris; Enter puts his handle in.
-    let row = desk.wait_for(&format!("[data-testid=ticket-row][data-ticket-id='{ticket}']"), WAIT)?;
-    desk.click(&row[0])?;
     // Mentioned, she follows the ticket: its header says so (and the button stops it).
     let follow = desk.wait_for("[data-testid=follow][aria-pressed=true]", WAIT)?;
     let label = desk.text_content(&follow[0])?;

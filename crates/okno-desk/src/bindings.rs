@@ -74,6 +74,8 @@ pub(crate) fn typescript() -> String {
         FirstSync,
         RejectionView,
         SyncStatus,
+        NoticeView,
+        NoticeList,
         UiError,
         ErrorCode,
         // The center's work rules (okno-rules).

@@ -112,6 +112,10 @@ command_table! {
         sync_status() -> SyncStatus;
         /// The local writes the server refused (rolled back here), newest first.
         list_rejections() -> Vec<RejectionView>;
+        /// This operator's notices (@mentions, news on followed tickets), newest first.
+        list_notices() -> NoticeList;
+        /// The operator opened the notices: none is new any more.
+        mark_notices_seen() -> NoticeList;
         /// Saves an email attachment from the server into the Downloads folder; returns the path.
         download_attachment(sha256: String, name: String) -> String;
         /// An attachment's bytes from the server, base64-encoded (inline pictures of an email's HTML).
@@ -330,6 +334,15 @@ impl Desk {
 
     async fn list_rejections(&self) -> Result<Vec<RejectionView>> {
         Ok(self.store.rejections(200).await?.into_iter().map(RejectionView::from).collect())
+    }
+
+    async fn list_notices(&self) -> Result<NoticeList> {
+        Ok(self.store.notices(100).await?)
+    }
+
+    async fn mark_notices_seen(&self) -> Result<NoticeList> {
+        self.store.mark_notices_seen().await?;
+        Ok(self.store.notices(100).await?)
     }
 
     async fn attachment_data(&self, sha256: String) -> Result<String> {

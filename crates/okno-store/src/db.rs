@@ -15,6 +15,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/0001_initial.sql")),
     (2, include_str!("../migrations/0002_sync.sql")),
     (3, include_str!("../migrations/0003_email.sql")),
+    (4, include_str!("../migrations/0004_notices.sql")),
 ];
 
 /// The schema version this build writes.

@@ -439,6 +439,39 @@ impl Store {
         rows.iter().map(|r| Ok(RecentCall { call: call_view(r)?, customer_name: get(r, "customer_name")? })).collect()
     }
 
+    /// The signed-in account's notices, newest first, and how many are not seen yet.
+    pub async fn notices(&self, limit: u32) -> Result<NoticeList, StoreError> {
+        type NoticeRow = (String, String, String, i64, String, String, i64, bool);
+        let rows: Vec<NoticeRow> = sqlx::query_as(
+            "SELECT id, kind, ticket_id, number, by_name, excerpt, at, seen FROM notices ORDER BY at DESC, id LIMIT ?",
+        )
+        .bind(i64::from(limit.min(1000)))
+        .fetch_all(&self.read)
+        .await?;
+        let unseen: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM notices WHERE seen = 0").fetch_one(&self.read).await?;
+        let notices = rows
+            .into_iter()
+            .map(|(id, kind, ticket_id, number, by, excerpt, at, seen)| NoticeView {
+                id,
+                kind,
+                ticket_id,
+                number: u32::try_from(number).unwrap_or(0),
+                by,
+                excerpt,
+                at,
+                seen,
+            })
+            .collect();
+        Ok(NoticeList { notices, unseen: u32::try_from(unseen).unwrap_or(0) })
+    }
+
+    /// Every notice counts as seen (the operator opened the list).
+    pub async fn mark_notices_seen(&self) -> Result<(), StoreError> {
+        sqlx::query("UPDATE notices SET seen = 1 WHERE seen = 0").execute(&self.write).await?;
+        Ok(())
+    }
+
     pub async fn stats(&self) -> Result<StoreStats, StoreError> {
         let row = sqlx::query(
             "SELECT (SELECT count(*) FROM tickets) AS tickets, (SELECT count(*) FROM messages) AS messages, \

@@ -477,6 +477,7 @@ async fn forget_account(tx: &mut Transaction<'_, Sqlite>, previous: &str, next: 
         "DELETE FROM customer_identities",
         "DELETE FROM customers",
         "DELETE FROM events",
+        "DELETE FROM notices",
     ] {
         sqlx::query(statement).execute(&mut **tx).await?;
     }
@@ -506,6 +507,22 @@ async fn apply_change(conn: &mut SqliteConnection, change: &Change) -> Result<bo
                 .bind(id)
                 .execute(&mut *conn)
                 .await?;
+        }
+        okno_sync::NOTICE => {
+            // Only the signed-in account's own; a team lead's pull never carries others'.
+            sqlx::query(
+                "INSERT INTO notices (id, kind, ticket_id, number, by_name, excerpt, at) VALUES (?, ?, ?, ?, ?, ?, ?) \
+                 ON CONFLICT (id) DO NOTHING",
+            )
+            .bind(id)
+            .bind(d.text("kind")?)
+            .bind(d.text("ticket_id")?)
+            .bind(d.int("number")?)
+            .bind(d.opt_text("by").unwrap_or_default())
+            .bind(d.opt_text("excerpt").unwrap_or_default())
+            .bind(d.int("at")?)
+            .execute(&mut *conn)
+            .await?;
         }
         "operator" => {
             sqlx::query(

@@ -308,6 +308,31 @@ pub struct CallerMatch {
     pub open_tickets: Vec<TicketRef>,
 }
 
+/// A notice to the signed-in account, as the window lists it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct NoticeView {
+    pub id: String,
+    /// `mention` (a colleague's @mention), `reply` (the customer wrote again on a followed
+    /// ticket) or `answer` (a contractor answered by email).
+    pub kind: String,
+    pub ticket_id: String,
+    pub number: u32,
+    /// Who wrote it.
+    pub by: String,
+    pub excerpt: String,
+    #[ts(type = "number")]
+    pub at: Millis,
+    /// Opened in the list since it came.
+    pub seen: bool,
+}
+
+/// The notices list: the latest notices and how many are not seen yet.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct NoticeList {
+    pub notices: Vec<NoticeView>,
+    pub unseen: u32,
+}
+
 /// A call of the history with the customer's name.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RecentCall {

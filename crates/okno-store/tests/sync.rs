@@ -294,3 +294,34 @@ async fn another_account_signing_in_finds_nothing_the_last_one_pulled() {
     assert_eq!(store.me().await.unwrap().id, "kostya");
     assert_eq!(store.list_operators().await.unwrap().len(), 1, "only himself");
 }
+
+#[tokio::test]
+async fn pulled_notices_are_listed_newest_first_until_seen() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = synced_store(&dir).await;
+    let notice = |version: u64, id: &str, kind: &str, at: i64| Change {
+        version,
+        bucket: "user:anna".into(),
+        entity: okno_sync::NOTICE.into(),
+        id: id.into(),
+        op: Op::Upsert,
+        data: json!({"id": id, "for": "anna", "kind": kind, "ticket_id": "t1", "number": 101, "message_id": "m9",
+                     "by": "boris", "excerpt": "@anna call her back", "at": at}),
+    };
+    let batch = [notice(5, "n1", "mention", 100), notice(6, "n2", "reply", 200)];
+    assert_eq!(store.apply_server_changes(&batch, 6).await.unwrap(), BatchOutcome::Applied { applied: 2, skipped: 0 });
+    let list = store.notices(10).await.unwrap();
+    assert_eq!(list.unseen, 2);
+    assert_eq!(list.notices.iter().map(|n| n.id.as_str()).collect::<Vec<_>>(), ["n2", "n1"], "newest first");
+    assert_eq!(
+        (list.notices[1].kind.as_str(), list.notices[1].by.as_str(), list.notices[1].number),
+        ("mention", "boris", 101)
+    );
+
+    // Pulled again (a resync) it stays seen; opening the list marked both.
+    store.mark_notices_seen().await.unwrap();
+    store.apply_server_changes(&batch, 6).await.unwrap();
+    let list = store.notices(10).await.unwrap();
+    assert_eq!((list.unseen, list.notices.len()), (0, 2));
+    assert!(list.notices.iter().all(|n| n.seen));
+}

@@ -37,6 +37,11 @@ pub fn blob_path(sha256: &str) -> String {
 /// entity skips it and is merely late with its badges until the ticket's next change.
 pub const TICKET_DUE: &str = "ticket_due";
 
+/// A pulled change telling one account of something (a colleague's @mention, news on a ticket
+/// it follows, a contractor's answer), in that account's own bucket: `kind`, `ticket_id`,
+/// `number`, `by`, `excerpt`, `at`.
+pub const NOTICE: &str = "notice";
+
 /// The schema version this build speaks; sent in every push.
 pub const SCHEMA_VERSION: u32 = 1;
 

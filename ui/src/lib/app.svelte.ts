@@ -39,6 +39,8 @@ export const app = $state({
   workOpen: false,
   /** The team lead's wallboard. */
   wallboardOpen: false,
+  /** The notices list under the bell. */
+  noticesOpen: false,
   theme: stored<Theme>("okno.theme", ["light", "dark", "system"], "system"),
   /** Bumped after every write so lists and counts reload. */
   revision: 0,

@@ -14,7 +14,7 @@ const PRESSES: Record<ActionId, KeyboardLike[]> = {
   answer: [key("a", { altKey: true })], hangup: [key("x", { altKey: true })], hold: [key("h", { altKey: true })], mute: [key("m", { altKey: true })],
   transfer: [key("t", { altKey: true })], dtmf: [key("d", { altKey: true })], redial: [key("r", { altKey: true })],
   wrapSubmit: [key("s", { altKey: true })], dialFocus: [key("n", { altKey: true })],
-  work: [key("g"), key("w")], wallboard: [key("g"), key("b")], templates: [key("T", { ctrlKey: true, shiftKey: true, code: "KeyT" })],
+  work: [key("g"), key("w")], wallboard: [key("g"), key("b")], notices: [key("g"), key("n")], templates: [key("T", { ctrlKey: true, shiftKey: true, code: "KeyT" })],
 };
 
 describe("the shortcut table", () => {

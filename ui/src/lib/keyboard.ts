@@ -6,7 +6,7 @@ import type { MessageKey } from "./i18n/en";
 export type ActionId =
   | "next" | "prev" | "reply" | "note" | "assignMe" | "close" | "reopen" | "search" | "searchSlash"
   | "available" | "break" | "wrapUp" | "offline" | "inbox" | "theme" | "language" | "help" | "escape"
-  | "answer" | "hangup" | "hold" | "mute" | "transfer" | "dtmf" | "redial" | "wrapSubmit" | "dialFocus" | "work" | "templates" | "wallboard";
+  | "answer" | "hangup" | "hold" | "mute" | "transfer" | "dtmf" | "redial" | "wrapSubmit" | "dialFocus" | "work" | "templates" | "wallboard" | "notices";
 
 export type KeyboardLike = { key: string; code?: string; ctrlKey: boolean; metaKey: boolean; altKey: boolean; shiftKey: boolean };
 
@@ -47,6 +47,7 @@ export const SHORTCUTS: Shortcut[] = [
   { id: "inbox", keys: "g i", label: "key.inbox", match: { prefix: "g", then: letter("i") } },
   { id: "work", keys: "g w", label: "key.work", match: { prefix: "g", then: letter("w") } },
   { id: "wallboard", keys: "g b", label: "key.wallboard", match: { prefix: "g", then: letter("b") } },
+  { id: "notices", keys: "g n", label: "key.notices", match: { prefix: "g", then: letter("n") } },
   // In the reply box too: the operator reaches for a template while writing.
   { id: "templates", keys: "Ctrl+Shift+T", label: "key.templates", inInputs: true, match: (e) => (e.ctrlKey || e.metaKey) && e.shiftKey && !e.altKey && (e.key.toLowerCase() === "t" || e.code === "KeyT") },
   { id: "theme", keys: "t", label: "key.theme", match: letter("t") },

@@ -35,8 +35,7 @@ use crate::changelog::{NewChange, queue_bucket, user_bucket};
 use crate::tickets::{record_event_by, works_queue};
 use crate::{AppError, AppState};
 
-/// The changelog entity of a notice to one account (in its own bucket).
-pub const NOTICE: &str = "notice";
+pub use okno_sync::NOTICE;
 
 /// Characters of a note or message a notice carries.
 const EXCERPT_CHARS: usize = 200;

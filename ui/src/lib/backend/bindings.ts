@@ -229,6 +229,27 @@ problem: string | null,
  */
 revision: number, };
 /**
+ * A notice to the signed-in account, as the window lists it.
+ */
+export type NoticeView = { id: string, 
+/**
+ * `mention` (a colleague's @mention), `reply` (the customer wrote again on a followed
+ * ticket) or `answer` (a contractor answered by email).
+ */
+kind: string, ticket_id: string, number: number, 
+/**
+ * Who wrote it.
+ */
+by: string, excerpt: string, at: number, 
+/**
+ * Opened in the list since it came.
+ */
+seen: boolean, };
+/**
+ * The notices list: the latest notices and how many are not seen yet.
+ */
+export type NoticeList = { notices: Array<NoticeView>, unseen: number, };
+/**
  * Every command failure.
  */
 export type UiError = { code: ErrorCode, message: string, };
@@ -545,6 +566,10 @@ export interface Backend {
   syncStatus(): Promise<SyncStatus>;
   /** The local writes the server refused (rolled back here), newest first. */
   listRejections(): Promise<Array<RejectionView>>;
+  /** This operator's notices (@mentions, news on followed tickets), newest first. */
+  listNotices(): Promise<NoticeList>;
+  /** The operator opened the notices: none is new any more. */
+  markNoticesSeen(): Promise<NoticeList>;
   /** Saves an email attachment from the server into the Downloads folder; returns the path. */
   downloadAttachment(sha256: string, name: string): Promise<string>;
   /** An attachment's bytes from the server, base64-encoded (inline pictures of an email's HTML). */
@@ -619,7 +644,7 @@ export interface PhoneCommands {
 export type InvokeFn = <T>(cmd: string, args?: Record<string, unknown>) => Promise<T>;
 
 /** Every command's name, as `invoke` sends it. */
-export const COMMAND_NAMES = ["app_info", "store_stats", "list_queues", "list_operators", "me", "set_agent_state", "list_tickets", "list_tags", "get_ticket", "reply_ticket", "set_ticket_status", "assign_ticket", "set_ticket_tags", "get_customer", "search", "ui_ready", "sync_status", "list_rejections", "download_attachment", "attachment_data", "upload_attachment", "chat_typing", "work_rules", "save_work_rules", "dry_run_rules", "mention_people", "ticket_followers", "follow_ticket", "list_templates", "save_template", "delete_template", "render_template", "merge_tickets", "split_message", "sla_policies", "save_sla_policy", "set_queue_policy", "wallboard", "set_operator_state", "phone_snapshot", "phone_dial", "phone_answer", "phone_reject", "phone_hangup", "phone_hold", "phone_mute", "phone_dtmf", "phone_transfer", "phone_complete_transfer", "phone_conference", "phone_recording", "phone_set_note", "phone_wrap_up", "list_dispositions", "call_history", "mark_calls_seen", "list_sip_accounts", "save_sip_account", "delete_sip_account", "sip_codecs", "audio_devices", "set_audio_devices"] as const;
+export const COMMAND_NAMES = ["app_info", "store_stats", "list_queues", "list_operators", "me", "set_agent_state", "list_tickets", "list_tags", "get_ticket", "reply_ticket", "set_ticket_status", "assign_ticket", "set_ticket_tags", "get_customer", "search", "ui_ready", "sync_status", "list_rejections", "list_notices", "mark_notices_seen", "download_attachment", "attachment_data", "upload_attachment", "chat_typing", "work_rules", "save_work_rules", "dry_run_rules", "mention_people", "ticket_followers", "follow_ticket", "list_templates", "save_template", "delete_template", "render_template", "merge_tickets", "split_message", "sla_policies", "save_sla_policy", "set_queue_policy", "wallboard", "set_operator_state", "phone_snapshot", "phone_dial", "phone_answer", "phone_reject", "phone_hangup", "phone_hold", "phone_mute", "phone_dtmf", "phone_transfer", "phone_complete_transfer", "phone_conference", "phone_recording", "phone_set_note", "phone_wrap_up", "list_dispositions", "call_history", "mark_calls_seen", "list_sip_accounts", "save_sip_account", "delete_sip_account", "sip_codecs", "audio_devices", "set_audio_devices"] as const;
 
 /** The Backend over `invoke` (arguments in camelCase, as Tauri sends them). */
 export function createTauriBackend(invoke: InvokeFn): Backend {
@@ -642,6 +667,8 @@ export function createTauriBackend(invoke: InvokeFn): Backend {
     uiReady: () => invoke("ui_ready"),
     syncStatus: () => invoke("sync_status"),
     listRejections: () => invoke("list_rejections"),
+    listNotices: () => invoke("list_notices"),
+    markNoticesSeen: () => invoke("mark_notices_seen"),
     downloadAttachment: (sha256, name) => invoke("download_attachment", { sha256, name }),
     attachmentData: (sha256) => invoke("attachment_data", { sha256 }),
     uploadAttachment: (name, mime, dataBase64) => invoke("upload_attachment", { name, mime, dataBase64 }),

@@ -444,6 +444,9 @@ export function fixtureBackend(options: FixtureOptions = {}): FixtureBackend {
     },
     syncStatus: async () => ({ connection: "local_only", unsent: 0, first_sync: null, last_rejection: null, problem: null, revision: 0 }),
     listRejections: async () => [],
+    // The demo has no server to send notices; the list is empty.
+    listNotices: async () => ({ notices: [], unseen: 0 }),
+    markNoticesSeen: async () => ({ notices: [], unseen: 0 }),
     // The center's work rules live on the server; the fixture keeps a few in memory so the
     // sheet and the reply box's picker can be tried in a browser. The server runs the rules.
     workRules: async () => {
