@@ -87,14 +87,16 @@ impl Drop for Proc {
     }
 }
 
-/// A fresh database seeded by `okno-server seed --demo` with `tickets` tickets, operator anna's
-/// password set to `anna_password`.
-pub fn seeded_demo(server: &Path, tickets: u32, anna_password: &str) -> Result<Database> {
+/// A fresh database seeded by `okno-server seed --demo` with `tickets` tickets; the demo's
+/// accounts (operators anna and boris, team lead lena) all sign in with `password`.
+pub fn seeded_demo(server: &Path, tickets: u32, password: &str) -> Result<Database> {
     let db = Database::create()?;
-    let seeded = Command::new(server)
-        .args(["seed", "--demo", "--tickets", &tickets.to_string(), "--password", &format!("anna={anna_password}")])
-        .env("DATABASE_URL", db.url())
-        .output()?;
+    let mut seed = Command::new(server);
+    seed.args(["seed", "--demo", "--tickets", &tickets.to_string()]);
+    for name in ["anna", "boris", "lena"] {
+        seed.args(["--password", &format!("{name}={password}")]);
+    }
+    let seeded = seed.env("DATABASE_URL", db.url()).output()?;
     anyhow::ensure!(seeded.status.success(), "seed: {}", String::from_utf8_lossy(&seeded.stderr));
     Ok(db)
 }

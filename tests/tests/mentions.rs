@@ -20,7 +20,6 @@ const ENTER: &str = "\u{E007}";
 fn a_mentioned_colleague_is_notified_and_the_window_suggests_handles() -> Result<()> {
     let (app, server) = (app_binary()?, server_binary()?);
     let db = seeded_demo(&server, 6, PASSWORD)?;
-    db.sql("UPDATE operators SET password_hash = (SELECT password_hash FROM operators WHERE name = 'anna') WHERE name = 'boris'")?;
     let ticket = db.sql("SELECT id FROM tickets WHERE number = 1000")?;
     let work = tempfile::tempdir()?;
     let port = okno_e2e::free_port()?;

@@ -20,7 +20,6 @@ fn timeline_text(desk: u16, ticket: &str) -> Result<(String, String)> {
 fn two_desks_merging_one_pair_in_opposite_directions_converge() -> Result<()> {
     let (app, server) = (app_binary()?, server_binary()?);
     let db = seeded_demo(&server, 6, PASSWORD)?;
-    db.sql("UPDATE operators SET password_hash = (SELECT password_hash FROM operators WHERE name = 'anna') WHERE name = 'boris'")?;
     let original = db.sql("SELECT id FROM tickets WHERE number = 1000")?;
     // The customer wrote again in another channel: a duplicate with its own message.
     db.sql(&format!(

@@ -17,7 +17,6 @@ const PASSWORD: &str = "e2e-refused-password";
 fn a_refused_write_is_undone_and_listed_and_later_writes_go_on() -> Result<()> {
     let (app, server) = (app_binary()?, server_binary()?);
     let db = seeded_demo(&server, 6, PASSWORD)?;
-    db.sql("UPDATE operators SET password_hash = (SELECT password_hash FROM operators WHERE name = 'anna') WHERE name = 'boris'")?;
     let ticket = db.sql("SELECT id FROM tickets WHERE number = 1001")?;
     let work = tempfile::tempdir()?;
     let port = okno_e2e::free_port()?;

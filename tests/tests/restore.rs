@@ -6,11 +6,26 @@
 //! for duplicates or stuck behind a gap forever.
 
 use anyhow::Result;
-use okno_e2e::server::{Database, headless_desk, invoke, provision, seeded_demo, server_binary, start_server, wait};
+use okno_e2e::server::{Proc, headless_desk, invoke, provision, seeded_demo, server_binary, start_server, wait};
 use okno_e2e::{app_binary, free_port};
 use serde_json::json;
 
 const PASSWORD: &str = "e2e-restore-password";
+
+/// A headless desk on data directory `dir`, signed in to the server on `port` as `operator`,
+/// once it is online; returns the process and its bridge's port.
+fn desk_on(app: &std::path::Path, dir: &std::path::Path, port: u16, operator: &str) -> Result<(Proc, u16)> {
+    let prov = provision(dir, port, operator)?;
+    let (desk, http) = headless_desk(
+        app,
+        &["--data-dir", &dir.display().to_string(), "--provision", &prov.display().to_string()],
+        Some(PASSWORD),
+    )?;
+    wait(&format!("{operator}'s desk online"), || {
+        Ok(invoke(http, "sync_status", json!({})).is_ok_and(|v| v["connection"] == "online"))
+    })?;
+    Ok((desk, http))
+}
 
 #[test]
 #[ignore = "needs PostgreSQL and the built app and server: run through `cargo xtask test`"]
@@ -24,14 +39,8 @@ fn a_desk_recovers_when_the_server_is_restored_from_a_backup() -> Result<()> {
 
     let dir = work.path().join("desk");
     std::fs::create_dir_all(&dir)?;
-    let prov = provision(&dir, port, "anna")?;
-    let (_desk, http) = headless_desk(
-        &app,
-        &["--data-dir", &dir.display().to_string(), "--provision", &prov.display().to_string()],
-        Some(PASSWORD),
-    )?;
+    let (_desk, http) = desk_on(&app, &dir, port, "anna")?;
     let online = || Ok(invoke(http, "sync_status", json!({})).is_ok_and(|v| v["connection"] == "online"));
-    wait("the desk online", online)?;
     let ticket = db.sql("SELECT id FROM tickets WHERE queue_id = 'hotline' ORDER BY number LIMIT 1")?;
     let reply = |body: &str| {
         invoke(
@@ -83,13 +92,7 @@ fn a_desk_recovers_when_the_server_is_restored_from_a_backup() -> Result<()> {
 #[ignore = "needs PostgreSQL and the built app and server: run through `cargo xtask test`"]
 fn another_account_on_the_same_desk_starts_over_and_sends_nothing_of_the_last() -> Result<()> {
     let (app, server) = (app_binary()?, server_binary()?);
-    let db = Database::create()?;
-    let seeded = std::process::Command::new(&server)
-        .args(["seed", "--demo", "--tickets", "3", "--password", &format!("anna={PASSWORD}")])
-        .args(["--password", &format!("boris={PASSWORD}")])
-        .env("DATABASE_URL", db.url())
-        .output()?;
-    anyhow::ensure!(seeded.status.success(), "seed: {}", String::from_utf8_lossy(&seeded.stderr));
+    let db = seeded_demo(&server, 3, PASSWORD)?;
     let work = tempfile::tempdir()?;
     let port = free_port()?;
     let log = work.path().join("server.log");
@@ -97,19 +100,7 @@ fn another_account_on_the_same_desk_starts_over_and_sends_nothing_of_the_last() 
     let dir = work.path().join("desk");
     std::fs::create_dir_all(&dir)?;
     let ticket = db.sql("SELECT id FROM tickets WHERE queue_id = 'hotline' ORDER BY number LIMIT 1")?;
-    // The desk on `dir`, signed in as `operator`, once online.
-    let desk_as = |operator: &str| -> Result<_> {
-        let prov = provision(&dir, port, operator)?;
-        let (desk, http) = headless_desk(
-            &app,
-            &["--data-dir", &dir.display().to_string(), "--provision", &prov.display().to_string()],
-            Some(PASSWORD),
-        )?;
-        wait(&format!("{operator}'s desk online"), || {
-            Ok(invoke(http, "sync_status", json!({})).is_ok_and(|v| v["connection"] == "online"))
-        })?;
-        Ok((desk, http))
-    };
+    let desk_as = |operator: &str| desk_on(&app, &dir, port, operator);
 
     // Anna works on this desk; her last reply is written while the server is away.
     {

@@ -51,7 +51,6 @@ fn conversation_shows(s: &Session, text: &str) -> Result<()> {
 fn a_team_lead_writes_a_rule_in_the_window_and_incoming_mail_follows_it() -> Result<()> {
     let (app, server) = (app_binary()?, server_binary()?);
     let db = seeded_demo(&server, 6, PASSWORD)?;
-    db.sql("UPDATE operators SET password_hash = (SELECT password_hash FROM operators WHERE name = 'anna') WHERE name = 'lena'")?;
     let work = tempfile::tempdir()?;
     let dovecot = Dovecot::start();
     let smtp = SmtpSink::start();

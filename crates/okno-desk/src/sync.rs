@@ -527,7 +527,7 @@ async fn run(service: Arc<SyncService>, store: Store, config: ServerConfig, secr
                 tracing::info!(operator = %op.id, "signed in to the server");
                 match store.set_me(&op.id, &op.name, op.role).await {
                     // Another account than last time: the store started over for it.
-                    Ok(unsent) if unsent > 0 || store.sync_cursor().await.unwrap_or(0) == 0 => {
+                    Ok(Some(_)) => {
                         let rejection = store.last_rejection().await.ok().flatten();
                         service.update(|s| {
                             s.last_rejection = rejection.map(Into::into);
@@ -535,7 +535,7 @@ async fn run(service: Arc<SyncService>, store: Store, config: ServerConfig, secr
                             s.revision += 1;
                         });
                     }
-                    Ok(_) => {}
+                    Ok(None) => {}
                     Err(e) => tracing::error!(error = %e, "cannot record the signed-in operator"),
                 }
                 break op.id;

@@ -253,11 +253,12 @@ pub async fn run(spec: Spec, shared: Arc<Shared>) -> anyhow::Result<Report> {
     let mut last_seq = 0u64;
     let mut refused_locally = 0u64;
     let mut forced = false;
+    let mut pulled = false;
     loop {
         link.faults = if shared.faults_on.load(Ordering::Relaxed) { spec.faults } else { Faults::default() };
         let now = Instant::now();
         // An operator acts on tickets the desk shows: nothing is written before the first pull.
-        let pulled = store.sync_cursor().await.unwrap_or(0) > 0;
+        pulled = pulled || store.sync_cursor().await.unwrap_or(0) > 0;
         if remaining > 0 && pulled && now >= next_write {
             let n = (spec.mutations - remaining) as u64 + refused_locally;
             let mutation = random_mutation(&mut link.rng, &spec, &store, n).await;

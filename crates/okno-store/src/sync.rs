@@ -278,14 +278,16 @@ impl Store {
     /// other operators, the cursor): it was theirs to see, under their rights, and a contractor
     /// signing in after a team lead must not find the lead's unmasked tickets here. Their
     /// unsent writes are not sent under the new account: each is listed among the refused
-    /// writes with the code `operator_changed`. Returns how many such writes there were.
-    pub async fn set_me(&self, id: &str, name: &str, role: okno_core::Role) -> Result<u64, StoreError> {
+    /// writes with the code `operator_changed`. Returns how many such writes there were when
+    /// another account's data was forgotten, `None` when the account is the last one (or the
+    /// first on this database).
+    pub async fn set_me(&self, id: &str, name: &str, role: okno_core::Role) -> Result<Option<u64>, StoreError> {
         let mut tx = self.write.begin().await?;
         let previous: Option<String> =
             sqlx::query_scalar("SELECT id FROM operators WHERE is_me = 1").fetch_optional(&mut *tx).await?;
-        let mut unsent = 0;
+        let mut forgotten = None;
         if let Some(previous) = previous.filter(|p| p != id) {
-            unsent = forget_account(&mut tx, &previous, id).await?;
+            forgotten = Some(forget_account(&mut tx, &previous, id).await?);
         }
         sqlx::query("UPDATE operators SET is_me = 0 WHERE id <> ?").bind(id).execute(&mut *tx).await?;
         sqlx::query(
@@ -298,7 +300,7 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
-        Ok(unsent)
+        Ok(forgotten)
     }
 
     /// Write a complete pulled batch and the cursor after it, in one transaction. Unknown
