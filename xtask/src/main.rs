@@ -95,6 +95,11 @@ fn run(cmd: &mut Command) -> Result<()> {
 /// Test counts over every runner, for the one summary line `cargo xtask test` ends with.
 static PASSED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 static FAILED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+/// What each failed test printed (its panic), repeated after the summary: CI keeps only the
+/// end of a long log, and the fuzz pass prints a lot after the tests.
+static FAILURES: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+/// At most this many lines of one failed test's output are repeated.
+const FAILURE_LINES: usize = 25;
 
 /// Run a test command, echoing its output and adding up the results it reports
 /// (`test result: ok. N passed; M failed` from cargo, `Tests  N passed` from vitest).
@@ -105,10 +110,17 @@ fn run_tests(cmd: &mut Command) -> Result<()> {
     let mut child =
         cmd.stdout(std::process::Stdio::piped()).spawn().with_context(|| format!("cannot start {cmd:?}"))?;
     let stdout = child.stdout.take().context("no stdout")?;
+    let mut failures = FailureReader::default();
+    let keep = |failure: Option<String>| {
+        if let Some(f) = failure {
+            FAILURES.lock().unwrap_or_else(|e| e.into_inner()).push(f);
+        }
+    };
     for line in BufReader::new(stdout).lines() {
         let line = line?;
         println!("{line}");
         let plain: String = strip_ansi(&line);
+        keep(failures.line(&plain));
         let number_before = |word: &str| {
             plain
                 .split_whitespace()
@@ -122,11 +134,46 @@ fn run_tests(cmd: &mut Command) -> Result<()> {
             FAILED.fetch_add(number_before("failed").unwrap_or(0), Ordering::Relaxed);
         }
     }
+    keep(failures.end());
     let status = child.wait()?;
     if !status.success() {
         bail!("{cmd:?} failed with {status}");
     }
     Ok(())
+}
+
+/// Picks the failed tests out of cargo test's output: from `---- NAME stdout ----` to the
+/// next such line or the `failures:` list, named after the test binary that ran it.
+#[derive(Default)]
+struct FailureReader {
+    binary: String,
+    current: Option<Vec<String>>,
+}
+
+impl FailureReader {
+    /// Takes one line; returns a failure it completed.
+    fn line(&mut self, plain: &str) -> Option<String> {
+        if let Some(rest) = plain.trim_start().strip_prefix("Running ") {
+            self.binary = rest.split(" (").next().unwrap_or(rest).to_owned();
+        }
+        let mut done = None;
+        if plain.starts_with("---- ") || plain.starts_with("failures:") || plain.starts_with("test result:") {
+            done = self.end();
+        }
+        if let Some(name) = plain.strip_prefix("---- ").and_then(|r| r.strip_suffix(" stdout ----")) {
+            self.current = Some(vec![format!("{}: {name}", self.binary)]);
+        } else if let Some(lines) = self.current.as_mut()
+            && lines.len() < FAILURE_LINES
+            && !plain.trim().is_empty()
+        {
+            lines.push(format!("    {plain}"));
+        }
+        done
+    }
+
+    fn end(&mut self) -> Option<String> {
+        self.current.take().map(|lines| lines.join("\n"))
+    }
 }
 
 fn strip_ansi(s: &str) -> String {
@@ -343,6 +390,9 @@ fn test() -> Result<()> {
     check("end-to-end tests", end_to_end());
     check("fuzz smoke run", fuzz_smoke());
     use std::sync::atomic::Ordering;
+    for failure in FAILURES.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+        println!("failed: {failure}");
+    }
     println!("summary: {} passed, {} failed", PASSED.load(Ordering::Relaxed), FAILED.load(Ordering::Relaxed));
     if !failed_runs.is_empty() {
         bail!("failed: {}", failed_runs.join(", "));
@@ -426,7 +476,40 @@ fn free_display() -> u32 {
 
 #[cfg(test)]
 mod tests {
-    use super::app_args;
+    use super::{FailureReader, app_args};
+
+    #[test]
+    fn failed_tests_are_picked_out_of_cargo_output_with_their_panic() {
+        let output = "\
+     Running tests/sim.rs (target/debug/deps/sim-0123)
+
+running 2 tests
+test converges ... FAILED
+test kills ... ok
+
+failures:
+
+---- converges stdout ----
+
+thread 'converges' panicked at crates/okno-sim/tests/sim.rs:40:5:
+lost 1 write
+
+failures:
+    converges
+
+test result: FAILED. 1 passed; 1 failed; 0 ignored
+     Running tests/other.rs (target/debug/deps/other-4567)
+test result: ok. 3 passed; 0 failed; 0 ignored";
+        let mut reader = FailureReader::default();
+        let mut found: Vec<String> = output.lines().filter_map(|l| reader.line(l)).collect();
+        found.extend(reader.end());
+        assert_eq!(
+            found,
+            [
+                "tests/sim.rs: converges\n    thread 'converges' panicked at crates/okno-sim/tests/sim.rs:40:5:\n    lost 1 write"
+            ]
+        );
+    }
 
     fn strings(args: &[&str]) -> Vec<String> {
         args.iter().map(|s| s.to_string()).collect()

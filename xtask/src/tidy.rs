@@ -74,6 +74,7 @@ const SANS_IO: &[&str] = &[
     "crates/okno-core/src",
     "crates/okno-rules/src",
     "crates/okno-acd/src",
+    "crates/okno-phone/src/engine/control",
 ];
 const SANS_IO_FORBIDDEN: &[&str] = &[
     "Instant::now()",
@@ -83,8 +84,9 @@ const SANS_IO_FORBIDDEN: &[&str] = &[
     "std::net::TcpStream",
     "tokio::",
 ];
-/// okno-sync's engine is sans-IO; the rest of the crate may hold its transport.
-const SANS_IO_FILES: &[&str] = &["crates/okno-sync/src/engine.rs"];
+/// okno-sync's engine and okno-phone's call control are sans-IO; the rest of each crate holds
+/// their transport (the sync client, the phone engine's socket and media tasks).
+const SANS_IO_FILES: &[&str] = &["crates/okno-sync/src/engine.rs", "crates/okno-phone/src/engine/control.rs"];
 
 const SHELL_MAX_LINES: usize = 1000;
 const FILE_MAX_LINES: usize = 1200;

@@ -114,7 +114,7 @@ fn call(link: Link, seed: u64) -> (Outcome, Vec<String>) {
         }
     }
     out.end = sim.now - t0;
-    (out, sim.trace)
+    (out, sim.into_trace())
 }
 
 #[test]

@@ -3,10 +3,12 @@
 //! synchronous end-to-end test and a tokio test use the same helpers.
 //!
 //! Every peer lives in a temporary directory and stops when its value is dropped, also when the
-//! test panics. (Issue 14 asks for more here: the seeded RNG, the network emulator and the
-//! PostgreSQL and NATS starters still live in their suites.)
+//! test panics. [`net`] is the datagram network that sans-IO peers are stepped through in
+//! virtual time; the seeded generator behind it is `okno_core::rng`. (The PostgreSQL and NATS
+//! starters still live in the server's and the sim's suites.)
 
 pub mod mail;
+pub mod net;
 pub mod pulse;
 pub mod sip;
 

@@ -3,7 +3,7 @@
 
 use super::*;
 
-impl Engine {
+impl CallControl {
     pub(super) fn on_event(&mut self, now: Instant, ev: UaEvent) {
         match ev {
             UaEvent::Request { key, from, request } => self.on_request(now, key, from, request),
@@ -13,7 +13,7 @@ impl Engine {
                 }
             }
             UaEvent::Response { key, response } => self.on_response(now, key, response),
-            UaEvent::ClientTimeout { key } => self.on_client_timeout(&key),
+            UaEvent::ClientTimeout { key } => self.on_client_timeout(now, &key),
             UaEvent::Cancelled { invite } => {
                 let id = self.calls.iter().find(|(_, c)| c.invite.as_ref() == Some(&invite)).map(|(k, _)| k.clone());
                 if let Some(id) = id
@@ -22,7 +22,7 @@ impl Engine {
                 {
                     let resp = Response::for_request(req, 487, call.local.tag());
                     let _ = self.ua.send_response(now, &invite, &resp);
-                    self.end(&id, EndReason::Cancelled);
+                    self.end(now, &id, EndReason::Cancelled);
                 }
             }
             UaEvent::StrayResponse { from, response } => {
@@ -43,7 +43,7 @@ impl Engine {
         }
     }
 
-    pub(super) fn on_client_timeout(&mut self, key: &TransactionKey) {
+    pub(super) fn on_client_timeout(&mut self, now: Instant, key: &TransactionKey) {
         let found = self.calls.iter().find_map(|(id, c)| {
             if c.invite.as_ref() == Some(key) || c.bye.as_ref() == Some(key) {
                 Some((id.clone(), false))
@@ -60,7 +60,7 @@ impl Engine {
                 }
                 self.error(ErrorCode::HoldFailed, Some(&id), "the peer did not answer the re-INVITE");
             }
-            Some((id, false)) => self.end(&id, EndReason::Timeout),
+            Some((id, false)) => self.end(now, &id, EndReason::Timeout),
             None => {}
         }
     }
@@ -124,14 +124,13 @@ impl Engine {
                     Ok(r) => r,
                     Err(status) => return respond(&mut self.ua, status, None),
                 };
-                let sockets = match self.bind_media() {
-                    Ok(s) => s,
+                let rtp_port = match self.media.reserve(&call_id, self.local.ip()) {
+                    Ok(port) => port,
                     Err(e) => {
                         tracing::warn!(error = %e, "cannot take a call without RTP ports");
                         return respond(&mut self.ua, 503, None);
                     }
                 };
-                let rtp_port = sockets.rtp_port();
                 // An empty body: the offer would come in the ACK, which is not supported yet;
                 // the call is answered without SDP and has no media.
                 let offer = sdp::Session::parse(&req.body).ok();
@@ -141,6 +140,7 @@ impl Engine {
                             Ok(c) => c,
                             Err(e) => {
                                 tracing::warn!(call_id, error = %e, "no random source for SRTP keys");
+                                self.media.stop(&call_id);
                                 return respond(&mut self.ua, 500, None);
                             }
                         };
@@ -151,6 +151,7 @@ impl Engine {
                             Ok(a) => Some(a),
                             Err(e) => {
                                 tracing::info!(call_id, error = %e, "refusing a call: no common codec or SRTP suite");
+                                self.media.stop(&call_id);
                                 return respond(&mut self.ua, 488, None);
                             }
                         }
@@ -188,7 +189,7 @@ impl Engine {
                     remote,
                     key.clone(),
                     self.calls_seen,
-                    sockets,
+                    rtp_port,
                     now,
                 );
                 self.calls.insert(call_id.clone(), Call { invite_request: Some(req.clone()), offer, answer, ..call });
@@ -199,7 +200,7 @@ impl Engine {
             Method::Bye => match self.dialog_call(&req) {
                 Ok(id) => {
                     respond(&mut self.ua, 200, None);
-                    self.end(&id, EndReason::RemoteBye);
+                    self.end(now, &id, EndReason::RemoteBye);
                 }
                 Err(status) => respond(&mut self.ua, status, None),
             },
@@ -329,7 +330,7 @@ impl Engine {
                 } else {
                     EndReason::LocalBye
                 });
-                self.end(&id, cause);
+                self.end(now, &id, cause);
             }
             return;
         }
@@ -409,10 +410,10 @@ impl Engine {
             }
             status => {
                 if call.cancelling {
-                    self.end(&id, EndReason::LocalCancel);
+                    self.end(now, &id, EndReason::LocalCancel);
                 } else {
                     self.emit(PhoneEvent::Rejected { call_id: id.clone(), status });
-                    self.end(&id, EndReason::Status(status));
+                    self.end(now, &id, EndReason::Status(status));
                 }
             }
         }
@@ -435,7 +436,7 @@ impl Engine {
             (challenge, call.unauthorized_invite.take(), self.config.password.clone())
         else {
             self.emit(PhoneEvent::Rejected { call_id: id.to_owned(), status: resp.status });
-            return self.end(id, EndReason::Status(resp.status));
+            return self.end(now, id, EndReason::Status(resp.status));
         };
         call.local_cseq += 1;
         req.headers.set(HeaderName::CSeq, format!("{} INVITE", call.local_cseq));
@@ -457,7 +458,7 @@ impl Engine {
             Err(e) => {
                 tracing::info!(call_id = id, error = %e, "cannot answer the INVITE's challenge");
                 self.emit(PhoneEvent::Rejected { call_id: id.to_owned(), status: resp.status });
-                self.end(id, EndReason::Status(resp.status));
+                self.end(now, id, EndReason::Status(resp.status));
             }
         }
     }

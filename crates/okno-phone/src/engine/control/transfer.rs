@@ -18,7 +18,8 @@ use okno_sip::message::{HeaderName, Method, Request, Response};
 use okno_sip::transaction::TransactionKey;
 use okno_sip::uri::Uri;
 
-use super::{EndReason, Engine, ErrorCode, PhoneEvent};
+use super::CallControl;
+use super::{EndReason, ErrorCode, PhoneEvent};
 
 /// How long the transferee's implicit subscription is offered for (seconds).
 const SUBSCRIPTION_S: u32 = 60;
@@ -80,7 +81,7 @@ pub(super) fn failure_frag(cause: EndReason) -> &'static str {
     }
 }
 
-impl Engine {
+impl CallControl {
     pub(super) fn blind_transfer(&mut self, now: Instant, id: &str, to: &Uri) {
         self.send_refer(now, id, format!("<{to}>"), to.to_string());
     }
@@ -141,8 +142,8 @@ impl Engine {
 
     /// The peer transfers us: answer 202, report "100 Trying", place the call it asks for.
     pub(super) fn on_refer(&mut self, now: Instant, key: &TransactionKey, req: &Request) {
-        let respond = |engine: &mut Engine, status: u16| {
-            let _ = engine.ua.send_response(now, key, &Response::for_request(req, status, None));
+        let respond = |control: &mut CallControl, status: u16| {
+            let _ = control.ua.send_response(now, key, &Response::for_request(req, status, None));
         };
         let id = match self.dialog_call(req) {
             Ok(id) => id,
@@ -188,8 +189,8 @@ impl Engine {
 
     /// The transferee's report on the call we asked it to make.
     pub(super) fn on_notify(&mut self, now: Instant, key: &TransactionKey, req: &Request) {
-        let respond = |engine: &mut Engine, status: u16| {
-            let _ = engine.ua.send_response(now, key, &Response::for_request(req, status, None));
+        let respond = |control: &mut CallControl, status: u16| {
+            let _ = control.ua.send_response(now, key, &Response::for_request(req, status, None));
         };
         let id = match self.dialog_call(req) {
             Ok(id) => id,
