@@ -22,60 +22,7 @@ pub fn server_binary() -> Result<PathBuf> {
 }
 
 /// A database of its own, dropped at the end.
-pub struct Database {
-    admin: String,
-    name: String,
-}
-
-impl Database {
-    pub fn create() -> Result<Database> {
-        let admin =
-            std::env::var("OKNO_TEST_PG").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-        // Unique per process and per database made in it (tests of one binary run one at a time).
-        static MADE: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-        let n = MADE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let name = format!("okno_e2e_{}_{n}", std::process::id());
-        let db = Database { admin, name };
-        db.admin_sql(&format!("DROP DATABASE IF EXISTS {}", db.name))?;
-        db.admin_sql(&format!("CREATE DATABASE {}", db.name))
-            .context("PostgreSQL must run on 127.0.0.1:5432 (see TESTING.md) or OKNO_TEST_PG name one")?;
-        Ok(db)
-    }
-
-    /// The database's name (for `CREATE DATABASE ... TEMPLATE`, a snapshot to restore).
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
-    pub fn url(&self) -> String {
-        match self.admin.rsplit_once('/') {
-            Some((base, _)) => format!("{base}/{}", self.name),
-            None => self.admin.clone(),
-        }
-    }
-
-    pub fn admin_sql(&self, sql: &str) -> Result<String> {
-        psql(&self.admin, sql)
-    }
-
-    pub fn sql(&self, sql: &str) -> Result<String> {
-        psql(&self.url(), sql)
-    }
-}
-
-impl Drop for Database {
-    fn drop(&mut self) {
-        let _ = self.admin_sql(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name));
-    }
-}
-
-pub fn psql(url: &str, sql: &str) -> Result<String> {
-    let out = Command::new("psql").args([url, "-Atqc", sql]).output().context("psql")?;
-    if !out.status.success() {
-        bail!("psql {sql:?}: {}", String::from_utf8_lossy(&out.stderr));
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
-}
+pub use okno_testkit::pg::{Database, psql};
 
 /// A child process of this test, killed on drop.
 pub struct Proc(pub Child);
@@ -90,7 +37,7 @@ impl Drop for Proc {
 /// A fresh database seeded by `okno-server seed --demo` with `tickets` tickets; the demo's
 /// accounts (operators anna and boris, team lead lena) all sign in with `password`.
 pub fn seeded_demo(server: &Path, tickets: u32, password: &str) -> Result<Database> {
-    let db = Database::create()?;
+    let db = Database::create("okno_e2e")?;
     let mut seed = Command::new(server);
     seed.args(["seed", "--demo", "--tickets", &tickets.to_string()]);
     for name in ["anna", "boris", "lena"] {

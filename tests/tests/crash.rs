@@ -39,7 +39,7 @@ fn kill_9_during_outbox_writes_loses_no_confirmed_write_and_leaves_a_sound_datab
     let log_path = artifacts_dir().join("crash-desktop.log");
     let log = File::create(&log_path)?;
     let seed = std::env::var("OKNO_CRASH_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(DEFAULT_SEED);
-    let mut rng = SplitMix(seed);
+    let mut rng = SplitMix(okno_core::rng::Rng::new(seed));
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     eprintln!("crash: {ROUNDS} rounds, {WRITERS} writers, kill after {KILL_AFTER_MS:?} ms, seed {seed}");
     eprintln!("crash: desktop output in {}", log_path.display());
@@ -526,19 +526,11 @@ fn ticket_of(mutation: &Mutation) -> Option<&str> {
     }
 }
 
-/// A small seeded generator (SplitMix64): the same seed gives the same kill times.
-struct SplitMix(u64);
+/// okno-core's seeded generator: the same seed gives the same kill times.
+struct SplitMix(okno_core::rng::Rng);
 
 impl SplitMix {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
     fn between(&mut self, low: u64, high: u64) -> u64 {
-        low + self.next() % (high - low + 1)
+        low + self.0.below(high - low + 1)
     }
 }

@@ -32,7 +32,7 @@ fn on_server(db: &Database, body: &str) -> Result<bool> {
 #[ignore = "needs a display, tauri-driver, PostgreSQL and the built app and server: run through `cargo xtask test`"]
 fn desktops_sync_through_the_server() -> Result<()> {
     let (app, server) = (app_binary()?, server_binary()?);
-    let db = Database::create()?;
+    let db = Database::create("okno_e2e")?;
     let work = tempfile::tempdir()?;
     let server_log = work.path().join("server.log");
 

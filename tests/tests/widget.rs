@@ -188,7 +188,7 @@ fn a_website_visitor_chats_with_the_operator_in_the_window() -> Result<()> {
 #[ignore = "needs chromedriver and Chromium, PostgreSQL and the built server: run through `cargo xtask test`"]
 fn a_bad_channel_is_refused_and_the_widget_stays_quiet() -> Result<()> {
     let server = server_binary()?;
-    let db = Database::create()?;
+    let db = Database::create("okno_e2e")?;
     let work = tempfile::tempdir()?;
     let config = work.path().join("okno-server.toml");
     // The queue does not exist: the server refuses to start, naming the key.

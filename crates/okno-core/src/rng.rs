@@ -30,9 +30,19 @@ impl Rng {
         self.next_u64() % n.max(1)
     }
 
+    /// Uniform in `0..len` (`len` > 0), for indexing.
+    pub fn index(&mut self, len: usize) -> usize {
+        self.below(len as u64) as usize
+    }
+
+    /// Uniform in [0, 1).
+    pub fn unit(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+
     /// True with probability `p`.
     pub fn chance(&mut self, p: f64) -> bool {
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64 <= p && p > 0.0
+        self.unit() <= p && p > 0.0
     }
 
     pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {

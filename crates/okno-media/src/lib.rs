@@ -36,29 +36,9 @@ pub mod rtp;
 pub mod session;
 pub mod srtp;
 
-/// A tiny deterministic PRNG (splitmix64) for tests: loss and jitter patterns,
-/// random packets. Tests only; the crate itself uses no randomness.
+/// The tests' seeded generator: okno-core's, so loss and jitter patterns and random packets are
+/// the same on every run. Tests only; the crate itself uses no randomness.
 #[cfg(test)]
 pub(crate) mod test_rng {
-    pub(crate) struct Rng(pub(crate) u64);
-
-    impl Rng {
-        pub(crate) fn next(&mut self) -> u64 {
-            self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-            let mut z = self.0;
-            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            z ^ (z >> 31)
-        }
-
-        /// Uniform in [0, 1).
-        pub(crate) fn unit(&mut self) -> f64 {
-            (self.next() >> 11) as f64 / (1u64 << 53) as f64
-        }
-
-        /// Uniform in [0, n).
-        pub(crate) fn below(&mut self, n: usize) -> usize {
-            (self.next() % n.max(1) as u64) as usize
-        }
-    }
+    pub(crate) use okno_core::rng::Rng;
 }

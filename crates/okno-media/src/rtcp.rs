@@ -622,15 +622,15 @@ mod tests {
     /// The fuzz target's property on deterministic random mutations of a valid compound.
     #[test]
     fn random_mutations_parse_and_round_trip() {
-        let mut rng = crate::test_rng::Rng(5);
+        let mut rng = crate::test_rng::Rng::new(5);
         let base = RtcpPacket::write_compound(&compound()).unwrap();
         let mut parsed = 0;
         for _ in 0..20_000 {
             let mut b = base.clone();
-            b.truncate(b.len() - rng.below(4) * 4);
-            for _ in 0..1 + rng.below(3) {
-                let i = rng.below(b.len());
-                b[i] = rng.next() as u8;
+            b.truncate(b.len() - rng.index(4) * 4);
+            for _ in 0..1 + rng.index(3) {
+                let i = rng.index(b.len());
+                b[i] = rng.next_u64() as u8;
             }
             let Ok(packets) = RtcpPacket::parse_compound(&b) else { continue };
             parsed += 1;

@@ -730,7 +730,7 @@ mod tests {
     /// The fuzz target's property on deterministic random mutations of valid packets.
     #[test]
     fn random_mutations_parse_and_round_trip() {
-        let mut rng = crate::test_rng::Rng(3);
+        let mut rng = crate::test_rng::Rng::new(3);
         let ext = [0x10, 0xAA, 0x21, 0xBB, 0xCC, 0x00, 0x00, 0x00];
         let base = RtpPacket {
             marker: true,
@@ -744,10 +744,10 @@ mod tests {
         let mut parsed = 0;
         for _ in 0..20_000 {
             let mut b = base.clone();
-            b.truncate(b.len() - rng.below(8));
-            for _ in 0..1 + rng.below(3) {
-                let i = rng.below(b.len());
-                b[i] = rng.next() as u8;
+            b.truncate(b.len() - rng.index(8));
+            for _ in 0..1 + rng.index(3) {
+                let i = rng.index(b.len());
+                b[i] = rng.next_u64() as u8;
             }
             let Ok(p) = RtpPacket::parse(&b) else { continue };
             parsed += 1;

@@ -576,11 +576,11 @@ mod tests {
 
     #[test]
     fn random_bytes_never_panic() {
-        let mut rng = crate::test_rng::Rng(11);
+        let mut rng = crate::test_rng::Rng::new(11);
         let (mut tx, mut rx) = pair(SrtpProfile::AesCm128HmacSha1_32);
         for _ in 0..2000 {
-            let len = rng.below(80);
-            let p: Vec<u8> = (0..len).map(|_| rng.next() as u8).collect();
+            let len = rng.index(80);
+            let p: Vec<u8> = (0..len).map(|_| rng.next_u64() as u8).collect();
             let _ = rx.unprotect_rtp(&p);
             let _ = rx.unprotect_rtcp(&p);
             let _ = tx.protect_rtp(&p);

@@ -26,18 +26,6 @@ fn speech() -> Vec<i16> {
     bytes[at..].chunks_exact(2).map(|b| i16::from_le_bytes([b[0], b[1]])).collect()
 }
 
-struct Rng(u64);
-
-impl Rng {
-    fn unit(&mut self) -> f64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
-
 /// Sends `input` (8 kHz) from one session to another through a network with `loss` (0–1) and
 /// `jitter_ms` of uniform extra delay over a 20 ms base; returns what the receiver played, at
 /// 8 kHz. With `conceal` false, concealed frames are replaced by silence (a receiver without
@@ -57,7 +45,7 @@ fn transmit(codec: Codec, input: &[i16], loss: f64, jitter_ms: f64, seed: u64, c
     let at = |ms: u64| t0 + Duration::from_millis(ms);
     let mut tx = MediaSession::new(SessionConfig::new(codec, 0, Some(101), 0x5EED), t0, Duration::ZERO).unwrap();
     let mut rx = MediaSession::new(SessionConfig::new(codec, 0, Some(101), 0xCAFE), t0, Duration::ZERO).unwrap();
-    let mut rng = Rng(seed);
+    let mut rng = okno_core::rng::Rng::new(seed);
     let mut in_flight: BinaryHeap<Reverse<(u64, u64, Vec<u8>)>> = BinaryHeap::new();
     let mut out = Vec::with_capacity(input.len() + 8000);
     let frames = input.len() / frame;

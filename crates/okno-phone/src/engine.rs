@@ -38,9 +38,11 @@ use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 
 use crate::media::{self, MediaCommand, MediaHandle, MediaSockets};
+use stream::{StreamEvent, Streams};
 
 mod api;
 mod control;
+mod stream;
 
 pub use api::*;
 pub use control::{CallControl, CallMedia, ControlOutput, MediaStart, StartedMedia};
@@ -76,6 +78,13 @@ pub async fn bind(
     let ip = advertised_ip(bound.ip(), config.registrar)?;
     // What Contact, Via, Call-IDs and SDP say: the real port even when `listen` asked for 0.
     let local = SocketAddr::new(ip, bound.port());
+    let (stream_events, stream_rx) = mpsc::unbounded_channel();
+    let streams = match config.transport {
+        Transport::Tcp => Some(
+            Streams::bind(bound, stream_events).await.map_err(|source| EngineError::Bind { addr: bound, source })?,
+        ),
+        _ => None,
+    };
     let stopping = Arc::new(Mutex::new(Vec::new()));
     let socket_media = SocketMedia {
         rtp_port: config.rtp_port,
@@ -87,8 +96,8 @@ pub async fn bind(
     };
     let control = CallControl::new(config, local, id_prefix(), Box::new(socket_media), Instant::now())?;
     let (commands, rx) = mpsc::unbounded_channel();
-    let engine = Engine { control, events, stopping };
-    Ok((PhoneHandle { commands, local_addr: bound }, engine.run(socket, rx)))
+    let engine = Engine { control, events, stopping, socket, streams, stream_rx };
+    Ok((PhoneHandle { commands, local_addr: bound }, engine.run(rx)))
 }
 
 /// The IP we are reached at: the bound one, or for 0.0.0.0 the one of the interface that
@@ -216,33 +225,56 @@ impl CallMedia for SocketMedia {
     }
 }
 
-/// The driver: call control on a real socket and a real clock.
+/// The driver: call control on real sockets and a real clock.
 struct Engine {
     control: CallControl,
     events: mpsc::UnboundedSender<PhoneEvent>,
     stopping: Stopping,
+    socket: UdpSocket,
+    /// SIP over TCP, when the configured transport is TCP.
+    streams: Option<Streams>,
+    stream_rx: mpsc::UnboundedReceiver<StreamEvent>,
 }
 
 impl Engine {
-    async fn run(mut self, socket: UdpSocket, mut commands: mpsc::UnboundedReceiver<PhoneCommand>) {
-        self.drive(&socket).await;
+    async fn run(mut self, mut commands: mpsc::UnboundedReceiver<PhoneCommand>) {
+        self.drive().await;
         let mut buf = vec![0u8; 65_536];
         loop {
             if self.control.is_finished(Instant::now()) {
                 break;
             }
             let deadline = self.control.poll_timeout();
+            let streams = self.streams.as_mut();
+            let accept = async move {
+                match streams {
+                    Some(streams) => streams.accept().await,
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
-                _ = socket.readable() => {}
+                _ = self.socket.readable() => {}
                 _ = tokio::time::sleep_until(deadline.into()) => {}
+                _ = accept => {}
+                Some(event) = self.stream_rx.recv() => match event {
+                    StreamEvent::Message { from, bytes } => {
+                        self.control.handle_datagram(Instant::now(), from, &bytes);
+                        self.drive().await;
+                    }
+                    StreamEvent::Closed { peer } => {
+                        if let Some(streams) = self.streams.as_mut() {
+                            streams.closed(peer);
+                        }
+                    }
+                },
                 command = commands.recv(), if !self.control.is_shutting_down() => {
                     let command = command.unwrap_or(PhoneCommand::Shutdown);
                     self.control.handle_command(Instant::now(), command);
-                    self.drive(&socket).await;
+                    self.drive().await;
                     for _ in 0..BATCH {
                         let Ok(c) = commands.try_recv() else { break };
                         self.control.handle_command(Instant::now(), c);
-                        self.drive(&socket).await;
+                        self.drive().await;
                     }
                 }
             }
@@ -250,10 +282,10 @@ impl Engine {
             // budget alone: under load, SIP waiting a scheduler round (dozens of media ticks)
             // per datagram falls behind and the peers retransmit.
             for _ in 0..BATCH {
-                match socket.try_recv_from(&mut buf) {
+                match self.socket.try_recv_from(&mut buf) {
                     Ok((n, from)) => {
                         self.control.handle_datagram(Instant::now(), from, &buf[..n]);
-                        self.drive(&socket).await;
+                        self.drive().await;
                     }
                     Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
                     Err(e) => {
@@ -268,25 +300,31 @@ impl Engine {
             let now = Instant::now();
             if now >= deadline {
                 self.control.handle_timeout(now);
-                self.drive(&socket).await;
+                self.drive().await;
             }
         }
         // Calls still up are ended here and every media task is awaited, so the RTCP BYEs are
         // sent and the recordings closed before the task ends.
         self.control.finish(Instant::now());
-        self.drive(&socket).await;
+        self.drive().await;
         let tasks: Vec<_> = std::mem::take(&mut *self.stopping.lock().unwrap_or_else(|e| e.into_inner()));
         for task in tasks {
             let _ = task.await;
         }
     }
 
-    /// Sends what call control has to send and passes its events on.
-    async fn drive(&mut self, socket: &UdpSocket) {
+    /// Sends what call control has to send and passes its events on. Over TCP a request opens
+    /// a connection if none is open to its peer; a response goes on the connection its request
+    /// came in on, or by UDP when the request came by UDP.
+    async fn drive(&mut self) {
         while let Some(out) = self.control.poll_output() {
             match out {
                 ControlOutput::Transmit { to, bytes } => {
-                    if let Err(e) = socket.send_to(&bytes, to).await {
+                    if let Some(streams) = self.streams.as_mut()
+                        && (streams.is_open(to) || !bytes.starts_with(b"SIP/2.0 "))
+                    {
+                        streams.send(to, bytes);
+                    } else if let Err(e) = self.socket.send_to(&bytes, to).await {
                         tracing::warn!(%to, error = %e, "send failed");
                     }
                 }

@@ -12,17 +12,18 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use okno_phone::engine::{self, EngineConfig, MediaIo, PhoneCommand, PhoneEvent, PhoneHandle, parse_codecs};
+use okno_phone::engine::{self, EngineConfig, MediaIo, PhoneCommand, PhoneEvent, PhoneHandle, Transport, parse_codecs};
 use okno_phone::media::{self, AudioSink, AudioSource};
 use okno_sip::sdp;
 use okno_sip::uri::Uri;
 use tokio::sync::mpsc;
 
 const USAGE: &str = "\
-okno-phone — headless Okno softphone (SIP over UDP)
+okno-phone — headless Okno softphone (SIP over UDP or TCP)
 
 OPTIONS:
-    --listen udp:IP:PORT        where to listen (default udp:127.0.0.1:5070)
+    --listen udp|tcp:IP:PORT    where to listen and how to send (default udp:127.0.0.1:5070);
+                                tcp: requests over TCP connections, UDP still received
     --account sip:USER@DOMAIN   our address of record
     --registrar HOST:PORT       register there (and send calls through it); calls are then taken
                                 only from it unless --accept-direct-calls
@@ -50,6 +51,7 @@ Exit code: 0 when every call we placed was answered and ended cleanly, 1 otherwi
 #[derive(Debug, Clone)]
 struct Args {
     listen: SocketAddr,
+    transport: Transport,
     account: Option<Uri>,
     registrar: Option<SocketAddr>,
     password_env: Option<String>,
@@ -74,6 +76,7 @@ struct Args {
 fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Args> {
     let mut a = Args {
         listen: "127.0.0.1:5070".parse()?,
+        transport: Transport::Udp,
         account: None,
         registrar: None,
         password_env: None,
@@ -99,7 +102,12 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Args> {
         match flag.as_str() {
             "--listen" => {
                 let v = value()?;
-                let addr = v.strip_prefix("udp:").with_context(|| format!("only udp: transports so far, not {v}"))?;
+                let (transport, addr) = match v.split_once(':') {
+                    Some(("udp", addr)) => (Transport::Udp, addr),
+                    Some(("tcp", addr)) => (Transport::Tcp, addr),
+                    _ => anyhow::bail!("--listen takes udp:IP:PORT or tcp:IP:PORT, not {v}"),
+                };
+                a.transport = transport;
                 a.listen = addr.parse().with_context(|| format!("bad address {addr}"))?;
             }
             "--account" => a.account = Some(Uri::parse(&value()?).context("bad --account URI")?),
@@ -357,6 +365,7 @@ async fn main() {
 
 fn engine_config(args: &Args) -> Result<EngineConfig> {
     let mut config = EngineConfig::new(args.listen);
+    config.transport = args.transport.clone();
     config.account = args.account.clone();
     config.registrar = args.registrar;
     config.calls_only_from_registrar = !args.accept_direct_calls;

@@ -1,5 +1,5 @@
 //! okno-phone with Kamailio as registrar and proxy: digest-authenticated REGISTER, and two
-//! okno-phones calling each other through it. Kamailio must be installed (`cargo xtask test`);
+//! okno-phones calling each other through it, over UDP and over TCP. Kamailio must be installed (`cargo xtask test`);
 //! okno-testkit starts it.
 
 mod common;
@@ -20,13 +20,23 @@ fn phone(args: &[String]) -> Command {
 
 #[test]
 fn two_phones_register_with_digest_and_call_through_kamailio() {
-    let kamailio = Kamailio::start(PASSWORD);
+    two_phones_call_through(Kamailio::start(PASSWORD), "udp", (free_udp_port(), free_udp_port()));
+}
+
+/// Kamailio listens on TCP only, so registering, calling and being called all cross TCP
+/// connections: the phones open theirs to Kamailio, and Kamailio opens one to bob's listening
+/// port for the INVITE (his Contact says `transport=tcp`).
+#[test]
+fn two_phones_register_and_call_over_tcp() {
+    two_phones_call_through(Kamailio::start_tcp(PASSWORD), "tcp", (free_tcp_port(), free_tcp_port()));
+}
+
+fn two_phones_call_through(kamailio: Kamailio, transport: &str, (a_port, b_port): (u16, u16)) {
     let registrar = kamailio.addr();
-    let (a_port, b_port) = (free_udp_port(), free_udp_port());
 
     let bob = phone(&[
         "--listen".into(),
-        format!("udp:127.0.0.1:{b_port}"),
+        format!("{transport}:127.0.0.1:{b_port}"),
         "--account".into(),
         "sip:bob@127.0.0.1".into(),
         "--registrar".into(),
@@ -45,7 +55,7 @@ fn two_phones_register_with_digest_and_call_through_kamailio() {
 
     let alice = phone(&[
         "--listen".into(),
-        format!("udp:127.0.0.1:{a_port}"),
+        format!("{transport}:127.0.0.1:{a_port}"),
         "--account".into(),
         "sip:alice@127.0.0.1".into(),
         "--registrar".into(),
@@ -63,7 +73,7 @@ fn two_phones_register_with_digest_and_call_through_kamailio() {
     let log = kamailio.log();
     assert!(
         alice.status.success(),
-        "alice's call failed: {a_out}\nkamailio: {}",
+        "alice's call over {transport} failed: {a_out}\nkamailio: {}",
         &log[log.len().saturating_sub(3000)..]
     );
     assert_eq!(events(&a_out, "registered").len(), 1, "{a_out}");

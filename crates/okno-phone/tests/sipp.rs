@@ -83,7 +83,7 @@ fn okno_phone_calls_sipp_and_hangs_up() {
 
 #[test]
 fn bad_options_are_a_clear_error() {
-    let out = Command::new(env!("CARGO_BIN_EXE_okno-phone")).args(["--listen", "tcp:127.0.0.1:5999"]).output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_okno-phone")).args(["--listen", "tls:127.0.0.1:5999"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("only udp"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("udp:IP:PORT or tcp:IP:PORT"));
 }

@@ -26,22 +26,6 @@ type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStre
 /// A guard against a hang, not a performance bound: events normally arrive in milliseconds.
 const PATIENCE: Duration = Duration::from_secs(20);
 
-fn nats_url() -> Option<String> {
-    let url = std::env::var("OKNO_TEST_NATS").unwrap_or_else(|_| "nats://127.0.0.1:4222".to_owned());
-    let hostport = url.trim_start_matches("nats://").to_owned();
-    let reachable = std::net::TcpStream::connect(&hostport).is_ok();
-    if reachable {
-        return Some(url);
-    }
-    assert!(
-        std::env::var("CI").as_deref() != Ok("true"),
-        "NATS is not reachable at {url}. CI installs it; start one with `nats-server -a 127.0.0.1 -p 4222 &` \
-         (apt-get install nats-server) or run `cargo xtask test`, which does."
-    );
-    eprintln!("NATS is not reachable at {url}: testing one instance only (no fan-out between instances)");
-    None
-}
-
 /// One more server instance on the harness's database, served on a free port.
 struct Instance {
     state: AppState,
@@ -62,7 +46,7 @@ async fn instance(h: &Harness, nats: Option<&str>) -> Instance {
 
 /// Two instances with NATS, or the same lone instance twice without it.
 async fn two_instances(h: &Harness) -> (Instance, Instance) {
-    match nats_url() {
+    match okno_testkit::nats::url("testing one instance only (no fan-out between instances)") {
         Some(url) => (instance(h, Some(&url)).await, instance(h, Some(&url)).await),
         None => {
             let a = instance(h, None).await;

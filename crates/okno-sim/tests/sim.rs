@@ -3,52 +3,16 @@
 //! answers on 127.0.0.1:4222 (required when `CI=true`: CI installs it), six desktops, faults on.
 
 use std::process::Command;
-use std::time::Duration;
 
+use okno_testkit::pg::Database;
 use serde_json::Value;
-use sqlx::postgres::PgPoolOptions;
-use sqlx::{AssertSqlSafe, Executor};
-
-const DEFAULT_PG: &str = "postgres://postgres@127.0.0.1:5432/postgres";
-
-fn nats_url() -> Option<String> {
-    let url = std::env::var("OKNO_TEST_NATS").unwrap_or_else(|_| "nats://127.0.0.1:4222".to_owned());
-    if std::net::TcpStream::connect(url.trim_start_matches("nats://")).is_ok() {
-        return Some(url);
-    }
-    assert!(
-        std::env::var("CI").as_deref() != Ok("true"),
-        "NATS is not reachable at {url}; the sim's two instances need it for their pokes. CI installs it; \
-         start one with `nats-server -a 127.0.0.1 -p 4222 &` (apt-get install nats-server) or `cargo xtask test`."
-    );
-    eprintln!("NATS is not reachable at {url}: running without it (pokes stay within each instance)");
-    None
-}
-
-/// `base` with its database name replaced.
-fn with_database(base: &str, name: &str) -> String {
-    let scheme_end = base.find("://").map_or(0, |i| i + 3);
-    let (main, query) = base.split_once('?').map_or((base, ""), |(m, q)| (m, q));
-    let host_end = main[scheme_end..].find('/').map_or(main.len(), |i| scheme_end + i);
-    let query = if query.is_empty() { String::new() } else { format!("?{query}") };
-    format!("{}/{name}{query}", &main[..host_end])
-}
 
 /// One seeded run against a fresh database: its JSON summary, after checking that nothing was
 /// lost, duplicated or double-owned and that every desk converged.
-async fn run_seed(admin_url: &str, seed: u64) -> Value {
-    let admin = PgPoolOptions::new()
-        .max_connections(1)
-        .acquire_timeout(Duration::from_secs(5))
-        .connect(admin_url)
-        .await
-        .unwrap_or_else(|e| panic!("PostgreSQL is not reachable at {admin_url} ({e}); see TESTING.md"));
-    let name = format!("okno_sim_test_{}_{seed}", std::process::id());
-    admin.execute(AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).await.unwrap();
-    admin.execute(AssertSqlSafe(format!("CREATE DATABASE {name}"))).await.unwrap();
-    let database_url = with_database(admin_url, &name);
-
-    let nats = nats_url();
+async fn run_seed(seed: u64) -> Value {
+    let db = Database::create("okno_sim_test").unwrap_or_else(|e| panic!("{e}"));
+    let database_url = db.url();
+    let nats = okno_testkit::nats::url("running without it (pokes stay within each instance)");
     let ports = [okno_sim::servers::free_port().unwrap(), okno_sim::servers::free_port().unwrap()];
     // Over HTTPS and WSS, as desks on the internet reach their server (the sim makes the
     // servers' self-signed certificate and trusts it).
@@ -64,7 +28,7 @@ async fn run_seed(admin_url: &str, seed: u64) -> Value {
     let out = tokio::task::spawn_blocking(move || cmd.output()).await.unwrap().expect("okno-sim runs");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    admin.execute(AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).await.unwrap();
+    drop(db);
 
     let lines: Vec<&str> = stdout.lines().collect();
     assert_eq!(lines.len(), 1, "one JSON line on stdout:\n{stdout}\nstderr:\n{stderr}");
@@ -86,13 +50,12 @@ async fn run_seed(admin_url: &str, seed: u64) -> Value {
 /// have exercised every fault class.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_short_seeded_run_with_faults_loses_nothing_and_converges() {
-    let admin_url = std::env::var("OKNO_TEST_PG").unwrap_or_else(|_| DEFAULT_PG.to_owned());
     const FAULTS: [&str; 3] = ["dropped_responses", "duplicated_requests", "crashes_mid_push"];
     let mut seen = [false; FAULTS.len()];
     let mut collided = false;
     let mut summaries = Vec::new();
     for seed in [42, 43, 44] {
-        let summary = run_seed(&admin_url, seed).await;
+        let summary = run_seed(seed).await;
         for (i, fault) in FAULTS.iter().enumerate() {
             seen[i] |= summary[fault].as_u64().unwrap() > 0;
         }

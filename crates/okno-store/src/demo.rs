@@ -57,22 +57,19 @@ pub struct DemoSummary {
     pub orders: usize,
 }
 
-/// SplitMix64: tiny, fast, and stable forever (unlike a library RNG whose stream may change).
-struct Rng(u64);
+/// okno-core's seeded generator (stable forever, unlike a library RNG whose stream may change)
+/// with the picks the demo data needs.
+struct Rng(okno_core::rng::Rng);
 
 impl Rng {
     fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+        self.0.next_u64()
     }
     fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
+        self.0.index(n)
     }
     fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+        self.0.unit()
     }
     fn chance(&mut self, p: f64) -> bool {
         self.unit() < p
@@ -402,7 +399,7 @@ impl Store {
             return Ok(None);
         }
         let v = size.volumes();
-        let mut rng = Rng(seed);
+        let mut rng = Rng(okno_core::rng::Rng::new(seed));
         let mut summary = DemoSummary::default();
         let policy = SlaPolicy::default();
         let hours = BusinessHours {

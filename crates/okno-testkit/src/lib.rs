@@ -4,11 +4,13 @@
 //!
 //! Every peer lives in a temporary directory and stops when its value is dropped, also when the
 //! test panics. [`net`] is the datagram network that sans-IO peers are stepped through in
-//! virtual time; the seeded generator behind it is `okno_core::rng`. (The PostgreSQL and NATS
-//! starters still live in the server's and the sim's suites.)
+//! virtual time; the seeded generator behind it is `okno_core::rng`. [`pg`] gives a test a
+//! PostgreSQL database of its own; [`nats`] finds the NATS server.
 
 pub mod mail;
+pub mod nats;
 pub mod net;
+pub mod pg;
 pub mod pulse;
 pub mod sip;
 

@@ -1,5 +1,6 @@
 //! Kamailio as the SIP registrar and proxy the phone suites call through (../shared/TESTING.md):
-//! digest authentication with one password for every user, on a free UDP port of 127.0.0.1.
+//! digest authentication with one password for every user, on a free port of 127.0.0.1, over
+//! UDP or (to prove a phone speaks it) over TCP only.
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -15,16 +16,27 @@ pub struct Kamailio {
 }
 
 impl Kamailio {
-    /// Every user registers and calls with `password`.
+    /// Over UDP; every user registers and calls with `password`.
     pub fn start(password: &str) -> Kamailio {
+        Kamailio::start_on("udp", password)
+    }
+
+    /// Over TCP only: a phone that registers and calls through it speaks SIP over TCP both
+    /// ways (Kamailio connects to the phone's `transport=tcp` Contact for calls to it).
+    pub fn start_tcp(password: &str) -> Kamailio {
+        Kamailio::start_on("tcp", password)
+    }
+
+    fn start_on(transport: &str, password: &str) -> Kamailio {
         assert!(
             Path::new("/usr/sbin/kamailio").exists() || Command::new("kamailio").arg("-v").output().is_ok(),
             "Kamailio is not installed: `apt-get install kamailio` (cargo xtask setup installs it)"
         );
         let run = tempfile::Builder::new().prefix("okno-kamailio-").tempdir().expect("temp dir");
         let dir = run.path();
-        let port = free_udp_port();
+        let port = if transport == "tcp" { crate::free_port() } else { free_udp_port() };
         let cfg = include_str!("kamailio.cfg.in")
+            .replace("@TRANSPORT@", transport)
             .replace("@PORT@", &port.to_string())
             .replace("@RUNDIR@", &dir.display().to_string())
             .replace("@PASSWORD@", password);
@@ -48,7 +60,7 @@ impl Kamailio {
             .stderr(std::fs::File::create(dir.join("kamailio.log")).expect("kamailio.log"))
             .spawn()
             .expect("cannot start kamailio");
-        // Kamailio forks its workers after reading the config; UDP is up well within this.
+        // Kamailio forks its workers after reading the config; it listens well within this.
         std::thread::sleep(Duration::from_millis(800));
         Kamailio { port, run, child }
     }

@@ -84,7 +84,7 @@ fn main() -> Result<()> {
         }
     }
     let server = server_binary()?;
-    let db = Database::create()?;
+    let db = Database::create("okno_e2e")?;
     let work = tempfile::tempdir()?;
     let seeded =
         Command::new(&server).args(["seed", "--demo", "--tickets", "1"]).env("DATABASE_URL", db.url()).output()?;

@@ -3,8 +3,8 @@
 use std::net::SocketAddr;
 
 use okno_phone::engine::{self, EngineConfig};
-use okno_softphone::SipAccount;
 use okno_softphone::provision::Provision;
+use okno_softphone::{SipAccount, SipTransport};
 use okno_store::Store;
 
 use super::{ACCOUNTS_KEY, RECORD_KEY, Result, StoredAccount, WRAP_UP_KEY};
@@ -37,6 +37,14 @@ pub(super) fn engine_config(
         okno_sip::uri::Uri::parse(&format!("sip:{}@{}", account.user, account.domain)).map_err(|e| e.to_string())?,
     );
     config.registrar = Some(registrar);
+    config.transport = match account.transport {
+        SipTransport::Udp => engine::Transport::Udp,
+        SipTransport::Tcp => engine::Transport::Tcp,
+        SipTransport::Tls | SipTransport::Ws => {
+            let name = if account.transport == SipTransport::Tls { "TLS" } else { "WebSocket" };
+            return Err(format!("SIP over {name} is not available yet: set the account's transport to UDP or TCP"));
+        }
+    };
     // A peer's REFER may move the call only within the account's PBX (its domain or the
     // registrar's address), never make the desk dial out elsewhere.
     config.refer_hosts = Some(vec![account.domain.clone(), registrar.ip().to_string()]);

@@ -920,4 +920,14 @@ mod tests {
         let err = engine_config(&account(&["g729"], None), None).unwrap_err();
         assert!(err.contains("g729"), "{err}");
     }
+
+    #[test]
+    fn an_account_s_transport_reaches_the_engine_and_one_not_built_yet_is_refused() {
+        use okno_softphone::SipTransport;
+        let with = |transport| SipAccount { transport, ..account(&[], None) };
+        assert_eq!(engine_config(&with(SipTransport::Udp), None).unwrap().transport, engine::Transport::Udp);
+        assert_eq!(engine_config(&with(SipTransport::Tcp), None).unwrap().transport, engine::Transport::Tcp);
+        let err = engine_config(&with(SipTransport::Tls), None).unwrap_err();
+        assert!(err.contains("TLS") && err.contains("UDP or TCP"), "{err}");
+    }
 }

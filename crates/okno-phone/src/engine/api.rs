@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use okno_media::session::CallStats;
 use okno_sip::message::CallInfo;
+pub use okno_sip::message::typed::Transport;
 use okno_sip::sdp;
 use okno_sip::uri::Uri;
 use serde::Serialize;
@@ -24,10 +25,14 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 /// What the engine is told once, at [`spawn`].
 #[derive(Clone)]
 pub struct EngineConfig {
-    /// Where SIP is received and sent from; UDP only for now. Port 0 picks a free port (see
+    /// Where SIP is received and sent from. Port 0 picks a free port (see
     /// [`PhoneHandle::local_addr`]). An unspecified IP (0.0.0.0) needs `registrar`: the address
     /// of the interface towards it is what Contact, Via and SDP carry.
     pub listen: SocketAddr,
+    /// How our requests travel: UDP, or TCP (a connection per peer, opened when first needed
+    /// and reused; incoming connections accepted on `listen`'s port). UDP is received either
+    /// way. TLS and WebSocket are refused by [`spawn`] for now.
+    pub transport: Transport,
     /// Our address of record, `sip:USER@DOMAIN`.
     pub account: Option<Uri>,
     /// REGISTER there (when `account` is set too) and send new calls through it.
@@ -62,6 +67,7 @@ impl EngineConfig {
     pub fn new(listen: SocketAddr) -> Self {
         EngineConfig {
             listen,
+            transport: Transport::Udp,
             account: None,
             registrar: None,
             password: None,
@@ -82,6 +88,7 @@ impl fmt::Debug for EngineConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("EngineConfig")
             .field("listen", &self.listen)
+            .field("transport", &self.transport)
             .field("account", &self.account.as_ref().map(ToString::to_string))
             .field("registrar", &self.registrar)
             .field("calls_only_from_registrar", &self.calls_only_from_registrar)

@@ -128,7 +128,16 @@ impl CallControl {
             Some(Uri::Sip(s)) => s.user.clone().unwrap_or_else(|| "okno".into()),
             _ => "okno".into(),
         };
-        let contact = format!("<sip:{user}@{local}>");
+        let contact = match &config.transport {
+            Transport::Udp => format!("<sip:{user}@{local}>"),
+            Transport::Tcp => format!("<sip:{user}@{local};transport=tcp>"),
+            other => {
+                return Err(EngineError::Config(format!(
+                    "SIP over {} is not implemented yet: use udp or tcp",
+                    other.as_str()
+                )));
+            }
+        };
         let our_uri = match &config.account {
             Some(a) => a.clone(),
             None => Uri::parse(&format!("sip:{user}@{local}")).map_err(|e| EngineError::Config(e.to_string()))?,
@@ -139,7 +148,7 @@ impl CallControl {
                 IpAddr::V6(v6) => Host::Ipv6(v6),
             },
             via_port: Some(local.port()),
-            transport: Transport::Udp,
+            transport: config.transport.clone(),
             timers: Default::default(),
             parser: Default::default(),
             id_prefix,

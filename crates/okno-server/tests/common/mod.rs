@@ -13,83 +13,24 @@ use okno_server::admin::{self, NewCustomer, NewTicket};
 use okno_server::auth::issue_tokens;
 use okno_server::{AppState, Caller, Config, app};
 use serde_json::Value;
-use sqlx::postgres::PgPoolOptions;
-use sqlx::{AssertSqlSafe, PgPool};
+use sqlx::PgPool;
 use tower::ServiceExt;
 
-pub const DEFAULT_PG: &str = "postgres://postgres@127.0.0.1:5432/postgres";
-
-/// A database `okno_test_<random>` on the test PostgreSQL, dropped when this is dropped (also
-/// when the test panics).
+/// A database `okno_test_<pid>_<n>` on the test PostgreSQL, dropped when this is dropped
+/// (also when the test panics).
 pub struct TestDb {
     pub url: String,
-    name: String,
-    admin_url: String,
-}
-
-fn random_hex(bytes: usize) -> String {
-    let mut buf = vec![0u8; bytes];
-    getrandom::fill(&mut buf).expect("OS randomness");
-    buf.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// `postgres://u@h:p/db?x` with the database name replaced.
-fn with_database(url: &str, name: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((b, q)) => (b, format!("?{q}")),
-        None => (url, String::new()),
-    };
-    let scheme_end = base.find("://").map_or(0, |i| i + 3);
-    let host_part = match base[scheme_end..].find('/') {
-        Some(i) => &base[..scheme_end + i],
-        None => base,
-    };
-    format!("{host_part}/{name}{query}")
+    db: okno_testkit::pg::Database,
 }
 
 impl TestDb {
     pub async fn new() -> TestDb {
-        let admin_url = std::env::var("OKNO_TEST_PG").unwrap_or_else(|_| DEFAULT_PG.to_owned());
-        let admin = PgPoolOptions::new()
-            .max_connections(1)
-            .acquire_timeout(Duration::from_secs(5))
-            .connect(&admin_url)
+        // psql, blocking: off the runtime's worker.
+        let db = tokio::task::spawn_blocking(|| okno_testkit::pg::Database::create("okno_test"))
             .await
-            .unwrap_or_else(|e| {
-                panic!(
-                    "PostgreSQL is not reachable at {admin_url} ({e}).\n\
-                     The server tests need a real PostgreSQL (user postgres, trust auth on 127.0.0.1). Start it with:\n  \
-                     pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start\n\
-                     (install with `apt-get install postgresql` if missing), or point OKNO_TEST_PG at another server."
-                )
-            });
-        let name = format!("okno_test_{}", random_hex(8));
-        sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .execute(&admin)
-            .await
-            .expect("create test database");
-        admin.close().await;
-        TestDb { url: with_database(&admin_url, &name), name, admin_url }
-    }
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        let (admin_url, name) = (self.admin_url.clone(), self.name.clone());
-        // Drop cannot await; a thread with its own runtime works inside or outside tokio.
-        let dropper = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
-            rt.block_on(async {
-                if let Ok(admin) = PgPoolOptions::new().max_connections(1).connect(&admin_url).await {
-                    let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
-                    if let Err(e) = sqlx::query(AssertSqlSafe(sql)).execute(&admin).await {
-                        eprintln!("could not drop test database {name}: {e}");
-                    }
-                    admin.close().await;
-                }
-            });
-        });
-        let _ = dropper.join();
+            .expect("the database task")
+            .unwrap_or_else(|e| panic!("{e}"));
+        TestDb { url: db.url(), db }
     }
 }
 

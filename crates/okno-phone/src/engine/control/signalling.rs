@@ -105,8 +105,14 @@ impl CallControl {
                         Err(status) => respond(&mut self.ua, status, None),
                     };
                 }
+                // Over TCP the proxy opens its connection to us from a port of its choosing, so
+                // only its address is known; over UDP it sends from its SIP port.
+                let through_registrar = |only: SocketAddr| match self.config.transport {
+                    Transport::Tcp => from.ip() == only.ip(),
+                    _ => from == only,
+                };
                 if let Some(only) = self.config.registrar.filter(|_| self.config.calls_only_from_registrar)
-                    && from != only
+                    && !through_registrar(only)
                 {
                     // A call that did not come through the registrar/proxy: someone on the
                     // network dialing the desk's port directly, around the PBX's rules.
