@@ -49,20 +49,7 @@ pub fn free_port() -> Result<u16> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
-/// A UDP port on loopback nobody is bound to right now (a SIP or TURN peer's).
-pub fn free_udp_port() -> u16 {
-    std::net::UdpSocket::bind("127.0.0.1:0").and_then(|s| s.local_addr()).map(|a| a.port()).unwrap_or(0)
-}
-
-/// A child process killed (and reaped) when the test ends, however it ends.
-pub struct Killed(pub Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+pub use okno_testkit::{Killed, free_udp_port};
 
 /// The JSON events a headless okno-phone prints (`--json-events`) on `stdout`, collected on a
 /// thread until the phone exits.

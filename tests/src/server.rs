@@ -2,7 +2,7 @@
 //! `okno-server` binary, and a desk's provisioning file and HTTP bridge.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
@@ -25,14 +25,7 @@ pub fn server_binary() -> Result<PathBuf> {
 pub use okno_testkit::pg::{Database, psql};
 
 /// A child process of this test, killed on drop.
-pub struct Proc(pub Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+pub use okno_testkit::Killed as Proc;
 
 /// A fresh database seeded by `okno-server seed --demo` with `tickets` tickets; the demo's
 /// accounts (operators anna and boris, team lead lena) all sign in with `password`.

@@ -27,9 +27,29 @@ pub fn free_udp_port() -> u16 {
     std::net::UdpSocket::bind("127.0.0.1:0").and_then(|s| s.local_addr()).map(|a| a.port()).expect("a free UDP port")
 }
 
+/// A child process killed (and reaped) when the test ends, however it ends.
+pub struct Killed(pub std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A child process with workers of its own (Kamailio, tcpdump): asked to stop with SIGTERM
+/// when the test ends, killed if it has not stopped after 3 s (see [`terminate`]).
+pub struct Terminated(pub std::process::Child);
+
+impl Drop for Terminated {
+    fn drop(&mut self) {
+        terminate(&mut self.0);
+    }
+}
+
 /// SIGTERM (Kamailio takes its worker processes down with it; SIGKILL would orphan them), then
 /// SIGKILL if the process has not left within 3 s; reaped either way.
-pub(crate) fn terminate(child: &mut std::process::Child) {
+pub fn terminate(child: &mut std::process::Child) {
     let _ = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
     let deadline = Instant::now() + Duration::from_secs(3);
     while Instant::now() < deadline {

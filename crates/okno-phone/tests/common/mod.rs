@@ -1,46 +1,8 @@
 //! Helpers shared by the interop tests: free loopback ports, child processes that are always
 //! stopped, and okno-phone's JSON events.
-#![allow(dead_code, unreachable_pub)]
+#![allow(dead_code, unreachable_pub, unused_imports)] // each test binary uses some of these
 
-use std::net::{TcpListener, UdpSocket};
-use std::process::Child;
-
-pub fn free_udp_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-pub fn free_tcp_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-/// A child process killed when the test ends, passed or not.
-pub struct Killed(pub Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// A server with worker processes (Kamailio): asked to stop with SIGTERM so it takes its
-/// workers down too (SIGKILL would orphan them), killed if it has not stopped after 3 s.
-pub struct Terminated(pub Child);
-
-impl Drop for Terminated {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("kill").args(["-TERM", &self.0.id().to_string()]).status();
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
-        while std::time::Instant::now() < deadline {
-            if let Ok(Some(_)) = self.0.try_wait() {
-                return;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+pub use okno_testkit::{Killed, Terminated, free_port as free_tcp_port, free_udp_port};
 
 /// Fails the test with how to install `program` when it is missing.
 pub fn require(program: &str, package: &str) {
