@@ -257,8 +257,8 @@ impl Engine {
                 _ = tokio::time::sleep_until(deadline.into()) => {}
                 _ = accept => {}
                 Some(event) = self.stream_rx.recv() => match event {
-                    StreamEvent::Message { from, bytes } => {
-                        self.control.handle_datagram(Instant::now(), from, &bytes);
+                    StreamEvent::Message { from, message } => {
+                        self.control.handle_message(Instant::now(), from, *message);
                         self.drive().await;
                     }
                     StreamEvent::Closed { peer } => {

@@ -133,7 +133,7 @@ impl UserAgent {
         self.config.transport.is_reliable()
     }
 
-    /// Feeds one received datagram (or one framed stream message).
+    /// Feeds one received datagram (or one framed stream message as bytes).
     pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]) {
         let msg = match self.parser.parse_datagram(bytes) {
             Ok(m) => m,
@@ -148,6 +148,12 @@ impl UserAgent {
                 return;
             }
         };
+        self.handle_message(now, from, msg);
+    }
+
+    /// Feeds one message already parsed, e.g. by the stream framer of a TCP connection, so it
+    /// is not parsed twice.
+    pub fn handle_message(&mut self, now: Instant, from: SocketAddr, msg: Message) {
         match msg {
             Message::Request(req) => self.handle_request(now, from, req),
             Message::Response(resp) => self.handle_response(now, from, resp),

@@ -72,10 +72,10 @@ impl Rng {
         self.0.unit()
     }
     fn chance(&mut self, p: f64) -> bool {
-        self.unit() < p
+        self.0.chance(p)
     }
     fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len())]
+        self.0.pick(items)
     }
     fn pick_str(&mut self, items: &[&'static str]) -> &'static str {
         items[self.below(items.len())]

@@ -8,7 +8,8 @@
 //! # Driving contract
 //!
 //! - Inputs, each with the current time: [`CallControl::handle_command`] (what a client asks),
-//!   [`CallControl::handle_datagram`] (a UDP datagram for our SIP port) and
+//!   [`CallControl::handle_datagram`] (a UDP datagram for our SIP port),
+//!   [`CallControl::handle_message`] (a message a TCP connection's framer already parsed) and
 //!   [`CallControl::handle_timeout`] (call it once `now` ≥ [`CallControl::poll_timeout`]).
 //! - After every input, take [`CallControl::poll_output`] until it returns `None`: datagrams to
 //!   send and [`PhoneEvent`]s for the client, in the order they happened.
@@ -214,6 +215,12 @@ impl CallControl {
         self.process(now);
     }
 
+    /// A message a stream framer already parsed (SIP over TCP) from `from`.
+    pub fn handle_message(&mut self, now: Instant, from: SocketAddr, message: Message) {
+        self.ua.handle_message(now, from, message);
+        self.process(now);
+    }
+
     /// When [`CallControl::handle_timeout`] is due next.
     pub fn poll_timeout(&self) -> Instant {
         [self.ua.poll_timeout(), self.reg.as_ref().and_then(Registration::poll_timeout), self.shutdown_by]
@@ -256,9 +263,7 @@ impl CallControl {
 
     /// Ends the calls still up (cause `shutdown`) and stops their media.
     pub fn finish(&mut self, now: Instant) {
-        let mut ids: Vec<String> = self.calls.keys().cloned().collect();
-        ids.sort();
-        for id in ids {
+        for id in self.call_ids() {
             self.end(now, &id, EndReason::Shutdown);
         }
         self.process(now);

@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use okno_sip::message::Parser;
+use okno_sip::message::{Message, Parser};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
@@ -28,8 +28,8 @@ pub(super) const MAX_CONNECTIONS: usize = 256;
 /// What the connections report to the engine.
 #[derive(Debug)]
 pub(super) enum StreamEvent {
-    /// One whole SIP message (leading keep-alive CRLFs included) from `from`.
-    Message { from: SocketAddr, bytes: Vec<u8> },
+    /// One whole SIP message from `from`, parsed once by the framer.
+    Message { from: SocketAddr, message: Box<Message> },
     /// The connection to `peer` is gone (closed, refused, broken, idle, or unframeable).
     Closed { peer: SocketAddr },
 }
@@ -52,7 +52,7 @@ impl Streams {
         match self.listener.accept().await {
             Ok((stream, peer)) if self.writers.len() < MAX_CONNECTIONS => {
                 tracing::debug!(%peer, "SIP connection accepted");
-                let writer = spawn_connection(Ok(stream), peer, self.events.clone());
+                let writer = spawn_connection(std::future::ready(Ok(stream)), peer, self.events.clone());
                 self.writers.insert(peer, writer);
             }
             Ok((_, peer)) => tracing::warn!(%peer, "SIP connection refused: too many open"),
@@ -74,13 +74,8 @@ impl Streams {
             tracing::warn!(%to, "no SIP connection opened: too many open");
             return;
         }
-        let events = self.events.clone();
-        let (writer, queued) = mpsc::unbounded_channel();
+        let writer = spawn_connection(TcpStream::connect(to), to, self.events.clone());
         let _ = writer.send(bytes);
-        tokio::spawn(async move {
-            let stream = TcpStream::connect(to).await;
-            run(stream, to, queued, events).await;
-        });
         self.writers.insert(to, writer);
     }
 
@@ -97,13 +92,15 @@ impl Streams {
     }
 }
 
+/// Starts a connection's task on `stream` (an accepted one, or one being opened); what to send
+/// on it goes into the returned writer, queued until the connection is up.
 fn spawn_connection(
-    stream: std::io::Result<TcpStream>,
+    stream: impl Future<Output = std::io::Result<TcpStream>> + Send + 'static,
     peer: SocketAddr,
     events: mpsc::UnboundedSender<StreamEvent>,
 ) -> mpsc::UnboundedSender<Vec<u8>> {
     let (writer, queued) = mpsc::unbounded_channel();
-    tokio::spawn(run(stream, peer, queued, events));
+    tokio::spawn(async move { run(stream.await, peer, queued, events).await });
     writer
 }
 
@@ -167,9 +164,9 @@ async fn run(
 fn frame(parser: &Parser, buf: &mut Vec<u8>, peer: SocketAddr, events: &mpsc::UnboundedSender<StreamEvent>) -> bool {
     loop {
         match parser.parse_stream(buf) {
-            Ok(Some((_, used))) => {
-                let bytes: Vec<u8> = buf.drain(..used).collect();
-                let _ = events.send(StreamEvent::Message { from: peer, bytes });
+            Ok(Some((message, used))) => {
+                buf.drain(..used);
+                let _ = events.send(StreamEvent::Message { from: peer, message: Box::new(message) });
             }
             Ok(None) => return true,
             Err(e) => {

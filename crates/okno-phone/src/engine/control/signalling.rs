@@ -130,6 +130,16 @@ impl CallControl {
                     Ok(r) => r,
                     Err(status) => return respond(&mut self.ua, status, None),
                 };
+                // An empty body: the offer would come in the ACK, which is not supported yet;
+                // the call is answered without SDP and has no media.
+                let offer = sdp::Session::parse(&req.body).ok();
+                let crypto = match if offer.is_some() { self.fresh_crypto() } else { Ok(Vec::new()) } {
+                    Ok(c) => c,
+                    Err(e) => {
+                        tracing::warn!(call_id, error = %e, "no random source for SRTP keys");
+                        return respond(&mut self.ua, 500, None);
+                    }
+                };
                 let rtp_port = match self.media.reserve(&call_id, self.local.ip()) {
                     Ok(port) => port,
                     Err(e) => {
@@ -137,19 +147,8 @@ impl CallControl {
                         return respond(&mut self.ua, 503, None);
                     }
                 };
-                // An empty body: the offer would come in the ACK, which is not supported yet;
-                // the call is answered without SDP and has no media.
-                let offer = sdp::Session::parse(&req.body).ok();
                 let answer = match &offer {
                     Some(o) => {
-                        let crypto = match self.fresh_crypto() {
-                            Ok(c) => c,
-                            Err(e) => {
-                                tracing::warn!(call_id, error = %e, "no random source for SRTP keys");
-                                self.media.stop(&call_id);
-                                return respond(&mut self.ua, 500, None);
-                            }
-                        };
                         match sdp::answer(
                             o,
                             &self.media_config(rtp_port, Direction::SendRecv, self.config.codecs.clone(), crypto),
