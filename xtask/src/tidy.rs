@@ -31,6 +31,11 @@ const FORBIDDEN: &[(&str, &[&str], &str)] = &[
         &["tokio", "sqlx", "tauri", "reqwest", "axum", "mio", "socket2", "okno-sip", "okno-media"],
         "the call queue's decisions, sans-IO: the server carries them out",
     ),
+    (
+        "okno-hotline",
+        &["sqlx", "tauri", "reqwest", "axum", "okno-store", "okno-server"],
+        "the hotline carries calls; the server keeps its records",
+    ),
     ("okno-sip", &["tokio", "sqlx", "tauri", "reqwest", "axum", "mio", "socket2"], "sans-IO SIP and SDP"),
     ("okno-media", &["tokio", "sqlx", "tauri", "reqwest", "axum", "mio", "socket2", "cpal"], "sans-IO media"),
     (

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
 use crate::distributor::{AcdEvent, AcdEventKind, elapsed};
+use crate::wire::WaitingCall;
 
 /// Answered within this is "in service level" (the centers' 20 s).
 pub const SERVICE_TARGET_MS: u64 = 20_000;
@@ -48,15 +49,16 @@ pub struct QueueFigures {
     pub longest_wait_ms: u64,
 }
 
-/// The figures of `queue_id` for calls that arrived from `since` until `now`, from `events` in
-/// the order they happened. A call's latest queue is where it counts (a moved call counts once).
-pub fn figures(events: &[AcdEvent], queue_id: &str, since: Millis, now: Millis) -> QueueFigures {
-    #[derive(Default)]
-    struct CallFacts {
-        arrived_at: Millis,
-        queue: String,
-        outcome: Option<(AcdEventKind, u64)>,
-    }
+/// What the events up to `now` say of each call: when it arrived, its latest queue, and how its
+/// wait ended (none yet: still waiting).
+#[derive(Default)]
+struct CallFacts {
+    arrived_at: Millis,
+    queue: String,
+    outcome: Option<(AcdEventKind, u64)>,
+}
+
+fn call_facts(events: &[AcdEvent], now: Millis) -> HashMap<&str, CallFacts> {
     let mut calls: HashMap<&str, CallFacts> = HashMap::new();
     for e in events.iter().filter(|e| e.at <= now) {
         let facts = calls.entry(e.call_id.as_str()).or_default();
@@ -74,6 +76,28 @@ pub fn figures(events: &[AcdEvent], queue_id: &str, since: Millis, now: Millis) 
             _ => {}
         }
     }
+    calls
+}
+
+/// The calls waiting in `queue_id` at `now`, longest wait first (what a team lead may move).
+pub fn waiting_calls(events: &[AcdEvent], queue_id: &str, now: Millis) -> Vec<WaitingCall> {
+    let mut waiting: Vec<WaitingCall> = call_facts(events, now)
+        .into_iter()
+        .filter(|(_, c)| c.queue == queue_id && c.outcome.is_none())
+        .map(|(id, c)| WaitingCall {
+            call_id: id.to_owned(),
+            arrived_at: c.arrived_at,
+            waited_ms: elapsed(now, c.arrived_at),
+        })
+        .collect();
+    waiting.sort_by(|a, b| a.arrived_at.cmp(&b.arrived_at).then_with(|| a.call_id.cmp(&b.call_id)));
+    waiting
+}
+
+/// The figures of `queue_id` for calls that arrived from `since` until `now`, from `events` in
+/// the order they happened. A call's latest queue is where it counts (a moved call counts once).
+pub fn figures(events: &[AcdEvent], queue_id: &str, since: Millis, now: Millis) -> QueueFigures {
+    let calls = call_facts(events, now);
     let mut f = QueueFigures::default();
     let mut answer_wait_total = 0;
     let mut undecided = 0;

@@ -13,5 +13,5 @@ pub mod distributor;
 pub mod figures;
 pub mod wire;
 
-pub use distributor::{AcdEvent, Action, Agent, Distributor, QueueSpec};
-pub use figures::{QueueFigures, figures, recorded_call_events};
+pub use distributor::{AcdEvent, AcdEventKind, Action, Agent, Distributor, QueueSpec};
+pub use figures::{QueueFigures, figures, recorded_call_events, waiting_calls};

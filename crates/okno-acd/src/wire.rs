@@ -33,9 +33,21 @@ pub struct QueueBoard {
     /// The longest wait of what is waiting now, calls or chats.
     #[ts(type = "number")]
     pub longest_wait_ms: u64,
+    /// The calls waiting now, longest first (a team lead may move one to another queue).
+    pub calls_waiting: Vec<WaitingCall>,
     /// Calls that arrived since the window's start of today.
     pub today: QueueFigures,
     pub last_15_min: QueueFigures,
+}
+
+/// A call waiting in a queue.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct WaitingCall {
+    pub call_id: String,
+    #[ts(type = "number")]
+    pub arrived_at: Millis,
+    #[ts(type = "number")]
+    pub waited_ms: u64,
 }
 
 /// One agent's tile.
@@ -49,4 +61,6 @@ pub struct AgentBoard {
     pub state_since: Millis,
     /// Calls and chats they handled today.
     pub handled_today: u32,
+    /// Their desk let a hotline call ring out: no calls are offered until their state is set.
+    pub not_responding: bool,
 }

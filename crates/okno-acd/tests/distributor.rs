@@ -152,6 +152,12 @@ fn a_team_lead_moves_a_waiting_call_and_it_keeps_its_place() {
     d.move_call("c1", "vip", 120 * S).unwrap();
     assert_eq!(d.waiting("vip").map(|(id, _)| id).collect::<Vec<_>>(), ["c1", "c2"], "by arrival");
     assert_eq!(d.move_call("c1", "nowhere", 121 * S), Err(AcdError::UnknownQueue("nowhere".into())));
+    // The wallboard, recomputed from the events alone, shows both calls waiting in vip.
+    let events: Vec<_> = std::iter::from_fn(|| d.poll_event()).collect();
+    let waiting = okno_acd::waiting_calls(&events, "vip", 125 * S);
+    let ids: Vec<_> = waiting.iter().map(|w| (w.call_id.as_str(), w.waited_ms)).collect();
+    assert_eq!(ids, [("c1", 25 * S as u64), ("c2", 15 * S as u64)], "oldest first, with their waits");
+    assert!(okno_acd::waiting_calls(&events, "hotline", 125 * S).is_empty(), "moved away");
     d.agent_state("li", Available, 130 * S).unwrap();
     let a = actions(&mut d);
     assert_eq!(
@@ -159,6 +165,10 @@ fn a_team_lead_moves_a_waiting_call_and_it_keeps_its_place() {
         [("c1".into(), "li".into())],
         "the vip queue takes any agent; the older call goes first"
     );
+    d.offer_answered("c1", "li", 131 * S).unwrap();
+    let events: Vec<_> = events.into_iter().chain(std::iter::from_fn(|| d.poll_event())).collect();
+    let still: Vec<_> = okno_acd::waiting_calls(&events, "vip", 132 * S).into_iter().map(|w| w.call_id).collect();
+    assert_eq!(still, ["c2"], "an answered call no longer waits");
 }
 
 /// A busy hour: 300 calls over an hour (random arrivals), 14 agents, talk 60-240 s,

@@ -105,6 +105,7 @@ pub(crate) fn typescript() -> String {
         okno_rules::wire::QueuePolicy,
         okno_rules::wire::SlaPolicies,
         okno_acd::QueueFigures,
+        okno_acd::wire::WaitingCall,
         okno_acd::wire::QueueBoard,
         okno_acd::wire::AgentBoard,
         okno_acd::wire::WallboardView,

@@ -152,6 +152,8 @@ command_table! {
         set_queue_policy(queue_id: String, policy_id: Option<String>) -> SlaPolicies;
         /// The team lead's live view: queues (today from `since`, and the last 15 minutes) and agents.
         wallboard(since: i64) -> WallboardView;
+        /// A team lead moves a call waiting in the hotline to another queue; the wallboard after.
+        wallboard_move(call_id: String, queue_id: String, since: i64) -> WallboardView;
         /// A team lead sets another agent's state (synced; the server refuses it from others).
         set_operator_state(operator_id: String, agent_state: AgentState) -> ();
     }

@@ -16,6 +16,18 @@ impl Desk {
         Ok(self.sync.server_call(Method::GET, &format!("/v1/wallboard?since={since}"), None).await?)
     }
 
+    /// Moves a call waiting in the hotline's queue to another of its queues; the wallboard after.
+    pub(crate) async fn wallboard_move(
+        &self,
+        call_id: String,
+        queue_id: String,
+        since: Millis,
+    ) -> Result<WallboardView> {
+        let body = serde_json::json!({ "call_id": call_id, "queue_id": queue_id });
+        let _: serde_json::Value = self.sync.server_call(Method::POST, "/v1/wallboard/move", Some(body)).await?;
+        self.wallboard(since).await
+    }
+
     pub(crate) async fn set_operator_state(&self, operator_id: String, agent_state: AgentState) -> Result<()> {
         self.store.apply(Mutation::SetAgentState { operator_id, state: agent_state, at: crate::now_ms() }).await?;
         Ok(())

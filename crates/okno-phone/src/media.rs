@@ -86,6 +86,16 @@ impl AudioSink for Discard {
     fn write_frame(&mut self, _frame: &[i16]) {}
 }
 
+/// Every call sends silence and drops what it receives: a phone without audio (load tests, and
+/// tests that only look at signalling).
+pub struct SilentMedia;
+
+impl crate::engine::MediaIo for SilentMedia {
+    fn open(&mut self, _call_id: &str, _number: u32, _rate: u32) -> (Box<dyn AudioSource>, Box<dyn AudioSink>) {
+        (Box::new(Silence), Box::new(Discard))
+    }
+}
+
 /// Plays a WAV file once, then silence. Any channel count and rate; mixed to mono and
 /// converted to the codec's rate when the file is opened.
 pub struct WavSource {
@@ -95,41 +105,47 @@ pub struct WavSource {
 
 impl WavSource {
     pub fn open(path: &Path, rate: u32) -> Result<WavSource, MediaDriverError> {
-        let wav_err = |source| MediaDriverError::Wav { path: path.to_owned(), source };
-        let mut reader = hound::WavReader::open(path).map_err(wav_err)?;
-        let spec = reader.spec();
-        let channels = spec.channels.max(1) as usize;
-        let interleaved: Vec<i16> = match spec.sample_format {
-            hound::SampleFormat::Int if spec.bits_per_sample <= 16 => {
-                reader.samples::<i16>().collect::<Result<_, _>>().map_err(wav_err)?
-            }
-            hound::SampleFormat::Int => {
-                let shift = spec.bits_per_sample.saturating_sub(16);
-                reader
-                    .samples::<i32>()
-                    .map(|s| s.map(|s| (s >> shift) as i16))
-                    .collect::<Result<_, _>>()
-                    .map_err(wav_err)?
-            }
-            hound::SampleFormat::Float => reader
-                .samples::<f32>()
-                .map(|s| s.map(|s| (s.clamp(-1.0, 1.0) * 32767.0) as i16))
-                .collect::<Result<_, _>>()
-                .map_err(wav_err)?,
-        };
-        let mono: Vec<i16> = interleaved
-            .chunks(channels)
-            .map(|c| (c.iter().map(|&s| s as i32).sum::<i32>() / c.len() as i32) as i16)
-            .collect();
-        let samples = if spec.sample_rate == rate {
-            mono
-        } else {
-            let mut out = Vec::with_capacity(mono.len() * rate as usize / spec.sample_rate.max(1) as usize + 1);
-            LinearResampler::new(spec.sample_rate, rate).process(&mono, &mut out);
-            out
-        };
-        Ok(WavSource { samples, at: 0 })
+        Ok(WavSource { samples: read_wav_mono(path, rate)?, at: 0 })
     }
+}
+
+/// A WAV file's audio as mono PCM at `rate`: any channel count (mixed down), sample format and
+/// rate (converted). The hotline's prompts and music are read with it too.
+pub fn read_wav_mono(path: &Path, rate: u32) -> Result<Vec<i16>, MediaDriverError> {
+    let wav_err = |source| MediaDriverError::Wav { path: path.to_owned(), source };
+    let mut reader = hound::WavReader::open(path).map_err(wav_err)?;
+    let spec = reader.spec();
+    let channels = spec.channels.max(1) as usize;
+    let interleaved: Vec<i16> = match spec.sample_format {
+        hound::SampleFormat::Int if spec.bits_per_sample <= 16 => {
+            reader.samples::<i16>().collect::<Result<_, _>>().map_err(wav_err)?
+        }
+        hound::SampleFormat::Int => {
+            let shift = spec.bits_per_sample.saturating_sub(16);
+            reader
+                .samples::<i32>()
+                .map(|s| s.map(|s| (s >> shift) as i16))
+                .collect::<Result<_, _>>()
+                .map_err(wav_err)?
+        }
+        hound::SampleFormat::Float => reader
+            .samples::<f32>()
+            .map(|s| s.map(|s| (s.clamp(-1.0, 1.0) * 32767.0) as i16))
+            .collect::<Result<_, _>>()
+            .map_err(wav_err)?,
+    };
+    let mono: Vec<i16> = interleaved
+        .chunks(channels)
+        .map(|c| (c.iter().map(|&s| s as i32).sum::<i32>() / c.len() as i32) as i16)
+        .collect();
+    let samples = if spec.sample_rate == rate {
+        mono
+    } else {
+        let mut out = Vec::with_capacity(mono.len() * rate as usize / spec.sample_rate.max(1) as usize + 1);
+        LinearResampler::new(spec.sample_rate, rate).process(&mono, &mut out);
+        out
+    };
+    Ok(samples)
 }
 
 impl AudioSource for WavSource {

@@ -7,23 +7,15 @@
 use std::time::Duration;
 
 use okno_phone::engine::{
-    self, CallDirection, EngineConfig, ErrorCode, MediaIo, MediaSummary, Party, PhoneCommand, PhoneEvent, PhoneHandle,
+    self, CallDirection, EngineConfig, ErrorCode, MediaSummary, Party, PhoneCommand, PhoneEvent, PhoneHandle,
 };
-use okno_phone::media::{AudioSink, AudioSource, Discard, Silence};
+use okno_phone::media::SilentMedia;
 use okno_sip::message::CallInfo;
 use okno_sip::uri::Uri;
 use tokio::sync::mpsc;
 use tokio::time::timeout;
 
 const WAIT: Duration = Duration::from_secs(5);
-
-struct SilentMedia;
-
-impl MediaIo for SilentMedia {
-    fn open(&mut self, _call_id: &str, _number: u32, _rate: u32) -> (Box<dyn AudioSource>, Box<dyn AudioSink>) {
-        (Box::new(Silence), Box::new(Discard))
-    }
-}
 
 /// One engine and everything it reported so far.
 struct Phone {

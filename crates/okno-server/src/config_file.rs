@@ -28,6 +28,8 @@ pub struct ConfigFile {
     pub calls: Option<okno_gateway::GatewayConfig>,
     /// Satisfaction marks after closed contacts (`[csat]`).
     pub csat: Option<crate::work::csat::CsatConfig>,
+    /// The call queue behind the center's number (`[hotline]`).
+    pub hotline: Option<crate::hotline::HotlineSettings>,
 }
 
 #[derive(Deserialize)]
@@ -45,6 +47,8 @@ struct File {
     calls: Option<crate::chat::calls::RawCalls>,
     #[serde(default)]
     csat: Option<crate::work::csat::RawCsat>,
+    #[serde(default)]
+    hotline: Option<crate::hotline::RawHotline>,
 }
 
 impl ConfigFile {
@@ -65,8 +69,24 @@ impl ConfigFile {
             return Err(error(format!("chat[{i}].calls"), "needs a [calls] table: where website calls go"));
         }
         let csat = file.csat.map(crate::work::csat::CsatConfig::from_file).transpose()?;
-        Ok(ConfigFile { mail, chat, calls, csat })
+        let hotline = file.hotline.map(|raw| crate::hotline::from_file(raw, &env)).transpose()?;
+        Ok(ConfigFile { mail, chat, calls, csat, hotline })
     }
+}
+
+/// A secret named by an environment variable in the config (`password_env = "VAR"`): the
+/// variable must be set and not empty; secrets never stand in the file itself.
+pub(crate) fn secret_from_env(
+    key: &str,
+    var: Option<&str>,
+    env: &impl Fn(&str) -> Option<String>,
+) -> Result<Option<String>, ConfigError> {
+    var.map(|var| {
+        env(var)
+            .filter(|p| !p.is_empty())
+            .ok_or_else(|| error(key, format!("the environment variable {var} is not set")))
+    })
+    .transpose()
 }
 
 fn line_of(text: &str, offset: usize) -> usize {

@@ -16,6 +16,7 @@ pub mod changelog;
 pub mod chat;
 pub mod config_file;
 pub mod error;
+pub mod hotline;
 pub mod live;
 pub mod login_limits;
 pub mod mail;
@@ -68,6 +69,8 @@ pub struct Config {
     pub tls: Option<Arc<tokio_rustls::rustls::ServerConfig>>,
     /// Satisfaction marks (`[csat]` in `--config`).
     pub csat: Option<work::csat::CsatConfig>,
+    /// The call queue behind the center's number (`[hotline]` in `--config`).
+    pub hotline: Option<hotline::HotlineSettings>,
 }
 
 impl Config {
@@ -83,6 +86,7 @@ impl Config {
             calls: None,
             tls: None,
             csat: None,
+            hotline: None,
         }
     }
 }
@@ -111,6 +115,8 @@ pub struct AppState {
     pub rules: Arc<work::apply::RuleCache>,
     /// Satisfaction marks, when the center asks for them (its manager queue resolved to an id).
     pub csat: work::csat::Shared,
+    /// The call queue, when this instance runs it, and the queues it serves.
+    pub hotline: Option<(okno_hotline::Hotline, Arc<Vec<String>>)>,
 }
 
 impl AppState {
@@ -135,6 +141,7 @@ impl AppState {
             own_addresses: Arc::default(),
             rules: Arc::new(work::apply::RuleCache::default()),
             csat: config.csat.clone().map(Arc::new),
+            hotline: None,
         }
     }
 
@@ -156,6 +163,10 @@ impl AppState {
         let mut state = AppState::new(pool, &config);
         if let Some(calls) = &config.calls {
             state.gateway = Some(okno_gateway::Gateway::start(calls.clone()).await.context("[calls]")?);
+        }
+        if let Some(settings) = &config.hotline {
+            let served = settings.config.queues.iter().map(|q| q.id.clone()).collect();
+            state.hotline = Some((hotline::start(&state.pool, settings).await?, Arc::new(served)));
         }
         if let Some(url) = &config.nats_url {
             let deployment: String = sqlx::query_scalar("SELECT id FROM deployment")

@@ -82,6 +82,7 @@ async fn main() -> Result<()> {
         config.chat = file.chat;
         config.calls = file.calls;
         config.csat = file.csat;
+        config.hotline = file.hotline;
     }
     config.tls = match (tls_cert, tls_key, self_signed) {
         (Some(cert), Some(key), None) => Some(okno_server::tls::load(&cert, &key)?),

@@ -22,6 +22,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (10, "merge", include_str!("../migrations/0010_merge.sql")),
     (11, "ticket_clock", include_str!("../migrations/0011_ticket_clock.sql")),
     (12, "mentions", include_str!("../migrations/0012_mentions.sql")),
+    (13, "acd_events", include_str!("../migrations/0013_acd_events.sql")),
 ];
 
 /// An arbitrary constant identifying "Okno schema migrations" among advisory locks.

@@ -2,19 +2,21 @@
 //! only (everyone else gets 403), each queue's waiting work and its call figures for today
 //! (`since`, the window's local midnight) and for the last 15 minutes, and every agent's state.
 //!
-//! The figures come from the raw call records with okno-acd's arithmetic
-//! ([`okno_acd::figures`]), the same the reports use. Until the server's ACD queues calls
-//! itself, calls are the ones desks record (inbound, by queue): a call is counted once it
-//! ended or was answered, so nothing is "waiting" among them; waiting work is the website
-//! chats nobody has taken. Team leads change an agent's state through the synced
-//! `set_agent_state` mutation (push refuses it from anyone else).
+//! The figures come from raw records with okno-acd's arithmetic ([`okno_acd::figures`]), the
+//! same the reports use. For the queues the hotline serves ([`crate::hotline`]) the records are
+//! its stored queue events, so waiting calls, waits and abandonments are the hotline's own; for
+//! other queues they are the calls desks record (inbound, by queue), counted once they ended or
+//! were answered. Waiting chats are the website chats nobody has taken. Team leads change an
+//! agent's state through the synced `set_agent_state` mutation (push refuses it from anyone
+//! else) and move a waiting call to another queue with `POST /v1/wallboard/move`.
 
 use axum::extract::{RawQuery, State};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use okno_acd::wire::{AgentBoard, QueueBoard, WallboardView};
-use okno_acd::{AcdEvent, figures, recorded_call_events};
+use okno_acd::{AcdEvent, figures, recorded_call_events, waiting_calls};
 use okno_core::{Millis, Role};
+use serde::Deserialize;
 
 use crate::{AppError, AppState, Caller};
 
@@ -24,7 +26,40 @@ const RECENT_MS: Millis = 15 * 60_000;
 const MAX_PERIOD_MS: Millis = 2 * 86_400_000;
 
 pub fn routes() -> Router<AppState> {
-    Router::new().route("/v1/wallboard", get(board))
+    Router::new().route("/v1/wallboard", get(board)).route("/v1/wallboard/move", post(move_call))
+}
+
+fn team_lead(caller: &Caller) -> Result<(), AppError> {
+    if matches!(caller.role, Role::TeamLead | Role::Admin) {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden("the wallboard is for team leads and admins".into()))
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MoveCall {
+    pub call_id: String,
+    pub queue_id: String,
+}
+
+/// A team lead moves a waiting hotline call to another queue the hotline serves.
+async fn move_call(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(body): Json<MoveCall>,
+) -> Result<Json<serde_json::Value>, AppError> {
+    team_lead(&caller)?;
+    let Some((hotline, served)) = &state.hotline else {
+        return Err(AppError::NotFound("this server runs no hotline".into()));
+    };
+    if !served.contains(&body.queue_id) {
+        return Err(AppError::BadRequest(format!("the hotline serves no queue {:?}", body.queue_id)));
+    }
+    hotline.move_call(&body.call_id, &body.queue_id).await.map_err(|e| AppError::Conflict(e.to_string()))?;
+    tracing::info!(call_id = body.call_id, queue_id = body.queue_id, by = caller.id, "hotline call moved");
+    Ok(Json(serde_json::json!({ "call_id": body.call_id, "queue_id": body.queue_id })))
 }
 
 /// `since=MS` of the query: the start of "today" in the team lead's time zone (the last 24
@@ -39,9 +74,7 @@ async fn board(
     caller: Caller,
     RawQuery(query): RawQuery,
 ) -> Result<Json<WallboardView>, AppError> {
-    if !matches!(caller.role, Role::TeamLead | Role::Admin) {
-        return Err(AppError::Forbidden("the wallboard is for team leads and admins".into()));
-    }
+    team_lead(&caller)?;
     let now = okno_core::unix_ms(std::time::SystemTime::now());
     let since = since_of(query.as_deref())?.unwrap_or(now - 86_400_000);
     if since > now || now - since > MAX_PERIOD_MS {
@@ -56,13 +89,26 @@ async fn board(
     .bind(since)
     .fetch_all(&mut *conn)
     .await?;
+    let served: &[String] = state.hotline.as_ref().map_or(&[], |(_, served)| served.as_slice());
     let mut events: Vec<AcdEvent> = calls
         .iter()
+        .filter(|(_, queue, ..)| !served.contains(queue))
         .flat_map(|(id, queue, agent, started, answered, ended)| {
             recorded_call_events(id, queue, agent.as_deref(), *started, *answered, *ended)
         })
         .collect();
+    if !served.is_empty() {
+        events.extend(crate::hotline::events_since(&mut conn, since).await?);
+    }
     events.sort_by_key(|e| e.at);
+    let not_responding: Vec<String> = match &state.hotline {
+        Some((hotline, _)) => hotline
+            .status()
+            .await
+            .map(|s| s.agents.into_iter().filter(|a| a.not_responding).map(|a| a.id).collect())
+            .unwrap_or_default(),
+        None => Vec::new(),
+    };
     let chats: Vec<(String, i64, Millis)> = sqlx::query_as(
         "SELECT queue_id, count(*), min(created_at) FROM tickets \
          WHERE channel = 'chat' AND status IN ('new', 'open') AND assignee_id IS NULL AND merged_into IS NULL \
@@ -82,6 +128,7 @@ async fn board(
             let chat_wait = oldest_chat.map_or(0, |at| u64::try_from(now - at).unwrap_or(0));
             Some(QueueBoard {
                 channel: channel.parse().ok()?,
+                calls_waiting: waiting_calls(&events, &id, now),
                 waiting_calls: today.waiting,
                 waiting_chats,
                 longest_wait_ms: today.longest_wait_ms.max(chat_wait),
@@ -107,12 +154,13 @@ async fn board(
         .into_iter()
         .filter_map(|(id, name, role, agent_state, state_since, handled)| {
             Some(AgentBoard {
-                id,
                 name,
                 role: role.parse().ok()?,
                 state: agent_state.parse().ok()?,
                 state_since,
                 handled_today: u32::try_from(handled).unwrap_or(u32::MAX),
+                not_responding: not_responding.contains(&id),
+                id,
             })
         })
         .collect();

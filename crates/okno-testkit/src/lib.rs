@@ -70,3 +70,12 @@ pub fn wait_for_port(port: u16, what: &str) {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// Fails the test with how to install `program` when it is missing.
+pub fn require(program: &str, package: &str) {
+    let found = std::process::Command::new("sh")
+        .args(["-c", &format!("command -v {program} >/dev/null")])
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(found, "{program} is not installed: apt-get install {package} (cargo xtask setup does it)");
+}

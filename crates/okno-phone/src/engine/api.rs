@@ -2,7 +2,7 @@
 //! and the handle it holds.
 
 use std::fmt;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use okno_media::session::CallStats;
@@ -53,6 +53,9 @@ pub struct EngineConfig {
     /// With a registrar: take new calls only from its address (403 for others), so nobody on
     /// the network can ring the desk around the PBX. On by default.
     pub calls_only_from_registrar: bool,
+    /// Calls are also taken from these addresses when `calls_only_from_registrar` holds: a
+    /// PBX's trunk that delivers calls from another host than the registrar (the hotline's).
+    pub trusted_peers: Vec<IpAddr>,
     /// Calls at once (incoming and outgoing); a new INVITE beyond it is answered 486 Busy
     /// Here, so a flood of calls cannot take every RTP port and the desk's attention.
     pub max_calls: usize,
@@ -78,6 +81,7 @@ impl EngineConfig {
             user_agent: format!("okno-phone/{}", env!("CARGO_PKG_VERSION")),
             srtp: sdp::SrtpPolicy::Off,
             calls_only_from_registrar: true,
+            trusted_peers: Vec::new(),
             max_calls: 16,
             refer_hosts: None,
         }
@@ -92,6 +96,7 @@ impl fmt::Debug for EngineConfig {
             .field("account", &self.account.as_ref().map(ToString::to_string))
             .field("registrar", &self.registrar)
             .field("calls_only_from_registrar", &self.calls_only_from_registrar)
+            .field("trusted_peers", &self.trusted_peers)
             .field("password", &self.password.as_ref().map(|_| "***"))
             .field("codecs", &self.codecs.iter().map(|c| c.name.as_str()).collect::<Vec<_>>())
             .field("rtp_port", &self.rtp_port)

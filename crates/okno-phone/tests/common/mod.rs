@@ -2,16 +2,7 @@
 //! stopped, and okno-phone's JSON events.
 #![allow(dead_code, unreachable_pub, unused_imports)] // each test binary uses some of these
 
-pub use okno_testkit::{Killed, Terminated, free_port as free_tcp_port, free_udp_port};
-
-/// Fails the test with how to install `program` when it is missing.
-pub fn require(program: &str, package: &str) {
-    let found = std::process::Command::new("sh")
-        .args(["-c", &format!("command -v {program} >/dev/null")])
-        .status()
-        .is_ok_and(|s| s.success());
-    assert!(found, "{program} is not installed: apt-get install {package} (cargo xtask test does it)");
-}
+pub use okno_testkit::{Killed, Terminated, free_port as free_tcp_port, free_udp_port, require};
 
 /// okno-phone's `--json-events` lines with `"event": name`.
 pub fn events(stdout: &str, name: &str) -> Vec<serde_json::Value> {

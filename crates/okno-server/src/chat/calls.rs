@@ -69,14 +69,7 @@ pub(crate) fn from_file(raw: RawCalls, env: &impl Fn(&str) -> Option<String>) ->
         .as_deref()
         .map(|a| Uri::parse(a).map_err(|e| error("calls.account", format!("{a:?} is not a SIP URI: {e}"))))
         .transpose()?;
-    let password = match &raw.password_env {
-        Some(var) => Some(
-            env(var)
-                .filter(|p| !p.is_empty())
-                .ok_or_else(|| error("calls.password_env", format!("the environment variable {var} is not set")))?,
-        ),
-        None => None,
-    };
+    let password = crate::config_file::secret_from_env("calls.password_env", raw.password_env.as_deref(), env)?;
     let codecs = raw.codecs.unwrap_or_else(|| "opus,pcmu".to_owned());
     okno_phone::engine::parse_codecs(&codecs).map_err(|e| error("calls.codecs", e.to_string()))?;
     let mut ice_servers = Vec::new();

@@ -434,6 +434,10 @@ average_answer_ms: number | null,
  */
 waiting: number, longest_wait_ms: number, };
 /**
+ * A call waiting in a queue.
+ */
+export type WaitingCall = { call_id: string, arrived_at: number, waited_ms: number, };
+/**
  * One queue's line.
  */
 export type QueueBoard = { id: string, name: string, channel: Channel, 
@@ -450,6 +454,10 @@ waiting_chats: number,
  */
 longest_wait_ms: number, 
 /**
+ * The calls waiting now, longest first (a team lead may move one to another queue).
+ */
+calls_waiting: Array<WaitingCall>, 
+/**
  * Calls that arrived since the window's start of today.
  */
 today: QueueFigures, last_15_min: QueueFigures, };
@@ -460,7 +468,11 @@ export type AgentBoard = { id: string, name: string, role: Role, state: AgentSta
 /**
  * Calls and chats they handled today.
  */
-handled_today: number, };
+handled_today: number, 
+/**
+ * Their desk let a hotline call ring out: no calls are offered until their state is set.
+ */
+not_responding: boolean, };
 /**
  * The wallboard at one moment.
  */
@@ -606,6 +618,8 @@ export interface Backend {
   setQueuePolicy(queueId: string, policyId: string | null): Promise<SlaPolicies>;
   /** The team lead's live view: queues (today from `since`, and the last 15 minutes) and agents. */
   wallboard(since: number): Promise<WallboardView>;
+  /** A team lead moves a call waiting in the hotline to another queue; the wallboard after. */
+  wallboardMove(callId: string, queueId: string, since: number): Promise<WallboardView>;
   /** A team lead sets another agent's state (synced; the server refuses it from others). */
   setOperatorState(operatorId: string, agentState: AgentState): Promise<void>;
 }
@@ -644,7 +658,7 @@ export interface PhoneCommands {
 export type InvokeFn = <T>(cmd: string, args?: Record<string, unknown>) => Promise<T>;
 
 /** Every command's name, as `invoke` sends it. */
-export const COMMAND_NAMES = ["app_info", "store_stats", "list_queues", "list_operators", "me", "set_agent_state", "list_tickets", "list_tags", "get_ticket", "reply_ticket", "set_ticket_status", "assign_ticket", "set_ticket_tags", "get_customer", "search", "ui_ready", "sync_status", "list_rejections", "list_notices", "mark_notices_seen", "download_attachment", "attachment_data", "upload_attachment", "chat_typing", "work_rules", "save_work_rules", "dry_run_rules", "mention_people", "ticket_followers", "follow_ticket", "list_templates", "save_template", "delete_template", "render_template", "merge_tickets", "split_message", "sla_policies", "save_sla_policy", "set_queue_policy", "wallboard", "set_operator_state", "phone_snapshot", "phone_dial", "phone_answer", "phone_reject", "phone_hangup", "phone_hold", "phone_mute", "phone_dtmf", "phone_transfer", "phone_complete_transfer", "phone_conference", "phone_recording", "phone_set_note", "phone_wrap_up", "list_dispositions", "call_history", "mark_calls_seen", "list_sip_accounts", "save_sip_account", "delete_sip_account", "sip_codecs", "audio_devices", "set_audio_devices"] as const;
+export const COMMAND_NAMES = ["app_info", "store_stats", "list_queues", "list_operators", "me", "set_agent_state", "list_tickets", "list_tags", "get_ticket", "reply_ticket", "set_ticket_status", "assign_ticket", "set_ticket_tags", "get_customer", "search", "ui_ready", "sync_status", "list_rejections", "list_notices", "mark_notices_seen", "download_attachment", "attachment_data", "upload_attachment", "chat_typing", "work_rules", "save_work_rules", "dry_run_rules", "mention_people", "ticket_followers", "follow_ticket", "list_templates", "save_template", "delete_template", "render_template", "merge_tickets", "split_message", "sla_policies", "save_sla_policy", "set_queue_policy", "wallboard", "wallboard_move", "set_operator_state", "phone_snapshot", "phone_dial", "phone_answer", "phone_reject", "phone_hangup", "phone_hold", "phone_mute", "phone_dtmf", "phone_transfer", "phone_complete_transfer", "phone_conference", "phone_recording", "phone_set_note", "phone_wrap_up", "list_dispositions", "call_history", "mark_calls_seen", "list_sip_accounts", "save_sip_account", "delete_sip_account", "sip_codecs", "audio_devices", "set_audio_devices"] as const;
 
 /** The Backend over `invoke` (arguments in camelCase, as Tauri sends them). */
 export function createTauriBackend(invoke: InvokeFn): Backend {
@@ -689,6 +703,7 @@ export function createTauriBackend(invoke: InvokeFn): Backend {
     saveSlaPolicy: (policy) => invoke("save_sla_policy", { policy }),
     setQueuePolicy: (queueId, policyId) => invoke("set_queue_policy", { queueId, policyId }),
     wallboard: (since) => invoke("wallboard", { since }),
+    wallboardMove: (callId, queueId, since) => invoke("wallboard_move", { callId, queueId, since }),
     setOperatorState: (operatorId, agentState) => invoke("set_operator_state", { operatorId, agentState }),
   };
 }

@@ -169,6 +169,30 @@ export function fixtureBackend(options: FixtureOptions = {}): FixtureBackend {
     ],
   });
   const queues = QUEUES.map((q) => ({ ...q, open_count: 0, unread_count: 0 }));
+  // Calls waiting in the hotline's queue on the demo wallboard (a team lead may move them).
+  const demoWaiting = QUEUES.filter((q) => q.channel === "phone").slice(0, 1).flatMap((q) => [
+    { call_id: "demo-wait-1", queue_id: q.id, arrived_at: NOW - 48_000 },
+    { call_id: "demo-wait-2", queue_id: q.id, arrived_at: NOW - 12_000 },
+  ]);
+  const wallboardView = () => {
+    const figures = (offered: number, answered: number, fast: number, abandoned: number) => ({
+      offered, answered, answered_in_target: fast, abandoned, abandoned_in_target: 0, callbacks: 0,
+      service_level: offered ? fast / offered : null, abandon_rate: offered ? abandoned / offered : null,
+      average_answer_ms: answered ? 9_000 : null, waiting: 0, longest_wait_ms: 0,
+    });
+    return {
+      at: Date.now(),
+      queues: queues.map((q, i) => ({
+        id: q.id, name: q.name, channel: q.channel, waiting_calls: demoWaiting.filter((c) => c.queue_id === q.id).length,
+        waiting_chats: q.channel === "chat" ? 2 : 0,
+        calls_waiting: demoWaiting.filter((c) => c.queue_id === q.id).map((c) => ({ call_id: c.call_id, arrived_at: c.arrived_at, waited_ms: Date.now() - c.arrived_at })),
+        longest_wait_ms: q.channel === "chat" ? 34_000 : Math.max(0, ...demoWaiting.filter((c) => c.queue_id === q.id).map((c) => Date.now() - c.arrived_at)),
+        today: figures(q.channel === "phone" ? 120 + i : 0, q.channel === "phone" ? 117 : 0, q.channel === "phone" ? 112 : 0, q.channel === "phone" ? 3 : 0),
+        last_15_min: figures(q.channel === "phone" ? 6 : 0, q.channel === "phone" ? 6 : 0, q.channel === "phone" ? 5 : 0, 0),
+      })),
+      agents: operators.filter((o) => o.role !== "admin").map((o) => ({ id: o.id, name: o.name, role: o.role, state: o.state, state_since: o.state_since, handled_today: 7, not_responding: false })),
+    };
+  };
   const queueFor = (channel: Channel, i: number) => {
     const options = queues.filter((q) => q.channel === channel);
     return options[i % options.length] ?? queues[0];
@@ -495,22 +519,12 @@ export function fixtureBackend(options: FixtureOptions = {}): FixtureBackend {
     splitMessage: async () => {
       throw fail("unavailable", "splitting tickets needs the server, and the demo has none");
     },
-    wallboard: async () => {
-      const figures = (offered: number, answered: number, fast: number, abandoned: number) => ({
-        offered, answered, answered_in_target: fast, abandoned, abandoned_in_target: 0, callbacks: 0,
-        service_level: offered ? fast / offered : null, abandon_rate: offered ? abandoned / offered : null,
-        average_answer_ms: answered ? 9_000 : null, waiting: 0, longest_wait_ms: 0,
-      });
-      return {
-        at: Date.now(),
-        queues: queues.map((q, i) => ({
-          id: q.id, name: q.name, channel: q.channel, waiting_calls: 0, waiting_chats: q.channel === "chat" ? 2 : 0,
-          longest_wait_ms: q.channel === "chat" ? 34_000 : 0,
-          today: figures(q.channel === "phone" ? 120 + i : 0, q.channel === "phone" ? 117 : 0, q.channel === "phone" ? 112 : 0, q.channel === "phone" ? 3 : 0),
-          last_15_min: figures(q.channel === "phone" ? 6 : 0, q.channel === "phone" ? 6 : 0, q.channel === "phone" ? 5 : 0, 0),
-        })),
-        agents: operators.filter((o) => o.role !== "admin").map((o) => ({ id: o.id, name: o.name, role: o.role, state: o.state, state_since: o.state_since, handled_today: 7 })),
-      };
+    wallboard: async () => wallboardView(),
+    wallboardMove: async (callId, queueId) => {
+      const call = demoWaiting.find((c) => c.call_id === callId);
+      if (!call) throw fail("conflict", "no such call waiting");
+      call.queue_id = queueId;
+      return wallboardView();
     },
     setOperatorState: async (operatorId, state) => {
       const op = operators.find((o) => o.id === operatorId);

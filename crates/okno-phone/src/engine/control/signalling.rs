@@ -113,6 +113,7 @@ impl CallControl {
                 };
                 if let Some(only) = self.config.registrar.filter(|_| self.config.calls_only_from_registrar)
                     && !through_registrar(only)
+                    && !self.config.trusted_peers.contains(&from.ip())
                 {
                     // A call that did not come through the registrar/proxy: someone on the
                     // network dialing the desk's port directly, around the PBX's rules.

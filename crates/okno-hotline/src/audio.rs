@@ -1,0 +1,328 @@
+//! What every leg of the hotline hears, as 8 kHz PCM (the hotline speaks PCMU and PCMA only,
+//! so no leg needs resampling).
+//!
+//! - A caller waiting in the queue hears the greeting, then music on hold in a loop, interrupted
+//!   by the prompts the queue asks for (position, callback offer); the prompts come from WAV
+//!   files in the config, and a missing file is a skipped prompt, never a silent line.
+//! - Two bridged legs (a caller and the operator's desk) hear each other: each leg's received
+//!   audio waits in a short queue that the other leg's 20 ms media tick takes a frame from. The
+//!   queue is capped at [`MAX_QUEUED`] so two clocks drifting apart cannot grow the delay.
+//!
+//! The engine asks for a call's audio (`MediaIo::open`) when its media starts; the driver may
+//! bridge the leg before or after that moment, so a leg's audio is created by whichever comes
+//! first ([`Legs::leg`]).
+
+use std::collections::{HashMap, VecDeque};
+use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+
+use okno_phone::engine::MediaIo;
+use okno_phone::media::{AudioSink, AudioSource, read_wav_mono};
+
+/// The PCM rate of every leg (PCMU and PCMA).
+pub const RATE: u32 = 8_000;
+/// At most 120 ms of one leg's speech waits for the other leg's tick.
+pub const MAX_QUEUED: usize = 960;
+
+/// Why a prompt could not be loaded.
+#[derive(Debug, thiserror::Error)]
+#[error("prompt {path}: {reason}")]
+pub struct PromptError {
+    pub path: String,
+    pub reason: String,
+}
+
+/// The recordings a waiting caller hears, at [`RATE`].
+#[derive(Debug, Clone, Default)]
+pub struct Prompts {
+    pub greeting: Option<Arc<[i16]>>,
+    /// Looped while nothing else plays; a soft generated pattern when none is configured.
+    pub music: Arc<[i16]>,
+    /// "Your place in the queue is", followed by the digit's recording.
+    pub position: Option<Arc<[i16]>>,
+    /// `digits[n]` says the number n (0-9); positions past 9 are said as "9".
+    pub digits: Vec<Option<Arc<[i16]>>>,
+    /// "Press 1 and we will call you back".
+    pub callback_offer: Option<Arc<[i16]>>,
+    /// "Thank you, we will call you back" before the caller's leg ends.
+    pub callback_thanks: Option<Arc<[i16]>>,
+}
+
+impl Prompts {
+    /// The prompts of a directory: `greeting.wav`, `music.wav`, `position.wav`, `0.wav` to
+    /// `9.wav`, `callback.wav`, `callback-thanks.wav`; each optional. A file that is there but
+    /// unreadable is an error (a typo in a prompt must not pass unnoticed).
+    pub fn from_dir(dir: Option<&Path>) -> Result<Prompts, PromptError> {
+        let load = |name: &str| -> Result<Option<Arc<[i16]>>, PromptError> {
+            let Some(dir) = dir else { return Ok(None) };
+            let path = dir.join(name);
+            if !path.exists() {
+                return Ok(None);
+            }
+            read_wav_mono(&path, RATE)
+                .map(|s| Some(Arc::from(s)))
+                .map_err(|e| PromptError { path: path.display().to_string(), reason: e.to_string() })
+        };
+        Ok(Prompts {
+            greeting: load("greeting.wav")?,
+            music: load("music.wav")?.unwrap_or_else(default_music),
+            position: load("position.wav")?,
+            digits: (0..10).map(|n| load(&format!("{n}.wav"))).collect::<Result<_, _>>()?,
+            callback_offer: load("callback.wav")?,
+            callback_thanks: load("callback-thanks.wav")?,
+        })
+    }
+
+    /// What a caller at `position` hears when the queue announces it (nothing without the
+    /// recordings).
+    pub fn position_announcement(&self, position: usize) -> Vec<Arc<[i16]>> {
+        let Some(intro) = &self.position else { return Vec::new() };
+        let digit = self.digits.get(position.min(9)).cloned().flatten();
+        std::iter::once(intro.clone()).chain(digit).collect()
+    }
+}
+
+/// Four seconds of a quiet two-note chime and silence: a caller must hear the line is alive.
+fn default_music() -> Arc<[i16]> {
+    let mut samples = vec![0i16; 4 * RATE as usize];
+    for (start, hz) in [(0usize, 523.25f32), (RATE as usize / 2, 659.25)] {
+        for i in 0..(RATE as usize * 2 / 5) {
+            let t = i as f32 / RATE as f32;
+            let fade = 1.0 - i as f32 / (RATE as f32 * 0.4);
+            samples[start + i] = ((2.0 * std::f32::consts::PI * hz * t).sin() * 3000.0 * fade) as i16;
+        }
+    }
+    Arc::from(samples)
+}
+
+/// What a waiting caller hears next: queued prompts, else the music.
+#[derive(Debug, Default)]
+struct Player {
+    queue: VecDeque<Arc<[i16]>>,
+    playing: Option<(Arc<[i16]>, usize)>,
+    music: Arc<[i16]>,
+    music_at: usize,
+}
+
+impl Player {
+    fn fill(&mut self, frame: &mut [i16]) {
+        let mut written = 0;
+        while written < frame.len() {
+            if self.playing.is_none() {
+                self.playing = self.queue.pop_front().map(|p| (p, 0));
+            }
+            match &mut self.playing {
+                Some((prompt, at)) => {
+                    let n = (frame.len() - written).min(prompt.len() - *at);
+                    frame[written..written + n].copy_from_slice(&prompt[*at..*at + n]);
+                    *at += n;
+                    written += n;
+                    if *at >= prompt.len() {
+                        self.playing = None;
+                    }
+                }
+                None if self.music.is_empty() => {
+                    frame[written..].fill(0);
+                    return;
+                }
+                None => {
+                    let n = (frame.len() - written).min(self.music.len() - self.music_at);
+                    frame[written..written + n].copy_from_slice(&self.music[self.music_at..self.music_at + n]);
+                    self.music_at = (self.music_at + n) % self.music.len();
+                    written += n;
+                }
+            }
+        }
+    }
+}
+
+/// One leg's audio.
+#[derive(Debug, Default)]
+pub struct LegAudio {
+    /// What this leg received, waiting for its peer's tick.
+    heard: Mutex<VecDeque<i16>>,
+    peer: Mutex<Option<Weak<LegAudio>>>,
+    player: Mutex<Player>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl LegAudio {
+    fn new(music: Arc<[i16]>) -> LegAudio {
+        LegAudio { player: Mutex::new(Player { music, ..Player::default() }), ..LegAudio::default() }
+    }
+
+    /// Plays `prompts` one after the other, then the music resumes where it was.
+    pub fn play(&self, prompts: impl IntoIterator<Item = Arc<[i16]>>) {
+        lock(&self.player).queue.extend(prompts);
+    }
+
+    fn peer(&self) -> Option<Arc<LegAudio>> {
+        lock(&self.peer).as_ref().and_then(Weak::upgrade)
+    }
+
+    fn read(&self, frame: &mut [i16]) {
+        match self.peer() {
+            Some(peer) => {
+                let mut heard = lock(&peer.heard);
+                let n = frame.len().min(heard.len());
+                for (out, sample) in frame.iter_mut().zip(heard.drain(..n)) {
+                    *out = sample;
+                }
+                frame[n..].fill(0);
+            }
+            None => lock(&self.player).fill(frame),
+        }
+    }
+
+    fn write(&self, frame: &[i16]) {
+        if lock(&self.peer).is_none() {
+            return;
+        }
+        let mut heard = lock(&self.heard);
+        heard.extend(frame.iter().copied());
+        let surplus = heard.len().saturating_sub(MAX_QUEUED);
+        heard.drain(..surplus);
+    }
+}
+
+/// Every leg's audio by its SIP call id; shared by the driver and the engine's media tasks.
+#[derive(Debug, Clone, Default)]
+pub struct Legs {
+    inner: Arc<Mutex<HashMap<String, Arc<LegAudio>>>>,
+    music: Arc<[i16]>,
+}
+
+impl Legs {
+    pub fn new(music: Arc<[i16]>) -> Legs {
+        Legs { inner: Arc::default(), music }
+    }
+
+    /// The leg's audio, created on first use.
+    pub fn leg(&self, call_id: &str) -> Arc<LegAudio> {
+        lock(&self.inner)
+            .entry(call_id.to_owned())
+            .or_insert_with(|| Arc::new(LegAudio::new(self.music.clone())))
+            .clone()
+    }
+
+    /// The two legs hear each other from now on.
+    pub fn bridge(&self, a: &str, b: &str) {
+        let (a, b) = (self.leg(a), self.leg(b));
+        *lock(&a.peer) = Some(Arc::downgrade(&b));
+        *lock(&b.peer) = Some(Arc::downgrade(&a));
+    }
+
+    /// The leg ended: its audio goes, and its peer hears silence.
+    pub fn remove(&self, call_id: &str) {
+        lock(&self.inner).remove(call_id);
+    }
+
+    pub fn len(&self) -> usize {
+        lock(&self.inner).len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl MediaIo for Legs {
+    fn open(&mut self, call_id: &str, _number: u32, rate: u32) -> (Box<dyn AudioSource>, Box<dyn AudioSink>) {
+        if rate != RATE {
+            // The config refuses other codecs; this would be a bug, and silence is its symptom.
+            tracing::error!(call_id, rate, "a hotline leg at a rate other than 8 kHz");
+        }
+        let leg = self.leg(call_id);
+        (Box::new(LegSource(leg.clone())), Box::new(LegSink(leg)))
+    }
+}
+
+struct LegSource(Arc<LegAudio>);
+
+impl AudioSource for LegSource {
+    fn read_frame(&mut self, frame: &mut [i16]) {
+        self.0.read(frame);
+    }
+}
+
+struct LegSink(Arc<LegAudio>);
+
+impl AudioSink for LegSink {
+    fn write_frame(&mut self, frame: &[i16]) {
+        self.0.write(frame);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame_of(leg: &LegAudio) -> Vec<i16> {
+        let mut frame = vec![0; 160];
+        leg.read(&mut frame);
+        frame
+    }
+
+    #[test]
+    fn a_waiting_caller_hears_prompts_then_the_music_where_it_was() {
+        let legs = Legs::new(Arc::from(vec![7i16; 400]));
+        let caller = legs.leg("c1");
+        assert_eq!(frame_of(&caller), vec![7; 160]);
+        caller.play([Arc::from(vec![1i16; 100]), Arc::from(vec![2i16; 100])]);
+        let frame = frame_of(&caller);
+        assert_eq!(&frame[..100], &[1; 100][..]);
+        assert_eq!(&frame[100..], &[2; 60][..]);
+        let frame = frame_of(&caller);
+        assert_eq!(&frame[..40], &[2; 40][..]);
+        assert_eq!(&frame[40..], &[7; 120][..]);
+    }
+
+    #[test]
+    fn bridged_legs_hear_each_other_and_nothing_of_the_music() {
+        let legs = Legs::new(Arc::from(vec![7i16; 400]));
+        legs.bridge("caller", "agent");
+        let (caller, agent) = (legs.leg("caller"), legs.leg("agent"));
+        caller.write(&[5; 160]);
+        agent.write(&[9; 160]);
+        assert_eq!(frame_of(&agent), vec![5; 160]);
+        assert_eq!(frame_of(&caller), vec![9; 160]);
+        // Nothing more was said: silence, not music.
+        assert_eq!(frame_of(&caller), vec![0; 160]);
+    }
+
+    #[test]
+    fn a_stalled_leg_cannot_grow_the_delay() {
+        let legs = Legs::new(Arc::from(vec![0i16; 10]));
+        legs.bridge("a", "b");
+        let a = legs.leg("a");
+        for n in 0..50 {
+            a.write(&[n; 160]);
+        }
+        assert_eq!(lock(&a.heard).len(), MAX_QUEUED);
+        // What is kept is the latest speech.
+        assert_eq!(*lock(&a.heard).back().unwrap(), 49);
+    }
+
+    #[test]
+    fn the_default_music_is_not_silence() {
+        let music = default_music();
+        assert_eq!(music.len(), 4 * RATE as usize);
+        assert!(music.iter().any(|&s| s.abs() > 1000));
+    }
+
+    #[test]
+    fn positions_are_said_with_the_recordings_there_are() {
+        let none = Prompts { music: default_music(), ..Prompts::default() };
+        assert!(none.position_announcement(3).is_empty());
+        let mut digits = vec![None; 10];
+        digits[3] = Some(Arc::from(vec![3i16; 10]));
+        let some = Prompts { position: Some(Arc::from(vec![1i16; 10])), digits, ..none };
+        let said = some.position_announcement(3);
+        assert_eq!(said.len(), 2);
+        assert_eq!(said[1][0], 3);
+        assert_eq!(some.position_announcement(12).len(), 1, "no recording of 9: the intro alone");
+    }
+}

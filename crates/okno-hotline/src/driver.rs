@@ -1,0 +1,394 @@
+//! The hotline's one task: it feeds the engine's events and the server's commands into the
+//! [`Distributor`] with the wall-clock time, then carries out its actions on the engine.
+//!
+//! Legs, by their SIP call id:
+//! - a **caller** leg is an incoming call; its id is also the queued call's id in okno-acd;
+//! - an **agent** leg is our call to a desk offering a queued call (or placing a callback);
+//! - a **customer** leg is a callback's call to the customer, placed once the desk answered.
+//!
+//! The engine answers commands in order and reports each `Dial` with a `calling` event (or an
+//! error), so legs being dialled wait in a FIFO until their call id is known; a dial withdrawn
+//! meanwhile is hung up as soon as it has one.
+//!
+//! Invariants: every leg the hotline dials or answers is hung up when its partner ends or its
+//! offer is withdrawn; every queued call's end reaches okno-acd exactly once.
+
+use std::collections::{HashMap, VecDeque};
+use std::time::{Duration, SystemTime};
+
+use okno_acd::{Action, Distributor};
+use okno_core::Millis;
+use okno_phone::engine::{CallDirection, PhoneCommand, PhoneEvent, PhoneHandle};
+use okno_sip::Uri;
+use tokio::sync::mpsc;
+
+use crate::audio::Legs;
+use crate::{AgentLine, Command, HotlineConfig, HotlineError, HotlineStatus, Report};
+
+fn now_ms() -> Millis {
+    okno_core::unix_ms(SystemTime::now())
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Leg {
+    /// `from`: the caller's URI, shown on the desk that is offered the call.
+    Caller {
+        queued: bool,
+        from: String,
+    },
+    Agent {
+        call_id: String,
+        agent_id: String,
+        answered: bool,
+        withdrawn: bool,
+        callback: Option<String>,
+    },
+    Customer {
+        call_id: String,
+        agent_leg: String,
+    },
+}
+
+pub(crate) struct Driver {
+    engine: PhoneHandle,
+    acd: Distributor,
+    legs: Legs,
+    prompts: crate::Prompts,
+    numbers: HashMap<String, String>,
+    agents: HashMap<String, AgentLine>,
+    by_sip: HashMap<String, Leg>,
+    dialing: VecDeque<Leg>,
+    reports: mpsc::UnboundedSender<Report>,
+    /// Callers who were offered a callback (a `1` from them asks for it).
+    callback_offered: Vec<String>,
+}
+
+impl Driver {
+    pub(crate) fn new(
+        config: HotlineConfig,
+        engine: PhoneHandle,
+        acd: Distributor,
+        legs: Legs,
+        reports: mpsc::UnboundedSender<Report>,
+    ) -> Driver {
+        Driver {
+            engine,
+            acd,
+            legs,
+            prompts: config.prompts,
+            numbers: config.numbers.into_iter().collect(),
+            agents: config.agents.into_iter().map(|a| (a.id.clone(), a)).collect(),
+            by_sip: HashMap::new(),
+            dialing: VecDeque::new(),
+            reports,
+            callback_offered: Vec::new(),
+        }
+    }
+
+    pub(crate) async fn run(
+        mut self,
+        mut events: mpsc::UnboundedReceiver<PhoneEvent>,
+        mut commands: mpsc::UnboundedReceiver<Command>,
+    ) {
+        loop {
+            let sleep =
+                self.acd.next_timeout().map(|at| Duration::from_millis(u64::try_from(at - now_ms()).unwrap_or(0)));
+            tokio::select! {
+                event = events.recv() => match event {
+                    Some(event) => self.on_phone(event),
+                    None => break,
+                },
+                command = commands.recv() => match command {
+                    Some(command) => self.on_command(command),
+                    None => break,
+                },
+                () = tokio::time::sleep(sleep.unwrap_or(Duration::from_secs(3600))) => {}
+            }
+            self.acd.handle_timeout(now_ms());
+            self.carry_out();
+        }
+        let _ = self.engine.send(PhoneCommand::Shutdown);
+        tracing::info!("hotline stopped");
+    }
+
+    fn send(&self, command: PhoneCommand) {
+        if let Err(e) = self.engine.send(command) {
+            tracing::warn!(error = %e, "hotline command not sent");
+        }
+    }
+
+    fn report(&self, report: Report) {
+        // The server may have stopped listening (shutting down): the calls still go on.
+        let _ = self.reports.send(report);
+    }
+
+    fn on_command(&mut self, command: Command) {
+        let now = now_ms();
+        match command {
+            Command::AgentState { agent_id, state } => {
+                if let Err(e) = self.acd.agent_state(&agent_id, state, now) {
+                    tracing::debug!(error = %e, "agent state ignored");
+                }
+            }
+            Command::MoveCall { call_id, queue_id, reply } => {
+                let result =
+                    self.acd.move_call(&call_id, &queue_id, now).map_err(|e| HotlineError::Refused(e.to_string()));
+                let _ = reply.send(result);
+            }
+            Command::Status(reply) => {
+                let queues: Vec<String> =
+                    self.numbers.values().cloned().collect::<std::collections::BTreeSet<_>>().into_iter().collect();
+                let waiting = queues
+                    .iter()
+                    .flat_map(|q| self.acd.waiting(q).map(move |(c, at)| (q.clone(), c.to_owned(), at)))
+                    .collect();
+                let mut agents: Vec<_> = self.acd.agents().cloned().collect();
+                agents.sort_by(|a, b| a.id.cmp(&b.id));
+                let _ = reply.send(HotlineStatus { waiting, agents, legs: self.legs.len() });
+            }
+        }
+    }
+
+    fn on_phone(&mut self, event: PhoneEvent) {
+        let now = now_ms();
+        match event {
+            PhoneEvent::Incoming { call_id, from, to, .. } => {
+                let number = Uri::parse(&to).ok().and_then(|u| match u {
+                    Uri::Sip(s) => s.user.clone(),
+                    _ => None,
+                });
+                let Some(queue) = number.and_then(|n| self.numbers.get(&n).cloned()) else {
+                    tracing::info!(%to, "a call to a number the hotline does not serve");
+                    self.send(PhoneCommand::Reject { call_id, status: 404 });
+                    return;
+                };
+                self.by_sip.insert(call_id.clone(), Leg::Caller { queued: false, from: from.clone() });
+                self.legs.leg(&call_id).play(self.prompts.greeting.clone());
+                self.send(PhoneCommand::Answer { call_id: call_id.clone() });
+                match self.acd.call_arrived(&call_id, &queue, &from, now) {
+                    Ok(()) => {
+                        self.by_sip.insert(call_id, Leg::Caller { queued: true, from });
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "a call could not be queued");
+                        self.send(PhoneCommand::Hangup { call_id });
+                    }
+                }
+            }
+            PhoneEvent::Calling { call_id, .. } => {
+                let Some(leg) = self.dialing.pop_front() else {
+                    tracing::warn!(call_id, "a call the hotline did not dial");
+                    self.send(PhoneCommand::Hangup { call_id });
+                    return;
+                };
+                if matches!(leg, Leg::Agent { withdrawn: true, .. }) {
+                    self.send(PhoneCommand::Hangup { call_id: call_id.clone() });
+                }
+                self.by_sip.insert(call_id, leg);
+            }
+            PhoneEvent::Error { call_id: None, message, .. } => {
+                // A dial the engine refused at once: the oldest one waiting for its call id.
+                if let Some(leg) = self.dialing.pop_front() {
+                    tracing::warn!(message, ?leg, "the hotline could not dial");
+                    self.leg_failed(leg, now);
+                }
+            }
+            PhoneEvent::Answered { call_id, direction: CallDirection::Outbound } => self.answered(&call_id, now),
+            PhoneEvent::Dtmf { call_id, key } => {
+                if key == "1"
+                    && self.callback_offered.contains(&call_id)
+                    && let Err(e) = self.acd.callback_requested(&call_id, now)
+                {
+                    tracing::debug!(error = %e, "callback request ignored");
+                }
+            }
+            PhoneEvent::Ended { call_id, cause, .. } => {
+                self.legs.remove(&call_id);
+                self.callback_offered.retain(|c| c != &call_id);
+                let Some(leg) = self.by_sip.remove(&call_id) else { return };
+                tracing::debug!(call_id, %cause, ?leg, "hotline leg ended");
+                self.leg_ended(&call_id, leg, now);
+            }
+            _ => {}
+        }
+    }
+
+    /// A desk (or a callback's customer) answered our call.
+    fn answered(&mut self, sip: &str, now: Millis) {
+        match self.by_sip.get_mut(sip) {
+            Some(Leg::Agent { call_id, agent_id, answered, callback, .. }) => {
+                *answered = true;
+                let (call_id, agent_id, callback) = (call_id.clone(), agent_id.clone(), callback.clone());
+                if let Some(number) = callback {
+                    // The desk is ready: now ring the customer who asked to be called back.
+                    match Uri::parse(&number) {
+                        Ok(to) => {
+                            self.dialing.push_back(Leg::Customer { call_id, agent_leg: sip.to_owned() });
+                            self.send(PhoneCommand::Dial { to, display_name: None, call_info: Vec::new() });
+                        }
+                        Err(e) => {
+                            tracing::warn!(error = %e, number, "a callback number that cannot be dialled");
+                            self.send(PhoneCommand::Hangup { call_id: sip.to_owned() });
+                        }
+                    }
+                    return;
+                }
+                if let Err(e) = self.acd.offer_answered(&call_id, &agent_id, now) {
+                    // The offer was withdrawn meanwhile (the caller hung up, another desk...).
+                    tracing::debug!(error = %e, "a late answer is hung up");
+                    self.send(PhoneCommand::Hangup { call_id: sip.to_owned() });
+                }
+            }
+            Some(Leg::Customer { agent_leg, .. }) => {
+                let agent_leg = agent_leg.clone();
+                self.legs.bridge(sip, &agent_leg);
+            }
+            _ => {}
+        }
+    }
+
+    fn leg_ended(&mut self, sip: &str, leg: Leg, now: Millis) {
+        match leg {
+            Leg::Caller { queued: false, .. } => {}
+            Leg::Caller { queued: true, .. } => {
+                // Its agent leg, if any, is hung up by the CancelOffer this produces, or below.
+                let connected = self.agent_leg_of(sip);
+                if let Err(e) = self.acd.caller_hung_up(sip, now) {
+                    tracing::debug!(error = %e, "caller's end");
+                }
+                if let Some(agent_leg) = connected {
+                    self.send(PhoneCommand::Hangup { call_id: agent_leg });
+                }
+            }
+            Leg::Agent { call_id, agent_id, answered, withdrawn, callback } => {
+                if callback.is_some() {
+                    let _ = self.acd.call_ended(&call_id, now);
+                    if let Some(customer) = self.customer_leg_of(sip) {
+                        self.send(PhoneCommand::Hangup { call_id: customer });
+                    }
+                } else if answered {
+                    // Over from the desk's side: the conversation ends, the caller is hung up.
+                    let _ = self.acd.call_ended(&call_id, now);
+                    self.send(PhoneCommand::Hangup { call_id });
+                } else if !withdrawn && let Err(e) = self.acd.offer_refused(&call_id, &agent_id, now) {
+                    tracing::debug!(error = %e, "a refusal of an offer no longer open");
+                }
+            }
+            Leg::Customer { agent_leg, .. } => self.send(PhoneCommand::Hangup { call_id: agent_leg }),
+        }
+    }
+
+    /// A dial that never left: as if the desk refused.
+    fn leg_failed(&mut self, leg: Leg, now: Millis) {
+        match leg {
+            Leg::Agent { call_id, agent_id, withdrawn: false, callback: None, .. } => {
+                let _ = self.acd.offer_refused(&call_id, &agent_id, now);
+            }
+            Leg::Agent { call_id, callback: Some(_), .. } => {
+                let _ = self.acd.call_ended(&call_id, now);
+            }
+            Leg::Customer { agent_leg, .. } => self.send(PhoneCommand::Hangup { call_id: agent_leg }),
+            _ => {}
+        }
+    }
+
+    fn agent_leg_of(&self, call: &str) -> Option<String> {
+        self.by_sip.iter().find_map(|(sip, leg)| match leg {
+            Leg::Agent { call_id, .. } if call_id == call => Some(sip.clone()),
+            _ => None,
+        })
+    }
+
+    fn customer_leg_of(&self, agent: &str) -> Option<String> {
+        self.by_sip.iter().find_map(|(sip, leg)| match leg {
+            Leg::Customer { agent_leg, .. } if agent_leg == agent => Some(sip.clone()),
+            _ => None,
+        })
+    }
+
+    fn dial_agent(&mut self, call_id: String, agent_id: String, display_name: String, callback: Option<String>) {
+        let Some(line) = self.agents.get(&agent_id) else {
+            tracing::warn!(agent_id, "an offer to an agent without a desk address");
+            return;
+        };
+        let to = line.uri.clone();
+        self.dialing.push_back(Leg::Agent { call_id, agent_id, answered: false, withdrawn: false, callback });
+        self.send(PhoneCommand::Dial { to, display_name: Some(display_name), call_info: Vec::new() });
+    }
+
+    fn carry_out(&mut self) {
+        while let Some(event) = self.acd.poll_event() {
+            self.report(Report::Event(event));
+        }
+        while let Some(action) = self.acd.poll_action() {
+            tracing::debug!(?action, "hotline");
+            match action {
+                Action::Offer { call_id, agent_id, queue_id, waited_ms } => {
+                    let caller = match self.by_sip.get(&call_id) {
+                        Some(Leg::Caller { from, .. }) => caller_name(from),
+                        _ => String::new(),
+                    };
+                    let name = format!("{queue_id} · {caller} · {}s", waited_ms / 1000);
+                    self.dial_agent(call_id, agent_id, name, None);
+                }
+                Action::CancelOffer { call_id, agent_id } => self.withdraw(&call_id, &agent_id),
+                Action::Bridge { call_id, agent_id } => {
+                    if let Some(agent_leg) = self.agent_leg_of(&call_id) {
+                        self.legs.bridge(&call_id, &agent_leg);
+                        tracing::info!(call_id, agent_id, "caller and desk bridged");
+                    }
+                }
+                Action::Announce { call_id, position, .. } => {
+                    let said = self.prompts.position_announcement(position);
+                    if !said.is_empty() {
+                        self.legs.leg(&call_id).play(said);
+                    }
+                }
+                Action::OfferCallback { call_id } => {
+                    self.callback_offered.push(call_id.clone());
+                    self.legs.leg(&call_id).play(self.prompts.callback_offer.clone());
+                }
+                Action::EndCallerLeg { call_id } => {
+                    // The thanks are not awaited: the caller asked to be called, not to listen.
+                    self.send(PhoneCommand::Hangup { call_id });
+                }
+                Action::PlaceCallback { call_id, agent_id, number } => {
+                    let name = format!("callback · {number}");
+                    self.dial_agent(call_id, agent_id, name, Some(number));
+                }
+                Action::AgentNotResponding { agent_id } => {
+                    tracing::info!(agent_id, "a desk let an offer ring out");
+                    self.report(Report::AgentNotResponding { agent_id });
+                }
+            }
+            while let Some(event) = self.acd.poll_event() {
+                self.report(Report::Event(event));
+            }
+        }
+    }
+
+    fn withdraw(&mut self, call: &str, agent: &str) {
+        let matches = |leg: &Leg| matches!(leg, Leg::Agent { call_id, agent_id, answered: false, .. } if call_id == call && agent_id == agent);
+        for leg in self.dialing.iter_mut().filter(|l| matches(l)) {
+            if let Leg::Agent { withdrawn, .. } = leg {
+                *withdrawn = true;
+            }
+        }
+        let ringing: Vec<String> =
+            self.by_sip.iter().filter(|(_, leg)| matches(leg)).map(|(sip, _)| sip.clone()).collect();
+        for sip in ringing {
+            if let Some(Leg::Agent { withdrawn, .. }) = self.by_sip.get_mut(&sip) {
+                *withdrawn = true;
+            }
+            self.send(PhoneCommand::Hangup { call_id: sip });
+        }
+    }
+}
+
+/// The caller's number as the desk shows it: the user part of their URI, else the URI.
+fn caller_name(from: &str) -> String {
+    match Uri::parse(from) {
+        Ok(Uri::Sip(sip)) => sip.user.clone().unwrap_or_else(|| sip.host.to_string()),
+        _ => from.to_owned(),
+    }
+}

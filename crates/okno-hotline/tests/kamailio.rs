@@ -1,0 +1,326 @@
+//! The hotline behind a real Kamailio: callers and operators' desks are okno-phone engines (the
+//! same engine as the desks and the headless phone) registered there, the hotline registers as
+//! `hotline` and rings the desks through it. Each test checks what the people on the call would:
+//! the caller hears music while waiting and the operator after, each hears the other's voice
+//! (a tone), the right desk rings, a desk that does not answer is skipped, and the report events
+//! say what happened. Kamailio must be installed (`cargo xtask setup`).
+
+use std::net::{SocketAddr, UdpSocket};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use okno_acd::{AcdEventKind, QueueSpec};
+use okno_core::AgentState;
+use okno_hotline::{AgentLine, Hotline, HotlineConfig, Prompts, Report};
+use okno_phone::engine::{self, EngineConfig, MediaIo, PhoneCommand, PhoneEvent, PhoneHandle};
+use okno_phone::media::{AudioSink, AudioSource};
+use okno_sip::Uri;
+use okno_testkit::sip::Kamailio;
+use tokio::sync::mpsc;
+
+const PASSWORD: &str = "hotline-test-only";
+/// The default music on hold opens with this note.
+const MUSIC_HZ: f64 = 523.25;
+const CALLER_HZ: f64 = 1000.0;
+const OPERATOR_HZ: f64 = 700.0;
+const WAIT: Duration = Duration::from_secs(10);
+
+fn free_port() -> u16 {
+    UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A tone to send and everything received, for every call of one phone.
+#[derive(Clone)]
+struct ToneAndTape {
+    hz: f64,
+    heard: Arc<Mutex<Vec<i16>>>,
+}
+
+struct Tone {
+    hz: f64,
+    rate: u32,
+    at: u64,
+}
+
+impl AudioSource for Tone {
+    fn read_frame(&mut self, frame: &mut [i16]) {
+        for s in frame.iter_mut() {
+            let t = self.at as f64 / f64::from(self.rate);
+            *s = (0.3 * 32767.0 * (std::f64::consts::TAU * self.hz * t).sin()) as i16;
+            self.at += 1;
+        }
+    }
+}
+
+struct Tape(Arc<Mutex<Vec<i16>>>);
+
+impl AudioSink for Tape {
+    fn write_frame(&mut self, frame: &[i16]) {
+        self.0.lock().unwrap().extend_from_slice(frame);
+    }
+}
+
+impl MediaIo for ToneAndTape {
+    fn open(&mut self, _call_id: &str, _number: u32, rate: u32) -> (Box<dyn AudioSource>, Box<dyn AudioSink>) {
+        (Box::new(Tone { hz: self.hz, rate, at: 0 }), Box::new(Tape(self.heard.clone())))
+    }
+}
+
+/// A phone registered at Kamailio as `user`, sending a tone at `hz`.
+struct Phone {
+    handle: PhoneHandle,
+    events: mpsc::UnboundedReceiver<PhoneEvent>,
+    heard: Arc<Mutex<Vec<i16>>>,
+    seen: Vec<PhoneEvent>,
+}
+
+impl Phone {
+    async fn start(kamailio: &Kamailio, user: &str, hz: f64) -> Phone {
+        let mut config = EngineConfig::new(SocketAddr::from(([127, 0, 0, 1], free_port())));
+        config.account = Some(Uri::parse(&format!("sip:{user}@127.0.0.1")).unwrap());
+        config.registrar = Some(kamailio.addr().parse().unwrap());
+        config.password = Some(PASSWORD.into());
+        let heard = Arc::new(Mutex::new(Vec::new()));
+        let (tx, events) = mpsc::unbounded_channel();
+        let (handle, _) = engine::spawn(config, Box::new(ToneAndTape { hz, heard: heard.clone() }), tx).await.unwrap();
+        let mut phone = Phone { handle, events, heard, seen: Vec::new() };
+        phone.wait(&format!("{user} registered"), |e| matches!(e, PhoneEvent::Registered { .. })).await;
+        phone
+    }
+
+    /// Waits for an event `what` describes; returns it.
+    async fn wait(&mut self, what: &str, mut wanted: impl FnMut(&PhoneEvent) -> bool) -> PhoneEvent {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            match tokio::time::timeout_at(deadline, self.events.recv()).await {
+                Ok(Some(event)) => {
+                    self.seen.push(event.clone());
+                    if wanted(&event) {
+                        return event;
+                    }
+                }
+                _ => panic!("{what}: not within {WAIT:?}; seen {:#?}", self.seen),
+            }
+        }
+    }
+
+    fn send(&self, command: PhoneCommand) {
+        self.handle.send(command).unwrap();
+    }
+
+    /// The largest share of the received power at `hz` in any `window` samples (of 8 kHz audio).
+    fn heard_share(&self, hz: f64, window: usize) -> f64 {
+        let heard = self.heard.lock().unwrap();
+        heard
+            .chunks_exact(window)
+            .filter(|x| okno_audio::convert::level(x).rms_dbfs > -50.0)
+            .map(|x| okno_audio::convert::tone_share(x, 8000, hz))
+            .fold(0.0, f64::max)
+    }
+
+    fn heard_len(&self) -> usize {
+        self.heard.lock().unwrap().len()
+    }
+}
+
+fn queue(id: &str, ring_timeout_ms: u64) -> QueueSpec {
+    QueueSpec {
+        id: id.into(),
+        skill: None,
+        ring_timeout_ms,
+        callback_after_ms: None,
+        announce_every_ms: 30_000,
+        wrap_up_ms: 0,
+    }
+}
+
+async fn hotline(
+    kamailio: &Kamailio,
+    queues: Vec<QueueSpec>,
+    agents: &[&str],
+) -> (Hotline, mpsc::UnboundedReceiver<Report>) {
+    let config = HotlineConfig {
+        sip_listen: SocketAddr::from(([127, 0, 0, 1], free_port())),
+        registrar: Some(kamailio.addr().parse().unwrap()),
+        account: Some(Uri::parse("sip:hotline@127.0.0.1").unwrap()),
+        password: Some(PASSWORD.into()),
+        trunks: Vec::new(),
+        codecs: "pcmu,pcma".into(),
+        rtp_port: 0,
+        max_legs: 64,
+        numbers: vec![("hotline".into(), queues[0].id.clone())],
+        queues,
+        agents: agents
+            .iter()
+            .map(|id| AgentLine {
+                id: (*id).into(),
+                uri: Uri::parse(&format!("sip:{id}@127.0.0.1")).unwrap(),
+                skills: Vec::new(),
+            })
+            .collect(),
+        prompts: Prompts::from_dir(None).unwrap(),
+    };
+    let started = Hotline::start(config).await.unwrap();
+    // Its REGISTER goes first; give Kamailio a moment to have bound it.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    started
+}
+
+/// The report events so far, as (kind, agent).
+fn drain(reports: &mut mpsc::UnboundedReceiver<Report>, into: &mut Vec<Report>) -> Vec<(AcdEventKind, Option<String>)> {
+    while let Ok(report) = reports.try_recv() {
+        into.push(report);
+    }
+    into.iter()
+        .filter_map(|r| match r {
+            Report::Event(e) => Some((e.kind, e.agent_id.clone())),
+            Report::AgentNotResponding { .. } => None,
+        })
+        .collect()
+}
+
+async fn until(what: &str, mut done: impl FnMut() -> bool) {
+    let started = Instant::now();
+    while !done() {
+        assert!(started.elapsed() < WAIT, "{what}: not within {WAIT:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_caller_hears_music_while_waiting_then_talks_with_the_operator_who_became_free() {
+    let kamailio = Kamailio::start(PASSWORD);
+    let (hotline, mut reports) = hotline(&kamailio, vec![queue("support", 20_000)], &["alice"]).await;
+    let mut alice = Phone::start(&kamailio, "alice", OPERATOR_HZ).await;
+    let mut caller = Phone::start(&kamailio, "carol", CALLER_HZ).await;
+
+    caller.send(PhoneCommand::Dial {
+        to: Uri::parse("sip:hotline@127.0.0.1").unwrap(),
+        display_name: None,
+        call_info: Vec::new(),
+    });
+    caller.wait("the hotline answers the caller", |e| matches!(e, PhoneEvent::Answered { .. })).await;
+    // Nobody is available: the caller waits, hearing music on hold.
+    until("two seconds of music", || caller.heard_len() >= 16_000).await;
+    let status = hotline.status().await.unwrap();
+    assert_eq!(status.waiting.len(), 1, "{status:?}");
+    // The chime's first note rings for 0.4 s of every four seconds: look at half seconds.
+    let music = caller.heard_share(MUSIC_HZ, 4000);
+    assert!(music > 0.2, "the waiting caller hears music: {music}");
+
+    // Alice becomes available: her desk rings with the queue's call, she answers.
+    hotline.agent_state("alice", AgentState::Available).unwrap();
+    let incoming = alice.wait("alice's desk rings", |e| matches!(e, PhoneEvent::Incoming { .. })).await;
+    let PhoneEvent::Incoming { call_id, display_name, .. } = incoming else { unreachable!() };
+    let shown = display_name.unwrap_or_default();
+    assert!(shown.starts_with("support · carol"), "the desk shows the queue and the caller: {shown}");
+    let before = caller.heard_len();
+    alice.send(PhoneCommand::Answer { call_id: call_id.clone() });
+    alice.wait("alice talks", |e| matches!(e, PhoneEvent::Media { .. })).await;
+    until("two seconds of conversation", || caller.heard_len() >= before + 20_000 && alice.heard_len() >= 20_000).await;
+
+    let share_at_alice = alice.heard_share(CALLER_HZ, 8000);
+    assert!(share_at_alice > 0.5, "alice hears the caller: {share_at_alice}");
+    let after: Vec<i16> = caller.heard.lock().unwrap()[before..].to_vec();
+    let share_at_caller =
+        after.chunks_exact(8000).map(|x| okno_audio::convert::tone_share(x, 8000, OPERATOR_HZ)).fold(0.0, f64::max);
+    assert!(share_at_caller > 0.5, "the caller hears alice: {share_at_caller}");
+
+    // The caller hangs up: alice's call ends too.
+    let caller_call = caller
+        .seen
+        .iter()
+        .find_map(|e| match e {
+            PhoneEvent::Calling { call_id, .. } => Some(call_id.clone()),
+            _ => None,
+        })
+        .unwrap();
+    caller.send(PhoneCommand::Hangup { call_id: caller_call });
+    alice.wait("alice's call ends with the caller's", |e| matches!(e, PhoneEvent::Ended { .. })).await;
+
+    let mut all = Vec::new();
+    until("the conversation's end is reported", || {
+        drain(&mut reports, &mut all).iter().any(|(kind, _)| *kind == AcdEventKind::Ended)
+    })
+    .await;
+    let kinds: Vec<AcdEventKind> = drain(&mut reports, &mut all).into_iter().map(|(k, _)| k).collect();
+    assert_eq!(
+        kinds,
+        [AcdEventKind::Queued, AcdEventKind::Offered, AcdEventKind::Answered, AcdEventKind::Ended],
+        "{all:#?}"
+    );
+    let waited = all.iter().find_map(|r| match r {
+        Report::Event(e) if e.kind == AcdEventKind::Answered => e.waited_ms,
+        _ => None,
+    });
+    assert!(waited.is_some_and(|w| w >= 2_000), "the caller waited at least the music's two seconds: {waited:?}");
+    // Both legs are over: the hotline holds no audio for them any more.
+    let started = Instant::now();
+    while hotline.status().await.unwrap().legs > 0 {
+        assert!(started.elapsed() < WAIT, "the legs' audio is never released");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_desk_that_does_not_answer_is_skipped_and_a_caller_who_gives_up_is_abandoned() {
+    let kamailio = Kamailio::start(PASSWORD);
+    let (hotline, mut reports) = hotline(&kamailio, vec![queue("sales", 1_500)], &["alice", "bob"]).await;
+    let mut alice = Phone::start(&kamailio, "alice", OPERATOR_HZ).await;
+    let mut bob = Phone::start(&kamailio, "bob", OPERATOR_HZ).await;
+    let first = Phone::start(&kamailio, "carol", CALLER_HZ).await;
+    let mut second = Phone::start(&kamailio, "dave", CALLER_HZ).await;
+    hotline.agent_state("alice", AgentState::Available).unwrap();
+    hotline.agent_state("bob", AgentState::Available).unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+
+    // Alice has been free longest: she is rung first, and lets it ring.
+    first.send(PhoneCommand::Dial {
+        to: Uri::parse("sip:hotline@127.0.0.1").unwrap(),
+        display_name: None,
+        call_info: Vec::new(),
+    });
+    alice.wait("alice's desk rings first", |e| matches!(e, PhoneEvent::Incoming { .. })).await;
+    alice.wait("the ring times out and alice's ringing stops", |e| matches!(e, PhoneEvent::Ended { .. })).await;
+    let incoming = bob.wait("bob's desk rings next", |e| matches!(e, PhoneEvent::Incoming { .. })).await;
+    let PhoneEvent::Incoming { call_id, .. } = incoming else { unreachable!() };
+    bob.send(PhoneCommand::Answer { call_id });
+    bob.wait("bob talks", |e| matches!(e, PhoneEvent::Media { .. })).await;
+
+    // Alice is not responding and bob is busy: the second caller waits, then gives up.
+    second.send(PhoneCommand::Dial {
+        to: Uri::parse("sip:hotline@127.0.0.1").unwrap(),
+        display_name: None,
+        call_info: Vec::new(),
+    });
+    let answered =
+        second.wait("the hotline answers the second caller", |e| matches!(e, PhoneEvent::Answered { .. })).await;
+    let PhoneEvent::Answered { call_id: second_call, .. } = answered else { unreachable!() };
+    tokio::time::sleep(Duration::from_millis(1_200)).await;
+    second.send(PhoneCommand::Hangup { call_id: second_call });
+    second.wait("the second caller's call ends", |e| matches!(e, PhoneEvent::Ended { .. })).await;
+
+    let mut all = Vec::new();
+    until("the abandoned call is reported", || {
+        drain(&mut reports, &mut all).iter().any(|(kind, _)| *kind == AcdEventKind::Abandoned)
+    })
+    .await;
+    let events = drain(&mut reports, &mut all);
+    let of = |kind| events.iter().filter(|(k, _)| *k == kind).map(|(_, a)| a.clone()).collect::<Vec<_>>();
+    assert_eq!(of(AcdEventKind::Queued).len(), 2, "{all:#?}");
+    assert_eq!(of(AcdEventKind::Offered), [Some("alice".into()), Some("bob".into())], "{all:#?}");
+    assert_eq!(of(AcdEventKind::NotAnswered), [Some("alice".into())], "{all:#?}");
+    assert_eq!(of(AcdEventKind::Answered), [Some("bob".into())], "{all:#?}");
+    assert_eq!(of(AcdEventKind::Abandoned).len(), 1, "{all:#?}");
+    assert!(all.contains(&Report::AgentNotResponding { agent_id: "alice".into() }), "{all:#?}");
+    let abandoned_wait = all.iter().find_map(|r| match r {
+        Report::Event(e) if e.kind == AcdEventKind::Abandoned => e.waited_ms,
+        _ => None,
+    });
+    assert!(abandoned_wait.is_some_and(|w| w >= 1_000), "{abandoned_wait:?}");
+    // Alice was never offered the second call: a desk that rang out gets no offers.
+    assert_eq!(alice.seen.iter().filter(|e| matches!(e, PhoneEvent::Incoming { .. })).count(), 1);
+    let status = hotline.status().await.unwrap();
+    assert!(status.waiting.is_empty(), "{status:?}");
+    assert!(status.agents.iter().any(|a| a.id == "alice" && a.not_responding), "{status:?}");
+}
