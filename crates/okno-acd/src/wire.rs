@@ -63,4 +63,6 @@ pub struct AgentBoard {
     pub handled_today: u32,
     /// Their desk let a hotline call ring out: no calls are offered until their state is set.
     pub not_responding: bool,
+    /// The hotline call ringing at their desk or connected with them (a team lead may join it).
+    pub hotline_call: Option<String>,
 }

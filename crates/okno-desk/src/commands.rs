@@ -154,6 +154,8 @@ command_table! {
         wallboard(since: i64) -> WallboardView;
         /// A team lead moves a call waiting in the hotline to another queue; the wallboard after.
         wallboard_move(call_id: String, queue_id: String, since: i64) -> WallboardView;
+        /// A team lead joins an operator's hotline call from their own desk: `listen`, `whisper` or `barge`.
+        wallboard_monitor(call_id: String, mode: String) -> ();
         /// A team lead sets another agent's state (synced; the server refuses it from others).
         set_operator_state(operator_id: String, agent_state: AgentState) -> ();
     }

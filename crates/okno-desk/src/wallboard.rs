@@ -28,6 +28,14 @@ impl Desk {
         self.wallboard(since).await
     }
 
+    /// A team lead joins an operator's hotline call (`listen`, `whisper` or `barge`): the hotline
+    /// rings the lead's own desk.
+    pub(crate) async fn wallboard_monitor(&self, call_id: String, mode: String) -> Result<()> {
+        let body = serde_json::json!({ "call_id": call_id, "mode": mode });
+        let _: serde_json::Value = self.sync.server_call(Method::POST, "/v1/wallboard/monitor", Some(body)).await?;
+        Ok(())
+    }
+
     pub(crate) async fn set_operator_state(&self, operator_id: String, agent_state: AgentState) -> Result<()> {
         self.store.apply(Mutation::SetAgentState { operator_id, state: agent_state, at: crate::now_ms() }).await?;
         Ok(())

@@ -4,9 +4,11 @@
 //! - A caller waiting in the queue hears the greeting, then music on hold in a loop, interrupted
 //!   by the prompts the queue asks for (position, callback offer); the prompts come from WAV
 //!   files in the config, and a missing file is a skipped prompt, never a silent line.
-//! - Two bridged legs (a caller and the operator's desk) hear each other: each leg's received
-//!   audio waits in a short queue that the other leg's 20 ms media tick takes a frame from. The
-//!   queue is capped at [`MAX_QUEUED`] so two clocks drifting apart cannot grow the delay.
+//! - Connected legs hear each other: what a leg receives is queued for every leg that hears it,
+//!   one queue per (speaker, listener), and each listener's 20 ms media tick mixes a frame from
+//!   each of its queues. The queues are capped at [`MAX_QUEUED`] so clocks drifting apart cannot
+//!   grow the delay. A call is two legs hearing each other; a supervisor's leg hears both and is
+//!   heard by the operator (whisper), by both (barge) or by nobody (listen): [`MonitorMode`].
 //!
 //! The engine asks for a call's audio (`MediaIo::open`) when its media starts; the driver may
 //! bridge the leg before or after that moment, so a leg's audio is created by whichever comes
@@ -105,6 +107,13 @@ struct Player {
 }
 
 impl Player {
+    /// Queued prompts only (no music): what plays over a connected leg's voices.
+    fn fill_prompts(&mut self, frame: &mut [i16]) {
+        let music = std::mem::take(&mut self.music);
+        self.fill(frame);
+        self.music = music;
+    }
+
     fn fill(&mut self, frame: &mut [i16]) {
         let mut written = 0;
         while written < frame.len() {
@@ -139,9 +148,12 @@ impl Player {
 /// One leg's audio.
 #[derive(Debug, Default)]
 pub struct LegAudio {
-    /// What this leg received, waiting for its peer's tick.
-    heard: Mutex<VecDeque<i16>>,
-    peer: Mutex<Option<Weak<LegAudio>>>,
+    id: u64,
+    /// The legs that hear this one (its peer; a supervisor listening in).
+    listeners: Mutex<Vec<Weak<LegAudio>>>,
+    /// What each leg this one hears said, by that leg's id, waiting for this leg's tick. Empty:
+    /// nobody is connected, and the player (greeting, prompts, music) speaks instead.
+    inbox: Mutex<Vec<(u64, VecDeque<i16>)>>,
     player: Mutex<Player>,
 }
 
@@ -150,74 +162,141 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl LegAudio {
-    fn new(music: Arc<[i16]>) -> LegAudio {
-        LegAudio { player: Mutex::new(Player { music, ..Player::default() }), ..LegAudio::default() }
+    fn new(id: u64, music: Arc<[i16]>) -> LegAudio {
+        LegAudio { id, player: Mutex::new(Player { music, ..Player::default() }), ..LegAudio::default() }
     }
 
-    /// Plays `prompts` one after the other, then the music resumes where it was.
+    /// Plays `prompts` one after the other: over the music while waiting, over the other
+    /// side's voice once connected (a supervisor's beep).
     pub fn play(&self, prompts: impl IntoIterator<Item = Arc<[i16]>>) {
         lock(&self.player).queue.extend(prompts);
     }
 
-    fn peer(&self) -> Option<Arc<LegAudio>> {
-        lock(&self.peer).as_ref().and_then(Weak::upgrade)
-    }
-
     fn read(&self, frame: &mut [i16]) {
-        match self.peer() {
-            Some(peer) => {
-                let mut heard = lock(&peer.heard);
-                let n = frame.len().min(heard.len());
-                for (out, sample) in frame.iter_mut().zip(heard.drain(..n)) {
-                    *out = sample;
-                }
-                frame[n..].fill(0);
+        let mut inbox = lock(&self.inbox);
+        if inbox.is_empty() {
+            drop(inbox);
+            return lock(&self.player).fill(frame);
+        }
+        frame.fill(0);
+        for (_, heard) in inbox.iter_mut() {
+            let n = frame.len().min(heard.len());
+            for (out, sample) in frame.iter_mut().zip(heard.drain(..n)) {
+                *out = out.saturating_add(sample);
             }
-            None => lock(&self.player).fill(frame),
+        }
+        drop(inbox);
+        let mut player = lock(&self.player);
+        if !player.queue.is_empty() || player.playing.is_some() {
+            let mut prompt = vec![0i16; frame.len()];
+            player.fill_prompts(&mut prompt);
+            for (out, sample) in frame.iter_mut().zip(prompt) {
+                *out = out.saturating_add(sample);
+            }
         }
     }
 
     fn write(&self, frame: &[i16]) {
-        if lock(&self.peer).is_none() {
-            return;
+        let listeners: Vec<Arc<LegAudio>> = lock(&self.listeners).iter().filter_map(Weak::upgrade).collect();
+        for listener in listeners {
+            let mut inbox = lock(&listener.inbox);
+            let Some((_, heard)) = inbox.iter_mut().find(|(id, _)| *id == self.id) else { continue };
+            heard.extend(frame.iter().copied());
+            let surplus = heard.len().saturating_sub(MAX_QUEUED);
+            heard.drain(..surplus);
         }
-        let mut heard = lock(&self.heard);
-        heard.extend(frame.iter().copied());
-        let surplus = heard.len().saturating_sub(MAX_QUEUED);
-        heard.drain(..surplus);
     }
+
+    /// From now on `to` hears this leg.
+    fn speak_to(&self, to: &Arc<LegAudio>) {
+        let mut inbox = lock(&to.inbox);
+        if !inbox.iter().any(|(id, _)| *id == self.id) {
+            inbox.push((self.id, VecDeque::with_capacity(MAX_QUEUED)));
+        }
+        drop(inbox);
+        let mut listeners = lock(&self.listeners);
+        listeners.retain(|l| l.strong_count() > 0 && !std::ptr::eq(l.as_ptr(), Arc::as_ptr(to)));
+        listeners.push(Arc::downgrade(to));
+    }
+
+    /// `to` no longer hears this leg.
+    fn stop_speaking_to(&self, to: &Arc<LegAudio>) {
+        lock(&self.listeners).retain(|l| l.strong_count() > 0 && !std::ptr::eq(l.as_ptr(), Arc::as_ptr(to)));
+        lock(&to.inbox).retain(|(id, _)| *id != self.id);
+    }
+}
+
+/// How a supervisor joins a live call (the supervisor always hears both sides).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MonitorMode {
+    /// Neither side hears the supervisor.
+    Listen,
+    /// Only the operator hears the supervisor (coaching).
+    Whisper,
+    /// Both sides hear the supervisor.
+    Barge,
 }
 
 /// Every leg's audio by its SIP call id; shared by the driver and the engine's media tasks.
 #[derive(Debug, Clone, Default)]
 pub struct Legs {
     inner: Arc<Mutex<HashMap<String, Arc<LegAudio>>>>,
+    next_id: Arc<std::sync::atomic::AtomicU64>,
     music: Arc<[i16]>,
 }
 
 impl Legs {
     pub fn new(music: Arc<[i16]>) -> Legs {
-        Legs { inner: Arc::default(), music }
+        Legs { music, ..Legs::default() }
     }
 
     /// The leg's audio, created on first use.
     pub fn leg(&self, call_id: &str) -> Arc<LegAudio> {
         lock(&self.inner)
             .entry(call_id.to_owned())
-            .or_insert_with(|| Arc::new(LegAudio::new(self.music.clone())))
+            .or_insert_with(|| {
+                let id = self.next_id.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                Arc::new(LegAudio::new(id, self.music.clone()))
+            })
             .clone()
     }
 
     /// The two legs hear each other from now on.
     pub fn bridge(&self, a: &str, b: &str) {
         let (a, b) = (self.leg(a), self.leg(b));
-        *lock(&a.peer) = Some(Arc::downgrade(&b));
-        *lock(&b.peer) = Some(Arc::downgrade(&a));
+        a.speak_to(&b);
+        b.speak_to(&a);
     }
 
-    /// The leg ended: its audio goes, and its peer hears silence.
+    /// A supervisor's leg joins the call of `caller` and `agent` (or changes how): they always
+    /// hear both; who hears them depends on `mode`.
+    pub fn monitor(&self, supervisor: &str, caller: &str, agent: &str, mode: MonitorMode) {
+        let (supervisor, caller, agent) = (self.leg(supervisor), self.leg(caller), self.leg(agent));
+        caller.speak_to(&supervisor);
+        agent.speak_to(&supervisor);
+        match mode {
+            MonitorMode::Listen => {
+                supervisor.stop_speaking_to(&agent);
+                supervisor.stop_speaking_to(&caller);
+            }
+            MonitorMode::Whisper => {
+                supervisor.speak_to(&agent);
+                supervisor.stop_speaking_to(&caller);
+            }
+            MonitorMode::Barge => {
+                supervisor.speak_to(&agent);
+                supervisor.speak_to(&caller);
+            }
+        }
+    }
+
+    /// The leg ended: its audio goes, and nobody hears it any more.
     pub fn remove(&self, call_id: &str) {
-        lock(&self.inner).remove(call_id);
+        let Some(gone) = lock(&self.inner).remove(call_id) else { return };
+        let listeners: Vec<Arc<LegAudio>> = lock(&gone.listeners).drain(..).filter_map(|l| l.upgrade()).collect();
+        for listener in listeners {
+            lock(&listener.inbox).retain(|(id, _)| *id != gone.id);
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -297,13 +376,54 @@ mod tests {
     fn a_stalled_leg_cannot_grow_the_delay() {
         let legs = Legs::new(Arc::from(vec![0i16; 10]));
         legs.bridge("a", "b");
-        let a = legs.leg("a");
+        let (a, b) = (legs.leg("a"), legs.leg("b"));
         for n in 0..50 {
             a.write(&[n; 160]);
         }
-        assert_eq!(lock(&a.heard).len(), MAX_QUEUED);
+        let inbox = lock(&b.inbox);
+        assert_eq!(inbox[0].1.len(), MAX_QUEUED);
         // What is kept is the latest speech.
-        assert_eq!(*lock(&a.heard).back().unwrap(), 49);
+        assert_eq!(*inbox[0].1.back().unwrap(), 49);
+    }
+
+    /// Listen, whisper, barge: who hears whom, with one voice level per leg.
+    #[test]
+    fn a_supervisor_hears_both_and_is_heard_as_the_mode_says() {
+        let legs = Legs::new(Arc::from(vec![7i16; 400]));
+        legs.bridge("caller", "agent");
+        let (caller, agent, lead) = (legs.leg("caller"), legs.leg("agent"), legs.leg("lead"));
+        let speak = || {
+            caller.write(&[100; 160]);
+            agent.write(&[20; 160]);
+            lead.write(&[3; 160]);
+        };
+        let heard = |leg: &LegAudio| frame_of(leg)[0];
+        for (mode, at_caller, at_agent) in [
+            (MonitorMode::Listen, 20, 100),
+            (MonitorMode::Whisper, 20, 103),
+            (MonitorMode::Barge, 23, 103),
+            (MonitorMode::Listen, 20, 100),
+        ] {
+            legs.monitor("lead", "caller", "agent", mode);
+            speak();
+            assert_eq!((heard(&caller), heard(&agent), heard(&lead)), (at_caller, at_agent, 120), "{mode:?}");
+        }
+        // The supervisor hangs up: the call is as before.
+        legs.remove("lead");
+        speak();
+        assert_eq!((heard(&caller), heard(&agent)), (20, 100));
+    }
+
+    #[test]
+    fn a_beep_plays_over_a_connected_leg_without_the_music() {
+        let legs = Legs::new(Arc::from(vec![7i16; 400]));
+        legs.bridge("caller", "agent");
+        let agent = legs.leg("agent");
+        legs.leg("caller").write(&[100; 160]);
+        agent.play([Arc::from(vec![5i16; 80])]);
+        let frame = frame_of(&agent);
+        assert_eq!((frame[0], frame[100]), (105, 100));
+        assert_eq!(frame_of(&agent)[0], 0, "no music under a connected leg");
     }
 
     #[test]

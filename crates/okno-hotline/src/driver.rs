@@ -22,8 +22,14 @@ use okno_phone::engine::{CallDirection, PhoneCommand, PhoneEvent, PhoneHandle};
 use okno_sip::Uri;
 use tokio::sync::mpsc;
 
-use crate::audio::Legs;
+use crate::audio::{Legs, MonitorMode};
 use crate::{AgentLine, Command, HotlineConfig, HotlineError, HotlineStatus, Report};
+
+/// The short tone an operator hears when a supervisor joins, where the center says so: 0.2 s at
+/// 1400 Hz, 8 kHz.
+fn monitoring_beep() -> std::sync::Arc<[i16]> {
+    (0..1600).map(|i| ((2.0 * std::f32::consts::PI * 1400.0 * i as f32 / 8000.0).sin() * 4000.0) as i16).collect()
+}
 
 fn now_ms() -> Millis {
     okno_core::unix_ms(SystemTime::now())
@@ -47,6 +53,12 @@ enum Leg {
         call_id: String,
         agent_leg: String,
     },
+    /// A team lead joining the call `call_id` (listen, whisper or barge; their keys 1-3 switch).
+    Supervisor {
+        call_id: String,
+        mode: MonitorMode,
+        answered: bool,
+    },
 }
 
 pub(crate) struct Driver {
@@ -56,6 +68,8 @@ pub(crate) struct Driver {
     prompts: crate::Prompts,
     numbers: HashMap<String, String>,
     agents: HashMap<String, AgentLine>,
+    supervisors: HashMap<String, AgentLine>,
+    announce_monitoring: bool,
     by_sip: HashMap<String, Leg>,
     dialing: VecDeque<Leg>,
     reports: mpsc::UnboundedSender<Report>,
@@ -78,6 +92,8 @@ impl Driver {
             prompts: config.prompts,
             numbers: config.numbers.into_iter().collect(),
             agents: config.agents.into_iter().map(|a| (a.id.clone(), a)).collect(),
+            supervisors: config.supervisors.into_iter().map(|a| (a.id.clone(), a)).collect(),
+            announce_monitoring: config.announce_monitoring,
             by_sip: HashMap::new(),
             dialing: VecDeque::new(),
             reports,
@@ -134,6 +150,9 @@ impl Driver {
                 let result =
                     self.acd.move_call(&call_id, &queue_id, now).map_err(|e| HotlineError::Refused(e.to_string()));
                 let _ = reply.send(result);
+            }
+            Command::Monitor { call_id, supervisor_id, mode, reply } => {
+                let _ = reply.send(self.monitor(call_id, &supervisor_id, mode));
             }
             Command::Status(reply) => {
                 let queues: Vec<String> =
@@ -194,6 +213,24 @@ impl Driver {
                 }
             }
             PhoneEvent::Answered { call_id, direction: CallDirection::Outbound } => self.answered(&call_id, now),
+            PhoneEvent::Dtmf { call_id, key } if matches!(self.by_sip.get(&call_id), Some(Leg::Supervisor { .. })) => {
+                let mode = match key.as_str() {
+                    "1" => MonitorMode::Listen,
+                    "2" => MonitorMode::Whisper,
+                    "3" => MonitorMode::Barge,
+                    _ => return,
+                };
+                if let Some(Leg::Supervisor { call_id: call, mode: current, answered: true }) =
+                    self.by_sip.get_mut(&call_id)
+                {
+                    *current = mode;
+                    let call = call.clone();
+                    if let Some(agent_leg) = self.connected_agent_leg(&call) {
+                        self.legs.monitor(&call_id, &call, &agent_leg, mode);
+                        tracing::info!(call_id = call, ?mode, "the supervisor switched");
+                    }
+                }
+            }
             PhoneEvent::Dtmf { call_id, key } => {
                 if key == "1"
                     && self.callback_offered.contains(&call_id)
@@ -243,11 +280,69 @@ impl Driver {
                 let agent_leg = agent_leg.clone();
                 self.legs.bridge(sip, &agent_leg);
             }
+            Some(Leg::Supervisor { call_id, mode, answered }) => {
+                *answered = true;
+                let (call_id, mode) = (call_id.clone(), *mode);
+                match self.connected_agent_leg(&call_id) {
+                    Some(agent_leg) => {
+                        self.legs.monitor(sip, &call_id, &agent_leg, mode);
+                        if self.announce_monitoring {
+                            self.legs.leg(&agent_leg).play([monitoring_beep()]);
+                        }
+                        tracing::info!(%call_id, ?mode, "a supervisor joined the call");
+                    }
+                    // The call ended while the supervisor's desk rang.
+                    None => self.send(PhoneCommand::Hangup { call_id: sip.to_owned() }),
+                }
+            }
             _ => {}
         }
     }
 
+    /// A team lead asks to join a connected call: their desk is rung; once it answers they hear
+    /// both sides, and are heard as `mode` says.
+    fn monitor(&mut self, call_id: String, supervisor_id: &str, mode: MonitorMode) -> Result<(), HotlineError> {
+        let line = self
+            .supervisors
+            .get(supervisor_id)
+            .ok_or_else(|| HotlineError::Refused(format!("{supervisor_id} has no supervisor line on the hotline")))?;
+        if self.connected_agent_leg(&call_id).is_none() {
+            return Err(HotlineError::Refused(format!("call {call_id} is not connected to an operator")));
+        }
+        let to = line.uri.clone();
+        let name = format!("{} · {call_id}", mode_name(mode));
+        self.dialing.push_back(Leg::Supervisor { call_id, mode, answered: false });
+        self.send(PhoneCommand::Dial { to, display_name: Some(name), call_info: Vec::new() });
+        Ok(())
+    }
+
+    /// The agent leg talking with the caller of `call`.
+    fn connected_agent_leg(&self, call: &str) -> Option<String> {
+        self.by_sip.iter().find_map(|(sip, leg)| match leg {
+            Leg::Agent { call_id, answered: true, callback: None, .. } if call_id == call => Some(sip.clone()),
+            _ => None,
+        })
+    }
+
+    fn supervisor_legs_of(&self, call: &str) -> Vec<String> {
+        self.by_sip
+            .iter()
+            .filter_map(|(sip, leg)| match leg {
+                Leg::Supervisor { call_id, .. } if call_id == call => Some(sip.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
     fn leg_ended(&mut self, sip: &str, leg: Leg, now: Millis) {
+        let call = match &leg {
+            Leg::Caller { .. } => Some(sip.to_owned()),
+            Leg::Agent { call_id, answered: true, .. } => Some(call_id.clone()),
+            _ => None,
+        };
+        for supervisor in call.map(|c| self.supervisor_legs_of(&c)).unwrap_or_default() {
+            self.send(PhoneCommand::Hangup { call_id: supervisor });
+        }
         match leg {
             Leg::Caller { queued: false, .. } => {}
             Leg::Caller { queued: true, .. } => {
@@ -275,6 +370,7 @@ impl Driver {
                 }
             }
             Leg::Customer { agent_leg, .. } => self.send(PhoneCommand::Hangup { call_id: agent_leg }),
+            Leg::Supervisor { call_id, .. } => tracing::info!(call_id, "the supervisor left the call"),
         }
     }
 
@@ -382,6 +478,14 @@ impl Driver {
             }
             self.send(PhoneCommand::Hangup { call_id: sip });
         }
+    }
+}
+
+fn mode_name(mode: MonitorMode) -> &'static str {
+    match mode {
+        MonitorMode::Listen => "listen",
+        MonitorMode::Whisper => "whisper",
+        MonitorMode::Barge => "barge",
     }
 }
 

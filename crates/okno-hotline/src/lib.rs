@@ -18,7 +18,7 @@ mod driver;
 
 use std::net::SocketAddr;
 
-pub use audio::Prompts;
+pub use audio::{MonitorMode, Prompts};
 use okno_acd::{AcdEvent, Agent, Distributor, QueueSpec};
 use okno_core::{AgentState, Millis};
 use okno_phone::engine::{self, EngineConfig};
@@ -57,6 +57,10 @@ pub struct HotlineConfig {
     pub numbers: Vec<(String, String)>,
     pub queues: Vec<QueueSpec>,
     pub agents: Vec<AgentLine>,
+    /// Team leads who may join live calls, and their desks.
+    pub supervisors: Vec<AgentLine>,
+    /// The operator hears a short beep when a supervisor joins (the center's policy).
+    pub announce_monitoring: bool,
     pub prompts: Prompts,
 }
 
@@ -109,8 +113,21 @@ pub struct HotlineStatus {
 }
 
 pub(crate) enum Command {
-    AgentState { agent_id: String, state: AgentState },
-    MoveCall { call_id: String, queue_id: String, reply: oneshot::Sender<Result<(), HotlineError>> },
+    AgentState {
+        agent_id: String,
+        state: AgentState,
+    },
+    MoveCall {
+        call_id: String,
+        queue_id: String,
+        reply: oneshot::Sender<Result<(), HotlineError>>,
+    },
+    Monitor {
+        call_id: String,
+        supervisor_id: String,
+        mode: MonitorMode,
+        reply: oneshot::Sender<Result<(), HotlineError>>,
+    },
     Status(oneshot::Sender<HotlineStatus>),
 }
 
@@ -191,6 +208,22 @@ impl Hotline {
         let (reply, answer) = oneshot::channel();
         self.commands
             .send(Command::MoveCall { call_id: call_id.to_owned(), queue_id: queue_id.to_owned(), reply })
+            .map_err(|_| HotlineError::Stopped)?;
+        answer.await.map_err(|_| HotlineError::Stopped)?
+    }
+
+    /// A team lead joins the connected call `call_id`: their desk (a supervisor line) is rung,
+    /// and once answered they hear both sides and are heard as `mode` says; keys 1, 2 and 3 on
+    /// their phone switch to listen, whisper and barge.
+    pub async fn monitor(&self, call_id: &str, supervisor_id: &str, mode: MonitorMode) -> Result<(), HotlineError> {
+        let (reply, answer) = oneshot::channel();
+        self.commands
+            .send(Command::Monitor {
+                call_id: call_id.to_owned(),
+                supervisor_id: supervisor_id.to_owned(),
+                mode,
+                reply,
+            })
             .map_err(|_| HotlineError::Stopped)?;
         answer.await.map_err(|_| HotlineError::Stopped)?
     }

@@ -121,6 +121,32 @@ impl Phone {
     fn heard_len(&self) -> usize {
         self.heard.lock().unwrap().len()
     }
+
+    /// The largest share of power at `hz` in any 0.2 s of what was heard since sample `from`.
+    fn share_since(&self, from: usize, hz: f64) -> f64 {
+        let heard = self.heard.lock().unwrap();
+        heard[from.min(heard.len())..]
+            .chunks_exact(1600)
+            .map(|x| okno_audio::convert::tone_share(x, 8000, hz))
+            .fold(0.0, f64::max)
+    }
+
+    /// Waits until `samples` more were heard.
+    async fn hear(&self, samples: usize) -> usize {
+        let start = self.heard_len();
+        until("audio keeps coming", || self.heard_len() >= start + samples).await;
+        start
+    }
+
+    fn call_id(&self) -> String {
+        self.seen
+            .iter()
+            .find_map(|e| match e {
+                PhoneEvent::Calling { call_id, .. } | PhoneEvent::Incoming { call_id, .. } => Some(call_id.clone()),
+                _ => None,
+            })
+            .expect("a call")
+    }
 }
 
 fn queue(id: &str, ring_timeout_ms: u64) -> QueueSpec {
@@ -139,6 +165,19 @@ async fn hotline(
     queues: Vec<QueueSpec>,
     agents: &[&str],
 ) -> (Hotline, mpsc::UnboundedReceiver<Report>) {
+    hotline_with_leads(kamailio, queues, agents, &[]).await
+}
+
+fn sip_line(id: &str) -> AgentLine {
+    AgentLine { id: id.into(), uri: Uri::parse(&format!("sip:{id}@127.0.0.1")).unwrap(), skills: Vec::new() }
+}
+
+async fn hotline_with_leads(
+    kamailio: &Kamailio,
+    queues: Vec<QueueSpec>,
+    agents: &[&str],
+    leads: &[&str],
+) -> (Hotline, mpsc::UnboundedReceiver<Report>) {
     let config = HotlineConfig {
         sip_listen: SocketAddr::from(([127, 0, 0, 1], free_port())),
         registrar: Some(kamailio.addr().parse().unwrap()),
@@ -150,14 +189,9 @@ async fn hotline(
         max_legs: 64,
         numbers: vec![("hotline".into(), queues[0].id.clone())],
         queues,
-        agents: agents
-            .iter()
-            .map(|id| AgentLine {
-                id: (*id).into(),
-                uri: Uri::parse(&format!("sip:{id}@127.0.0.1")).unwrap(),
-                skills: Vec::new(),
-            })
-            .collect(),
+        agents: agents.iter().map(|id| sip_line(id)).collect(),
+        supervisors: leads.iter().map(|id| sip_line(id)).collect(),
+        announce_monitoring: !leads.is_empty(),
         prompts: Prompts::from_dir(None).unwrap(),
     };
     let started = Hotline::start(config).await.unwrap();
@@ -323,4 +357,86 @@ async fn a_desk_that_does_not_answer_is_skipped_and_a_caller_who_gives_up_is_aba
     let status = hotline.status().await.unwrap();
     assert!(status.waiting.is_empty(), "{status:?}");
     assert!(status.agents.iter().any(|a| a.id == "alice" && a.not_responding), "{status:?}");
+}
+
+/// A team lead joins a live call from their own desk: listening they hear both sides and
+/// nobody hears them; whispering the operator hears them; barging in both do. Keys 2 and 3 on
+/// the lead's phone switch; the operator hears a beep when the lead joins (the center's policy
+/// in this test); when the caller hangs up, the lead's call ends too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_team_lead_listens_then_whispers_then_barges_in() {
+    const LEAD_HZ: f64 = 1300.0;
+    const BEEP_HZ: f64 = 1400.0;
+    let kamailio = Kamailio::start(PASSWORD);
+    let (hotline, _reports) =
+        hotline_with_leads(&kamailio, vec![queue("support", 20_000)], &["alice"], &["lena"]).await;
+    let mut alice = Phone::start(&kamailio, "alice", OPERATOR_HZ).await;
+    let mut lena = Phone::start(&kamailio, "lena", LEAD_HZ).await;
+    let mut caller = Phone::start(&kamailio, "carol", CALLER_HZ).await;
+    hotline.agent_state("alice", AgentState::Available).unwrap();
+    caller.send(PhoneCommand::Dial {
+        to: Uri::parse("sip:hotline@127.0.0.1").unwrap(),
+        display_name: None,
+        call_info: Vec::new(),
+    });
+    caller.wait("the hotline answers", |e| matches!(e, PhoneEvent::Answered { .. })).await;
+    alice.wait("alice's desk rings", |e| matches!(e, PhoneEvent::Incoming { .. })).await;
+    alice.send(PhoneCommand::Answer { call_id: alice.call_id() });
+    alice.wait("alice talks", |e| matches!(e, PhoneEvent::Media { .. })).await;
+    let bridged_from = caller.heard_len();
+    until("the caller hears alice", || caller.share_since(bridged_from, OPERATOR_HZ) > 0.3).await;
+    // The hotline knows the caller's leg by the caller's Call-ID (Kamailio keeps it).
+    let call = caller.call_id();
+    assert!(hotline.monitor("nobody-call", "lena", okno_hotline::MonitorMode::Listen).await.is_err());
+    assert!(
+        hotline.monitor(&call, "alice", okno_hotline::MonitorMode::Listen).await.is_err(),
+        "alice is no supervisor"
+    );
+
+    hotline.monitor(&call, "lena", okno_hotline::MonitorMode::Listen).await.unwrap();
+    let incoming = lena.wait("lena's desk rings", |e| matches!(e, PhoneEvent::Incoming { .. })).await;
+    let PhoneEvent::Incoming { display_name, .. } = incoming else { unreachable!() };
+    assert!(display_name.unwrap_or_default().starts_with("listen"), "the lead's desk says what it is");
+    let at_alice = alice.heard_len();
+    lena.send(PhoneCommand::Answer { call_id: lena.call_id() });
+    lena.wait("lena listens", |e| matches!(e, PhoneEvent::Media { .. })).await;
+    let (from_lena, from_alice, from_caller) =
+        (lena.hear(12_000).await, alice.hear(12_000).await, caller.hear(12_000).await);
+    let listen = (
+        lena.share_since(from_lena, CALLER_HZ),
+        lena.share_since(from_lena, OPERATOR_HZ),
+        alice.share_since(from_alice, LEAD_HZ),
+        caller.share_since(from_caller, LEAD_HZ),
+    );
+    assert!(listen.0 > 0.3 && listen.1 > 0.3, "listening, the lead hears the caller and the operator: {listen:?}");
+    assert!(listen.2 < 0.05 && listen.3 < 0.05, "listening, nobody hears the lead: {listen:?}");
+    // The beep is quieter than the caller's voice under it: a share of a tenth is far above the
+    // nothing that is at 1400 Hz otherwise.
+    let beep = alice.share_since(at_alice, BEEP_HZ);
+    assert!(beep > 0.05, "the operator heard the beep: {beep}");
+    let before: Vec<i16> = alice.heard.lock().unwrap()[..at_alice].to_vec();
+    let quiet =
+        before.chunks_exact(1600).map(|x| okno_audio::convert::tone_share(x, 8000, BEEP_HZ)).fold(0.0, f64::max);
+    assert!(quiet < 0.01, "no beep before the lead joined: {quiet}");
+
+    // Key 2: whisper. The operator hears the lead; the caller does not.
+    lena.send(PhoneCommand::Dtmf { call_id: lena.call_id(), keys: "2".into() });
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let (from_alice, from_caller) = (alice.hear(12_000).await, caller.hear(12_000).await);
+    let whisper = (alice.share_since(from_alice, LEAD_HZ), caller.share_since(from_caller, LEAD_HZ));
+    assert!(whisper.0 > 0.2 && whisper.1 < 0.05, "whispering, only the operator hears the lead: {whisper:?}");
+    assert!(alice.share_since(from_alice, CALLER_HZ) > 0.2, "and still hears the caller");
+
+    // Key 3: barge. Both hear the lead.
+    lena.send(PhoneCommand::Dtmf { call_id: lena.call_id(), keys: "3".into() });
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let (from_alice, from_caller) = (alice.hear(12_000).await, caller.hear(12_000).await);
+    let barge = (alice.share_since(from_alice, LEAD_HZ), caller.share_since(from_caller, LEAD_HZ));
+    assert!(barge.0 > 0.2 && barge.1 > 0.2, "barging in, both hear the lead: {barge:?}");
+    assert!(caller.share_since(from_caller, OPERATOR_HZ) > 0.2, "and the caller still hears the operator");
+
+    // The caller hangs up: the operator's and the lead's calls end.
+    caller.send(PhoneCommand::Hangup { call_id: call });
+    alice.wait("alice's call ends", |e| matches!(e, PhoneEvent::Ended { .. })).await;
+    lena.wait("lena's call ends with it", |e| matches!(e, PhoneEvent::Ended { .. })).await;
 }

@@ -31,7 +31,13 @@
 //! [[hotline.agent]]
 //! operator = "alice"        # an operator's name
 //! uri = "sip:alice@pbx.example"
+//!
+//! [[hotline.supervisor]]    # a team lead who may listen in, whisper and barge
+//! operator = "lena"
+//! uri = "sip:lena@pbx.example"
 //! ```
+//!
+//! `announce_monitoring = true` makes an operator hear a short beep when a team lead joins.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -67,6 +73,11 @@ pub(crate) struct RawHotline {
     queue: Vec<RawQueue>,
     #[serde(default)]
     agent: Vec<RawAgent>,
+    #[serde(default)]
+    supervisor: Vec<RawAgent>,
+    /// The operator hears a beep when a team lead joins their call.
+    #[serde(default)]
+    announce_monitoring: bool,
 }
 
 #[derive(Deserialize)]
@@ -150,14 +161,20 @@ pub(crate) fn from_file(
             wrap_up_ms: q.wrap_up_s.unwrap_or(0) * 1000,
         });
     }
-    let agents = raw
-        .agent
-        .into_iter()
-        .enumerate()
-        .map(|(i, a)| {
-            Ok(AgentLine { id: a.operator, uri: uri(format!("hotline.agent[{i}].uri"), &a.uri)?, skills: a.skills })
-        })
-        .collect::<Result<Vec<_>, ConfigError>>()?;
+    let lines = |table: &str, raw: Vec<RawAgent>| {
+        raw.into_iter()
+            .enumerate()
+            .map(|(i, a)| {
+                Ok(AgentLine {
+                    id: a.operator,
+                    uri: uri(format!("hotline.{table}[{i}].uri"), &a.uri)?,
+                    skills: a.skills,
+                })
+            })
+            .collect::<Result<Vec<_>, ConfigError>>()
+    };
+    let agents = lines("agent", raw.agent)?;
+    let supervisors = lines("supervisor", raw.supervisor)?;
     Ok(HotlineSettings {
         config: HotlineConfig {
             sip_listen,
@@ -171,6 +188,8 @@ pub(crate) fn from_file(
             numbers,
             queues,
             agents,
+            supervisors,
+            announce_monitoring: raw.announce_monitoring,
             prompts,
         },
     })
@@ -192,6 +211,15 @@ pub async fn start(pool: &PgPool, settings: &HotlineSettings) -> anyhow::Result<
             .fetch_optional(pool)
             .await?;
         agent.id = id.with_context(|| format!("[hotline] agent {:?} is not an operator who can work", agent.id))?;
+    }
+    for lead in &mut config.supervisors {
+        let id: Option<String> = sqlx::query_scalar(
+            "SELECT id FROM operators WHERE name = $1 AND disabled_at IS NULL AND role IN ('team_lead', 'admin')",
+        )
+        .bind(&lead.id)
+        .fetch_optional(pool)
+        .await?;
+        lead.id = id.with_context(|| format!("[hotline] supervisor {:?} is not a team lead or admin", lead.id))?;
     }
     let agent_ids: Vec<String> = config.agents.iter().map(|a| a.id.clone()).collect();
     let (hotline, mut reports) = Hotline::start(config).await.context("[hotline]")?;

@@ -26,7 +26,10 @@ const RECENT_MS: Millis = 15 * 60_000;
 const MAX_PERIOD_MS: Millis = 2 * 86_400_000;
 
 pub fn routes() -> Router<AppState> {
-    Router::new().route("/v1/wallboard", get(board)).route("/v1/wallboard/move", post(move_call))
+    Router::new()
+        .route("/v1/wallboard", get(board))
+        .route("/v1/wallboard/move", post(move_call))
+        .route("/v1/wallboard/monitor", post(monitor))
 }
 
 fn team_lead(caller: &Caller) -> Result<(), AppError> {
@@ -42,6 +45,37 @@ fn team_lead(caller: &Caller) -> Result<(), AppError> {
 pub struct MoveCall {
     pub call_id: String,
     pub queue_id: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Monitor {
+    pub call_id: String,
+    /// `listen`, `whisper` or `barge`.
+    pub mode: String,
+}
+
+/// A team lead joins an operator's live hotline call: the hotline rings the lead's own desk (their
+/// supervisor line); keys 1-3 there switch between listen, whisper and barge. Every such join is
+/// in the audit log.
+async fn monitor(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(body): Json<Monitor>,
+) -> Result<Json<serde_json::Value>, AppError> {
+    team_lead(&caller)?;
+    let Some((hotline, _)) = &state.hotline else {
+        return Err(AppError::NotFound("this server runs no hotline".into()));
+    };
+    let mode = match body.mode.as_str() {
+        "listen" => okno_hotline::MonitorMode::Listen,
+        "whisper" => okno_hotline::MonitorMode::Whisper,
+        "barge" => okno_hotline::MonitorMode::Barge,
+        other => return Err(AppError::BadRequest(format!("mode {other:?}: listen, whisper or barge"))),
+    };
+    hotline.monitor(&body.call_id, &caller.id, mode).await.map_err(|e| AppError::Conflict(e.to_string()))?;
+    tracing::info!(call_id = body.call_id, mode = body.mode, by = caller.id, "a team lead joins a hotline call");
+    Ok(Json(serde_json::json!({ "call_id": body.call_id, "mode": body.mode })))
 }
 
 /// A team lead moves a waiting hotline call to another queue the hotline serves.
@@ -101,14 +135,11 @@ async fn board(
         events.extend(crate::hotline::events_since(&mut conn, since).await?);
     }
     events.sort_by_key(|e| e.at);
-    let not_responding: Vec<String> = match &state.hotline {
-        Some((hotline, _)) => hotline
-            .status()
-            .await
-            .map(|s| s.agents.into_iter().filter(|a| a.not_responding).map(|a| a.id).collect())
-            .unwrap_or_default(),
+    let hotline_agents = match &state.hotline {
+        Some((hotline, _)) => hotline.status().await.map(|s| s.agents).unwrap_or_default(),
         None => Vec::new(),
     };
+    let hotline_agent = |id: &str| hotline_agents.iter().find(|a| a.id == id);
     let chats: Vec<(String, i64, Millis)> = sqlx::query_as(
         "SELECT queue_id, count(*), min(created_at) FROM tickets \
          WHERE channel = 'chat' AND status IN ('new', 'open') AND assignee_id IS NULL AND merged_into IS NULL \
@@ -159,7 +190,8 @@ async fn board(
                 state: agent_state.parse().ok()?,
                 state_since,
                 handled_today: u32::try_from(handled).unwrap_or(u32::MAX),
-                not_responding: not_responding.contains(&id),
+                not_responding: hotline_agent(&id).is_some_and(|a| a.not_responding),
+                hotline_call: hotline_agent(&id).and_then(|a| a.call.clone()),
                 id,
             })
         })

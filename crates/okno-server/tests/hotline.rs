@@ -118,6 +118,8 @@ async fn a_busy_hour_through_the_hotline_adds_up_on_the_wallboard() {
                     skills: Vec::new(),
                 })
                 .collect(),
+            supervisors: Vec::new(),
+            announce_monitoring: false,
             prompts: Prompts::from_dir(None).unwrap(),
         },
     };
@@ -141,7 +143,8 @@ async fn a_busy_hour_through_the_hotline_adds_up_on_the_wallboard() {
 
     let scenarios = tempfile::tempdir().unwrap();
     let template =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/sipp/hotline_caller.xml")).unwrap();
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../okno-hotline/tests/hotline_caller.xml"))
+            .unwrap();
     let callers = |(calls, rate): (u32, &'static str), patience_ms: u32| {
         let scenario = scenarios.path().join(format!("caller-{patience_ms}.xml"));
         std::fs::write(&scenario, template.replace("PATIENCE_MS", &patience_ms.to_string())).unwrap();
@@ -220,6 +223,15 @@ async fn a_busy_hour_through_the_hotline_adds_up_on_the_wallboard() {
     let (code, body) =
         h.post("/v1/wallboard/move", Some(&lena), serde_json::json!({"call_id": "gone", "queue_id": "q1"})).await;
     assert_eq!(code, StatusCode::CONFLICT, "no such call waiting: {body}");
+    // Listening in is for team leads too, and only to a connected call with a supervisor line.
+    let listen = serde_json::json!({"call_id": "gone", "mode": "listen"});
+    let (code, _) = h.post("/v1/wallboard/monitor", Some(&anna), listen.clone()).await;
+    assert_eq!(code, StatusCode::FORBIDDEN);
+    let (code, body) = h.post("/v1/wallboard/monitor", Some(&lena), listen).await;
+    assert_eq!(code, StatusCode::CONFLICT, "{body}");
+    let (code, _) =
+        h.post("/v1/wallboard/monitor", Some(&lena), serde_json::json!({"call_id": "x", "mode": "shout"})).await;
+    assert_eq!(code, StatusCode::BAD_REQUEST);
     drop(desks);
 }
 

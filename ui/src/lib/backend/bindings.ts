@@ -472,7 +472,11 @@ handled_today: number,
 /**
  * Their desk let a hotline call ring out: no calls are offered until their state is set.
  */
-not_responding: boolean, };
+not_responding: boolean, 
+/**
+ * The hotline call ringing at their desk or connected with them (a team lead may join it).
+ */
+hotline_call: string | null, };
 /**
  * The wallboard at one moment.
  */
@@ -620,6 +624,8 @@ export interface Backend {
   wallboard(since: number): Promise<WallboardView>;
   /** A team lead moves a call waiting in the hotline to another queue; the wallboard after. */
   wallboardMove(callId: string, queueId: string, since: number): Promise<WallboardView>;
+  /** A team lead joins an operator's hotline call from their own desk: `listen`, `whisper` or `barge`. */
+  wallboardMonitor(callId: string, mode: string): Promise<void>;
   /** A team lead sets another agent's state (synced; the server refuses it from others). */
   setOperatorState(operatorId: string, agentState: AgentState): Promise<void>;
 }
@@ -658,7 +664,7 @@ export interface PhoneCommands {
 export type InvokeFn = <T>(cmd: string, args?: Record<string, unknown>) => Promise<T>;
 
 /** Every command's name, as `invoke` sends it. */
-export const COMMAND_NAMES = ["app_info", "store_stats", "list_queues", "list_operators", "me", "set_agent_state", "list_tickets", "list_tags", "get_ticket", "reply_ticket", "set_ticket_status", "assign_ticket", "set_ticket_tags", "get_customer", "search", "ui_ready", "sync_status", "list_rejections", "list_notices", "mark_notices_seen", "download_attachment", "attachment_data", "upload_attachment", "chat_typing", "work_rules", "save_work_rules", "dry_run_rules", "mention_people", "ticket_followers", "follow_ticket", "list_templates", "save_template", "delete_template", "render_template", "merge_tickets", "split_message", "sla_policies", "save_sla_policy", "set_queue_policy", "wallboard", "wallboard_move", "set_operator_state", "phone_snapshot", "phone_dial", "phone_answer", "phone_reject", "phone_hangup", "phone_hold", "phone_mute", "phone_dtmf", "phone_transfer", "phone_complete_transfer", "phone_conference", "phone_recording", "phone_set_note", "phone_wrap_up", "list_dispositions", "call_history", "mark_calls_seen", "list_sip_accounts", "save_sip_account", "delete_sip_account", "sip_codecs", "audio_devices", "set_audio_devices"] as const;
+export const COMMAND_NAMES = ["app_info", "store_stats", "list_queues", "list_operators", "me", "set_agent_state", "list_tickets", "list_tags", "get_ticket", "reply_ticket", "set_ticket_status", "assign_ticket", "set_ticket_tags", "get_customer", "search", "ui_ready", "sync_status", "list_rejections", "list_notices", "mark_notices_seen", "download_attachment", "attachment_data", "upload_attachment", "chat_typing", "work_rules", "save_work_rules", "dry_run_rules", "mention_people", "ticket_followers", "follow_ticket", "list_templates", "save_template", "delete_template", "render_template", "merge_tickets", "split_message", "sla_policies", "save_sla_policy", "set_queue_policy", "wallboard", "wallboard_move", "wallboard_monitor", "set_operator_state", "phone_snapshot", "phone_dial", "phone_answer", "phone_reject", "phone_hangup", "phone_hold", "phone_mute", "phone_dtmf", "phone_transfer", "phone_complete_transfer", "phone_conference", "phone_recording", "phone_set_note", "phone_wrap_up", "list_dispositions", "call_history", "mark_calls_seen", "list_sip_accounts", "save_sip_account", "delete_sip_account", "sip_codecs", "audio_devices", "set_audio_devices"] as const;
 
 /** The Backend over `invoke` (arguments in camelCase, as Tauri sends them). */
 export function createTauriBackend(invoke: InvokeFn): Backend {
@@ -704,6 +710,7 @@ export function createTauriBackend(invoke: InvokeFn): Backend {
     setQueuePolicy: (queueId, policyId) => invoke("set_queue_policy", { queueId, policyId }),
     wallboard: (since) => invoke("wallboard", { since }),
     wallboardMove: (callId, queueId, since) => invoke("wallboard_move", { callId, queueId, since }),
+    wallboardMonitor: (callId, mode) => invoke("wallboard_monitor", { callId, mode }),
     setOperatorState: (operatorId, agentState) => invoke("set_operator_state", { operatorId, agentState }),
   };
 }

@@ -190,7 +190,7 @@ export function fixtureBackend(options: FixtureOptions = {}): FixtureBackend {
         today: figures(q.channel === "phone" ? 120 + i : 0, q.channel === "phone" ? 117 : 0, q.channel === "phone" ? 112 : 0, q.channel === "phone" ? 3 : 0),
         last_15_min: figures(q.channel === "phone" ? 6 : 0, q.channel === "phone" ? 6 : 0, q.channel === "phone" ? 5 : 0, 0),
       })),
-      agents: operators.filter((o) => o.role !== "admin").map((o) => ({ id: o.id, name: o.name, role: o.role, state: o.state, state_since: o.state_since, handled_today: 7, not_responding: false })),
+      agents: operators.filter((o) => o.role !== "admin").map((o) => ({ id: o.id, name: o.name, role: o.role, state: o.state, state_since: o.state_since, handled_today: 7, not_responding: false, hotline_call: null })),
     };
   };
   const queueFor = (channel: Channel, i: number) => {
@@ -520,6 +520,9 @@ export function fixtureBackend(options: FixtureOptions = {}): FixtureBackend {
       throw fail("unavailable", "splitting tickets needs the server, and the demo has none");
     },
     wallboard: async () => wallboardView(),
+    wallboardMonitor: async () => {
+      throw fail("unavailable", "listening in needs the server's hotline, and the demo has none");
+    },
     wallboardMove: async (callId, queueId) => {
       const call = demoWaiting.find((c) => c.call_id === callId);
       if (!call) throw fail("conflict", "no such call waiting");
