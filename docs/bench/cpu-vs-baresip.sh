@@ -90,7 +90,9 @@ measure() { # name, callee pid, callee port
   rss=$(awk '/VmRSS/{print $2}' "/proc/$pid/status")
   wait "$caller" || fail "the call to $name was not answered or did not end cleanly: $(tail -c 600 "caller-$port.jsonl" "caller-$port.err")"
   grep -q '"packets_received":[1-9]' "caller-$port.jsonl" || fail "no audio came back from $name: $(tail -c 600 "caller-$port.jsonl")"
-  [ "$t1" -gt "$t0" ] || fail "$name used no CPU during the call: it did not run it"
+  # That the side ran the call is shown by the audio it sent back (above). A fraction of a
+  # percent of a core over a short window can stay under one clock tick (10 ms): said, not failed.
+  [ "$t1" -gt "$t0" ] || echo "note: $name used less than one clock tick (10 ms) in ${MEASURE} s" >&2
   printf '%-11s cpu%% %s rss %s kB\n' "$name:" "$(python3 -c "print(round(($t1-$t0)/($s1-$s0),3))")" "$rss"
 }
 

@@ -84,14 +84,20 @@ impl Prompts {
     }
 }
 
-/// Four seconds of a quiet two-note chime and silence: a caller must hear the line is alive.
+/// The notes of the default music on hold, each [`NOTE_SAMPLES`] long with a short fade.
+pub const DEFAULT_MUSIC_HZ: [f32; 4] = [523.25, 659.25, 783.99, 659.25];
+const NOTE_SAMPLES: usize = RATE as usize / 2;
+
+/// Two seconds of a soft arpeggio in a loop: a caller must hear the line is alive at any moment,
+/// so there is no long pause in it.
 fn default_music() -> Arc<[i16]> {
-    let mut samples = vec![0i16; 4 * RATE as usize];
-    for (start, hz) in [(0usize, 523.25f32), (RATE as usize / 2, 659.25)] {
-        for i in 0..(RATE as usize * 2 / 5) {
+    let mut samples = Vec::with_capacity(DEFAULT_MUSIC_HZ.len() * NOTE_SAMPLES);
+    for hz in DEFAULT_MUSIC_HZ {
+        for i in 0..NOTE_SAMPLES {
             let t = i as f32 / RATE as f32;
-            let fade = 1.0 - i as f32 / (RATE as f32 * 0.4);
-            samples[start + i] = ((2.0 * std::f32::consts::PI * hz * t).sin() * 3000.0 * fade) as i16;
+            // 20 ms in and out, so the notes do not click.
+            let edge = (i.min(NOTE_SAMPLES - 1 - i) as f32 / 160.0).min(1.0);
+            samples.push(((2.0 * std::f32::consts::PI * hz * t).sin() * 2500.0 * edge) as i16);
         }
     }
     Arc::from(samples)
@@ -429,8 +435,11 @@ mod tests {
     #[test]
     fn the_default_music_is_not_silence() {
         let music = default_music();
-        assert_eq!(music.len(), 4 * RATE as usize);
-        assert!(music.iter().any(|&s| s.abs() > 1000));
+        assert_eq!(music.len(), 2 * RATE as usize);
+        // No quarter second of it is quiet.
+        for quarter in music.chunks(RATE as usize / 4) {
+            assert!(quarter.iter().any(|&s| s.abs() > 1000));
+        }
     }
 
     #[test]

@@ -346,8 +346,9 @@ impl Driver {
         match leg {
             Leg::Caller { queued: false, .. } => {}
             Leg::Caller { queued: true, .. } => {
-                // Its agent leg, if any, is hung up by the CancelOffer this produces, or below.
-                let connected = self.agent_leg_of(sip);
+                // A desk still ringing is hung up by the CancelOffer this produces; a desk
+                // talking with the caller, here.
+                let connected = self.connected_agent_leg(sip);
                 if let Err(e) = self.acd.caller_hung_up(sip, now) {
                     tracing::debug!(error = %e, "caller's end");
                 }
@@ -388,13 +389,6 @@ impl Driver {
         }
     }
 
-    fn agent_leg_of(&self, call: &str) -> Option<String> {
-        self.by_sip.iter().find_map(|(sip, leg)| match leg {
-            Leg::Agent { call_id, .. } if call_id == call => Some(sip.clone()),
-            _ => None,
-        })
-    }
-
     fn customer_leg_of(&self, agent: &str) -> Option<String> {
         self.by_sip.iter().find_map(|(sip, leg)| match leg {
             Leg::Customer { agent_leg, .. } if agent_leg == agent => Some(sip.clone()),
@@ -429,7 +423,7 @@ impl Driver {
                 }
                 Action::CancelOffer { call_id, agent_id } => self.withdraw(&call_id, &agent_id),
                 Action::Bridge { call_id, agent_id } => {
-                    if let Some(agent_leg) = self.agent_leg_of(&call_id) {
+                    if let Some(agent_leg) = self.connected_agent_leg(&call_id) {
                         self.legs.bridge(&call_id, &agent_leg);
                         tracing::info!(call_id, agent_id, "caller and desk bridged");
                     }

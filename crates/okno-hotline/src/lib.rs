@@ -18,7 +18,7 @@ mod driver;
 
 use std::net::SocketAddr;
 
-pub use audio::{MonitorMode, Prompts};
+pub use audio::{DEFAULT_MUSIC_HZ, MonitorMode, Prompts};
 use okno_acd::{AcdEvent, Agent, Distributor, QueueSpec};
 use okno_core::{AgentState, Millis};
 use okno_phone::engine::{self, EngineConfig};

@@ -23,6 +23,13 @@ fn two_phones_register_with_digest_and_call_through_kamailio() {
     two_phones_call_through(Kamailio::start(PASSWORD), "udp", (free_udp_port(), free_udp_port()));
 }
 
+/// Kamailio record-routes the call: both phones keep it as their route set, so the ACK, the
+/// BYE and everything else inside the call pass through it (RFC 3261 §12.2.1.1).
+#[test]
+fn two_phones_call_through_a_record_routing_proxy() {
+    two_phones_call_through(Kamailio::start_record_routing(PASSWORD), "udp", (free_udp_port(), free_udp_port()));
+}
+
 /// Kamailio listens on TCP only, so registering, calling and being called all cross TCP
 /// connections: the phones open theirs to Kamailio, and Kamailio opens one to bob's listening
 /// port for the INVITE (his Contact says `transport=tcp`).

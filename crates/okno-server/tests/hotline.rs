@@ -1,6 +1,6 @@
 //! The hotline in the server against real peers, at a busy hour's pace compressed in time: two
-//! sipp processes (standing for the PBX's trunk) ring the hotline faster than three operators
-//! can take the calls: patient callers who wait until an operator is done with them, and
+//! sipp processes call the hotline through Kamailio (which routes the number to the hotline's
+//! registration and stays in the calls' path) faster than three operators can take the calls: patient callers who wait until an operator is done with them, and
 //! impatient ones who hang up after two seconds, answered or not. The operators' desks are
 //! okno-phone engines registered at Kamailio and rung through it; they answer at once and talk
 //! for a second. What the peers saw (calls placed by sipp, calls the desks answered) must equal
@@ -87,7 +87,7 @@ async fn a_busy_hour_through_the_hotline_adds_up_on_the_wallboard() {
     okno_testkit::require("sipp", "sip-tester");
     let mut h = Harness::new().await;
     okno_server::admin::create_operator(&h.pool, "vera", "vera", okno_core::Role::Operator, None).await.unwrap();
-    let kamailio = Kamailio::start(SIP_PASSWORD);
+    let kamailio = Kamailio::start_record_routing(SIP_PASSWORD);
     let agents = ["anna", "boris", "vera"];
     let hotline_port = free_port();
     let settings = HotlineSettings {
@@ -96,8 +96,8 @@ async fn a_busy_hour_through_the_hotline_adds_up_on_the_wallboard() {
             registrar: Some(kamailio.addr().parse().unwrap()),
             account: Some(Uri::parse("sip:hotline@127.0.0.1").unwrap()),
             password: Some(SIP_PASSWORD.into()),
-            // sipp stands for the PBX's trunk: it delivers the calls from its own port.
-            trunks: vec!["127.0.0.1".parse().unwrap()],
+            // Callers come through Kamailio, the registrar: no other host may deliver calls.
+            trunks: Vec::new(),
             codecs: "pcmu".into(),
             rtp_port: 0,
             max_legs: 200,
@@ -142,15 +142,17 @@ async fn a_busy_hour_through_the_hotline_adds_up_on_the_wallboard() {
     tokio::time::sleep(okno_server::hotline::STATE_POLL * 2).await;
 
     let scenarios = tempfile::tempdir().unwrap();
+    let proxy = kamailio.addr();
     let template =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../okno-hotline/tests/hotline_caller.xml"))
             .unwrap();
     let callers = |(calls, rate): (u32, &'static str), patience_ms: u32| {
         let scenario = scenarios.path().join(format!("caller-{patience_ms}.xml"));
         std::fs::write(&scenario, template.replace("PATIENCE_MS", &patience_ms.to_string())).unwrap();
+        let proxy = proxy.clone();
         tokio::task::spawn_blocking(move || {
             Command::new("sipp")
-                .arg(format!("127.0.0.1:{hotline_port}"))
+                .arg(&proxy)
                 .arg("-sf")
                 .arg(&scenario)
                 .args(["-i", "127.0.0.1", "-p", &free_port().to_string(), "-mp", &free_port().to_string()])

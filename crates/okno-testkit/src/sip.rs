@@ -18,16 +18,22 @@ pub struct Kamailio {
 impl Kamailio {
     /// Over UDP; every user registers and calls with `password`.
     pub fn start(password: &str) -> Kamailio {
-        Kamailio::start_on("udp", password)
+        Kamailio::start_on("udp", password, false)
+    }
+
+    /// Over UDP, staying in the path of every call it sets up (Record-Route): peers that
+    /// send their in-dialog requests to the proxy (sipp does) reach each other through it.
+    pub fn start_record_routing(password: &str) -> Kamailio {
+        Kamailio::start_on("udp", password, true)
     }
 
     /// Over TCP only: a phone that registers and calls through it speaks SIP over TCP both
     /// ways (Kamailio connects to the phone's `transport=tcp` Contact for calls to it).
     pub fn start_tcp(password: &str) -> Kamailio {
-        Kamailio::start_on("tcp", password)
+        Kamailio::start_on("tcp", password, false)
     }
 
-    fn start_on(transport: &str, password: &str) -> Kamailio {
+    fn start_on(transport: &str, password: &str, record_route: bool) -> Kamailio {
         assert!(
             Path::new("/usr/sbin/kamailio").exists() || Command::new("kamailio").arg("-v").output().is_ok(),
             "Kamailio is not installed: `apt-get install kamailio` (cargo xtask setup installs it)"
@@ -39,7 +45,11 @@ impl Kamailio {
             .replace("@TRANSPORT@", transport)
             .replace("@PORT@", &port.to_string())
             .replace("@RUNDIR@", &dir.display().to_string())
-            .replace("@PASSWORD@", password);
+            .replace("@PASSWORD@", password)
+            .replace(
+                "@RECORD_ROUTE@",
+                if record_route { "if (is_method(\"INVITE\")) { record_route(); }" } else { "" },
+            );
         let path = dir.join("kamailio.cfg");
         std::fs::write(&path, cfg).expect("kamailio.cfg");
         let d = dir.display().to_string();

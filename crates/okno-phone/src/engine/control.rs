@@ -613,6 +613,9 @@ impl CallControl {
         call.local_cseq += 1;
         let mut req = Request::new(method.clone(), call.remote_target.clone());
         req.headers.push(HeaderName::MaxForwards, "70");
+        for route in &call.route_set {
+            req.headers.push(HeaderName::Route, route.to_string());
+        }
         // In an incoming call our From is the INVITE's To and the other way round.
         req.headers.push(HeaderName::From, call.local.to_string());
         req.headers.push(HeaderName::To, call.remote.to_string());

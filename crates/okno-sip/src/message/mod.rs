@@ -259,14 +259,18 @@ impl Response {
 
     /// Builds a response to `req` copying Via, From, To, Call-ID and CSeq
     /// (RFC 3261 §8.2.6.2). A To tag is added when `to_tag` is given and the
-    /// request had none.
+    /// request had none. A provisional (but not 100) or success response also
+    /// carries the request's Record-Route (§12.1.1), so the proxies that asked
+    /// to stay in the dialog's path stay there for the caller too.
     pub fn for_request(req: &Request, status: u16, to_tag: Option<&str>) -> Response {
         let mut r = Response::new(status);
+        let dialog_forming = (101..300).contains(&status);
         for h in &req.headers {
             match h.name {
                 HeaderName::Via | HeaderName::From | HeaderName::CallId | HeaderName::CSeq => {
                     r.headers.push(h.name.clone(), h.value);
                 }
+                HeaderName::RecordRoute if dialog_forming => r.headers.push(h.name.clone(), h.value),
                 HeaderName::To => {
                     match to_tag.and_then(|tag| Some((tag, NameAddr::parse_named("To", h.value).ok()?))) {
                         Some((tag, to)) if to.tag().is_none() => {

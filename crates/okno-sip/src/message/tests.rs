@@ -252,3 +252,17 @@ fn rejects_bad_scalars_and_lines() {
     // Lower-case version is accepted; keep-alive CRLFs before the start line are skipped.
     assert!(Message::parse(format!("\r\n\r\n{}\r\n", base.replace("SIP/2.0\r\n", "sip/2.0\r\n")).as_bytes()).is_ok());
 }
+
+#[test]
+fn a_dialog_forming_response_keeps_the_record_route_in_order() {
+    let invite = "INVITE sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h1;branch=z9hG4bK1\r\nRecord-Route: <sip:p1;lr>\r\nRecord-Route: <sip:p2;lr>\r\nFrom: <sip:x@y>;tag=1\r\nTo: <sip:a@b>\r\nCall-ID: c\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n";
+    let Message::Request(req) = Message::parse(invite.as_bytes()).unwrap() else { panic!("a request") };
+    for (status, kept) in [(100, 0), (180, 2), (200, 2), (486, 0)] {
+        let resp = Response::for_request(&req, status, Some("t"));
+        let routes = resp.headers.record_routes().unwrap();
+        assert_eq!(routes.len(), kept, "{status}");
+        if kept == 2 {
+            assert_eq!(routes[0].uri.to_string(), "sip:p1;lr");
+        }
+    }
+}

@@ -48,11 +48,25 @@ pub(super) fn call_offer(call: Option<&Call>) -> sdp::Session {
     s
 }
 
+/// Where a dialog's requests go (RFC 3261 §12.2.1.1): to the first proxy of the route set, which
+/// loose-routes them on (every proxy that record-routes today does: `;lr`), else to the remote
+/// target itself; `fallback` when neither names an IP address.
+pub(super) fn next_hop(route_set: &[NameAddr], remote_target: &Uri, fallback: SocketAddr) -> SocketAddr {
+    match route_set.first() {
+        Some(route) => target_addr(&route.uri),
+        None => target_addr(remote_target),
+    }
+    .unwrap_or(fallback)
+}
+
 /// One call's dialog state, as much as the engine needs.
 pub(super) struct Call {
     pub(super) outgoing: bool,
-    /// Where in-dialog requests go (the peer's Contact, or the proxy).
+    /// Where in-dialog requests go: the first proxy of `route_set`, or the peer's Contact.
     pub(super) peer: SocketAddr,
+    /// The proxies that asked to stay in the dialog's path (Record-Route), in the order our
+    /// requests pass them: each in-dialog request carries them as Route headers.
+    pub(super) route_set: Vec<NameAddr>,
     pub(super) remote_target: Uri,
     pub(super) local: NameAddr,
     pub(super) remote: NameAddr,
@@ -123,6 +137,7 @@ impl Call {
         Call {
             outgoing,
             peer,
+            route_set: Vec::new(),
             remote_target,
             local,
             remote,

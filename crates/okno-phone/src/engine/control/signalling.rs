@@ -171,7 +171,9 @@ impl CallControl {
                     .ok()
                     .and_then(|c| c.first().and_then(|c| c.addr().map(|a| a.uri.clone())))
                     .unwrap_or_else(|| remote.uri.clone());
-                let peer = target_addr(&remote_target).unwrap_or(from);
+                // The proxies that record-routed stay in the path of our requests in this call.
+                let route_set = req.headers.record_routes().unwrap_or_default();
+                let peer = next_hop(&route_set, &remote_target, from);
                 if replaces.is_none() {
                     respond(&mut self.ua, 180, Some(&tag));
                     self.emit(PhoneEvent::Incoming {
@@ -198,7 +200,10 @@ impl CallControl {
                     rtp_port,
                     now,
                 );
-                self.calls.insert(call_id.clone(), Call { invite_request: Some(req.clone()), offer, answer, ..call });
+                self.calls.insert(
+                    call_id.clone(),
+                    Call { invite_request: Some(req.clone()), offer, answer, route_set, ..call },
+                );
                 if let Some(old) = replaces {
                     self.take_over(now, &call_id, &old, from_uri);
                 }
@@ -312,6 +317,9 @@ impl CallControl {
         let mut ack = Request::new(Method::Ack, call.remote_target.clone());
         ack.headers.push(HeaderName::Via, via);
         ack.headers.push(HeaderName::MaxForwards, "70");
+        for route in &call.route_set {
+            ack.headers.push(HeaderName::Route, route.to_string());
+        }
         ack.headers.push(HeaderName::From, call.local.to_string());
         ack.headers.push(HeaderName::To, ok.headers.get(&HeaderName::To).unwrap_or_default());
         ack.headers.push(HeaderName::CallId, id);
@@ -372,14 +380,14 @@ impl CallControl {
                 }
                 let remote_target =
                     resp.headers.contacts().ok().and_then(|c| c.first().and_then(|c| c.addr().map(|a| a.uri.clone())));
+                // The route set is the 2xx's Record-Route, last proxy first (§12.1.2): in-dialog
+                // requests (ACK, BYE, re-INVITE) go through the proxies that asked to stay in the
+                // path, or straight to the peer's Contact when none did.
+                call.route_set = resp.headers.record_routes().unwrap_or_default().into_iter().rev().collect();
                 if let Some(t) = remote_target {
-                    // No Record-Route is kept yet, so in-dialog requests (ACK, BYE) go to the
-                    // peer's Contact directly (RFC 3261 §12.2.1.1 with an empty route set).
-                    if let Some(addr) = target_addr(&t) {
-                        call.peer = addr;
-                    }
                     call.remote_target = t;
                 }
+                call.peer = next_hop(&call.route_set, &call.remote_target, call.peer);
                 if let Ok(to) = resp.headers.to() {
                     call.remote = to;
                 }

@@ -1,0 +1,130 @@
+//! The hotline in the real window (issue 19): okno-server runs the hotline (`[hotline]`) behind
+//! Kamailio; a customer's okno-phone calls it while nobody is available, and lena, a team lead,
+//! sees the call waiting on her wallboard and moves it to the sales queue from the window. anna
+//! becomes available, her okno-phone is rung and answers; lena presses "Listen" on anna's tile
+//! and her own okno-phone is rung for the call.
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use okno_e2e::server::{WAIT, provision, seeded_demo, server_binary, start_server, wait, wait_state};
+use okno_e2e::{Driver, Killed, app_binary, artifacts_dir, free_udp_port, json_events, okno_phone_binary};
+use okno_testkit::sip::Kamailio;
+
+const PASSWORD: &str = "e2e-hotline-password";
+const SIP_PASSWORD: &str = "e2e-hotline-sip";
+const SIP_PASSWORD_VAR: &str = "OKNO_E2E_HOTLINE_SIP";
+
+/// A headless okno-phone registered at Kamailio as `user`, with `args` after the account's.
+fn phone(
+    user: &str,
+    kamailio: &Kamailio,
+    args: &[&str],
+) -> Result<(Killed, std::thread::JoinHandle<Vec<serde_json::Value>>)> {
+    let mut child = Command::new(okno_phone_binary())
+        .args(["--listen", &format!("udp:127.0.0.1:{}", free_udp_port())])
+        .args(["--account", &format!("sip:{user}@127.0.0.1")])
+        .args(["--registrar", &kamailio.addr(), "--password-env", SIP_PASSWORD_VAR, "--json-events"])
+        .args(args)
+        .env(SIP_PASSWORD_VAR, SIP_PASSWORD)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .with_context(|| format!("okno-phone at {}", okno_phone_binary().display()))?;
+    let out = child.stdout.take().expect("piped");
+    Ok((Killed(child), json_events(out)))
+}
+
+#[test]
+#[ignore = "needs PostgreSQL, Kamailio, Xvfb, WebDriver and the built app, phone and server: run through `cargo xtask test`"]
+fn a_team_lead_moves_a_waiting_hotline_call_and_listens_in() -> Result<()> {
+    let (app, server) = (app_binary()?, server_binary()?);
+    let kamailio = Kamailio::start(SIP_PASSWORD);
+    let db = seeded_demo(&server, 6, PASSWORD)?;
+    db.sql("INSERT INTO queues (id, name, channel, department_id) VALUES ('sales', 'Sales line', 'phone', 'support')")?;
+    let work = tempfile::tempdir()?;
+    let config = work.path().join("okno-server.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[hotline]\nsip_listen = \"127.0.0.1:{}\"\nregistrar = \"{}\"\naccount = \"sip:hotline@127.0.0.1\"\n\
+             password_env = \"{SIP_PASSWORD_VAR}\"\n\n\
+             [[hotline.queue]]\nid = \"hotline\"\nnumbers = [\"hotline\"]\n\n\
+             [[hotline.queue]]\nid = \"sales\"\nnumbers = [\"sales\"]\n\n\
+             [[hotline.agent]]\noperator = \"anna\"\nuri = \"sip:anna@127.0.0.1\"\n\n\
+             [[hotline.supervisor]]\noperator = \"lena\"\nuri = \"sip:lena@127.0.0.1\"\n",
+            free_udp_port(),
+            kamailio.addr()
+        ),
+    )?;
+    let port = okno_e2e::free_port()?;
+    let config_arg = config.display().to_string();
+    let _server = start_server(
+        &server,
+        &db,
+        port,
+        &work.path().join("server.log"),
+        &["--config", &config_arg],
+        &[(SIP_PASSWORD_VAR, SIP_PASSWORD)],
+    )?;
+    // The hotline registers with Kamailio as the server starts; then a customer calls it.
+    std::thread::sleep(Duration::from_millis(800));
+    let _caller = phone("carol", &kamailio, &["--call", "sip:hotline@127.0.0.1", "--hangup-after-ms", "120000"])?;
+
+    let lena_dir = work.path().join("lena");
+    std::fs::create_dir_all(&lena_dir)?;
+    let prov = provision(&lena_dir, port, "lena")?;
+    let driver = Driver::start_with_env(&[("OKNO_E2E_PASSWORD", PASSWORD)])?;
+    let args = ["--data-dir", &lena_dir.display().to_string(), "--provision", &prov.display().to_string()];
+    let desk = driver.launch(&app, &args.map(str::to_owned))?;
+    wait_state(&desk, "online")?;
+    desk.click(&desk.wait_for("[data-testid=rail-wallboard]", WAIT)?[0])?;
+    let waiting =
+        desk.wait_for("[data-testid=wallboard-queue][data-queue-id=hotline] [data-testid=wallboard-call]", WAIT)?;
+    let shown = desk.text_content(&waiting[0])?;
+    assert!(shown.contains("waiting") || shown.contains("ждёт"), "the waiting call's row: {shown}");
+    std::thread::sleep(Duration::from_millis(700));
+    desk.screenshot(&artifacts_dir().join("wallboard-hotline-waiting.png"))?;
+
+    // Lena moves it to the sales line from the window.
+    desk.execute(
+        "const s = document.querySelector('[data-testid=wallboard-queue][data-queue-id=hotline] [data-testid=wallboard-call] select'); \
+         s.value = 'sales'; s.dispatchEvent(new Event('change', { bubbles: true }));",
+    )?;
+    desk.wait_for("[data-testid=wallboard-queue][data-queue-id=sales] [data-testid=wallboard-call]", WAIT)?;
+    wait("the move stored as a queue event", || {
+        Ok(db.sql("SELECT count(*) FROM acd_events WHERE kind = 'moved' AND queue_id = 'sales'")? == "1")
+    })?;
+
+    // Anna's phone is up and she becomes available: the hotline rings her, she answers.
+    let (_anna, anna_events) =
+        phone("anna", &kamailio, &["--auto-answer", "--answer-after-ms", "200", "--exit-after-calls", "1"])?;
+    std::thread::sleep(Duration::from_millis(800));
+    db.sql("UPDATE operators SET state = 'available', state_since = (extract(epoch FROM now()) * 1000)::bigint WHERE id = 'anna'")?;
+    let listen = desk
+        .wait_for("[data-testid=wallboard-agent][data-agent-id=anna] [data-testid=wallboard-monitor] button", WAIT)?;
+    wait("the call answered on the wallboard", || {
+        Ok(db.sql("SELECT count(*) FROM acd_events WHERE kind = 'answered' AND agent_id = 'anna'")? == "1")
+    })?;
+
+    // Lena listens in: her own phone rings for it.
+    let (_lena_phone, lena_events) = phone(
+        "lena",
+        &kamailio,
+        &["--auto-answer", "--answer-after-ms", "200", "--hangup-after-ms", "1500", "--exit-after-calls", "1"],
+    )?;
+    std::thread::sleep(Duration::from_millis(800));
+    desk.click(&listen[0])?;
+    std::thread::sleep(Duration::from_millis(700));
+    desk.screenshot(&artifacts_dir().join("wallboard-hotline-listen.png"))?;
+    let lena_events = lena_events.join().map_err(|_| anyhow::anyhow!("lena's phone events"))?;
+    let incoming = lena_events.iter().find(|e| e["event"] == "incoming").context("lena's phone was not rung")?;
+    let name = incoming["display_name"].as_str().unwrap_or_default();
+    assert!(name.starts_with("listen"), "lena's phone says what the call is: {name}");
+    assert!(lena_events.iter().any(|e| e["event"] == "answered"), "{lena_events:?}");
+    drop(_anna);
+    let anna_events = anna_events.join().map_err(|_| anyhow::anyhow!("anna's phone events"))?;
+    assert!(anna_events.iter().any(|e| e["event"] == "answered"), "anna took the call: {anna_events:?}");
+    Ok(())
+}
