@@ -185,3 +185,21 @@ pub fn reply(s: &Session, text: &str) -> Result<()> {
         Ok(None)
     })
 }
+
+/// `name`'s window on the server at `port` (provisioned into `dir`), online, with the
+/// wallboard open.
+pub fn wallboard_window(
+    driver: &crate::Driver,
+    app: &Path,
+    dir: &Path,
+    port: u16,
+    name: &str,
+) -> Result<crate::Session> {
+    std::fs::create_dir_all(dir)?;
+    let prov = provision(dir, port, name)?;
+    let args = ["--data-dir", &dir.display().to_string(), "--provision", &prov.display().to_string()];
+    let desk = driver.launch(app, &args.map(str::to_owned))?;
+    wait_state(&desk, "online")?;
+    desk.click(&desk.wait_for("[data-testid=rail-wallboard]", WAIT)?[0])?;
+    Ok(desk)
+}

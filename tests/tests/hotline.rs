@@ -8,7 +8,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use okno_e2e::server::{WAIT, provision, seeded_demo, server_binary, start_server, wait, wait_state};
+use okno_e2e::server::{WAIT, seeded_demo, server_binary, start_server, wait, wallboard_window};
 use okno_e2e::{Driver, Killed, app_binary, artifacts_dir, free_udp_port, json_events, okno_phone_binary};
 use okno_testkit::sip::Kamailio;
 
@@ -72,14 +72,8 @@ fn a_team_lead_moves_a_waiting_hotline_call_and_listens_in() -> Result<()> {
     std::thread::sleep(Duration::from_millis(800));
     let _caller = phone("carol", &kamailio, &["--call", "sip:hotline@127.0.0.1", "--hangup-after-ms", "120000"])?;
 
-    let lena_dir = work.path().join("lena");
-    std::fs::create_dir_all(&lena_dir)?;
-    let prov = provision(&lena_dir, port, "lena")?;
     let driver = Driver::start_with_env(&[("OKNO_E2E_PASSWORD", PASSWORD)])?;
-    let args = ["--data-dir", &lena_dir.display().to_string(), "--provision", &prov.display().to_string()];
-    let desk = driver.launch(&app, &args.map(str::to_owned))?;
-    wait_state(&desk, "online")?;
-    desk.click(&desk.wait_for("[data-testid=rail-wallboard]", WAIT)?[0])?;
+    let desk = wallboard_window(&driver, &app, &work.path().join("lena"), port, "lena")?;
     let waiting =
         desk.wait_for("[data-testid=wallboard-queue][data-queue-id=hotline] [data-testid=wallboard-call]", WAIT)?;
     let shown = desk.text_content(&waiting[0])?;

@@ -5,7 +5,7 @@
 
 use anyhow::Result;
 use okno_e2e::server::{
-    WAIT, headless_desk, invoke, provision, seeded_demo, server_binary, start_server, wait, wait_state,
+    WAIT, headless_desk, invoke, provision, seeded_demo, server_binary, start_server, wait, wallboard_window,
 };
 use okno_e2e::{Driver, app_binary, artifacts_dir};
 use serde_json::json;
@@ -47,14 +47,8 @@ fn a_team_lead_watches_the_wallboard_and_an_operator_is_refused_it() -> Result<(
     assert!(refused.to_string().contains("team leads"), "{refused}");
 
     // Lena's window.
-    let lena_dir = work.path().join("lena");
-    std::fs::create_dir_all(&lena_dir)?;
-    let prov = provision(&lena_dir, port, "lena")?;
     let driver = Driver::start_with_env(&[("OKNO_E2E_PASSWORD", PASSWORD)])?;
-    let args = ["--data-dir", &lena_dir.display().to_string(), "--provision", &prov.display().to_string()];
-    let desk = driver.launch(&app, &args.map(str::to_owned))?;
-    wait_state(&desk, "online")?;
-    desk.click(&desk.wait_for("[data-testid=rail-wallboard]", WAIT)?[0])?;
+    let desk = wallboard_window(&driver, &app, &work.path().join("lena"), port, "lena")?;
     let hotline = desk.wait_for("[data-testid=wallboard-queue][data-queue-id=hotline]", WAIT)?;
     let shown = desk.text_content(&hotline[0])?;
     // One answered within 20 s of the three that did not give up within 20 s.

@@ -211,6 +211,17 @@ fn drain(reports: &mut mpsc::UnboundedReceiver<Report>, into: &mut Vec<Report>) 
         .collect()
 }
 
+/// The reports until the conversation's end is among them: their kinds in order, and all.
+async fn reported_until_ended(reports: &mut mpsc::UnboundedReceiver<Report>) -> (Vec<AcdEventKind>, Vec<Report>) {
+    let mut all = Vec::new();
+    until("the conversation's end is reported", || {
+        drain(reports, &mut all).iter().any(|(kind, _)| *kind == AcdEventKind::Ended)
+    })
+    .await;
+    let kinds = drain(reports, &mut all).into_iter().map(|(k, _)| k).collect();
+    (kinds, all)
+}
+
 async fn until(what: &str, mut done: impl FnMut() -> bool) {
     let started = Instant::now();
     while !done() {
@@ -271,12 +282,7 @@ async fn a_caller_hears_music_while_waiting_then_talks_with_the_operator_who_bec
     caller.send(PhoneCommand::Hangup { call_id: caller_call });
     alice.wait("alice's call ends with the caller's", |e| matches!(e, PhoneEvent::Ended { .. })).await;
 
-    let mut all = Vec::new();
-    until("the conversation's end is reported", || {
-        drain(&mut reports, &mut all).iter().any(|(kind, _)| *kind == AcdEventKind::Ended)
-    })
-    .await;
-    let kinds: Vec<AcdEventKind> = drain(&mut reports, &mut all).into_iter().map(|(k, _)| k).collect();
+    let (kinds, all) = reported_until_ended(&mut reports).await;
     assert_eq!(
         kinds,
         [AcdEventKind::Queued, AcdEventKind::Offered, AcdEventKind::Answered, AcdEventKind::Ended],
@@ -482,12 +488,7 @@ async fn a_caller_who_asks_for_a_callback_is_called_back_when_an_operator_is_fre
 
     caller.send(PhoneCommand::Hangup { call_id: back_call });
     alice.wait("alice's call ends with the customer's", |e| matches!(e, PhoneEvent::Ended { .. })).await;
-    let mut all = Vec::new();
-    until("the callback's end is reported", || {
-        drain(&mut reports, &mut all).iter().any(|(kind, _)| *kind == AcdEventKind::Ended)
-    })
-    .await;
-    let kinds: Vec<AcdEventKind> = drain(&mut reports, &mut all).into_iter().map(|(k, _)| k).collect();
+    let (kinds, all) = reported_until_ended(&mut reports).await;
     assert_eq!(
         kinds,
         [AcdEventKind::Queued, AcdEventKind::CallbackRequested, AcdEventKind::CallbackPlaced, AcdEventKind::Ended],
