@@ -39,6 +39,8 @@ const APT_TEST: &[&str] = &[
     "dbus-bin",
     "sip-tester",
     "kamailio",
+    "kamailio-tls-modules",
+    "openssl",
     "baresip-core",
     "tcpdump",
     "dovecot-imapd",

@@ -24,8 +24,9 @@
 //! `transfer` module: blind and attended as the transferor, following a REFER as the
 //! transferee, and taking over a call with Replaces as the transfer target.
 //!
-//! Today: UDP only; no Record-Route (in-dialog requests go straight to the peer's Contact);
-//! a re-INVITE cannot move the media to another address or codec.
+//! SIP travels over UDP, TCP (`engine/stream.rs`) or TLS to the registrar; in-dialog requests
+//! follow the call's route set (Record-Route). Not yet: WebSocket; a re-INVITE cannot move the
+//! media to another address or codec.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -36,6 +37,7 @@ use std::time::Instant;
 use okno_media::session::{CallStats, MediaEvent};
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
+use tokio_rustls::rustls::pki_types::ServerName;
 
 use crate::media::{self, MediaCommand, MediaHandle, MediaSockets};
 use stream::{StreamEvent, Streams};
@@ -83,6 +85,16 @@ pub async fn bind(
         Transport::Tcp => Some(
             Streams::bind(bound, stream_events).await.map_err(|source| EngineError::Bind { addr: bound, source })?,
         ),
+        Transport::Tls => {
+            let tls = config.tls.as_ref().ok_or_else(|| {
+                EngineError::Config("SIP over TLS needs to know whom to trust: set the TLS settings".into())
+            })?;
+            let server_name = ServerName::try_from(tls.server_name.clone()).map_err(|e| {
+                EngineError::Config(format!("SIP over TLS: {:?} is not a server name: {e}", tls.server_name))
+            })?;
+            let connector = tokio_rustls::TlsConnector::from(tls.client.clone());
+            Some(Streams::tls(stream::TlsClient { connector, server_name }, stream_events))
+        }
         _ => None,
     };
     let stopping = Arc::new(Mutex::new(Vec::new()));
@@ -265,6 +277,8 @@ impl Engine {
                         if let Some(streams) = self.streams.as_mut() {
                             streams.closed(peer);
                         }
+                        self.control.handle_transport_error(Instant::now(), peer);
+                        self.drive().await;
                     }
                 },
                 command = commands.recv(), if !self.control.is_shutting_down() => {

@@ -19,11 +19,15 @@ use okno_sip::uri::Uri;
 use tokio::sync::mpsc;
 
 const USAGE: &str = "\
-okno-phone — headless Okno softphone (SIP over UDP or TCP)
+okno-phone — headless Okno softphone (SIP over UDP, TCP or TLS)
 
 OPTIONS:
-    --listen udp|tcp:IP:PORT    where to listen and how to send (default udp:127.0.0.1:5070);
-                                tcp: requests over TCP connections, UDP still received
+    --listen udp|tcp|tls:IP:PORT  where to listen and how to send (default udp:127.0.0.1:5070);
+                                tcp: requests over TCP connections, UDP still received;
+                                tls: over a TLS connection to the registrar (a client only)
+    --tls-ca FILE.pem           with tls: trust these CA certificates beside the Mozilla roots
+    --tls-name NAME             with tls: the name the registrar's certificate must carry
+                                (default: the registrar's IP address)
     --account sip:USER@DOMAIN   our address of record
     --registrar HOST:PORT       register there (and send calls through it); calls are then taken
                                 only from it unless --accept-direct-calls
@@ -45,7 +49,8 @@ OPTIONS:
     --audio-device null         audio device; only `null` (no device) in the headless phone
     --rtp-port N                first RTP port to try (default: chosen from the process id)
     --srtp off|offer|require    SRTP with SDES keys (RFC 4568): offer falls back to RTP with a peer
-                                without it; require refuses such calls (488) (default off)
+                                without it; require refuses such calls (488) (default off,
+                                require over tls: keys sent over TLS protect the call itself)
 Exit code: 0 when every call we placed was answered and ended cleanly, 1 otherwise, 2 on bad options.";
 
 #[derive(Debug, Clone)]
@@ -69,8 +74,11 @@ struct Args {
     transfer_to: Option<Uri>,
     transfer_after: Duration,
     rtp_port: u16,
-    srtp: sdp::SrtpPolicy,
+    /// `None`: not given (off, or require over TLS).
+    srtp: Option<sdp::SrtpPolicy>,
     accept_direct_calls: bool,
+    tls_ca: Option<PathBuf>,
+    tls_name: Option<String>,
 }
 
 fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Args> {
@@ -94,8 +102,10 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Args> {
         transfer_to: None,
         transfer_after: Duration::from_secs(1),
         rtp_port: 0,
-        srtp: sdp::SrtpPolicy::Off,
+        srtp: None,
         accept_direct_calls: false,
+        tls_ca: None,
+        tls_name: None,
     };
     while let Some(flag) = it.next() {
         let mut value = || it.next().with_context(|| format!("{flag} needs a value"));
@@ -105,7 +115,8 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Args> {
                 let (transport, addr) = match v.split_once(':') {
                     Some(("udp", addr)) => (Transport::Udp, addr),
                     Some(("tcp", addr)) => (Transport::Tcp, addr),
-                    _ => anyhow::bail!("--listen takes udp:IP:PORT or tcp:IP:PORT, not {v}"),
+                    Some(("tls", addr)) => (Transport::Tls, addr),
+                    _ => anyhow::bail!("--listen takes udp:IP:PORT, tcp:IP:PORT or tls:IP:PORT, not {v}"),
                 };
                 a.transport = transport;
                 a.listen = addr.parse().with_context(|| format!("bad address {addr}"))?;
@@ -142,7 +153,9 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Args> {
                     bail!("--audio-device {v}: the headless phone has no sound devices yet; use null");
                 }
             }
-            "--srtp" => a.srtp = value()?.parse().context("--srtp is off, offer or require")?,
+            "--srtp" => a.srtp = Some(value()?.parse().context("--srtp is off, offer or require")?),
+            "--tls-ca" => a.tls_ca = Some(PathBuf::from(value()?)),
+            "--tls-name" => a.tls_name = Some(value()?),
             "--accept-direct-calls" => a.accept_direct_calls = true,
             "--rtp-port" => a.rtp_port = value()?.parse().context("--rtp-port needs a port number")?,
             "-h" | "--help" => {
@@ -371,7 +384,21 @@ fn engine_config(args: &Args) -> Result<EngineConfig> {
     config.calls_only_from_registrar = !args.accept_direct_calls;
     config.codecs = args.codecs.clone();
     config.rtp_port = args.rtp_port;
-    config.srtp = args.srtp;
+    let over_tls = args.transport == Transport::Tls;
+    config.srtp = args.srtp.unwrap_or(if over_tls { sdp::SrtpPolicy::Require } else { sdp::SrtpPolicy::Off });
+    if over_tls {
+        let ca = args
+            .tls_ca
+            .as_ref()
+            .map(|p| std::fs::read(p).with_context(|| format!("--tls-ca {}", p.display())))
+            .transpose()?;
+        let name = match (&args.tls_name, args.registrar) {
+            (Some(name), _) => name.clone(),
+            (None, Some(registrar)) => registrar.ip().to_string(),
+            (None, None) => anyhow::bail!("--listen tls: needs --registrar (the phone speaks TLS to it)"),
+        };
+        config.tls = Some(okno_phone::engine::SipTls::new(ca.as_deref(), &name)?);
+    }
     // The password answers the registrar's and the callees' digest challenges.
     if args.account.is_some()
         && let Some(var) = &args.password_env

@@ -38,42 +38,108 @@ fn two_phones_register_and_call_over_tcp() {
     two_phones_call_through(Kamailio::start_tcp(PASSWORD), "tcp", (free_tcp_port(), free_tcp_port()));
 }
 
-fn two_phones_call_through(kamailio: Kamailio, transport: &str, (a_port, b_port): (u16, u16)) {
-    let registrar = kamailio.addr();
+/// Kamailio speaks TLS only, with a certificate from a CA made for the test: the phones verify
+/// it (`--tls-ca`), register and call over their own TLS connections (Kamailio sends bob's
+/// INVITE back on bob's connection: his Via asks it to, RFC 5923), and the call's media is
+/// SRTP, which TLS makes the default.
+#[test]
+fn two_phones_register_and_call_over_tls_with_srtp() {
+    let kamailio = Kamailio::start_tls(PASSWORD);
+    let ca = kamailio.ca_pem().display().to_string();
+    let (a_out, b_out) =
+        two_phones_call_through_with(kamailio, "tls", (free_tcp_port(), free_tcp_port()), &["--tls-ca".into(), ca]);
+    for (who, out) in [("alice", &a_out), ("bob", &b_out)] {
+        let media = events(out, "media");
+        assert_eq!(media.len(), 1, "{who}: {out}");
+        assert!(media[0]["srtp"].is_string(), "{who}'s call is SRTP over TLS: {out}");
+    }
+}
 
-    let bob = phone(&[
+/// A registrar whose certificate the phone cannot verify (no `--tls-ca`: the Mozilla roots
+/// only) is not talked to: the registration fails and no password is sent.
+#[test]
+fn a_registrar_with_an_untrusted_certificate_is_refused() {
+    let kamailio = Kamailio::start_tls(PASSWORD);
+    let mut cmd = phone(&[
         "--listen".into(),
-        format!("{transport}:127.0.0.1:{b_port}"),
+        format!("tls:127.0.0.1:{}", free_tcp_port()),
         "--account".into(),
-        "sip:bob@127.0.0.1".into(),
+        "sip:carol@127.0.0.1".into(),
         "--registrar".into(),
-        registrar.clone(),
+        kamailio.addr(),
         "--password-env".into(),
         "OKNO_TEST_SIP_PASSWORD".into(),
-        "--auto-answer".into(),
-        "--exit-after-calls".into(),
-        "1".into(),
-    ])
+    ]);
+    let child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut child = Killed(child);
+    std::thread::sleep(Duration::from_millis(2500));
+    let _ = child.0.kill();
+    let out = std::io::read_to_string(child.0.stdout.take().unwrap()).unwrap();
+    assert!(events(&out, "registered").is_empty(), "{out}");
+    let failed = events(&out, "registration_failed");
+    assert!(!failed.is_empty() && failed[0]["status"].is_null(), "no answer over an untrusted connection: {out}");
+    assert!(!kamailio.log().contains("carol"), "nothing of carol's reached Kamailio");
+}
+
+fn two_phones_call_through(kamailio: Kamailio, transport: &str, ports: (u16, u16)) {
+    two_phones_call_through_with(kamailio, transport, ports, &[]);
+}
+
+/// Bob auto-answers, alice calls him and hangs up; both registered with digest. Returns what
+/// each printed.
+fn two_phones_call_through_with(
+    kamailio: Kamailio,
+    transport: &str,
+    (a_port, b_port): (u16, u16),
+    extra: &[String],
+) -> (String, String) {
+    let registrar = kamailio.addr();
+
+    let bob = phone(
+        &[
+            &[
+                "--listen".into(),
+                format!("{transport}:127.0.0.1:{b_port}"),
+                "--account".into(),
+                "sip:bob@127.0.0.1".into(),
+                "--registrar".into(),
+                registrar.clone(),
+                "--password-env".into(),
+                "OKNO_TEST_SIP_PASSWORD".into(),
+                "--auto-answer".into(),
+                "--exit-after-calls".into(),
+                "1".into(),
+            ][..],
+            extra,
+        ]
+        .concat(),
+    )
     .stdout(Stdio::piped())
     .spawn()
     .unwrap();
     let mut bob = Killed(bob);
     std::thread::sleep(Duration::from_millis(700));
 
-    let alice = phone(&[
-        "--listen".into(),
-        format!("{transport}:127.0.0.1:{a_port}"),
-        "--account".into(),
-        "sip:alice@127.0.0.1".into(),
-        "--registrar".into(),
-        registrar,
-        "--password-env".into(),
-        "OKNO_TEST_SIP_PASSWORD".into(),
-        "--call".into(),
-        "sip:bob@127.0.0.1".into(),
-        "--hangup-after-ms".into(),
-        "300".into(),
-    ])
+    let alice = phone(
+        &[
+            &[
+                "--listen".into(),
+                format!("{transport}:127.0.0.1:{a_port}"),
+                "--account".into(),
+                "sip:alice@127.0.0.1".into(),
+                "--registrar".into(),
+                registrar,
+                "--password-env".into(),
+                "OKNO_TEST_SIP_PASSWORD".into(),
+                "--call".into(),
+                "sip:bob@127.0.0.1".into(),
+                "--hangup-after-ms".into(),
+                "300".into(),
+            ][..],
+            extra,
+        ]
+        .concat(),
+    )
     .output()
     .unwrap();
     let a_out = String::from_utf8_lossy(&alice.stdout).into_owned();
@@ -97,6 +163,7 @@ fn two_phones_call_through(kamailio: Kamailio, transport: &str, (a_port, b_port)
     assert_eq!(incoming.len(), 1, "{b_out}");
     assert!(incoming[0]["from"].as_str().unwrap().contains("alice"), "{b_out}");
     assert_eq!(events(&b_out, "ended")[0]["cause"], "remote_bye", "{b_out}");
+    (a_out, b_out)
 }
 
 #[test]

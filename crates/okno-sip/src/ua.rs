@@ -126,6 +126,11 @@ impl UserAgent {
             &self.new_branch(),
         );
         v.set_param("rport", None);
+        // A TLS client has no port a proxy could open a connection to: ask it to send requests
+        // for us back on the connection this one came on (RFC 5923).
+        if self.config.transport == Transport::Tls {
+            v.set_param("alias", None);
+        }
         v
     }
 
@@ -315,6 +320,27 @@ impl UserAgent {
         tx.send_response(now, resp)?;
         self.drain_server(key);
         Ok(())
+    }
+
+    /// The connection to `peer` could not be opened or broke (RFC 3261 §18.4): every
+    /// transaction with it ends now as if timed out, instead of after its timers.
+    pub fn handle_transport_error(&mut self, peer: SocketAddr) {
+        let clients: Vec<TransactionKey> =
+            self.clients.iter().filter(|(_, (_, to))| *to == peer).map(|(k, _)| k.clone()).collect();
+        for key in clients {
+            if let Some((t, _)) = self.clients.get_mut(&key) {
+                t.handle_transport_error();
+            }
+            self.drain_client(&key);
+        }
+        let servers: Vec<TransactionKey> =
+            self.servers.iter().filter(|(_, (_, from))| *from == peer).map(|(k, _)| k.clone()).collect();
+        for key in servers {
+            if let Some((t, _)) = self.servers.get_mut(&key) {
+                t.handle_transport_error();
+            }
+            self.drain_server(&key);
+        }
     }
 
     pub fn handle_timeout(&mut self, now: Instant) {

@@ -373,3 +373,22 @@ fn register_interval_too_brief_retries_with_min_expires() {
     assert_eq!(reg.poll_event(), Some(RegistrationEvent::Registered { expires: 600 }));
     assert_eq!(reg.poll_timeout(), Some(t0 + Duration::from_secs(540)));
 }
+
+/// A connection that cannot be opened (or breaks) ends the transactions sent on it at once, as
+/// timeouts, and only those: a request to another peer keeps waiting for its answer.
+#[test]
+fn a_transport_error_ends_only_the_transactions_with_that_peer() {
+    let now = Instant::now();
+    let mut a = ua("a", "192.0.2.1");
+    let to_b = a.send_request(now, addr(B), invite());
+    let to_c = a.send_request(now, addr("192.0.2.3:5060"), invite());
+    drain(&mut a);
+    a.handle_transport_error(addr(B));
+    let (_, events) = drain(&mut a);
+    assert_eq!(events, [UaEvent::ClientTimeout { key: to_b.clone() }]);
+    // Told again (the connection's close after its failed open): nothing more.
+    a.handle_transport_error(addr(B));
+    assert!(drain(&mut a).1.is_empty());
+    let (_, later) = drain(&mut a);
+    assert!(!later.iter().any(|e| matches!(e, UaEvent::ClientTimeout { key } if *key == to_c)));
+}

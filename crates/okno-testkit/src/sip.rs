@@ -1,6 +1,6 @@
 //! Kamailio as the SIP registrar and proxy the phone suites call through (../shared/TESTING.md):
 //! digest authentication with one password for every user, on a free port of 127.0.0.1, over
-//! UDP or (to prove a phone speaks it) over TCP only.
+//! UDP or (to prove a phone speaks it) over TCP only or TLS only.
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -19,6 +19,19 @@ impl Kamailio {
     /// Over UDP; every user registers and calls with `password`.
     pub fn start(password: &str) -> Kamailio {
         Kamailio::start_on("udp", password, false)
+    }
+
+    /// Over TLS only, with a certificate for 127.0.0.1 from a CA made for this run
+    /// ([`Kamailio::ca_pem`]); it record-routes calls and sends requests for a phone back on the
+    /// phone's own connection when its Via asks so (`alias`, RFC 5923), since a phone has no
+    /// certificate to be connected to. Needs the kamailio-tls-modules package and openssl.
+    pub fn start_tls(password: &str) -> Kamailio {
+        Kamailio::start_on("tls", password, true)
+    }
+
+    /// The CA certificate (PEM) that issued a TLS Kamailio's certificate.
+    pub fn ca_pem(&self) -> std::path::PathBuf {
+        self.run.path().join("ca.pem")
     }
 
     /// Over UDP, staying in the path of every call it sets up (Record-Route): peers that
@@ -40,8 +53,26 @@ impl Kamailio {
         );
         let run = tempfile::Builder::new().prefix("okno-kamailio-").tempdir().expect("temp dir");
         let dir = run.path();
-        let port = if transport == "tcp" { crate::free_port() } else { free_udp_port() };
+        let port = if transport == "udp" { free_udp_port() } else { crate::free_port() };
+        let (tls_globals, tls_module) = if transport == "tls" {
+            make_certificates(dir);
+            let tls_cfg = format!(
+                "[server:default]\nmethod = TLSv1.2+\nverify_certificate = no\nrequire_certificate = no\n\
+                 private_key = {d}/kamailio-key.pem\ncertificate = {d}/kamailio-cert.pem\n\n\
+                 [client:default]\nmethod = TLSv1.2+\nverify_certificate = no\nrequire_certificate = no\n",
+                d = dir.display()
+            );
+            std::fs::write(dir.join("tls.cfg"), tls_cfg).expect("tls.cfg");
+            (
+                "enable_tls=yes\ntcp_accept_aliases=yes".to_owned(),
+                format!("loadmodule \"tls.so\"\nmodparam(\"tls\", \"config\", \"{}/tls.cfg\")", dir.display()),
+            )
+        } else {
+            (String::new(), String::new())
+        };
         let cfg = include_str!("kamailio.cfg.in")
+            .replace("@TLS_GLOBALS@", &tls_globals)
+            .replace("@TLS_MODULE@", &tls_module)
             .replace("@TRANSPORT@", transport)
             .replace("@PORT@", &port.to_string())
             .replace("@RUNDIR@", &dir.display().to_string())
@@ -90,4 +121,63 @@ impl Drop for Kamailio {
     fn drop(&mut self) {
         crate::terminate(&mut self.child);
     }
+}
+
+/// A CA and a certificate for 127.0.0.1 it issued, in `dir` (openssl; EC P-256, two days).
+fn make_certificates(dir: &Path) {
+    let openssl = |args: &[&str]| {
+        let out = Command::new("openssl").args(args).current_dir(dir).output().expect("openssl is installed");
+        assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    std::fs::write(dir.join("ca.ext"), "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n")
+        .expect("ca.ext");
+    std::fs::write(
+        dir.join("leaf.ext"),
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\nkeyUsage=digitalSignature\n",
+    )
+    .expect("leaf.ext");
+    let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+    openssl(
+        &[&["req", "-new"][..], &ec, &["-keyout", "ca-key.pem", "-out", "ca.csr", "-subj", "/CN=Okno test CA"]]
+            .concat(),
+    );
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "ca.csr",
+        "-signkey",
+        "ca-key.pem",
+        "-out",
+        "ca.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "ca.ext",
+    ]);
+    openssl(
+        &[
+            &["req", "-new"][..],
+            &ec,
+            &["-keyout", "kamailio-key.pem", "-out", "kamailio.csr", "-subj", "/CN=127.0.0.1"],
+        ]
+        .concat(),
+    );
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "kamailio.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca-key.pem",
+        "-CAcreateserial",
+        "-out",
+        "kamailio-cert.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "leaf.ext",
+    ]);
 }

@@ -40,9 +40,18 @@ pub(super) fn engine_config(
     config.transport = match account.transport {
         SipTransport::Udp => engine::Transport::Udp,
         SipTransport::Tcp => engine::Transport::Tcp,
-        SipTransport::Tls | SipTransport::Ws => {
-            let name = if account.transport == SipTransport::Tls { "TLS" } else { "WebSocket" };
-            return Err(format!("SIP over {name} is not available yet: set the account's transport to UDP or TCP"));
+        SipTransport::Tls => {
+            // The PBX's certificate must chain to the Mozilla roots and name the host the
+            // account reaches it by; keys sent over TLS protect the call, so SRTP is required.
+            let name = host.rsplit_once(':').map_or(host, |(h, _)| h).trim_matches(['[', ']']);
+            config.tls = Some(engine::SipTls::new(None, name).map_err(|e| e.to_string())?);
+            config.srtp = okno_sip::sdp::SrtpPolicy::Require;
+            engine::Transport::Tls
+        }
+        SipTransport::Ws => {
+            return Err(
+                "SIP over WebSocket is not available yet: set the account's transport to UDP, TCP or TLS".into()
+            );
         }
     };
     // A peer's REFER may move the call only within the account's PBX (its domain or the

@@ -927,7 +927,11 @@ mod tests {
         let with = |transport| SipAccount { transport, ..account(&[], None) };
         assert_eq!(engine_config(&with(SipTransport::Udp), None).unwrap().transport, engine::Transport::Udp);
         assert_eq!(engine_config(&with(SipTransport::Tcp), None).unwrap().transport, engine::Transport::Tcp);
-        let err = engine_config(&with(SipTransport::Tls), None).unwrap_err();
-        assert!(err.contains("TLS") && err.contains("UDP or TCP"), "{err}");
+        let tls = engine_config(&with(SipTransport::Tls), None).unwrap();
+        assert_eq!(tls.transport, engine::Transport::Tls);
+        assert_eq!(tls.tls.as_ref().map(|t| t.server_name.as_str()), Some("127.0.0.1"), "the registrar's host");
+        assert_eq!(tls.srtp, okno_sip::sdp::SrtpPolicy::Require, "SRTP required over TLS");
+        let err = engine_config(&with(SipTransport::Ws), None).unwrap_err();
+        assert!(err.contains("WebSocket") && err.contains("UDP, TCP or TLS"), "{err}");
     }
 }

@@ -59,6 +59,9 @@ pub struct EngineConfig {
     /// Calls at once (incoming and outgoing); a new INVITE beyond it is answered 486 Busy
     /// Here, so a flood of calls cannot take every RTP port and the desk's attention.
     pub max_calls: usize,
+    /// SIP over TLS: whom to trust and the registrar's name (see [`SipTls`]). Needed when
+    /// `transport` is TLS.
+    pub tls: Option<SipTls>,
     /// Hosts a peer's REFER may send this phone to (`None`: any). A desk keeps transfers
     /// inside its PBX, so a caller cannot make it dial out to a number of the caller's choosing.
     pub refer_hosts: Option<Vec<String>>,
@@ -84,6 +87,7 @@ impl EngineConfig {
             trusted_peers: Vec::new(),
             max_calls: 16,
             refer_hosts: None,
+            tls: None,
         }
     }
 }
@@ -103,7 +107,46 @@ impl fmt::Debug for EngineConfig {
             .field("register_expires", &self.register_expires)
             .field("user_agent", &self.user_agent)
             .field("srtp", &self.srtp)
+            .field("tls", &self.tls.as_ref().map(|t| &t.server_name))
             .finish()
+    }
+}
+
+/// How the phone speaks TLS to its registrar: the certificates it trusts and the name the
+/// registrar's certificate must carry (its domain, or its IP address).
+#[derive(Clone)]
+pub struct SipTls {
+    pub client: std::sync::Arc<tokio_rustls::rustls::ClientConfig>,
+    pub server_name: String,
+}
+
+impl SipTls {
+    /// The Mozilla roots plus the certificates in `ca_pem` (a center's own CA), for `server_name`.
+    pub fn new(ca_pem: Option<&[u8]>, server_name: &str) -> Result<SipTls, EngineError> {
+        use tokio_rustls::rustls;
+        use tokio_rustls::rustls::pki_types::CertificateDer;
+        use tokio_rustls::rustls::pki_types::pem::PemObject;
+        let bad = |what: String| EngineError::Config(format!("SIP over TLS: {what}"));
+        let mut roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
+        if let Some(pem) = ca_pem {
+            let mut added = 0;
+            for cert in CertificateDer::pem_slice_iter(pem) {
+                roots
+                    .add(cert.map_err(|e| bad(format!("the CA file: {e}")))?)
+                    .map_err(|e| bad(format!("the CA file: {e}")))?;
+                added += 1;
+            }
+            if added == 0 {
+                return Err(bad("the CA file holds no PEM certificate".into()));
+            }
+        }
+        let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+        let client = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| bad(e.to_string()))?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        Ok(SipTls { client: std::sync::Arc::new(client), server_name: server_name.to_owned() })
     }
 }
 

@@ -9,7 +9,8 @@
 //!
 //! - Inputs, each with the current time: [`CallControl::handle_command`] (what a client asks),
 //!   [`CallControl::handle_datagram`] (a UDP datagram for our SIP port),
-//!   [`CallControl::handle_message`] (a message a TCP connection's framer already parsed) and
+//!   [`CallControl::handle_message`] (a message a TCP connection's framer already parsed),
+//!   [`CallControl::handle_transport_error`] (a connection failed) and
 //!   [`CallControl::handle_timeout`] (call it once `now` ≥ [`CallControl::poll_timeout`]).
 //! - After every input, take [`CallControl::poll_output`] until it returns `None`: datagrams to
 //!   send and [`PhoneEvent`]s for the client, in the order they happened.
@@ -132,9 +133,10 @@ impl CallControl {
         let contact = match &config.transport {
             Transport::Udp => format!("<sip:{user}@{local}>"),
             Transport::Tcp => format!("<sip:{user}@{local};transport=tcp>"),
+            Transport::Tls => format!("<sip:{user}@{local};transport=tls>"),
             other => {
                 return Err(EngineError::Config(format!(
-                    "SIP over {} is not implemented yet: use udp or tcp",
+                    "SIP over {} is not implemented yet: use udp, tcp or tls",
                     other.as_str()
                 )));
             }
@@ -218,6 +220,14 @@ impl CallControl {
     /// A message a stream framer already parsed (SIP over TCP) from `from`.
     pub fn handle_message(&mut self, now: Instant, from: SocketAddr, message: Message) {
         self.ua.handle_message(now, from, message);
+        self.process(now);
+    }
+
+    /// The connection to `peer` could not be opened (refused, an untrusted certificate) or
+    /// broke: what was sent on it and is still unanswered ends now, a REGISTER failing and a
+    /// call attempt ending as if no answer came, instead of after their timers.
+    pub fn handle_transport_error(&mut self, now: Instant, peer: SocketAddr) {
+        self.ua.handle_transport_error(peer);
         self.process(now);
     }
 

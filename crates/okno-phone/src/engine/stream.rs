@@ -1,23 +1,31 @@
-//! SIP over TCP for the engine's driver (RFC 3261 §18): one connection per peer address, opened
-//! when a message is first sent there and reused after, and connections peers open to our
-//! listening port; each framed by Content-Length (`okno_sip`'s stream parser), so call control
-//! sees whole messages as it sees datagrams. Responses go back on the connection a request came
-//! in on, because the user agent answers to the address it heard from, which is that
-//! connection's peer.
+//! SIP over TCP and TLS for the engine's driver (RFC 3261 §18, §26.2): one connection per peer
+//! address, opened when a message is first sent there and reused after; each framed by
+//! Content-Length (`okno_sip`'s stream parser), so call control sees whole messages as it sees
+//! datagrams. Responses go back on the connection a request came in on, because the user agent
+//! answers to the address it heard from, which is that connection's peer.
+//!
+//! - Over TCP, peers may also open connections to our listening port.
+//! - Over TLS the phone is a client only (a desk has no certificate to serve): it opens the
+//!   connection to its registrar, verifies the registrar's certificate (rustls), and the
+//!   registrar sends requests for us back on that connection, which our Via's `alias` asks it to
+//!   reuse (RFC 5923).
 //!
 //! Bounds: a connection whose peer sends what cannot be framed (no Content-Length, a message
 //! over the parser's size limit, bytes that are not SIP) is closed, and so is one idle for
 //! [`IDLE`]; at most [`MAX_CONNECTIONS`] are open at once (new incoming ones beyond are refused).
-//! Not yet: TLS, WebSocket, CRLF keep-alives (RFC 5626).
+//! Not yet: WebSocket, CRLF keep-alives (RFC 5626).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::time::Duration;
 
 use okno_sip::message::{Message, Parser};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
+use tokio_rustls::TlsConnector;
+use tokio_rustls::rustls::pki_types::ServerName;
 
 /// A connection nobody wrote to or read from for this long is closed.
 pub(super) const IDLE: Duration = Duration::from_secs(600);
@@ -34,9 +42,23 @@ pub(super) enum StreamEvent {
     Closed { peer: SocketAddr },
 }
 
-/// The engine's TCP side: its listener and a writer per open connection.
+/// A connection's bytes, plain or inside TLS.
+trait Io: AsyncRead + AsyncWrite + Send + Unpin {}
+impl<T: AsyncRead + AsyncWrite + Send + Unpin> Io for T {}
+type Connection = Pin<Box<dyn Io>>;
+
+/// How TLS connections are opened: the trust and the name the registrar's certificate must bear.
+#[derive(Clone)]
+pub(super) struct TlsClient {
+    pub(super) connector: TlsConnector,
+    pub(super) server_name: ServerName<'static>,
+}
+
+/// The engine's stream side: its listener (TCP), its TLS client (TLS) and a writer per open
+/// connection.
 pub(super) struct Streams {
-    listener: TcpListener,
+    listener: Option<TcpListener>,
+    tls: Option<TlsClient>,
     writers: HashMap<SocketAddr, mpsc::UnboundedSender<Vec<u8>>>,
     events: mpsc::UnboundedSender<StreamEvent>,
 }
@@ -44,15 +66,23 @@ pub(super) struct Streams {
 impl Streams {
     /// Listens on `addr` (the port of the engine's UDP socket); connections report on `events`.
     pub(super) async fn bind(addr: SocketAddr, events: mpsc::UnboundedSender<StreamEvent>) -> std::io::Result<Streams> {
-        Ok(Streams { listener: TcpListener::bind(addr).await?, writers: HashMap::new(), events })
+        Ok(Streams { listener: Some(TcpListener::bind(addr).await?), tls: None, writers: HashMap::new(), events })
     }
 
-    /// Waits for a peer to connect and starts reading from it.
+    /// Opens TLS connections only (see the module docs); connections report on `events`.
+    pub(super) fn tls(client: TlsClient, events: mpsc::UnboundedSender<StreamEvent>) -> Streams {
+        Streams { listener: None, tls: Some(client), writers: HashMap::new(), events }
+    }
+
+    /// Waits for a peer to connect and starts reading from it (forever, without a listener).
     pub(super) async fn accept(&mut self) {
-        match self.listener.accept().await {
+        let Some(listener) = &self.listener else { return std::future::pending().await };
+        match listener.accept().await {
             Ok((stream, peer)) if self.writers.len() < MAX_CONNECTIONS => {
                 tracing::debug!(%peer, "SIP connection accepted");
-                let writer = spawn_connection(std::future::ready(Ok(stream)), peer, self.events.clone());
+                let _ = stream.set_nodelay(true);
+                let connection: Connection = Box::pin(stream);
+                let writer = spawn_connection(std::future::ready(Ok(connection)), peer, self.events.clone());
                 self.writers.insert(peer, writer);
             }
             Ok((_, peer)) => tracing::warn!(%peer, "SIP connection refused: too many open"),
@@ -74,7 +104,19 @@ impl Streams {
             tracing::warn!(%to, "no SIP connection opened: too many open");
             return;
         }
-        let writer = spawn_connection(TcpStream::connect(to), to, self.events.clone());
+        let tls = self.tls.clone();
+        let open = async move {
+            let tcp = TcpStream::connect(to).await?;
+            let _ = tcp.set_nodelay(true);
+            match tls {
+                Some(TlsClient { connector, server_name }) => {
+                    let stream = connector.connect(server_name, tcp).await?;
+                    Ok(Box::pin(stream) as Connection)
+                }
+                None => Ok(Box::pin(tcp) as Connection),
+            }
+        };
+        let writer = spawn_connection(open, to, self.events.clone());
         let _ = writer.send(bytes);
         self.writers.insert(to, writer);
     }
@@ -95,7 +137,7 @@ impl Streams {
 /// Starts a connection's task on `stream` (an accepted one, or one being opened); what to send
 /// on it goes into the returned writer, queued until the connection is up.
 fn spawn_connection(
-    stream: impl Future<Output = std::io::Result<TcpStream>> + Send + 'static,
+    stream: impl Future<Output = std::io::Result<Connection>> + Send + 'static,
     peer: SocketAddr,
     events: mpsc::UnboundedSender<StreamEvent>,
 ) -> mpsc::UnboundedSender<Vec<u8>> {
@@ -106,12 +148,12 @@ fn spawn_connection(
 
 /// One connection: writes what is queued, frames what arrives, until either side ends it.
 async fn run(
-    stream: std::io::Result<TcpStream>,
+    stream: std::io::Result<Connection>,
     peer: SocketAddr,
     mut queued: mpsc::UnboundedReceiver<Vec<u8>>,
     events: mpsc::UnboundedSender<StreamEvent>,
 ) {
-    let mut stream = match stream {
+    let stream = match stream {
         Ok(s) => s,
         Err(e) => {
             tracing::info!(%peer, error = %e, "cannot open a SIP connection");
@@ -120,9 +162,8 @@ async fn run(
             return;
         }
     };
-    let _ = stream.set_nodelay(true);
     let parser = Parser::default();
-    let (mut reader, mut writer) = stream.split();
+    let (mut reader, mut writer) = tokio::io::split(stream);
     let mut buf: Vec<u8> = Vec::with_capacity(4096);
     let mut chunk = vec![0u8; 16 * 1024];
     loop {
