@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use okno_acd::QueueSpec;
 use okno_core::AgentState;
-use okno_hotline::{AgentLine, Hotline, HotlineConfig, Prompts};
+use okno_hotline::{AgentLine, Hotline, HotlineConfig};
 use okno_sip::Uri;
 
 const CALLERS: usize = 200;
@@ -75,28 +75,23 @@ async fn main() {
         skills: Vec::new(),
     });
     let hotline_port = free_port();
+    let queue = QueueSpec {
+        id: "q".into(),
+        skill: None,
+        ring_timeout_ms: 60_000,
+        callback_after_ms: None,
+        announce_every_ms: 30_000,
+        wrap_up_ms: 0,
+    };
     let config = HotlineConfig {
-        sip_listen: SocketAddr::from(([127, 0, 0, 1], hotline_port)),
-        registrar: None,
-        account: None,
-        password: None,
-        trunks: Vec::new(),
         codecs: "pcmu".into(),
-        rtp_port: 0,
         max_legs: 1_000,
-        numbers: vec![("hotline".into(), "q".into())],
-        queues: vec![QueueSpec {
-            id: "q".into(),
-            skill: None,
-            ring_timeout_ms: 60_000,
-            callback_after_ms: None,
-            announce_every_ms: 30_000,
-            wrap_up_ms: 0,
-        }],
         agents,
-        supervisors: Vec::new(),
-        announce_monitoring: false,
-        prompts: Prompts::from_dir(None).unwrap(),
+        ..HotlineConfig::new(
+            SocketAddr::from(([127, 0, 0, 1], hotline_port)),
+            vec![("hotline".into(), "q".into())],
+            vec![queue],
+        )
     };
     let (hotline, mut reports) = Hotline::start(config).await.unwrap();
     tokio::spawn(async move { while reports.recv().await.is_some() {} });

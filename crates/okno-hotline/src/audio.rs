@@ -51,6 +51,11 @@ pub struct Prompts {
 }
 
 impl Prompts {
+    /// No recordings: the built-in music only.
+    pub fn built_in() -> Prompts {
+        Prompts { music: default_music(), digits: vec![None; 10], ..Prompts::default() }
+    }
+
     /// The prompts of a directory: `greeting.wav`, `music.wav`, `position.wav`, `0.wav` to
     /// `9.wav`, `callback.wav`, `callback-thanks.wav`; each optional. A file that is there but
     /// unreadable is an error (a typo in a prompt must not pass unnoticed).

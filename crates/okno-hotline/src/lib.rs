@@ -64,6 +64,29 @@ pub struct HotlineConfig {
     pub prompts: Prompts,
 }
 
+impl HotlineConfig {
+    /// A hotline at `sip_listen` whose `numbers` enter `queues`: no registrar, no agents or
+    /// supervisors, PCMU and PCMA, the built-in music, 400 legs; set the rest field by field.
+    pub fn new(sip_listen: SocketAddr, numbers: Vec<(String, String)>, queues: Vec<QueueSpec>) -> HotlineConfig {
+        HotlineConfig {
+            sip_listen,
+            registrar: None,
+            account: None,
+            password: None,
+            trunks: Vec::new(),
+            codecs: "pcmu,pcma".into(),
+            rtp_port: 0,
+            max_legs: 400,
+            numbers,
+            queues,
+            agents: Vec::new(),
+            supervisors: Vec::new(),
+            announce_monitoring: false,
+            prompts: Prompts::built_in(),
+        }
+    }
+}
+
 impl std::fmt::Debug for HotlineConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("HotlineConfig")

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use okno_acd::{AcdEventKind, QueueSpec};
 use okno_core::AgentState;
-use okno_hotline::{AgentLine, Hotline, HotlineConfig, Prompts, Report};
+use okno_hotline::{AgentLine, Hotline, HotlineConfig, Report};
 use okno_phone::engine::{self, EngineConfig, MediaIo, PhoneCommand, PhoneEvent, PhoneHandle};
 use okno_phone::media::{AudioSink, AudioSource};
 use okno_sip::Uri;
@@ -176,21 +176,15 @@ async fn hotline_with_leads(
     agents: &[&str],
     leads: &[&str],
 ) -> (Hotline, mpsc::UnboundedReceiver<Report>) {
+    let numbers = vec![("hotline".into(), queues[0].id.clone())];
     let config = HotlineConfig {
-        sip_listen: SocketAddr::from(([127, 0, 0, 1], free_port())),
         registrar: Some(kamailio.addr().parse().unwrap()),
         account: Some(Uri::parse("sip:hotline@127.0.0.1").unwrap()),
         password: Some(PASSWORD.into()),
-        trunks: Vec::new(),
-        codecs: "pcmu,pcma".into(),
-        rtp_port: 0,
-        max_legs: 64,
-        numbers: vec![("hotline".into(), queues[0].id.clone())],
-        queues,
         agents: agents.iter().map(|id| sip_line(id)).collect(),
         supervisors: leads.iter().map(|id| sip_line(id)).collect(),
         announce_monitoring: !leads.is_empty(),
-        prompts: Prompts::from_dir(None).unwrap(),
+        ..HotlineConfig::new(SocketAddr::from(([127, 0, 0, 1], free_port())), numbers, queues)
     };
     let started = Hotline::start(config).await.unwrap();
     // Its REGISTER goes first; give Kamailio a moment to have bound it.

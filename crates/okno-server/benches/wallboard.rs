@@ -16,7 +16,7 @@ use std::time::Instant;
 use axum::http::{Method, StatusCode};
 use common::Harness;
 use okno_acd::QueueSpec;
-use okno_hotline::{HotlineConfig, Prompts};
+use okno_hotline::HotlineConfig;
 use okno_server::hotline::HotlineSettings;
 
 const CALLS: i64 = 3_000;
@@ -28,17 +28,10 @@ async fn main() {
     println!("cargo bench -p okno-server --bench wallboard");
     let mut h = Harness::new().await;
     let settings = HotlineSettings {
-        config: HotlineConfig {
-            sip_listen: "127.0.0.1:0".parse().unwrap(),
-            registrar: None,
-            account: None,
-            password: None,
-            trunks: Vec::new(),
-            codecs: "pcmu".into(),
-            rtp_port: 0,
-            max_legs: 10,
-            numbers: vec![("hotline".into(), "q1".into())],
-            queues: vec![QueueSpec {
+        config: HotlineConfig::new(
+            "127.0.0.1:0".parse().unwrap(),
+            vec![("hotline".into(), "q1".into())],
+            vec![QueueSpec {
                 id: "q1".into(),
                 skill: None,
                 ring_timeout_ms: 15_000,
@@ -46,11 +39,7 @@ async fn main() {
                 announce_every_ms: 45_000,
                 wrap_up_ms: 0,
             }],
-            agents: Vec::new(),
-            supervisors: Vec::new(),
-            announce_monitoring: false,
-            prompts: Prompts::from_dir(None).unwrap(),
-        },
+        ),
     };
     let hotline = okno_server::hotline::start(&h.pool, &settings).await.unwrap();
     h.state.hotline = Some((hotline, Arc::new(vec!["q1".into()])));

@@ -18,7 +18,7 @@ use std::time::Duration;
 use axum::http::{Method, StatusCode};
 use common::Harness;
 use okno_acd::QueueSpec;
-use okno_hotline::{AgentLine, HotlineConfig, Prompts};
+use okno_hotline::{AgentLine, HotlineConfig};
 use okno_phone::engine::{self, EngineConfig, PhoneCommand, PhoneEvent};
 use okno_server::hotline::HotlineSettings;
 use okno_sip::Uri;
@@ -92,24 +92,10 @@ async fn a_busy_hour_through_the_hotline_adds_up_on_the_wallboard() {
     let hotline_port = free_port();
     let settings = HotlineSettings {
         config: HotlineConfig {
-            sip_listen: SocketAddr::from(([127, 0, 0, 1], hotline_port)),
             registrar: Some(kamailio.addr().parse().unwrap()),
             account: Some(Uri::parse("sip:hotline@127.0.0.1").unwrap()),
             password: Some(SIP_PASSWORD.into()),
-            // Callers come through Kamailio, the registrar: no other host may deliver calls.
-            trunks: Vec::new(),
             codecs: "pcmu".into(),
-            rtp_port: 0,
-            max_legs: 200,
-            numbers: vec![("hotline".into(), "q1".into())],
-            queues: vec![QueueSpec {
-                id: "q1".into(),
-                skill: None,
-                ring_timeout_ms: 5_000,
-                callback_after_ms: None,
-                announce_every_ms: 30_000,
-                wrap_up_ms: 0,
-            }],
             agents: agents
                 .iter()
                 .map(|a| AgentLine {
@@ -118,9 +104,19 @@ async fn a_busy_hour_through_the_hotline_adds_up_on_the_wallboard() {
                     skills: Vec::new(),
                 })
                 .collect(),
-            supervisors: Vec::new(),
-            announce_monitoring: false,
-            prompts: Prompts::from_dir(None).unwrap(),
+            // Callers come through Kamailio, the registrar: no other host may deliver calls.
+            ..HotlineConfig::new(
+                SocketAddr::from(([127, 0, 0, 1], hotline_port)),
+                vec![("hotline".into(), "q1".into())],
+                vec![QueueSpec {
+                    id: "q1".into(),
+                    skill: None,
+                    ring_timeout_ms: 5_000,
+                    callback_after_ms: None,
+                    announce_every_ms: 30_000,
+                    wrap_up_ms: 0,
+                }],
+            )
         },
     };
     let hotline = okno_server::hotline::start(&h.pool, &settings).await.unwrap();
