@@ -1,8 +1,8 @@
 //! The hotline in the real window (issue 19): okno-server runs the hotline (`[hotline]`) behind
 //! Kamailio; a customer's okno-phone calls it while nobody is available, and lena, a team lead,
 //! sees the call waiting on her wallboard and moves it to the sales queue from the window. anna
-//! becomes available, her okno-phone is rung and answers; lena presses "Listen" on anna's tile
-//! and her own okno-phone is rung for the call.
+//! becomes available, her okno-phone is rung and answers; lena presses "Listen" on anna's tile,
+//! her own okno-phone is rung for the call, and the audit log says she listened in.
 
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -117,6 +117,11 @@ fn a_team_lead_moves_a_waiting_hotline_call_and_listens_in() -> Result<()> {
     let name = incoming["display_name"].as_str().unwrap_or_default();
     assert!(name.starts_with("listen"), "lena's phone says what the call is: {name}");
     assert!(lena_events.iter().any(|e| e["event"] == "answered"), "{lena_events:?}");
+    // Listening in on a call is in the server's audit log, with who and how.
+    assert_eq!(
+        db.sql("SELECT actor || ' ' || detail FROM audit_log WHERE action = 'call_monitored'")?,
+        r#"lena {"mode":"listen"}"#
+    );
     drop(_anna);
     let anna_events = anna_events.join().map_err(|_| anyhow::anyhow!("anna's phone events"))?;
     assert!(anna_events.iter().any(|e| e["event"] == "answered"), "anna took the call: {anna_events:?}");

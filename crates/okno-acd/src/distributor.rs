@@ -125,6 +125,42 @@ pub enum AcdEventKind {
     Ended,
 }
 
+impl AcdEventKind {
+    pub const ALL: [AcdEventKind; 9] = [
+        AcdEventKind::Queued,
+        AcdEventKind::Offered,
+        AcdEventKind::NotAnswered,
+        AcdEventKind::Answered,
+        AcdEventKind::Abandoned,
+        AcdEventKind::Moved,
+        AcdEventKind::CallbackRequested,
+        AcdEventKind::CallbackPlaced,
+        AcdEventKind::Ended,
+    ];
+
+    /// The stored text form (the same as on the wire).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AcdEventKind::Queued => "queued",
+            AcdEventKind::Offered => "offered",
+            AcdEventKind::NotAnswered => "not_answered",
+            AcdEventKind::Answered => "answered",
+            AcdEventKind::Abandoned => "abandoned",
+            AcdEventKind::Moved => "moved",
+            AcdEventKind::CallbackRequested => "callback_requested",
+            AcdEventKind::CallbackPlaced => "callback_placed",
+            AcdEventKind::Ended => "ended",
+        }
+    }
+}
+
+impl std::str::FromStr for AcdEventKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        AcdEventKind::ALL.into_iter().find(|k| k.as_str() == s).ok_or_else(|| format!("no queue event {s:?}"))
+    }
+}
+
 /// An input the state machine cannot take.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AcdError {
@@ -137,6 +173,8 @@ pub enum AcdError {
         agent_id: String,
     },
     DuplicateCall(String),
+    /// The caller asked for a callback (pressed 1) that was never offered to them.
+    CallbackNotOffered(String),
 }
 
 impl std::fmt::Display for AcdError {
@@ -147,6 +185,7 @@ impl std::fmt::Display for AcdError {
             AcdError::UnknownAgent(a) => write!(f, "no agent {a:?}"),
             AcdError::NotOffered { call_id, agent_id } => write!(f, "call {call_id:?} is not offered to {agent_id:?}"),
             AcdError::DuplicateCall(c) => write!(f, "call {c:?} is already queued"),
+            AcdError::CallbackNotOffered(c) => write!(f, "call {c:?} was not offered a callback"),
         }
     }
 }
@@ -312,7 +351,9 @@ impl Distributor {
         self.end(call_id, now)
     }
 
-    /// The caller pressed for a callback: their leg ends, their place in the queue stays.
+    /// The caller pressed for a callback: their leg ends, their place in the queue stays. Only
+    /// a caller who was offered one ([`Action::OfferCallback`]) may ask; a key pressed in a
+    /// conversation is not a request.
     pub fn callback_requested(&mut self, call_id: &str, now: Millis) -> Result<(), AcdError> {
         let call = self.call_mut(call_id)?;
         let ringing = match &call.stage {
@@ -320,6 +361,9 @@ impl Distributor {
             Stage::Ringing { agent, .. } => Some(agent.clone()),
             Stage::Connected { .. } | Stage::Callback { .. } => return Ok(()),
         };
+        if !call.callback_offered {
+            return Err(AcdError::CallbackNotOffered(call_id.to_owned()));
+        }
         call.stage = Stage::Callback { number: call.caller.clone() };
         let (queue, waited) = (call.queue.clone(), elapsed(now, call.arrived_at));
         if let Some(agent_id) = ringing {

@@ -123,6 +123,11 @@ fn a_long_wait_offers_a_callback_which_is_placed_when_an_agent_is_free() {
         [Action::Announce { call_id: "c1".into(), position: 1, expected_wait_ms: 45_000 }],
         "first in line; 3 minutes of talk over 4 staffed agents"
     );
+    assert_eq!(
+        d.callback_requested("c1", 200 * S),
+        Err(AcdError::CallbackNotOffered("c1".into())),
+        "a 1 pressed before the offer asks for nothing"
+    );
     d.handle_timeout(220 * S);
     assert!(actions(&mut d).contains(&Action::OfferCallback { call_id: "c1".into() }));
     d.callback_requested("c1", 225 * S).unwrap();
@@ -312,4 +317,13 @@ fn a_call_still_waiting_counts_against_the_service_level_only_past_the_target() 
     let f = figures(&events, "hotline", 0, 100 * S);
     assert_eq!((f.offered, f.answered, f.waiting, f.longest_wait_ms), (3, 1, 2, 40_000));
     assert_eq!(f.service_level, Some(0.5), "one in target of the two decided");
+}
+
+#[test]
+fn an_event_kind_is_stored_as_it_travels() {
+    for kind in AcdEventKind::ALL {
+        assert_eq!(serde_json::to_value(kind).unwrap(), kind.as_str(), "{kind:?}");
+        assert_eq!(kind.as_str().parse::<AcdEventKind>(), Ok(kind));
+    }
+    assert!("hung_up".parse::<AcdEventKind>().is_err());
 }

@@ -46,8 +46,6 @@ pub struct Prompts {
     pub digits: Vec<Option<Arc<[i16]>>>,
     /// "Press 1 and we will call you back".
     pub callback_offer: Option<Arc<[i16]>>,
-    /// "Thank you, we will call you back" before the caller's leg ends.
-    pub callback_thanks: Option<Arc<[i16]>>,
 }
 
 impl Prompts {
@@ -57,7 +55,7 @@ impl Prompts {
     }
 
     /// The prompts of a directory: `greeting.wav`, `music.wav`, `position.wav`, `0.wav` to
-    /// `9.wav`, `callback.wav`, `callback-thanks.wav`; each optional. A file that is there but
+    /// `9.wav`, `callback.wav`; each optional. A file that is there but
     /// unreadable is an error (a typo in a prompt must not pass unnoticed).
     pub fn from_dir(dir: Option<&Path>) -> Result<Prompts, PromptError> {
         let load = |name: &str| -> Result<Option<Arc<[i16]>>, PromptError> {
@@ -76,7 +74,6 @@ impl Prompts {
             position: load("position.wav")?,
             digits: (0..10).map(|n| load(&format!("{n}.wav"))).collect::<Result<_, _>>()?,
             callback_offer: load("callback.wav")?,
-            callback_thanks: load("callback-thanks.wav")?,
         })
     }
 
@@ -246,6 +243,37 @@ pub enum MonitorMode {
     Whisper,
     /// Both sides hear the supervisor.
     Barge,
+}
+
+impl MonitorMode {
+    /// The text form (`listen`, `whisper`, `barge`), as the server's API takes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MonitorMode::Listen => "listen",
+            MonitorMode::Whisper => "whisper",
+            MonitorMode::Barge => "barge",
+        }
+    }
+
+    /// The mode a supervisor's phone key switches to: 1 listen, 2 whisper, 3 barge.
+    pub fn from_key(key: &str) -> Option<MonitorMode> {
+        match key {
+            "1" => Some(MonitorMode::Listen),
+            "2" => Some(MonitorMode::Whisper),
+            "3" => Some(MonitorMode::Barge),
+            _ => None,
+        }
+    }
+}
+
+impl std::str::FromStr for MonitorMode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        [MonitorMode::Listen, MonitorMode::Whisper, MonitorMode::Barge]
+            .into_iter()
+            .find(|m| m.as_str() == s)
+            .ok_or_else(|| format!("mode {s:?}: listen, whisper or barge"))
+    }
 }
 
 /// Every leg's audio by its SIP call id; shared by the driver and the engine's media tasks.

@@ -57,7 +57,6 @@ enum Leg {
     Supervisor {
         call_id: String,
         mode: MonitorMode,
-        answered: bool,
     },
 }
 
@@ -73,8 +72,6 @@ pub(crate) struct Driver {
     by_sip: HashMap<String, Leg>,
     dialing: VecDeque<Leg>,
     reports: mpsc::UnboundedSender<Report>,
-    /// Callers who were offered a callback (a `1` from them asks for it).
-    callback_offered: Vec<String>,
 }
 
 impl Driver {
@@ -97,7 +94,6 @@ impl Driver {
             by_sip: HashMap::new(),
             dialing: VecDeque::new(),
             reports,
-            callback_offered: Vec::new(),
         }
     }
 
@@ -181,17 +177,13 @@ impl Driver {
                     self.send(PhoneCommand::Reject { call_id, status: 404 });
                     return;
                 };
-                self.by_sip.insert(call_id.clone(), Leg::Caller { queued: false, from: from.clone() });
+                let queued = self.acd.call_arrived(&call_id, &queue, &from, now);
+                self.by_sip.insert(call_id.clone(), Leg::Caller { queued: queued.is_ok(), from });
                 self.legs.leg(&call_id).play(self.prompts.greeting.clone());
                 self.send(PhoneCommand::Answer { call_id: call_id.clone() });
-                match self.acd.call_arrived(&call_id, &queue, &from, now) {
-                    Ok(()) => {
-                        self.by_sip.insert(call_id, Leg::Caller { queued: true, from });
-                    }
-                    Err(e) => {
-                        tracing::warn!(error = %e, "a call could not be queued");
-                        self.send(PhoneCommand::Hangup { call_id });
-                    }
+                if let Err(e) = queued {
+                    tracing::warn!(error = %e, "a call could not be queued");
+                    self.send(PhoneCommand::Hangup { call_id });
                 }
             }
             PhoneEvent::Calling { call_id, .. } => {
@@ -213,16 +205,10 @@ impl Driver {
                 }
             }
             PhoneEvent::Answered { call_id, direction: CallDirection::Outbound } => self.answered(&call_id, now),
+            // Keys come with media, which runs once the supervisor's phone answered.
             PhoneEvent::Dtmf { call_id, key } if matches!(self.by_sip.get(&call_id), Some(Leg::Supervisor { .. })) => {
-                let mode = match key.as_str() {
-                    "1" => MonitorMode::Listen,
-                    "2" => MonitorMode::Whisper,
-                    "3" => MonitorMode::Barge,
-                    _ => return,
-                };
-                if let Some(Leg::Supervisor { call_id: call, mode: current, answered: true }) =
-                    self.by_sip.get_mut(&call_id)
-                {
+                let Some(mode) = MonitorMode::from_key(&key) else { return };
+                if let Some(Leg::Supervisor { call_id: call, mode: current }) = self.by_sip.get_mut(&call_id) {
                     *current = mode;
                     let call = call.clone();
                     if let Some(agent_leg) = self.connected_agent_leg(&call) {
@@ -231,9 +217,9 @@ impl Driver {
                     }
                 }
             }
+            // okno-acd takes a 1 as a callback request only from a caller it offered one to.
             PhoneEvent::Dtmf { call_id, key } => {
                 if key == "1"
-                    && self.callback_offered.contains(&call_id)
                     && let Err(e) = self.acd.callback_requested(&call_id, now)
                 {
                     tracing::debug!(error = %e, "callback request ignored");
@@ -241,7 +227,6 @@ impl Driver {
             }
             PhoneEvent::Ended { call_id, cause, .. } => {
                 self.legs.remove(&call_id);
-                self.callback_offered.retain(|c| c != &call_id);
                 let Some(leg) = self.by_sip.remove(&call_id) else { return };
                 tracing::debug!(call_id, %cause, ?leg, "hotline leg ended");
                 self.leg_ended(&call_id, leg, now);
@@ -280,8 +265,7 @@ impl Driver {
                 let agent_leg = agent_leg.clone();
                 self.legs.bridge(sip, &agent_leg);
             }
-            Some(Leg::Supervisor { call_id, mode, answered }) => {
-                *answered = true;
+            Some(Leg::Supervisor { call_id, mode }) => {
                 let (call_id, mode) = (call_id.clone(), *mode);
                 match self.connected_agent_leg(&call_id) {
                     Some(agent_leg) => {
@@ -310,8 +294,8 @@ impl Driver {
             return Err(HotlineError::Refused(format!("call {call_id} is not connected to an operator")));
         }
         let to = line.uri.clone();
-        let name = format!("{} · {call_id}", mode_name(mode));
-        self.dialing.push_back(Leg::Supervisor { call_id, mode, answered: false });
+        let name = format!("{} · {call_id}", mode.as_str());
+        self.dialing.push_back(Leg::Supervisor { call_id, mode });
         self.send(PhoneCommand::Dial { to, display_name: Some(name), call_info: Vec::new() });
         Ok(())
     }
@@ -434,14 +418,8 @@ impl Driver {
                         self.legs.leg(&call_id).play(said);
                     }
                 }
-                Action::OfferCallback { call_id } => {
-                    self.callback_offered.push(call_id.clone());
-                    self.legs.leg(&call_id).play(self.prompts.callback_offer.clone());
-                }
-                Action::EndCallerLeg { call_id } => {
-                    // The thanks are not awaited: the caller asked to be called, not to listen.
-                    self.send(PhoneCommand::Hangup { call_id });
-                }
+                Action::OfferCallback { call_id } => self.legs.leg(&call_id).play(self.prompts.callback_offer.clone()),
+                Action::EndCallerLeg { call_id } => self.send(PhoneCommand::Hangup { call_id }),
                 Action::PlaceCallback { call_id, agent_id, number } => {
                     let name = format!("callback · {number}");
                     self.dial_agent(call_id, agent_id, name, Some(number));
@@ -472,14 +450,6 @@ impl Driver {
             }
             self.send(PhoneCommand::Hangup { call_id: sip });
         }
-    }
-}
-
-fn mode_name(mode: MonitorMode) -> &'static str {
-    match mode {
-        MonitorMode::Listen => "listen",
-        MonitorMode::Whisper => "whisper",
-        MonitorMode::Barge => "barge",
     }
 }
 

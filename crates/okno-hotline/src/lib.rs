@@ -228,32 +228,26 @@ impl Hotline {
 
     /// A team lead moves a waiting call to another queue; it keeps its place by arrival.
     pub async fn move_call(&self, call_id: &str, queue_id: &str) -> Result<(), HotlineError> {
-        let (reply, answer) = oneshot::channel();
-        self.commands
-            .send(Command::MoveCall { call_id: call_id.to_owned(), queue_id: queue_id.to_owned(), reply })
-            .map_err(|_| HotlineError::Stopped)?;
-        answer.await.map_err(|_| HotlineError::Stopped)?
+        let (call_id, queue_id) = (call_id.to_owned(), queue_id.to_owned());
+        self.ask(|reply| Command::MoveCall { call_id, queue_id, reply }).await?
     }
 
     /// A team lead joins the connected call `call_id`: their desk (a supervisor line) is rung,
     /// and once answered they hear both sides and are heard as `mode` says; keys 1, 2 and 3 on
     /// their phone switch to listen, whisper and barge.
     pub async fn monitor(&self, call_id: &str, supervisor_id: &str, mode: MonitorMode) -> Result<(), HotlineError> {
-        let (reply, answer) = oneshot::channel();
-        self.commands
-            .send(Command::Monitor {
-                call_id: call_id.to_owned(),
-                supervisor_id: supervisor_id.to_owned(),
-                mode,
-                reply,
-            })
-            .map_err(|_| HotlineError::Stopped)?;
-        answer.await.map_err(|_| HotlineError::Stopped)?
+        let (call_id, supervisor_id) = (call_id.to_owned(), supervisor_id.to_owned());
+        self.ask(|reply| Command::Monitor { call_id, supervisor_id, mode, reply }).await?
     }
 
     pub async fn status(&self) -> Result<HotlineStatus, HotlineError> {
+        self.ask(Command::Status).await
+    }
+
+    /// Sends the driver a command carrying a reply channel and waits for the reply.
+    async fn ask<T>(&self, command: impl FnOnce(oneshot::Sender<T>) -> Command) -> Result<T, HotlineError> {
         let (reply, answer) = oneshot::channel();
-        self.commands.send(Command::Status(reply)).map_err(|_| HotlineError::Stopped)?;
+        self.commands.send(command(reply)).map_err(|_| HotlineError::Stopped)?;
         answer.await.map_err(|_| HotlineError::Stopped)
     }
 }

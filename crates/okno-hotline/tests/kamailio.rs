@@ -102,6 +102,12 @@ impl Phone {
         }
     }
 
+    /// Calls the hotline's number through Kamailio.
+    fn dial_hotline(&self) {
+        let to = Uri::parse("sip:hotline@127.0.0.1").unwrap();
+        self.send(PhoneCommand::Dial { to, display_name: None, call_info: Vec::new() });
+    }
+
     fn send(&self, command: PhoneCommand) {
         self.handle.send(command).unwrap();
     }
@@ -231,11 +237,7 @@ async fn a_caller_hears_music_while_waiting_then_talks_with_the_operator_who_bec
     let mut alice = Phone::start(&kamailio, "alice", OPERATOR_HZ).await;
     let mut caller = Phone::start(&kamailio, "carol", CALLER_HZ).await;
 
-    caller.send(PhoneCommand::Dial {
-        to: Uri::parse("sip:hotline@127.0.0.1").unwrap(),
-        display_name: None,
-        call_info: Vec::new(),
-    });
+    caller.dial_hotline();
     caller.wait("the hotline answers the caller", |e| matches!(e, PhoneEvent::Answered { .. })).await;
     // Nobody is available: the caller waits, hearing music on hold.
     until("two seconds of music", || caller.heard_len() >= 16_000).await;
@@ -265,15 +267,7 @@ async fn a_caller_hears_music_while_waiting_then_talks_with_the_operator_who_bec
     assert!(share_at_caller > 0.5, "the caller hears alice: {share_at_caller}");
 
     // The caller hangs up: alice's call ends too.
-    let caller_call = caller
-        .seen
-        .iter()
-        .find_map(|e| match e {
-            PhoneEvent::Calling { call_id, .. } => Some(call_id.clone()),
-            _ => None,
-        })
-        .unwrap();
-    caller.send(PhoneCommand::Hangup { call_id: caller_call });
+    caller.send(PhoneCommand::Hangup { call_id: caller.call_id() });
     alice.wait("alice's call ends with the caller's", |e| matches!(e, PhoneEvent::Ended { .. })).await;
 
     let (kinds, all) = reported_until_ended(&mut reports).await;
@@ -309,11 +303,7 @@ async fn a_desk_that_does_not_answer_is_skipped_and_a_caller_who_gives_up_is_aba
     tokio::time::sleep(Duration::from_millis(50)).await;
 
     // Alice has been free longest: she is rung first, and lets it ring.
-    first.send(PhoneCommand::Dial {
-        to: Uri::parse("sip:hotline@127.0.0.1").unwrap(),
-        display_name: None,
-        call_info: Vec::new(),
-    });
+    first.dial_hotline();
     alice.wait("alice's desk rings first", |e| matches!(e, PhoneEvent::Incoming { .. })).await;
     alice.wait("the ring times out and alice's ringing stops", |e| matches!(e, PhoneEvent::Ended { .. })).await;
     let incoming = bob.wait("bob's desk rings next", |e| matches!(e, PhoneEvent::Incoming { .. })).await;
@@ -322,11 +312,7 @@ async fn a_desk_that_does_not_answer_is_skipped_and_a_caller_who_gives_up_is_aba
     bob.wait("bob talks", |e| matches!(e, PhoneEvent::Media { .. })).await;
 
     // Alice is not responding and bob is busy: the second caller waits, then gives up.
-    second.send(PhoneCommand::Dial {
-        to: Uri::parse("sip:hotline@127.0.0.1").unwrap(),
-        display_name: None,
-        call_info: Vec::new(),
-    });
+    second.dial_hotline();
     let answered =
         second.wait("the hotline answers the second caller", |e| matches!(e, PhoneEvent::Answered { .. })).await;
     let PhoneEvent::Answered { call_id: second_call, .. } = answered else { unreachable!() };
@@ -374,11 +360,7 @@ async fn a_team_lead_listens_then_whispers_then_barges_in() {
     let mut lena = Phone::start(&kamailio, "lena", LEAD_HZ).await;
     let mut caller = Phone::start(&kamailio, "carol", CALLER_HZ).await;
     hotline.agent_state("alice", AgentState::Available).unwrap();
-    caller.send(PhoneCommand::Dial {
-        to: Uri::parse("sip:hotline@127.0.0.1").unwrap(),
-        display_name: None,
-        call_info: Vec::new(),
-    });
+    caller.dial_hotline();
     caller.wait("the hotline answers", |e| matches!(e, PhoneEvent::Answered { .. })).await;
     alice.wait("alice's desk rings", |e| matches!(e, PhoneEvent::Incoming { .. })).await;
     alice.send(PhoneCommand::Answer { call_id: alice.call_id() });
@@ -451,11 +433,7 @@ async fn a_caller_who_asks_for_a_callback_is_called_back_when_an_operator_is_fre
     let (hotline, mut reports) = hotline(&kamailio, vec![spec], &["alice"]).await;
     let mut alice = Phone::start(&kamailio, "alice", OPERATOR_HZ).await;
     let mut caller = Phone::start(&kamailio, "carol", CALLER_HZ).await;
-    caller.send(PhoneCommand::Dial {
-        to: Uri::parse("sip:hotline@127.0.0.1").unwrap(),
-        display_name: None,
-        call_info: Vec::new(),
-    });
+    caller.dial_hotline();
     caller.wait("the hotline answers", |e| matches!(e, PhoneEvent::Answered { .. })).await;
     // After a second the callback is offered; the caller presses 1 and the hotline hangs up.
     tokio::time::sleep(Duration::from_millis(1_500)).await;

@@ -35,6 +35,8 @@ pub enum Action {
     RulesChanged,
     /// An SLA policy was saved or a queue put on another one.
     SlaPolicyChanged,
+    /// A team lead joined an operator's live call (listen, whisper or barge).
+    CallMonitored,
 }
 
 impl Action {
@@ -49,6 +51,7 @@ impl Action {
             Action::Export => "export",
             Action::RulesChanged => "rules_changed",
             Action::SlaPolicyChanged => "sla_policy_changed",
+            Action::CallMonitored => "call_monitored",
         }
     }
 }

@@ -272,10 +272,6 @@ pub async fn start(pool: &PgPool, settings: &HotlineSettings) -> anyhow::Result<
     Ok(hotline)
 }
 
-fn kind_name(kind: AcdEventKind) -> String {
-    serde_json::to_value(kind).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
-}
-
 async fn store_event(pool: &PgPool, event: &AcdEvent) -> sqlx::Result<()> {
     sqlx::query(
         "INSERT INTO acd_events (at, call_id, queue_id, kind, agent_id, waited_ms) VALUES ($1, $2, $3, $4, $5, $6)",
@@ -283,7 +279,7 @@ async fn store_event(pool: &PgPool, event: &AcdEvent) -> sqlx::Result<()> {
     .bind(event.at)
     .bind(&event.call_id)
     .bind(&event.queue_id)
-    .bind(kind_name(event.kind))
+    .bind(event.kind.as_str())
     .bind(&event.agent_id)
     .bind(event.waited_ms.map(|w| i64::try_from(w).unwrap_or(i64::MAX)))
     .execute(pool)
@@ -304,7 +300,7 @@ pub async fn events_since(conn: &mut sqlx::PgConnection, since: okno_core::Milli
     Ok(rows
         .into_iter()
         .filter_map(|(at, call_id, queue_id, kind, agent_id, waited)| {
-            let kind: AcdEventKind = serde_json::from_value(serde_json::Value::String(kind)).ok()?;
+            let kind: AcdEventKind = kind.parse().ok()?;
             Some(AcdEvent {
                 at,
                 call_id,

@@ -67,14 +67,17 @@ async fn monitor(
     let Some((hotline, _)) = &state.hotline else {
         return Err(AppError::NotFound("this server runs no hotline".into()));
     };
-    let mode = match body.mode.as_str() {
-        "listen" => okno_hotline::MonitorMode::Listen,
-        "whisper" => okno_hotline::MonitorMode::Whisper,
-        "barge" => okno_hotline::MonitorMode::Barge,
-        other => return Err(AppError::BadRequest(format!("mode {other:?}: listen, whisper or barge"))),
-    };
+    let mode: okno_hotline::MonitorMode = body.mode.parse().map_err(AppError::BadRequest)?;
     hotline.monitor(&body.call_id, &caller.id, mode).await.map_err(|e| AppError::Conflict(e.to_string()))?;
-    tracing::info!(call_id = body.call_id, mode = body.mode, by = caller.id, "a team lead joins a hotline call");
+    let entry = crate::audit::Entry {
+        action: crate::audit::Action::CallMonitored,
+        actor: Some(&caller.id),
+        subject: Some(&body.call_id),
+        address: None,
+        client_at: None,
+        detail: serde_json::json!({ "mode": mode.as_str() }),
+    };
+    crate::audit::record_or_log(&state.pool, entry).await;
     Ok(Json(serde_json::json!({ "call_id": body.call_id, "mode": body.mode })))
 }
 
