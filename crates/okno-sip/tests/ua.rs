@@ -389,6 +389,9 @@ fn a_transport_error_ends_only_the_transactions_with_that_peer() {
     // Told again (the connection's close after its failed open): nothing more.
     a.handle_transport_error(addr(B));
     assert!(drain(&mut a).1.is_empty());
-    let (_, later) = drain(&mut a);
-    assert!(!later.iter().any(|e| matches!(e, UaEvent::ClientTimeout { key } if *key == to_c)));
+    // The INVITE to the other peer is still alive: its Timer A retransmits it, and only it.
+    a.handle_timeout(now + Duration::from_millis(600));
+    let (sent, events) = drain(&mut a);
+    assert_eq!(sent.iter().map(|(to, _)| *to).collect::<Vec<_>>(), [addr("192.0.2.3:5060")]);
+    assert!(!events.iter().any(|e| matches!(e, UaEvent::ClientTimeout { key } if *key == to_c)), "{events:?}");
 }

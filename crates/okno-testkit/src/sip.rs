@@ -115,6 +115,15 @@ impl Kamailio {
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.run.path().join("kamailio.log")).unwrap_or_default()
     }
+
+    /// Whether `user` has a binding in Kamailio's location table now (asked over its control
+    /// socket with kamcmd).
+    pub fn registered(&self, user: &str) -> bool {
+        let socket = format!("unix:{}/kamailio_ctl", self.run.path().display());
+        let out = Command::new("kamcmd").args(["-s", &socket, "ul.dump"]).output().expect("kamcmd is installed");
+        assert!(out.status.success(), "kamcmd ul.dump: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).contains(&format!("AoR: {user}"))
+    }
 }
 
 impl Drop for Kamailio {
