@@ -80,8 +80,26 @@ fn start_coturn(dir: &std::path::Path) -> Result<(Killed, u16)> {
         .stderr(Stdio::null())
         .spawn()
         .context("cannot start coturn's turnserver (apt coturn)")?;
-    std::thread::sleep(Duration::from_millis(500));
-    Ok((Killed(child), port))
+    let child = Killed(child);
+    // A relay-only gateway whose TURN server is not listening yet keeps retrying its allocation
+    // past its answer timeout, so the test waits until coturn answers a STUN Binding.
+    wait("coturn to answer a STUN Binding request", || stun_binding_answered(port))
+        .with_context(|| std::fs::read_to_string(dir.join("turn.log")).unwrap_or_default())?;
+    Ok((child, port))
+}
+
+/// Whether a STUN Binding request (RFC 8489 §6) to loopback `port` gets a success response.
+fn stun_binding_answered(port: u16) -> Result<bool> {
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0")?;
+    socket.set_read_timeout(Some(Duration::from_millis(200)))?;
+    let mut request = vec![0x00, 0x01, 0x00, 0x00, 0x21, 0x12, 0xA4, 0x42];
+    request.extend_from_slice(b"okno-e2e-stn");
+    socket.send_to(&request, ("127.0.0.1", port))?;
+    let mut reply = [0u8; 512];
+    Ok(match socket.recv(&mut reply) {
+        Ok(n) => n >= 20 && reply[..2] == [0x01, 0x01] && reply[8..20] == request[8..20],
+        Err(_) => false,
+    })
 }
 
 /// A fresh database with the demo seed (it has the `chat` queue), operator anna's password set.
@@ -190,7 +208,8 @@ fn a_call_through(relay: bool) -> Result<()> {
     let page = shop_page(&chrome, port, &mic)?;
     widget_call(&page)?;
     if let Err(e) = call_state(&page, "answered", "the call answered in the widget") {
-        bail!("{e:#}\nserver log:\n{}", std::fs::read_to_string(&log).unwrap_or_default());
+        let turn_log = std::fs::read_to_string(work.path().join("turn.log")).unwrap_or_default();
+        bail!("{e:#}\nserver log:\n{}\ncoturn log:\n{turn_log}", std::fs::read_to_string(&log).unwrap_or_default());
     }
     let (peak, level) = browser_peak(&page)?;
     assert!((peak - 600.0).abs() < 30.0, "the browser hears {peak:.0} Hz at {level:.0} dB, not the desk's 600 Hz");

@@ -112,6 +112,9 @@ text_enum! {
         /// After-contact work: disposition and notes.
         WrapUp => "wrap_up",
         Offline => "offline",
+        /// A call from the hotline's queue rang out at this desk: no more offers until the
+        /// operator (or a team lead) makes it available again. Set by the server, not by hand.
+        NotResponding => "not_responding",
     }
 }
 

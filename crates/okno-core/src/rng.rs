@@ -45,6 +45,12 @@ impl Rng {
         self.unit() <= p && p > 0.0
     }
 
+    /// Exponentially distributed with `mean`: the gaps of a Poisson arrival process, or talk
+    /// times, in a simulated busy hour.
+    pub fn exponential(&mut self, mean: f64) -> f64 {
+        -mean * (1.0 - self.unit()).ln()
+    }
+
     pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
         &items[self.below(items.len() as u64) as usize]
     }
@@ -63,5 +69,8 @@ mod tests {
         assert!((0..1000).all(|_| r.below(10) < 10));
         assert!(!(0..1000).any(|_| r.chance(0.0)));
         assert!((0..1000).all(|_| r.chance(1.0)));
+        let draws: Vec<f64> = (0..20_000).map(|_| r.exponential(3.0)).collect();
+        let mean = draws.iter().sum::<f64>() / draws.len() as f64;
+        assert!(draws.iter().all(|d| *d >= 0.0) && (mean - 3.0).abs() < 0.1, "mean {mean}");
     }
 }

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use okno_core::Role;
+use okno_core::{AgentState, Role};
 use okno_store::Store;
 use okno_store::sync::Rejection;
 use okno_sync::{Change, Config as EngineConfig, Input, Request};
@@ -720,6 +720,19 @@ async fn new_work_in(store: &Store, changes: &[okno_sync::Change]) -> Vec<(&'sta
             work.push(("New message / Новое сообщение", text));
         }
     }
+    // The hotline set this operator aside after a call rang out at the desk: no queue calls
+    // reach them until they say they are available again.
+    let set_aside = changes
+        .iter()
+        .any(|c| c.entity == "operator" && c.id == me.id && c.data["state"] == AgentState::NotResponding.as_str());
+    if set_aside && me.state != AgentState::NotResponding {
+        work.push((
+            "Not responding / Не отвечает",
+            "A queue call rang out at your desk: set yourself Available to take calls again. / \
+             Звонок из очереди не был принят: выберите «На линии», чтобы снова получать звонки."
+                .to_owned(),
+        ));
+    }
     // Notices come in this account's own bucket: a mention, or news on a followed ticket.
     for n in changes.iter().filter(|c| c.entity == "notice" && c.data["for"] == me.id.as_str()) {
         if n.data["at"].as_i64().is_none_or(|at| at <= recent) {
@@ -735,4 +748,46 @@ async fn new_work_in(store: &Store, changes: &[okno_sync::Change]) -> Vec<(&'sta
         work.push((heading, format!("#{} {by}: {excerpt}", n.data["number"])));
     }
     work
+}
+
+#[cfg(test)]
+mod tests {
+    use okno_sync::Op;
+    use serde_json::json;
+
+    use super::*;
+
+    fn my_state(state: AgentState, version: u64) -> Change {
+        Change {
+            version,
+            bucket: "user:anna".into(),
+            entity: "operator".into(),
+            id: "anna".into(),
+            op: Op::Upsert,
+            data: json!({"id": "anna", "name": "Anna", "role": "operator", "state": state, "state_since": 5}),
+        }
+    }
+
+    #[tokio::test]
+    async fn the_operator_is_told_once_when_the_hotline_sets_them_not_responding() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("desk.db")).await.unwrap();
+        store.set_me("anna", "Anna", Role::Operator).await.unwrap();
+        store.apply_server_changes(&[my_state(AgentState::Available, 1)], 1).await.unwrap();
+
+        let set_aside = [my_state(AgentState::NotResponding, 2)];
+        let work = new_work_in(&store, &set_aside).await;
+        assert_eq!(work.len(), 1, "{work:?}");
+        assert!(work[0].0.starts_with("Not responding"), "{work:?}");
+        assert!(work[0].1.contains("Available"), "it says how to take calls again: {work:?}");
+
+        // Written and pulled again (another instance's replay): no second notification.
+        store.apply_server_changes(&set_aside, 2).await.unwrap();
+        assert!(new_work_in(&store, &[my_state(AgentState::NotResponding, 3)]).await.is_empty());
+        // Another operator's state is not this desk's news.
+        let mut boris = my_state(AgentState::NotResponding, 4);
+        boris.id = "boris".into();
+        store.apply_server_changes(&[my_state(AgentState::Break, 4)], 4).await.unwrap();
+        assert!(new_work_in(&store, &[boris]).await.is_empty());
+    }
 }

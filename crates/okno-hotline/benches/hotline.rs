@@ -101,10 +101,14 @@ async fn main() {
     let scenario = dir.join("caller.xml");
     let template = include_str!("../tests/hotline_caller.xml");
     std::fs::write(&scenario, template.replace("PATIENCE_MS", "600000")).unwrap();
+    let at_once = dir.join("at-once.csv");
+    std::fs::write(&at_once, "SEQUENTIAL\n0\n").unwrap();
     let uac = Command::new("sipp")
         .arg(format!("127.0.0.1:{hotline_port}"))
         .arg("-sf")
         .arg(&scenario)
+        .arg("-inf")
+        .arg(&at_once)
         .args(["-i", "127.0.0.1", "-p", &free_port().to_string(), "-mp", &free_port().to_string()])
         .args(["-m", &CALLERS.to_string(), "-l", &CALLERS.to_string(), "-r", "20", "-nostdin", "-bg"])
         .stdout(Stdio::null())

@@ -41,7 +41,7 @@ async fn main() {
             }],
         ),
     };
-    let hotline = okno_server::hotline::start(&h.pool, &settings).await.unwrap();
+    let hotline = okno_server::hotline::start(&h.pool, h.state.live.clone(), &settings).await.unwrap();
     h.state.hotline = Some((hotline, Arc::new(vec!["q1".into()])));
     h.app = okno_server::app(h.state.clone());
 

@@ -42,16 +42,20 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use okno_acd::{AcdEvent, AcdEventKind, QueueSpec};
-use okno_core::AgentState;
+use okno_core::{AgentState, Millis};
 use okno_hotline::{AgentLine, Hotline, HotlineConfig, Prompts, Report};
 use okno_sip::Uri;
+use okno_sync::Op;
 use serde::Deserialize;
 use sqlx::PgPool;
 
+use crate::changelog::{self, NewChange, user_bucket};
 use crate::config_file::{ConfigError, error};
+use crate::live::Live;
 
 /// How often the operators' states are read for the hotline.
 pub const STATE_POLL: Duration = Duration::from_millis(500);
@@ -197,7 +201,7 @@ pub(crate) fn from_file(
 
 /// Start the hotline: resolve its agents' names and check its queues, then keep its reports
 /// and feed it the operators' states until the server stops.
-pub async fn start(pool: &PgPool, settings: &HotlineSettings) -> anyhow::Result<Hotline> {
+pub async fn start(pool: &PgPool, live: Arc<Live>, settings: &HotlineSettings) -> anyhow::Result<Hotline> {
     use anyhow::Context;
     let mut config = settings.config.clone();
     for queue in &config.queues {
@@ -234,7 +238,12 @@ pub async fn start(pool: &PgPool, settings: &HotlineSettings) -> anyhow::Result<
                     }
                 }
                 Report::AgentNotResponding { agent_id } => {
-                    tracing::warn!(agent_id, "a desk let a hotline call ring out: no offers until its state is set")
+                    tracing::warn!(agent_id, "a desk let a hotline call ring out: no offers until its state is set");
+                    let at = okno_core::unix_ms(std::time::SystemTime::now());
+                    if let Err(e) = mark_not_responding(&store, &live, &agent_id, at).await {
+                        // The hotline offers it nothing either way; only the desk is not told.
+                        tracing::error!(error = %e, agent_id, "the operator was not set to not responding");
+                    }
                 }
             }
         }
@@ -270,6 +279,42 @@ pub async fn start(pool: &PgPool, settings: &HotlineSettings) -> anyhow::Result<
         }
     });
     Ok(hotline)
+}
+
+/// An available operator whose desk let a hotline call ring out becomes `not_responding`, with a
+/// report event and a change to their own bucket: their desk shows it and the team lead's
+/// wallboard sees it live. An operator who changed their state meanwhile keeps it.
+pub async fn mark_not_responding(pool: &PgPool, live: &Live, operator_id: &str, at: Millis) -> sqlx::Result<bool> {
+    let mut tx = pool.begin().await?;
+    let operator: Option<serde_json::Value> = sqlx::query_scalar(
+        "UPDATE operators SET state = $2, state_since = $3 WHERE id = $1 AND state = $4 \
+         RETURNING jsonb_build_object('id', id, 'name', name, 'role', role, 'state', state, 'state_since', state_since)",
+    )
+    .bind(operator_id)
+    .bind(AgentState::NotResponding.as_str())
+    .bind(at)
+    .bind(AgentState::Available.as_str())
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(data) = operator else { return Ok(false) };
+    sqlx::query("INSERT INTO events (id, at, kind, operator_id, data) VALUES ($1, $2, $3, $4, $5)")
+        .bind(okno_core::new_id())
+        .bind(at)
+        .bind(okno_core::EventKind::AgentStateChanged.as_str())
+        .bind(operator_id)
+        .bind(serde_json::json!({ "from": AgentState::Available, "to": AgentState::NotResponding, "by": "hotline" }))
+        .execute(&mut *tx)
+        .await?;
+    let change = NewChange {
+        bucket: user_bucket(operator_id),
+        entity: "operator",
+        id: operator_id.to_owned(),
+        op: Op::Upsert,
+        data,
+    };
+    let version = changelog::append_and_commit(tx, std::slice::from_ref(&change)).await?;
+    live.committed(&[change], version);
+    Ok(true)
 }
 
 async fn store_event(pool: &PgPool, event: &AcdEvent) -> sqlx::Result<()> {

@@ -166,7 +166,7 @@ impl AppState {
         }
         if let Some(settings) = &config.hotline {
             let served = settings.config.queues.iter().map(|q| q.id.clone()).collect();
-            state.hotline = Some((hotline::start(&state.pool, settings).await?, Arc::new(served)));
+            state.hotline = Some((hotline::start(&state.pool, state.live.clone(), settings).await?, Arc::new(served)));
         }
         if let Some(url) = &config.nats_url {
             let deployment: String = sqlx::query_scalar("SELECT id FROM deployment")

@@ -12,7 +12,7 @@ export type Priority = "low" | "normal" | "high" | "urgent";
 /**
  * The operator's availability, which routing and the wallboard read.
  */
-export type AgentState = "available" | "busy" | "break" | "wrap_up" | "offline";
+export type AgentState = "available" | "busy" | "break" | "wrap_up" | "offline" | "not_responding";
 /**
  * What an account may do; the server enforces it, the UI only reflects it.
  */

@@ -14,6 +14,7 @@ export const en = {
   "state.break": "Break",
   "state.wrap_up": "Wrap-up",
   "state.offline": "Offline",
+  "state.not_responding": "Not responding",
   "status.new": "New",
   "status.open": "Open",
   "status.pending": "Pending",

@@ -16,6 +16,7 @@ export const ru: Record<MessageKey, string> = {
   "state.break": "Перерыв",
   "state.wrap_up": "Постобработка",
   "state.offline": "Не в сети",
+  "state.not_responding": "Не отвечает",
   "status.new": "Новое",
   "status.open": "Открыто",
   "status.pending": "Ждём клиента",
