@@ -64,6 +64,30 @@ pub fn json_events(stdout: std::process::ChildStdout) -> std::thread::JoinHandle
     })
 }
 
+/// A headless okno-phone on a free loopback port, registered at `registrar` as `user` with the
+/// SIP password `password` (handed over in the environment, as a deployment would), `args`
+/// after the account's; its JSON events are collected until it exits.
+pub fn registered_phone(
+    user: &str,
+    registrar: &str,
+    password: &str,
+    args: &[&str],
+) -> Result<(Killed, std::thread::JoinHandle<Vec<Value>>)> {
+    const PASSWORD_VAR: &str = "OKNO_E2E_SIP_PASSWORD";
+    let mut child = std::process::Command::new(okno_phone_binary())
+        .args(["--listen", &format!("udp:127.0.0.1:{}", free_udp_port())])
+        .args(["--account", &format!("sip:{user}@127.0.0.1")])
+        .args(["--registrar", registrar, "--password-env", PASSWORD_VAR, "--json-events"])
+        .args(args)
+        .env(PASSWORD_VAR, password)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .with_context(|| format!("okno-phone at {}", okno_phone_binary().display()))?;
+    let out = child.stdout.take().context("piped")?;
+    Ok((Killed(child), json_events(out)))
+}
+
 /// The headless phone: `OKNO_PHONE_BIN`, or beside the app's binary.
 pub fn okno_phone_binary() -> PathBuf {
     std::env::var_os("OKNO_PHONE_BIN")

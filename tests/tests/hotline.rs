@@ -4,12 +4,11 @@
 //! becomes available, her okno-phone is rung and answers; lena presses "Listen" on anna's tile,
 //! her own okno-phone is rung for the call, and the audit log says she listened in.
 
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
 use okno_e2e::server::{WAIT, seeded_demo, server_binary, start_server, wait, wallboard_window};
-use okno_e2e::{Driver, Killed, app_binary, artifacts_dir, free_udp_port, json_events, okno_phone_binary};
+use okno_e2e::{Driver, Killed, app_binary, artifacts_dir, free_udp_port, registered_phone};
 use okno_testkit::sip::Kamailio;
 
 const PASSWORD: &str = "e2e-hotline-password";
@@ -22,18 +21,7 @@ fn phone(
     kamailio: &Kamailio,
     args: &[&str],
 ) -> Result<(Killed, std::thread::JoinHandle<Vec<serde_json::Value>>)> {
-    let mut child = Command::new(okno_phone_binary())
-        .args(["--listen", &format!("udp:127.0.0.1:{}", free_udp_port())])
-        .args(["--account", &format!("sip:{user}@127.0.0.1")])
-        .args(["--registrar", &kamailio.addr(), "--password-env", SIP_PASSWORD_VAR, "--json-events"])
-        .args(args)
-        .env(SIP_PASSWORD_VAR, SIP_PASSWORD)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .with_context(|| format!("okno-phone at {}", okno_phone_binary().display()))?;
-    let out = child.stdout.take().expect("piped");
-    Ok((Killed(child), json_events(out)))
+    registered_phone(user, &kamailio.addr(), SIP_PASSWORD, args)
 }
 
 #[test]

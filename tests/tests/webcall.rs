@@ -3,8 +3,9 @@
 //! WebRTC offer and calls a headless okno-phone (the operator's desk) over SIP, which answers and
 //! plays a 600 Hz tone. The desk's recording holds the browser's tone, and a WebAudio analyser in
 //! the page finds the desk's. Once over direct ICE, once forced through a real coturn relay; once
-//! transferred by the desk to another desk; and once answered in the operator's real window,
-//! registered at Kamailio, with PulseAudio as its headset and microphone.
+//! transferred by the desk to another desk; once answered in the operator's real window,
+//! registered at Kamailio, with PulseAudio as its headset and microphone; and once through the
+//! hotline's queue, music on hold first, then the operator who became available.
 
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -13,7 +14,7 @@ use anyhow::{Context, Result, bail};
 use okno_e2e::server::{Database, WAIT, seeded_demo, server_binary, start_server, wait, wait_state};
 use okno_e2e::{
     Driver, Killed, Session, app_binary, artifacts_dir, free_port, free_udp_port, json_events, okno_phone_binary,
-    record_sink,
+    record_sink, registered_phone,
 };
 use okno_testkit::pulse::Pulse;
 use okno_testkit::sip::Kamailio;
@@ -245,6 +246,91 @@ fn a_website_call_reaches_the_desk_and_both_hear_each_other() -> Result<()> {
 #[ignore = "needs chromedriver and Chromium, coturn, PostgreSQL, and the built server and okno-phone: run through `cargo xtask test`"]
 fn a_website_call_through_a_turn_relay() -> Result<()> {
     a_call_through(true)
+}
+
+#[test]
+#[ignore = "needs chromedriver and Chromium, Kamailio, PostgreSQL, and the built server and okno-phone: run through `cargo xtask test`"]
+fn a_website_call_waits_in_the_hotline_queue_then_talks_with_the_operator() -> Result<()> {
+    const SIP_PASSWORD: &str = "webcall-hotline-sip";
+    let server = server_binary()?;
+    let (db, work) = (seeded_database(&server)?, tempfile::tempdir()?);
+    let kamailio = Kamailio::start(SIP_PASSWORD);
+    let (mic, desk_tone, recording) =
+        (work.path().join("mic.wav"), work.path().join("desk.wav"), work.path().join("heard.wav"));
+    write_tone(&mic, 1000.0, 48_000, 10)?;
+    write_tone(&desk_tone, 600.0, 8_000, 10)?;
+
+    // The gateway's target is the hotline's own number: website calls join its queue, beside the
+    // phone callers the PBX routes there; the hotline rings anna's desk through Kamailio.
+    let hotline_port = free_udp_port();
+    let config = format!(
+        "[[chat]]\nchannel = \"shop\"\nqueue = \"chat\"\ncalls = true\n\n\
+         [calls]\ntarget = \"sip:hotline@127.0.0.1:{hotline_port}\"\nsip_listen = \"127.0.0.1:0\"\ncodecs = \"opus,pcmu\"\n\n\
+         [hotline]\nsip_listen = \"127.0.0.1:{hotline_port}\"\nregistrar = \"{}\"\naccount = \"sip:hotline@127.0.0.1\"\n\
+         password_env = \"OKNO_HOTLINE_SIP_PASSWORD\"\ntrunks = [\"127.0.0.1\"]\n\n\
+         [[hotline.queue]]\nid = \"hotline\"\nnumbers = [\"hotline\"]\n\n\
+         [[hotline.agent]]\noperator = \"anna\"\nuri = \"sip:anna@127.0.0.1\"\n",
+        kamailio.addr()
+    );
+    let config_path = work.path().join("okno-server.toml");
+    std::fs::write(&config_path, config)?;
+    let port = free_port()?;
+    let config_arg = config_path.display().to_string();
+    let log = work.path().join("server.log");
+    let _server = start_server(
+        &server,
+        &db,
+        port,
+        &log,
+        &["--config", &config_arg],
+        &[("OKNO_HOTLINE_SIP_PASSWORD", SIP_PASSWORD)],
+    )?;
+    // Anna's desk: registered at Kamailio; answers, plays 600 Hz, records what it hears, hangs
+    // up after 6 s. She is not available yet.
+    let (tone_arg, recording_arg) = (desk_tone.display().to_string(), recording.display().to_string());
+    let anna_args = ["--auto-answer", "--hangup-after-ms", "6000", "--exit-after-calls", "1"];
+    let (anna, anna_events) = registered_phone(
+        "anna",
+        &kamailio.addr(),
+        SIP_PASSWORD,
+        &[&anna_args[..], &["--play", &tone_arg, "--record", &recording_arg]].concat(),
+    )?;
+
+    let chrome = Driver::start_chromedriver()?;
+    let page = shop_page(&chrome, port, &mic)?;
+    widget_call(&page)?;
+    // The hotline answers at once; the visitor waits with music on hold, as phone callers do.
+    if let Err(e) = call_state(&page, "answered", "the hotline answering the website call") {
+        bail!("{e:#}\nserver log:\n{}", std::fs::read_to_string(&log).unwrap_or_default());
+    }
+    let music = page.wait_until("music on hold in the browser", WAIT, |p| {
+        let (peak, _) = browser_peak(p)?;
+        Ok(okno_hotline::DEFAULT_MUSIC_HZ.iter().any(|hz| (peak - f64::from(*hz)).abs() < 30.0).then_some(peak))
+    })?;
+    wait("the website call queued", || {
+        Ok(db.sql("SELECT count(*) FROM acd_events WHERE kind = 'queued' AND queue_id = 'hotline'")? == "1")
+    })?;
+    assert_eq!(db.sql("SELECT count(*) FROM acd_events WHERE kind = 'answered'")?, "0", "nobody was available");
+
+    // Anna becomes available: her desk rings with the website call and she talks with the visitor.
+    db.sql("UPDATE operators SET state = 'available', state_since = (extract(epoch FROM now()) * 1000)::bigint WHERE id = 'anna'")?;
+    let peak = hears(&page, 600.0, "the browser hearing anna's 600 Hz")?;
+    call_state(&page, "ended", "the call ended in the widget when anna hung up")?;
+    wait("anna's desk to finish", || Ok(std::fs::metadata(&recording).is_ok_and(|m| m.len() > 44)))?;
+    drop(anna);
+    let events = anna_events.join().map_err(|_| anyhow::anyhow!("anna's phone events"))?;
+    let incoming = events.iter().find(|e| e["event"] == "incoming").context("anna's desk was not rung")?;
+    let shown = incoming["display_name"].as_str().unwrap_or_default();
+    assert!(shown.starts_with("hotline · Pavel (website) · "), "anna's desk shows the queue and the visitor: {shown}");
+    let page_shown = incoming["call_info"].as_array().into_iter().flatten().find(|c| c["purpose"] == "info");
+    let from_shop = page_shown.and_then(|c| c["uri"].as_str()).is_some_and(|u| u.contains("/widget/demo?channel=shop"));
+    assert!(from_shop, "the page the visitor calls from reaches anna's desk through the hotline: {incoming}");
+    let share = best_tone_share(&recording, 1000.0)?;
+    assert!(share > 0.5, "anna's recording holds the browser's 1 kHz tone at only {share:.2} of its power");
+    let kinds = db.sql("SELECT string_agg(kind, ',' ORDER BY at, id) FROM acd_events")?;
+    assert_eq!(kinds, "queued,offered,answered,ended", "the website call's queue events");
+    eprintln!("hotline: music at {music:.0} Hz while waiting, then anna at {peak:.0} Hz; her 1 kHz share {share:.2}");
+    Ok(())
 }
 
 #[test]

@@ -20,6 +20,7 @@ use okno_acd::{Action, Distributor};
 use okno_core::Millis;
 use okno_phone::engine::{CallDirection, PhoneCommand, PhoneEvent, PhoneHandle};
 use okno_sip::Uri;
+use okno_sip::message::CallInfo;
 use tokio::sync::mpsc;
 
 use crate::audio::{Legs, MonitorMode};
@@ -37,10 +38,14 @@ fn now_ms() -> Millis {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Leg {
-    /// `from`: the caller's URI, shown on the desk that is offered the call.
+    /// Who calls, as the desk that is offered the call shows them: the caller's display name
+    /// (or URI), and the INVITE's Call-Info (a website call's page and chat), passed on to the
+    /// desk's INVITE so it opens the right customer card.
     Caller {
         queued: bool,
         from: String,
+        display_name: Option<String>,
+        call_info: Vec<CallInfo>,
     },
     Agent {
         call_id: String,
@@ -167,7 +172,7 @@ impl Driver {
     fn on_phone(&mut self, event: PhoneEvent) {
         let now = now_ms();
         match event {
-            PhoneEvent::Incoming { call_id, from, to, .. } => {
+            PhoneEvent::Incoming { call_id, from, to, display_name, call_info } => {
                 let number = Uri::parse(&to).ok().and_then(|u| match u {
                     Uri::Sip(s) => s.user.clone(),
                     _ => None,
@@ -178,7 +183,9 @@ impl Driver {
                     return;
                 };
                 let queued = self.acd.call_arrived(&call_id, &queue, &from, now);
-                self.by_sip.insert(call_id.clone(), Leg::Caller { queued: queued.is_ok(), from });
+                let display_name = display_name.filter(|n| !n.trim().is_empty());
+                self.by_sip
+                    .insert(call_id.clone(), Leg::Caller { queued: queued.is_ok(), from, display_name, call_info });
                 self.legs.leg(&call_id).play(self.prompts.greeting.clone());
                 self.send(PhoneCommand::Answer { call_id: call_id.clone() });
                 if let Err(e) = queued {
@@ -380,14 +387,21 @@ impl Driver {
         })
     }
 
-    fn dial_agent(&mut self, call_id: String, agent_id: String, display_name: String, callback: Option<String>) {
+    fn dial_agent(
+        &mut self,
+        call_id: String,
+        agent_id: String,
+        display_name: String,
+        callback: Option<String>,
+        call_info: Vec<CallInfo>,
+    ) {
         let Some(line) = self.agents.get(&agent_id) else {
             tracing::warn!(agent_id, "an offer to an agent without a desk address");
             return;
         };
         let to = line.uri.clone();
         self.dialing.push_back(Leg::Agent { call_id, agent_id, answered: false, withdrawn: false, callback });
-        self.send(PhoneCommand::Dial { to, display_name: Some(display_name), call_info: Vec::new() });
+        self.send(PhoneCommand::Dial { to, display_name: Some(display_name), call_info });
     }
 
     fn carry_out(&mut self) {
@@ -398,12 +412,14 @@ impl Driver {
             tracing::debug!(?action, "hotline");
             match action {
                 Action::Offer { call_id, agent_id, queue_id, waited_ms } => {
-                    let caller = match self.by_sip.get(&call_id) {
-                        Some(Leg::Caller { from, .. }) => caller_name(from),
-                        _ => String::new(),
+                    let (caller, call_info) = match self.by_sip.get(&call_id) {
+                        Some(Leg::Caller { from, display_name, call_info, .. }) => {
+                            (display_name.clone().unwrap_or_else(|| caller_name(from)), call_info.clone())
+                        }
+                        _ => (String::new(), Vec::new()),
                     };
                     let name = format!("{queue_id} · {caller} · {}s", waited_ms / 1000);
-                    self.dial_agent(call_id, agent_id, name, None);
+                    self.dial_agent(call_id, agent_id, name, None, call_info);
                 }
                 Action::CancelOffer { call_id, agent_id } => self.withdraw(&call_id, &agent_id),
                 Action::Bridge { call_id, agent_id } => {
@@ -422,7 +438,7 @@ impl Driver {
                 Action::EndCallerLeg { call_id } => self.send(PhoneCommand::Hangup { call_id }),
                 Action::PlaceCallback { call_id, agent_id, number } => {
                     let name = format!("callback · {number}");
-                    self.dial_agent(call_id, agent_id, name, Some(number));
+                    self.dial_agent(call_id, agent_id, name, Some(number), Vec::new());
                 }
                 Action::AgentNotResponding { agent_id } => {
                     tracing::info!(agent_id, "a desk let an offer ring out");

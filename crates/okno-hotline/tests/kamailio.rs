@@ -15,6 +15,7 @@ use okno_hotline::{AgentLine, Hotline, HotlineConfig, Report};
 use okno_phone::engine::{self, EngineConfig, MediaIo, PhoneCommand, PhoneEvent, PhoneHandle};
 use okno_phone::media::{AudioSink, AudioSource};
 use okno_sip::Uri;
+use okno_sip::message::CallInfo;
 use okno_testkit::sip::Kamailio;
 use tokio::sync::mpsc;
 
@@ -104,8 +105,13 @@ impl Phone {
 
     /// Calls the hotline's number through Kamailio.
     fn dial_hotline(&self) {
+        self.dial_hotline_as(None, Vec::new());
+    }
+
+    /// Calls the hotline with a display name and Call-Info, as the website's gateway does.
+    fn dial_hotline_as(&self, display_name: Option<&str>, call_info: Vec<CallInfo>) {
         let to = Uri::parse("sip:hotline@127.0.0.1").unwrap();
-        self.send(PhoneCommand::Dial { to, display_name: None, call_info: Vec::new() });
+        self.send(PhoneCommand::Dial { to, display_name: display_name.map(str::to_owned), call_info });
     }
 
     fn send(&self, command: PhoneCommand) {
@@ -237,7 +243,8 @@ async fn a_caller_hears_music_while_waiting_then_talks_with_the_operator_who_bec
     let mut alice = Phone::start(&kamailio, "alice", OPERATOR_HZ).await;
     let mut caller = Phone::start(&kamailio, "carol", CALLER_HZ).await;
 
-    caller.dial_hotline();
+    let page = CallInfo::new("https://shop.example/cart", Some("info")).unwrap();
+    caller.dial_hotline_as(Some("Carol Petrova"), vec![page.clone()]);
     caller.wait("the hotline answers the caller", |e| matches!(e, PhoneEvent::Answered { .. })).await;
     // Nobody is available: the caller waits, hearing music on hold.
     until("two seconds of music", || caller.heard_len() >= 16_000).await;
@@ -251,9 +258,10 @@ async fn a_caller_hears_music_while_waiting_then_talks_with_the_operator_who_bec
     // Alice becomes available: her desk rings with the queue's call, she answers.
     hotline.agent_state("alice", AgentState::Available).unwrap();
     let incoming = alice.wait("alice's desk rings", |e| matches!(e, PhoneEvent::Incoming { .. })).await;
-    let PhoneEvent::Incoming { call_id, display_name, .. } = incoming else { unreachable!() };
+    let PhoneEvent::Incoming { call_id, display_name, call_info, .. } = incoming else { unreachable!() };
     let shown = display_name.unwrap_or_default();
-    assert!(shown.starts_with("support · carol"), "the desk shows the queue and the caller: {shown}");
+    assert!(shown.starts_with("support · Carol Petrova · "), "the desk shows the queue and the caller: {shown}");
+    assert_eq!(call_info, [page], "the caller's Call-Info (the page they call from) reaches the desk");
     let before = caller.heard_len();
     alice.send(PhoneCommand::Answer { call_id: call_id.clone() });
     alice.wait("alice talks", |e| matches!(e, PhoneEvent::Media { .. })).await;
