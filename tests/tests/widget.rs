@@ -132,6 +132,10 @@ fn a_website_visitor_chats_with_the_operator_in_the_window() -> Result<()> {
     olga.wait_until("the visitor's message marked read", WAIT, |p| {
         Ok(lines(p)?.iter().any(|l| l.contains("5512?") && l.contains("Read")).then_some(()))
     })?;
+    // Olga's open widget has shown the answer: the window marks the reply read by the visitor.
+    let receipt = desk.wait_for("[data-testid=chat-receipt][data-read=true]", WAIT)?;
+    let said = desk.text_content(&receipt[0])?;
+    assert!(said.contains("Read by the visitor"), "the window's receipt on the reply: {said}");
     // The operator takes the chat; when the visitor writes again, the desk announces it.
     desk.click(&desk.wait_for("[data-testid=assign-me]", WAIT)?[0])?;
     wait("the chat assigned to anna on the server", || {

@@ -22,6 +22,11 @@ pub fn user_bucket(operator_id: &str) -> String {
     format!("user:{operator_id}")
 }
 
+/// A ticket row (`to_jsonb(tickets.*)`) written: to its queue's bucket.
+pub fn ticket_change(queue_id: &str, ticket_id: &str, data: Value) -> NewChange {
+    NewChange { bucket: queue_bucket(queue_id), entity: "ticket", id: ticket_id.to_owned(), op: Op::Upsert, data }
+}
+
 /// The advisory lock that orders versions: "oknovers". The SQL function
 /// `okno_append_changelog` (migration 0001) spells the same number.
 pub const VERSION_LOCK: i64 = 0x6F6B_6E6F_7665_7273;

@@ -23,6 +23,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (11, "ticket_clock", include_str!("../migrations/0011_ticket_clock.sql")),
     (12, "mentions", include_str!("../migrations/0012_mentions.sql")),
     (13, "acd_events", include_str!("../migrations/0013_acd_events.sql")),
+    (14, "visitor_read", include_str!("../migrations/0014_visitor_read.sql")),
 ];
 
 /// An arbitrary constant identifying "Okno schema migrations" among advisory locks.

@@ -44,7 +44,7 @@ use sqlx::{Acquire, PgConnection};
 
 use crate::AppState;
 use crate::auth::Caller;
-use crate::changelog::{self, NewChange, queue_bucket, user_bucket};
+use crate::changelog::{self, NewChange, queue_bucket, ticket_change, user_bucket};
 use crate::error::AppError;
 use crate::metrics::inc;
 
@@ -460,10 +460,6 @@ async fn record(conn: &mut PgConnection, mutation_id: &str, n: u32, e: EventRow<
     .execute(conn)
     .await?;
     Ok(())
-}
-
-fn ticket_change(queue_id: &str, ticket_id: &str, data: Value) -> NewChange {
-    NewChange { bucket: queue_bucket(queue_id), entity: "ticket", id: ticket_id.to_owned(), op: Op::Upsert, data }
 }
 
 async fn apply_mutation(

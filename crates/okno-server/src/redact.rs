@@ -57,6 +57,7 @@ fn allowed(entity: &str) -> &'static [(&'static str, Treat)] {
             ("merged_into", Keep),
             ("preview", Text),
             ("message_count", Keep),
+            ("visitor_read_at", Keep),
         ],
         okno_sync::TICKET_DUE => {
             &[("id", Keep), ("first_response_due_at", Keep), ("resolution_due_at", Keep), ("sla_due_at", Keep)]

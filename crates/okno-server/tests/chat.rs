@@ -272,6 +272,72 @@ async fn a_visitors_chat_reaches_operators_and_their_reply_reaches_every_tab() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_desk_learns_that_the_visitor_has_read_its_reply() {
+    let h = Harness::new().await;
+    okno_server::admin::grant_queue(&h.pool, "anna", "q2").await.unwrap();
+    let server = server(&h, ChatLimits::default()).await;
+    let anna = h.token("anna").await;
+    let (mut tab, welcome) = visitor(&server, None, Some("Olga")).await;
+    say(&mut tab, "m1", "Is my order on its way?").await;
+    let ticket = ticket_of(&server, welcome["token"].as_str().unwrap()).await;
+    let read_at = || async {
+        sqlx::query_scalar::<_, Option<i64>>("SELECT visitor_read_at FROM tickets WHERE id = $1")
+            .bind(&ticket)
+            .fetch_one(&h.pool)
+            .await
+            .unwrap()
+    };
+    // Frames are answered in order: the echo of a message says the frames before it are done.
+    let seen_then_sync = |at: i64, n: u32| (json!({ "type": "seen", "at": at }), format!("sync{n}"));
+
+    // Nothing to have read yet: no receipt.
+    let (seen, sync) = seen_then_sync(i64::MAX / 2, 1);
+    send(&mut tab, seen).await;
+    say(&mut tab, &sync, "still there?").await;
+    assert_eq!(read_at().await, None);
+
+    assert!(push(&server, &anna, 1, reply(&ticket, "r1", "It ships today.", false)).await["kind"] == "applied");
+    let shown = next(&mut tab, "message").await;
+    let reply_at = shown["message"]["at"].as_i64().unwrap();
+    // A widget claiming a time past the newest reply has read that reply, no more.
+    let (seen, sync) = seen_then_sync(reply_at + 86_400_000, 2);
+    send(&mut tab, seen).await;
+    say(&mut tab, &sync, "thanks").await;
+    assert_eq!(read_at().await, Some(reply_at));
+
+    // Anna's desk pulls the receipt with the ticket.
+    let (code, pulled) = h.post("/v1/pull", Some(&anna), json!({ "cursor": 0, "limit": 1000 })).await;
+    assert_eq!(code, StatusCode::OK);
+    let tickets: Vec<&Value> = pulled["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["entity"] == "ticket" && c["id"] == ticket.as_str())
+        .collect();
+    assert_eq!(tickets.last().unwrap()["data"]["visitor_read_at"], reply_at, "{tickets:#?}");
+
+    // Repeats and older times change nothing and send the desks nothing new.
+    let cursor = pulled["cursor"].as_u64().unwrap();
+    for (n, at) in [(3, reply_at), (4, reply_at - 5_000), (5, reply_at)] {
+        let (seen, sync) = seen_then_sync(at, n);
+        send(&mut tab, seen).await;
+        say(&mut tab, &sync, "ok").await;
+    }
+    assert_eq!(read_at().await, Some(reply_at));
+    let (_, later) = h.post("/v1/pull", Some(&anna), json!({ "cursor": cursor, "limit": 1000 })).await;
+    let receipts = later["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["entity"] == "ticket" && c["data"]["visitor_read_at"] != reply_at)
+        .count();
+    assert_eq!(receipts, 0, "{later:#}");
+    // A malformed receipt is refused like any bad frame; the chat goes on.
+    send(&mut tab, json!({ "type": "seen", "at": "yesterday" })).await;
+    assert_eq!(next(&mut tab, "error").await["code"], "bad_request");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_input_is_refused_and_disturbs_no_one() {
     let h = Harness::new().await;
     let limits = ChatLimits { max_message_chars: 100, messages_per_minute: 5, ..ChatLimits::default() };

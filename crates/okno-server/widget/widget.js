@@ -445,7 +445,21 @@
   logEl.appendChild(typingEl);
 
   function show(node, visible) { node.hidden = !visible; }
+  // The read receipt the operators see: the newest of their replies that an open panel on a
+  // visible page has shown. The server keeps the latest only, so saying it again is harmless.
+  var seenAt = 0;
+  function reportSeen() {
+    if (!state.open || !state.online || document.visibilityState === "hidden") return;
+    var newest = state.lines.reduce(function (at, l) { return l.from === "operator" && l.at > at ? l.at : at; }, 0);
+    if (newest > seenAt) {
+      seenAt = newest;
+      send({ type: "seen", at: newest });
+    }
+  }
+  document.addEventListener("visibilitychange", reportSeen);
+
   function render() {
+    reportSeen();
     var w = state.welcome;
     titleEl.textContent = (w && w.title) || T.title;
     show(statusEl, !state.online);

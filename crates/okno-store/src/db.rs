@@ -16,6 +16,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (2, include_str!("../migrations/0002_sync.sql")),
     (3, include_str!("../migrations/0003_email.sql")),
     (4, include_str!("../migrations/0004_notices.sql")),
+    (5, include_str!("../migrations/0005_visitor_read.sql")),
 ];
 
 /// The schema version this build writes.

@@ -249,7 +249,11 @@ impl Store {
             timeline.push(TimelineItem::Call(call_view(row)?));
         }
         timeline.sort_by_key(TimelineItem::at);
-        Ok(TicketDetail { ticket, timeline })
+        let visitor_read_at: Option<Millis> = sqlx::query_scalar("SELECT visitor_read_at FROM tickets WHERE id = ?")
+            .bind(ticket_id)
+            .fetch_one(&self.read)
+            .await?;
+        Ok(TicketDetail { ticket, timeline, visitor_read_at })
     }
 
     /// Every tag in use, most used first.

@@ -636,8 +636,9 @@ async fn upsert_ticket(conn: &mut SqliteConnection, id: &str, d: Row<'_>) -> Res
     // A ticket that gained messages since this desktop last saw it is unread again.
     sqlx::query(
         "INSERT INTO tickets (id, number, subject, customer_id, channel, status, priority, queue_id, assignee_id, tags, \
-           created_at, updated_at, sla_due_at, first_response_due_at, first_response_at, unread, preview, message_count) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, 1, ?16, ?17) \
+           created_at, updated_at, sla_due_at, first_response_due_at, first_response_at, unread, preview, message_count, \
+           visitor_read_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, 1, ?16, ?17, ?18) \
          ON CONFLICT (id) DO UPDATE SET number = excluded.number, subject = excluded.subject, \
            customer_id = excluded.customer_id, channel = excluded.channel, status = excluded.status, \
            priority = excluded.priority, queue_id = excluded.queue_id, assignee_id = excluded.assignee_id, \
@@ -645,7 +646,7 @@ async fn upsert_ticket(conn: &mut SqliteConnection, id: &str, d: Row<'_>) -> Res
            sla_due_at = excluded.sla_due_at, first_response_due_at = excluded.first_response_due_at, \
            first_response_at = excluded.first_response_at, preview = excluded.preview, \
            unread = CASE WHEN excluded.message_count > tickets.message_count THEN 1 ELSE tickets.unread END, \
-           message_count = excluded.message_count",
+           message_count = excluded.message_count, visitor_read_at = excluded.visitor_read_at",
     )
     .bind(id)
     .bind(d.int("number")?)
@@ -664,6 +665,7 @@ async fn upsert_ticket(conn: &mut SqliteConnection, id: &str, d: Row<'_>) -> Res
     .bind(d.opt_int("first_response_at"))
     .bind(d.opt_text("preview").unwrap_or(""))
     .bind(d.opt_int("message_count").unwrap_or(0))
+    .bind(d.opt_int("visitor_read_at"))
     .execute(&mut *conn)
     .await?;
     let tags: Vec<String> = serde_json::from_str(&tags).unwrap_or_default();

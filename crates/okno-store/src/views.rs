@@ -110,6 +110,9 @@ pub struct TicketDetail {
     pub ticket: TicketRow,
     /// Messages, notes and call records, oldest first.
     pub timeline: Vec<TimelineItem>,
+    /// A website chat's read receipt: the visitor's widget has shown the replies written up to
+    /// this time.
+    pub visitor_read_at: Option<Millis>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]

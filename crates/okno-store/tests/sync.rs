@@ -267,6 +267,18 @@ async fn a_due_time_change_moves_the_badge_and_nothing_else() {
 }
 
 #[tokio::test]
+async fn a_chats_read_receipt_arrives_with_its_ticket() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = synced_store(&dir).await;
+    assert_eq!(store.ticket_detail("t1").await.unwrap().visitor_read_at, None, "no receipt before the visitor reads");
+    let mut ticket = server_batch()[1].data.clone();
+    ticket["visitor_read_at"] = json!(900);
+    let read = vec![change(5, "ticket", "t1", ticket)];
+    assert_eq!(store.apply_server_changes(&read, 5).await.unwrap(), BatchOutcome::Applied { applied: 1, skipped: 0 });
+    assert_eq!(store.ticket_detail("t1").await.unwrap().visitor_read_at, Some(900));
+}
+
+#[tokio::test]
 async fn another_account_signing_in_finds_nothing_the_last_one_pulled() {
     let dir = tempfile::tempdir().unwrap();
     let store = synced_store(&dir).await;

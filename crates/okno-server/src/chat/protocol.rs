@@ -35,6 +35,11 @@ pub enum FromVisitor {
         attachments: Vec<AttachmentRef>,
     },
     Typing,
+    /// The widget has shown the operators' messages up to `at` (their `at`) to the visitor: the
+    /// read receipt the desk shows on its replies.
+    Seen {
+        at: Millis,
+    },
     /// The visitor ended the chat (the ticket is resolved; the rating follows).
     End,
     /// `good`, `normal` or `bad`, with an optional comment.

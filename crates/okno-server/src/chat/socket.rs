@@ -243,6 +243,12 @@ impl Conversation {
                 }
                 Vec::new()
             }
+            FromVisitor::Seen { at } => {
+                if let Some((changes, version)) = store::visitor_seen(pool, &self.visitor, at).await? {
+                    self.state.live.committed(&changes, version);
+                }
+                Vec::new()
+            }
             FromVisitor::End => {
                 if let Some((changes, version)) = store::end(pool, &self.visitor, now).await? {
                     self.state.live.committed(&changes, version);

@@ -388,6 +388,34 @@ async fn internal_note(
     Ok(NewChange { bucket: queue_bucket(queue_id), entity: "message", id, op: Op::Upsert, data: row })
 }
 
+/// The visitor's widget has shown the operators' replies up to `at`: the chat's read receipt
+/// moves forward to it, never past the newest reply there is (a widget cannot claim to have
+/// read what was not written) and never back. Nothing is written, and no change goes to the
+/// desks, when it would not move; so a widget that repeats itself costs one read.
+pub async fn visitor_seen(
+    pool: &PgPool,
+    visitor: &Visitor,
+    at: Millis,
+) -> Result<Option<(Vec<NewChange>, u64)>, sqlx::Error> {
+    let Some(ticket_id) = &visitor.ticket_id else { return Ok(None) };
+    let mut tx = pool.begin().await?;
+    let row: Option<(Value, String)> = sqlx::query_as(
+        "WITH newest AS (SELECT max(created_at) AS at FROM messages \
+           WHERE ticket_id = $1 AND direction = 'outbound') \
+         UPDATE tickets SET visitor_read_at = LEAST($2, newest.at) FROM newest \
+         WHERE tickets.id = $1 AND newest.at IS NOT NULL AND COALESCE(tickets.visitor_read_at, 0) < LEAST($2, newest.at) \
+         RETURNING to_jsonb(tickets.*), tickets.queue_id",
+    )
+    .bind(ticket_id)
+    .bind(at)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some((ticket, queue_id)) = row else { return Ok(None) };
+    let change = changelog::ticket_change(&queue_id, ticket_id, ticket);
+    let version = changelog::append_and_commit(tx, std::slice::from_ref(&change)).await?;
+    Ok(Some((vec![change], version)))
+}
+
 /// The visitor ended their chat: it is resolved (unless already closed), with a note saying so.
 pub async fn end(pool: &PgPool, visitor: &Visitor, now: Millis) -> Result<Option<(Vec<NewChange>, u64)>, sqlx::Error> {
     let Some(ticket_id) = &visitor.ticket_id else { return Ok(None) };

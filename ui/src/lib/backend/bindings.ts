@@ -74,7 +74,12 @@ export type TicketDetail = { ticket: TicketRow,
 /**
  * Messages, notes and call records, oldest first.
  */
-timeline: Array<TimelineItem>, };
+timeline: Array<TimelineItem>, 
+/**
+ * A website chat's read receipt: the visitor's widget has shown the replies written up to
+ * this time.
+ */
+visitor_read_at: number | null, };
 export type TimelineItem = { "kind": "message" } & MessageView | { "kind": "call" } & CallView;
 export type Attachment = { name: string, mime: string, size: number, 
 /**

@@ -307,7 +307,15 @@ export function fixtureBackend(options: FixtureOptions = {}): FixtureBackend {
     if (!t) throw fail("not_found", `ticket ${id} does not exist`);
     return t;
   };
-  const detail = (t: TicketRow): TicketDetail => ({ ticket: { ...t, tags: [...t.tags] }, timeline: [...timeline(t)] });
+  // In the demo a chat's visitor has read every reply but the newest.
+  const visitorReadAt = (t: TicketRow, items: TicketDetail["timeline"]): number | null => {
+    const replies = items.flatMap((i) => (i.kind === "message" && i.direction === "outbound" ? [i.created_at] : []));
+    return t.channel === "chat" && replies.length > 1 ? replies[replies.length - 2] : null;
+  };
+  const detail = (t: TicketRow): TicketDetail => {
+    const items = [...timeline(t)];
+    return { ticket: { ...t, tags: [...t.tags] }, timeline: items, visitor_read_at: visitorReadAt(t, items) };
+  };
   const touch = (t: TicketRow) => (t.updated_at = clock());
   const isOpen = (s: TicketStatus) => s === "new" || s === "open";
   const matches = (t: TicketRow, f: TicketFilter) =>

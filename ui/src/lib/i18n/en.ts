@@ -74,6 +74,8 @@ export const en = {
   "conv.loading": "Loading…",
   "conv.pickFirst": "Open a ticket first",
   "conv.opened": "opened {date}",
+  "conv.readByVisitor": "Read by the visitor",
+  "conv.sentToVisitor": "Sent",
   "conv.me": "me",
   "conv.assignToMe": "Assign to me",
   "conv.close": "Close",

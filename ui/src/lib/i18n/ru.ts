@@ -76,6 +76,8 @@ export const ru: Record<MessageKey, string> = {
   "conv.loading": "Загрузка…",
   "conv.pickFirst": "Сначала откройте обращение",
   "conv.opened": "создано {date}",
+  "conv.readByVisitor": "Прочитано посетителем",
+  "conv.sentToVisitor": "Отправлено",
   "conv.me": "я",
   "conv.assignToMe": "Взять себе",
   "conv.close": "Закрыть",
