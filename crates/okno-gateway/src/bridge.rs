@@ -32,9 +32,10 @@ const FRAME: usize = 320;
 const RTP_TICKS_PER_FRAME: u32 = 960;
 /// At most this much of the browser's audio waits for the desk's leg (120 ms).
 const MAX_QUEUED: usize = 6 * FRAME;
-/// libopus's effort for what the browser hears: 5 of 10 halves the encoder's CPU for a difference
-/// in speech quality nobody hears at 24 kbit/s (docs/BENCHMARKS.md has the CPU per call).
-const BROWSER_OPUS_COMPLEXITY: i32 = 5;
+/// libopus's effort for both of the gateway's Opus encoders (toward the browser, and on the SIP
+/// leg when the desk speaks Opus): 5 of 10 halves an encoder's CPU for a difference in speech
+/// quality nobody hears at 24 kbit/s (docs/BENCHMARKS.md has the CPU per call).
+pub(crate) const OPUS_COMPLEXITY: i32 = 5;
 /// The payload type `MediaEngine::register_default_codecs` gives Opus.
 const OPUS_PT: u8 = 111;
 
@@ -198,16 +199,14 @@ impl MediaIo for EngineAudio {
             tracing::warn!(call_id, "media for a call the gateway does not know: silence");
             return (Box::new(Silence), Box::new(Discard));
         };
-        let encoder = match OpusEncoder::new(OpusSettings {
-            complexity: Some(BROWSER_OPUS_COMPLEXITY),
-            ..OpusSettings::default()
-        }) {
-            Ok(e) => e,
-            Err(e) => {
-                tracing::error!(error = %e, "no Opus encoder: the visitor will not hear the operator");
-                return (Box::new(BrowserSource::new(audio, call_id, rate)), Box::new(Discard));
-            }
-        };
+        let encoder =
+            match OpusEncoder::new(OpusSettings { complexity: Some(OPUS_COMPLEXITY), ..OpusSettings::default() }) {
+                Ok(e) => e,
+                Err(e) => {
+                    tracing::error!(error = %e, "no Opus encoder: the visitor will not hear the operator");
+                    return (Box::new(BrowserSource::new(audio, call_id, rate)), Box::new(Discard));
+                }
+            };
         (
             Box::new(BrowserSource::new(audio.clone(), call_id, rate)),
             Box::new(BrowserSink::new(audio, call_id, encoder, rate)),

@@ -163,6 +163,7 @@ impl Gateway {
         engine_config.password = config.password.clone();
         engine_config.codecs = engine::parse_codecs(&config.codecs)?;
         engine_config.user_agent = format!("okno-gateway/{}", env!("CARGO_PKG_VERSION"));
+        engine_config.opus_complexity = Some(bridge::OPUS_COMPLEXITY);
         // The desk may transfer a visitor within the center (REFER), not send the gateway to
         // dial out anywhere: the target's host and the registrar's are the allowed ones.
         let mut refer_hosts = vec![];

@@ -151,6 +151,8 @@ pub struct SessionConfig {
     pub rtcp_interval: Duration,
     /// Jitter buffer limits; `clock_rate` and `frame_samples` are set from the codec.
     pub jitter: JitterConfig,
+    /// The Opus encoder's settings, when the codec is Opus.
+    pub opus: OpusSettings,
 }
 
 impl SessionConfig {
@@ -167,6 +169,7 @@ impl SessionConfig {
             cname: format!("okno-{ssrc:08x}"),
             rtcp_interval: Duration::from_secs(5),
             jitter: JitterConfig::default(),
+            opus: OpusSettings::default(),
         }
     }
 }
@@ -261,7 +264,7 @@ impl MediaSession {
         let (encoder, playback) = match cfg.codec {
             Codec::G711(law) => (Encoder::G711(law), Playback::Pcm { law, buffer: AudioJitterBuffer::new(jitter_cfg) }),
             Codec::Opus => (
-                Encoder::Opus(Box::new(OpusEncoder::new(OpusSettings::default())?)),
+                Encoder::Opus(Box::new(OpusEncoder::new(cfg.opus)?)),
                 Playback::Opus {
                     buffer: JitterBuffer::new(jitter_cfg),
                     decoder: Box::new(OpusDecoder::new(frame_samples)?),

@@ -100,6 +100,7 @@ pub async fn bind(
     let stopping = Arc::new(Mutex::new(Vec::new()));
     let socket_media = SocketMedia {
         rtp_port: config.rtp_port,
+        opus_complexity: config.opus_complexity,
         media_io: media,
         events: events.clone(),
         reserved: HashMap::new(),
@@ -153,6 +154,7 @@ struct RunningMedia {
 struct SocketMedia {
     /// Where RTP ports are looked for (0: chosen from the process id).
     rtp_port: u16,
+    opus_complexity: Option<i32>,
     media_io: Box<dyn MediaIo>,
     /// For the DTMF keys the media tasks hear.
     events: mpsc::UnboundedSender<PhoneEvent>,
@@ -172,7 +174,8 @@ impl CallMedia for SocketMedia {
 
     fn start(&mut self, call_id: &str, number: u32, start: MediaStart) -> Result<StartedMedia, String> {
         let srtp = start.srtp.as_ref().map(media::Srtp::new).transpose().map_err(|e| e.to_string())?;
-        let cfg = media::session_config(&start.plan, start.ssrc, &start.cname).map_err(|e| e.to_string())?;
+        let mut cfg = media::session_config(&start.plan, start.ssrc, &start.cname).map_err(|e| e.to_string())?;
+        cfg.opus.complexity = self.opus_complexity;
         let sockets = self.reserved.remove(call_id).ok_or("no RTP ports were reserved for the call")?;
         let pcm_rate = cfg.codec.pcm_rate();
         let codec = cfg.codec.name().to_owned();

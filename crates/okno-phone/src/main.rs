@@ -48,6 +48,7 @@ OPTIONS:
     --transfer-after-ms N       ... N ms after the answer (default 1000)
     --audio-device null         audio device; only `null` (no device) in the headless phone
     --rtp-port N                first RTP port to try (default: chosen from the process id)
+    --max-calls N               calls at once before new ones are refused busy (default: 16)
     --srtp off|offer|require    SRTP with SDES keys (RFC 4568): offer falls back to RTP with a peer
                                 without it; require refuses such calls (488) (default off,
                                 require over tls: keys sent over TLS protect the call itself)
@@ -74,6 +75,7 @@ struct Args {
     transfer_to: Option<Uri>,
     transfer_after: Duration,
     rtp_port: u16,
+    max_calls: usize,
     /// `None`: not given (off, or require over TLS).
     srtp: Option<sdp::SrtpPolicy>,
     accept_direct_calls: bool,
@@ -102,6 +104,7 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Args> {
         transfer_to: None,
         transfer_after: Duration::from_secs(1),
         rtp_port: 0,
+        max_calls: 16,
         srtp: None,
         accept_direct_calls: false,
         tls_ca: None,
@@ -158,6 +161,7 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Args> {
             "--tls-name" => a.tls_name = Some(value()?),
             "--accept-direct-calls" => a.accept_direct_calls = true,
             "--rtp-port" => a.rtp_port = value()?.parse().context("--rtp-port needs a port number")?,
+            "--max-calls" => a.max_calls = value()?.parse().context("--max-calls needs a number")?,
             "-h" | "--help" => {
                 println!("{USAGE}");
                 std::process::exit(0);
@@ -384,6 +388,7 @@ fn engine_config(args: &Args) -> Result<EngineConfig> {
     config.calls_only_from_registrar = !args.accept_direct_calls;
     config.codecs = args.codecs.clone();
     config.rtp_port = args.rtp_port;
+    config.max_calls = args.max_calls;
     let over_tls = args.transport == Transport::Tls;
     config.srtp = args.srtp.unwrap_or(if over_tls { sdp::SrtpPolicy::Require } else { sdp::SrtpPolicy::Off });
     if over_tls {

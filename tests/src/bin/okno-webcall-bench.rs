@@ -100,7 +100,7 @@ fn main() -> Result<()> {
     let desk_port = free_udp_port();
     let desk = Command::new(okno_phone_binary())
         .args(["--listen", &format!("udp:127.0.0.1:{desk_port}"), "--auto-answer", "--answer-after-ms", "200"])
-        .args(["--codecs", "opus"])
+        .args(["--codecs", "opus", "--max-calls", &calls.to_string()])
         .arg("--play")
         .arg(&tone)
         .stdout(Stdio::null())

@@ -65,6 +65,9 @@ pub struct EngineConfig {
     /// Hosts a peer's REFER may send this phone to (`None`: any). A desk keeps transfers
     /// inside its PBX, so a caller cannot make it dial out to a number of the caller's choosing.
     pub refer_hosts: Option<Vec<String>>,
+    /// libopus's effort (0-10) for what this phone sends as Opus; `None`: libopus's default. A
+    /// gateway that carries many calls trades a little quality it does not need for CPU.
+    pub opus_complexity: Option<i32>,
 }
 
 impl EngineConfig {
@@ -88,6 +91,7 @@ impl EngineConfig {
             max_calls: 16,
             refer_hosts: None,
             tls: None,
+            opus_complexity: None,
         }
     }
 }
