@@ -69,6 +69,9 @@ struct Conversation {
     visitor: Visitor,
     registered: Option<(String, u64)>,
     last_typing: Option<Instant>,
+    /// The read receipt this socket last stored: a `seen` at or before it (a repeat) is
+    /// answered without asking the database.
+    seen_up_to: Millis,
     /// The website call in progress on this socket, and where its states go.
     call: Option<u64>,
     call_tx: mpsc::UnboundedSender<ToVisitor>,
@@ -120,7 +123,16 @@ async fn run(state: AppState, channel: ChatChannel, mut socket: WebSocket) -> Re
     };
     send(&mut socket, &welcome).await?;
     let (call_tx, mut call_rx) = mpsc::unbounded_channel::<ToVisitor>();
-    let mut chat = Conversation { state, channel, visitor, registered: None, last_typing: None, call: None, call_tx };
+    let mut chat = Conversation {
+        state,
+        channel,
+        visitor,
+        registered: None,
+        last_typing: None,
+        seen_up_to: 0,
+        call: None,
+        call_tx,
+    };
     let mut rx = chat.register();
     let mut ping = tokio::time::interval(PING_EVERY);
     ping.tick().await;
@@ -244,7 +256,12 @@ impl Conversation {
                 Vec::new()
             }
             FromVisitor::Seen { at } => {
+                if at <= self.seen_up_to {
+                    return Ok(Vec::new());
+                }
                 if let Some((changes, version)) = store::visitor_seen(pool, &self.visitor, at).await? {
+                    let stored = changes.first().and_then(|c| c.data["visitor_read_at"].as_i64());
+                    self.seen_up_to = stored.unwrap_or(self.seen_up_to);
                     self.state.live.committed(&changes, version);
                 }
                 Vec::new()
