@@ -534,6 +534,56 @@ async fn malformed_call_signalling_is_refused_and_the_chat_goes_on() {
 /// hotline's queue (q1), urgent and tagged, with the rules' note on it; a chat about anything
 /// else stays in the channel's queue; a later message in the routed chat does not move it again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_auto_reply_rule_answers_a_new_chat_in_the_chat_once() {
+    let h = Harness::new().await;
+    let server = server(&h, ChatLimits::default()).await;
+    let lena = h.token("lena").await;
+    let template = json!({ "id": "tpl-chat", "name": "Chat greeting", "language": "en", "queue_id": null,
+        "owner_id": null, "subject": null, "body": "Hello {{customer.name}}, an operator will answer shortly.",
+        "attachments": [] });
+    let (code, body) = h.call(Method::PUT, "/v1/work/templates/tpl-chat", Some(&lena), Some(template)).await;
+    assert_eq!(code, StatusCode::OK, "{body}");
+    let rules = json!({ "version": 0, "rules": [
+        { "id": "greet", "name": "greet chats", "enabled": true, "when": [{ "field": "channel", "any_of": ["chat"] }],
+          "then": [{ "do": "auto_reply", "template_id": "tpl-chat" }], "stop": false }
+    ]});
+    let (code, body) = h.call(Method::PUT, "/v1/work/rules", Some(&lena), Some(rules)).await;
+    assert_eq!(code, StatusCode::OK, "{body}");
+
+    let (mut olga, welcome) = visitor(&server, None, Some("Olga")).await;
+    say(&mut olga, "o-1", "Hi, is anyone there?").await;
+    // The greeting comes into the chat at once, after the visitor's own message.
+    let answer = next(&mut olga, "message").await;
+    assert_eq!(answer["message"]["from"], "operator", "{answer}");
+    assert_eq!(answer["message"]["author"], "Rules");
+    let text = answer["message"]["text"].as_str().unwrap();
+    assert!(text.starts_with("Hello ") && text.ends_with("an operator will answer shortly."), "{text}");
+    let ticket = ticket_of(&server, welcome["token"].as_str().unwrap()).await;
+    // It is in the ticket for the desks, as a chat line, and nothing goes to the mail outbox.
+    let (channel, body): (String, String) = sqlx::query_as(
+        "SELECT channel, body FROM messages WHERE ticket_id = $1 AND author_name = 'Rules' AND direction = 'outbound'",
+    )
+    .bind(&ticket)
+    .fetch_one(&h.pool)
+    .await
+    .unwrap();
+    assert_eq!((channel.as_str(), body.as_str()), ("chat", text));
+    let queued: i64 = sqlx::query_scalar("SELECT count(*) FROM mail_outbox").fetch_one(&h.pool).await.unwrap();
+    assert_eq!(queued, 0);
+
+    // The rule matches every message; the chat is answered once within the hour.
+    say(&mut olga, "o-2", "Hello?").await;
+    say(&mut olga, "o-3", "Still there?").await;
+    let greetings: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM messages WHERE ticket_id = $1 AND direction = 'outbound'")
+            .bind(&ticket)
+            .fetch_one(&h.pool)
+            .await
+            .unwrap();
+    assert_eq!(greetings, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_routing_rules_route_a_new_chat() {
     let h = Harness::new().await;
     let server = server(&h, ChatLimits::default()).await;

@@ -15,7 +15,7 @@ use okno_core::{AttachmentRef, Millis};
 use tokio::sync::mpsc;
 
 use super::config::ChatChannel;
-use super::protocol::{FromVisitor, PublicLimits, ToVisitor, frame};
+use super::protocol::{ChatLine, FromVisitor, PublicLimits, ToVisitor, frame};
 use super::store::{self, Place, Visitor};
 use crate::AppState;
 use crate::error::AppError;
@@ -429,6 +429,15 @@ impl Conversation {
         let mut replies = vec![echo];
         if let Some(status) = status {
             replies.push(ToVisitor::Status { status });
+        }
+        // The rules' auto-reply, posted with the message: this socket may not be registered
+        // for a chat its message just opened, so it gets the line in its reply; other tabs too.
+        let answers =
+            posted.changes.iter().filter(|c| c.entity == "message").filter_map(|c| ChatLine::from_row(&c.data));
+        for line in answers.filter(|l| l.from == "operator") {
+            let answer = ToVisitor::Message { message: line, client_id: None };
+            self.state.live.visitors.deliver(&posted.ticket_id, frame(&answer), this_socket);
+            replies.push(answer);
         }
         Ok(replies)
     }

@@ -14,6 +14,7 @@ use sqlx::{PgPool, Postgres, Transaction};
 use super::protocol::ChatLine;
 use crate::changelog::{self, NewChange, queue_bucket};
 use crate::tickets::record_event;
+use crate::work::apply::ReplyTo;
 
 /// A browser that opened a channel's widget.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -233,7 +234,8 @@ pub async fn post(
     .await?;
     let mut applied = crate::work::apply::Applied::default();
     if let Some(outcome) = outcome.as_ref().filter(|o| !o.fired.is_empty()) {
-        applied = crate::work::apply::apply(&mut tx, &ticket_id, &message_id, None, outcome, opened, now).await?;
+        applied =
+            crate::work::apply::apply(&mut tx, &ticket_id, &message_id, ReplyTo::Chat, outcome, opened, now).await?;
         // The row as the rules left it, with the due times its new priority gives.
         ticket = crate::work::sla::refresh(&mut tx, std::slice::from_ref(&ticket_id))
             .await?

@@ -229,7 +229,7 @@ pub async fn ingest(
             &mut tx,
             &ticket_id,
             &message_id,
-            sender.as_deref(),
+            sender.as_deref().map_or(crate::work::apply::ReplyTo::Nobody, crate::work::apply::ReplyTo::Email),
             outcome,
             created.is_some(),
             now,

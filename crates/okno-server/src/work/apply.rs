@@ -210,8 +210,17 @@ impl Message {
 pub struct Applied {
     /// The thread line saying what fired.
     pub note: Option<Value>,
-    /// Messages queued for the outbox (auto-reply, forwards), as rows for the desks.
+    /// Messages the rules sent (an auto-reply, forwards), as rows for the desks: emails queued
+    /// for the outbox, or an auto-reply posted into a chat.
     pub outgoing: Vec<Value>,
+}
+
+/// Where an auto-reply goes: to the sender of an email, into the visitor's chat, or nowhere.
+#[derive(Debug, Clone, Copy)]
+pub enum ReplyTo<'a> {
+    Email(&'a str),
+    Chat,
+    Nobody,
 }
 
 /// Write `outcome` on `ticket_id` (the message `message_id` caused it) in `tx`.
@@ -219,7 +228,7 @@ pub async fn apply(
     tx: &mut Transaction<'_, Postgres>,
     ticket_id: &str,
     message_id: &str,
-    reply_to: Option<&str>,
+    reply_to: ReplyTo<'_>,
     outcome: &Outcome,
     opened: bool,
     at: Millis,
@@ -292,10 +301,15 @@ pub async fn apply(
         .await?;
         lines.push(format!("«{}»: {}", fired.name, describe(&fired.actions)));
     }
-    if let (Some(template_id), Some(to)) = (&outcome.auto_reply, reply_to) {
-        match auto_reply(tx, ticket_id, template_id, to, at).await? {
-            Some(row) => applied.outgoing.push(row),
-            None => lines.push(format!("no auto-reply to {to}: one was sent within the hour")),
+    if let Some(template_id) = &outcome.auto_reply {
+        let sent = match reply_to {
+            ReplyTo::Email(to) => auto_reply(tx, ticket_id, template_id, to, at).await?.ok_or(to),
+            ReplyTo::Chat => chat_auto_reply(tx, ticket_id, template_id, at).await?.ok_or("this chat"),
+            ReplyTo::Nobody => Err("nobody to answer"),
+        };
+        match sent {
+            Ok(row) => applied.outgoing.push(row),
+            Err(to) => lines.push(format!("no auto-reply to {to}: one was sent within the hour, or there is no one")),
         }
     }
     for to in &outcome.forward {
@@ -366,24 +380,9 @@ async fn auto_reply(
     to: &str,
     at: Millis,
 ) -> Result<Option<Value>, sqlx::Error> {
-    let address = to.trim().to_lowercase();
-    let recent: bool = sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM auto_replies WHERE address = $1 AND template_id = $2 AND at > $3)",
-    )
-    .bind(&address)
-    .bind(template_id)
-    .bind(at - AUTO_REPLY_WINDOW)
-    .fetch_one(&mut **tx)
-    .await?;
-    if recent {
+    if !first_auto_reply(tx, &to.trim().to_lowercase(), template_id, at).await? {
         return Ok(None);
     }
-    sqlx::query("INSERT INTO auto_replies (address, template_id, at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
-        .bind(&address)
-        .bind(template_id)
-        .bind(at)
-        .execute(&mut **tx)
-        .await?;
     let template = super::templates::load(tx, template_id).await?;
     let vars = super::templates::vars(tx, ticket_id, None).await?;
     let body = template.render_body(&vars).text;
@@ -394,6 +393,63 @@ async fn auto_reply(
     let files = serde_json::to_value(&template.attachments).unwrap_or_else(|_| json!([]));
     let row = outgoing(tx, ticket_id, "outbound", &template.name, &body, files, &email, at).await?;
     Ok(Some(row))
+}
+
+/// The template's answer posted into the chat, as the rules' own line the visitor sees at once;
+/// `None` when this chat had this auto-reply within the hour (a rule that matches every message
+/// answers the first only).
+async fn chat_auto_reply(
+    tx: &mut Transaction<'_, Postgres>,
+    ticket_id: &str,
+    template_id: &str,
+    at: Millis,
+) -> Result<Option<Value>, sqlx::Error> {
+    if !first_auto_reply(tx, &format!("chat:{ticket_id}"), template_id, at).await? {
+        return Ok(None);
+    }
+    let template = super::templates::load(tx, template_id).await?;
+    let vars = super::templates::vars(tx, ticket_id, None).await?;
+    let body = template.render_body(&vars).text;
+    let row: Value = sqlx::query_scalar(
+        "INSERT INTO messages (id, ticket_id, channel, direction, author_name, body, created_at) \
+         VALUES ($1, $2, 'chat', 'outbound', $3, $4, $5) RETURNING to_jsonb(messages.*)",
+    )
+    .bind(new_id())
+    .bind(ticket_id)
+    .bind(RULES_AUTHOR)
+    .bind(&body)
+    .bind(at)
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok(Some(row))
+}
+
+/// Whether `address` (an email address, or `chat:<ticket>`) has not had `template_id` as an
+/// auto-reply within the hour; if so it has now.
+async fn first_auto_reply(
+    tx: &mut Transaction<'_, Postgres>,
+    address: &str,
+    template_id: &str,
+    at: Millis,
+) -> Result<bool, sqlx::Error> {
+    let recent: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM auto_replies WHERE address = $1 AND template_id = $2 AND at > $3)",
+    )
+    .bind(address)
+    .bind(template_id)
+    .bind(at - AUTO_REPLY_WINDOW)
+    .fetch_one(&mut **tx)
+    .await?;
+    if recent {
+        return Ok(false);
+    }
+    sqlx::query("INSERT INTO auto_replies (address, template_id, at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
+        .bind(address)
+        .bind(template_id)
+        .bind(at)
+        .execute(&mut **tx)
+        .await?;
+    Ok(true)
 }
 
 /// A copy of message `message_id` to an outside address, queued for the outbox.
