@@ -5,13 +5,13 @@
 //! bucket, so every entitled desktop receives both.
 
 use anyhow::Context;
-use okno_core::{Channel, CustomerTier, EventKind, Identity, IdentityKind, Millis, Priority, Role};
+use okno_core::{AgentState, Channel, CustomerTier, EventKind, Identity, IdentityKind, Millis, Priority, Role};
 use okno_sync::Op;
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
 use crate::auth::hash_password;
-use crate::changelog::{self, NewChange, queue_bucket, user_bucket};
+use crate::changelog::{self, NewChange, queue_bucket};
 
 pub async fn create_department(pool: &PgPool, id: &str, name: &str) -> anyhow::Result<()> {
     sqlx::query("INSERT INTO departments (id, name) VALUES ($1, $2)").bind(id).bind(name).execute(pool).await?;
@@ -61,9 +61,33 @@ pub async fn create_operator(
     .bind(hash)
     .fetch_one(&mut *tx)
     .await?;
-    let change = NewChange { bucket: user_bucket(id), entity: "operator", id: id.to_owned(), op: Op::Upsert, data };
-    changelog::append_and_commit(tx, &[change]).await?;
+    changelog::append_and_commit(tx, &[changelog::operator_change(id, data)]).await?;
     Ok(())
+}
+
+/// Sets operator `id`'s availability at `at` (only when it is `only_from`, if given). Returns
+/// the row as desks sync it and the state it replaced; `None` when there is no such operator, or
+/// its state was not `only_from`. The caller records the report event and the change.
+pub async fn set_state(
+    conn: &mut sqlx::PgConnection,
+    id: &str,
+    state: AgentState,
+    at: Millis,
+    only_from: Option<AgentState>,
+) -> sqlx::Result<Option<(Value, String)>> {
+    sqlx::query_as(
+        "WITH old AS (SELECT state FROM operators WHERE id = $1 FOR NO KEY UPDATE) \
+         UPDATE operators SET state = $2, state_since = $3 FROM old \
+         WHERE operators.id = $1 AND ($4::text IS NULL OR old.state = $4) \
+         RETURNING jsonb_build_object('id', operators.id, 'name', operators.name, 'role', operators.role, \
+           'state', operators.state, 'state_since', operators.state_since), old.state",
+    )
+    .bind(id)
+    .bind(state.as_str())
+    .bind(at)
+    .bind(only_from.map(AgentState::as_str))
+    .fetch_optional(conn)
+    .await
 }
 
 /// Sets (or with `None` clears) the email address of the account named `name`: where a mention

@@ -22,6 +22,11 @@ pub fn user_bucket(operator_id: &str) -> String {
     format!("user:{operator_id}")
 }
 
+/// An operator row as desks sync it (`operators::set_state`'s row): to the operator's own bucket.
+pub fn operator_change(operator_id: &str, data: Value) -> NewChange {
+    NewChange { bucket: user_bucket(operator_id), entity: "operator", id: operator_id.to_owned(), op: Op::Upsert, data }
+}
+
 /// A ticket row (`to_jsonb(tickets.*)`) written: to its queue's bucket.
 pub fn ticket_change(queue_id: &str, ticket_id: &str, data: Value) -> NewChange {
     NewChange { bucket: queue_bucket(queue_id), entity: "ticket", id: ticket_id.to_owned(), op: Op::Upsert, data }

@@ -49,11 +49,10 @@ use okno_acd::{AcdEvent, AcdEventKind, QueueSpec};
 use okno_core::{AgentState, Millis};
 use okno_hotline::{AgentLine, Hotline, HotlineConfig, Prompts, Report};
 use okno_sip::Uri;
-use okno_sync::Op;
 use serde::Deserialize;
 use sqlx::PgPool;
 
-use crate::changelog::{self, NewChange, user_bucket};
+use crate::changelog;
 use crate::config_file::{ConfigError, error};
 use crate::live::Live;
 
@@ -286,32 +285,17 @@ pub async fn start(pool: &PgPool, live: Arc<Live>, settings: &HotlineSettings) -
 /// wallboard sees it live. An operator who changed their state meanwhile keeps it.
 pub async fn mark_not_responding(pool: &PgPool, live: &Live, operator_id: &str, at: Millis) -> sqlx::Result<bool> {
     let mut tx = pool.begin().await?;
-    let operator: Option<serde_json::Value> = sqlx::query_scalar(
-        "UPDATE operators SET state = $2, state_since = $3 WHERE id = $1 AND state = $4 \
-         RETURNING jsonb_build_object('id', id, 'name', name, 'role', role, 'state', state, 'state_since', state_since)",
-    )
-    .bind(operator_id)
-    .bind(AgentState::NotResponding.as_str())
-    .bind(at)
-    .bind(AgentState::Available.as_str())
-    .fetch_optional(&mut *tx)
-    .await?;
-    let Some(data) = operator else { return Ok(false) };
+    let set = crate::admin::set_state(&mut tx, operator_id, AgentState::NotResponding, at, Some(AgentState::Available));
+    let Some((data, from)) = set.await? else { return Ok(false) };
     sqlx::query("INSERT INTO events (id, at, kind, operator_id, data) VALUES ($1, $2, $3, $4, $5)")
         .bind(okno_core::new_id())
         .bind(at)
         .bind(okno_core::EventKind::AgentStateChanged.as_str())
         .bind(operator_id)
-        .bind(serde_json::json!({ "from": AgentState::Available, "to": AgentState::NotResponding, "by": "hotline" }))
+        .bind(serde_json::json!({ "from": from, "to": AgentState::NotResponding, "by": "hotline" }))
         .execute(&mut *tx)
         .await?;
-    let change = NewChange {
-        bucket: user_bucket(operator_id),
-        entity: "operator",
-        id: operator_id.to_owned(),
-        op: Op::Upsert,
-        data,
-    };
+    let change = changelog::operator_change(operator_id, data);
     let version = changelog::append_and_commit(tx, std::slice::from_ref(&change)).await?;
     live.committed(&[change], version);
     Ok(true)

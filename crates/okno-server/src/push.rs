@@ -720,18 +720,7 @@ async fn apply_mutation(
             if operator_id != me && !caller.sees_all_queues() {
                 return Ok(refuse(codes::FORBIDDEN, "only a team lead sets another operator's state"));
             }
-            let row: Option<(Value, String)> = sqlx::query_as(
-                "WITH old AS (SELECT state FROM operators WHERE id = $1 FOR NO KEY UPDATE) \
-                 UPDATE operators SET state = $2, state_since = $3 FROM old WHERE operators.id = $1 \
-                 RETURNING jsonb_build_object('id', operators.id, 'name', operators.name, 'role', operators.role, \
-                   'state', operators.state, 'state_since', operators.state_since), old.state",
-            )
-            .bind(operator_id)
-            .bind(state.as_str())
-            .bind(*at)
-            .fetch_optional(&mut *conn)
-            .await?;
-            let Some((operator, from)) = row else {
+            let Some((operator, from)) = crate::admin::set_state(conn, operator_id, *state, *at, None).await? else {
                 return Ok(refuse(codes::NOT_FOUND, format!("no operator {operator_id}")));
             };
             let data = json!({ "from": from, "to": state });
@@ -743,13 +732,7 @@ async fn apply_mutation(
                 data,
             };
             record(conn, mutation_id, 0, ev).await?;
-            Ok(Verdict::Changes(vec![NewChange {
-                bucket: user_bucket(operator_id),
-                entity: "operator",
-                id: operator_id.clone(),
-                op: Op::Upsert,
-                data: operator,
-            }]))
+            Ok(Verdict::Changes(vec![changelog::operator_change(operator_id, operator)]))
         }
         Mutation::SaveCall {
             call_id,

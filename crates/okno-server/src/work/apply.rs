@@ -302,14 +302,19 @@ pub async fn apply(
         lines.push(format!("«{}»: {}", fired.name, describe(&fired.actions)));
     }
     if let Some(template_id) = &outcome.auto_reply {
+        let within_the_hour = |to: &str| format!("no auto-reply to {to}: one was sent within the hour");
         let sent = match reply_to {
-            ReplyTo::Email(to) => auto_reply(tx, ticket_id, template_id, to, at).await?.ok_or(to),
-            ReplyTo::Chat => chat_auto_reply(tx, ticket_id, template_id, at).await?.ok_or("this chat"),
-            ReplyTo::Nobody => Err("nobody to answer"),
+            ReplyTo::Email(to) => {
+                auto_reply(tx, ticket_id, template_id, to, at).await?.ok_or_else(|| within_the_hour(to))
+            }
+            ReplyTo::Chat => {
+                chat_auto_reply(tx, ticket_id, template_id, at).await?.ok_or_else(|| within_the_hour("this chat"))
+            }
+            ReplyTo::Nobody => Err("no auto-reply: the message has no sender to answer".to_owned()),
         };
         match sent {
             Ok(row) => applied.outgoing.push(row),
-            Err(to) => lines.push(format!("no auto-reply to {to}: one was sent within the hour, or there is no one")),
+            Err(line) => lines.push(line),
         }
     }
     for to in &outcome.forward {
