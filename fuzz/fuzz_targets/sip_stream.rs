@@ -1,13 +1,15 @@
 //! SIP over a TCP or TLS connection: the first byte picks how the stream is cut into reads
 //! (1 to 64 bytes each, or all at once), the rest is what the peer sent. The reader frames
-//! messages as a connection reader does: buffer what arrived, take every complete message
-//! (keep-alive CRLFs included), wait for more on `Ok(None)`, close on an error. Framing never
-//! panics, always consumes a non-empty prefix of what it holds, and yields the same messages
-//! (and the same end: closed or waiting) however the stream was cut.
+//! messages as a connection reader does (`parse_stream_item`, as okno-phone's): buffer what
+//! arrived, take every complete message, keep-alive ping and pong, wait for more on `Ok(None)`,
+//! close on an error. Framing never panics, always consumes a non-empty prefix of what it holds,
+//! and yields the same messages (and the same end: closed or waiting) however the stream was
+//! cut. Keep-alives may differ with the cut (a ping split in two reads as two pongs), never a
+//! message.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use okno_sip::message::Parser;
+use okno_sip::message::{Parser, StreamItem};
 
 /// The messages framed from `reads` in order, serialized, and whether the connection was closed
 /// on an error.
@@ -18,10 +20,12 @@ fn frame<'a>(reads: impl Iterator<Item = &'a [u8]>) -> (Vec<Vec<u8>>, bool) {
     for read in reads {
         buf.extend_from_slice(read);
         loop {
-            match parser.parse_stream(&buf) {
-                Ok(Some((msg, used))) => {
+            match parser.parse_stream_item(&buf) {
+                Ok(Some((item, used))) => {
                     assert!(used > 0 && used <= buf.len(), "consumed {used} of {}", buf.len());
-                    framed.push(msg.to_bytes());
+                    if let StreamItem::Message(msg) = item {
+                        framed.push(msg.to_bytes());
+                    }
                     buf.drain(..used);
                 }
                 Ok(None) => break,

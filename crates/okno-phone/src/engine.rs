@@ -25,8 +25,10 @@
 //! transferee, and taking over a call with Replaces as the transfer target.
 //!
 //! SIP travels over UDP, TCP (`engine/stream.rs`) or TLS to the registrar; in-dialog requests
-//! follow the call's route set (Record-Route). Not yet: WebSocket; a re-INVITE cannot move the
-//! media to another address or codec.
+//! follow the call's route set (Record-Route). While registered, the registrar is probed
+//! (OPTIONS over UDP, CRLF pings over a connection; `EngineConfig::keepalive`): one that stops
+//! answering is reported at once and registered with again, on a new connection. Not yet:
+//! WebSocket; a re-INVITE cannot move the media to another address or codec.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -276,12 +278,16 @@ impl Engine {
                         self.control.handle_message(Instant::now(), from, *message);
                         self.drive().await;
                     }
-                    StreamEvent::Closed { peer } => {
-                        if let Some(streams) = self.streams.as_mut() {
-                            streams.closed(peer);
-                        }
-                        self.control.handle_transport_error(Instant::now(), peer);
+                    StreamEvent::Pong { from } => {
+                        self.control.handle_pong(Instant::now(), from);
                         self.drive().await;
+                    }
+                    StreamEvent::Closed { peer, id } => {
+                        let current = self.streams.as_mut().is_none_or(|streams| streams.closed(peer, id));
+                        if current {
+                            self.control.handle_transport_error(Instant::now(), peer);
+                            self.drive().await;
+                        }
                     }
                 },
                 command = commands.recv(), if !self.control.is_shutting_down() => {
@@ -348,6 +354,11 @@ impl Engine {
                 // The client may have dropped its receiver; the engine keeps working for the calls.
                 ControlOutput::Event(event) => {
                     let _ = self.events.send(event);
+                }
+                ControlOutput::CloseConnection { peer } => {
+                    if let Some(streams) = self.streams.as_mut() {
+                        streams.close(peer);
+                    }
                 }
             }
         }

@@ -49,6 +49,12 @@ OPTIONS:
     --audio-device null         audio device; only `null` (no device) in the headless phone
     --rtp-port N                first RTP port to try (default: chosen from the process id)
     --max-calls N               calls at once before new ones are refused busy (default: 16)
+    --keepalive-ms N            probe the registrar every N ms while registered, OPTIONS over
+                                udp and CRLF pings over tcp/tls; 0: never (default 30000)
+    --session-expires N         session timer our calls ask for, in s (RFC 4028); 0: none
+                                (default 1800)
+    --min-se N                  shortest session timer agreed to, in s; shorter asks get 422
+                                (default 90, the RFC's floor; tests go lower)
     --srtp off|offer|require    SRTP with SDES keys (RFC 4568): offer falls back to RTP with a peer
                                 without it; require refuses such calls (488) (default off,
                                 require over tls: keys sent over TLS protect the call itself)
@@ -76,6 +82,9 @@ struct Args {
     transfer_after: Duration,
     rtp_port: u16,
     max_calls: usize,
+    keepalive: Option<Duration>,
+    session_expires: Option<u32>,
+    min_se: u32,
     /// `None`: not given (off, or require over TLS).
     srtp: Option<sdp::SrtpPolicy>,
     accept_direct_calls: bool,
@@ -105,6 +114,9 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Args> {
         transfer_after: Duration::from_secs(1),
         rtp_port: 0,
         max_calls: 16,
+        keepalive: Some(Duration::from_secs(30)),
+        session_expires: Some(1800),
+        min_se: 90,
         srtp: None,
         accept_direct_calls: false,
         tls_ca: None,
@@ -162,6 +174,15 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Args> {
             "--accept-direct-calls" => a.accept_direct_calls = true,
             "--rtp-port" => a.rtp_port = value()?.parse().context("--rtp-port needs a port number")?,
             "--max-calls" => a.max_calls = value()?.parse().context("--max-calls needs a number")?,
+            "--session-expires" => {
+                let s: u32 = value()?.parse().context("--session-expires needs a number of seconds")?;
+                a.session_expires = (s > 0).then_some(s);
+            }
+            "--min-se" => a.min_se = value()?.parse().context("--min-se needs a number of seconds")?,
+            "--keepalive-ms" => {
+                let ms: u64 = value()?.parse().context("--keepalive-ms needs a number of milliseconds")?;
+                a.keepalive = (ms > 0).then(|| Duration::from_millis(ms));
+            }
             "-h" | "--help" => {
                 println!("{USAGE}");
                 std::process::exit(0);
@@ -389,6 +410,9 @@ fn engine_config(args: &Args) -> Result<EngineConfig> {
     config.codecs = args.codecs.clone();
     config.rtp_port = args.rtp_port;
     config.max_calls = args.max_calls;
+    config.keepalive = args.keepalive;
+    config.session_expires = args.session_expires;
+    config.min_se = args.min_se;
     let over_tls = args.transport == Transport::Tls;
     config.srtp = args.srtp.unwrap_or(if over_tls { sdp::SrtpPolicy::Require } else { sdp::SrtpPolicy::Off });
     if over_tls {

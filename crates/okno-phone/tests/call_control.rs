@@ -138,6 +138,7 @@ impl World {
                 match out {
                     ControlOutput::Transmit { to, bytes } => self.net.send(p.addr, to, bytes),
                     ControlOutput::Event(e) => p.events.push(e),
+                    ControlOutput::CloseConnection { .. } => {}
                 }
             }
         }

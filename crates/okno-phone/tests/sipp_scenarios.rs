@@ -25,8 +25,13 @@ fn sipp() -> Command {
 
 /// An auto-answering (or just ringing) okno-phone that exits after one call; its JSON events.
 fn callee(port: u16, answer: bool) -> Killed {
+    callee_with(port, answer, &[])
+}
+
+fn callee_with(port: u16, answer: bool, extra: &[&str]) -> Killed {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_okno-phone"));
     cmd.args(["--listen", &format!("udp:127.0.0.1:{port}"), "--json-events", "--exit-after-calls", "1"]);
+    cmd.args(extra);
     if answer {
         cmd.arg("--auto-answer");
     }
@@ -49,6 +54,31 @@ fn output(mut phone: Killed) -> String {
     let out = std::io::read_to_string(phone.0.stdout.take().unwrap()).unwrap();
     assert!(status.success(), "okno-phone: {status}\n{out}");
     out
+}
+
+/// Session timers (RFC 4028) with seconds-long intervals (`--min-se 4`; a desk keeps the RFC's
+/// 90 s floor): the caller asks okno-phone to refresh, and the scenario checks the agreement in
+/// the 200 and waits for two refresh re-INVITEs, each within the 4 s interval.
+#[test]
+fn a_session_timer_the_callee_refreshes() {
+    let port = free_udp_port();
+    let phone = callee_with(port, true, &["--min-se", "4"]);
+    run_uac("uac_session_refreshed.xml", port);
+    let out = output(phone);
+    assert_eq!(events(&out, "ended")[0]["cause"], "remote_bye", "{out}");
+    assert!(events(&out, "held").is_empty(), "a refresh is no hold: {out}");
+}
+
+/// The caller asks for a 6 s timer it refreshes itself, then never does (a crashed phone):
+/// okno-phone hangs up once the timer runs out, with the cause `session_expired`.
+#[test]
+fn a_session_the_caller_stops_refreshing_is_ended() {
+    let port = free_udp_port();
+    let phone = callee_with(port, true, &["--min-se", "4"]);
+    run_uac("uac_session_expires.xml", port);
+    let out = output(phone);
+    let ended = events(&out, "ended");
+    assert_eq!((&ended[0]["cause"], &ended[0]["answered"]), (&"session_expired".into(), &true.into()), "{out}");
 }
 
 #[test]

@@ -15,8 +15,11 @@
 //! - [`auth`]: HTTP digest for SIP (RFC 2617, RFC 7616, RFC 8760).
 //! - [`transaction`]: client and server transactions (RFC 3261 §17).
 //! - [`dialog`]: dialog state and in-dialog requests (RFC 3261 §12).
-//! - [`ua`]: an endpoint that matches messages to transactions, answers
-//!   malformed requests, and a REGISTER client with digest auth and refresh.
+//! - [`ua`]: an endpoint that matches messages to transactions and answers
+//!   malformed requests.
+//! - [`session_timer`]: session timers (RFC 4028) negotiated as UAS and UAC.
+//! - [`registration`]: a REGISTER client with digest auth, refresh, keep-alives
+//!   and recovery.
 //!
 //! Invariant: no function in this crate panics on bytes received from the
 //! network; malformed input yields a typed error.
@@ -25,7 +28,9 @@
 pub mod auth;
 pub mod dialog;
 pub mod message;
+pub mod registration;
 pub mod sdp;
+pub mod session_timer;
 pub(crate) mod syntax;
 pub mod transaction;
 pub mod ua;

@@ -1,7 +1,8 @@
 //! A sans-IO SIP endpoint: owns the transactions of one user agent, matches
 //! incoming messages to them (RFC 3261 §17.1.3, §17.2.3), answers malformed
 //! requests, handles CANCEL, and hands everything else to the application as
-//! [`UaEvent`]s. [`Registration`] keeps a REGISTER binding alive on top of it.
+//! [`UaEvent`]s. [`Registration`] (in `crate::registration`, re-exported here) keeps a REGISTER
+//! binding alive on top of it.
 //!
 //! # Driving contract
 //!
@@ -16,18 +17,19 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use crate::auth::{Challenge, Credentials, authorize};
 use crate::message::typed::{Transport, Via};
 use crate::message::{
-    HeaderName, Message, Method, NameAddr, ParseError, Parser, ParserConfig, Request, Response, default_reason,
+    HeaderName, Message, Method, ParseError, Parser, ParserConfig, Request, Response, default_reason,
 };
 use crate::transaction::{
     ClientEvent, ClientTransaction, ServerEvent, ServerState, ServerTransaction, TimerConfig, TransactionError,
     TransactionKey, build_cancel,
 };
-use crate::uri::{Host, Uri};
+use crate::uri::Host;
+
+pub use crate::registration::{Registration, RegistrationConfig, RegistrationEvent};
 
 /// Static configuration of a user agent.
 #[derive(Debug, Clone)]
@@ -303,6 +305,12 @@ impl UserAgent {
         Some(self.start_client(now, to, cancel, invite.branch.clone()))
     }
 
+    /// Sends a keep-alive ping (a double CRLF, RFC 5626 §4.4.1) on the connection to `to`; the
+    /// peer answers with a single CRLF, which the driver's stream framer reports.
+    pub fn send_keepalive_ping(&mut self, to: SocketAddr) {
+        self.outputs.push_back(Output::Transmit { to, bytes: crate::message::KEEPALIVE_PING.to_vec() });
+    }
+
     /// Sends bytes outside any transaction: the ACK for a 2xx, or a 2xx
     /// retransmission driven by the dialog layer.
     pub fn send_stateless(&mut self, to: SocketAddr, msg: &Message) {
@@ -471,215 +479,4 @@ pub fn error_response(bytes: &[u8], error: &ParseError) -> Option<Vec<u8>> {
         resp.headers.push(n, v);
     }
     Some(resp.to_bytes())
-}
-
-/// Registration settings.
-#[derive(Debug, Clone)]
-pub struct RegistrationConfig {
-    /// Request-URI of the REGISTER, e.g. `sip:example.com`.
-    pub registrar: Uri,
-    /// Where the REGISTER is sent.
-    pub registrar_addr: SocketAddr,
-    /// Address-of-record (To and From).
-    pub aor: NameAddr,
-    /// Our contact to bind.
-    pub contact: NameAddr,
-    /// Requested binding lifetime in seconds.
-    pub expires: u32,
-    pub credentials: Option<Credentials>,
-}
-
-/// What a registration reports.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RegistrationEvent {
-    /// Bound for `expires` seconds; a refresh is scheduled.
-    Registered { expires: u32 },
-    /// The binding was removed (after `unregister`).
-    Unregistered,
-    /// Registration failed with this final status (`None`: no answer). A
-    /// retry is scheduled after [`Registration::RETRY_AFTER`].
-    Failed { status: Option<u16> },
-}
-
-/// A REGISTER client (RFC 3261 §10.2) with digest authentication and refresh.
-/// Drive it next to the [`UserAgent`]: pass every `UaEvent` to
-/// [`Registration::handle_event`], and its deadline to `handle_timeout`.
-#[derive(Debug)]
-pub struct Registration {
-    config: RegistrationConfig,
-    call_id: String,
-    from_tag: String,
-    cseq: u32,
-    expires: u32,
-    pending: Option<TransactionKey>,
-    /// Last challenge and whether it came in a 407 (Proxy-Authenticate).
-    challenge: Option<(Challenge, bool)>,
-    nc: u32,
-    /// The request in flight already carried credentials for this nonce.
-    answered_nonce: Option<String>,
-    unregistering: bool,
-    next_at: Option<Instant>,
-    events: VecDeque<RegistrationEvent>,
-}
-
-impl Registration {
-    /// Retry delay after a failure.
-    pub const RETRY_AFTER: Duration = Duration::from_secs(60);
-
-    pub fn new(config: RegistrationConfig, ua: &mut UserAgent) -> Registration {
-        let call_id = format!("{}@{}", ua.new_tag(), ua.config().via_host);
-        Registration {
-            expires: config.expires,
-            config,
-            call_id,
-            from_tag: ua.new_tag(),
-            cseq: 0,
-            pending: None,
-            challenge: None,
-            nc: 0,
-            answered_nonce: None,
-            unregistering: false,
-            next_at: None,
-            events: VecDeque::new(),
-        }
-    }
-
-    /// Sends a REGISTER now (initial registration or manual refresh).
-    pub fn register(&mut self, now: Instant, ua: &mut UserAgent) {
-        self.unregistering = false;
-        self.send(now, ua);
-    }
-
-    /// Removes the binding (Expires: 0).
-    pub fn unregister(&mut self, now: Instant, ua: &mut UserAgent) {
-        self.unregistering = true;
-        self.send(now, ua);
-    }
-
-    fn send(&mut self, now: Instant, ua: &mut UserAgent) {
-        self.cseq += 1;
-        self.next_at = None;
-        let mut req = Request::new(Method::Register, self.config.registrar.clone());
-        req.headers.push(HeaderName::From, self.config.aor.clone().with_tag(&self.from_tag).to_string());
-        req.headers.push(HeaderName::To, self.config.aor.to_string());
-        req.headers.push(HeaderName::CallId, self.call_id.clone());
-        req.headers.push(HeaderName::CSeq, format!("{} REGISTER", self.cseq));
-        req.headers.push(HeaderName::Contact, self.config.contact.to_string());
-        let expires = if self.unregistering { 0 } else { self.expires };
-        req.headers.push(HeaderName::Expires, expires.to_string());
-        self.answered_nonce = None;
-        if let (Some((ch, proxy)), Some(creds)) = (&self.challenge, &self.config.credentials) {
-            self.nc += 1;
-            let cnonce = ua.new_tag();
-            let uri = self.config.registrar.to_string();
-            if let Ok(a) = authorize(ch, creds, "REGISTER", &uri, b"", &cnonce, self.nc) {
-                let name = if *proxy { HeaderName::ProxyAuthorization } else { HeaderName::Authorization };
-                req.headers.push(name, a.to_string());
-                self.answered_nonce = Some(ch.nonce.clone());
-            }
-        }
-        self.pending = Some(ua.send_request(now, self.config.registrar_addr, req));
-    }
-
-    /// Offers a user-agent event; returns true when it belonged to this
-    /// registration (the caller then ignores it).
-    pub fn handle_event(&mut self, now: Instant, ua: &mut UserAgent, ev: &UaEvent) -> bool {
-        match ev {
-            UaEvent::Response { key, response } if Some(key) == self.pending.as_ref() => {
-                if response.status >= 200 {
-                    self.pending = None;
-                    self.handle_final(now, ua, response);
-                }
-                true
-            }
-            UaEvent::ClientTimeout { key } if Some(key) == self.pending.as_ref() => {
-                self.pending = None;
-                self.fail(now, None);
-                true
-            }
-            _ => false,
-        }
-    }
-
-    fn fail(&mut self, now: Instant, status: Option<u16>) {
-        self.events.push_back(RegistrationEvent::Failed { status });
-        self.next_at = Some(now + Self::RETRY_AFTER);
-    }
-
-    fn handle_final(&mut self, now: Instant, ua: &mut UserAgent, resp: &Response) {
-        match resp.status {
-            200..=299 => {
-                if self.unregistering {
-                    self.events.push_back(RegistrationEvent::Unregistered);
-                    return;
-                }
-                let granted = self.granted_expires(resp).unwrap_or(self.expires);
-                if granted == 0 {
-                    // The registrar dropped the binding; refreshing at once would loop.
-                    self.events.push_back(RegistrationEvent::Unregistered);
-                    return;
-                }
-                self.events.push_back(RegistrationEvent::Registered { expires: granted });
-                // Refresh ahead of expiry: halfway for short bindings, a minute
-                // early for long ones.
-                let lead = (granted / 2).min(60);
-                self.next_at = Some(now + Duration::from_secs(u64::from(granted - lead)));
-            }
-            401 | 407 => {
-                let proxy = resp.status == 407;
-                let mut values = if proxy {
-                    resp.headers.proxy_authenticate().collect::<Vec<_>>()
-                } else {
-                    resp.headers.www_authenticate().collect()
-                };
-                let ch = values.drain(..).find_map(|v| Challenge::parse(v).ok());
-                match (ch, &self.config.credentials) {
-                    (Some(ch), Some(_)) => {
-                        // Same nonce rejected again without `stale`: wrong password.
-                        if self.answered_nonce.as_deref() == Some(ch.nonce.as_str()) && !ch.stale {
-                            self.fail(now, Some(resp.status));
-                            return;
-                        }
-                        self.nc = 0;
-                        self.challenge = Some((ch, proxy));
-                        self.send(now, ua);
-                    }
-                    _ => self.fail(now, Some(resp.status)),
-                }
-            }
-            423 => match resp.headers.min_expires() {
-                Ok(Some(min)) if min > self.expires => {
-                    self.expires = min;
-                    self.send(now, ua);
-                }
-                _ => self.fail(now, Some(423)),
-            },
-            s => self.fail(now, Some(s)),
-        }
-    }
-
-    fn granted_expires(&self, resp: &Response) -> Option<u32> {
-        let ours = self.config.contact.uri.to_string();
-        let contacts = resp.headers.contacts().ok()?;
-        let from_contact = contacts
-            .iter()
-            .filter_map(|c| c.addr())
-            .find(|a| a.uri.to_string() == ours)
-            .and_then(|a| a.param("expires")?.value.as_deref()?.parse().ok());
-        from_contact.or_else(|| resp.headers.expires().ok().flatten())
-    }
-
-    pub fn handle_timeout(&mut self, now: Instant, ua: &mut UserAgent) {
-        if self.next_at.is_some_and(|t| t <= now) && self.pending.is_none() {
-            self.send(now, ua);
-        }
-    }
-
-    pub fn poll_timeout(&self) -> Option<Instant> {
-        self.next_at
-    }
-
-    pub fn poll_event(&mut self) -> Option<RegistrationEvent> {
-        self.events.pop_front()
-    }
 }

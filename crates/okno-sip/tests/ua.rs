@@ -260,6 +260,7 @@ fn register_with_digest_and_refresh() {
         contact: NameAddr::parse("<sip:alice@192.0.2.1:5060>").unwrap(),
         expires: 3600,
         credentials: Some(Credentials { username: "alice".into(), password: "secret".into() }),
+        keepalive: None,
     };
     let mut reg = Registration::new(cfg, &mut a);
     reg.register(t0, &mut a);
@@ -314,6 +315,7 @@ fn register_wrong_password_fails_once() {
             contact: NameAddr::parse("<sip:alice@192.0.2.1:5060>").unwrap(),
             expires: 600,
             credentials: Some(Credentials { username: "alice".into(), password: "wrong".into() }),
+            keepalive: None,
         },
         &mut a,
     );
@@ -347,6 +349,7 @@ fn register_interval_too_brief_retries_with_min_expires() {
             contact: NameAddr::parse("<sip:alice@192.0.2.1:5060>").unwrap(),
             expires: 60,
             credentials: None,
+            keepalive: None,
         },
         &mut a,
     );

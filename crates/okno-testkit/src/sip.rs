@@ -83,29 +83,58 @@ impl Kamailio {
             );
         let path = dir.join("kamailio.cfg");
         std::fs::write(&path, cfg).expect("kamailio.cfg");
-        let d = dir.display().to_string();
-        let child = Command::new("kamailio")
-            .args([
-                "-f",
-                &path.display().to_string(),
-                "-DD",
-                "-E",
-                "-Y",
-                &d,
-                "-P",
-                &format!("{d}/kamailio.pid"),
-                "-w",
-                &d,
-            ])
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(dir.join("kamailio.log")).expect("kamailio.log"))
-            .spawn()
-            .expect("cannot start kamailio");
-        // Kamailio forks its workers after reading the config; it listens well within this.
-        std::thread::sleep(Duration::from_millis(800));
+        let child = spawn(dir);
         Kamailio { port, run, child }
     }
 
+    /// Stops Kamailio and starts it again on the same port and configuration, as an
+    /// administrator's restart would: every binding is lost (they live in memory only) and
+    /// every connection to it is closed.
+    pub fn restart(&mut self) {
+        crate::terminate(&mut self.child);
+        self.child = spawn(self.run.path());
+    }
+
+    /// Freezes Kamailio and its workers (SIGSTOP): packets to it go unanswered and connections
+    /// stay open, as when the network between a phone and its registrar goes away.
+    pub fn freeze(&self) {
+        self.signal_all("-STOP");
+    }
+
+    /// Lets a frozen Kamailio run again: it answers what is still queued for it.
+    pub fn thaw(&self) {
+        self.signal_all("-CONT");
+    }
+
+    /// Sends `signal` to Kamailio's process group (it and the workers it forked).
+    fn signal_all(&self, signal: &str) {
+        let group = format!("-{}", self.child.id());
+        let status = Command::new("kill").args([signal, "--", &group]).status().expect("kill");
+        assert!(status.success(), "kill {signal} {group}");
+    }
+}
+
+/// Starts Kamailio on the configuration in `dir`, in a process group of its own (see
+/// [`Kamailio::freeze`]), logging to `dir/kamailio.log` (appended across restarts).
+fn spawn(dir: &Path) -> Child {
+    use std::os::unix::process::CommandExt;
+    let path = dir.join("kamailio.cfg");
+    let d = dir.display().to_string();
+    let log =
+        std::fs::OpenOptions::new().create(true).append(true).open(dir.join("kamailio.log")).expect("kamailio.log");
+    let child = Command::new("kamailio")
+        .args(["-f", &path.display().to_string(), "-DD", "-E", "-Y", &d, "-P", &format!("{d}/kamailio.pid"), "-w", &d])
+        .stdout(Stdio::null())
+        .stderr(log)
+        .process_group(0)
+        .spawn()
+        .expect("cannot start kamailio");
+    // Kamailio forks its workers after reading the config; it listens well within this.
+    std::thread::sleep(Duration::from_millis(800));
+    child
+}
+
+impl Kamailio {
     /// `127.0.0.1:PORT`, as a registrar setting.
     pub fn addr(&self) -> String {
         format!("127.0.0.1:{}", self.port)
@@ -128,6 +157,8 @@ impl Kamailio {
 
 impl Drop for Kamailio {
     fn drop(&mut self) {
+        // A frozen Kamailio would not act on SIGTERM.
+        let _ = Command::new("kill").args(["-CONT", "--", &format!("-{}", self.child.id())]).status();
         crate::terminate(&mut self.child);
     }
 }

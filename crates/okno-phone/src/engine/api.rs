@@ -31,7 +31,8 @@ pub struct EngineConfig {
     pub listen: SocketAddr,
     /// How our requests travel: UDP, or TCP (a connection per peer, opened when first needed
     /// and reused; incoming connections accepted on `listen`'s port). UDP is received either
-    /// way. TLS and WebSocket are refused by [`spawn`] for now.
+    /// way. TLS connects to the registrar only (see `engine/stream.rs`). WebSocket is refused
+    /// by [`spawn`] for now.
     pub transport: Transport,
     /// Our address of record, `sip:USER@DOMAIN`.
     pub account: Option<Uri>,
@@ -68,11 +69,22 @@ pub struct EngineConfig {
     /// libopus's effort (0-10) for what this phone sends as Opus; `None`: libopus's default. A
     /// gateway that carries many calls trades a little quality it does not need for CPU.
     pub opus_complexity: Option<i32>,
+    /// How often the registrar is probed while registered (OPTIONS over UDP, a CRLF ping over
+    /// TCP and TLS); `None`: never. A probe unanswered for ten seconds (or this interval, if
+    /// shorter) reports the registration failed and registers again, so a desk whose network
+    /// or registrar went away shows it within one interval and is back as soon as they are.
+    pub keepalive: Option<std::time::Duration>,
+    /// The session timer our INVITEs ask for (RFC 4028), in seconds; `None`: none asked (a
+    /// peer's is still agreed to). A call whose peer vanished without a BYE ends within it.
+    pub session_expires: Option<u32>,
+    /// The shortest session timer agreed to (RFC 4028's Min-SE); shorter asks get 422. The RFC
+    /// floor is 90 s; tests set less to watch a timer run out.
+    pub min_se: u32,
 }
 
 impl EngineConfig {
     /// No account, no registrar; PCMU, PCMA and telephone-event; RTP ports from the process id;
-    /// 300 s registrations.
+    /// 300 s registrations probed every 30 s.
     pub fn new(listen: SocketAddr) -> Self {
         EngineConfig {
             listen,
@@ -92,6 +104,9 @@ impl EngineConfig {
             refer_hosts: None,
             tls: None,
             opus_complexity: None,
+            keepalive: Some(std::time::Duration::from_secs(30)),
+            session_expires: Some(1800),
+            min_se: okno_sip::session_timer::MIN_SE,
         }
     }
 }
@@ -355,6 +370,9 @@ pub enum EndReason {
     Replaced,
     /// The peer would not encrypt media that this side requires encrypted.
     SrtpRefused,
+    /// The session timer ran out (RFC 4028): the peer stopped refreshing the call, or our
+    /// refresh found no dialog.
+    SessionExpired,
     /// The engine shut down with the call up.
     Shutdown,
 }
@@ -387,6 +405,7 @@ impl fmt::Display for EndReason {
             EndReason::Transferred => "transferred",
             EndReason::Replaced => "replaced",
             EndReason::SrtpRefused => "srtp_refused",
+            EndReason::SessionExpired => "session_expired",
             EndReason::Shutdown => "shutdown",
         };
         f.write_str(text)

@@ -26,7 +26,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use okno_media::session::CallStats;
 use okno_sip::auth::Credentials;
@@ -41,6 +41,7 @@ use super::api::*;
 use okno_media::srtp::SrtpProfile;
 
 mod call;
+mod session;
 mod signalling;
 mod transfer;
 
@@ -88,8 +89,16 @@ pub struct StartedMedia {
 /// What call control asks of its driver.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ControlOutput {
-    Transmit { to: SocketAddr, bytes: Vec<u8> },
+    Transmit {
+        to: SocketAddr,
+        bytes: Vec<u8>,
+    },
     Event(PhoneEvent),
+    /// Close the connection to `peer` (SIP over TCP or TLS): it stopped answering, and the
+    /// next message to `peer` must open a new one.
+    CloseConnection {
+        peer: SocketAddr,
+    },
 }
 
 /// The phone's SIP side: see the module docs for how to drive it.
@@ -175,6 +184,7 @@ impl CallControl {
                     .password
                     .clone()
                     .map(|password| Credentials { username: sip.user.clone().unwrap_or_default(), password }),
+                keepalive: config.keepalive,
             };
             let mut r = Registration::new(cfg, &mut ua);
             r.register(now, &mut ua);
@@ -229,14 +239,35 @@ impl CallControl {
     pub fn handle_transport_error(&mut self, now: Instant, peer: SocketAddr) {
         self.ua.handle_transport_error(peer);
         self.process(now);
+        if let Some(reg) = self.reg.as_mut()
+            && self.shutdown_by.is_none()
+        {
+            reg.handle_flow_closed(now, &mut self.ua, peer);
+        }
+        self.process(now);
+    }
+
+    /// `peer` answered a keep-alive ping on its connection.
+    pub fn handle_pong(&mut self, now: Instant, peer: SocketAddr) {
+        if let Some(reg) = self.reg.as_mut()
+            && reg.registrar_addr() == peer
+        {
+            reg.handle_pong(now);
+        }
+        self.process(now);
     }
 
     /// When [`CallControl::handle_timeout`] is due next.
     pub fn poll_timeout(&self) -> Instant {
-        [self.ua.poll_timeout(), self.reg.as_ref().and_then(Registration::poll_timeout), self.shutdown_by]
-            .into_iter()
-            .flatten()
-            .fold(self.next_quality, Instant::min)
+        [
+            self.ua.poll_timeout(),
+            self.reg.as_ref().and_then(Registration::poll_timeout),
+            self.shutdown_by,
+            self.session_deadline(),
+        ]
+        .into_iter()
+        .flatten()
+        .fold(self.next_quality, Instant::min)
     }
 
     /// Retransmissions, transaction timeouts, registration refreshes, quality reports.
@@ -247,6 +278,7 @@ impl CallControl {
         {
             reg.handle_timeout(now, &mut self.ua);
         }
+        self.on_session_timers(now);
         if now >= self.next_quality {
             self.next_quality = now + QUALITY_EVERY;
             let mut ids: Vec<&String> = self.calls.iter().filter(|(_, c)| c.media).map(|(id, _)| id).collect();
@@ -296,18 +328,29 @@ impl CallControl {
                     if let Some(reg) = self.reg.as_mut()
                         && reg.handle_event(now, &mut self.ua, &ev)
                     {
-                        let mut happened = Vec::new();
-                        while let Some(r) = reg.poll_event() {
-                            happened.push(r);
-                        }
-                        for r in happened {
-                            self.on_registration(r);
-                        }
+                        self.registration_events();
                         continue;
                     }
                     self.on_event(now, ev);
                 }
             }
+        }
+        // What a timeout, a pong or a closed connection made the registration say.
+        self.registration_events();
+    }
+
+    fn registration_events(&mut self) {
+        let Some(reg) = self.reg.as_mut() else { return };
+        let mut happened = Vec::new();
+        while let Some(r) = reg.poll_event() {
+            happened.push(r);
+        }
+        let registrar = reg.registrar_addr();
+        for r in happened {
+            if r == (RegistrationEvent::Failed { status: None }) && self.config.transport.is_reliable() {
+                self.outputs.push_back(ControlOutput::CloseConnection { peer: registrar });
+            }
+            self.on_registration(r);
         }
     }
 
@@ -521,7 +564,7 @@ impl CallControl {
         req.headers.push(HeaderName::CallId, &call_id);
         req.headers.push(HeaderName::CSeq, "1 INVITE");
         req.headers.push(HeaderName::Contact, &self.contact);
-        for (name, value) in extra {
+        for (name, value) in extra.into_iter().chain(self.session_request_headers()) {
             req.headers.push(name, value);
         }
         req.headers.push(HeaderName::ContentType, "application/sdp");
@@ -565,6 +608,8 @@ impl CallControl {
             ok.headers.push(HeaderName::ContentType, "application/sdp");
             ok.body = answer.to_bytes();
         }
+        let asked = session::peer_asked(&req, self.config.min_se);
+        self.agree_with_peer(now, id, &asked, &mut ok);
         if let Err(e) = self.ua.send_response(now, &key, &ok) {
             // The INVITE transaction is gone, e.g. cancelled a moment ago.
             return self.error(ErrorCode::InvalidState, Some(id), format!("cannot answer: {e}"));

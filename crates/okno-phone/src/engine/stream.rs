@@ -10,17 +10,25 @@
 //!   registrar sends requests for us back on that connection, which our Via's `alias` asks it to
 //!   reuse (RFC 5923).
 //!
+//! Keep-alives (RFC 5626 §4.4.1): a peer's CRLF ping is answered with a CRLF pong here; a pong
+//! to ours is reported as [`StreamEvent::Pong`] (call control's registration sends the pings
+//! and decides when one went unanswered, then asks for the connection to be closed).
+//!
+//! Each connection has a number: a `Closed` report names it, so the engine can tell the end of
+//! a connection it already replaced (and must not fail the new one's requests for) from the end
+//! of the current one.
+//!
 //! Bounds: a connection whose peer sends what cannot be framed (no Content-Length, a message
 //! over the parser's size limit, bytes that are not SIP) is closed, and so is one idle for
 //! [`IDLE`]; at most [`MAX_CONNECTIONS`] are open at once (new incoming ones beyond are refused).
-//! Not yet: WebSocket, CRLF keep-alives (RFC 5626).
+//! Not yet: WebSocket.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::time::Duration;
 
-use okno_sip::message::{Message, Parser};
+use okno_sip::message::{KEEPALIVE_PONG, Message, Parser, StreamItem};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
@@ -38,8 +46,11 @@ pub(super) const MAX_CONNECTIONS: usize = 256;
 pub(super) enum StreamEvent {
     /// One whole SIP message from `from`, parsed once by the framer.
     Message { from: SocketAddr, message: Box<Message> },
-    /// The connection to `peer` is gone (closed, refused, broken, idle, or unframeable).
-    Closed { peer: SocketAddr },
+    /// `from` answered our keep-alive ping.
+    Pong { from: SocketAddr },
+    /// Connection number `id` to `peer` is gone (closed, refused, broken, idle, unframeable, or
+    /// closed by us).
+    Closed { peer: SocketAddr, id: u64 },
 }
 
 /// A connection's bytes, plain or inside TLS.
@@ -59,19 +70,27 @@ pub(super) struct TlsClient {
 pub(super) struct Streams {
     listener: Option<TcpListener>,
     tls: Option<TlsClient>,
-    writers: HashMap<SocketAddr, mpsc::UnboundedSender<Vec<u8>>>,
+    /// The open connection to each peer: its number and what to send on it.
+    writers: HashMap<SocketAddr, (u64, mpsc::UnboundedSender<Vec<u8>>)>,
+    opened: u64,
     events: mpsc::UnboundedSender<StreamEvent>,
 }
 
 impl Streams {
     /// Listens on `addr` (the port of the engine's UDP socket); connections report on `events`.
     pub(super) async fn bind(addr: SocketAddr, events: mpsc::UnboundedSender<StreamEvent>) -> std::io::Result<Streams> {
-        Ok(Streams { listener: Some(TcpListener::bind(addr).await?), tls: None, writers: HashMap::new(), events })
+        Ok(Streams {
+            listener: Some(TcpListener::bind(addr).await?),
+            tls: None,
+            writers: HashMap::new(),
+            opened: 0,
+            events,
+        })
     }
 
     /// Opens TLS connections only (see the module docs); connections report on `events`.
     pub(super) fn tls(client: TlsClient, events: mpsc::UnboundedSender<StreamEvent>) -> Streams {
-        Streams { listener: None, tls: Some(client), writers: HashMap::new(), events }
+        Streams { listener: None, tls: Some(client), writers: HashMap::new(), opened: 0, events }
     }
 
     /// Waits for a peer to connect and starts reading from it (forever, without a listener).
@@ -82,8 +101,10 @@ impl Streams {
                 tracing::debug!(%peer, "SIP connection accepted");
                 let _ = stream.set_nodelay(true);
                 let connection: Connection = Box::pin(stream);
-                let writer = spawn_connection(std::future::ready(Ok(connection)), peer, self.events.clone());
-                self.writers.insert(peer, writer);
+                self.opened += 1;
+                let writer =
+                    spawn_connection(std::future::ready(Ok(connection)), peer, self.opened, self.events.clone());
+                self.writers.insert(peer, (self.opened, writer));
             }
             Ok((_, peer)) => tracing::warn!(%peer, "SIP connection refused: too many open"),
             Err(e) => tracing::debug!(error = %e, "SIP accept failed"),
@@ -93,7 +114,7 @@ impl Streams {
     /// Sends `bytes` to `to`, on its connection or on a new one.
     pub(super) fn send(&mut self, to: SocketAddr, bytes: Vec<u8>) {
         let bytes = match self.writers.get(&to) {
-            Some(writer) => match writer.send(bytes) {
+            Some((_, writer)) => match writer.send(bytes) {
                 Ok(()) => return,
                 // The connection ended a moment ago: open a new one.
                 Err(mpsc::error::SendError(bytes)) => bytes,
@@ -116,20 +137,35 @@ impl Streams {
                 None => Ok(Box::pin(tcp) as Connection),
             }
         };
-        let writer = spawn_connection(open, to, self.events.clone());
+        self.opened += 1;
+        let writer = spawn_connection(open, to, self.opened, self.events.clone());
         let _ = writer.send(bytes);
-        self.writers.insert(to, writer);
+        self.writers.insert(to, (self.opened, writer));
     }
 
     /// A connection to `peer` is open (or being opened).
     pub(super) fn is_open(&self, peer: SocketAddr) -> bool {
-        self.writers.get(&peer).is_some_and(|w| !w.is_closed())
+        self.writers.get(&peer).is_some_and(|(_, w)| !w.is_closed())
     }
 
-    /// Forgets a connection that reported itself closed.
-    pub(super) fn closed(&mut self, peer: SocketAddr) {
-        if self.writers.get(&peer).is_some_and(mpsc::UnboundedSender::is_closed) {
-            self.writers.remove(&peer);
+    /// Closes the connection to `peer`, if one is open: what is queued on it is still written,
+    /// and the next message to `peer` opens a new one.
+    pub(super) fn close(&mut self, peer: SocketAddr) {
+        if self.writers.remove(&peer).is_some() {
+            tracing::info!(%peer, "closing a SIP connection that stopped answering");
+        }
+    }
+
+    /// Forgets connection `id` to `peer`, which reported itself closed; true when it was the
+    /// current one (not one already closed by us and replaced).
+    pub(super) fn closed(&mut self, peer: SocketAddr, id: u64) -> bool {
+        match self.writers.get(&peer) {
+            Some((current, _)) if *current == id => {
+                self.writers.remove(&peer);
+                true
+            }
+            Some(_) => false,
+            None => true,
         }
     }
 }
@@ -139,10 +175,11 @@ impl Streams {
 fn spawn_connection(
     stream: impl Future<Output = std::io::Result<Connection>> + Send + 'static,
     peer: SocketAddr,
+    id: u64,
     events: mpsc::UnboundedSender<StreamEvent>,
 ) -> mpsc::UnboundedSender<Vec<u8>> {
     let (writer, queued) = mpsc::unbounded_channel();
-    tokio::spawn(async move { run(stream.await, peer, queued, events).await });
+    tokio::spawn(async move { run(stream.await, peer, id, queued, events).await });
     writer
 }
 
@@ -150,6 +187,7 @@ fn spawn_connection(
 async fn run(
     stream: std::io::Result<Connection>,
     peer: SocketAddr,
+    id: u64,
     mut queued: mpsc::UnboundedReceiver<Vec<u8>>,
     events: mpsc::UnboundedSender<StreamEvent>,
 ) {
@@ -158,7 +196,7 @@ async fn run(
         Err(e) => {
             tracing::info!(%peer, error = %e, "cannot open a SIP connection");
             queued.close();
-            let _ = events.send(StreamEvent::Closed { peer });
+            let _ = events.send(StreamEvent::Closed { peer, id });
             return;
         }
     };
@@ -181,7 +219,8 @@ async fn run(
                 Ok(0) => break,
                 Ok(n) => {
                     buf.extend_from_slice(&chunk[..n]);
-                    if !frame(&parser, &mut buf, peer, &events) {
+                    let Some(pings) = frame(&parser, &mut buf, peer, &events) else { break };
+                    if pings > 0 && writer.write_all(KEEPALIVE_PONG).await.is_err() {
                         break;
                     }
                 }
@@ -197,22 +236,36 @@ async fn run(
         }
     }
     queued.close();
-    let _ = events.send(StreamEvent::Closed { peer });
+    let _ = events.send(StreamEvent::Closed { peer, id });
 }
 
-/// Hands every whole message at the front of `buf` to the engine; false when the stream cannot
-/// be framed any more and the connection must close.
-fn frame(parser: &Parser, buf: &mut Vec<u8>, peer: SocketAddr, events: &mpsc::UnboundedSender<StreamEvent>) -> bool {
+/// Hands every whole message and pong at the front of `buf` to the engine and returns how many
+/// pings the peer sent (to be answered with one pong); `None` when the stream cannot be framed
+/// any more and the connection must close.
+fn frame(
+    parser: &Parser,
+    buf: &mut Vec<u8>,
+    peer: SocketAddr,
+    events: &mpsc::UnboundedSender<StreamEvent>,
+) -> Option<usize> {
+    let mut pings = 0;
     loop {
-        match parser.parse_stream(buf) {
-            Ok(Some((message, used))) => {
+        match parser.parse_stream_item(buf) {
+            Ok(Some((item, used))) => {
                 buf.drain(..used);
-                let _ = events.send(StreamEvent::Message { from: peer, message: Box::new(message) });
+                let _ = match item {
+                    StreamItem::Message(message) => events.send(StreamEvent::Message { from: peer, message }),
+                    StreamItem::Pong => events.send(StreamEvent::Pong { from: peer }),
+                    StreamItem::Ping => {
+                        pings += 1;
+                        Ok(())
+                    }
+                };
             }
-            Ok(None) => return true,
+            Ok(None) => return Some(pings),
             Err(e) => {
                 tracing::warn!(%peer, error = %e, "closing a SIP connection that cannot be framed");
-                return false;
+                return None;
             }
         }
     }

@@ -76,3 +76,44 @@ pub fn find_signal(reference: &[i16], recording: &[i16]) -> (f64, usize) {
     }
     best
 }
+
+/// A child's `--json-events` lines as they arrive, read on a thread of their own so a test can
+/// wait for one while the child keeps running.
+pub struct EventLines {
+    lines: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl EventLines {
+    /// Reads `child`'s stdout (which must be piped) until it closes.
+    pub fn follow(child: &mut std::process::Child) -> EventLines {
+        use std::io::BufRead;
+        let stdout = child.stdout.take().expect("the child's stdout is piped");
+        let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = lines.clone();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+                sink.lock().unwrap().push(line);
+            }
+        });
+        EventLines { lines }
+    }
+
+    /// Everything read so far.
+    pub fn text(&self) -> String {
+        self.lines.lock().unwrap().join("\n")
+    }
+
+    /// Waits up to `within` until `count` events named `name` have arrived; true if they did.
+    pub fn wait_for(&self, name: &str, count: usize, within: std::time::Duration) -> bool {
+        let deadline = std::time::Instant::now() + within;
+        loop {
+            if events(&self.text(), name).len() >= count {
+                return true;
+            }
+            if std::time::Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+}

@@ -403,6 +403,21 @@ fn find_head_end(b: &[u8]) -> Option<(usize, usize)> {
     None
 }
 
+/// A keep-alive ping on a SIP connection (RFC 5626 §4.4.1).
+pub const KEEPALIVE_PING: &[u8] = b"\r\n\r\n";
+/// The answer to a [`KEEPALIVE_PING`].
+pub const KEEPALIVE_PONG: &[u8] = b"\r\n";
+
+/// What a SIP connection's reader takes off the front of its buffer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StreamItem {
+    Message(Box<Message>),
+    /// A keep-alive ping: answer with [`KEEPALIVE_PONG`].
+    Ping,
+    /// The answer to our ping.
+    Pong,
+}
+
 impl Parser {
     pub fn new(config: ParserConfig) -> Parser {
         Parser { config }
@@ -449,6 +464,23 @@ impl Parser {
         }
         set_body(&mut msg, &rest[body_start..total]);
         Ok(Some((msg, skipped + total)))
+    }
+
+    /// Like [`Parser::parse_stream`], but also tells keep-alives apart (RFC 5626 §3.5.1): a
+    /// buffer holding only a double CRLF (or more line ends) is a ping the peer wants answered
+    /// with [`KEEPALIVE_PONG`]; one holding a single CRLF is that pong. Line ends in front of a
+    /// message are skipped as before. A ping split across two reads is taken for two pongs:
+    /// left unanswered, its sender reconnects, which TCP's segmenting of four bytes makes rare.
+    pub fn parse_stream_item(&self, buf: &[u8]) -> Result<Option<(StreamItem, usize)>, ParseError> {
+        let line_ends = buf.len() - skip_leading_crlf(buf).len();
+        if line_ends == buf.len() {
+            return Ok(match buf {
+                b"\r\n" => Some((StreamItem::Pong, 2)),
+                _ if buf.starts_with(KEEPALIVE_PING) => Some((StreamItem::Ping, buf.len())),
+                _ => None,
+            });
+        }
+        Ok(self.parse_stream(buf)?.map(|(message, used)| (StreamItem::Message(Box::new(message)), used)))
     }
 
     /// Parses the start line and headers; returns the message with an empty body

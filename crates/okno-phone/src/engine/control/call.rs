@@ -117,6 +117,10 @@ pub(super) struct Call {
     /// Our `a=crypto` lines: offered (outgoing, until the answer) or in use. Re-offers and
     /// re-answers repeat the one in use, since the media task cannot change keys.
     pub(super) crypto: Vec<sdp::Crypto>,
+    /// The agreed session timer (RFC 4028), if any.
+    pub(super) session: Option<super::session::CallTimer>,
+    /// Our pending re-INVITE is a session refresh, not a hold or resume.
+    pub(super) refreshing: bool,
 }
 
 impl Call {
@@ -167,6 +171,8 @@ impl Call {
             end_cause: None,
             unauthorized_invite: None,
             crypto: Vec::new(),
+            session: None,
+            refreshing: false,
         }
     }
 

@@ -55,8 +55,12 @@ impl CallControl {
         });
         match found {
             Some((id, true)) => {
-                if let Some(call) = self.calls.get_mut(&id) {
-                    call.reinvite = None;
+                let Some(call) = self.calls.get_mut(&id) else { return };
+                call.reinvite = None;
+                if std::mem::take(&mut call.refreshing) {
+                    // An unanswered refresh: the peer is gone (RFC 4028 §10).
+                    call.end_cause = Some(EndReason::SessionExpired);
+                    return self.send_bye(now, &id);
                 }
                 self.error(ErrorCode::HoldFailed, Some(&id), "the peer did not answer the re-INVITE");
             }
@@ -126,6 +130,11 @@ impl CallControl {
                 if self.calls.len() >= self.config.max_calls {
                     tracing::warn!(calls = self.calls.len(), "refused a call: the concurrent-call cap is reached");
                     return respond(&mut self.ua, 486, None);
+                }
+                // A session timer below our minimum is refused here (422); an agreed one is
+                // answered with the 200, in `answer`.
+                if self.session_asked(now, &key, &req).is_err() {
+                    return;
                 }
                 let replaces = match self.replaced_call(&req) {
                     Ok(r) => r,
@@ -219,6 +228,7 @@ impl CallControl {
             Method::Info => self.on_info(now, &key, &req),
             Method::Refer => self.on_refer(now, &key, &req),
             Method::Notify => self.on_notify(now, &key, &req),
+            Method::Update => self.on_update(now, &key, &req),
             Method::Ack | Method::Cancel => {}
             _ => respond(&mut self.ua, 405, None),
         }
@@ -266,6 +276,11 @@ impl CallControl {
     /// port and codec; our media stops sending while the peer does not want to receive.
     pub(super) fn on_reinvite(&mut self, now: Instant, key: &TransactionKey, id: &str, req: &Request) {
         let Some(call) = self.calls.get(id) else { return };
+        if call.answered.is_some() && call.reinvite.is_none() && self.session_asked(now, key, req).is_err() {
+            return;
+        }
+        let asked = session::peer_asked(req, self.config.min_se);
+        let Some(call) = self.calls.get(id) else { return };
         let tag = call.local.tag().map(str::to_owned);
         if call.answered.is_none() || call.reinvite.is_some() {
             // Glare with our own re-INVITE, or an offer before the call is up (RFC 3261 §14.2).
@@ -296,6 +311,7 @@ impl CallControl {
                 }
             }
         }
+        self.agree_with_peer(now, id, &asked, &mut ok);
         let _ = self.ua.send_response(now, key, &ok);
         let (Some(offer), Some(_)) = (offer, answer) else { return };
         let Some(offered) = audio_direction(&offer) else { return };
@@ -356,7 +372,14 @@ impl CallControl {
         }
         if call.reinvite.as_ref().is_some_and(|(k, _)| *k == key) {
             if resp.status >= 200 {
-                self.on_reinvite_response(&id, &resp);
+                if call.refreshing {
+                    self.on_refresh_response(now, &id, &resp);
+                } else {
+                    self.on_reinvite_response(&id, &resp);
+                    if resp.status / 100 == 2 {
+                        self.agree_with_answer(now, &id, &resp, false);
+                    }
+                }
             }
             return;
         }
@@ -396,6 +419,7 @@ impl CallControl {
                     call.answered = Some(now);
                 }
                 self.send_ack(&id, &resp);
+                self.agree_with_answer(now, &id, &resp, true);
                 if cancelling {
                     // The answer crossed our CANCEL: the call is up at the peer, so it is
                     // ended with a BYE at once (RFC 3261 §9.1).
