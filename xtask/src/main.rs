@@ -40,6 +40,7 @@ const APT_TEST: &[&str] = &[
     "sip-tester",
     "kamailio",
     "kamailio-tls-modules",
+    "kamailio-websocket-modules",
     "openssl",
     "baresip-core",
     "tcpdump",

@@ -24,11 +24,12 @@
 //! `transfer` module: blind and attended as the transferor, following a REFER as the
 //! transferee, and taking over a call with Replaces as the transfer target.
 //!
-//! SIP travels over UDP, TCP (`engine/stream.rs`) or TLS to the registrar; in-dialog requests
+//! SIP travels over UDP, TCP (`engine/stream.rs`), or TLS or WebSocket to the registrar; in-dialog requests
 //! follow the call's route set (Record-Route). While registered, the registrar is probed
 //! (OPTIONS over UDP, CRLF pings over a connection; `EngineConfig::keepalive`): one that stops
-//! answering is reported at once and registered with again, on a new connection. Not yet:
-//! WebSocket; a re-INVITE cannot move the media to another address or codec.
+//! answering is reported at once and registered with again, on a new connection. SIP over
+//! WebSocket (RFC 7118, `ws` and `wss`) connects to the registrar like TLS does. Not yet: a
+//! re-INVITE cannot move the media to another address or codec.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -96,6 +97,27 @@ pub async fn bind(
             })?;
             let connector = tokio_rustls::TlsConnector::from(tls.client.clone());
             Some(Streams::tls(stream::TlsClient { connector, server_name }, stream_events))
+        }
+        Transport::Ws | Transport::Wss => {
+            let registrar = config.registrar.ok_or_else(|| {
+                EngineError::Config("SIP over WebSocket needs a registrar: the phone connects to it".into())
+            })?;
+            let client = if config.transport == Transport::Wss {
+                let tls = config.tls.as_ref().ok_or_else(|| {
+                    EngineError::Config(
+                        "SIP over secure WebSocket needs to know whom to trust: set the TLS settings".into(),
+                    )
+                })?;
+                let server_name = ServerName::try_from(tls.server_name.clone()).map_err(|e| {
+                    EngineError::Config(format!("SIP over WSS: {:?} is not a server name: {e}", tls.server_name))
+                })?;
+                let connector = tokio_rustls::TlsConnector::from(tls.client.clone());
+                let url = format!("wss://{}:{}/", tls.server_name, registrar.port());
+                stream::WsClient { tls: Some(stream::TlsClient { connector, server_name }), url }
+            } else {
+                stream::WsClient { tls: None, url: format!("ws://{registrar}/") }
+            };
+            Some(Streams::ws(client, stream_events))
         }
         _ => None,
     };
@@ -276,6 +298,10 @@ impl Engine {
                 Some(event) = self.stream_rx.recv() => match event {
                     StreamEvent::Message { from, message } => {
                         self.control.handle_message(Instant::now(), from, *message);
+                        self.drive().await;
+                    }
+                    StreamEvent::Datagram { from, bytes } => {
+                        self.control.handle_datagram(Instant::now(), from, &bytes);
                         self.drive().await;
                     }
                     StreamEvent::Pong { from } => {

@@ -22,9 +22,10 @@ const USAGE: &str = "\
 okno-phone — headless Okno softphone (SIP over UDP, TCP or TLS)
 
 OPTIONS:
-    --listen udp|tcp|tls:IP:PORT  where to listen and how to send (default udp:127.0.0.1:5070);
+    --listen udp|tcp|tls|ws|wss:IP:PORT  where to listen and how to send (default udp:127.0.0.1:5070);
                                 tcp: requests over TCP connections, UDP still received;
                                 tls: over a TLS connection to the registrar (a client only)
+                                ws, wss: over a WebSocket to ws(s)://REGISTRAR/ (RFC 7118)
     --tls-ca FILE.pem           with tls: trust these CA certificates beside the Mozilla roots
     --tls-name NAME             with tls: the name the registrar's certificate must carry
                                 (default: the registrar's IP address)
@@ -131,7 +132,9 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Args> {
                     Some(("udp", addr)) => (Transport::Udp, addr),
                     Some(("tcp", addr)) => (Transport::Tcp, addr),
                     Some(("tls", addr)) => (Transport::Tls, addr),
-                    _ => anyhow::bail!("--listen takes udp:IP:PORT, tcp:IP:PORT or tls:IP:PORT, not {v}"),
+                    Some(("ws", addr)) => (Transport::Ws, addr),
+                    Some(("wss", addr)) => (Transport::Wss, addr),
+                    _ => anyhow::bail!("--listen takes udp|tcp|tls|ws|wss:IP:PORT, not {v}"),
                 };
                 a.transport = transport;
                 a.listen = addr.parse().with_context(|| format!("bad address {addr}"))?;
@@ -413,7 +416,7 @@ fn engine_config(args: &Args) -> Result<EngineConfig> {
     config.keepalive = args.keepalive;
     config.session_expires = args.session_expires;
     config.min_se = args.min_se;
-    let over_tls = args.transport == Transport::Tls;
+    let over_tls = matches!(args.transport, Transport::Tls | Transport::Wss);
     config.srtp = args.srtp.unwrap_or(if over_tls { sdp::SrtpPolicy::Require } else { sdp::SrtpPolicy::Off });
     if over_tls {
         let ca = args
@@ -424,7 +427,7 @@ fn engine_config(args: &Args) -> Result<EngineConfig> {
         let name = match (&args.tls_name, args.registrar) {
             (Some(name), _) => name.clone(),
             (None, Some(registrar)) => registrar.ip().to_string(),
-            (None, None) => anyhow::bail!("--listen tls: needs --registrar (the phone speaks TLS to it)"),
+            (None, None) => anyhow::bail!("--listen tls or wss: needs --registrar (the phone speaks TLS to it)"),
         };
         config.tls = Some(okno_phone::engine::SipTls::new(ca.as_deref(), &name)?);
     }

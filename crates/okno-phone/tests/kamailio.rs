@@ -38,6 +38,53 @@ fn two_phones_register_and_call_over_tcp() {
     two_phones_call_through(Kamailio::start_tcp(PASSWORD), "tcp", (free_tcp_port(), free_tcp_port()));
 }
 
+/// Kamailio speaks SIP over WebSocket only (RFC 7118): each phone opens its WebSocket to it,
+/// registers a `.invalid` Contact, and is called on its own connection; the calls' media is
+/// RTP as usual.
+#[test]
+fn two_phones_register_and_call_over_websocket() {
+    let kamailio = Kamailio::start_ws(PASSWORD);
+    let (port_a, port_b) = (free_tcp_port(), free_tcp_port());
+    // Carol registers first: her binding and her connection, as Kamailio holds them.
+    let carol_phone = phone(&[
+        "--listen".into(),
+        format!("ws:127.0.0.1:{port_b}"),
+        "--account".into(),
+        "sip:carol@127.0.0.1".into(),
+        "--registrar".into(),
+        kamailio.addr(),
+        "--password-env".into(),
+        "OKNO_TEST_SIP_PASSWORD".into(),
+    ])
+    .stdout(Stdio::null())
+    .spawn()
+    .unwrap();
+    let carol = Killed(carol_phone);
+    std::thread::sleep(Duration::from_millis(700));
+    let location = kamailio.rpc("ul.dump");
+    assert!(location.contains(".invalid;transport=ws"), "a WebSocket client's Contact: {location}");
+    let connections = kamailio.rpc("ws.dump");
+    assert!(
+        connections.contains("state: OPEN") && connections.contains("sub-protocol: sip"),
+        "carol's WebSocket connection is open in Kamailio, speaking SIP: {connections}"
+    );
+    drop(carol);
+    two_phones_call_through(kamailio, "ws", (port_a, free_tcp_port()));
+}
+
+/// The same over secure WebSocket: the phones verify Kamailio's certificate (`--tls-ca`), and
+/// their calls' media is SRTP, which TLS makes the default.
+#[test]
+fn two_phones_register_and_call_over_secure_websocket_with_srtp() {
+    let kamailio = Kamailio::start_wss(PASSWORD);
+    let ca = kamailio.ca_pem().display().to_string();
+    let (a_out, b_out) =
+        two_phones_call_through_with(kamailio, "wss", (free_tcp_port(), free_tcp_port()), &["--tls-ca".into(), ca]);
+    for (who, out) in [("alice", &a_out), ("bob", &b_out)] {
+        assert!(events(out, "media")[0]["srtp"].is_string(), "{who}'s call is SRTP over WSS: {out}");
+    }
+}
+
 /// Kamailio speaks TLS only, with a certificate from a CA made for the test: the phones verify
 /// it (`--tls-ca`), register and call over their own TLS connections (Kamailio sends bob's
 /// INVITE back on bob's connection: his Via asks it to, RFC 5923), and the call's media is

@@ -170,3 +170,14 @@ fn over_udp_a_registrar_that_stops_answering_is_reported_and_rejoined() {
 fn over_tcp_a_registrar_that_stops_answering_is_reported_and_rejoined_on_a_new_connection() {
     a_registrar_that_stops_answering_is_reported_and_rejoined("tcp", Kamailio::start_tcp(PASSWORD), &[]);
 }
+
+#[test]
+fn over_websocket_a_restarted_registrar_gets_the_binding_back_at_once_and_calls_reach_the_phone() {
+    a_restarted_registrar_gets_the_binding_back("ws", Kamailio::start_ws(PASSWORD), &[]);
+}
+
+/// Over WebSocket the keep-alive is a WebSocket ping, which a frozen Kamailio does not answer.
+#[test]
+fn over_websocket_a_registrar_that_stops_answering_is_reported_and_rejoined_on_a_new_connection() {
+    a_registrar_that_stops_answering_is_reported_and_rejoined("ws", Kamailio::start_ws(PASSWORD), &[]);
+}

@@ -83,9 +83,18 @@ fn okno_phone_calls_sipp_and_hangs_up() {
 
 #[test]
 fn bad_options_are_a_clear_error() {
-    let out = Command::new(env!("CARGO_BIN_EXE_okno-phone")).args(["--listen", "ws:127.0.0.1:5999"]).output().unwrap();
+    let out =
+        Command::new(env!("CARGO_BIN_EXE_okno-phone")).args(["--listen", "sctp:127.0.0.1:5999"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("udp:IP:PORT, tcp:IP:PORT or tls:IP:PORT"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("udp|tcp|tls|ws|wss:IP:PORT"));
+    // WebSocket connects to a registrar only: without one the phone says so.
+    let out = Command::new(env!("CARGO_BIN_EXE_okno-phone")).args(["--listen", "ws:127.0.0.1:5999"]).output().unwrap();
+    assert_ne!(out.status.code(), Some(0));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("needs a registrar"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     // TLS is spoken to a registrar only: without one the phone says so.
     let out = Command::new(env!("CARGO_BIN_EXE_okno-phone")).args(["--listen", "tls:127.0.0.1:5999"]).output().unwrap();
     assert_ne!(out.status.code(), Some(0));

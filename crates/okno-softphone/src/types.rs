@@ -21,7 +21,10 @@ pub enum SipTransport {
     Udp,
     Tcp,
     Tls,
+    /// SIP over WebSocket (RFC 7118), plain: for a PBX on the center's own network.
     Ws,
+    /// SIP over WebSocket inside TLS: verified like TLS, SRTP required.
+    Wss,
 }
 
 /// A SIP account as settings show it. The password is never here: only whether one is stored.

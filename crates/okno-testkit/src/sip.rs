@@ -46,6 +46,35 @@ impl Kamailio {
         Kamailio::start_on("tcp", password, false)
     }
 
+    /// SIP over WebSocket only (RFC 7118), at `ws://127.0.0.1:PORT/`: phones register over
+    /// their own WebSocket connection and are called on it (their Contacts name `.invalid`
+    /// hosts); calls are record-routed. Needs the kamailio-websocket-modules package.
+    pub fn start_ws(password: &str) -> Kamailio {
+        Kamailio::start_websocket(password, false)
+    }
+
+    /// SIP over secure WebSocket only, at `wss://127.0.0.1:PORT/`, with a certificate as
+    /// [`Kamailio::start_tls`]'s. Needs kamailio-websocket-modules and kamailio-tls-modules.
+    pub fn start_wss(password: &str) -> Kamailio {
+        Kamailio::start_websocket(password, true)
+    }
+
+    fn start_websocket(password: &str, secure: bool) -> Kamailio {
+        let run = tempfile::Builder::new().prefix("okno-kamailio-").tempdir().expect("temp dir");
+        let port = crate::free_port();
+        let (tls_globals, tls_module) = if secure { tls_setup(run.path()) } else { (String::new(), String::new()) };
+        let cfg = include_str!("kamailio-ws.cfg.in")
+            .replace("@LISTEN@", if secure { "tls" } else { "tcp" })
+            .replace("@TLS_GLOBALS@", &tls_globals)
+            .replace("@TLS_MODULE@", &tls_module)
+            .replace("@PORT@", &port.to_string())
+            .replace("@RUNDIR@", &run.path().display().to_string())
+            .replace("@PASSWORD@", password);
+        std::fs::write(run.path().join("kamailio.cfg"), cfg).expect("kamailio.cfg");
+        let child = spawn(run.path());
+        Kamailio { port, run, child }
+    }
+
     fn start_on(transport: &str, password: &str, record_route: bool) -> Kamailio {
         assert!(
             Path::new("/usr/sbin/kamailio").exists() || Command::new("kamailio").arg("-v").output().is_ok(),
@@ -54,22 +83,8 @@ impl Kamailio {
         let run = tempfile::Builder::new().prefix("okno-kamailio-").tempdir().expect("temp dir");
         let dir = run.path();
         let port = if transport == "udp" { free_udp_port() } else { crate::free_port() };
-        let (tls_globals, tls_module) = if transport == "tls" {
-            make_certificates(dir);
-            let tls_cfg = format!(
-                "[server:default]\nmethod = TLSv1.2+\nverify_certificate = no\nrequire_certificate = no\n\
-                 private_key = {d}/kamailio-key.pem\ncertificate = {d}/kamailio-cert.pem\n\n\
-                 [client:default]\nmethod = TLSv1.2+\nverify_certificate = no\nrequire_certificate = no\n",
-                d = dir.display()
-            );
-            std::fs::write(dir.join("tls.cfg"), tls_cfg).expect("tls.cfg");
-            (
-                "enable_tls=yes\ntcp_accept_aliases=yes".to_owned(),
-                format!("loadmodule \"tls.so\"\nmodparam(\"tls\", \"config\", \"{}/tls.cfg\")", dir.display()),
-            )
-        } else {
-            (String::new(), String::new())
-        };
+        let (tls_globals, tls_module) =
+            if transport == "tls" { tls_setup(dir) } else { (String::new(), String::new()) };
         let cfg = include_str!("kamailio.cfg.in")
             .replace("@TLS_GLOBALS@", &tls_globals)
             .replace("@TLS_MODULE@", &tls_module)
@@ -145,13 +160,17 @@ impl Kamailio {
         std::fs::read_to_string(self.run.path().join("kamailio.log")).unwrap_or_default()
     }
 
-    /// Whether `user` has a binding in Kamailio's location table now (asked over its control
-    /// socket with kamcmd).
+    /// Whether `user` has a binding in Kamailio's location table now.
     pub fn registered(&self, user: &str) -> bool {
+        self.rpc("ul.dump").contains(&format!("AoR: {user}"))
+    }
+
+    /// What Kamailio answers to the RPC command `command` (over its control socket, with kamcmd).
+    pub fn rpc(&self, command: &str) -> String {
         let socket = format!("unix:{}/kamailio_ctl", self.run.path().display());
-        let out = Command::new("kamcmd").args(["-s", &socket, "ul.dump"]).output().expect("kamcmd is installed");
-        assert!(out.status.success(), "kamcmd ul.dump: {}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8_lossy(&out.stdout).contains(&format!("AoR: {user}"))
+        let out = Command::new("kamcmd").args(["-s", &socket, command]).output().expect("kamcmd is installed");
+        assert!(out.status.success(), "kamcmd {command}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
     }
 }
 
@@ -161,6 +180,23 @@ impl Drop for Kamailio {
         let _ = Command::new("kill").args(["-CONT", "--", &format!("-{}", self.child.id())]).status();
         crate::terminate(&mut self.child);
     }
+}
+
+/// Certificates and Kamailio's TLS settings in `dir`: the global lines and the module lines of
+/// its configuration.
+fn tls_setup(dir: &Path) -> (String, String) {
+    make_certificates(dir);
+    let tls_cfg = format!(
+        "[server:default]\nmethod = TLSv1.2+\nverify_certificate = no\nrequire_certificate = no\n\
+         private_key = {d}/kamailio-key.pem\ncertificate = {d}/kamailio-cert.pem\n\n\
+         [client:default]\nmethod = TLSv1.2+\nverify_certificate = no\nrequire_certificate = no\n",
+        d = dir.display()
+    );
+    std::fs::write(dir.join("tls.cfg"), tls_cfg).expect("tls.cfg");
+    (
+        "enable_tls=yes\ntcp_accept_aliases=yes".to_owned(),
+        format!("loadmodule \"tls.so\"\nmodparam(\"tls\", \"config\", \"{}/tls.cfg\")", dir.display()),
+    )
 }
 
 /// A CA and a certificate for 127.0.0.1 it issued, in `dir` (openssl; EC P-256, two days).

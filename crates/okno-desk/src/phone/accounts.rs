@@ -40,19 +40,15 @@ pub(super) fn engine_config(
     config.transport = match account.transport {
         SipTransport::Udp => engine::Transport::Udp,
         SipTransport::Tcp => engine::Transport::Tcp,
-        SipTransport::Tls => {
+        SipTransport::Tls | SipTransport::Wss => {
             // The PBX's certificate must chain to the Mozilla roots and name the host the
             // account reaches it by; keys sent over TLS protect the call, so SRTP is required.
             let name = host.rsplit_once(':').map_or(host, |(h, _)| h).trim_matches(['[', ']']);
             config.tls = Some(engine::SipTls::new(None, name).map_err(|e| e.to_string())?);
             config.srtp = okno_sip::sdp::SrtpPolicy::Require;
-            engine::Transport::Tls
+            if account.transport == SipTransport::Tls { engine::Transport::Tls } else { engine::Transport::Wss }
         }
-        SipTransport::Ws => {
-            return Err(
-                "SIP over WebSocket is not available yet: set the account's transport to UDP, TCP or TLS".into()
-            );
-        }
+        SipTransport::Ws => engine::Transport::Ws,
     };
     // A peer's REFER may move the call only within the account's PBX (its domain or the
     // registrar's address), never make the desk dial out elsewhere.

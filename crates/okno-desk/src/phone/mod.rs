@@ -922,7 +922,7 @@ mod tests {
     }
 
     #[test]
-    fn an_account_s_transport_reaches_the_engine_and_one_not_built_yet_is_refused() {
+    fn an_account_s_transport_reaches_the_engine() {
         use okno_softphone::SipTransport;
         let with = |transport| SipAccount { transport, ..account(&[], None) };
         assert_eq!(engine_config(&with(SipTransport::Udp), None).unwrap().transport, engine::Transport::Udp);
@@ -931,7 +931,10 @@ mod tests {
         assert_eq!(tls.transport, engine::Transport::Tls);
         assert_eq!(tls.tls.as_ref().map(|t| t.server_name.as_str()), Some("127.0.0.1"), "the registrar's host");
         assert_eq!(tls.srtp, okno_sip::sdp::SrtpPolicy::Require, "SRTP required over TLS");
-        let err = engine_config(&with(SipTransport::Ws), None).unwrap_err();
-        assert!(err.contains("WebSocket") && err.contains("UDP, TCP or TLS"), "{err}");
+        assert_eq!(engine_config(&with(SipTransport::Ws), None).unwrap().transport, engine::Transport::Ws);
+        let wss = engine_config(&with(SipTransport::Wss), None).unwrap();
+        assert_eq!(wss.transport, engine::Transport::Wss);
+        assert_eq!(wss.tls.as_ref().map(|t| t.server_name.as_str()), Some("127.0.0.1"), "verified like TLS");
+        assert_eq!(wss.srtp, okno_sip::sdp::SrtpPolicy::Require, "SRTP required over WSS");
     }
 }

@@ -101,6 +101,13 @@ pub enum ControlOutput {
     },
 }
 
+/// The made-up host a WebSocket client names in its Via and Contact (RFC 7118 §5): unique to
+/// this engine, under `.invalid` (RFC 2606), so nobody mistakes it for a reachable one.
+fn invalid_host(id_prefix: &str) -> String {
+    let label: String = id_prefix.chars().filter(char::is_ascii_alphanumeric).take(32).collect();
+    format!("{}.invalid", label.to_ascii_lowercase())
+}
+
 /// The phone's SIP side: see the module docs for how to drive it.
 pub struct CallControl {
     config: EngineConfig,
@@ -143,9 +150,13 @@ impl CallControl {
             Transport::Udp => format!("<sip:{user}@{local}>"),
             Transport::Tcp => format!("<sip:{user}@{local};transport=tcp>"),
             Transport::Tls => format!("<sip:{user}@{local};transport=tls>"),
+            // A WebSocket client has no address anyone could reach it at: RFC 7118 §5 has it
+            // name a made-up `.invalid` host; the registrar reaches it on its connection.
+            Transport::Ws => format!("<sip:{user}@{};transport=ws>", invalid_host(&id_prefix)),
+            Transport::Wss => format!("<sip:{user}@{};transport=wss>", invalid_host(&id_prefix)),
             other => {
                 return Err(EngineError::Config(format!(
-                    "SIP over {} is not implemented yet: use udp, tcp or tls",
+                    "SIP over {} is not implemented: use udp, tcp, tls, ws or wss",
                     other.as_str()
                 )));
             }
@@ -154,12 +165,14 @@ impl CallControl {
             Some(a) => a.clone(),
             None => Uri::parse(&format!("sip:{user}@{local}")).map_err(|e| EngineError::Config(e.to_string()))?,
         };
+        let over_websocket = matches!(config.transport, Transport::Ws | Transport::Wss);
         let ua_config = UaConfig {
             via_host: match local.ip() {
+                _ if over_websocket => Host::Domain(invalid_host(&id_prefix)),
                 IpAddr::V4(v4) => Host::Ipv4(v4),
                 IpAddr::V6(v6) => Host::Ipv6(v6),
             },
-            via_port: Some(local.port()),
+            via_port: (!over_websocket).then_some(local.port()),
             transport: config.transport.clone(),
             timers: Default::default(),
             parser: Default::default(),

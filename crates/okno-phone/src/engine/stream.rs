@@ -9,6 +9,11 @@
 //!   connection to its registrar, verifies the registrar's certificate (rustls), and the
 //!   registrar sends requests for us back on that connection, which our Via's `alias` asks it to
 //!   reuse (RFC 5923).
+//! - Over WebSocket (RFC 7118; `wss` inside TLS, verified as above) the phone is a client only
+//!   too: it opens `ws://REGISTRAR/` with the `sip` subprotocol (a server that does not agree
+//!   to it is not talked to), and each SIP message travels as one text message, so what
+//!   arrives goes to call control as a datagram would (a malformed one is answered 400 and the
+//!   connection stays). Our keep-alive ping becomes a WebSocket ping, its pong our pong.
 //!
 //! Keep-alives (RFC 5626 §4.4.1): a peer's CRLF ping is answered with a CRLF pong here; a pong
 //! to ours is reported as [`StreamEvent::Pong`] (call control's registration sends the pings
@@ -21,19 +26,23 @@
 //! Bounds: a connection whose peer sends what cannot be framed (no Content-Length, a message
 //! over the parser's size limit, bytes that are not SIP) is closed, and so is one idle for
 //! [`IDLE`]; at most [`MAX_CONNECTIONS`] are open at once (new incoming ones beyond are refused).
-//! Not yet: WebSocket.
+//! Not yet: a WebSocket path other than `/`.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::time::Duration;
 
-use okno_sip::message::{KEEPALIVE_PONG, Message, Parser, StreamItem};
+use futures_util::{SinkExt, StreamExt};
+use okno_sip::message::{KEEPALIVE_PING, KEEPALIVE_PONG, Message, Parser, StreamItem};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio_rustls::TlsConnector;
 use tokio_rustls::rustls::pki_types::ServerName;
+use tokio_tungstenite::tungstenite::Message as WsMessage;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
 
 /// A connection nobody wrote to or read from for this long is closed.
 pub(super) const IDLE: Duration = Duration::from_secs(600);
@@ -46,6 +55,8 @@ pub(super) const MAX_CONNECTIONS: usize = 256;
 pub(super) enum StreamEvent {
     /// One whole SIP message from `from`, parsed once by the framer.
     Message { from: SocketAddr, message: Box<Message> },
+    /// One SIP message from `from` as it came in a WebSocket message, not parsed yet.
+    Datagram { from: SocketAddr, bytes: Vec<u8> },
     /// `from` answered our keep-alive ping.
     Pong { from: SocketAddr },
     /// Connection number `id` to `peer` is gone (closed, refused, broken, idle, unframeable, or
@@ -65,11 +76,19 @@ pub(super) struct TlsClient {
     pub(super) server_name: ServerName<'static>,
 }
 
-/// The engine's stream side: its listener (TCP), its TLS client (TLS) and a writer per open
-/// connection.
+/// How WebSocket connections are opened: inside TLS for `wss`, to this URL.
+#[derive(Clone)]
+pub(super) struct WsClient {
+    pub(super) tls: Option<TlsClient>,
+    pub(super) url: String,
+}
+
+/// The engine's stream side: its listener (TCP), its TLS or WebSocket client and a writer per
+/// open connection.
 pub(super) struct Streams {
     listener: Option<TcpListener>,
     tls: Option<TlsClient>,
+    ws: Option<WsClient>,
     /// The open connection to each peer: its number and what to send on it.
     writers: HashMap<SocketAddr, (u64, mpsc::UnboundedSender<Vec<u8>>)>,
     opened: u64,
@@ -82,6 +101,7 @@ impl Streams {
         Ok(Streams {
             listener: Some(TcpListener::bind(addr).await?),
             tls: None,
+            ws: None,
             writers: HashMap::new(),
             opened: 0,
             events,
@@ -90,7 +110,12 @@ impl Streams {
 
     /// Opens TLS connections only (see the module docs); connections report on `events`.
     pub(super) fn tls(client: TlsClient, events: mpsc::UnboundedSender<StreamEvent>) -> Streams {
-        Streams { listener: None, tls: Some(client), writers: HashMap::new(), opened: 0, events }
+        Streams { listener: None, tls: Some(client), ws: None, writers: HashMap::new(), opened: 0, events }
+    }
+
+    /// Opens WebSocket connections only (see the module docs); connections report on `events`.
+    pub(super) fn ws(client: WsClient, events: mpsc::UnboundedSender<StreamEvent>) -> Streams {
+        Streams { listener: None, tls: None, ws: Some(client), writers: HashMap::new(), opened: 0, events }
     }
 
     /// Waits for a peer to connect and starts reading from it (forever, without a listener).
@@ -125,6 +150,16 @@ impl Streams {
             tracing::warn!(%to, "no SIP connection opened: too many open");
             return;
         }
+        self.opened += 1;
+        if let Some(client) = self.ws.clone() {
+            let (writer, queued) = mpsc::unbounded_channel();
+            let events = self.events.clone();
+            let id = self.opened;
+            tokio::spawn(async move { run_ws(open_ws(to, client).await, to, id, queued, events).await });
+            let _ = writer.send(bytes);
+            self.writers.insert(to, (id, writer));
+            return;
+        }
         let tls = self.tls.clone();
         let open = async move {
             let tcp = TcpStream::connect(to).await?;
@@ -137,7 +172,6 @@ impl Streams {
                 None => Ok(Box::pin(tcp) as Connection),
             }
         };
-        self.opened += 1;
         let writer = spawn_connection(open, to, self.opened, self.events.clone());
         let _ = writer.send(bytes);
         self.writers.insert(to, (self.opened, writer));
@@ -269,4 +303,94 @@ fn frame(
             }
         }
     }
+}
+
+type WsStream = tokio_tungstenite::WebSocketStream<Connection>;
+
+/// Opens a WebSocket connection for SIP to `to` (RFC 7118 §4): TCP, TLS for `wss`, then the
+/// upgrade asking for the `sip` subprotocol, which the server must agree to.
+async fn open_ws(to: SocketAddr, client: WsClient) -> std::io::Result<WsStream> {
+    let failed = |e: &dyn std::fmt::Display| std::io::Error::other(e.to_string());
+    let tcp = TcpStream::connect(to).await?;
+    let _ = tcp.set_nodelay(true);
+    let connection: Connection = match client.tls {
+        Some(TlsClient { connector, server_name }) => Box::pin(connector.connect(server_name, tcp).await?),
+        None => Box::pin(tcp),
+    };
+    let mut request = client.url.as_str().into_client_request().map_err(|e| failed(&e))?;
+    request.headers_mut().insert("Sec-WebSocket-Protocol", HeaderValue::from_static("sip"));
+    let (ws, response) = tokio_tungstenite::client_async(request, connection).await.map_err(|e| failed(&e))?;
+    let agreed = response.headers().get("Sec-WebSocket-Protocol").and_then(|v| v.to_str().ok());
+    if !agreed.is_some_and(|p| p.eq_ignore_ascii_case("sip")) {
+        return Err(failed(&format!("{} did not agree to the sip subprotocol ({agreed:?})", client.url)));
+    }
+    Ok(ws)
+}
+
+/// One WebSocket connection: each queued message goes as one text message (our keep-alive
+/// ping as a WebSocket ping), each received message goes to the engine whole, until either
+/// side ends it.
+async fn run_ws(
+    ws: std::io::Result<WsStream>,
+    peer: SocketAddr,
+    id: u64,
+    mut queued: mpsc::UnboundedReceiver<Vec<u8>>,
+    events: mpsc::UnboundedSender<StreamEvent>,
+) {
+    let ws = match ws {
+        Ok(ws) => ws,
+        Err(e) => {
+            tracing::info!(%peer, error = %e, "cannot open a SIP WebSocket");
+            queued.close();
+            let _ = events.send(StreamEvent::Closed { peer, id });
+            return;
+        }
+    };
+    let (mut sink, mut incoming) = ws.split();
+    loop {
+        tokio::select! {
+            next = queued.recv() => match next {
+                Some(bytes) => {
+                    let message = if bytes == KEEPALIVE_PING {
+                        WsMessage::Ping(Default::default())
+                    } else {
+                        match String::from_utf8(bytes) {
+                            Ok(text) => WsMessage::text(text),
+                            Err(e) => WsMessage::binary(e.into_bytes()),
+                        }
+                    };
+                    if let Err(e) = sink.send(message).await {
+                        tracing::info!(%peer, error = %e, "SIP WebSocket broke while sending");
+                        break;
+                    }
+                }
+                None => break,
+            },
+            message = incoming.next() => match message {
+                Some(Ok(WsMessage::Text(text))) => {
+                    let _ = events.send(StreamEvent::Datagram { from: peer, bytes: text.as_bytes().to_vec() });
+                }
+                Some(Ok(WsMessage::Binary(bytes))) => {
+                    let _ = events.send(StreamEvent::Datagram { from: peer, bytes: bytes.to_vec() });
+                }
+                Some(Ok(WsMessage::Pong(_))) => {
+                    let _ = events.send(StreamEvent::Pong { from: peer });
+                }
+                // tungstenite answers pings itself.
+                Some(Ok(WsMessage::Ping(_) | WsMessage::Frame(_))) => {}
+                Some(Ok(WsMessage::Close(_))) | None => break,
+                Some(Err(e)) => {
+                    tracing::info!(%peer, error = %e, "SIP WebSocket broke while reading");
+                    break;
+                }
+            },
+            _ = tokio::time::sleep(IDLE) => {
+                tracing::debug!(%peer, "idle SIP WebSocket closed");
+                break;
+            }
+        }
+    }
+    let _ = tokio::time::timeout(Duration::from_secs(1), sink.close()).await;
+    queued.close();
+    let _ = events.send(StreamEvent::Closed { peer, id });
 }

@@ -491,7 +491,7 @@ export type WallboardView = {
  */
 at: number, queues: Array<QueueBoard>, agents: Array<AgentBoard>, };
 export type RegistrationState = "unregistered" | "registering" | "registered" | "failed";
-export type SipTransport = "udp" | "tcp" | "tls" | "ws";
+export type SipTransport = "udp" | "tcp" | "tls" | "ws" | "wss";
 /**
  * A SIP account as settings show it. The password is never here: only whether one is stored.
  */

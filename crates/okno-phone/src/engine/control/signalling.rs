@@ -112,7 +112,7 @@ impl CallControl {
                 // Over TCP the proxy opens its connection to us from a port of its choosing, so
                 // only its address is known; over UDP it sends from its SIP port.
                 let through_registrar = |only: SocketAddr| match self.config.transport {
-                    Transport::Tcp | Transport::Tls => from.ip() == only.ip(),
+                    Transport::Tcp | Transport::Tls | Transport::Ws | Transport::Wss => from.ip() == only.ip(),
                     _ => from == only,
                 };
                 if let Some(only) = self.config.registrar.filter(|_| self.config.calls_only_from_registrar)
