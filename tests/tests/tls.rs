@@ -66,3 +66,60 @@ fn a_desk_syncs_over_tls_and_refuses_a_certificate_it_does_not_trust() -> Result
     eprintln!("refused: {problem}");
     Ok(())
 }
+
+/// The phone's hop with a PBX whose certificate the center issued itself: the desk's SIP
+/// accounts name that CA's file (`ca_file` in provisioning, relative to the file) and register
+/// over TLS and over secure WebSocket with real Kamailios, each with a CA of its own; an account
+/// over TLS without the CA refuses the PBX's certificate and shows the registration failed. No
+/// server is involved: this is the desk's own connection to its PBX.
+#[test]
+#[ignore = "needs Kamailio with its TLS and websocket modules, and the built app: run through `cargo xtask test`"]
+fn a_desk_registers_over_sip_tls_and_wss_with_its_centers_own_ca() -> Result<()> {
+    use okno_testkit::sip::Kamailio;
+    let app = app_binary()?;
+    let tls = Kamailio::start_tls(PASSWORD);
+    let wss = Kamailio::start_wss(PASSWORD);
+    let work = tempfile::tempdir()?;
+    let dir = work.path().join("desk");
+    std::fs::create_dir_all(&dir)?;
+    std::fs::copy(tls.ca_pem(), dir.join("pbx-ca.pem"))?;
+    std::fs::copy(wss.ca_pem(), dir.join("edge-ca.pem"))?;
+    let account = |id: &str, user: &str, registrar: &str, transport: &str, ca: Option<&str>| {
+        let ca = ca.map(|f| format!("ca_file = \"{f}\"\n")).unwrap_or_default();
+        format!(
+            "[[sip_account]]\nid = \"{id}\"\nuser = \"{user}\"\ndomain = \"127.0.0.1\"\nregistrar = \"{registrar}\"\n\
+             transport = \"{transport}\"\npassword_env = \"OKNO_E2E_PASSWORD\"\n{ca}"
+        )
+    };
+    let provision = dir.join("provision.toml");
+    std::fs::write(
+        &provision,
+        [
+            account("pbx", "anna", &tls.addr(), "tls", Some("pbx-ca.pem")),
+            account("edge", "anna", &wss.addr(), "wss", Some("edge-ca.pem")),
+            account("doubting", "boris", &tls.addr(), "tls", None),
+        ]
+        .concat(),
+    )?;
+    let (_desk, http) = headless_desk(
+        &app,
+        &["--data-dir", &dir.display().to_string(), "--provision", &provision.display().to_string()],
+        Some(PASSWORD),
+    )?;
+    let state = |id: &str| -> Value {
+        let snapshot = invoke(http, "phone_snapshot", json!({})).unwrap_or(Value::Null);
+        snapshot["accounts"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|a| a["account_id"] == id)
+            .cloned()
+            .unwrap_or_default()
+    };
+    wait("the TLS account registered with the center's CA", || Ok(state("pbx")["state"] == "registered"))?;
+    wait("the WSS account registered with the center's CA", || Ok(state("edge")["state"] == "registered"))?;
+    wait("the account without the CA failed", || Ok(state("doubting")["state"] == "failed"))?;
+    assert!(tls.registered("anna") && wss.registered("anna"), "both PBXs hold anna's binding");
+    assert!(!tls.registered("boris"), "the doubting account never registered: {}", state("doubting"));
+    Ok(())
+}

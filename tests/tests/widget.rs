@@ -8,8 +8,11 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use okno_e2e::server::{Database, WAIT, provision, reply, seeded_demo, server_binary, start_server, wait, wait_state};
+use okno_e2e::server::{
+    Database, WAIT, headless_desk, invoke, provision, reply, seeded_demo, server_binary, start_server, wait, wait_state,
+};
 use okno_e2e::{Driver, Session, SessionBus, app_binary, artifacts_dir, free_port};
+use serde_json::json;
 
 const PASSWORD: &str = "e2e-chat-password";
 const HOST: &str = "#okno-chat";
@@ -185,6 +188,67 @@ fn a_website_visitor_chats_with_the_operator_in_the_window() -> Result<()> {
     wait_line(&ivan, "Да, картой можно.")?;
     std::thread::sleep(Duration::from_millis(500));
     assert!(!lines(&olga)?.iter().any(|l| l.contains("картой")), "Olga saw Ivan's answer");
+    Ok(())
+}
+
+/// The widget on a site served over HTTPS: okno-server listens with TLS only (its self-signed
+/// certificate, which the test's Chromium is told to accept), so the page, the widget's script
+/// and its chat socket (`wss://`, as an `https://` page makes it) all cross TLS; a plain `ws://`
+/// socket would find nobody. The visitor's first message reaches an operator's desk (itself
+/// over TLS, trusting the certificate), and the operator's answer reaches the browser.
+#[test]
+#[ignore = "needs chromedriver and Chromium, PostgreSQL, and the built app and server: run through `cargo xtask test`"]
+fn a_website_visitor_chats_over_https_and_wss() -> Result<()> {
+    let (app, server) = (app_binary()?, server_binary()?);
+    let db = seeded_demo(&server, 3, PASSWORD)?;
+    let work = tempfile::tempdir()?;
+    let config = work.path().join("okno-server.toml");
+    std::fs::write(&config, "[[chat]]\nchannel = \"shop\"\nqueue = \"chat\"\n")?;
+    let certs = work.path().join("certs");
+    let (config_arg, certs_arg) = (config.display().to_string(), certs.display().to_string());
+    let port = free_port()?;
+    let args = ["--config", &config_arg, "--tls-self-signed", &certs_arg];
+    let _server = start_server(&server, &db, port, &work.path().join("server.log"), &args, &[])?;
+
+    let desk_dir = work.path().join("desk");
+    std::fs::create_dir_all(&desk_dir)?;
+    let provision = desk_dir.join("provision.toml");
+    std::fs::write(
+        &provision,
+        format!(
+            "server_url = \"https://127.0.0.1:{port}\"\n[server]\noperator = \"anna\"\npassword_env = \"OKNO_E2E_PASSWORD\"\nca_file = \"{}\"\n",
+            certs.join("okno-server.crt").display()
+        ),
+    )?;
+    let (_desk, http) = headless_desk(
+        &app,
+        &["--data-dir", &desk_dir.display().to_string(), "--provision", &provision.display().to_string()],
+        Some(PASSWORD),
+    )?;
+    wait("the desk online over TLS", || {
+        Ok(invoke(http, "sync_status", json!({})).is_ok_and(|s| s["connection"] == "online"))
+    })?;
+
+    let chrome = Driver::start_chromedriver()?;
+    let url = format!("https://127.0.0.1:{port}/widget/demo?channel=shop&lang=en");
+    let page = chrome.launch_chromium_with(&url, &["--ignore-certificate-errors".to_owned()])?;
+    let protocol = page.execute("return location.protocol")?;
+    assert_eq!(protocol, "https:", "the shop page came over HTTPS");
+    let launcher = page.wait_in_shadow(HOST, ".launcher", WAIT)?;
+    page.click(&launcher[0])?;
+    start_chat(&page, "Vera", "vera@example.com", "Is the shop open on Sunday over TLS?")?;
+
+    let mut ticket = String::new();
+    wait("the chat on the operator's desk", || {
+        let found = invoke(http, "search", json!({ "query": "Sunday", "limit": 5 }))?;
+        let hit = found["messages"].as_array().into_iter().flatten().find_map(|m| m["ticket_id"].as_str());
+        ticket = hit.unwrap_or_default().to_owned();
+        Ok(!ticket.is_empty())
+    })?;
+    let answer =
+        json!({ "ticketId": ticket, "body": "Yes, from ten to six.", "internal": false, "cc": [], "attachments": [] });
+    invoke(http, "reply_ticket", answer)?;
+    wait_line(&page, "Yes, from ten to six.")?;
     Ok(())
 }
 

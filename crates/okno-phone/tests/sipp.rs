@@ -14,12 +14,25 @@ fn sipp() -> Command {
 
 #[test]
 fn sipp_calls_an_auto_answering_okno_phone() {
-    let phone_port = free_udp_port();
-    let sipp_port = free_udp_port();
+    sipp_calls_okno_phone_over("udp");
+}
+
+/// The same over TCP: sipp keeps its calls on one connection to the phone's listening port
+/// (`-t t1`), and the phone answers on it.
+#[test]
+fn sipp_calls_an_auto_answering_okno_phone_over_tcp() {
+    sipp_calls_okno_phone_over("tcp");
+}
+
+/// sipp's built-in UAC makes 20 calls (10 a second) to an auto-answering okno-phone listening on
+/// `transport`; every call is answered and ended by sipp's BYE.
+fn sipp_calls_okno_phone_over(transport: &str) {
+    let (phone_port, sipp_port) =
+        if transport == "tcp" { (free_tcp_port(), free_tcp_port()) } else { (free_udp_port(), free_udp_port()) };
     let phone = Command::new(env!("CARGO_BIN_EXE_okno-phone"))
         .args([
             "--listen",
-            &format!("udp:127.0.0.1:{phone_port}"),
+            &format!("{transport}:127.0.0.1:{phone_port}"),
             "--auto-answer",
             "--json-events",
             "--exit-after-calls",
@@ -32,11 +45,12 @@ fn sipp_calls_an_auto_answering_okno_phone() {
     std::thread::sleep(Duration::from_millis(300));
     let status = sipp()
         .args(["-sn", "uac", &format!("127.0.0.1:{phone_port}"), "-i", "127.0.0.1", "-p", &sipp_port.to_string()])
+        .args(if transport == "tcp" { &["-t", "t1"][..] } else { &[][..] })
         .args(["-m", "20", "-r", "10", "-nostdin", "-timeout", "30s", "-timeout_error"])
         .stdout(Stdio::null())
         .status()
         .unwrap();
-    assert!(status.success(), "sipp reports failed calls: {status}");
+    assert!(status.success(), "sipp reports failed calls over {transport}: {status}");
     let mut phone = phone;
     let out = phone.0.stdout.take().map(std::io::read_to_string).unwrap().unwrap();
     let ended = events(&out, "ended");
@@ -45,12 +59,21 @@ fn sipp_calls_an_auto_answering_okno_phone() {
     assert_eq!(events(&out, "incoming").len(), 20);
 }
 
+// Over TCP the phone's side of this works (three calls answered and hung up), but sipp's UAS
+// counts its last call failed when the phone, done, closes the connection during the UAS's
+// closing pause; TCP toward a peer is tested with Kamailio instead (`tests/kamailio.rs`).
 #[test]
 fn okno_phone_calls_sipp_and_hangs_up() {
-    let phone_port = free_udp_port();
-    let sipp_port = free_udp_port();
+    okno_phone_calls_sipp_over("udp");
+}
+
+/// okno-phone calls sipp's built-in UAS three times over `transport` and hangs up each call.
+fn okno_phone_calls_sipp_over(transport: &str) {
+    let (phone_port, sipp_port) =
+        if transport == "tcp" { (free_tcp_port(), free_tcp_port()) } else { (free_udp_port(), free_udp_port()) };
     let uas = sipp()
         .args(["-sn", "uas", "-i", "127.0.0.1", "-p", &sipp_port.to_string(), "-m", "3", "-nostdin"])
+        .args(if transport == "tcp" { &["-t", "t1"][..] } else { &[][..] })
         .stdout(Stdio::null())
         .spawn()
         .unwrap();
@@ -59,9 +82,9 @@ fn okno_phone_calls_sipp_and_hangs_up() {
     let out = Command::new(env!("CARGO_BIN_EXE_okno-phone"))
         .args([
             "--listen",
-            &format!("udp:127.0.0.1:{phone_port}"),
+            &format!("{transport}:127.0.0.1:{phone_port}"),
             "--call",
-            &format!("sip:service@127.0.0.1:{sipp_port}"),
+            &format!("sip:service@127.0.0.1:{sipp_port};transport={transport}"),
         ])
         .args(["--calls", "3", "--hangup-after-ms", "100", "--json-events"])
         .output()

@@ -84,6 +84,10 @@ pub struct ProvisionedAccount {
     /// A password to move into the keychain on first start.
     #[serde(default)]
     pub password: Option<String>,
+    /// A PEM file to trust over TLS and WSS besides the public roots; a relative path starts at
+    /// the provisioning file (see [`SipAccount::ca_file`]).
+    #[serde(default)]
+    pub ca_file: Option<String>,
 }
 
 fn yes() -> bool {
@@ -165,6 +169,7 @@ impl ProvisionedAccount {
             codecs: if self.codecs.is_empty() { vec!["PCMU".into(), "PCMA".into()] } else { self.codecs.clone() },
             enabled: self.enabled,
             has_password: self.password_env.is_some() || self.password.is_some(),
+            ca_file: self.ca_file.clone(),
         }
     }
 }

@@ -15,6 +15,7 @@ fn desk() -> Softphone {
         codecs: vec!["PCMU".into()],
         enabled: true,
         has_password: true,
+        ca_file: None,
     };
     d.set_accounts(T0, &[account]);
     d.handle(T0, Signal::Registered { account_id: "acc-1".into() });
@@ -211,6 +212,7 @@ fn the_snapshot_serializes_as_the_window_expects() {
         codecs: vec![],
         enabled: true,
         password: Some("s3cret".into()),
+        ca_file: None,
     };
     assert!(!format!("{input:?}").contains("s3cret"), "a password never reaches a log line");
 }

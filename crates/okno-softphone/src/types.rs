@@ -41,6 +41,10 @@ pub struct SipAccount {
     pub codecs: Vec<String>,
     pub enabled: bool,
     pub has_password: bool,
+    /// A PEM file with the certificate authority (or the PBX's own certificate) to trust over
+    /// TLS and WSS, besides the public roots: a PBX with a certificate of the center's own CA.
+    #[serde(default)]
+    pub ca_file: Option<String>,
 }
 
 /// A SIP account as settings save it; `password: None` keeps the stored one.
@@ -56,6 +60,9 @@ pub struct SipAccountInput {
     pub codecs: Vec<String>,
     pub enabled: bool,
     pub password: Option<String>,
+    /// See [`SipAccount::ca_file`].
+    #[serde(default)]
+    pub ca_file: Option<String>,
 }
 
 impl std::fmt::Debug for SipAccountInput {

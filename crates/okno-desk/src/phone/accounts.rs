@@ -44,7 +44,11 @@ pub(super) fn engine_config(
             // The PBX's certificate must chain to the Mozilla roots and name the host the
             // account reaches it by; keys sent over TLS protect the call, so SRTP is required.
             let name = host.rsplit_once(':').map_or(host, |(h, _)| h).trim_matches(['[', ']']);
-            config.tls = Some(engine::SipTls::new(None, name).map_err(|e| e.to_string())?);
+            let ca = match account.ca_file.as_deref().map(str::trim).filter(|f| !f.is_empty()) {
+                Some(file) => Some(std::fs::read(file).map_err(|e| format!("the account's CA file {file}: {e}"))?),
+                None => None,
+            };
+            config.tls = Some(engine::SipTls::new(ca.as_deref(), name).map_err(|e| e.to_string())?);
             config.srtp = okno_sip::sdp::SrtpPolicy::Require;
             if account.transport == SipTransport::Tls { engine::Transport::Tls } else { engine::Transport::Wss }
         }
@@ -97,7 +101,13 @@ pub(super) async fn apply_provisioning(
             })?;
             moved = true;
         }
-        let stored = StoredAccount { account: p.account(), password_env: p.password_env.clone() };
+        let mut account = p.account();
+        // Relative to the provisioning file, as an IT team ships the two side by side.
+        account.ca_file = p
+            .ca_file
+            .as_ref()
+            .map(|file| path.parent().unwrap_or(std::path::Path::new(".")).join(file).display().to_string());
+        let stored = StoredAccount { account, password_env: p.password_env.clone() };
         match accounts.iter().position(|a| a.account.id == p.id) {
             Some(i) => accounts[i] = stored,
             None => accounts.push(stored),

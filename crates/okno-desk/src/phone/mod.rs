@@ -859,6 +859,7 @@ impl PhoneService {
             codecs: input.codecs,
             enabled: input.enabled,
             has_password,
+            ca_file: input.ca_file.map(|f| f.trim().to_owned()).filter(|f| !f.is_empty()),
         };
         let stored = StoredAccount { account: account.clone(), password_env };
         match previous {
@@ -905,6 +906,7 @@ mod tests {
             codecs: codecs.iter().map(|c| (*c).to_owned()).collect(),
             enabled: true,
             has_password: false,
+            ca_file: None,
         }
     }
 
@@ -936,5 +938,15 @@ mod tests {
         assert_eq!(wss.transport, engine::Transport::Wss);
         assert_eq!(wss.tls.as_ref().map(|t| t.server_name.as_str()), Some("127.0.0.1"), "verified like TLS");
         assert_eq!(wss.srtp, okno_sip::sdp::SrtpPolicy::Require, "SRTP required over WSS");
+        // A CA of the center's own: read from the account's file; one that cannot be read or
+        // holds no certificate is refused, naming the file.
+        let missing = SipAccount { ca_file: Some("/nonexistent/pbx-ca.pem".into()), ..with(SipTransport::Tls) };
+        let err = engine_config(&missing, None).unwrap_err();
+        assert!(err.contains("/nonexistent/pbx-ca.pem"), "{err}");
+        let dir = tempfile::tempdir().unwrap();
+        let junk = dir.path().join("junk.pem");
+        std::fs::write(&junk, "not a certificate").unwrap();
+        let junk = SipAccount { ca_file: Some(junk.display().to_string()), ..with(SipTransport::Wss) };
+        assert!(engine_config(&junk, None).is_err(), "a file without a certificate is refused");
     }
 }

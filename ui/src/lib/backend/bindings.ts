@@ -499,11 +499,20 @@ export type SipAccount = { id: string, label: string, user: string, domain: stri
 /**
  * `host:port` of the registrar.
  */
-registrar: string, transport: SipTransport, outbound_proxy: string | null, codecs: Array<string>, enabled: boolean, has_password: boolean, };
+registrar: string, transport: SipTransport, outbound_proxy: string | null, codecs: Array<string>, enabled: boolean, has_password: boolean, 
+/**
+ * A PEM file with the certificate authority (or the PBX's own certificate) to trust over
+ * TLS and WSS, besides the public roots: a PBX with a certificate of the center's own CA.
+ */
+ca_file: string | null, };
 /**
  * A SIP account as settings save it; `password: None` keeps the stored one.
  */
-export type SipAccountInput = { id: string | null, label: string, user: string, domain: string, registrar: string, transport: SipTransport, outbound_proxy: string | null, codecs: Array<string>, enabled: boolean, password: string | null, };
+export type SipAccountInput = { id: string | null, label: string, user: string, domain: string, registrar: string, transport: SipTransport, outbound_proxy: string | null, codecs: Array<string>, enabled: boolean, password: string | null, 
+/**
+ * See [`SipAccount::ca_file`].
+ */
+ca_file: string | null, };
 export type AccountStatus = { account_id: string, label: string, state: RegistrationState, detail: string | null, since: number, };
 export type CallPhase = "ringing_in" | "dialing" | "ringing_out" | "active" | "held" | "ended";
 export type RecordingState = "off" | "on" | "paused";

@@ -250,6 +250,8 @@ export const en = {
   "sip.domain": "Domain",
   "sip.registrar": "Registrar",
   "sip.transport": "Transport",
+  "sip.caFile": "CA certificate (PEM file)",
+  "sip.caFileHint": "For a PBX whose certificate your center issued itself; public certificates need none.",
   "sip.proxy": "Outbound proxy",
   "sip.codecs": "Codecs, in order of preference",
   "sip.enabled": "Enabled",

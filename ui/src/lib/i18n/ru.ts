@@ -252,6 +252,8 @@ export const ru: Record<MessageKey, string> = {
   "sip.domain": "Домен",
   "sip.registrar": "Регистратор",
   "sip.transport": "Транспорт",
+  "sip.caFile": "Сертификат УЦ (файл PEM)",
+  "sip.caFileHint": "Для АТС с сертификатом, выпущенным самим центром; публичным сертификатам он не нужен.",
   "sip.proxy": "Исходящий прокси",
   "sip.codecs": "Кодеки в порядке предпочтения",
   "sip.enabled": "Включён",

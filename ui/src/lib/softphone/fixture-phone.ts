@@ -73,8 +73,8 @@ export function fixturePhone(options: FixturePhoneOptions): FixturePhone {
   const started = now();
 
   let accounts: SipAccount[] = [
-    { id: "acc-1", label: "Основная линия", user: "1017", domain: "pbx.shop.example", registrar: "sip:pbx.shop.example", transport: "udp", outbound_proxy: null, codecs: ["PCMA", "PCMU"], enabled: true, has_password: true },
-    { id: "acc-2", label: "Резерв (TLS)", user: "1017", domain: "sip2.shop.example", registrar: "sips:sip2.shop.example:5061", transport: "tls", outbound_proxy: "sip:edge.shop.example", codecs: ["opus", "PCMA"], enabled: false, has_password: false },
+    { id: "acc-1", label: "Основная линия", user: "1017", domain: "pbx.shop.example", registrar: "sip:pbx.shop.example", transport: "udp", outbound_proxy: null, codecs: ["PCMA", "PCMU"], enabled: true, has_password: true, ca_file: null },
+    { id: "acc-2", label: "Резерв (TLS)", user: "1017", domain: "sip2.shop.example", registrar: "sips:sip2.shop.example:5061", transport: "tls", outbound_proxy: "sip:edge.shop.example", codecs: ["opus", "PCMA"], enabled: false, has_password: false, ca_file: "/etc/okno/shop-ca.pem" },
   ];
   const status = new Map<string, AccountStatus>();
   const calls = new Map<string, PhoneCall>();
@@ -393,6 +393,7 @@ export function fixturePhone(options: FixturePhoneOptions): FixturePhone {
         id: old?.id ?? `acc-${++seq}`, label: input.label.trim() || `${input.user}@${input.domain}`, user: input.user.trim(), domain: input.domain.trim(),
         registrar: input.registrar.trim() || `sip:${input.domain.trim()}`, transport: input.transport, outbound_proxy: input.outbound_proxy?.trim() || null,
         codecs: [...input.codecs], enabled: input.enabled, has_password: input.password !== null ? input.password.length > 0 : (old?.has_password ?? false),
+        ca_file: input.ca_file?.trim() || null,
       };
       accounts = old ? accounts.map((a) => (a.id === saved.id ? saved : a)) : [...accounts, saved];
       register(saved);
