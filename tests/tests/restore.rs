@@ -3,7 +3,8 @@
 //! snapshot and restarted. Its changelog is now behind the desk, and the sequences it remembers
 //! for the desk are behind the desk's outbox: the desk must notice, pull everything again and
 //! send its next writes under a new client id, so they reach the server instead of being taken
-//! for duplicates or stuck behind a gap forever.
+//! for duplicates or stuck behind a gap forever; and the replies the server had acknowledged
+//! after the backup, which the restore lost, must reach it again from the desk's journal.
 
 use anyhow::Result;
 use okno_e2e::server::{Proc, headless_desk, invoke, provision, seeded_demo, server_binary, start_server, wait};
@@ -83,6 +84,13 @@ fn a_desk_recovers_when_the_server_is_restored_from_a_backup() -> Result<()> {
     wait("the reply after the restore on the server", || on_server("After the restore"))
         .map_err(|e| anyhow::anyhow!("{e}; desk: {}", invoke(http, "sync_status", json!({})).unwrap_or_default()))?;
     wait("nothing unsent after the restore", || Ok(invoke(http, "sync_status", json!({}))?["unsent"] == 0))?;
+    // The day's replies the backup lacked came back from the desk's journal, once each; the
+    // reply the backup has was not sent twice.
+    for n in 1..=3 {
+        let body = format!("After the backup {n}");
+        wait(&format!("{body:?} on the restored server again"), || on_server(&body))?;
+    }
+    assert!(on_server("Before the backup")?, "the reply in the backup is there once");
     Ok(())
 }
 

@@ -555,7 +555,7 @@ impl Desk {
                     self.engine
                         .handle_input(now, Input::PullResponse(serde_json::from_value::<PullResponse>(resp).unwrap()));
                 }
-                Output::Acked(seqs) => self.outbox.retain(|m| !seqs.contains(&m.client_seq)),
+                Output::Acked(acks) => self.outbox.retain(|m| !acks.iter().any(|a| a.seq == m.client_seq)),
                 Output::Rejected { seq, code, .. } => {
                     self.outbox.retain(|m| m.client_seq != seq);
                     self.rejected.push((seq, code));

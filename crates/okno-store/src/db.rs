@@ -17,6 +17,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (3, include_str!("../migrations/0003_email.sql")),
     (4, include_str!("../migrations/0004_notices.sql")),
     (5, include_str!("../migrations/0005_visitor_read.sql")),
+    (6, include_str!("../migrations/0006_sent_journal.sql")),
 ];
 
 /// The schema version this build writes.

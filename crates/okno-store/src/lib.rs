@@ -10,6 +10,7 @@
 mod db;
 pub mod demo;
 mod error;
+pub mod journal;
 mod reads;
 mod search;
 pub mod sync;

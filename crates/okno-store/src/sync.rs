@@ -343,15 +343,6 @@ impl Store {
         Ok(BatchOutcome::Applied { applied, skipped })
     }
 
-    /// The server has these entries (applied, or duplicates of earlier pushes): forget them.
-    pub async fn ack_outbox(&self, seqs: &[u64]) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM outbox WHERE seq IN (SELECT value FROM json_each(?))")
-            .bind(serde_json::to_string(seqs)?)
-            .execute(&self.write)
-            .await?;
-        Ok(())
-    }
-
     /// The server refused entry `seq`: delete it, take its local effect back and record why.
     /// `None` if the entry is already gone (settled before).
     pub async fn reject_outbox(
@@ -471,6 +462,7 @@ async fn forget_account(tx: &mut Transaction<'_, Sqlite>, previous: &str, next: 
     // Children before parents (foreign keys); the FTS tables follow by their triggers.
     for statement in [
         "DELETE FROM outbox",
+        "DELETE FROM sent_journal",
         "DELETE FROM messages",
         "DELETE FROM ticket_tags",
         "DELETE FROM calls",

@@ -99,6 +99,55 @@ async fn a_batch_and_its_cursor_are_written_together() {
     assert_eq!(store.ticket_row("t1").await.unwrap().subject, "Refund for order 42");
 }
 
+/// The server applied entries `seqs`, each at the changelog version 100 + its sequence.
+fn applied(seqs: &[u64]) -> Vec<okno_sync::Ack> {
+    seqs.iter().map(|&seq| okno_sync::Ack { seq, version: Some(100 + seq) }).collect()
+}
+
+/// A server restored from a backup taken at changelog version 102 has the writes applied up to
+/// it and lacks those after: they go back to the outbox ahead of the pending write, in their
+/// order, with the duplicate whose version was never told; the rest stay out.
+#[tokio::test]
+async fn the_writes_a_restored_server_lost_are_queued_again_before_the_pending_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = synced_store(&dir).await;
+    let statuses = [TicketStatus::Open, TicketStatus::Pending, TicketStatus::Resolved, TicketStatus::Closed];
+    for (n, status) in statuses.into_iter().enumerate() {
+        store.apply(Mutation::SetTicketStatus { ticket_id: "t1".into(), status, at: 20 + n as i64 }).await.unwrap();
+    }
+    let mut acks = applied(&[1, 2, 3]);
+    acks.push(okno_sync::Ack { seq: 4, version: None });
+    store.ack_outbox(&acks).await.unwrap();
+    assert_eq!((store.unsent().await.unwrap(), store.journal_len().await.unwrap()), (0, 4), "out of the outbox, kept");
+    store
+        .apply(Mutation::SetTicketStatus { ticket_id: "t1".into(), status: TicketStatus::Open, at: 30 })
+        .await
+        .unwrap();
+
+    assert_eq!(store.requeue_acknowledged(102).await.unwrap(), 2, "versions 103 and the unknown one");
+    let queued: Vec<(u64, String)> = store
+        .outbox_entries(100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| match e.mutation {
+            Mutation::SetTicketStatus { status, .. } => (e.seq, format!("{status:?}")),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        queued,
+        [(1, "Resolved".to_owned()), (2, "Closed".to_owned()), (3, "Open".to_owned())],
+        "the lost writes first, in order, then the pending one"
+    );
+    assert_eq!(store.journal_len().await.unwrap(), 2, "what the backup has stays in the journal");
+    assert_eq!(store.requeue_acknowledged(102).await.unwrap(), 0, "nothing is queued twice");
+    let next = store.restart_client("anna").await.unwrap();
+    assert!(!next.is_empty());
+    let seqs: Vec<u64> = store.outbox_entries(100).await.unwrap().iter().map(|e| e.seq).collect();
+    assert_eq!(seqs, [1, 2, 3]);
+}
+
 #[tokio::test]
 async fn outbox_sequences_count_from_one_and_acks_delete() {
     let dir = tempfile::tempdir().unwrap();
@@ -111,9 +160,9 @@ async fn outbox_sequences_count_from_one_and_acks_delete() {
     }
     let seqs: Vec<u64> = store.outbox_entries(100).await.unwrap().iter().map(|e| e.seq).collect();
     assert_eq!(seqs, [1, 2, 3], "client_seq is +1 per write from 1");
-    store.ack_outbox(&[1, 2]).await.unwrap();
+    store.ack_outbox(&applied(&[1, 2])).await.unwrap();
     assert_eq!(store.unsent().await.unwrap(), 1);
-    store.ack_outbox(&[3]).await.unwrap();
+    store.ack_outbox(&applied(&[3])).await.unwrap();
     store
         .apply(Mutation::SetTicketStatus { ticket_id: "t1".into(), status: TicketStatus::Open, at: 21 })
         .await

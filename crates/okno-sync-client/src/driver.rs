@@ -3,12 +3,14 @@
 //! returned deadline) and keeps the store's side of the protocol:
 //!
 //! - the engine always holds the store's whole outbox ([`Driver::feed_outbox`] after a write);
-//! - acknowledged entries leave the outbox, refused ones are rolled back in the store;
+//! - acknowledged entries leave the outbox for the store's journal, refused ones are rolled back
+//!   in the store;
 //! - a pulled batch is written with its cursor, or held back while a local write is pending
 //!   (the engine then starts over from the store: push first, pull again);
 //! - a server restored from a backup (its changelog head behind this desk's cursor, or a
 //!   sequence number it already used for another write) makes the desk pull everything again
-//!   and send its pending writes under a new client id.
+//!   and send its pending writes under a new client id; after a restore, the acknowledged
+//!   writes the backup lacks go first, from the journal.
 //!
 //! A request is carried by the caller's [`Link`], which also hears what the driver did: the
 //! app signs in again on a 401 and updates the window; `okno-sim` injects its faults there.
@@ -19,7 +21,7 @@ use std::time::{Instant, SystemTime};
 use okno_store::Store;
 use okno_store::StoreError;
 use okno_store::sync::{BatchOutcome, Rejection};
-use okno_sync::{Change, Config, Engine, Input, Output, PushItem, Request, codes};
+use okno_sync::{Ack, Change, Config, Engine, Input, Output, PushItem, Request, codes};
 
 /// The caller's side: how a request reaches the server, and what to do with the driver's news.
 pub trait Link {
@@ -125,12 +127,17 @@ impl Driver {
     /// backup: everything it says now is older than this desk's cursor, and the sequences it
     /// remembers for this client are behind the outbox's. The desk pulls everything again from
     /// the server's state and sends its pending writes under a new client id, so they are
-    /// neither taken for duplicates nor stuck behind a gap. (Writes the server had acknowledged
-    /// before the restore are gone from it; the log warns.)
+    /// neither taken for duplicates nor stuck behind a gap. Writes the server had acknowledged
+    /// after the backup was taken (applied at versions past `head`) are gone from it: they come
+    /// back from the store's journal and go first.
     async fn went_back_in_time(&mut self, head: u64, cursor: u64) -> bool {
         tracing::warn!(head, cursor, "the server's changelog is behind this desk: it was restored from a backup");
         let reset = async {
             self.store.reset_sync_cursor().await?;
+            let resent = self.store.requeue_acknowledged(head).await?;
+            if resent > 0 {
+                tracing::warn!(resent, head, "sending again the writes the restored server lost");
+            }
             self.store.restart_client(&self.operator_id).await
         };
         match reset.await {
@@ -162,11 +169,11 @@ impl Driver {
                     }
                     self.engine.handle_input(Instant::now(), input);
                 }
-                Output::Acked(seqs) => {
-                    if let Err(e) = self.store.ack_outbox(&seqs).await {
+                Output::Acked(acks) => {
+                    if let Err(e) = self.store.ack_outbox(&acks).await {
                         tracing::error!(error = %e, "cannot clear acknowledged outbox entries");
                     }
-                    link.acked(&seqs);
+                    link.acked(&Ack::seqs(&acks));
                 }
                 Output::Rejected { code, .. } if code == codes::SEQUENCE_REUSED => {
                     // Not a refusal of the write: this database went back in time. The same

@@ -100,12 +100,28 @@ pub enum Output {
     Transmit(Request),
     /// Apply these changes (in order) and store `cursor`, in one local transaction.
     ApplyBatch { changes: Vec<Change>, cursor: u64 },
-    /// These outbox entries are on the server (applied or duplicates): delete them.
-    Acked(Vec<u64>),
+    /// These outbox entries are on the server (applied or duplicates): delete them (keeping
+    /// them in the store's journal, with the version each was applied at).
+    Acked(Vec<Ack>),
     /// The server refused this entry: delete it and roll back its local effect.
     Rejected { seq: u64, code: String, reason: String },
     /// Nothing more to do until this instant (or the next input).
     Timeout(Instant),
+}
+
+/// An outbox entry the server has: `version` is the changelog version its changes were
+/// committed at, `None` when it was a duplicate (applied earlier, at a version not told).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ack {
+    pub seq: u64,
+    pub version: Option<u64>,
+}
+
+impl Ack {
+    /// The sequences of `acks`.
+    pub fn seqs(acks: &[Ack]) -> Vec<u64> {
+        acks.iter().map(|a| a.seq).collect()
+    }
 }
 
 #[derive(Debug)]
@@ -227,9 +243,13 @@ impl Engine {
                 break;
             }
             match result.outcome {
-                Outcome::Applied { .. } | Outcome::Duplicate => {
+                Outcome::Applied { version } => {
                     self.pending.pop_front();
-                    acked.push(result.client_seq);
+                    acked.push(Ack { seq: result.client_seq, version: Some(version) });
+                }
+                Outcome::Duplicate => {
+                    self.pending.pop_front();
+                    acked.push(Ack { seq: result.client_seq, version: None });
                 }
                 Outcome::Rejected { code, .. } if code == codes::SEQUENCE_GAP => {
                     // The server lost track of earlier entries; resending is all we can do, and a

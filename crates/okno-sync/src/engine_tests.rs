@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use okno_core::{Mutation, TicketStatus};
 use serde_json::json;
 
-use crate::engine::{Config, Engine, Input, Output, Request};
+use crate::engine::{Ack, Config, Engine, Input, Output, Request};
 use crate::protocol::*;
 
 fn status(seq: u64, ticket: &str, status: TicketStatus) -> PushItem {
@@ -49,6 +49,11 @@ fn drain(engine: &mut Engine, now: Instant) -> (Vec<Output>, Instant) {
     }
 }
 
+/// What the engine says of entries `seqs` acknowledged by [`applied`].
+fn acks(seqs: &[u64]) -> Output {
+    Output::Acked(seqs.iter().map(|&seq| Ack { seq, version: Some(seq) }).collect())
+}
+
 fn applied(seqs: &[u64]) -> PushResponse {
     PushResponse {
         results: seqs.iter().map(|&s| PushResult { client_seq: s, outcome: Outcome::Applied { version: s } }).collect(),
@@ -67,7 +72,7 @@ fn pushes_in_order_then_pulls_and_applies() {
 
     e.handle_input(t0, Input::PushResponse(applied(&[1, 2])));
     let (outs, _) = drain(&mut e, t0);
-    assert_eq!(outs[0], Output::Acked(vec![1, 2]));
+    assert_eq!(outs[0], acks(&[1, 2]));
     assert_eq!(outs[1], Output::Transmit(Request::Pull(PullRequest { cursor: 0, limit: 500 })));
 
     e.handle_input(
@@ -107,7 +112,7 @@ fn pulled_changes_wait_until_every_pending_mutation_is_acknowledged() {
 
     e.handle_input(t0, Input::PushResponse(applied(&[1])));
     let (outs, _) = drain(&mut e, t0);
-    assert_eq!(outs, [Output::Acked(vec![1]), Output::Transmit(Request::Pull(PullRequest { cursor: 6, limit: 500 }))]);
+    assert_eq!(outs, [acks(&[1]), Output::Transmit(Request::Pull(PullRequest { cursor: 6, limit: 500 }))]);
     e.handle_input(
         t0,
         Input::PullResponse(PullResponse { changes: vec![change(7, "t1")], cursor: 7, has_more: false, head: None }),
@@ -186,7 +191,7 @@ fn an_unanswered_request_times_out_and_is_resent() {
     // The late answer to the first attempt arrives now; it is as good as the second one.
     e.handle_input(retry_at, Input::PushResponse(applied(&[1])));
     let (outs, _) = drain(&mut e, retry_at);
-    assert_eq!(outs[0], Output::Acked(vec![1]));
+    assert_eq!(outs[0], acks(&[1]));
     // The answer to the resend comes after: ignored, nothing acked twice.
     e.handle_input(retry_at, Input::PushResponse(applied(&[1])));
     let (outs, _) = drain(&mut e, retry_at);
@@ -218,9 +223,9 @@ fn rejections_are_reported_in_order_between_acks() {
         }),
     );
     let (outs, _) = drain(&mut e, t0);
-    assert_eq!(outs[0], Output::Acked(vec![1]));
+    assert_eq!(outs[0], acks(&[1]));
     assert_eq!(outs[1], Output::Rejected { seq: 2, code: "already_claimed".into(), reason: "taken by Anna".into() });
-    assert_eq!(outs[2], Output::Acked(vec![3]));
+    assert_eq!(outs[2], Output::Acked(vec![Ack { seq: 3, version: None }]), "a duplicate's version is not told");
     assert!(matches!(outs[3], Output::Transmit(Request::Pull(_))));
     assert_eq!(e.pending(), 0);
 }
@@ -347,7 +352,8 @@ fn converges_with_the_server_over_a_lossy_network() {
                             reply = Some((now + latency, answer));
                         } // else: silence, the engine's request timeout fires
                     }
-                    Output::Acked(seqs) => {
+                    Output::Acked(acks) => {
+                        let seqs = Ack::seqs(&acks);
                         outbox.retain(|m| !seqs.contains(&m.client_seq));
                         done_seqs.extend(seqs);
                     }

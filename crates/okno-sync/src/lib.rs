@@ -14,6 +14,6 @@ pub mod protocol;
 #[cfg(test)]
 mod engine_tests;
 
-pub use engine::{Config, Engine, Input, Output, Request};
+pub use engine::{Ack, Config, Engine, Input, Output, Request};
 pub use live::{LIVE_PATH, LiveEvent};
 pub use protocol::*;
