@@ -6,7 +6,8 @@
 //! baresip to a second okno-phone (baresip follows our REFER), and baresip transfers okno-phone
 //! (we follow its REFER and report by NOTIFY); the signal reaches the transfer target. Opus
 //! both ways, the signal found in each side's recording. SRTP (SDES, baresip's srtp module)
-//! both ways, okno-phone requiring it: the signal found in each side's recording.
+//! both ways, okno-phone requiring it: the signal found in each side's recording. And baresip
+//! over TLS, registered with a TLS-only Kamailio, calling okno-phone registered there too.
 
 mod common;
 use common::*;
@@ -26,6 +27,17 @@ fn start_baresip(sip_port: u16, ctrl_port: u16, codec: &str) -> (Killed, PathBuf
 /// The same, with `mediaenc` (`srtp`: SDES offered on RTP/AVP; `srtp-mand`: RTP/SAVP only)
 /// and baresip's srtp module when `mediaenc` is given.
 fn start_baresip_with(sip_port: u16, ctrl_port: u16, codec: &str, mediaenc: Option<&str>) -> (Killed, PathBuf) {
+    let account = format!(
+        "<sip:bob@127.0.0.1:{sip_port}>;regint=0;answermode=auto;audio_codecs={codec}{}",
+        mediaenc.map(|m| format!(";mediaenc={m}")).unwrap_or_default()
+    );
+    let extra = if mediaenc.is_some() { "module srtp.so\n" } else { "" };
+    start_baresip_configured(sip_port, ctrl_port, extra, &account)
+}
+
+/// baresip on `sip_port`, controlled on `ctrl_port`, with `extra` config lines and the one
+/// account line `account`; it sends `signal.wav` from its directory and dumps what it decodes.
+fn start_baresip_configured(sip_port: u16, ctrl_port: u16, extra: &str, account: &str) -> (Killed, PathBuf) {
     require("baresip", "baresip-core");
     let dir = std::env::temp_dir().join(format!("okno-baresip-{}-{sip_port}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -36,19 +48,11 @@ fn start_baresip_with(sip_port: u16, ctrl_port: u16, codec: &str, mediaenc: Opti
          audio_source aufile,{dir}/signal.wav\naudio_player aufile,/dev/null\naudio_alert aufile,/dev/null\n\
          ausrc_srate 8000\nausrc_channels 1\nauplay_srate 8000\nauplay_channels 1\n\
          snd_path {dir}\nmodule_path /usr/lib/baresip/modules\nmodule g711.so\nmodule opus.so\nmodule aufile.so\nmodule sndfile.so\n\
-         module_app account.so\nmodule_app menu.so\nmodule_app ctrl_tcp.so\nctrl_tcp_listen 127.0.0.1:{ctrl_port}\n{srtp}",
+         module_app account.so\nmodule_app menu.so\nmodule_app ctrl_tcp.so\nctrl_tcp_listen 127.0.0.1:{ctrl_port}\n{extra}",
         dir = dir.display(),
-        srtp = if mediaenc.is_some() { "module srtp.so\n" } else { "" },
     );
     std::fs::write(dir.join("config"), config).unwrap();
-    std::fs::write(
-        dir.join("accounts"),
-        format!(
-            "<sip:bob@127.0.0.1:{sip_port}>;regint=0;answermode=auto;audio_codecs={codec}{}\n",
-            mediaenc.map(|m| format!(";mediaenc={m}")).unwrap_or_default()
-        ),
-    )
-    .unwrap();
+    std::fs::write(dir.join("accounts"), format!("{account}\n")).unwrap();
     let child = Command::new("baresip")
         .args(["-f", &dir.display().to_string()])
         .stdin(Stdio::null())
@@ -60,7 +64,13 @@ fn start_baresip_with(sip_port: u16, ctrl_port: u16, codec: &str, mediaenc: Opti
     (Killed(child), dir)
 }
 
-/// What baresip decoded during the call (sndfile's `dump-*-dec.wav`), at 8 kHz.
+/// A command to baresip's ctrl_tcp, which takes netstring-framed JSON.
+fn baresip_command(ctrl: u16, command: &str, params: &str) {
+    let command = format!(r#"{{"command":"{command}","params":"{params}"}}"#);
+    let mut ctrl_conn = TcpStream::connect(("127.0.0.1", ctrl)).expect("baresip's control port");
+    ctrl_conn.write_all(format!("{}:{},", command.len(), command).as_bytes()).unwrap();
+}
+
 fn baresip_heard(dir: &Path) -> Vec<i16> {
     let dump = std::fs::read_dir(dir)
         .unwrap()
@@ -135,10 +145,7 @@ fn baresip_calls_okno_phone_with_audio() {
         .unwrap();
     let mut phone = Killed(phone);
     std::thread::sleep(Duration::from_millis(200));
-    // baresip's ctrl_tcp takes netstring-framed JSON commands.
-    let command = format!(r#"{{"command":"dial","params":"sip:okno@127.0.0.1:{phone_port}"}}"#);
-    let mut ctrl_conn = TcpStream::connect(("127.0.0.1", ctrl)).expect("baresip's control port");
-    ctrl_conn.write_all(format!("{}:{},", command.len(), command).as_bytes()).unwrap();
+    baresip_command(ctrl, "dial", &format!("sip:okno@127.0.0.1:{phone_port}"));
     let status = phone.0.wait().unwrap();
     // Give baresip the BYE's moment to close its dump files before it is stopped.
     std::thread::sleep(Duration::from_millis(700));
@@ -293,9 +300,7 @@ fn okno_phone_and_baresip_talk_opus_both_ways() {
         .unwrap();
     let mut phone = Killed(phone);
     std::thread::sleep(Duration::from_millis(200));
-    let command = format!(r#"{{"command":"dial","params":"sip:okno@127.0.0.1:{phone_port}"}}"#);
-    let mut ctrl_conn = TcpStream::connect(("127.0.0.1", ctrl)).expect("baresip's control port");
-    ctrl_conn.write_all(format!("{}:{},", command.len(), command).as_bytes()).unwrap();
+    baresip_command(ctrl, "dial", &format!("sip:okno@127.0.0.1:{phone_port}"));
     let status = phone.0.wait().unwrap();
     std::thread::sleep(Duration::from_millis(700));
     drop(baresip);
@@ -372,4 +377,64 @@ fn baresip_calls_okno_phone_over_srtp() {
     let signal = test_signal();
     signal_found("baresip, over SRTP", &baresip_heard(&dir), &signal[4000..6400]);
     signal_found("okno-phone, over SRTP", &read_wav(&dir.join("okno.wav")), &signal[4000..6400]);
+}
+
+/// baresip over TLS: it registers with a TLS-only Kamailio (trusting its CA, `sip_cafile`) and
+/// calls okno-phone, registered there over its own TLS connection, with SRTP (required by
+/// okno-phone over TLS); baresip hangs up. The signal crosses both ways.
+#[test]
+fn baresip_calls_okno_phone_through_kamailio_over_tls() {
+    use okno_testkit::sip::Kamailio;
+    const PASSWORD: &str = "s3cret-test-only";
+    let kamailio = Kamailio::start_tls(PASSWORD);
+    let ca = kamailio.ca_pem().display().to_string();
+    let (sip, ctrl) = (free_udp_port(), free_tcp_port());
+    let account = format!(
+        "<sip:bob@127.0.0.1;transport=tls>;auth_pass={PASSWORD};outbound=\"sip:{};transport=tls\";regint=600;\
+         answermode=auto;audio_codecs=PCMU;mediaenc=srtp-mand",
+        kamailio.addr()
+    );
+    let (baresip, dir) = start_baresip_configured(sip, ctrl, &format!("module srtp.so\nsip_cafile {ca}\n"), &account);
+    assert!(
+        kamailio.registered("bob"),
+        "baresip registered over TLS: {}",
+        std::fs::read_to_string(dir.join("out.log")).unwrap_or_default()
+    );
+    let phone = Command::new(env!("CARGO_BIN_EXE_okno-phone"))
+        .args(["--listen", &format!("tls:127.0.0.1:{}", free_tcp_port()), "--tls-ca", &ca])
+        .args([
+            "--account",
+            "sip:alice@127.0.0.1",
+            "--registrar",
+            &kamailio.addr(),
+            "--password-env",
+            "OKNO_TEST_SIP_PASSWORD",
+        ])
+        .args(["--auto-answer", "--codecs", "pcmu", "--exit-after-calls", "1", "--json-events"])
+        .arg("--play")
+        .arg(dir.join("signal.wav"))
+        .arg("--record")
+        .arg(dir.join("okno.wav"))
+        .env("OKNO_TEST_SIP_PASSWORD", PASSWORD)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut phone = Killed(phone);
+    std::thread::sleep(Duration::from_millis(700));
+    assert!(kamailio.registered("alice"), "okno-phone registered over TLS");
+    baresip_command(ctrl, "dial", "sip:alice@127.0.0.1");
+    std::thread::sleep(Duration::from_millis(2500));
+    baresip_command(ctrl, "hangup", "");
+    let status = phone.0.wait().unwrap();
+    std::thread::sleep(Duration::from_millis(700));
+    drop(baresip);
+    let stdout = std::io::read_to_string(phone.0.stdout.take().unwrap()).unwrap();
+    let log = std::fs::read_to_string(dir.join("out.log")).unwrap_or_default();
+    assert!(status.success(), "{stdout}\nbaresip: {log}");
+    assert!(events(&stdout, "incoming")[0]["from"].as_str().unwrap().contains("bob"), "{stdout}");
+    assert_eq!(events(&stdout, "media")[0]["srtp"], "AES_CM_128_HMAC_SHA1_80", "{stdout}");
+    assert_eq!(events(&stdout, "ended")[0]["cause"], "remote_bye", "{stdout}");
+    let signal = test_signal();
+    signal_found("baresip, over TLS and SRTP", &baresip_heard(&dir), &signal[4000..6400]);
+    signal_found("okno-phone, over TLS and SRTP", &read_wav(&dir.join("okno.wav")), &signal[4000..6400]);
 }
