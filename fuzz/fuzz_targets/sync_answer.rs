@@ -37,8 +37,8 @@ fuzz_target!(|data: &[u8]| {
                 let input = pull.clone().map_or(Input::NetworkError, Input::PullResponse);
                 engine.handle_input(now, input);
             }
-            Output::Acked(seqs) => {
-                assert!(seqs.iter().all(|s| sent.contains(s)), "acknowledged a write never sent: {seqs:?}")
+            Output::Acked(acks) => {
+                assert!(acks.iter().all(|a| sent.contains(&a.seq)), "acknowledged a write never sent: {acks:?}")
             }
             Output::Rejected { seq, .. } => assert!(sent.contains(&seq), "refused a write never sent: {seq}"),
             Output::ApplyBatch { cursor: next, .. } => {
