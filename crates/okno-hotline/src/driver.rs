@@ -18,6 +18,7 @@ use std::time::{Duration, SystemTime};
 
 use okno_acd::{Action, Distributor};
 use okno_core::Millis;
+use okno_phone::context::CallContext;
 use okno_phone::engine::{CallDirection, PhoneCommand, PhoneEvent, PhoneHandle};
 use okno_sip::Uri;
 use okno_sip::message::CallInfo;
@@ -412,14 +413,18 @@ impl Driver {
             tracing::debug!(?action, "hotline");
             match action {
                 Action::Offer { call_id, agent_id, queue_id, waited_ms } => {
-                    let (caller, call_info) = match self.by_sip.get(&call_id) {
-                        Some(Leg::Caller { from, display_name, call_info, .. }) => {
-                            (display_name.clone().unwrap_or_else(|| caller_name(from)), call_info.clone())
-                        }
-                        _ => (String::new(), Vec::new()),
+                    let (caller, context) = match self.by_sip.get(&call_id) {
+                        Some(Leg::Caller { from, display_name, call_info, .. }) => (
+                            display_name.clone().unwrap_or_else(|| caller_name(from)),
+                            CallContext::from_call_info(call_info).from_caller(),
+                        ),
+                        _ => (String::new(), CallContext::default()),
                     };
                     let name = format!("{queue_id} · {caller} · {}s", waited_ms / 1000);
-                    self.dial_agent(call_id, agent_id, name, None, call_info);
+                    // The desk shows the queue and the wait from these (the name is for phones
+                    // that only show a name); the caller's page and ticket go along.
+                    let context = CallContext { queue_id: Some(queue_id), waited_ms: Some(waited_ms), ..context };
+                    self.dial_agent(call_id, agent_id, name, None, context.to_call_info());
                 }
                 Action::CancelOffer { call_id, agent_id } => self.withdraw(&call_id, &agent_id),
                 Action::Bridge { call_id, agent_id } => {

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use okno_acd::{AcdEventKind, QueueSpec};
 use okno_core::AgentState;
 use okno_hotline::{AgentLine, Hotline, HotlineConfig, Report};
+use okno_phone::context::CallContext;
 use okno_phone::engine::{self, EngineConfig, MediaIo, PhoneCommand, PhoneEvent, PhoneHandle};
 use okno_phone::media::{AudioSink, AudioSource};
 use okno_sip::Uri;
@@ -244,7 +245,9 @@ async fn a_caller_hears_music_while_waiting_then_talks_with_the_operator_who_bec
     let mut caller = Phone::start(&kamailio, "carol", CALLER_HZ).await;
 
     let page = CallInfo::new("https://shop.example/cart", Some("info")).unwrap();
-    caller.dial_hotline_as(Some("Carol Petrova"), vec![page.clone()]);
+    // A caller claiming a queue and a wait of their own: the desk must not get them.
+    let forged = CallContext { queue_id: Some("vip".into()), waited_ms: Some(999_000), ..CallContext::default() };
+    caller.dial_hotline_as(Some("Carol Petrova"), [vec![page.clone()], forged.to_call_info()].concat());
     caller.wait("the hotline answers the caller", |e| matches!(e, PhoneEvent::Answered { .. })).await;
     // Nobody is available: the caller waits, hearing music on hold.
     until("two seconds of music", || caller.heard_len() >= 16_000).await;
@@ -261,7 +264,11 @@ async fn a_caller_hears_music_while_waiting_then_talks_with_the_operator_who_bec
     let PhoneEvent::Incoming { call_id, display_name, call_info, .. } = incoming else { unreachable!() };
     let shown = display_name.unwrap_or_default();
     assert!(shown.starts_with("support · Carol Petrova · "), "the desk shows the queue and the caller: {shown}");
-    assert_eq!(call_info, [page], "the caller's Call-Info (the page they call from) reaches the desk");
+    let context = CallContext::from_call_info(&call_info);
+    assert_eq!(context.page.as_deref(), Some("https://shop.example/cart"), "the caller's page reaches the desk");
+    assert_eq!(context.queue_id.as_deref(), Some("support"), "the hotline's queue, not the caller's: {call_info:?}");
+    let waited = context.waited_ms.expect("the wait reaches the desk");
+    assert!((2_000..60_000).contains(&waited), "the caller waited the two seconds of music and more: {waited} ms");
     let before = caller.heard_len();
     alice.send(PhoneCommand::Answer { call_id: call_id.clone() });
     alice.wait("alice talks", |e| matches!(e, PhoneEvent::Media { .. })).await;

@@ -1,17 +1,26 @@
 //! What an Okno call tells the desk it rings about itself, beyond the caller's number and
-//! name: the web page a website visitor calls from and their chat ticket. The WebRTC gateway
-//! writes it into the INVITE's Call-Info (RFC 3261 §20.9), the desk reads it back for the
-//! screen pop; this module is the one place that knows the spelling.
+//! name: the web page a website visitor calls from and their chat ticket (written by the WebRTC
+//! gateway), and the hotline queue the call waited in and for how long (written by the
+//! hotline when it offers the call). They travel in the INVITE's Call-Info (RFC 3261 §20.9), the
+//! desk reads them back for the screen pop; this module is the one place that knows the
+//! spelling.
 //!
 //! Trust: any SIP caller can send Call-Info. The desk shows the page as text and opens only a
 //! ticket its own store already holds for this operator, so a forged entry can point at nothing
-//! the operator could not already see.
+//! the operator could not already see; a queue is shown only by the name the desk's own store
+//! gives it, and the hotline passes on a caller's page and ticket only, never their queue or wait.
 
 use okno_sip::message::CallInfo;
 
 /// The purpose of the entry that names a chat ticket.
 pub const TICKET_PURPOSE: &str = "okno-ticket";
 const TICKET_URN: &str = "urn:okno:ticket:";
+/// The purpose of the entry that names the hotline queue the call waited in.
+pub const QUEUE_PURPOSE: &str = "okno-queue";
+const QUEUE_URN: &str = "urn:okno:queue:";
+/// The purpose of the entry that says how long the caller waited, in milliseconds.
+pub const WAITED_PURPOSE: &str = "okno-waited";
+const WAITED_URN: &str = "urn:okno:waited-ms:";
 
 /// The screen-pop context of one call.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -19,6 +28,15 @@ pub struct CallContext {
     /// An `http`/`https` page.
     pub page: Option<String>,
     pub ticket_id: Option<String>,
+    /// The hotline queue's id.
+    pub queue_id: Option<String>,
+    /// How long the caller waited in the queue before this desk was rung.
+    pub waited_ms: Option<u64>,
+}
+
+/// An id that can stand in a URN as it is: letters, digits, `-`, `_`, `.`.
+fn is_plain_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 128 && id.bytes().all(|c| c.is_ascii_alphanumeric() || b"-_.".contains(&c))
 }
 
 impl CallContext {
@@ -26,25 +44,39 @@ impl CallContext {
     /// in a header (not http(s), spaces, quotes, too long) is left out.
     pub fn to_call_info(&self) -> Vec<CallInfo> {
         let page = self.page.as_deref().filter(|p| is_web_page(p)).and_then(|p| CallInfo::new(p, Some("info")).ok());
-        let ticket = self
-            .ticket_id
-            .as_deref()
-            .filter(|id| !id.is_empty() && id.bytes().all(|c| c.is_ascii_alphanumeric() || b"-_.".contains(&c)))
-            .and_then(|id| CallInfo::new(format!("{TICKET_URN}{id}"), Some(TICKET_PURPOSE)).ok());
-        page.into_iter().chain(ticket).collect()
+        let urn = |prefix: &str, id: Option<&str>, purpose: &str| {
+            id.filter(|id| is_plain_id(id)).and_then(|id| CallInfo::new(format!("{prefix}{id}"), Some(purpose)).ok())
+        };
+        let ticket = urn(TICKET_URN, self.ticket_id.as_deref(), TICKET_PURPOSE);
+        let queue = urn(QUEUE_URN, self.queue_id.as_deref(), QUEUE_PURPOSE);
+        let waited = self.waited_ms.map(|ms| ms.to_string());
+        let waited = urn(WAITED_URN, waited.as_deref(), WAITED_PURPOSE);
+        page.into_iter().chain(ticket).chain(queue).chain(waited).collect()
+    }
+
+    /// The caller's page and ticket only: what the hotline passes on from a caller's INVITE.
+    pub fn from_caller(self) -> CallContext {
+        CallContext { page: self.page, ticket_id: self.ticket_id, queue_id: None, waited_ms: None }
     }
 
     /// Reads the context back from an INVITE's entries; others are ignored.
     pub fn from_call_info(entries: &[CallInfo]) -> CallContext {
         let page =
             entries.iter().find(|e| e.purpose() == Some("info") && is_web_page(e.uri())).map(|e| e.uri().to_owned());
-        let ticket_id = entries
-            .iter()
-            .filter(|e| e.purpose() == Some(TICKET_PURPOSE))
-            .find_map(|e| e.uri().strip_prefix(TICKET_URN))
-            .filter(|id| !id.is_empty())
-            .map(str::to_owned);
-        CallContext { page, ticket_id }
+        let urn = |purpose: &str, prefix: &str| {
+            entries
+                .iter()
+                .filter(|e| e.purpose() == Some(purpose))
+                .find_map(|e| e.uri().strip_prefix(prefix))
+                .filter(|id| is_plain_id(id))
+                .map(str::to_owned)
+        };
+        CallContext {
+            page,
+            ticket_id: urn(TICKET_PURPOSE, TICKET_URN),
+            queue_id: urn(QUEUE_PURPOSE, QUEUE_URN),
+            waited_ms: urn(WAITED_PURPOSE, WAITED_URN).and_then(|ms| ms.parse().ok()),
+        }
     }
 }
 
@@ -59,19 +91,31 @@ mod tests {
 
     #[test]
     fn a_context_travels_and_comes_back() {
-        let context =
-            CallContext { page: Some("https://shop.example/cart?item=5512".into()), ticket_id: Some("t-01J9".into()) };
+        let context = CallContext {
+            page: Some("https://shop.example/cart?item=5512".into()),
+            ticket_id: Some("t-01J9".into()),
+            ..CallContext::default()
+        };
         let entries = context.to_call_info();
         assert_eq!(entries.len(), 2);
         assert_eq!(CallContext::from_call_info(&entries), context);
+        let offered = CallContext { queue_id: Some("billing".into()), waited_ms: Some(12_345), ..context.clone() };
+        let entries = offered.to_call_info();
+        assert_eq!(entries.len(), 4);
+        assert_eq!(CallContext::from_call_info(&entries), offered);
+        assert_eq!(CallContext::from_call_info(&entries).from_caller(), context, "a caller's queue is not passed on");
     }
 
     #[test]
     fn what_cannot_travel_safely_is_left_out() {
-        let context =
-            CallContext { page: Some("javascript:alert(1)".into()), ticket_id: Some("t-1>;purpose=info".into()) };
+        let context = CallContext {
+            page: Some("javascript:alert(1)".into()),
+            ticket_id: Some("t-1>;purpose=info".into()),
+            queue_id: Some("q 1".into()),
+            waited_ms: None,
+        };
         assert!(context.to_call_info().is_empty());
-        let spaced = CallContext { page: Some("https://shop/a b".into()), ticket_id: None };
+        let spaced = CallContext { page: Some("https://shop/a b".into()), ..CallContext::default() };
         assert!(spaced.to_call_info().is_empty());
     }
 
@@ -81,6 +125,7 @@ mod tests {
             CallInfo::new("http://www.example.com/alice/photo.jpg", Some("icon")).unwrap(),
             CallInfo::new("urn:okno:ticket:t-9", Some("info")).unwrap(),
             CallInfo::new("ftp://files.example/", Some("info")).unwrap(),
+            CallInfo::new("urn:okno:waited-ms:soon", Some("okno-waited")).unwrap(),
         ];
         assert_eq!(CallContext::from_call_info(&entries), CallContext::default());
     }

@@ -43,6 +43,10 @@ pub enum Signal {
         /// What the caller's Call-Info says (a website call): the page and the chat ticket.
         page: Option<String>,
         ticket_id: Option<String>,
+        /// The hotline queue the call waited in (id, name as the desk's store knows it) and how
+        /// long, when the hotline offers it.
+        queue: Option<(String, String)>,
+        waited_ms: Option<u64>,
     },
     Dialing {
         call_id: String,
@@ -507,6 +511,7 @@ impl Softphone {
                 open_tickets: Vec::new(),
                 line: None,
                 queue_name: None,
+                waited_ms: None,
                 started_at: now,
                 answered_at: None,
                 muted: false,
@@ -540,13 +545,26 @@ impl Softphone {
             Signal::Unregistered { account_id } => {
                 self.set_account(now, &account_id, RegistrationState::Unregistered, None)
             }
-            Signal::Incoming { call_id, account_id, from_number, display_name, line, page, ticket_id } => {
+            Signal::Incoming {
+                call_id,
+                account_id,
+                from_number,
+                display_name,
+                line,
+                page,
+                ticket_id,
+                queue,
+                waited_ms,
+            } => {
                 let mut call = self.new_call(call_id.clone(), account_id, CallDirection::Inbound, from_number, now);
                 call.view.remote_name = display_name.filter(|n| !n.trim().is_empty());
                 call.view.page = page;
-                if let Some((queue_id, queue_name)) = line.as_deref().and_then(|l| self.config.lines.get(&digits(l))) {
-                    call.queue_id = Some(queue_id.clone());
-                    call.view.queue_name = Some(queue_name.clone());
+                call.view.waited_ms = waited_ms;
+                // The hotline's queue, else the one the dialled line feeds.
+                let queue = queue.or_else(|| line.as_deref().and_then(|l| self.config.lines.get(&digits(l))).cloned());
+                if let Some((queue_id, queue_name)) = queue {
+                    call.queue_id = Some(queue_id);
+                    call.view.queue_name = Some(queue_name);
                 }
                 call.view.line = line;
                 let who = call.view.remote_name.clone().unwrap_or_else(|| call.view.remote_number.clone());

@@ -33,6 +33,8 @@ fn incoming(d: &mut Softphone, id: &str, at: Millis) -> Vec<Effect> {
             line: Some("+7 800 555-35-35".into()),
             page: None,
             ticket_id: None,
+            queue: None,
+            waited_ms: None,
         },
     )
 }
@@ -54,6 +56,8 @@ fn a_website_call_pops_its_page_and_chat() {
             line: None,
             page: Some("https://shop.example/cart".into()),
             ticket_id: Some("t-7".into()),
+            queue: None,
+            waited_ms: None,
         },
     );
     assert!(fx.contains(&Effect::LookupCaller {
@@ -67,6 +71,29 @@ fn a_website_call_pops_its_page_and_chat() {
     assert_eq!(call.page.as_deref(), Some("https://shop.example/cart"), "the card shows the page");
     assert_eq!(call.open_tickets, vec![chat], "and the visitor's chat");
     assert_eq!(call.customer_name.as_deref(), Some("Pavel Orlov"));
+}
+
+/// The hotline offers a call: the card shows the queue it waited in, by the name the desk
+/// knows, and the wait; the call is the queue's (its record carries the queue).
+#[test]
+fn a_hotline_call_shows_its_queue_and_wait() {
+    let mut d = desk();
+    d.handle(
+        T0 + 1_000,
+        Signal::Incoming {
+            call_id: "h1".into(),
+            account_id: "acc-1".into(),
+            from_number: "+79161112233".into(),
+            display_name: Some("billing · +79161112233 · 12s".into()),
+            line: None,
+            page: None,
+            ticket_id: None,
+            queue: Some(("billing".into(), "Billing".into())),
+            waited_ms: Some(12_400),
+        },
+    );
+    let call = d.call("h1").unwrap();
+    assert_eq!((call.queue_name.as_deref(), call.waited_ms), (Some("Billing"), Some(12_400)));
 }
 
 #[test]

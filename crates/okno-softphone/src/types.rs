@@ -136,6 +136,9 @@ pub struct PhoneCall {
     /// The hotline number dialled.
     pub line: Option<String>,
     pub queue_name: Option<String>,
+    /// How long the caller waited in the hotline's queue before this desk was rung.
+    #[ts(type = "number | null")]
+    pub waited_ms: Option<u64>,
     #[ts(type = "number")]
     pub started_at: Millis,
     #[ts(type = "number | null")]

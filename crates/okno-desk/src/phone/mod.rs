@@ -348,6 +348,16 @@ impl PhoneService {
             },
             PhoneEvent::Incoming { call_id, from, to, display_name, call_info } => {
                 let context = CallContext::from_call_info(&call_info);
+                // A queue is shown by the name this desk's store gives it, never by the caller's word.
+                let queue = match context.queue_id {
+                    Some(id) => self
+                        .store
+                        .list_queues()
+                        .await
+                        .ok()
+                        .and_then(|queues| queues.into_iter().find(|q| q.id == id).map(|q| (q.id, q.name))),
+                    None => None,
+                };
                 Signal::Incoming {
                     call_id,
                     account_id: account_id.into(),
@@ -356,6 +366,8 @@ impl PhoneService {
                     line: Some(user_part(&to)),
                     page: context.page,
                     ticket_id: context.ticket_id,
+                    queue,
+                    waited_ms: context.waited_ms,
                 }
             }
             PhoneEvent::Calling { call_id, to } => {
@@ -395,6 +407,8 @@ impl PhoneService {
                 line: None,
                 page: None,
                 ticket_id: None,
+                queue: None,
+                waited_ms: None,
             },
             PhoneEvent::Ended { call_id, cause, answered, .. } => {
                 self.recordings.end(&call_id);

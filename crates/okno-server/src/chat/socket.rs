@@ -333,8 +333,11 @@ impl Conversation {
             return vec![error("busy", "a call is already in progress")];
         }
         // The desk's screen pop: the page the visitor calls from and their chat, if they wrote.
-        let context =
-            okno_gateway::CallContext { page: self.visitor.page.clone(), ticket_id: self.visitor.ticket_id.clone() };
+        let context = okno_gateway::CallContext {
+            page: self.visitor.page.clone(),
+            ticket_id: self.visitor.ticket_id.clone(),
+            ..Default::default()
+        };
         let caller = okno_gateway::Caller { display_name: format!("{name} (website)"), context };
         let call = match gateway.call(sdp, &caller).await {
             Ok(call) => call,

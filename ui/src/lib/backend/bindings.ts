@@ -545,7 +545,11 @@ page: string | null, customer_id: string | null, customer_name: string | null, o
 /**
  * The hotline number dialled.
  */
-line: string | null, queue_name: string | null, started_at: number, answered_at: number | null, muted: boolean, recording: RecordingState, quality: LiveQuality | null, 
+line: string | null, queue_name: string | null, 
+/**
+ * How long the caller waited in the hotline's queue before this desk was rung.
+ */
+waited_ms: number | null, started_at: number, answered_at: number | null, muted: boolean, recording: RecordingState, quality: LiveQuality | null, 
 /**
  * Id of the call this consult leg belongs to.
  */

@@ -156,6 +156,8 @@ export const en = {
   "call.incoming": "Incoming call",
   "call.unknown": "Unknown number",
   "call.fromPage": "Calls from the page {page}",
+  "call.waited": "waited {wait}",
+  "call.waitedHint": "How long the caller waited in the queue before your desk rang",
   "call.line": "Line {line}",
   "call.answer": "Answer",
   "call.reject": "Reject",

@@ -158,6 +158,8 @@ export const ru: Record<MessageKey, string> = {
   "call.incoming": "Входящий звонок",
   "call.unknown": "Неизвестный номер",
   "call.fromPage": "Звонит со страницы {page}",
+  "call.waited": "ждал {wait}",
+  "call.waitedHint": "Сколько клиент ждал в очереди, пока не зазвонил ваш телефон",
   "call.line": "Линия {line}",
   "call.answer": "Ответить",
   "call.reject": "Отклонить",

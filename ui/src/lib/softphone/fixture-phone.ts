@@ -173,7 +173,7 @@ export function fixturePhone(options: FixturePhoneOptions): FixturePhone {
   const newCall = (fields: Partial<PhoneCall> & Pick<PhoneCall, "direction" | "phase" | "remote_number">): PhoneCall => {
     const call: PhoneCall = {
       id: `call-${++seq}`, account_id: firstAccount()?.id ?? accounts[0]?.id ?? "acc-1", remote_name: null, page: null, customer_id: null, customer_name: null, open_tickets: [],
-      line: null, queue_name: null, started_at: now(), answered_at: null, muted: false, recording: "off", quality: null, consult_for: null,
+      line: null, queue_name: null, waited_ms: null, started_at: now(), answered_at: null, muted: false, recording: "off", quality: null, consult_for: null,
       conferenced_with: null, note: "", transfer: null, ...fields,
     };
     calls.set(call.id, call);
@@ -236,7 +236,7 @@ export function fixturePhone(options: FixturePhoneOptions): FixturePhone {
       const people = book();
       const from = number ?? people[0].phone;
       const who = await lookup(from);
-      const c = newCall({ direction: "inbound", phase: "ringing_in", remote_number: from, line: HOTLINE, queue_name: HOTLINE_QUEUE, ...who });
+      const c = newCall({ direction: "inbound", phase: "ringing_in", remote_number: from, line: HOTLINE, queue_name: HOTLINE_QUEUE, waited_ms: 14_000, ...who });
       setTimeout(() => {
         if (c.phase === "ringing_in") {
           end(c, "missed");
