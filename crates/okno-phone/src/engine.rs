@@ -88,32 +88,15 @@ pub async fn bind(
         Transport::Tcp => Some(
             Streams::bind(bound, stream_events).await.map_err(|source| EngineError::Bind { addr: bound, source })?,
         ),
-        Transport::Tls => {
-            let tls = config.tls.as_ref().ok_or_else(|| {
-                EngineError::Config("SIP over TLS needs to know whom to trust: set the TLS settings".into())
-            })?;
-            let server_name = ServerName::try_from(tls.server_name.clone()).map_err(|e| {
-                EngineError::Config(format!("SIP over TLS: {:?} is not a server name: {e}", tls.server_name))
-            })?;
-            let connector = tokio_rustls::TlsConnector::from(tls.client.clone());
-            Some(Streams::tls(stream::TlsClient { connector, server_name }, stream_events))
-        }
+        Transport::Tls => Some(Streams::tls(tls_client(&config)?, stream_events)),
         Transport::Ws | Transport::Wss => {
             let registrar = config.registrar.ok_or_else(|| {
                 EngineError::Config("SIP over WebSocket needs a registrar: the phone connects to it".into())
             })?;
             let client = if config.transport == Transport::Wss {
-                let tls = config.tls.as_ref().ok_or_else(|| {
-                    EngineError::Config(
-                        "SIP over secure WebSocket needs to know whom to trust: set the TLS settings".into(),
-                    )
-                })?;
-                let server_name = ServerName::try_from(tls.server_name.clone()).map_err(|e| {
-                    EngineError::Config(format!("SIP over WSS: {:?} is not a server name: {e}", tls.server_name))
-                })?;
-                let connector = tokio_rustls::TlsConnector::from(tls.client.clone());
-                let url = format!("wss://{}:{}/", tls.server_name, registrar.port());
-                stream::WsClient { tls: Some(stream::TlsClient { connector, server_name }), url }
+                let tls = tls_client(&config)?;
+                let url = format!("wss://{}:{}/", tls.server_name.to_str(), registrar.port());
+                stream::WsClient { tls: Some(tls), url }
             } else {
                 stream::WsClient { tls: None, url: format!("ws://{registrar}/") }
             };
@@ -135,6 +118,19 @@ pub async fn bind(
     let (commands, rx) = mpsc::unbounded_channel();
     let engine = Engine { control, events, stopping, socket, streams, stream_rx };
     Ok((PhoneHandle { commands, local_addr: bound }, engine.run(rx)))
+}
+
+/// The TLS side of SIP over TLS or WSS: whom `config` trusts and the name the registrar's
+/// certificate must bear.
+fn tls_client(config: &EngineConfig) -> Result<stream::TlsClient, EngineError> {
+    let what = config.transport.as_str();
+    let tls = config.tls.as_ref().ok_or_else(|| {
+        EngineError::Config(format!("SIP over {what} needs to know whom to trust: set the TLS settings"))
+    })?;
+    let server_name = ServerName::try_from(tls.server_name.clone()).map_err(|e| {
+        EngineError::Config(format!("SIP over {what}: {:?} is not a server name: {e}", tls.server_name))
+    })?;
+    Ok(stream::TlsClient { connector: tokio_rustls::TlsConnector::from(tls.client.clone()), server_name })
 }
 
 /// The IP we are reached at: the bound one, or for 0.0.0.0 the one of the interface that

@@ -233,13 +233,9 @@ fn baresip_transfers_okno_phone_to_another_okno_phone() {
         .unwrap();
     let mut phone = Killed(phone);
     std::thread::sleep(Duration::from_millis(200));
-    let send = |command: &str| {
-        let mut ctrl_conn = TcpStream::connect(("127.0.0.1", ctrl)).expect("baresip's control port");
-        ctrl_conn.write_all(format!("{}:{},", command.len(), command).as_bytes()).unwrap();
-    };
-    send(&format!(r#"{{"command":"dial","params":"sip:okno@127.0.0.1:{phone_port}"}}"#));
+    baresip_command(ctrl, "dial", &format!("sip:okno@127.0.0.1:{phone_port}"));
     std::thread::sleep(Duration::from_millis(1500));
-    send(&format!(r#"{{"command":"transfer","params":"sip:carol@127.0.0.1:{carol_port}"}}"#));
+    baresip_command(ctrl, "transfer", &format!("sip:carol@127.0.0.1:{carol_port}"));
     let stdout = stdout_of(&mut phone);
     let carol_out = stdout_of(&mut carol);
     drop(baresip);
@@ -361,9 +357,7 @@ fn baresip_calls_okno_phone_over_srtp() {
         .unwrap();
     let mut phone = Killed(phone);
     std::thread::sleep(Duration::from_millis(200));
-    let command = format!(r#"{{"command":"dial","params":"sip:okno@127.0.0.1:{phone_port}"}}"#);
-    let mut ctrl_conn = TcpStream::connect(("127.0.0.1", ctrl)).expect("baresip's control port");
-    ctrl_conn.write_all(format!("{}:{},", command.len(), command).as_bytes()).unwrap();
+    baresip_command(ctrl, "dial", &format!("sip:okno@127.0.0.1:{phone_port}"));
     let status = phone.0.wait().unwrap();
     std::thread::sleep(Duration::from_millis(700));
     drop(baresip);

@@ -2,7 +2,8 @@
 //! that records what it is told, stepped through okno-testkit's emulated network on a perfect
 //! link and on lossy, duplicating, reordering ones. Hold and resume (re-INVITE, and both sides
 //! at once), blind transfer (REFER, NOTIFY), a transfer the target refuses, and attended
-//! transfer (REFER with Replaces): what each phone reports, what its media is told, and that
+//! transfer (REFER with Replaces), session timers (refreshed over lossy links, refused below
+//! Min-SE): what each phone reports, what its media is told, and that
 //! every call ends once with its media stopped once. No socket, no sleep: a run of a seed is
 //! the same every time.
 
@@ -103,6 +104,11 @@ fn uri(phone: usize) -> Uri {
 
 impl World {
     fn new(phones: usize, link: Link, seed: u64) -> World {
+        World::with_config(phones, link, seed, |_, _| {})
+    }
+
+    /// The same, with each phone's config adjusted by `configure(phone, config)`.
+    fn with_config(phones: usize, link: Link, seed: u64, configure: impl Fn(usize, &mut EngineConfig)) -> World {
         let t0 = Instant::now();
         let mut net = Network::new(t0, link, seed);
         let phones = (0..phones)
@@ -110,7 +116,8 @@ impl World {
                 let addr: SocketAddr = format!("192.0.2.{}:5060", i + 1).parse().unwrap();
                 net.name(addr, NAMES[i]);
                 let media = Arc::new(Mutex::new(MediaLog::default()));
-                let config = EngineConfig::new(addr);
+                let mut config = EngineConfig::new(addr);
+                configure(i, &mut config);
                 let control = CallControl::new(
                     config,
                     addr,
@@ -440,4 +447,44 @@ fn attended_transfer_with_replaces() {
         assert!(w.sending(A, &ac) && w.sending(C, &ac), "seed {seed}: the new call is not held");
         w.hang_up_all_and_check();
     }
+}
+
+/// A asks for a 90 s session timer and refreshes it (B leaves that to the caller): over five
+/// minutes of a lossy link the refreshes keep the call up on both sides, none shows as a hold,
+/// and the media keeps sending.
+#[test]
+fn session_timer_refreshes_keep_a_call_up() {
+    for (link, seed) in links() {
+        let mut w = World::with_config(2, link, seed, |_, c| c.session_expires = Some(90));
+        let call_id = w.connect(A, B);
+        let invites_before = w.net.trace.iter().filter(|l| l.contains("A->B INVITE")).count();
+        w.wait(Duration::from_secs(300));
+        // One every 45 s: six in five minutes, more with retransmissions on the lossy link.
+        let refreshes = w.net.trace.iter().filter(|l| l.contains("A->B INVITE")).count() - invites_before;
+        assert!(refreshes >= 6, "seed {seed}: A refreshed {refreshes} times in five minutes");
+        for p in [A, B] {
+            assert_eq!(w.ended(p, &call_id), None, "seed {seed}: {} ended the refreshed call", NAMES[p]);
+            assert!(!w.has(p, |e| matches!(e, PhoneEvent::Held { .. })), "seed {seed}: a refresh is no hold");
+            assert!(w.sending(p, &call_id), "seed {seed}: {} still sends", NAMES[p]);
+        }
+        w.hang_up_all_and_check();
+    }
+}
+
+/// A asks for a 30 s timer; B's minimum is RFC 4028's 90 s: B refuses the call with 422 (its
+/// Min-SE), which A reports as the refusal, and neither side is left with a call.
+#[test]
+fn a_session_timer_below_min_se_is_refused_422() {
+    let mut w = World::with_config(2, Link::PERFECT, 1, |p, c| {
+        if p == A {
+            c.session_expires = Some(30);
+            c.min_se = 30;
+        }
+    });
+    w.command(A, PhoneCommand::Dial { to: uri(B), display_name: None, call_info: Vec::new() });
+    w.run_until("A's call is refused", |w| w.has(A, |e| matches!(e, PhoneEvent::Ended { .. })));
+    assert!(w.has(A, |e| matches!(e, PhoneEvent::Rejected { status: 422, .. })), "{:?}", w.phones[A].events);
+    assert!(w.net.trace.iter().any(|l| l.contains("B->A SIP/2.0 422")), "the 422 on the wire");
+    assert!(!w.has(B, |e| matches!(e, PhoneEvent::Incoming { .. })), "B's operator never saw it ring");
+    w.hang_up_all_and_check();
 }

@@ -94,6 +94,11 @@ fn a_hotline_call_shows_its_queue_and_wait() {
     );
     let call = d.call("h1").unwrap();
     assert_eq!((call.queue_name.as_deref(), call.waited_ms), (Some("Billing"), Some(12_400)));
+    // The caller gives up while it rings: the missed call is recorded as the queue's.
+    let fx = d.handle(T0 + 5_000, Signal::Ended { call_id: "h1".into(), cause: EndCause::CallerCancelled });
+    let m = saved(&fx);
+    let [Mutation::SaveCall { queue_id, .. }] = m.as_slice() else { panic!("{m:?}") };
+    assert_eq!(queue_id.as_deref(), Some("billing"));
 }
 
 #[test]

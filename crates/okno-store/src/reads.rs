@@ -164,6 +164,11 @@ impl Store {
         rows.iter().map(operator_view).collect()
     }
 
+    /// A queue's name, if this store knows the queue.
+    pub async fn queue_name(&self, id: &str) -> Result<Option<String>, StoreError> {
+        Ok(sqlx::query_scalar("SELECT name FROM queues WHERE id = ?").bind(id).fetch_optional(&self.read).await?)
+    }
+
     pub async fn list_queues(&self) -> Result<Vec<QueueSummary>, StoreError> {
         let rows = sqlx::query(
             "SELECT q.id, q.name, q.channel, q.department_id, d.name AS department_name, \

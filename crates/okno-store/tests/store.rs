@@ -92,6 +92,9 @@ async fn inbox_filters_and_sorts_by_sla() {
     let queues = store.list_queues().await.unwrap();
     let open_total: u32 = queues.iter().map(|q| q.open_count).sum();
     assert_eq!(open_total, first.total, "rail counts agree with the inbox");
+    let known = &queues[0];
+    assert_eq!(store.queue_name(&known.id).await.unwrap().as_deref(), Some(known.name.as_str()));
+    assert_eq!(store.queue_name("no-such-queue").await.unwrap(), None);
 }
 
 #[tokio::test]

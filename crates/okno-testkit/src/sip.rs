@@ -8,6 +8,11 @@ use std::time::Duration;
 
 use crate::free_udp_port;
 
+/// The registrar and proxy over UDP, TCP or TLS.
+const PLAIN_CFG: &str = include_str!("kamailio.cfg.in");
+/// The registrar and proxy for SIP over WebSocket (its listener TCP, or TLS for WSS).
+const WEBSOCKET_CFG: &str = include_str!("kamailio-ws.cfg.in");
+
 /// A running Kamailio; sent SIGTERM (then killed) on drop.
 pub struct Kamailio {
     pub port: u16,
@@ -50,32 +55,22 @@ impl Kamailio {
     /// their own WebSocket connection and are called on it (their Contacts name `.invalid`
     /// hosts); calls are record-routed. Needs the kamailio-websocket-modules package.
     pub fn start_ws(password: &str) -> Kamailio {
-        Kamailio::start_websocket(password, false)
+        Kamailio::start_on_config(WEBSOCKET_CFG, "tcp", password, false)
     }
 
     /// SIP over secure WebSocket only, at `wss://127.0.0.1:PORT/`, with a certificate as
     /// [`Kamailio::start_tls`]'s. Needs kamailio-websocket-modules and kamailio-tls-modules.
     pub fn start_wss(password: &str) -> Kamailio {
-        Kamailio::start_websocket(password, true)
-    }
-
-    fn start_websocket(password: &str, secure: bool) -> Kamailio {
-        let run = tempfile::Builder::new().prefix("okno-kamailio-").tempdir().expect("temp dir");
-        let port = crate::free_port();
-        let (tls_globals, tls_module) = if secure { tls_setup(run.path()) } else { (String::new(), String::new()) };
-        let cfg = include_str!("kamailio-ws.cfg.in")
-            .replace("@LISTEN@", if secure { "tls" } else { "tcp" })
-            .replace("@TLS_GLOBALS@", &tls_globals)
-            .replace("@TLS_MODULE@", &tls_module)
-            .replace("@PORT@", &port.to_string())
-            .replace("@RUNDIR@", &run.path().display().to_string())
-            .replace("@PASSWORD@", password);
-        std::fs::write(run.path().join("kamailio.cfg"), cfg).expect("kamailio.cfg");
-        let child = spawn(run.path());
-        Kamailio { port, run, child }
+        Kamailio::start_on_config(WEBSOCKET_CFG, "tls", password, false)
     }
 
     fn start_on(transport: &str, password: &str, record_route: bool) -> Kamailio {
+        Kamailio::start_on_config(PLAIN_CFG, transport, password, record_route)
+    }
+
+    /// Kamailio on configuration template `template`, listening on `transport` (TLS with a
+    /// certificate made for the run); the template's placeholders filled in.
+    fn start_on_config(template: &str, transport: &str, password: &str, record_route: bool) -> Kamailio {
         assert!(
             Path::new("/usr/sbin/kamailio").exists() || Command::new("kamailio").arg("-v").output().is_ok(),
             "Kamailio is not installed: `apt-get install kamailio` (cargo xtask setup installs it)"
@@ -85,7 +80,7 @@ impl Kamailio {
         let port = if transport == "udp" { free_udp_port() } else { crate::free_port() };
         let (tls_globals, tls_module) =
             if transport == "tls" { tls_setup(dir) } else { (String::new(), String::new()) };
-        let cfg = include_str!("kamailio.cfg.in")
+        let cfg = template
             .replace("@TLS_GLOBALS@", &tls_globals)
             .replace("@TLS_MODULE@", &tls_module)
             .replace("@TRANSPORT@", transport)

@@ -350,12 +350,7 @@ impl PhoneService {
                 let context = CallContext::from_call_info(&call_info);
                 // A queue is shown by the name this desk's store gives it, never by the caller's word.
                 let queue = match context.queue_id {
-                    Some(id) => self
-                        .store
-                        .list_queues()
-                        .await
-                        .ok()
-                        .and_then(|queues| queues.into_iter().find(|q| q.id == id).map(|q| (q.id, q.name))),
+                    Some(id) => self.store.queue_name(&id).await.ok().flatten().map(|name| (id, name)),
                     None => None,
                 };
                 Signal::Incoming {

@@ -728,7 +728,7 @@ impl CallControl {
         req.body = offer.to_bytes();
         let key = self.ua.send_request(now, peer, req);
         if let Some(call) = self.calls.get_mut(id) {
-            call.reinvite = Some((key, hold));
+            call.reinvite = Some((key, Reinvite::Hold(hold)));
         }
     }
 

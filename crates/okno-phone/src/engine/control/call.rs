@@ -85,8 +85,8 @@ pub(super) struct Call {
     pub(super) cancelling: bool,
     pub(super) cancel_sent: bool,
     pub(super) bye: Option<TransactionKey>,
-    /// Our pending re-INVITE and whether it holds (true) or resumes.
-    pub(super) reinvite: Option<(TransactionKey, bool)>,
+    /// Our pending re-INVITE and what it is for.
+    pub(super) reinvite: Option<(TransactionKey, Reinvite)>,
     /// Which call of this engine (1, 2, ...), for the `MediaIo`.
     pub(super) number: u32,
     /// Reserved at INVITE time so the SDP can name the port.
@@ -119,8 +119,15 @@ pub(super) struct Call {
     pub(super) crypto: Vec<sdp::Crypto>,
     /// The agreed session timer (RFC 4028), if any.
     pub(super) session: Option<super::session::CallTimer>,
-    /// Our pending re-INVITE is a session refresh, not a hold or resume.
-    pub(super) refreshing: bool,
+}
+
+/// What our pending re-INVITE is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Reinvite {
+    /// The operator holds (true) or resumes (false) the call.
+    Hold(bool),
+    /// A session-timer refresh (RFC 4028): the description unchanged.
+    Refresh,
 }
 
 impl Call {
@@ -172,7 +179,6 @@ impl Call {
             unauthorized_invite: None,
             crypto: Vec::new(),
             session: None,
-            refreshing: false,
         }
     }
 

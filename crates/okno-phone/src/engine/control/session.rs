@@ -42,14 +42,17 @@ pub(super) enum PeerAsked {
     Agreed { timer: SessionTimer, uac_supports: bool },
 }
 
-/// What `req` asked, for an INVITE already checked by [`CallControl::session_asked`].
+/// What `req` asked, for an INVITE already checked by [`CallControl::session_asked`] when it
+/// came in (the answer is sent later, from the stored request).
 pub(super) fn peer_asked(req: &Request, min_se: u32) -> PeerAsked {
     match session_timer::as_uas(req, min_se) {
-        Ok(UasTimer::Agreed(timer)) => {
-            PeerAsked::Agreed { timer, uac_supports: session_timer::supports_timer(&req.headers) }
-        }
+        Ok(UasTimer::Agreed(timer)) => agreed(req, timer),
         _ => PeerAsked::Nothing,
     }
+}
+
+fn agreed(req: &Request, timer: SessionTimer) -> PeerAsked {
+    PeerAsked::Agreed { timer, uac_supports: session_timer::supports_timer(&req.headers) }
 }
 
 impl CallControl {
@@ -68,7 +71,8 @@ impl CallControl {
     /// What a peer's INVITE, re-INVITE or UPDATE asks; `Err(422)` (with Min-SE) already sent.
     pub(super) fn session_asked(&mut self, now: Instant, key: &TransactionKey, req: &Request) -> Result<PeerAsked, ()> {
         match session_timer::as_uas(req, self.config.min_se) {
-            Ok(UasTimer::Agreed(_) | UasTimer::None) => Ok(peer_asked(req, self.config.min_se)),
+            Ok(UasTimer::Agreed(timer)) => Ok(agreed(req, timer)),
+            Ok(UasTimer::None) => Ok(PeerAsked::Nothing),
             Ok(UasTimer::TooBrief { min_se }) => {
                 let mut resp = Response::for_request(req, 422, None);
                 resp.headers.push(HeaderName::MinSe, min_se.to_string());
@@ -173,7 +177,6 @@ impl CallControl {
         let mut offer =
             sdp::build_offer(&self.media_config(call.rtp_port, call.our_direction(), codecs, call.crypto.clone()));
         offer.origin.session_version = call.sdp_version;
-        let hold = call.local_hold;
         let headers = self.session_request_headers();
         let Some((mut req, peer)) = self.dialog_request(id, Method::Invite) else { return };
         req.headers.push(HeaderName::Contact, &self.contact);
@@ -191,8 +194,7 @@ impl CallControl {
         tracing::debug!(call_id = id, "refreshing the session");
         let key = self.ua.send_request(now, peer, req);
         if let Some(call) = self.calls.get_mut(id) {
-            call.reinvite = Some((key, hold));
-            call.refreshing = true;
+            call.reinvite = Some((key, Reinvite::Refresh));
         }
     }
 
@@ -200,7 +202,6 @@ impl CallControl {
     pub(super) fn on_refresh_response(&mut self, now: Instant, id: &str, resp: &Response) {
         let Some(call) = self.calls.get_mut(id) else { return };
         call.reinvite = None;
-        call.refreshing = false;
         match resp.status {
             200..=299 => {
                 self.send_ack(id, resp);

@@ -56,8 +56,7 @@ impl CallControl {
         match found {
             Some((id, true)) => {
                 let Some(call) = self.calls.get_mut(&id) else { return };
-                call.reinvite = None;
-                if std::mem::take(&mut call.refreshing) {
+                if call.reinvite.take().is_some_and(|(_, purpose)| purpose == Reinvite::Refresh) {
                     // An unanswered refresh: the peer is gone (RFC 4028 §10).
                     call.end_cause = Some(EndReason::SessionExpired);
                     return self.send_bye(now, &id);
@@ -276,17 +275,14 @@ impl CallControl {
     /// port and codec; our media stops sending while the peer does not want to receive.
     pub(super) fn on_reinvite(&mut self, now: Instant, key: &TransactionKey, id: &str, req: &Request) {
         let Some(call) = self.calls.get(id) else { return };
-        if call.answered.is_some() && call.reinvite.is_none() && self.session_asked(now, key, req).is_err() {
-            return;
-        }
-        let asked = session::peer_asked(req, self.config.min_se);
-        let Some(call) = self.calls.get(id) else { return };
         let tag = call.local.tag().map(str::to_owned);
         if call.answered.is_none() || call.reinvite.is_some() {
             // Glare with our own re-INVITE, or an offer before the call is up (RFC 3261 §14.2).
             let _ = self.ua.send_response(now, key, &Response::for_request(req, 491, tag.as_deref()));
             return;
         }
+        let Ok(asked) = self.session_asked(now, key, req) else { return };
+        let Some(call) = self.calls.get(id) else { return };
         let mut ok = Response::for_request(req, 200, tag.as_deref());
         ok.headers.push(HeaderName::Contact, &self.contact);
         let offer = sdp::Session::parse(&req.body).ok();
@@ -372,7 +368,7 @@ impl CallControl {
         }
         if call.reinvite.as_ref().is_some_and(|(k, _)| *k == key) {
             if resp.status >= 200 {
-                if call.refreshing {
+                if call.reinvite.as_ref().is_some_and(|(_, purpose)| *purpose == Reinvite::Refresh) {
                     self.on_refresh_response(now, &id, &resp);
                 } else {
                     self.on_reinvite_response(&id, &resp);
@@ -504,7 +500,7 @@ impl CallControl {
     /// The final answer to our hold or resume re-INVITE.
     pub(super) fn on_reinvite_response(&mut self, id: &str, resp: &Response) {
         let Some(call) = self.calls.get_mut(id) else { return };
-        let Some((_, hold)) = call.reinvite.take() else { return };
+        let Some((_, Reinvite::Hold(hold))) = call.reinvite.take() else { return };
         if resp.status / 100 != 2 {
             let what = if hold { "hold" } else { "resume" };
             return self.error(
