@@ -54,9 +54,10 @@ fn a_team_lead_writes_a_rule_in_the_window_and_incoming_mail_follows_it() -> Res
     let work = tempfile::tempdir()?;
     let dovecot = Dovecot::start();
     let smtp = SmtpSink::start();
-    // Bad satisfaction marks go to the quality team's queue.
+    // The quality team's queue, where the team lead will send bad satisfaction marks from the
+    // window; the config file only says where customers reach the server.
     db.sql("INSERT INTO queues (id, name, channel, department_id) VALUES ('quality', 'Quality', 'email', 'support')")?;
-    let csat = |port: u16| format!("[csat]\npublic_url = \"http://127.0.0.1:{port}\"\nmanager_queue = \"Quality\"\n\n");
+    let csat = |port: u16| format!("[csat]\npublic_url = \"http://127.0.0.1:{port}\"\n\n");
     let (_server, port) = start_server_with_mail(&server, &db, work.path(), &dovecot, &smtp, csat)?;
 
     // The operator's desk: the server refuses her the rules, whatever the window shows.
@@ -92,8 +93,14 @@ fn a_team_lead_writes_a_rule_in_the_window_and_incoming_mail_follows_it() -> Res
     retype(&s, "[data-testid=template-name]", "Счёт получен")?;
     let body = s.wait_for("[data-testid=template-body]", WAIT)?;
     s.type_into(&body[0], "Здравствуйте, {{customer.name}}! Счёт по обращению №{{ticket.number}} получен.")?;
+    // With a file that goes with every use.
+    let details = work.path().join("реквизиты.pdf");
+    std::fs::write(&details, b"%PDF-1.4 bank details e2e")?;
+    s.type_into(&s.wait_for("[data-testid=template-file-input]", WAIT)?[0], &details.display().to_string())?;
+    s.wait_for("[data-testid=template-file]", WAIT)?;
     s.click(&s.wait_for("[data-testid=template-save]", WAIT)?[0])?;
     wait("the template on the server", || Ok(db.sql("SELECT count(*) FROM templates")? == "1"))?;
+    assert_eq!(db.sql("SELECT spec->'attachments'->0->>'name' FROM templates")?, "реквизиты.pdf");
 
     // The rule: subject contains "счёт" → tag "invoice".
     s.click(&s.wait_for("[data-testid=work-tab-rules]", WAIT)?[0])?;
@@ -126,6 +133,21 @@ fn a_team_lead_writes_a_rule_in_the_window_and_incoming_mail_follows_it() -> Res
     assert!(stored.contains("Счета в бухгалтерию") && stored.contains("\"invoice\""), "{stored}");
     std::fs::create_dir_all(artifacts_dir())?;
     s.screenshot(&artifacts_dir().join("rules-editor.png"))?;
+
+    // How the center asks for marks: bad ones reopen in the quality team's queue.
+    s.click(&s.wait_for("[data-testid=work-tab-csat]", WAIT)?[0])?;
+    let email = s.wait_for("[data-testid=csat-email]", WAIT)?;
+    assert_eq!(
+        s.property(&email[0], "checked")?,
+        "true",
+        "email questions are on while the config has a public address"
+    );
+    choose(&s, "[data-testid=csat-manager-queue]", "quality")?;
+    s.click(&s.wait_for("[data-testid=csat-save]", WAIT)?[0])?;
+    wait("the satisfaction settings on the server", || {
+        Ok(db.sql("SELECT csat_settings->>'manager_queue_id' FROM deployment")? == "quality")
+    })?;
+    s.screenshot(&artifacts_dir().join("csat-settings.png"))?;
     s.press("\u{E00C}")?;
 
     // Mail that the rule catches.
@@ -163,6 +185,8 @@ fn a_team_lead_writes_a_rule_in_the_window_and_incoming_mail_follows_it() -> Res
         Ok(value.contains("получен").then_some(value))
     })?;
     assert_eq!(text, format!("Здравствуйте, Olga Petrova! Счёт по обращению №{number} получен."));
+    let files = s.wait_for("[data-testid=reply-files]", WAIT)?;
+    assert!(s.text_content(&files[0])?.contains("реквизиты.pdf"), "the template's file goes with the reply");
     s.screenshot(&artifacts_dir().join("rules-template-inserted.png"))?;
 
     // Sent and resolved: the customer is asked for a mark by a link, and her "bad" from a real
@@ -172,6 +196,12 @@ fn a_team_lead_writes_a_rule_in_the_window_and_incoming_mail_follows_it() -> Res
         Ok(db.sql(&format!("SELECT count(*) FROM messages WHERE ticket_id = '{ticket}' AND direction = 'outbound'"))?
             == "1")
     })?;
+    let sent = s.wait_until("the reply in the customer's mailbox", WAIT, |_| {
+        Ok(smtp.delivered().iter().map(|raw| okno_mail::read(raw, 1 << 20)).find(|m| m.text.contains("получен")))
+    })?;
+    let attached: Vec<&str> = sent.attachments.iter().map(|a| a.name.as_str()).collect();
+    assert_eq!(attached, ["реквизиты.pdf"]);
+    assert_eq!(sent.attachments[0].data, b"%PDF-1.4 bank details e2e");
     s.press("\u{E00C}")?;
     s.press("e")?;
     wait(

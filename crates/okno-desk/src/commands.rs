@@ -14,8 +14,10 @@ use std::time::Instant;
 
 use okno_acd::wire::WallboardView;
 use okno_core::{AgentState, AttachmentRef, Mutation, TicketStatus, new_id};
-use okno_rules::wire::{DryRunReport, Followers, People, RenderedTemplate, RuleSetView, SlaPolicies, TemplateList};
-use okno_rules::{Rule, SlaPolicySpec, Template};
+use okno_rules::wire::{
+    CsatView, DryRunReport, Followers, People, RenderedTemplate, RuleSetView, SlaPolicies, TemplateList,
+};
+use okno_rules::{CsatSettings, Rule, SlaPolicySpec, Template};
 use okno_softphone::{
     AudioDevices, CallHistoryEntry, DispositionNode, PhoneCall, PhoneSnapshot, SipAccount, SipAccountInput, TicketLink,
     TransferTarget,
@@ -150,6 +152,9 @@ command_table! {
         sla_policies() -> SlaPolicies;
         save_sla_policy(policy: SlaPolicySpec) -> SlaPolicies;
         set_queue_policy(queue_id: String, policy_id: Option<String>) -> SlaPolicies;
+        /// How the center asks for satisfaction marks (admins and team leads).
+        csat_settings() -> CsatView;
+        save_csat_settings(settings: CsatSettings) -> CsatView;
         /// The team lead's live view: queues (today from `since`, and the last 15 minutes) and agents.
         wallboard(since: i64) -> WallboardView;
         /// A team lead moves a call waiting in the hotline to another queue; the wallboard after.

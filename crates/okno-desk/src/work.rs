@@ -3,8 +3,10 @@
 //! these commands call its `/v1/work/...` API with the operator's session; the server decides
 //! who may change what.
 
-use okno_rules::wire::{DryRunReport, Followers, People, RenderedTemplate, RuleSetView, SlaPolicies, TemplateList};
-use okno_rules::{Rule, SlaPolicySpec, Template};
+use okno_rules::wire::{
+    CsatView, DryRunReport, Followers, People, RenderedTemplate, RuleSetView, SlaPolicies, TemplateList,
+};
+use okno_rules::{CsatSettings, Rule, SlaPolicySpec, Template};
 use reqwest::Method;
 use serde_json::json;
 
@@ -106,6 +108,15 @@ impl Desk {
         let _: serde_json::Value =
             self.sync.server_call(Method::PUT, &path, Some(json!({ "sla_policy_id": policy_id }))).await?;
         self.sla_policies().await
+    }
+
+    pub(crate) async fn csat_settings(&self) -> Result<CsatView> {
+        Ok(self.sync.server_call(Method::GET, "/v1/work/csat", None).await?)
+    }
+
+    pub(crate) async fn save_csat_settings(&self, settings: CsatSettings) -> Result<CsatView> {
+        let body = serde_json::to_value(&settings).map_err(|e| UiError::new(ErrorCode::Internal, e.to_string()))?;
+        Ok(self.sync.server_call(Method::PUT, "/v1/work/csat", Some(body)).await?)
     }
 }
 

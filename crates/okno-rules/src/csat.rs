@@ -29,6 +29,26 @@ pub enum CsatScore {
     Stars5,
 }
 
+/// How a center asks for marks, as admins and team leads set it in the window; the server keeps
+/// it and every instance reads it when it asks or takes an answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct CsatSettings {
+    pub scale: CsatScale,
+    /// Ask email customers by a link after their ticket is resolved (needs the server's public
+    /// address, `[csat] public_url` in its config).
+    pub ask_by_email: bool,
+    /// Ask website visitors in the widget when their chat ends.
+    pub ask_in_chat: bool,
+    /// Where a bad mark reopens the ticket (`None`: in its own queue).
+    pub manager_queue_id: Option<String>,
+}
+
+impl Default for CsatSettings {
+    fn default() -> Self {
+        CsatSettings { scale: CsatScale::Three, ask_by_email: true, ask_in_chat: true, manager_queue_id: None }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0:?} is not an answer on this scale")]
 pub struct NotAScore(pub String);

@@ -17,7 +17,7 @@ mod template;
 pub mod wire;
 
 pub use calendar::{Calendar, CalendarError, CalendarSpec, DayHours, Pause};
-pub use csat::{CsatScale, CsatScore, NotAScore};
+pub use csat::{CsatScale, CsatScore, CsatSettings, NotAScore};
 pub use rule::{
     Action, Assignment, Condition, Facts, Fired, Known, Outcome, Rule, RuleError, RuleProblem, RuleSet, TextTest,
 };

@@ -59,7 +59,8 @@ pub struct SaveRules {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct DryRunRequest {
     pub rules: Vec<Rule>,
-    /// How many of the latest tickets to replay (their first message).
+    /// How many of the latest tickets to replay (their first message, and their latest reply
+    /// from the customer where there is one).
     #[ts(type = "number")]
     pub last: i64,
 }
@@ -71,14 +72,21 @@ pub struct DryRunTicket {
     #[ts(type = "number")]
     pub number: i64,
     pub subject: String,
+    /// Whether the replayed message is a reply in the ticket rather than its first message.
+    pub reply: bool,
     pub outcome: Outcome,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct DryRunReport {
+    /// One entry per replayed message, newest tickets first, a ticket's first message before its reply.
     pub tickets: Vec<DryRunTicket>,
-    /// Tickets on which at least one rule fired.
+    /// Tickets on which at least one rule fired (on either message).
     pub matched: u32,
+    /// Tickets replayed.
+    pub replayed: u32,
+    /// Of the replayed messages, how many were replies.
+    pub replies: u32,
 }
 
 /// A template variable and what it stands for.
@@ -130,4 +138,15 @@ pub struct QueuePolicy {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct Recomputed {
     pub recomputed: u64,
+}
+
+/// `GET /v1/work/csat` (and the answer to `PUT`): how the center asks for satisfaction marks,
+/// and what the settings may refer to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct CsatView {
+    pub settings: crate::CsatSettings,
+    /// The address links start with (`[csat] public_url` of the server's config); without it
+    /// email customers cannot be asked.
+    pub public_url: Option<String>,
+    pub queues: Vec<Named>,
 }

@@ -37,6 +37,8 @@ pub enum Action {
     SlaPolicyChanged,
     /// A team lead joined an operator's live call (listen, whisper or barge).
     CallMonitored,
+    /// How the center asks for satisfaction marks was changed.
+    CsatSettingsChanged,
 }
 
 impl Action {
@@ -52,6 +54,7 @@ impl Action {
             Action::RulesChanged => "rules_changed",
             Action::SlaPolicyChanged => "sla_policy_changed",
             Action::CallMonitored => "call_monitored",
+            Action::CsatSettingsChanged => "csat_settings_changed",
         }
     }
 }

@@ -24,6 +24,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (12, "mentions", include_str!("../migrations/0012_mentions.sql")),
     (13, "acd_events", include_str!("../migrations/0013_acd_events.sql")),
     (14, "visitor_read", include_str!("../migrations/0014_visitor_read.sql")),
+    (15, "csat_settings", include_str!("../migrations/0015_csat_settings.sql")),
 ];
 
 /// An arbitrary constant identifying "Okno schema migrations" among advisory locks.

@@ -158,6 +158,7 @@ async fn a_visitors_chat_reaches_operators_and_their_reply_reaches_every_tab() {
     let (mut tab1, welcome) = visitor(&server, None, None).await;
     assert_eq!(welcome["open"], true);
     assert_eq!(welcome["title"], "Shop support");
+    assert_eq!(welcome["rating"], "three", "the widget asks on the center's scale");
     let token = welcome["token"].as_str().unwrap().to_owned();
     assert_eq!(token.len(), 64);
     // No message before the form.
@@ -269,6 +270,49 @@ async fn a_visitors_chat_reaches_operators_and_their_reply_reaches_every_tab() {
         .await
         .unwrap();
     assert_eq!((csat["score"].as_str(), csat["comment"].as_str()), (Some("bad"), Some("too slow")));
+
+    // A center that stops asking in chats (set in the window, see tests/work.rs): the widget
+    // is told not to ask, and a rating sent anyway is refused.
+    sqlx::query("UPDATE deployment SET csat_settings = $1")
+        .bind(json!({ "scale": "five", "ask_by_email": false, "ask_in_chat": false, "manager_queue_id": null }))
+        .execute(&h.pool)
+        .await
+        .unwrap();
+    let (mut tab4, welcome4) = visitor(&server, Some(&token), None).await;
+    assert_eq!(welcome4["rating"], Value::Null);
+    send(&mut tab4, json!({ "type": "rate", "score": "5" })).await;
+    assert_eq!(next(&mut tab4, "error").await["code"], "not_asked");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tab_opened_before_the_chat_existed_follows_the_chat_another_tab_opens() {
+    let h = Harness::new().await;
+    okno_server::admin::grant_queue(&h.pool, "anna", "q2").await.unwrap();
+    let server = server(&h, ChatLimits::default()).await;
+    let anna = h.token("anna").await;
+    let (mut tab1, welcome) = visitor(&server, None, None).await;
+    let token = welcome["token"].as_str().unwrap().to_owned();
+    let (mut tab2, welcome2) = visitor(&server, Some(&token), None).await;
+    assert_eq!(welcome2["status"], Value::Null, "no chat yet");
+    // The form filled in one tab: the other leaves its form too.
+    send(&mut tab1, json!({ "type": "start", "name": "Olga", "contact": "olga@example.com" })).await;
+    next(&mut tab1, "started").await;
+    assert_eq!(next(&mut tab2, "started").await["name"], "Olga");
+    // The first message opens the chat: the other tab shows it and the operator's answer.
+    say(&mut tab1, "m1", "Is the parcel insured?").await;
+    let echo = next(&mut tab2, "message").await;
+    assert_eq!(echo["message"]["text"], "Is the parcel insured?");
+    let ticket = ticket_of(&server, &token).await;
+    assert!(push(&server, &anna, 1, reply(&ticket, "r1", "Yes, fully.", false)).await["kind"] == "applied");
+    assert_eq!(next(&mut tab2, "message").await["message"]["text"], "Yes, fully.");
+    assert_eq!(next(&mut tab1, "message").await["message"]["text"], "Yes, fully.");
+    // The waiting tab writes into the same chat, not a new one.
+    say(&mut tab2, "m2", "Thanks!").await;
+    assert_eq!(next(&mut tab1, "message").await["message"]["text"], "Thanks!");
+    assert_eq!(ticket_of(&server, &token).await, ticket);
+    let chats: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM tickets WHERE channel = 'chat'").fetch_one(&h.pool).await.unwrap();
+    assert_eq!(chats, 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

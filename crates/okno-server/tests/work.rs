@@ -91,6 +91,46 @@ async fn only_leads_edit_rules_and_a_set_that_cannot_work_is_refused_with_the_ru
     let (code, _) = h.post("/v1/work/rules/dry-run", Some(&anna), json!({ "rules": [], "last": 5 })).await;
     assert_eq!(code, StatusCode::FORBIDDEN);
 
+    // A rule on replies is tried on each ticket's latest reply from the customer.
+    for (id, body, at) in
+        [("m1", "Where is my order?", 3_000), ("m2", "Still waiting", 4_000), ("m3", "Thank you!", 5_000)]
+    {
+        sqlx::query(
+            "INSERT INTO messages (id, ticket_id, channel, direction, author_name, body, created_at) \
+             VALUES ($1, 't1', 'phone', 'inbound', 'Customer c1', $2, $3)",
+        )
+        .bind(id)
+        .bind(body)
+        .bind(at)
+        .execute(&h.pool)
+        .await
+        .unwrap();
+    }
+    let thanks = json!([{ "id": "r9", "name": "close thank-you replies", "enabled": true,
+        "when": [{ "field": "first_message", "is": false }, { "field": "body", "test": { "op": "contains", "value": "thank" } }],
+        "then": [{ "do": "close" }], "stop": true }]);
+    let (code, run) = h.post("/v1/work/rules/dry-run", Some(&lena), json!({ "rules": thanks, "last": 50 })).await;
+    assert_eq!(code, StatusCode::OK, "{run}");
+    let replayed: Vec<(&str, bool, usize)> = run["tickets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                t["ticket_id"].as_str().unwrap(),
+                t["reply"].as_bool().unwrap(),
+                t["outcome"]["fired"].as_array().unwrap().len(),
+            )
+        })
+        .collect();
+    assert!(replayed.contains(&("t1", false, 0)), "the first message is no reply: {replayed:?}");
+    assert!(replayed.contains(&("t1", true, 1)), "the latest reply fires: {replayed:?}");
+    assert_eq!(replayed.len(), 4, "t1's first message and latest reply, t2 and t3: {replayed:?}");
+    assert_eq!(
+        (run["matched"].as_u64(), run["replayed"].as_u64(), run["replies"].as_u64()),
+        (Some(1), Some(3), Some(1))
+    );
+
     let audited: i64 =
         sqlx::query_scalar("SELECT count(*) FROM audit_log WHERE action = 'rules_changed' AND actor = 'lena'")
             .fetch_one(&h.pool)
@@ -125,6 +165,12 @@ async fn templates_are_shared_by_leads_personal_to_their_owner_and_filled_in_for
         put(&h, "/v1/work/templates/tpl-bad", &lena, template("tpl-bad", None, "Hi {{customer.phone}}")).await;
     assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert!(body["message"].as_str().unwrap().contains("unknown variable {{customer.phone}}"), "{body}");
+    let mut unsent = template("tpl-file", None, "См. прайс во вложении.");
+    unsent["attachments"] =
+        json!([{ "sha256": "00".repeat(32), "name": "price.pdf", "mime": "application/pdf", "size": 10 }]);
+    let (code, body) = put(&h, "/v1/work/templates/tpl-file", &lena, unsent).await;
+    assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY, "a file that was never uploaded: {body}");
+    assert_eq!(body["message"], "the file \"price.pdf\" is not on the server; attach it again");
 
     // Each sees what is theirs to use.
     let names = |body: &Value| -> Vec<String> {
@@ -606,6 +652,81 @@ async fn a_resolved_email_ticket_asks_for_a_mark_by_a_signed_single_use_link_and
     asking.abort();
     tasks.stop(&h.state).await;
     let _ = sender.logout().await;
+}
+
+#[tokio::test]
+async fn how_the_center_asks_for_marks_is_set_by_its_leads_and_every_question_follows_it() {
+    let mut h = Harness::new().await;
+    let (anna, lena) = (h.token("anna").await, h.token("lena").await);
+    let settings = |scale: &str, by_email: bool, in_chat: bool, manager: Option<&str>| json!({ "scale": scale, "ask_by_email": by_email, "ask_in_chat": in_chat, "manager_queue_id": manager });
+    // A server without a public address has no links to send: email questions stay off.
+    let (code, view) = h.call(Method::GET, "/v1/work/csat", Some(&lena), None).await;
+    assert_eq!(code, StatusCode::OK, "{view}");
+    assert_eq!(view["public_url"], Value::Null);
+    assert_eq!(view["settings"], settings("three", false, true, None));
+    let (code, body) = put(&h, "/v1/work/csat", &lena, settings("three", true, true, None)).await;
+    assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(body["message"].as_str().unwrap().contains("public_url"), "{body}");
+
+    h.state.csat = Some(std::sync::Arc::new(okno_server::work::csat::CsatConfig {
+        public_url: "https://support.shop.test".into(),
+        manager_queue: None,
+        scale: okno_rules::CsatScale::Three,
+        ask_by_email: true,
+    }));
+    h.app = okno_server::app(h.state.clone());
+    let (code, _) = h.call(Method::GET, "/v1/work/csat", Some(&anna), None).await;
+    assert_eq!(code, StatusCode::FORBIDDEN, "an operator does not see them");
+    let (code, _) = put(&h, "/v1/work/csat", &anna, settings("five", false, false, None)).await;
+    assert_eq!(code, StatusCode::FORBIDDEN, "nor change them");
+    let (code, body) = put(&h, "/v1/work/csat", &lena, settings("five", false, false, Some("nowhere"))).await;
+    assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["message"], "no queue has the id \"nowhere\"");
+    let (code, view) = put(&h, "/v1/work/csat", &lena, settings("five", false, false, Some("q2"))).await;
+    assert_eq!(code, StatusCode::OK, "{view}");
+    assert_eq!(view["settings"], settings("five", false, false, Some("q2")));
+    assert_eq!(view["public_url"], "https://support.shop.test");
+    let (actor, detail): (Option<String>, Value) =
+        sqlx::query_as("SELECT actor, detail::jsonb FROM audit_log WHERE action = 'csat_settings_changed'")
+            .fetch_one(&h.pool)
+            .await
+            .unwrap();
+    assert_eq!((actor.as_deref(), detail), (Some("lena"), settings("five", false, false, Some("q2"))));
+
+    // Email questions off: a resolved email ticket is not asked.
+    let now = okno_core::unix_ms(std::time::SystemTime::now());
+    sqlx::query(
+        "UPDATE tickets SET channel = 'email', status = 'resolved', first_response_at = $1, updated_at = $1 WHERE id = 't1'",
+    )
+    .bind(now - 1_000)
+    .execute(&h.pool)
+    .await
+    .unwrap();
+    let config = h.state.csat.clone().unwrap();
+    assert_eq!(okno_server::work::csat::ask_pending(&h.state, &config).await.unwrap(), 0);
+    // On, on five stars: the question offers stars, and two stars reopen it in the chosen queue.
+    let (code, _) = put(&h, "/v1/work/csat", &lena, settings("five", true, false, Some("q2"))).await;
+    assert_eq!(code, StatusCode::OK);
+    assert_eq!(okno_server::work::csat::ask_pending(&h.state, &config).await.unwrap(), 1);
+    let body: String = sqlx::query_scalar("SELECT body FROM messages WHERE ticket_id = 't1' AND author_name = 'Okno'")
+        .fetch_one(&h.pool)
+        .await
+        .unwrap();
+    let link = body.split_whitespace().find(|w| w.starts_with("https://support.shop.test/csat/")).unwrap();
+    let path = link.trim_start_matches("https://support.shop.test").to_owned();
+    // The center goes back to three answers: a question already asked keeps its stars.
+    let (code, _) = put(&h, "/v1/work/csat", &lena, settings("three", true, false, Some("q2"))).await;
+    assert_eq!(code, StatusCode::OK);
+    let (code, page) = h.call(Method::GET, &path, None, None).await;
+    assert_eq!(code, StatusCode::OK);
+    let page = page.as_str().unwrap();
+    assert!(page.contains("data-score=\"5\"") && page.contains("data-score=\"1\""), "{page}");
+    assert!(!page.contains("data-score=\"bad\""), "{page}");
+    let (code, thanks) = post_form(&h, &path, "score=2&comment=slow").await;
+    assert_eq!(code, StatusCode::OK, "{thanks}");
+    let (queue, status): (String, String) =
+        sqlx::query_as("SELECT queue_id, status FROM tickets WHERE id = 't1'").fetch_one(&h.pool).await.unwrap();
+    assert_eq!((queue.as_str(), status.as_str()), ("q2", "open"), "two stars are a bad mark");
 }
 
 #[tokio::test]

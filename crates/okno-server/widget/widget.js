@@ -181,6 +181,7 @@
         state.status = m.status;
         state.readAt = m.read_at || 0;
         state.lines = m.history;
+        if (m.rating) buildScores(m.rating);
         Object.keys(rendered).forEach(function (id) { logEl.removeChild(rendered[id]); delete rendered[id]; });
         // What was typed but not confirmed before the connection dropped goes again (the
         // server stores a message id once).
@@ -401,17 +402,31 @@
 
   var chosenScore = null;
   var comment = el("textarea", { name: "comment", "aria-label": T.comment, placeholder: T.comment });
-  var scoreButtons = ["good", "normal", "bad"].map(function (score) {
-    var b = el("button", { class: "icon", type: "button", "data-score": score, "aria-pressed": "false", text: T[score], onclick: function () {
-      chosenScore = score;
-      scoreButtons.forEach(function (x) { x.setAttribute("aria-pressed", String(x === b)); });
-    } });
-    return b;
-  });
+  var scoreButtons = [];
+  var scoresEl = el("div", { class: "scores" });
+  // The center's scale (from the welcome): three words, or one to five stars, best first.
+  function buildScores(scale) {
+    var scores = scale === "five" ? ["5", "4", "3", "2", "1"] : ["good", "normal", "bad"];
+    if (scoresEl.getAttribute("data-scale") === scale) return;
+    scoresEl.setAttribute("data-scale", scale);
+    scoresEl.textContent = "";
+    chosenScore = null;
+    scoreButtons = scores.map(function (score) {
+      var label = scale === "five" ? new Array(Number(score) + 1).join("\u2605") : T[score];
+      var b = el("button", { class: "icon", type: "button", "data-score": score, "aria-pressed": "false", text: label,
+        "aria-label": scale === "five" ? score + " / 5" : label, onclick: function () {
+          chosenScore = score;
+          scoreButtons.forEach(function (x) { x.setAttribute("aria-pressed", String(x === b)); });
+        } });
+      scoresEl.appendChild(b);
+      return b;
+    });
+  }
+  buildScores("three");
   var ratingForm = el("form", { class: "rating", onsubmit: function (e) {
     e.preventDefault();
     if (chosenScore) send({ type: "rate", score: chosenScore, comment: comment.value });
-  } }, [el("div", { text: T.rateAsk }), el("div", { class: "scores" }, scoreButtons), comment,
+  } }, [el("div", { text: T.rateAsk }), scoresEl, comment,
     el("button", { class: "primary", type: "submit", text: T.rate })]);
   var thanksEl = el("div", { class: "note", role: "status", text: T.thanks });
 
@@ -475,7 +490,7 @@
     show(startForm, !!w && !closed && !state.name);
     show(logEl, chatting);
     show(compose, chatting);
-    show(ratingForm, chatting && finished() && !state.rated);
+    show(ratingForm, chatting && finished() && !state.rated && !!w.rating);
     show(thanksEl, chatting && finished() && state.rated);
     show(endButton, chatting && state.lines.length > 0 && !finished());
     show(callButton, chatting && !!w.calls && !call.pc);

@@ -81,6 +81,8 @@ pub enum ToVisitor {
         /// Present when the channel takes calls: how the browser reaches the gateway.
         #[serde(skip_serializing_if = "Option::is_none")]
         calls: Option<super::calls::CallSettings>,
+        /// The scale the widget asks on when a chat ends; absent when the center does not ask.
+        rating: Option<okno_rules::CsatScale>,
     },
     Started {
         name: String,

@@ -15,6 +15,7 @@ use okno_core::{AttachmentRef, Millis};
 use tokio::sync::mpsc;
 
 use super::config::ChatChannel;
+use super::hub;
 use super::protocol::{ChatLine, FromVisitor, PublicLimits, ToVisitor, frame};
 use super::store::{self, Place, Visitor};
 use crate::AppState;
@@ -105,6 +106,10 @@ async fn run(state: AppState, channel: ChatChannel, mut socket: WebSocket) -> Re
         None => (Vec::new(), None, None),
     };
     let limits = &state.chat.config.limits;
+    let csat = {
+        let mut conn = state.pool.acquire().await.map_err(|e| e.to_string())?;
+        crate::work::csat::settings(&mut conn, state.csat.as_deref()).await.map_err(|e| e.to_string())?
+    };
     let welcome = ToVisitor::Welcome {
         token,
         title: channel.title.clone(),
@@ -120,6 +125,7 @@ async fn run(state: AppState, channel: ChatChannel, mut socket: WebSocket) -> Re
             attachment_types: limits.attachment_types.clone(),
         },
         calls: state.gateway.as_deref().filter(|_| channel.calls).map(super::calls::settings),
+        rating: csat.ask_in_chat.then_some(csat.scale),
     };
     send(&mut socket, &welcome).await?;
     let (call_tx, mut call_rx) = mpsc::unbounded_channel::<ToVisitor>();
@@ -190,17 +196,21 @@ async fn recv(rx: &mut Option<mpsc::Receiver<Arc<str>>>) -> Option<Arc<str>> {
 }
 
 impl Conversation {
+    /// Where this socket listens: its chat, or its visitor while there is none.
+    fn hub_key(&self) -> String {
+        self.visitor.ticket_id.clone().unwrap_or_else(|| hub::visitor_key(&self.visitor.id))
+    }
+
     fn register(&mut self) -> Option<mpsc::Receiver<Arc<str>>> {
-        let ticket = self.visitor.ticket_id.clone()?;
-        let (id, rx) = self.state.live.visitors.register(&ticket);
-        self.registered = Some((ticket, id));
+        let key = self.hub_key();
+        let (id, rx) = self.state.live.visitors.register(&key);
+        self.registered = Some((key, id));
         Some(rx)
     }
 
     /// When the visitor's chat changed (their first message opened one), move the socket to it.
     fn reregister(&mut self) -> Option<Option<mpsc::Receiver<Arc<str>>>> {
-        let current = self.registered.as_ref().map(|(t, _)| t.as_str());
-        if current == self.visitor.ticket_id.as_deref() {
+        if self.registered.as_ref().map(|(key, _)| key.as_str()) == Some(self.hub_key().as_str()) {
             return None;
         }
         self.unregister();
@@ -208,9 +218,13 @@ impl Conversation {
     }
 
     fn unregister(&mut self) {
-        if let Some((ticket, id)) = self.registered.take() {
-            self.state.live.visitors.unregister(&ticket, id);
+        if let Some((_, id)) = self.registered.take() {
+            self.state.live.visitors.unregister(id);
         }
+    }
+
+    fn socket_id(&self) -> Option<u64> {
+        self.registered.as_ref().map(|(_, id)| *id)
     }
 
     async fn handle(&mut self, text: &str) -> Vec<ToVisitor> {
@@ -243,7 +257,10 @@ impl Conversation {
                 store::introduce(pool, &self.visitor.id, &name, &contact).await?;
                 self.visitor.name = Some(name.clone());
                 self.visitor.contact = Some(contact);
-                vec![ToVisitor::Started { name }]
+                let started = ToVisitor::Started { name };
+                // The visitor's other tabs leave the pre-chat form too.
+                self.state.live.visitors.deliver(&self.hub_key(), frame(&started), self.socket_id());
+                vec![started]
             }
             FromVisitor::Message { id, text, attachments } => self.message(&id, &text, &attachments, now).await?,
             FromVisitor::Typing => {
@@ -274,12 +291,17 @@ impl Conversation {
                 Vec::new()
             }
             FromVisitor::Rate { score, comment } => {
-                let Ok(score) = okno_rules::CsatScore::parse(&score, okno_rules::CsatScale::Three) else {
-                    return Ok(vec![error("bad_score", "good, normal or bad")]);
+                let settings =
+                    crate::work::csat::settings(&mut *pool.acquire().await?, self.state.csat.as_deref()).await?;
+                if !settings.ask_in_chat {
+                    return Ok(vec![error("not_asked", "this center does not take ratings in the chat")]);
+                }
+                let Ok(score) = okno_rules::CsatScore::parse(&score, settings.scale) else {
+                    return Ok(vec![error("bad_score", "good, normal or bad; or 1 to 5")]);
                 };
                 let comment: String =
                     comment.trim().chars().take(self.state.chat.config.limits.max_message_chars).collect();
-                let manager = self.state.csat.as_ref().and_then(|c| c.manager_queue.clone());
+                let manager = settings.manager_queue_id;
                 match store::rate(pool, &self.visitor, score, &comment, manager.as_deref(), now).await? {
                     Some((changes, version)) => {
                         self.state.live.committed(&changes, version);
@@ -389,7 +411,11 @@ impl Conversation {
     ) -> anyhow::Result<Vec<ToVisitor>> {
         let refuse = |code, message: &str| Ok(vec![error(code, message)]);
         if self.visitor.name.is_none() {
-            return refuse("form_needed", "tell us your name and how to reach you first");
+            // The form may have been filled in in another tab since this one said hello.
+            match store::introduced(&self.state.pool, &self.visitor.id).await? {
+                Some((name, contact)) => (self.visitor.name, self.visitor.contact) = (Some(name), Some(contact)),
+                None => return refuse("form_needed", "tell us your name and how to reach you first"),
+            }
         }
         if client_id.is_empty()
             || client_id.len() > 64
@@ -411,6 +437,11 @@ impl Conversation {
         }
         let place = Place { channel: &self.channel.id, queue_id: &self.channel.queue };
         let posted = store::post(&self.state, place, &self.visitor, client_id, text, attachments, now).await?;
+        if self.visitor.ticket_id.is_none() {
+            // This message opened the chat (or found the one another tab opened): the visitor's
+            // tabs waiting without a chat follow it from here.
+            self.state.live.visitors.promote(&hub::visitor_key(&self.visitor.id), &posted.ticket_id);
+        }
         self.visitor.ticket_id = Some(posted.ticket_id.clone());
         if !posted.changes.is_empty() {
             self.state.live.committed(&posted.changes, posted.version);
@@ -421,7 +452,7 @@ impl Conversation {
             return Ok(vec![echo]);
         }
         // The visitor's other tabs show it too; this socket gets it as the reply.
-        let this_socket = self.registered.as_ref().filter(|(t, _)| *t == posted.ticket_id).map(|(_, id)| *id);
+        let this_socket = self.socket_id();
         let others = self.state.live.visitors.deliver(&posted.ticket_id, frame(&echo), this_socket);
         tracing::debug!(others, "visitor message stored");
         let status = posted

@@ -95,6 +95,16 @@ pub async fn introduce(pool: &PgPool, visitor_id: &str, name: &str, contact: &st
     Ok(())
 }
 
+/// The name and contact the visitor gave (in any of their tabs), if they have.
+pub async fn introduced(pool: &PgPool, visitor_id: &str) -> Result<Option<(String, String)>, sqlx::Error> {
+    let row: Option<(Option<String>, Option<String>)> =
+        sqlx::query_as("SELECT name, contact FROM chat_visitors WHERE id = $1")
+            .bind(visitor_id)
+            .fetch_optional(pool)
+            .await?;
+    Ok(row.and_then(|(name, contact)| Some((name?, contact.unwrap_or_default()))))
+}
+
 /// The chat as the visitor sees it: lines (no internal notes), the ticket's status, and the
 /// time up to which operators have answered (what the widget shows as read).
 pub async fn history(

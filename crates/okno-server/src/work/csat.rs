@@ -6,6 +6,11 @@
 //! Links are signed and single-use: `/csat/{id}.{mac}` where `mac` is HMAC-SHA256 over the
 //! request id with the deployment's own key (made once, kept in `deployment.csat_key`); a guessed
 //! or altered link is refused, a second answer is thanked and ignored.
+//! How the center asks ([`CsatSettings`]: the scale, email and chat, the manager's queue) is
+//! set by admins and team leads in the window and kept in `deployment.csat_settings`; until the
+//! first save, the config file's `[csat]` gives it. Every instance reads it where it asks or
+//! takes an answer, so a change made on one holds on all at once. Only the public address stays
+//! in the config file: it is a fact of the deployment, not a choice of the center.
 //! Asking is a background task (`start`), not part of the status change: it finds email tickets
 //! answered by a person and then resolved or closed, without a request yet (spam excluded), and
 //! queues the question in the mail outbox in the same transaction as the request, once per
@@ -20,7 +25,8 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use hmac::{Hmac, Mac};
 use okno_core::{EventKind, Millis, new_id};
-use okno_rules::{CsatScale, CsatScore};
+use okno_rules::wire::{CsatView, Named};
+use okno_rules::{CsatScale, CsatScore, CsatSettings};
 use okno_sync::Op;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -79,6 +85,87 @@ impl CsatConfig {
     }
 }
 
+/// The settings in force: as saved from the window, or else as the config file gives them.
+pub async fn settings(conn: &mut PgConnection, file: Option<&CsatConfig>) -> Result<CsatSettings, sqlx::Error> {
+    let stored: Option<Value> =
+        sqlx::query_scalar("SELECT csat_settings FROM deployment").fetch_optional(&mut *conn).await?.flatten();
+    if let Some(settings) = stored.and_then(|v| serde_json::from_value::<CsatSettings>(v).ok()) {
+        return Ok(settings);
+    }
+    Ok(match file {
+        Some(file) => CsatSettings {
+            scale: file.scale,
+            ask_by_email: file.ask_by_email,
+            ask_in_chat: true,
+            manager_queue_id: file.manager_queue.clone(),
+        },
+        None => CsatSettings { ask_by_email: false, ..CsatSettings::default() },
+    })
+}
+
+async fn view(state: &AppState, conn: &mut PgConnection) -> Result<CsatView, sqlx::Error> {
+    let settings = settings(conn, state.csat.as_deref()).await?;
+    let queues: Vec<(String, String)> =
+        sqlx::query_as("SELECT id, name FROM queues ORDER BY name").fetch_all(&mut *conn).await?;
+    Ok(CsatView {
+        settings,
+        public_url: state.csat.as_ref().map(|c| c.public_url.clone()),
+        queues: queues.into_iter().map(|(id, name)| Named { id, name }).collect(),
+    })
+}
+
+/// `GET /v1/work/csat`: how the center asks (admins and team leads).
+pub async fn get_settings(
+    State(state): State<AppState>,
+    caller: crate::Caller,
+) -> Result<axum::Json<CsatView>, crate::AppError> {
+    super::lead(&caller)?;
+    let mut conn = state.pool.acquire().await?;
+    Ok(axum::Json(view(&state, &mut conn).await?))
+}
+
+/// `PUT /v1/work/csat`: change how the center asks; refused when it could not work (an unknown
+/// queue, email questions without the server's public address).
+pub async fn save_settings(
+    State(state): State<AppState>,
+    caller: crate::Caller,
+    axum::Json(settings): axum::Json<CsatSettings>,
+) -> Result<axum::Json<CsatView>, crate::AppError> {
+    super::lead(&caller)?;
+    let invalid = |message: String| crate::AppError::Invalid { message, detail: Value::Null };
+    if settings.ask_by_email && state.csat.is_none() {
+        return Err(invalid(
+            "email customers cannot be asked: the server's config has no [csat] public_url for the links".into(),
+        ));
+    }
+    let mut tx = state.pool.begin().await?;
+    if let Some(queue) = &settings.manager_queue_id {
+        let known: Option<String> =
+            sqlx::query_scalar("SELECT id FROM queues WHERE id = $1").bind(queue).fetch_optional(&mut *tx).await?;
+        if known.is_none() {
+            return Err(invalid(format!("no queue has the id {queue:?}")));
+        }
+    }
+    let stored = serde_json::to_value(&settings).map_err(anyhow::Error::from)?;
+    sqlx::query("UPDATE deployment SET csat_settings = $1").bind(&stored).execute(&mut *tx).await?;
+    tx.commit().await?;
+    crate::audit::record_or_log(
+        &state.pool,
+        crate::audit::Entry {
+            action: crate::audit::Action::CsatSettingsChanged,
+            actor: Some(&caller.id),
+            subject: Some("csat"),
+            address: None,
+            client_at: None,
+            detail: stored,
+        },
+    )
+    .await;
+    tracing::info!(by = %caller.name, ?settings, "satisfaction settings saved");
+    let mut conn = state.pool.acquire().await?;
+    Ok(axum::Json(view(&state, &mut conn).await?))
+}
+
 /// The deployment's signing key, made on first use.
 async fn key(conn: &mut PgConnection) -> Result<Vec<u8>, sqlx::Error> {
     let mut fresh = [0u8; 32];
@@ -113,10 +200,8 @@ pub fn verify(key: &[u8], token: &str) -> Option<String> {
 
 /// Ask until the process ends: every few seconds, the resolved email tickets not asked yet.
 pub fn start(state: &AppState) -> Option<tokio::task::JoinHandle<()>> {
+    // Without the public address there are no links to send, whatever the settings say.
     let config = state.csat.clone()?;
-    if !config.ask_by_email {
-        return None;
-    }
     let state = state.clone();
     Some(tokio::spawn(async move {
         loop {
@@ -132,9 +217,13 @@ pub fn start(state: &AppState) -> Option<tokio::task::JoinHandle<()>> {
     }))
 }
 
-/// Queue the question for up to 50 tickets; returns how many.
+/// Queue the question for up to 50 tickets, when the center asks by email; returns how many.
 pub async fn ask_pending(state: &AppState, config: &CsatConfig) -> Result<usize, sqlx::Error> {
     let now = okno_core::unix_ms(std::time::SystemTime::now());
+    let settings = settings(&mut *state.pool.acquire().await?, Some(config)).await?;
+    if !settings.ask_by_email {
+        return Ok(0);
+    }
     let due: Vec<(String, i64, String)> = sqlx::query_as(
         "SELECT t.id, t.number, t.queue_id FROM tickets t \
          WHERE t.channel = 'email' AND t.status IN ('resolved', 'closed') AND t.first_response_at IS NOT NULL \
@@ -150,11 +239,13 @@ pub async fn ask_pending(state: &AppState, config: &CsatConfig) -> Result<usize,
         let mut tx = state.pool.begin().await?;
         let id = new_id();
         let inserted = sqlx::query(
-            "INSERT INTO csat_requests (id, ticket_id, channel, created_at) VALUES ($1, $2, 'email', $3) ON CONFLICT DO NOTHING",
+            "INSERT INTO csat_requests (id, ticket_id, channel, created_at, scale) VALUES ($1, $2, 'email', $3, $4) \
+             ON CONFLICT DO NOTHING",
         )
         .bind(&id)
         .bind(&ticket_id)
         .bind(now)
+        .bind(scale_name(settings.scale))
         .execute(&mut *tx)
         .await?;
         if inserted.rows_affected() == 0 {
@@ -355,17 +446,41 @@ fn label(score: CsatScore) -> &'static str {
     }
 }
 
-/// What a link names: the request's ticket and whether it was answered; `None` for a bad link.
-async fn request(state: &AppState, token: &str) -> Result<Option<(String, String, i64, bool)>, crate::AppError> {
+/// What a link names: a question asked and not yet known to be answered.
+struct Asked {
+    id: String,
+    ticket_id: String,
+    number: i64,
+    answered: bool,
+    /// The scale the question was asked on.
+    scale: CsatScale,
+}
+
+fn scale_name(scale: CsatScale) -> &'static str {
+    match scale {
+        CsatScale::Three => "three",
+        CsatScale::Five => "five",
+    }
+}
+
+/// The question a link names; `None` for a bad link.
+async fn request(state: &AppState, token: &str) -> Result<Option<Asked>, crate::AppError> {
     let mut conn = state.pool.acquire().await?;
     let Some(id) = verify(&key(&mut conn).await?, token) else { return Ok(None) };
-    Ok(sqlx::query_as(
-        "SELECT r.id, r.ticket_id, t.number, r.answered_at IS NOT NULL FROM csat_requests r JOIN tickets t ON t.id = r.ticket_id \
-         WHERE r.id = $1",
+    let row: Option<(String, String, i64, bool, Option<String>)> = sqlx::query_as(
+        "SELECT r.id, r.ticket_id, t.number, r.answered_at IS NOT NULL, r.scale FROM csat_requests r \
+         JOIN tickets t ON t.id = r.ticket_id WHERE r.id = $1",
     )
     .bind(id)
     .fetch_optional(&mut *conn)
-    .await?)
+    .await?;
+    let Some((id, ticket_id, number, answered, scale)) = row else { return Ok(None) };
+    let scale = match scale.as_deref() {
+        Some("five") => CsatScale::Five,
+        Some(_) => CsatScale::Three,
+        None => settings(&mut conn, state.csat.as_deref()).await?.scale,
+    };
+    Ok(Some(Asked { id, ticket_id, number, answered, scale }))
 }
 
 fn not_found() -> Response {
@@ -380,12 +495,14 @@ fn thanks() -> Response {
 
 /// `GET /csat/{token}`: the question.
 pub async fn form(State(state): State<AppState>, Path(token): Path<String>) -> Result<Response, crate::AppError> {
-    let Some(config) = state.csat.clone() else { return Ok(not_found()) };
-    let Some((_, _, number, answered)) = request(&state, &token).await? else { return Ok(not_found()) };
+    if state.csat.is_none() {
+        return Ok(not_found());
+    }
+    let Some(Asked { number, answered, scale, .. }) = request(&state, &token).await? else { return Ok(not_found()) };
     if answered {
         return Ok(thanks());
     }
-    let buttons: String = CsatScore::choices(config.scale)
+    let buttons: String = CsatScore::choices(scale)
         .iter()
         .map(|s| {
             format!(
@@ -419,11 +536,11 @@ pub async fn answer(
     }
     let fields: Vec<(String, String)> = url::form_urlencoded::parse(&body).into_owned().collect();
     let field = |name: &str| fields.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str()).unwrap_or("");
-    let score =
-        CsatScore::parse(field("score"), config.scale).map_err(|e| crate::AppError::BadRequest(e.to_string()))?;
-    let Some((id, ticket_id, _, _)) = request(&state, &token).await? else { return Ok(not_found()) };
+    let Some(Asked { id, ticket_id, scale, .. }) = request(&state, &token).await? else { return Ok(not_found()) };
+    let score = CsatScore::parse(field("score"), scale).map_err(|e| crate::AppError::BadRequest(e.to_string()))?;
     let now = okno_core::unix_ms(std::time::SystemTime::now());
     let mut tx = state.pool.begin().await?;
+    let settings = settings(&mut tx, Some(&config)).await?;
     let first = sqlx::query(
         "UPDATE csat_requests SET answered_at = $2, score = $3, comment = $4 WHERE id = $1 AND answered_at IS NULL",
     )
@@ -437,7 +554,8 @@ pub async fn answer(
         return Ok(thanks());
     }
     let changes =
-        record(&mut tx, config.manager_queue.as_deref(), &ticket_id, score, field("comment"), "email", now).await?;
+        record(&mut tx, settings.manager_queue_id.as_deref(), &ticket_id, score, field("comment"), "email", now)
+            .await?;
     let version = changelog::append_and_commit(tx, &changes).await?;
     state.live.committed(&changes, version);
     tracing::info!(ticket = %ticket_id, score = score.as_str(), "satisfaction mark received");

@@ -45,6 +45,7 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/work/sla-policies", get(list_policies))
         .route("/v1/work/sla-policies/{id}", put(save_policy))
         .route("/v1/work/queues/{id}/sla-policy", put(set_queue_policy))
+        .route("/v1/work/csat", get(csat::get_settings).put(csat::save_settings))
         .route("/csat/{token}", get(csat::form).post(csat::answer))
         .route("/v1/tickets/merge", post(merge::merge))
         .route("/v1/tickets/split", post(merge::split))
@@ -156,11 +157,12 @@ async fn save_rules(
     Ok(Json(json!({ "version": version })))
 }
 
-type FirstMessageRow =
-    (String, i64, String, String, String, Value, Option<String>, Option<String>, String, String, Value, Millis);
+type ReplayedRow =
+    (String, i64, String, String, String, Value, Option<String>, Option<String>, String, String, Value, Millis, bool);
 
 /// `POST /v1/work/rules/dry-run`: what `rules` would have done to the latest tickets, changing
-/// nothing.
+/// nothing: each ticket's first message, and its latest reply from the customer where there is
+/// one (rules on replies fire on those).
 async fn dry_run(
     State(state): State<AppState>,
     caller: Caller,
@@ -170,21 +172,22 @@ async fn dry_run(
     let mut conn = state.pool.acquire().await?;
     let known = apply::known(&mut conn, &state.own_addresses()).await?;
     let set = RuleSet::compile(&run.rules, &known).map_err(refused)?;
-    let rows: Vec<FirstMessageRow> = sqlx::query_as(
+    let rows: Vec<ReplayedRow> = sqlx::query_as(
         "SELECT t.id, t.number, t.subject, t.channel, t.queue_id, t.tags, m.email->>'mailbox', \
-           COALESCE(m.email->'reply_to'->>'address', m.email->'from'->>'address'), COALESCE(m.body, ''), c.tier, c.tags, t.created_at \
+           COALESCE(m.email->'reply_to'->>'address', m.email->'from'->>'address'), COALESCE(m.body, ''), c.tier, c.tags, \
+           COALESCE(m.created_at, t.created_at), COALESCE(m.n = 1, true) \
          FROM (SELECT * FROM tickets ORDER BY created_at DESC LIMIT $1) t JOIN customers c ON c.id = t.customer_id \
-         LEFT JOIN LATERAL (SELECT * FROM messages m WHERE m.ticket_id = t.id AND m.direction = 'inbound' \
-           ORDER BY m.created_at LIMIT 1) m ON true \
-         ORDER BY t.created_at DESC",
+         LEFT JOIN LATERAL (SELECT x.* FROM (SELECT m.*, row_number() OVER (ORDER BY m.created_at, m.id) AS n, \
+             count(*) OVER () AS total FROM messages m WHERE m.ticket_id = t.id AND m.direction = 'inbound') x \
+           WHERE x.n = 1 OR x.n = x.total) m ON true \
+         ORDER BY t.created_at DESC, t.id, m.n",
     )
     .bind(run.last.clamp(1, MAX_DRY_RUN))
     .fetch_all(&mut *conn)
     .await?;
-    let mut results = Vec::new();
-    let mut matched = 0;
+    let mut results: Vec<DryRunTicket> = Vec::new();
     let mut calendars: std::collections::HashMap<String, Option<okno_rules::Calendar>> = Default::default();
-    for (id, number, subject, channel, queue_id, ticket_tags, mailbox, sender, body, tier, customer_tags, created_at) in
+    for (id, number, subject, channel, queue_id, ticket_tags, mailbox, sender, body, tier, customer_tags, at, first) in
         rows
     {
         // One policy read per queue, not per ticket.
@@ -192,7 +195,7 @@ async fn dry_run(
             let policy = sla::queue_policy(&mut conn, &queue_id).await?;
             calendars.insert(queue_id.clone(), policy.map(|p| p.calendar));
         }
-        let open = calendars[&queue_id].as_ref().is_none_or(|c| c.is_open(created_at));
+        let open = calendars[&queue_id].as_ref().is_none_or(|c| c.is_open(at));
         let message = apply::Message {
             channel: channel.parse().unwrap_or(okno_core::Channel::Email),
             queue_id,
@@ -206,15 +209,28 @@ async fn dry_run(
             },
             ticket_tags: serde_json::from_value(ticket_tags).unwrap_or_default(),
             open,
-            first: true,
+            first,
         };
         let outcome = message.evaluate(&set);
-        if !outcome.fired.is_empty() {
-            matched += 1;
-        }
-        results.push(DryRunTicket { ticket_id: id, number, subject, outcome });
+        results.push(DryRunTicket { ticket_id: id, number, subject, reply: !first, outcome });
     }
-    Ok(Json(DryRunReport { tickets: results, matched }))
+    Ok(Json(dry_run_report(results)))
+}
+
+/// The report's counts over its replayed messages (a ticket counts once, whichever of its
+/// messages a rule fired on).
+fn dry_run_report(tickets: Vec<DryRunTicket>) -> DryRunReport {
+    let ids = |fired_only: bool| {
+        tickets
+            .iter()
+            .filter(|x| !fired_only || !x.outcome.fired.is_empty())
+            .map(|x| x.ticket_id.as_str())
+            .collect::<std::collections::HashSet<_>>()
+            .len() as u32
+    };
+    let (matched, replayed) = (ids(true), ids(false));
+    let replies = tickets.iter().filter(|x| x.reply).count() as u32;
+    DryRunReport { tickets, matched, replayed, replies }
 }
 
 /// `GET /v1/work/sla-policies`: the policies and which queue runs on which.

@@ -107,6 +107,19 @@ pub async fn save(
             });
         }
     }
+    // A file is sent with every use: it must be on the server (uploaded) when the template is saved.
+    for file in &template.attachments {
+        let stored: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM blobs WHERE sha256 = $1)")
+            .bind(&file.sha256)
+            .fetch_one(&mut *tx)
+            .await?;
+        if !stored {
+            return Err(AppError::Invalid {
+                message: format!("the file {:?} is not on the server; attach it again", file.name),
+                detail: json!({ "field": "attachments" }),
+            });
+        }
+    }
     sqlx::query(
         "INSERT INTO templates (id, spec, queue_id, owner_id, updated_at) VALUES ($1, $2, $3, $4, $5) \
          ON CONFLICT (id) DO UPDATE SET spec = $2, queue_id = $3, owner_id = $4, updated_at = $5",

@@ -387,12 +387,28 @@ version: number, rules: Array<Rule>, queues: Array<Named>, operators: Array<Name
 /**
  * What a rule set would have done to one ticket.
  */
-export type DryRunTicket = { ticket_id: string, number: number, subject: string, outcome: Outcome, };
-export type DryRunReport = { tickets: Array<DryRunTicket>, 
+export type DryRunTicket = { ticket_id: string, number: number, subject: string, 
 /**
- * Tickets on which at least one rule fired.
+ * Whether the replayed message is a reply in the ticket rather than its first message.
  */
-matched: number, };
+reply: boolean, outcome: Outcome, };
+export type DryRunReport = { 
+/**
+ * One entry per replayed message, newest tickets first, a ticket's first message before its reply.
+ */
+tickets: Array<DryRunTicket>, 
+/**
+ * Tickets on which at least one rule fired (on either message).
+ */
+matched: number, 
+/**
+ * Tickets replayed.
+ */
+replayed: number, 
+/**
+ * Of the replayed messages, how many were replies.
+ */
+replies: number, };
 /**
  * A template variable and what it stands for.
  */
@@ -410,6 +426,38 @@ export type QueuePolicy = { id: string, name: string, sla_policy_id: string | nu
  * `GET /v1/work/sla-policies`.
  */
 export type SlaPolicies = { policies: Array<SlaPolicySpec>, queues: Array<QueuePolicy>, };
+/**
+ * The scale a center asks on.
+ */
+export type CsatScale = "three" | "five";
+/**
+ * How a center asks for marks, as admins and team leads set it in the window; the server keeps
+ * it and every instance reads it when it asks or takes an answer.
+ */
+export type CsatSettings = { scale: CsatScale, 
+/**
+ * Ask email customers by a link after their ticket is resolved (needs the server's public
+ * address, `[csat] public_url` in its config).
+ */
+ask_by_email: boolean, 
+/**
+ * Ask website visitors in the widget when their chat ends.
+ */
+ask_in_chat: boolean, 
+/**
+ * Where a bad mark reopens the ticket (`None`: in its own queue).
+ */
+manager_queue_id: string | null, };
+/**
+ * `GET /v1/work/csat` (and the answer to `PUT`): how the center asks for satisfaction marks,
+ * and what the settings may refer to.
+ */
+export type CsatView = { settings: CsatSettings, 
+/**
+ * The address links start with (`[csat] public_url` of the server's config); without it
+ * email customers cannot be asked.
+ */
+public_url: string | null, queues: Array<Named>, };
 /**
  * One queue over one period.
  */
@@ -638,6 +686,9 @@ export interface Backend {
   slaPolicies(): Promise<SlaPolicies>;
   saveSlaPolicy(policy: SlaPolicySpec): Promise<SlaPolicies>;
   setQueuePolicy(queueId: string, policyId: string | null): Promise<SlaPolicies>;
+  /** How the center asks for satisfaction marks (admins and team leads). */
+  csatSettings(): Promise<CsatView>;
+  saveCsatSettings(settings: CsatSettings): Promise<CsatView>;
   /** The team lead's live view: queues (today from `since`, and the last 15 minutes) and agents. */
   wallboard(since: number): Promise<WallboardView>;
   /** A team lead moves a call waiting in the hotline to another queue; the wallboard after. */
@@ -682,7 +733,7 @@ export interface PhoneCommands {
 export type InvokeFn = <T>(cmd: string, args?: Record<string, unknown>) => Promise<T>;
 
 /** Every command's name, as `invoke` sends it. */
-export const COMMAND_NAMES = ["app_info", "store_stats", "list_queues", "list_operators", "me", "set_agent_state", "list_tickets", "list_tags", "get_ticket", "reply_ticket", "set_ticket_status", "assign_ticket", "set_ticket_tags", "get_customer", "search", "ui_ready", "sync_status", "list_rejections", "list_notices", "mark_notices_seen", "download_attachment", "attachment_data", "upload_attachment", "chat_typing", "work_rules", "save_work_rules", "dry_run_rules", "mention_people", "ticket_followers", "follow_ticket", "list_templates", "save_template", "delete_template", "render_template", "merge_tickets", "split_message", "sla_policies", "save_sla_policy", "set_queue_policy", "wallboard", "wallboard_move", "wallboard_monitor", "set_operator_state", "phone_snapshot", "phone_dial", "phone_answer", "phone_reject", "phone_hangup", "phone_hold", "phone_mute", "phone_dtmf", "phone_transfer", "phone_complete_transfer", "phone_conference", "phone_recording", "phone_set_note", "phone_wrap_up", "list_dispositions", "call_history", "mark_calls_seen", "list_sip_accounts", "save_sip_account", "delete_sip_account", "sip_codecs", "audio_devices", "set_audio_devices"] as const;
+export const COMMAND_NAMES = ["app_info", "store_stats", "list_queues", "list_operators", "me", "set_agent_state", "list_tickets", "list_tags", "get_ticket", "reply_ticket", "set_ticket_status", "assign_ticket", "set_ticket_tags", "get_customer", "search", "ui_ready", "sync_status", "list_rejections", "list_notices", "mark_notices_seen", "download_attachment", "attachment_data", "upload_attachment", "chat_typing", "work_rules", "save_work_rules", "dry_run_rules", "mention_people", "ticket_followers", "follow_ticket", "list_templates", "save_template", "delete_template", "render_template", "merge_tickets", "split_message", "sla_policies", "save_sla_policy", "set_queue_policy", "csat_settings", "save_csat_settings", "wallboard", "wallboard_move", "wallboard_monitor", "set_operator_state", "phone_snapshot", "phone_dial", "phone_answer", "phone_reject", "phone_hangup", "phone_hold", "phone_mute", "phone_dtmf", "phone_transfer", "phone_complete_transfer", "phone_conference", "phone_recording", "phone_set_note", "phone_wrap_up", "list_dispositions", "call_history", "mark_calls_seen", "list_sip_accounts", "save_sip_account", "delete_sip_account", "sip_codecs", "audio_devices", "set_audio_devices"] as const;
 
 /** The Backend over `invoke` (arguments in camelCase, as Tauri sends them). */
 export function createTauriBackend(invoke: InvokeFn): Backend {
@@ -726,6 +777,8 @@ export function createTauriBackend(invoke: InvokeFn): Backend {
     slaPolicies: () => invoke("sla_policies"),
     saveSlaPolicy: (policy) => invoke("save_sla_policy", { policy }),
     setQueuePolicy: (queueId, policyId) => invoke("set_queue_policy", { queueId, policyId }),
+    csatSettings: () => invoke("csat_settings"),
+    saveCsatSettings: (settings) => invoke("save_csat_settings", { settings }),
     wallboard: (since) => invoke("wallboard", { since }),
     wallboardMove: (callId, queueId, since) => invoke("wallboard_move", { callId, queueId, since }),
     wallboardMonitor: (callId, mode) => invoke("wallboard_monitor", { callId, mode }),

@@ -62,6 +62,19 @@ describe("fixture backend (the browser preview's data)", () => {
     await expect(b.getTicket("t-0")).rejects.toMatchObject({ code: "not_found" });
   });
 
+  it("keeps satisfaction settings as the server would, refusing what cannot work", async () => {
+    const b = fixtureBackend({ now: NOW });
+    const view = await b.csatSettings();
+    expect(view.public_url).toBeNull();
+    expect(view.settings.ask_by_email).toBe(false);
+    const queue = view.queues[0].id;
+    await expect(b.saveCsatSettings({ ...view.settings, ask_by_email: true })).rejects.toMatchObject({ code: "invalid_input" });
+    await expect(b.saveCsatSettings({ ...view.settings, manager_queue_id: "nowhere" })).rejects.toMatchObject({ code: "invalid_input" });
+    const saved = await b.saveCsatSettings({ ...view.settings, scale: "five", manager_queue_id: queue });
+    expect(saved.settings).toEqual({ scale: "five", ask_by_email: false, ask_in_chat: true, manager_queue_id: queue });
+    expect((await b.csatSettings()).settings.scale).toBe("five");
+  });
+
   it("searches every kind with marked snippets", async () => {
     const b = fixtureBackend({ now: NOW });
     const r = await b.search("Dyson", 5);

@@ -4,7 +4,7 @@
 // try the virtual list; only the first 60 tickets have hand-written conversations.
 import { tagMatches } from "../snippet";
 import type {
-  AgentState, Backend, CallOutcome, CallView, Channel, ContactItem, CustomerCard, CustomerTier, EmailView, Identity, MessageView,
+  AgentState, Backend, CallOutcome, CallView, Channel, CsatSettings, ContactItem, CustomerCard, CustomerTier, EmailView, Identity, MessageView,
   OperatorView, OrderView, Priority, QueueSummary, Rule, SearchHit, SearchResults, Template, TemplateList, TicketDetail, TicketFilter, TicketRow,
   TicketStatus, TimelineItem, UiError,
 } from "./bindings";
@@ -169,6 +169,7 @@ export function fixtureBackend(options: FixtureOptions = {}): FixtureBackend {
     ],
   });
   const queues = QUEUES.map((q) => ({ ...q, open_count: 0, unread_count: 0 }));
+  let csat: CsatSettings = { scale: "three", ask_by_email: false, ask_in_chat: true, manager_queue_id: null };
   // Calls waiting in the hotline's queue on the demo wallboard (a team lead may move them).
   const demoWaiting = QUEUES.filter((q) => q.channel === "phone").slice(0, 1).flatMap((q) => [
     { call_id: "demo-wait-1", queue_id: q.id, arrived_at: NOW - 48_000 },
@@ -491,7 +492,7 @@ export function fixtureBackend(options: FixtureOptions = {}): FixtureBackend {
       work.rules = structuredClone(rules);
       return workView();
     },
-    dryRunRules: async () => ({ tickets: [], matched: 0 }),
+    dryRunRules: async () => ({ tickets: [], matched: 0, replayed: 0, replies: 0 }),
     ticketFollowers: async (ticketId) => ({ people: (followers.get(ticketId) ?? []).map((id) => operators.find((o) => o.id === id)!).map((o) => ({ id: o.id, name: o.name, role: o.role })), following: (followers.get(ticketId) ?? []).includes(me.id) }),
     followTicket: async (ticketId, follow) => {
       const now = (followers.get(ticketId) ?? []).filter((id) => id !== me.id);
@@ -549,6 +550,17 @@ export function fixtureBackend(options: FixtureOptions = {}): FixtureBackend {
     },
     setQueuePolicy: async () => {
       throw fail("unavailable", "SLA policies are kept by the server, and the demo has none");
+    },
+    csatSettings: async () => ({
+      settings: structuredClone(csat),
+      public_url: null,
+      queues: queues.map((q) => ({ id: q.id, name: q.name })),
+    }),
+    saveCsatSettings: async (settings) => {
+      if (settings.ask_by_email) throw fail("invalid_input", "email customers cannot be asked: the demo has no public address for the links");
+      if (settings.manager_queue_id && !queues.some((q) => q.id === settings.manager_queue_id)) throw fail("invalid_input", `no queue has the id "${settings.manager_queue_id}"`);
+      csat = structuredClone(settings);
+      return { settings: structuredClone(csat), public_url: null, queues: queues.map((q) => ({ id: q.id, name: q.name })) };
     },
     phoneBook: () => customers.map((c) => ({ id: c.id, name: c.name, phone: c.phone })),
     phoneSetsState: (state: AgentState) => {
