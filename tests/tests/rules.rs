@@ -5,6 +5,8 @@
 //! box filled in for that customer. An operator's desk asking for the rules is refused by the
 //! server. The customer is then asked for a satisfaction mark by a signed link; her "bad",
 //! clicked in a real browser, brings the ticket back to the quality team's queue in the window.
+//! The team lead also sets where bad marks go and an SLA policy (office hours in Moscow, a
+//! holiday) from the window; the email queue's open tickets get the policy's due times.
 
 use anyhow::{Context, Result};
 use okno_e2e::server::{
@@ -148,6 +150,45 @@ fn a_team_lead_writes_a_rule_in_the_window_and_incoming_mail_follows_it() -> Res
         Ok(db.sql("SELECT csat_settings->>'manager_queue_id' FROM deployment")? == "quality")
     })?;
     s.screenshot(&artifacts_dir().join("csat-settings.png"))?;
+
+    // An SLA policy (office hours in Moscow, 4 h premium / 8 h standard, a holiday) for the
+    // email queue: its open tickets get due times by the policy's calendar.
+    s.click(&s.wait_for("[data-testid=work-tab-sla]", WAIT)?[0])?;
+    s.click(&s.wait_for("[data-testid=sla-add]", WAIT)?[0])?;
+    retype(&s, "[data-testid=sla-name]", "Офис")?;
+    s.type_into(&s.wait_for("[data-testid=sla-holidays]", WAIT)?[0], "2027-01-01")?;
+    s.click(&s.wait_for("[data-testid=sla-save]", WAIT)?[0])?;
+    wait("the policy on the server", || Ok(db.sql("SELECT spec->>'name' FROM sla_policies")? == "Офис"))?;
+    let policy_id = db.sql("SELECT id FROM sla_policies")?;
+    assert_eq!(db.sql("SELECT spec->'calendar'->'holidays'->>0 FROM sla_policies")?, "2027-01-01");
+    choose(&s, "[data-testid=sla-queue][data-queue-id=email]", &policy_id)?;
+    wait("the email queue on the policy", || {
+        Ok(db.sql("SELECT coalesce(sla_policy_id, '') FROM queues WHERE id = 'email'")? == policy_id)
+    })?;
+    let spec: okno_rules::SlaPolicySpec = serde_json::from_str(&db.sql("SELECT spec::text FROM sla_policies")?)?;
+    let policy = okno_rules::SlaPolicy::compile(&spec)?;
+    let open = db.sql(
+        "SELECT string_agg(concat_ws('|', t.id, c.tier, t.channel, t.priority, t.created_at, \
+           coalesce(t.first_response_at::text, ''), coalesce(t.first_response_due_at::text, ''), t.sla_pauses::text), \
+           E'\\n' ORDER BY t.id) FROM tickets t JOIN customers c ON c.id = t.customer_id \
+         WHERE t.queue_id = 'email' AND t.status NOT IN ('resolved', 'closed')",
+    )?;
+    assert!(!open.is_empty(), "the demo has open email tickets");
+    for line in open.lines() {
+        let f: Vec<&str> = line.split('|').collect();
+        let [id, tier, channel, priority, created, responded, due, pauses] = f[..] else {
+            anyhow::bail!("a row of eight fields: {line}")
+        };
+        let clock = okno_rules::TicketClock {
+            created_at: created.parse()?,
+            first_response_at: responded.parse().ok(),
+            resolved_at: None,
+            pauses: serde_json::from_str(pauses)?,
+        };
+        let want = policy.due(tier.parse()?, channel.parse()?, priority.parse()?, &clock);
+        assert_eq!(due.parse().ok(), want.first_response, "ticket {id}: {line}");
+    }
+    s.screenshot(&artifacts_dir().join("sla-policy.png"))?;
     s.press("\u{E00C}")?;
 
     // Mail that the rule catches.
