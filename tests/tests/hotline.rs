@@ -2,7 +2,8 @@
 //! Kamailio; a customer's okno-phone calls it while nobody is available, and lena, a team lead,
 //! sees the call waiting on her wallboard and moves it to the sales queue from the window. anna
 //! becomes available, her okno-phone is rung and answers; lena presses "Listen" on anna's tile,
-//! her own okno-phone is rung for the call, and the audit log says she listened in.
+//! her own okno-phone is rung for the call, and the audit log says she listened in; anna's phone
+//! is told who listens and when she leaves (the center's `announce_monitoring`).
 
 use std::time::Duration;
 
@@ -37,7 +38,7 @@ fn a_team_lead_moves_a_waiting_hotline_call_and_listens_in() -> Result<()> {
         &config,
         format!(
             "[hotline]\nsip_listen = \"127.0.0.1:{}\"\nregistrar = \"{}\"\naccount = \"sip:hotline@127.0.0.1\"\n\
-             password_env = \"{SIP_PASSWORD_VAR}\"\n\n\
+             password_env = \"{SIP_PASSWORD_VAR}\"\nannounce_monitoring = true\n\n\
              [[hotline.queue]]\nid = \"hotline\"\nnumbers = [\"hotline\"]\n\n\
              [[hotline.queue]]\nid = \"sales\"\nnumbers = [\"sales\"]\n\n\
              [[hotline.agent]]\noperator = \"anna\"\nuri = \"sip:anna@127.0.0.1\"\n\n\
@@ -110,8 +111,20 @@ fn a_team_lead_moves_a_waiting_hotline_call_and_listens_in() -> Result<()> {
         db.sql("SELECT actor || ' ' || detail FROM audit_log WHERE action = 'call_monitored'")?,
         r#"lena {"mode":"listen"}"#
     );
+    // Lena's phone has hung up; the hotline's word to anna's phone follows her BYE on loopback.
+    std::thread::sleep(Duration::from_millis(1500));
     drop(_anna);
     let anna_events = anna_events.join().map_err(|_| anyhow::anyhow!("anna's phone events"))?;
     assert!(anna_events.iter().any(|e| e["event"] == "answered"), "anna took the call: {anna_events:?}");
+    // The center tells its operators (announce_monitoring): anna's phone was told who listened,
+    // by the name lena signs in with, and that she left.
+    let told: Vec<&serde_json::Value> = anna_events.iter().filter(|e| e["event"] == "monitored").collect();
+    let lena_name = db.sql("SELECT name FROM operators WHERE id = 'lena'")?;
+    assert_eq!(
+        told.first().map(|e| (e["by"].as_str(), e["mode"].as_str())),
+        Some((Some(lena_name.as_str()), Some("listen"))),
+        "{anna_events:?}"
+    );
+    assert_eq!(told.last().map(|e| e["mode"].is_null()), Some(true), "lena left: {anna_events:?}");
     Ok(())
 }

@@ -124,6 +124,7 @@ pub(crate) fn typescript() -> String {
         TicketRef,
         TransferPhase,
         TransferView,
+        MonitoredBy,
         PhoneCall,
         WrapUpView,
         PhoneSnapshot,

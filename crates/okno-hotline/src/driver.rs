@@ -63,6 +63,8 @@ enum Leg {
     Supervisor {
         call_id: String,
         mode: MonitorMode,
+        /// The team lead's name, as the operator's desk is told it.
+        by: String,
     },
 }
 
@@ -153,8 +155,8 @@ impl Driver {
                     self.acd.move_call(&call_id, &queue_id, now).map_err(|e| HotlineError::Refused(e.to_string()));
                 let _ = reply.send(result);
             }
-            Command::Monitor { call_id, supervisor_id, mode, reply } => {
-                let _ = reply.send(self.monitor(call_id, &supervisor_id, mode));
+            Command::Monitor { call_id, supervisor_id, shown_as, mode, reply } => {
+                let _ = reply.send(self.monitor(call_id, &supervisor_id, shown_as, mode));
             }
             Command::Status(reply) => {
                 let queues: Vec<String> =
@@ -216,11 +218,12 @@ impl Driver {
             // Keys come with media, which runs once the supervisor's phone answered.
             PhoneEvent::Dtmf { call_id, key } if matches!(self.by_sip.get(&call_id), Some(Leg::Supervisor { .. })) => {
                 let Some(mode) = MonitorMode::from_key(&key) else { return };
-                if let Some(Leg::Supervisor { call_id: call, mode: current }) = self.by_sip.get_mut(&call_id) {
+                if let Some(Leg::Supervisor { call_id: call, mode: current, by }) = self.by_sip.get_mut(&call_id) {
                     *current = mode;
-                    let call = call.clone();
+                    let (call, by) = (call.clone(), by.clone());
                     if let Some(agent_leg) = self.connected_agent_leg(&call) {
                         self.legs.monitor(&call_id, &call, &agent_leg, mode);
+                        self.tell_operator(&agent_leg, &by, Some(mode));
                         tracing::info!(call_id = call, ?mode, "the supervisor switched");
                     }
                 }
@@ -273,14 +276,15 @@ impl Driver {
                 let agent_leg = agent_leg.clone();
                 self.legs.bridge(sip, &agent_leg);
             }
-            Some(Leg::Supervisor { call_id, mode }) => {
-                let (call_id, mode) = (call_id.clone(), *mode);
+            Some(Leg::Supervisor { call_id, mode, by }) => {
+                let (call_id, mode, by) = (call_id.clone(), *mode, by.clone());
                 match self.connected_agent_leg(&call_id) {
                     Some(agent_leg) => {
                         self.legs.monitor(sip, &call_id, &agent_leg, mode);
                         if self.announce_monitoring {
                             self.legs.leg(&agent_leg).play([monitoring_beep()]);
                         }
+                        self.tell_operator(&agent_leg, &by, Some(mode));
                         tracing::info!(%call_id, ?mode, "a supervisor joined the call");
                     }
                     // The call ended while the supervisor's desk rang.
@@ -293,7 +297,13 @@ impl Driver {
 
     /// A team lead asks to join a connected call: their desk is rung; once it answers they hear
     /// both sides, and are heard as `mode` says.
-    fn monitor(&mut self, call_id: String, supervisor_id: &str, mode: MonitorMode) -> Result<(), HotlineError> {
+    fn monitor(
+        &mut self,
+        call_id: String,
+        supervisor_id: &str,
+        shown_as: String,
+        mode: MonitorMode,
+    ) -> Result<(), HotlineError> {
         let line = self
             .supervisors
             .get(supervisor_id)
@@ -303,9 +313,21 @@ impl Driver {
         }
         let to = line.uri.clone();
         let name = format!("{} · {call_id}", mode.as_str());
-        self.dialing.push_back(Leg::Supervisor { call_id, mode });
+        self.dialing.push_back(Leg::Supervisor { call_id, mode, by: shown_as });
         self.send(PhoneCommand::Dial { to, display_name: Some(name), call_info: Vec::new() });
         Ok(())
+    }
+
+    /// Where the center's policy tells operators (`announce_monitoring`), their desk learns
+    /// who listens and how, and when they leave; elsewhere it learns nothing.
+    fn tell_operator(&self, agent_leg: &str, by: &str, mode: Option<MonitorMode>) {
+        if self.announce_monitoring {
+            self.send(PhoneCommand::TellMonitoring {
+                call_id: agent_leg.to_owned(),
+                by: by.to_owned(),
+                mode: mode.map(|m| m.as_str().to_owned()),
+            });
+        }
     }
 
     /// The agent leg talking with the caller of `call`.
@@ -363,7 +385,12 @@ impl Driver {
                 }
             }
             Leg::Customer { agent_leg, .. } => self.send(PhoneCommand::Hangup { call_id: agent_leg }),
-            Leg::Supervisor { call_id, .. } => tracing::info!(call_id, "the supervisor left the call"),
+            Leg::Supervisor { call_id, by, .. } => {
+                tracing::info!(call_id, "the supervisor left the call");
+                if let Some(agent_leg) = self.connected_agent_leg(&call_id) {
+                    self.tell_operator(&agent_leg, &by, None);
+                }
+            }
         }
     }
 

@@ -59,7 +59,8 @@ pub struct HotlineConfig {
     pub agents: Vec<AgentLine>,
     /// Team leads who may join live calls, and their desks.
     pub supervisors: Vec<AgentLine>,
-    /// The operator hears a short beep when a supervisor joins (the center's policy).
+    /// The operator hears a short beep when a supervisor joins, and their desk shows who
+    /// listens and how (the center's policy); without it the operator is not told.
     pub announce_monitoring: bool,
     pub prompts: Prompts,
 }
@@ -148,6 +149,7 @@ pub(crate) enum Command {
     Monitor {
         call_id: String,
         supervisor_id: String,
+        shown_as: String,
         mode: MonitorMode,
         reply: oneshot::Sender<Result<(), HotlineError>>,
     },
@@ -235,9 +237,17 @@ impl Hotline {
     /// A team lead joins the connected call `call_id`: their desk (a supervisor line) is rung,
     /// and once answered they hear both sides and are heard as `mode` says; keys 1, 2 and 3 on
     /// their phone switch to listen, whisper and barge.
-    pub async fn monitor(&self, call_id: &str, supervisor_id: &str, mode: MonitorMode) -> Result<(), HotlineError> {
-        let (call_id, supervisor_id) = (call_id.to_owned(), supervisor_id.to_owned());
-        self.ask(|reply| Command::Monitor { call_id, supervisor_id, mode, reply }).await?
+    /// `shown_as` is the team lead's name as the operator's desk shows it, where the center tells
+    /// its operators (`announce_monitoring`).
+    pub async fn monitor(
+        &self,
+        call_id: &str,
+        supervisor_id: &str,
+        shown_as: &str,
+        mode: MonitorMode,
+    ) -> Result<(), HotlineError> {
+        let (call_id, supervisor_id, shown_as) = (call_id.to_owned(), supervisor_id.to_owned(), shown_as.to_owned());
+        self.ask(|reply| Command::Monitor { call_id, supervisor_id, shown_as, mode, reply }).await?
     }
 
     pub async fn status(&self) -> Result<HotlineStatus, HotlineError> {

@@ -388,13 +388,13 @@ async fn a_team_lead_listens_then_whispers_then_barges_in() {
     until("the caller hears alice", || caller.share_since(bridged_from, OPERATOR_HZ) > 0.3).await;
     // The hotline knows the caller's leg by the caller's Call-ID (Kamailio keeps it).
     let call = caller.call_id();
-    assert!(hotline.monitor("nobody-call", "lena", okno_hotline::MonitorMode::Listen).await.is_err());
+    assert!(hotline.monitor("nobody-call", "lena", "Lena", okno_hotline::MonitorMode::Listen).await.is_err());
     assert!(
-        hotline.monitor(&call, "alice", okno_hotline::MonitorMode::Listen).await.is_err(),
+        hotline.monitor(&call, "alice", "Alice", okno_hotline::MonitorMode::Listen).await.is_err(),
         "alice is no supervisor"
     );
 
-    hotline.monitor(&call, "lena", okno_hotline::MonitorMode::Listen).await.unwrap();
+    hotline.monitor(&call, "lena", "Лена Смирнова", okno_hotline::MonitorMode::Listen).await.unwrap();
     let incoming = lena.wait("lena's desk rings", |e| matches!(e, PhoneEvent::Incoming { .. })).await;
     let PhoneEvent::Incoming { display_name, .. } = incoming else { unreachable!() };
     assert!(display_name.unwrap_or_default().starts_with("listen"), "the lead's desk says what it is");
@@ -413,6 +413,14 @@ async fn a_team_lead_listens_then_whispers_then_barges_in() {
     assert!(listen.2 < 0.05 && listen.3 < 0.05, "listening, nobody hears the lead: {listen:?}");
     // The beep is quieter than the caller's voice under it: a share of a tenth is far above the
     // nothing that is at 1400 Hz otherwise.
+    // The center tells its operators: alice's desk learns who listens and how.
+    let told = alice.wait("alice's desk is told", |e| matches!(e, PhoneEvent::Monitored { .. })).await;
+    assert_eq!(
+        told,
+        PhoneEvent::Monitored {
+            call_id: alice.call_id(), by: "Лена Смирнова".into(), mode: Some("listen".into())
+        }
+    );
     let beep = alice.share_since(at_alice, BEEP_HZ);
     assert!(beep > 0.05, "the operator heard the beep: {beep}");
     let before: Vec<i16> = alice.heard.lock().unwrap()[..at_alice].to_vec();
@@ -427,6 +435,8 @@ async fn a_team_lead_listens_then_whispers_then_barges_in() {
     let whisper = (alice.share_since(from_alice, LEAD_HZ), caller.share_since(from_caller, LEAD_HZ));
     assert!(whisper.0 > 0.2 && whisper.1 < 0.05, "whispering, only the operator hears the lead: {whisper:?}");
     assert!(alice.share_since(from_alice, CALLER_HZ) > 0.2, "and still hears the caller");
+    let told = alice.wait("alice's desk is told", |e| matches!(e, PhoneEvent::Monitored { .. })).await;
+    assert!(matches!(&told, PhoneEvent::Monitored { mode: Some(m), .. } if m == "whisper"), "{told:?}");
 
     // Key 3: barge. Both hear the lead.
     lena.send(PhoneCommand::Dtmf { call_id: lena.call_id(), keys: "3".into() });
@@ -435,11 +445,18 @@ async fn a_team_lead_listens_then_whispers_then_barges_in() {
     let barge = (alice.share_since(from_alice, LEAD_HZ), caller.share_since(from_caller, LEAD_HZ));
     assert!(barge.0 > 0.2 && barge.1 > 0.2, "barging in, both hear the lead: {barge:?}");
     assert!(caller.share_since(from_caller, OPERATOR_HZ) > 0.2, "and the caller still hears the operator");
+    let told = alice.wait("alice's desk is told", |e| matches!(e, PhoneEvent::Monitored { .. })).await;
+    assert!(matches!(&told, PhoneEvent::Monitored { mode: Some(m), .. } if m == "barge"), "{told:?}");
 
-    // The caller hangs up: the operator's and the lead's calls end.
+    // The lead hangs up: alice's desk is told they left, and the call goes on.
+    lena.send(PhoneCommand::Hangup { call_id: lena.call_id() });
+    let told = alice.wait("alice's desk is told", |e| matches!(e, PhoneEvent::Monitored { .. })).await;
+    assert!(matches!(told, PhoneEvent::Monitored { mode: None, .. }), "{told:?}");
+
+    // The caller hangs up: the operator's call ends.
     caller.send(PhoneCommand::Hangup { call_id: call });
     alice.wait("alice's call ends", |e| matches!(e, PhoneEvent::Ended { .. })).await;
-    lena.wait("lena's call ends with it", |e| matches!(e, PhoneEvent::Ended { .. })).await;
+    lena.wait("lena's call has ended", |e| matches!(e, PhoneEvent::Ended { .. })).await;
 }
 
 /// A caller who waited long is offered a callback, presses 1 and hangs up; once an operator is

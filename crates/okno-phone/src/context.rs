@@ -3,7 +3,9 @@
 //! gateway), and the hotline queue the call waited in and for how long (written by the
 //! hotline when it offers the call). They travel in the INVITE's Call-Info (RFC 3261 §20.9), the
 //! desk reads them back for the screen pop; this module is the one place that knows the
-//! spelling.
+//! spelling. Later in the call, the hotline tells the operator's desk that a team lead listens,
+//! whispers or barges in (where the center's policy says operators are told) by an INFO
+//! carrying a [`Monitoring`].
 //!
 //! Trust: any SIP caller can send Call-Info. The desk shows the page as text and opens only a
 //! ticket its own store already holds for this operator, so a forged entry can point at nothing
@@ -80,6 +82,43 @@ impl CallContext {
     }
 }
 
+/// The content type of the INFO that tells a desk about a team lead on its call.
+pub const MONITORING_CONTENT_TYPE: &str = "application/x-okno-monitoring";
+/// The ways a team lead joins a call, as the INFO spells them.
+pub const MONITOR_MODES: [&str; 3] = ["listen", "whisper", "barge"];
+
+/// A team lead on the operator's call: who, and how (`None`: they left).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Monitoring {
+    pub by: String,
+    pub mode: Option<String>,
+}
+
+impl Monitoring {
+    /// The INFO body: `mode=listen` and `by=Lena` lines (`mode=none` when they left).
+    pub fn to_body(&self) -> String {
+        let by: String = self.by.chars().filter(|c| !c.is_control()).take(100).collect();
+        format!("mode={}\r\nby={by}\r\n", self.mode.as_deref().unwrap_or("none"))
+    }
+
+    /// Reads an INFO's body back; `None` for another content type or a mode we do not know.
+    pub fn from_info(content_type: &str, body: &str) -> Option<Monitoring> {
+        if !content_type.trim().to_ascii_lowercase().starts_with(MONITORING_CONTENT_TYPE) {
+            return None;
+        }
+        let field = |name: &str| {
+            body.lines().filter_map(|l| l.split_once('=')).find(|(k, _)| k.trim() == name).map(|(_, v)| v.trim())
+        };
+        let mode = match field("mode")? {
+            "none" => None,
+            m if MONITOR_MODES.contains(&m) => Some(m.to_owned()),
+            _ => return None,
+        };
+        let by: String = field("by").unwrap_or_default().chars().filter(|c| !c.is_control()).take(100).collect();
+        Some(Monitoring { by, mode })
+    }
+}
+
 fn is_web_page(uri: &str) -> bool {
     let lower = uri.get(..8).unwrap_or(uri).to_ascii_lowercase();
     lower.starts_with("https://") || lower.starts_with("http://")
@@ -117,6 +156,20 @@ mod tests {
         assert!(context.to_call_info().is_empty());
         let spaced = CallContext { page: Some("https://shop/a b".into()), ..CallContext::default() };
         assert!(spaced.to_call_info().is_empty());
+    }
+
+    #[test]
+    fn a_monitoring_notice_travels_and_nonsense_is_ignored() {
+        let lena = Monitoring { by: "Лена Смирнова".into(), mode: Some("whisper".into()) };
+        assert_eq!(Monitoring::from_info(MONITORING_CONTENT_TYPE, &lena.to_body()), Some(lena.clone()));
+        let left = Monitoring { mode: None, ..lena.clone() };
+        assert_eq!(Monitoring::from_info("Application/X-Okno-Monitoring", &left.to_body()), Some(left));
+        assert_eq!(Monitoring::from_info("application/dtmf-relay", "Signal=5\r\n"), None);
+        assert_eq!(Monitoring::from_info(MONITORING_CONTENT_TYPE, "mode=record\r\nby=x"), None);
+        assert_eq!(Monitoring::from_info(MONITORING_CONTENT_TYPE, "by=x"), None, "no mode");
+        let sneaky = Monitoring { by: "Lena\r\nmode=none".into(), mode: Some("listen".into()) };
+        let read = Monitoring::from_info(MONITORING_CONTENT_TYPE, &sneaky.to_body()).unwrap();
+        assert_eq!(read.mode.as_deref(), Some("listen"), "a name cannot add a line");
     }
 
     #[test]

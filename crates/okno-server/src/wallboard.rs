@@ -68,7 +68,10 @@ async fn monitor(
         return Err(AppError::NotFound("this server runs no hotline".into()));
     };
     let mode: okno_hotline::MonitorMode = body.mode.parse().map_err(AppError::BadRequest)?;
-    hotline.monitor(&body.call_id, &caller.id, mode).await.map_err(|e| AppError::Conflict(e.to_string()))?;
+    hotline
+        .monitor(&body.call_id, &caller.id, &caller.name, mode)
+        .await
+        .map_err(|e| AppError::Conflict(e.to_string()))?;
     let entry = crate::audit::Entry {
         action: crate::audit::Action::CallMonitored,
         actor: Some(&caller.id),

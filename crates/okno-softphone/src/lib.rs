@@ -59,6 +59,12 @@ pub enum Signal {
     Answered {
         call_id: String,
     },
+    /// The hotline says a team lead joined the call (`mode`) or left it (`None`).
+    Monitored {
+        call_id: String,
+        by: String,
+        mode: Option<String>,
+    },
     /// Held or resumed, by either side.
     Held {
         call_id: String,
@@ -521,6 +527,7 @@ impl Softphone {
                 conferenced_with: None,
                 note: String::new(),
                 transfer: None,
+                monitored: None,
             },
             queue_id: None,
             record: None,
@@ -611,6 +618,14 @@ impl Softphone {
                         self.busy = true;
                         effects.push(Effect::SetAgentState(AgentState::Busy));
                     }
+                }
+            }
+            Signal::Monitored { call_id, by, mode } => {
+                // Only the hotline's calls: any other caller could claim a listener.
+                if let Ok(c) = self.call_mut(&call_id)
+                    && c.queue_id.is_some()
+                {
+                    c.view.monitored = mode.map(|mode| MonitoredBy { by, mode });
                 }
             }
             Signal::Held { call_id, held } => {

@@ -101,6 +101,47 @@ fn a_hotline_call_shows_its_queue_and_wait() {
     assert_eq!(queue_id.as_deref(), Some("billing"));
 }
 
+/// The hotline tells the desk that a team lead listens in (where the center says so); a call
+/// that did not come through the hotline cannot claim one.
+#[test]
+fn a_team_lead_on_a_hotline_call_is_shown_and_another_callers_claim_is_not() {
+    let mut d = desk();
+    let offered = |call_id: &str, queue: Option<(String, String)>| Signal::Incoming {
+        call_id: call_id.into(),
+        account_id: "acc-1".into(),
+        from_number: "+79161112233".into(),
+        display_name: None,
+        line: None,
+        page: None,
+        ticket_id: None,
+        queue,
+        waited_ms: None,
+    };
+    d.handle(T0, offered("h1", Some(("billing".into(), "Billing".into()))));
+    d.handle(T0 + 2_000, Signal::Answered { call_id: "h1".into() });
+    let told = |mode: Option<&str>| Signal::Monitored {
+        call_id: "h1".into(),
+        by: "lena".into(),
+        mode: mode.map(str::to_owned),
+    };
+    d.handle(T0 + 9_000, told(Some("listen")));
+    let shown = d.call("h1").unwrap().monitored.clone();
+    assert_eq!(shown, Some(MonitoredBy { by: "lena".into(), mode: "listen".into() }));
+    d.handle(T0 + 12_000, told(Some("barge")));
+    assert_eq!(d.call("h1").unwrap().monitored.as_ref().map(|m| m.mode.as_str()), Some("barge"));
+    d.handle(T0 + 15_000, told(None));
+    assert_eq!(d.call("h1").unwrap().monitored, None, "the lead left");
+    d.handle(T0 + 16_000, Signal::Ended { call_id: "h1".into(), cause: EndCause::HungUp });
+
+    d.handle(T0 + 20_000, offered("direct", None));
+    d.handle(T0 + 21_000, Signal::Answered { call_id: "direct".into() });
+    d.handle(
+        T0 + 22_000,
+        Signal::Monitored { call_id: "direct".into(), by: "mallory".into(), mode: Some("listen".into()) },
+    );
+    assert_eq!(d.call("direct").unwrap().monitored, None, "a direct caller's INFO is not believed");
+}
+
 #[test]
 fn an_answered_call_goes_busy_then_wrap_up_then_is_saved_with_its_disposition() {
     let mut d = desk();

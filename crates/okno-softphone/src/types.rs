@@ -152,6 +152,17 @@ pub struct PhoneCall {
     pub note: String,
     /// A transfer of this call under way or just failed.
     pub transfer: Option<TransferView>,
+    /// A team lead on this hotline call, where the center tells its operators.
+    pub monitored: Option<MonitoredBy>,
+}
+
+/// Who listens in on the operator's call, and how.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct MonitoredBy {
+    /// The team lead's name as the hotline gives it.
+    pub by: String,
+    /// `listen` (only hears), `whisper` (the operator hears them) or `barge` (both do).
+    pub mode: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]

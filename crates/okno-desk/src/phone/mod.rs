@@ -370,6 +370,7 @@ impl PhoneService {
             }
             PhoneEvent::Ringing { call_id, .. } => Signal::Ringing { call_id },
             PhoneEvent::Answered { call_id, .. } => Signal::Answered { call_id },
+            PhoneEvent::Monitored { call_id, by, mode } => Signal::Monitored { call_id, by, mode },
             PhoneEvent::Held { call_id, .. } => Signal::Held { call_id, held: true },
             PhoneEvent::Resumed { call_id, .. } => Signal::Held { call_id, held: false },
             PhoneEvent::Quality { call_id, stats } => Signal::Quality {

@@ -256,6 +256,10 @@ pub enum PhoneCommand {
     /// peer of `call_id` is asked to call the target with Replaces, which takes over our consult
     /// call. Then both our calls end (`transferred` and `remote_bye`).
     AttendedTransfer { call_id: String, consult_call_id: String },
+    /// Tell the peer of an answered call that a team lead joined it (`mode`: listen, whisper,
+    /// barge) or left it (`None`), by an INFO the desk reads as [`PhoneEvent::Monitored`]
+    /// ([`crate::context::Monitoring`]); the hotline sends it where the center's policy says so.
+    TellMonitoring { call_id: String, by: String, mode: Option<String> },
     /// Ask the [`MediaIo`] again for every running call's audio and switch to it without
     /// touching the calls (the operator picked other sound devices).
     ReopenAudio,
@@ -496,6 +500,14 @@ pub enum PhoneEvent {
     Dtmf {
         call_id: String,
         key: String,
+    },
+    /// The peer says a team lead joined the call as `mode` (listen, whisper, barge), or left
+    /// it (`None`); see [`PhoneCommand::TellMonitoring`]. Any peer can say it: the desk heeds
+    /// it on a hotline call only.
+    Monitored {
+        call_id: String,
+        by: String,
+        mode: Option<String>,
     },
     /// The peer refused our call with this final status; `Ended` follows.
     Rejected {

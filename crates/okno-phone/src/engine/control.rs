@@ -38,6 +38,7 @@ use okno_sip::ua::{Output, Registration, RegistrationConfig, RegistrationEvent, 
 use okno_sip::uri::{Host, Uri};
 
 use super::api::*;
+use crate::context::{MONITOR_MODES, MONITORING_CONTENT_TYPE, Monitoring};
 use okno_media::srtp::SrtpProfile;
 
 mod call;
@@ -497,6 +498,9 @@ impl CallControl {
             PhoneCommand::Transfer { call_id, to } => self.blind_transfer(now, &call_id, &to),
             PhoneCommand::AttendedTransfer { call_id, consult_call_id } => {
                 self.attended_transfer(now, &call_id, &consult_call_id)
+            }
+            PhoneCommand::TellMonitoring { call_id, by, mode } => {
+                self.tell_monitoring(now, &call_id, Monitoring { by, mode })
             }
             PhoneCommand::ReopenAudio => self.media.reopen_audio(),
             PhoneCommand::Register => match self.reg.as_mut() {

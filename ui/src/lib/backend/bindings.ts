@@ -583,6 +583,18 @@ to: string, phase: TransferPhase,
  */
 status: number | null, };
 /**
+ * Who listens in on the operator's call, and how.
+ */
+export type MonitoredBy = { 
+/**
+ * The team lead's name as the hotline gives it.
+ */
+by: string, 
+/**
+ * `listen` (only hears), `whisper` (the operator hears them) or `barge` (both do).
+ */
+mode: string, };
+/**
  * A call as the window shows it.
  */
 export type PhoneCall = { id: string, account_id: string, direction: CallDirection, phase: CallPhase, remote_number: string, remote_name: string | null, 
@@ -605,7 +617,11 @@ consult_for: string | null, conferenced_with: string | null, note: string,
 /**
  * A transfer of this call under way or just failed.
  */
-transfer: TransferView | null, };
+transfer: TransferView | null, 
+/**
+ * A team lead on this hotline call, where the center tells its operators.
+ */
+monitored: MonitoredBy | null, };
 export type WrapUpView = { call_id: string, customer_id: string | null, started_at: number, limit_s: number, open_tickets: Array<TicketRef>, 
 /**
  * Who the call was with, for the wrap-up header.

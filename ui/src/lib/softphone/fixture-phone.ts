@@ -26,6 +26,8 @@ export type FixturePhone = PhoneBackend & {
   ring(number?: string): Promise<PhoneCall>;
   /** The far end hangs up. */
   remoteHangup(callId: string): void;
+  /** The hotline says a team lead joined the answered call as `mode`, or left it (`null`). */
+  teamLead(callId: string, by: string, mode: string | null): void;
 };
 
 const HOTLINE = "+7 800 555-35-35";
@@ -174,7 +176,7 @@ export function fixturePhone(options: FixturePhoneOptions): FixturePhone {
     const call: PhoneCall = {
       id: `call-${++seq}`, account_id: firstAccount()?.id ?? accounts[0]?.id ?? "acc-1", remote_name: null, page: null, customer_id: null, customer_name: null, open_tickets: [],
       line: null, queue_name: null, waited_ms: null, started_at: now(), answered_at: null, muted: false, recording: "off", quality: null, consult_for: null,
-      conferenced_with: null, note: "", transfer: null, ...fields,
+      conferenced_with: null, note: "", transfer: null, monitored: null, ...fields,
     };
     calls.set(call.id, call);
     return call;
@@ -245,6 +247,12 @@ export function fixturePhone(options: FixturePhoneOptions): FixturePhone {
       }, ringTimeoutMs);
       emit();
       return { ...c };
+    },
+    teamLead(id, by, mode) {
+      const c = calls.get(id);
+      if (!c || c.phase === "ended" || c.answered_at === null || !c.queue_name) return;
+      c.monitored = mode ? { by, mode } : null;
+      emit();
     },
     remoteHangup(id) {
       const c = calls.get(id);

@@ -1,7 +1,8 @@
 // Which PhoneBackend the window talks to, picked like backend/index.ts: Tauri commands and the
 // "phone" event inside the app; POSTs to `okno-desktop --serve-http` with `?backend=http` (changes
 // by polling `phone_snapshot` every 500 ms); the in-memory fixture otherwise (`?incoming=1` rings
-// after a moment, `?incoming=unknown` from an unknown number).
+// after a moment, `?incoming=unknown` from an unknown number, `?incoming=monitored` answered with a
+// team lead listening in).
 import { createPhoneCommands, type InvokeFn, type PhoneCommands, type UiError } from "../backend/bindings";
 import { loadFixture } from "../backend";
 import { bridgeHeaders } from "../backend/http";
@@ -71,7 +72,12 @@ function fixturePhoneBackend(incoming: string | null): PhoneBackend {
   const load = (async () => {
     const [{ fixturePhone }, tickets] = await Promise.all([import("./fixture-phone"), loadFixture()]);
     const phone = fixturePhone({ tickets });
-    if (incoming) setTimeout(() => void phone.ring(incoming === "unknown" ? "+7 912 000-41-18" : undefined), 1200);
+    if (incoming) setTimeout(() => void phone.ring(incoming === "unknown" ? "+7 912 000-41-18" : undefined).then(async (c) => {
+      // `?incoming=monitored`: answered at once, then a team lead listens in.
+      if (incoming !== "monitored") return;
+      await phone.phoneAnswer(c.id);
+      setTimeout(() => phone.teamLead(c.id, "Елена Смирнова", "listen"), 800);
+    }), 1200);
     return phone;
   })();
   const deferred = new Proxy({} as PhoneBackend, {

@@ -67,6 +67,17 @@ describe("the softphone store", () => {
     expect(store.main?.quality).not.toBeNull();
   });
 
+  it("shows a team lead on the call while the hotline says one is there", async () => {
+    const call = await backend.ring();
+    await store.answer();
+    backend.teamLead(call.id, "Елена", "whisper");
+    await vi.advanceTimersByTimeAsync(10);
+    expect(store.main?.monitored).toEqual({ by: "Елена", mode: "whisper" });
+    backend.teamLead(call.id, "Елена", null);
+    await vi.advanceTimersByTimeAsync(10);
+    expect(store.main?.monitored).toBeNull();
+  });
+
   it("holds, mutes and pauses the recording, and back", async () => {
     await backend.ring();
     await store.answer();

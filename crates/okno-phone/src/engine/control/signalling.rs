@@ -269,6 +269,28 @@ impl CallControl {
         {
             self.emit(PhoneEvent::Dtmf { call_id: id.to_owned(), key: k.to_ascii_uppercase() });
         }
+        if let (Some(told), Ok(id)) = (Monitoring::from_info(&content_type, &body), req.headers.call_id()) {
+            self.emit(PhoneEvent::Monitored { call_id: id.to_owned(), by: told.by, mode: told.mode });
+        }
+    }
+
+    /// Our INFO telling the peer of an answered call about a team lead on it.
+    pub(super) fn tell_monitoring(&mut self, now: Instant, id: &str, told: Monitoring) {
+        match self.calls.get(id) {
+            None => return self.unknown_call(id),
+            Some(call) if call.answered.is_none() || call.bye.is_some() => {
+                return self.error(ErrorCode::InvalidState, Some(id), "only an answered call can be told");
+            }
+            Some(_) => {}
+        }
+        if told.mode.as_deref().is_some_and(|m| !MONITOR_MODES.contains(&m)) {
+            return self.error(ErrorCode::InvalidArgument, Some(id), "the mode is listen, whisper or barge");
+        }
+        let Some((mut req, peer)) = self.dialog_request(id, Method::Info) else { return };
+        req.headers.push(HeaderName::ContentType, MONITORING_CONTENT_TYPE);
+        req.body = told.to_body().into_bytes();
+        // Best effort: the answer changes nothing (an old desk says 200 and ignores it).
+        self.ua.send_request(now, peer, req);
     }
 
     /// A re-INVITE from the peer: hold (sendonly/inactive) or resume. Answered on the same
