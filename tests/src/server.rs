@@ -195,11 +195,18 @@ pub fn wallboard_window(
     port: u16,
     name: &str,
 ) -> Result<crate::Session> {
+    let desk = desk_window(driver, app, dir, port, name)?;
+    desk.click(&desk.wait_for("[data-testid=rail-wallboard]", WAIT)?[0])?;
+    Ok(desk)
+}
+
+/// The real window of `name`'s desk, provisioned for the server on `port` with its data in
+/// `dir`, once it is online.
+pub fn desk_window(driver: &crate::Driver, app: &Path, dir: &Path, port: u16, name: &str) -> Result<crate::Session> {
     std::fs::create_dir_all(dir)?;
     let prov = provision(dir, port, name)?;
     let args = ["--data-dir", &dir.display().to_string(), "--provision", &prov.display().to_string()];
     let desk = driver.launch(app, &args.map(str::to_owned))?;
     wait_state(&desk, "online")?;
-    desk.click(&desk.wait_for("[data-testid=rail-wallboard]", WAIT)?[0])?;
     Ok(desk)
 }

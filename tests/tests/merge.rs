@@ -1,11 +1,14 @@
 //! Merging through the server from two real desks at once (issue 18): anna merges a customer's
 //! duplicate into the original while boris merges the original into the duplicate; both desks
 //! are told the same survivor, and both local stores end with one open ticket holding every
-//! message and the other closed.
+//! message and the other closed. And in the real window: an operator merges a duplicate from the
+//! ticket's header and splits a message back out.
 
 use anyhow::{Context, Result};
-use okno_e2e::app_binary;
-use okno_e2e::server::{headless_desk, invoke, provision, seeded_demo, server_binary, start_server, wait};
+use okno_e2e::server::{
+    WAIT, desk_window, headless_desk, invoke, provision, seeded_demo, server_binary, start_server, wait,
+};
+use okno_e2e::{Driver, app_binary, artifacts_dir};
 use serde_json::{Value, json};
 
 const PASSWORD: &str = "e2e-merge-password";
@@ -72,5 +75,69 @@ fn two_desks_merging_one_pair_in_opposite_directions_converge() -> Result<()> {
             Ok(status != "closed" && other_status == "closed" && timeline.contains("Пишу второй раз: где заказ?"))
         })?;
     }
+    Ok(())
+}
+
+#[test]
+#[ignore = "needs PostgreSQL, Xvfb, WebDriver and the built app and server: run through `cargo xtask test`"]
+fn an_operator_merges_a_duplicate_and_splits_a_message_out_in_the_window() -> Result<()> {
+    let (app, server) = (app_binary()?, server_binary()?);
+    // Eight tickets over six customers: #1000 and #1006 are the same customer's, each with
+    // the customer's message, both synced to the desk from the seed.
+    let db = seeded_demo(&server, 8, PASSWORD)?;
+    let original = db.sql("SELECT id FROM tickets WHERE number = 1000")?;
+    let duplicate = db.sql("SELECT id FROM tickets WHERE number = 1006")?;
+    let moved_id =
+        db.sql(&format!("SELECT id FROM messages WHERE ticket_id = '{duplicate}' AND direction = 'inbound'"))?;
+    let moved_text = "(#1006)";
+    let work = tempfile::tempdir()?;
+    let port = okno_e2e::free_port()?;
+    let _server = start_server(&server, &db, port, &work.path().join("server.log"), &[], &[])?;
+    let driver = Driver::start_with_env(&[("OKNO_E2E_PASSWORD", PASSWORD)])?;
+    let mut s = desk_window(&driver, &app, &work.path().join("anna"), port, "anna")?;
+
+    // The duplicate's header: Merge, then the customer's other ticket to keep.
+    s.click(&s.wait_for("[data-testid=rail-unassigned]", WAIT)?[0])?;
+    s.click(&s.wait_for(&format!("[data-testid=ticket-row][data-ticket-id='{duplicate}']"), WAIT)?[0])?;
+    s.click(&s.wait_for("[data-testid=merge-open]", WAIT)?[0])?;
+    s.click(&s.wait_for(&format!("[data-testid=merge-target][data-ticket-id='{original}']"), WAIT)?[0])?;
+    wait("the merge on the server", || {
+        Ok(db.sql(&format!("SELECT coalesce(merged_into, '') FROM tickets WHERE id = '{duplicate}'"))? == original)
+    })?;
+    assert_eq!(db.sql(&format!("SELECT status FROM tickets WHERE id = '{duplicate}'"))?, "closed");
+    assert_eq!(
+        db.sql(&format!("SELECT ticket_id FROM messages WHERE id = '{moved_id}'"))?,
+        original,
+        "the message moved to the survivor"
+    );
+    s.wait_until("the survivor's thread in the window with the duplicate's message", WAIT, |s| {
+        for item in s.find_all("[data-testid=timeline-item]")? {
+            if s.text_content(&item)?.contains(moved_text) {
+                return Ok(Some(()));
+            }
+        }
+        Ok(None)
+    })
+    .inspect_err(|_| {
+        let _ = std::fs::create_dir_all(artifacts_dir());
+        let _ = s.screenshot(&artifacts_dir().join("merged-in-window-missing.png"));
+    })?;
+    std::fs::create_dir_all(artifacts_dir())?;
+    s.screenshot(&artifacts_dir().join("merged-in-window.png"))?;
+
+    // That message was about something else after all: split it out into a ticket of its own
+    // (the button on the message's line, shown on hover, pressed by script).
+    let pressed = s.execute(&format!(
+        "const item = [...document.querySelectorAll('[data-testid=timeline-item]')] \
+           .find((a) => a.textContent.includes('{moved_text}')); \
+         const button = item && item.querySelector('[data-testid=split-message]'); \
+         if (button) button.click(); return !!button;"
+    ))?;
+    assert_eq!(pressed, serde_json::Value::Bool(true), "the moved message has a split button");
+    wait("the message in a new ticket", || {
+        let now_in = db.sql(&format!("SELECT ticket_id FROM messages WHERE id = '{moved_id}'"))?;
+        Ok(now_in != original && now_in != duplicate)
+    })?;
+    s.quit()?;
     Ok(())
 }

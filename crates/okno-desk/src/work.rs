@@ -4,7 +4,7 @@
 //! who may change what.
 
 use okno_rules::wire::{
-    CsatView, DryRunReport, Followers, People, RenderedTemplate, RuleSetView, SlaPolicies, TemplateList,
+    CsatView, DryRunReport, Followers, OrderVars, People, RenderedTemplate, RuleSetView, SlaPolicies, TemplateList,
 };
 use okno_rules::{CsatSettings, Rule, SlaPolicySpec, Template};
 use reqwest::Method;
@@ -76,7 +76,22 @@ impl Desk {
 
     pub(crate) async fn render_template(&self, template_id: String, ticket_id: String) -> Result<RenderedTemplate> {
         let path = format!("/v1/work/templates/{}/render", segment(&template_id)?);
-        Ok(self.sync.server_call(Method::POST, &path, Some(json!({ "ticket_id": ticket_id }))).await?)
+        let order = self.latest_order(&ticket_id).await;
+        let body = json!({ "ticket_id": ticket_id, "order": order });
+        Ok(self.sync.server_call(Method::POST, &path, Some(body)).await?)
+    }
+
+    /// The ticket's customer's latest order on this desk's card, for a template's `{{order.*}}`;
+    /// `None` when the card has none (or the ticket is not here).
+    async fn latest_order(&self, ticket_id: &str) -> Option<OrderVars> {
+        let detail = self.store.ticket_detail(ticket_id).await.ok()?;
+        let card = self.store.customer_card(&detail.ticket.customer_id).await.ok()?;
+        let order = card.orders.into_iter().next()?;
+        Some(OrderVars {
+            number: order.number,
+            status: order.status.as_str().to_owned(),
+            total: format!("{}.{:02} {}", order.total_cents / 100, (order.total_cents % 100).abs(), order.currency),
+        })
     }
 
     pub(crate) async fn merge_tickets(&self, source_id: String, target_id: String) -> Result<String> {

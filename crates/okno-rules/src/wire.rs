@@ -150,3 +150,13 @@ pub struct CsatView {
     pub public_url: Option<String>,
     pub queues: Vec<Named>,
 }
+
+/// The customer's latest order as the desk's card shows it, sent with a render request: the
+/// server keeps no orders (they are the CRM's, on the desks), so `{{order.*}}` come from here.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct OrderVars {
+    pub number: String,
+    pub status: String,
+    /// The total as the operator would write it ("12 450.00 RUB").
+    pub total: String,
+}

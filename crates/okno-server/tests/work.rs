@@ -190,6 +190,13 @@ async fn templates_are_shared_by_leads_personal_to_their_owner_and_filled_in_for
     assert_eq!(code, StatusCode::OK, "{rendered}");
     assert_eq!(rendered["body"]["text"], "Здравствуйте, Customer c1! Обращение №1. Заказ . anna");
     assert_eq!(rendered["body"]["missing"], json!(["order.number"]));
+    // The desk sends the latest order from its card: it fills {{order.*}}.
+    let order = json!({ "number": "ORD-100234", "status": "shipped", "total": "12450.00 RUB" });
+    let (code, rendered) =
+        h.post("/v1/work/templates/tpl-hello/render", Some(&anna), json!({ "ticket_id": "t1", "order": order })).await;
+    assert_eq!(code, StatusCode::OK, "{rendered}");
+    assert_eq!(rendered["body"]["text"], "Здравствуйте, Customer c1! Обращение №1. Заказ ORD-100234. anna");
+    assert_eq!(rendered["body"]["missing"], json!([]));
     let (code, _) = h.post("/v1/work/templates/tpl-hello/render", Some(&anna), json!({ "ticket_id": "t2" })).await;
     assert_eq!(code, StatusCode::NOT_FOUND, "t2 is in a queue anna does not work");
 

@@ -42,7 +42,8 @@ pub async fn vars(
         ticket_number: row.as_ref().map(|r| r.0),
         ticket_subject: row.map(|r| r.1),
         operator_name,
-        // Orders live in the CRM card on the desks; the server has none to fill in yet.
+        // Orders live in the CRM card on the desks: a desk's render request brings the latest
+        // (an auto-reply from the rules has none to fill in).
         ..TemplateVars::default()
     })
 }
@@ -169,6 +170,9 @@ pub async fn delete(
 #[derive(Debug, Deserialize)]
 pub struct RenderRequest {
     pub ticket_id: String,
+    /// The customer's latest order from the desk's card, for `{{order.*}}`.
+    #[serde(default)]
+    pub order: Option<okno_rules::wire::OrderVars>,
 }
 
 /// `POST /v1/work/templates/{id}/render`: the template filled in for a ticket, with the
@@ -196,6 +200,12 @@ pub async fn render(
     }
     let template = load(&mut conn, &id).await?;
     let mut vars = vars(&mut conn, &request.ticket_id, Some(&caller.id)).await?;
+    if let Some(order) = request.order {
+        // Text the operator's own card shows, going into their own reply: nothing to check it against.
+        let clip = |s: String| Some(s.chars().take(100).collect::<String>()).filter(|s| !s.trim().is_empty());
+        (vars.order_number, vars.order_status, vars.order_total) =
+            (clip(order.number), clip(order.status), clip(order.total));
+    }
     if caller.role == Role::Contractor {
         // A contractor's desk shows masked names; the reply they send must not unmask them.
         vars.customer_name = vars.customer_name.map(|n| okno_core::pii::mask_text(&n));
