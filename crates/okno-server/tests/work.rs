@@ -711,9 +711,18 @@ async fn how_the_center_asks_for_marks_is_set_by_its_leads_and_every_question_fo
     .unwrap();
     let config = h.state.csat.clone().unwrap();
     assert_eq!(okno_server::work::csat::ask_pending(&h.state, &config).await.unwrap(), 0);
-    // On, on five stars: the question offers stars, and two stars reopen it in the chosen queue.
+    // Turned on: a ticket resolved before that is not asked (no survey of last week's customers).
     let (code, _) = put(&h, "/v1/work/csat", &lena, settings("five", true, false, Some("q2"))).await;
     assert_eq!(code, StatusCode::OK);
+    assert_eq!(okno_server::work::csat::ask_pending(&h.state, &config).await.unwrap(), 0);
+    // One resolved after it is, on five stars; two stars reopen it in the chosen queue.
+    sqlx::query("UPDATE tickets SET status = 'open' WHERE id = 't1'").execute(&h.pool).await.unwrap();
+    let resolved_now = okno_core::unix_ms(std::time::SystemTime::now()) + 1;
+    sqlx::query("UPDATE tickets SET status = 'resolved', updated_at = $1 WHERE id = 't1'")
+        .bind(resolved_now)
+        .execute(&h.pool)
+        .await
+        .unwrap();
     assert_eq!(okno_server::work::csat::ask_pending(&h.state, &config).await.unwrap(), 1);
     let body: String = sqlx::query_scalar("SELECT body FROM messages WHERE ticket_id = 't1' AND author_name = 'Okno'")
         .fetch_one(&h.pool)

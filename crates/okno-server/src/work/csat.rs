@@ -85,6 +85,16 @@ impl CsatConfig {
     }
 }
 
+/// Since when email customers are asked, when a lead turned it on from the window: a ticket
+/// resolved before that is not asked (turning asking on does not survey last week's customers).
+/// Kept beside the settings in the same column, never sent to the window.
+async fn asking_by_email_since(conn: &mut PgConnection) -> Result<Option<Millis>, sqlx::Error> {
+    Ok(sqlx::query_scalar("SELECT (csat_settings->>'email_since')::bigint FROM deployment")
+        .fetch_optional(&mut *conn)
+        .await?
+        .flatten())
+}
+
 /// The settings in force: as saved from the window, or else as the config file gives them.
 pub async fn settings(conn: &mut PgConnection, file: Option<&CsatConfig>) -> Result<CsatSettings, sqlx::Error> {
     let stored: Option<Value> =
@@ -146,8 +156,16 @@ pub async fn save_settings(
             return Err(invalid(format!("no queue has the id {queue:?}")));
         }
     }
+    let before = self::settings(&mut tx, state.csat.as_deref()).await?;
+    let email_since = match (before.ask_by_email, settings.ask_by_email) {
+        (false, true) => Some(okno_core::unix_ms(std::time::SystemTime::now())),
+        (true, true) => asking_by_email_since(&mut tx).await?,
+        (_, false) => None,
+    };
     let stored = serde_json::to_value(&settings).map_err(anyhow::Error::from)?;
-    sqlx::query("UPDATE deployment SET csat_settings = $1").bind(&stored).execute(&mut *tx).await?;
+    let mut kept = stored.clone();
+    kept["email_since"] = json!(email_since);
+    sqlx::query("UPDATE deployment SET csat_settings = $1").bind(&kept).execute(&mut *tx).await?;
     tx.commit().await?;
     crate::audit::record_or_log(
         &state.pool,
@@ -220,10 +238,13 @@ pub fn start(state: &AppState) -> Option<tokio::task::JoinHandle<()>> {
 /// Queue the question for up to 50 tickets, when the center asks by email; returns how many.
 pub async fn ask_pending(state: &AppState, config: &CsatConfig) -> Result<usize, sqlx::Error> {
     let now = okno_core::unix_ms(std::time::SystemTime::now());
-    let settings = settings(&mut *state.pool.acquire().await?, Some(config)).await?;
+    let mut conn = state.pool.acquire().await?;
+    let settings = settings(&mut conn, Some(config)).await?;
     if !settings.ask_by_email {
         return Ok(0);
     }
+    let since = asking_by_email_since(&mut conn).await?.unwrap_or(0).max(now - ASK_WITHIN);
+    drop(conn);
     let due: Vec<(String, i64, String)> = sqlx::query_as(
         "SELECT t.id, t.number, t.queue_id FROM tickets t \
          WHERE t.channel = 'email' AND t.status IN ('resolved', 'closed') AND t.first_response_at IS NOT NULL \
@@ -231,7 +252,7 @@ pub async fn ask_pending(state: &AppState, config: &CsatConfig) -> Result<usize,
            AND NOT EXISTS (SELECT 1 FROM csat_requests r WHERE r.ticket_id = t.id) \
          ORDER BY t.resolved_at LIMIT 50",
     )
-    .bind(now - ASK_WITHIN)
+    .bind(since)
     .fetch_all(&state.pool)
     .await?;
     let mut asked = 0;
