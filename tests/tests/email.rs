@@ -5,7 +5,7 @@
 //! it as sent.
 
 use anyhow::{Context, Result};
-use okno_e2e::server::{WAIT, provision, reply, seeded_demo, server_binary, start_server_with_mail, wait, wait_state};
+use okno_e2e::server::{WAIT, desk_window, reply, seeded_demo, server_binary, start_server_with_mail, wait};
 use okno_e2e::{Driver, app_binary, artifacts_dir};
 use okno_testkit::mail::{Dovecot, SmtpSink};
 
@@ -37,13 +37,8 @@ fn an_email_becomes_a_ticket_and_the_reply_from_the_window_reaches_the_customer_
     })?;
     let number = db.sql(&format!("SELECT number FROM tickets WHERE id = '{ticket}'"))?;
 
-    let dir = work.path().join("desk");
-    std::fs::create_dir_all(&dir)?;
-    let prov = provision(&dir, port, "anna")?;
     let driver = Driver::start_with_env(&[("OKNO_E2E_PASSWORD", PASSWORD)])?;
-    let args = ["--data-dir", &dir.display().to_string(), "--provision", &prov.display().to_string()];
-    let mut s = driver.launch(&app, &args.map(str::to_owned))?;
-    wait_state(&s, "online")?;
+    let mut s = desk_window(&driver, &app, &work.path().join("desk"), port, "anna")?;
     let row = s.wait_for(&format!("[data-testid=ticket-row][data-ticket-id='{ticket}']"), WAIT)?;
     assert_eq!(s.attribute(&row[0], "data-channel")?.as_deref(), Some("email"));
     s.click(&row[0])?;

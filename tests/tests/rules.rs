@@ -10,7 +10,7 @@
 
 use anyhow::{Context, Result};
 use okno_e2e::server::{
-    WAIT, headless_desk, invoke, provision, seeded_demo, server_binary, start_server_with_mail, wait, wait_state,
+    WAIT, desk_window, headless_desk, invoke, provision, seeded_demo, server_binary, start_server_with_mail, wait,
 };
 use okno_e2e::{Driver, Session, app_binary, artifacts_dir};
 use okno_testkit::mail::{Dovecot, SmtpSink};
@@ -79,13 +79,8 @@ fn a_team_lead_writes_a_rule_in_the_window_and_incoming_mail_follows_it() -> Res
     .with_context(|| format!("the server refuses an operator the rules: {refused}"))?;
 
     // The team lead's window.
-    let dir = work.path().join("lena");
-    std::fs::create_dir_all(&dir)?;
-    let prov = provision(&dir, port, "lena")?;
     let driver = Driver::start_with_env(&[("OKNO_E2E_PASSWORD", PASSWORD)])?;
-    let args = ["--data-dir", &dir.display().to_string(), "--provision", &prov.display().to_string()];
-    let mut s = driver.launch(&app, &args.map(str::to_owned))?;
-    wait_state(&s, "online")?;
+    let mut s = desk_window(&driver, &app, &work.path().join("lena"), port, "lena")?;
     s.click(&s.wait_for("[data-testid=rail-work]", WAIT)?[0])?;
     s.click(&s.wait_for("[data-testid=work-tab-rules]", WAIT)?[0])?;
 

@@ -139,7 +139,7 @@ async fn run(state: AppState, channel: ChatChannel, mut socket: WebSocket) -> Re
         call: None,
         call_tx,
     };
-    let mut rx = chat.register();
+    let mut rx = Some(chat.register());
     let mut ping = tokio::time::interval(PING_EVERY);
     ping.tick().await;
     let result = loop {
@@ -148,7 +148,7 @@ async fn run(state: AppState, channel: ChatChannel, mut socket: WebSocket) -> Re
                 Some(Ok(Message::Text(text))) => {
                     let replies = chat.handle(&text).await;
                     if let Some(new_rx) = chat.reregister() {
-                        rx = new_rx;
+                        rx = Some(new_rx);
                     }
                     let mut sent = Ok(());
                     for reply in replies {
@@ -187,7 +187,7 @@ async fn run(state: AppState, channel: ChatChannel, mut socket: WebSocket) -> Re
     result
 }
 
-/// A socket without a chat waits on nothing.
+/// A socket whose hub channel closed waits on nothing more from it.
 async fn recv(rx: &mut Option<mpsc::Receiver<Arc<str>>>) -> Option<Arc<str>> {
     match rx {
         Some(rx) => rx.recv().await,
@@ -201,15 +201,15 @@ impl Conversation {
         self.visitor.ticket_id.clone().unwrap_or_else(|| hub::visitor_key(&self.visitor.id))
     }
 
-    fn register(&mut self) -> Option<mpsc::Receiver<Arc<str>>> {
+    fn register(&mut self) -> mpsc::Receiver<Arc<str>> {
         let key = self.hub_key();
         let (id, rx) = self.state.live.visitors.register(&key);
         self.registered = Some((key, id));
-        Some(rx)
+        rx
     }
 
     /// When the visitor's chat changed (their first message opened one), move the socket to it.
-    fn reregister(&mut self) -> Option<Option<mpsc::Receiver<Arc<str>>>> {
+    fn reregister(&mut self) -> Option<mpsc::Receiver<Arc<str>>> {
         if self.registered.as_ref().map(|(key, _)| key.as_str()) == Some(self.hub_key().as_str()) {
             return None;
         }
