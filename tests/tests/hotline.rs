@@ -128,3 +128,85 @@ fn a_team_lead_moves_a_waiting_hotline_call_and_listens_in() -> Result<()> {
     assert_eq!(told.last().map(|e| e["mode"].is_null()), Some(true), "lena left: {anna_events:?}");
     Ok(())
 }
+
+/// `[hotline]` for the queue `hotline` behind Kamailio, at a SIP port of its own, ringing anna.
+fn hotline_config(kamailio: &Kamailio) -> String {
+    format!(
+        "[hotline]\nsip_listen = \"127.0.0.1:{}\"\nregistrar = \"{}\"\naccount = \"sip:hotline@127.0.0.1\"\n\
+         password_env = \"{SIP_PASSWORD_VAR}\"\n\n\
+         [[hotline.queue]]\nid = \"hotline\"\nnumbers = [\"hotline\"]\n\n\
+         [[hotline.agent]]\noperator = \"anna\"\nuri = \"sip:anna@127.0.0.1\"\n",
+        free_udp_port(),
+        kamailio.addr()
+    )
+}
+
+/// A rolling restart with the real servers: two okno-servers run the same hotline. The first
+/// takes the calls; a customer waits there when it gets SIGTERM. It hands the customer's phone
+/// to the second server (which took the number over) and exits; anna answers the call there,
+/// and the call's record is one call across both servers.
+#[test]
+#[ignore = "needs PostgreSQL, Kamailio and the built phone and server: run through `cargo xtask test`"]
+fn a_stopped_server_hands_its_waiting_caller_to_the_other_instance() -> Result<()> {
+    let server = server_binary()?;
+    let kamailio = Kamailio::start(SIP_PASSWORD);
+    let db = seeded_demo(&server, 3, PASSWORD)?;
+    let work = tempfile::tempdir()?;
+    let mut servers = Vec::new();
+    for name in ["first", "second"] {
+        let config = work.path().join(format!("{name}.toml"));
+        std::fs::write(&config, hotline_config(&kamailio))?;
+        let config_arg = config.display().to_string();
+        let log = work.path().join(format!("{name}.log"));
+        let args = ["--config", config_arg.as_str()];
+        let env = [(SIP_PASSWORD_VAR, SIP_PASSWORD)];
+        servers.push((start_server(&server, &db, okno_e2e::free_port()?, &log, &args, &env)?, log));
+    }
+    let (mut first, first_log) = servers.remove(0);
+    let (_second, second_log) = servers.remove(0);
+    std::thread::sleep(Duration::from_millis(800));
+    let (_carol, carol_events) = phone(
+        "carol",
+        &kamailio,
+        &["--call", "sip:hotline@127.0.0.1", "--hangup-after-ms", "60000", "--exit-after-calls", "2"],
+    )?;
+    wait("carol queued", || Ok(db.sql("SELECT count(*) FROM acd_events WHERE kind = 'queued'")? == "1"))?;
+    let call = db.sql("SELECT call_id FROM acd_events WHERE kind = 'queued'")?;
+
+    // The first server is stopped as a service manager stops it.
+    std::process::Command::new("kill").args(["-TERM", &first.0.id().to_string()]).status()?;
+    wait("carol handed over", || Ok(db.sql("SELECT count(*) FROM acd_events WHERE kind = 'handed_over'")? == "1"))?;
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = first.0.try_wait()? {
+            break status;
+        }
+        anyhow::ensure!(std::time::Instant::now() < deadline, "the first server did not exit after its drain");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(status.success(), "the first server stopped cleanly: {status}");
+    let stopped = std::fs::read_to_string(&first_log)?;
+    assert!(stopped.contains("hotline drained"), "the first server's log:\n{stopped}");
+
+    // Anna's phone is up and she becomes available: the second server rings her with the call.
+    let anna_args =
+        ["--auto-answer", "--answer-after-ms", "200", "--hangup-after-ms", "2000", "--exit-after-calls", "1"];
+    let (_anna, anna_events) = phone("anna", &kamailio, &anna_args)?;
+    std::thread::sleep(Duration::from_millis(800));
+    db.sql("UPDATE operators SET state = 'available', state_since = (extract(epoch FROM now()) * 1000)::bigint WHERE id = 'anna'")?;
+    let record =
+        || db.sql(&format!("SELECT string_agg(kind, ',' ORDER BY at, id) FROM acd_events WHERE call_id = '{call}'"));
+    if let Err(e) = wait("anna answering the handed-over call", || Ok(record()?.contains("answered"))) {
+        anyhow::bail!("{e:#}\nsecond server's log:\n{}", std::fs::read_to_string(&second_log).unwrap_or_default());
+    }
+    // Anna hangs up after 2 s; the second server ends carol's call with it.
+    let anna_events = anna_events.join().map_err(|_| anyhow::anyhow!("anna's phone events"))?;
+    assert!(anna_events.iter().any(|e| e["event"] == "answered"), "{anna_events:?}");
+    let carol_events = carol_events.join().map_err(|_| anyhow::anyhow!("carol's phone events"))?;
+    let referred =
+        carol_events.iter().find(|e| e["event"] == "referred").context("carol's phone was not transferred")?;
+    assert!(referred["to"].as_str().is_some_and(|to| to.contains("okno-resume=")), "{referred}");
+    wait("the call's end recorded", || Ok(record()?.ends_with("ended")))?;
+    assert_eq!(record()?, "queued,handed_over,offered,answered,ended", "one call across both servers");
+    Ok(())
+}

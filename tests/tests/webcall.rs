@@ -59,10 +59,23 @@ fn call_state(page: &Session, state: &str, what: &str) -> Result<()> {
 
 /// Waits until the loudest frequency the page plays is `hz` (±30 Hz); returns it.
 fn hears(page: &Session, hz: f64, what: &str) -> Result<f64> {
+    hears_one_of(page, &[hz], what)
+}
+
+/// Waits until the browser's loudest frequency is within 30 Hz of one of `tones`; on a timeout
+/// the error names the last readings, so a failure says whether there was no sound at all or
+/// another one.
+fn hears_one_of(page: &Session, tones: &[f64], what: &str) -> Result<f64> {
+    let mut heard = std::collections::VecDeque::new();
     page.wait_until(what, WAIT, |p| {
-        let (peak, _) = browser_peak(p)?;
-        Ok(((peak - hz).abs() < 30.0).then_some(peak))
+        let (peak, level) = browser_peak(p)?;
+        if heard.len() == 5 {
+            heard.pop_front();
+        }
+        heard.push_back(format!("{peak:.0} Hz at {level:.0} dB"));
+        Ok(tones.iter().any(|hz| (peak - hz).abs() < 30.0).then_some(peak))
     })
+    .with_context(|| format!("the last readings: {}", Vec::from(heard.clone()).join(", ")))
 }
 
 /// coturn on loopback with one long-term user.
@@ -157,7 +170,7 @@ fn browser_peak(page: &Session) -> Result<(f64, f64)> {
          ctx.createMediaStreamSource(audio.srcObject).connect(an); \
          setTimeout(() => { const d = new Float32Array(an.frequencyBinCount); an.getFloatFrequencyData(d); \
            let best = 1; for (let i = 2; i < d.length; i++) if (d[i] > d[best]) best = i; \
-           done([best * ctx.sampleRate / an.fftSize, d[best]]); }, 1500);",
+           const found = [best * ctx.sampleRate / an.fftSize, d[best]]; ctx.close().then(() => done(found)); }, 1500);",
     )?;
     Ok((v[0].as_f64().unwrap_or(0.0), v[1].as_f64().unwrap_or(-200.0)))
 }
@@ -303,10 +316,11 @@ fn a_website_call_waits_in_the_hotline_queue_then_talks_with_the_operator() -> R
     if let Err(e) = call_state(&page, "answered", "the hotline answering the website call") {
         bail!("{e:#}\nserver log:\n{}", std::fs::read_to_string(&log).unwrap_or_default());
     }
-    let music = page.wait_until("music on hold in the browser", WAIT, |p| {
-        let (peak, _) = browser_peak(p)?;
-        Ok(okno_hotline::DEFAULT_MUSIC_HZ.iter().any(|hz| (peak - f64::from(*hz)).abs() < 30.0).then_some(peak))
-    })?;
+    let notes: Vec<f64> = okno_hotline::DEFAULT_MUSIC_HZ.iter().map(|hz| f64::from(*hz)).collect();
+    let music = match hears_one_of(&page, &notes, "music on hold in the browser") {
+        Ok(music) => music,
+        Err(e) => bail!("{e:#}\nserver log:\n{}", std::fs::read_to_string(&log).unwrap_or_default()),
+    };
     wait("the website call queued", || {
         Ok(db.sql("SELECT count(*) FROM acd_events WHERE kind = 'queued' AND queue_id = 'hotline'")? == "1")
     })?;

@@ -286,6 +286,87 @@ fn a_bad_channel_is_refused_and_the_widget_stays_quiet() -> Result<()> {
     Ok(())
 }
 
+/// The buttons of the widget's rating form: (score, label, pressed).
+fn score_buttons(page: &Session) -> Result<Vec<(String, String, String)>> {
+    let mut buttons = Vec::new();
+    for b in page.find_in_shadow(HOST, "form.rating .scores button")? {
+        let score = page.attribute(&b, "data-score")?.unwrap_or_default();
+        let pressed = page.attribute(&b, "aria-pressed")?.unwrap_or_default();
+        buttons.push((score, page.text_content(&b)?, pressed));
+    }
+    Ok(buttons)
+}
+
+/// A visitor ends the chat and rates it with the buttons of the center's scale: stars where
+/// the center asks for one to five, words where it asks good / normal / bad. What they clicked
+/// is the mark stored on the ticket.
+#[test]
+#[ignore = "needs chromedriver and Chromium, PostgreSQL and the built server: run through `cargo xtask test`"]
+fn a_visitor_rates_the_chat_with_the_centers_scale_in_the_browser() -> Result<()> {
+    let server = server_binary()?;
+    let db = seeded_demo(&server, 3, PASSWORD)?;
+    let work = tempfile::tempdir()?;
+    let config = work.path().join("okno-server.toml");
+    std::fs::write(&config, "[[chat]]\nchannel = \"shop\"\nqueue = \"chat\"\n")?;
+    let port = free_port()?;
+    let config_arg = config.display().to_string();
+    let _server = start_server(&server, &db, port, &work.path().join("server.log"), &["--config", &config_arg], &[])?;
+    let chrome = Driver::start_chromedriver()?;
+    let settings = |scale: &str| {
+        format!(
+            "UPDATE deployment SET csat_settings = '{{\"scale\": \"{scale}\", \"ask_by_email\": false, \
+             \"ask_in_chat\": true, \"manager_queue_id\": null}}'"
+        )
+    };
+    let cases = [
+        ("five", "Rita", "Do you deliver on Sunday?", "4", vec!["5", "4", "3", "2", "1"]),
+        ("three", "Oleg", "Do you deliver on Monday?", "bad", vec!["good", "normal", "bad"]),
+    ];
+    for (scale, name, first, choice, scores) in cases {
+        db.sql(&settings(scale))?;
+        let page = visitor(&chrome, port)?;
+        start_chat(&page, name, &format!("{}@example.com", name.to_lowercase()), first)?;
+        let end = page.wait_until("the end button", WAIT, |p| {
+            let buttons = p.find_in_shadow(HOST, ".head button")?;
+            for b in buttons {
+                if p.text_content(&b)?.contains("End") {
+                    return Ok(Some(b));
+                }
+            }
+            Ok(None)
+        })?;
+        page.click(&end)?;
+        page.wait_in_shadow(HOST, "form.rating:not([hidden]) .scores button", WAIT)?;
+        let shown = score_buttons(&page)?;
+        let shown_scores: Vec<&str> = shown.iter().map(|(s, _, _)| s.as_str()).collect();
+        assert_eq!(shown_scores, scores, "{scale}: the buttons of the center's scale, best first: {shown:?}");
+        if scale == "five" {
+            assert_eq!(shown[1].1, "★★★★", "four stars for 4");
+        } else {
+            assert_eq!(shown[2].1, "Bad", "the word in the visitor's language");
+        }
+        let pick = page
+            .find_in_shadow(HOST, &format!("form.rating .scores button[data-score='{choice}']"))?
+            .into_iter()
+            .next()
+            .context("the score's button")?;
+        page.click(&pick)?;
+        let pressed: Vec<String> = score_buttons(&page)?.into_iter().filter(|b| b.2 == "true").map(|b| b.0).collect();
+        assert_eq!(pressed, [choice], "the chosen button shows pressed");
+        let comment = page.find_in_shadow(HOST, "form.rating textarea")?;
+        page.type_into(&comment[0], "Quick answer")?;
+        page.click(&page.find_in_shadow(HOST, "form.rating button[type=submit]")?[0])?;
+        let thanks = page.wait_in_shadow(HOST, ".note[role=status]:not([hidden])", WAIT)?;
+        assert!(page.text_content(&thanks[0])?.contains("Thank you"), "the visitor is thanked");
+        let stored = db.sql(&format!(
+            "SELECT e.data->>'score' || '|' || (e.data->>'comment') FROM events e JOIN messages m ON m.ticket_id = e.ticket_id \
+             WHERE e.kind = 'csat_received' AND m.body LIKE '%{first}%'"
+        ))?;
+        assert_eq!(stored, format!("{choice}|Quick answer"), "{scale}: the mark on the chat's ticket");
+    }
+    Ok(())
+}
+
 /// The chat's lines in the widget inside the `i`th frame of the page.
 const FRAME_LINES: &str = "const w = document.querySelectorAll('iframe')[arguments[0]].contentDocument; \
     const host = w && w.querySelector('#okno-chat'); \

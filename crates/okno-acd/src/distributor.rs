@@ -123,10 +123,13 @@ pub enum AcdEventKind {
     CallbackPlaced,
     /// The conversation ended (after answered or a placed callback).
     Ended,
+    /// The instance that queued the call is stopping and sent the caller to another instance,
+    /// which goes on with the same call: still waiting, its wait counted from its arrival.
+    HandedOver,
 }
 
 impl AcdEventKind {
-    pub const ALL: [AcdEventKind; 9] = [
+    pub const ALL: [AcdEventKind; 10] = [
         AcdEventKind::Queued,
         AcdEventKind::Offered,
         AcdEventKind::NotAnswered,
@@ -136,6 +139,7 @@ impl AcdEventKind {
         AcdEventKind::CallbackRequested,
         AcdEventKind::CallbackPlaced,
         AcdEventKind::Ended,
+        AcdEventKind::HandedOver,
     ];
 
     /// The stored text form (the same as on the wire).
@@ -150,6 +154,7 @@ impl AcdEventKind {
             AcdEventKind::CallbackRequested => "callback_requested",
             AcdEventKind::CallbackPlaced => "callback_placed",
             AcdEventKind::Ended => "ended",
+            AcdEventKind::HandedOver => "handed_over",
         }
     }
 }
@@ -173,6 +178,8 @@ pub enum AcdError {
         agent_id: String,
     },
     DuplicateCall(String),
+    /// The call is not simply waiting (it rings a desk, talks, or is being handed over).
+    NotWaiting(String),
     /// The caller asked for a callback (pressed 1) that was never offered to them.
     CallbackNotOffered(String),
 }
@@ -185,6 +192,7 @@ impl std::fmt::Display for AcdError {
             AcdError::UnknownAgent(a) => write!(f, "no agent {a:?}"),
             AcdError::NotOffered { call_id, agent_id } => write!(f, "call {call_id:?} is not offered to {agent_id:?}"),
             AcdError::DuplicateCall(c) => write!(f, "call {c:?} is already queued"),
+            AcdError::NotWaiting(c) => write!(f, "call {c:?} is not waiting"),
             AcdError::CallbackNotOffered(c) => write!(f, "call {c:?} was not offered a callback"),
         }
     }
@@ -206,6 +214,8 @@ enum Stage {
     Callback {
         number: String,
     },
+    /// Being sent to another instance: offered to nobody here meanwhile.
+    HandingOver,
 }
 
 #[derive(Debug, Clone)]
@@ -359,7 +369,7 @@ impl Distributor {
         let ringing = match &call.stage {
             Stage::Waiting => None,
             Stage::Ringing { agent, .. } => Some(agent.clone()),
-            Stage::Connected { .. } | Stage::Callback { .. } => return Ok(()),
+            Stage::Connected { .. } | Stage::Callback { .. } | Stage::HandingOver => return Ok(()),
         };
         if !call.callback_offered {
             return Err(AcdError::CallbackNotOffered(call_id.to_owned()));
@@ -388,6 +398,9 @@ impl Distributor {
         if matches!(call.stage, Stage::Connected { .. }) {
             return Ok(());
         }
+        if call.stage == Stage::HandingOver {
+            return Err(AcdError::NotWaiting(call_id.to_owned()));
+        }
         call.queue = queue_id.to_owned();
         call.tried.clear();
         if ringing.is_some() {
@@ -398,6 +411,83 @@ impl Distributor {
         }
         self.event(now, call_id, queue_id, AcdEventKind::Moved, None, None);
         self.dispatch(now);
+        Ok(())
+    }
+
+    /// A call that arrived at `arrived_at` on another instance (which recorded it queued, then
+    /// handed it over) continues here: it takes its place by arrival, so a caller moved by a
+    /// restart keeps their turn. No event: the call's record goes on under the same id.
+    pub fn call_resumed(
+        &mut self,
+        call_id: &str,
+        queue_id: &str,
+        caller: &str,
+        arrived_at: Millis,
+        now: Millis,
+    ) -> Result<(), AcdError> {
+        let queue = self.queues.get(queue_id).ok_or_else(|| AcdError::UnknownQueue(queue_id.to_owned()))?;
+        if self.calls.iter().any(|c| c.id == call_id) {
+            return Err(AcdError::DuplicateCall(call_id.to_owned()));
+        }
+        let call = Call {
+            id: call_id.to_owned(),
+            queue: queue_id.to_owned(),
+            caller: caller.to_owned(),
+            arrived_at: arrived_at.min(now),
+            stage: Stage::Waiting,
+            tried: Vec::new(),
+            callback_offered: false,
+            next_announce: now + queue.announce_every_ms as Millis,
+            answered_at: None,
+        };
+        let index = self.calls.iter().position(|c| c.arrived_at > call.arrived_at).unwrap_or(self.calls.len());
+        self.calls.insert(index, call);
+        self.dispatch(now);
+        Ok(())
+    }
+
+    pub fn has_queue(&self, queue_id: &str) -> bool {
+        self.queues.contains_key(queue_id)
+    }
+
+    /// A live call's queue and arrival.
+    pub fn waiting_call(&self, call_id: &str) -> Option<(String, Millis)> {
+        self.calls.iter().find(|c| c.id == call_id).map(|c| (c.queue.clone(), c.arrived_at))
+    }
+
+    /// The calls that may be handed to another instance now: waiting, offered to nobody.
+    pub fn calls_to_hand_over(&self) -> Vec<String> {
+        self.calls.iter().filter(|c| c.stage == Stage::Waiting).map(|c| c.id.clone()).collect()
+    }
+
+    /// The driver is sending a waiting call to another instance: nobody here is offered it
+    /// until [`Self::hand_over_failed`] or [`Self::handed_over`].
+    pub fn hand_over_started(&mut self, call_id: &str) -> Result<(), AcdError> {
+        let call = self.call_mut(call_id)?;
+        if call.stage != Stage::Waiting {
+            return Err(AcdError::NotWaiting(call_id.to_owned()));
+        }
+        call.stage = Stage::HandingOver;
+        Ok(())
+    }
+
+    /// The other instance did not take the call: it waits here again, in its place.
+    pub fn hand_over_failed(&mut self, call_id: &str, now: Millis) -> Result<(), AcdError> {
+        let call = self.call_mut(call_id)?;
+        if call.stage == Stage::HandingOver {
+            call.stage = Stage::Waiting;
+        }
+        self.dispatch(now);
+        Ok(())
+    }
+
+    /// The other instance has the caller: the call leaves this queue, still waiting there.
+    pub fn handed_over(&mut self, call_id: &str, now: Millis) -> Result<(), AcdError> {
+        let index =
+            self.calls.iter().position(|c| c.id == call_id).ok_or_else(|| AcdError::UnknownCall(call_id.to_owned()))?;
+        let call = self.calls.remove(index).unwrap_or_else(|| unreachable!("the index was just found"));
+        let waited = elapsed(now, call.arrived_at);
+        self.event(now, call_id, &call.queue, AcdEventKind::HandedOver, None, Some(waited));
         Ok(())
     }
 
@@ -514,7 +604,9 @@ impl Distributor {
         let call = self.calls.remove(index).unwrap_or_else(|| unreachable!("the index was just found"));
         let waited = elapsed(now, call.arrived_at);
         match call.stage {
-            Stage::Waiting => self.event(now, call_id, &call.queue, AcdEventKind::Abandoned, None, Some(waited)),
+            Stage::Waiting | Stage::HandingOver => {
+                self.event(now, call_id, &call.queue, AcdEventKind::Abandoned, None, Some(waited));
+            }
             Stage::Ringing { agent, .. } => {
                 self.withdraw(call_id, &agent);
                 self.event(now, call_id, &call.queue, AcdEventKind::Abandoned, None, Some(waited));

@@ -176,6 +176,56 @@ fn a_team_lead_moves_a_waiting_call_and_it_keeps_its_place() {
     assert_eq!(still, ["c2"], "an answered call no longer waits");
 }
 
+#[test]
+fn a_call_handed_to_another_instance_keeps_its_turn_and_counts_once() {
+    // The stopping instance: c1 waits; while it is being handed over nobody here is offered it.
+    let mut stopping = hotline();
+    for agent in ["anna", "boris", "olga", "li"] {
+        stopping.agent_state(agent, Break, 50 * S).unwrap();
+    }
+    stopping.call_arrived("c1", "hotline", "+7900", 100 * S).unwrap();
+    assert_eq!(stopping.calls_to_hand_over(), ["c1"]);
+    stopping.hand_over_started("c1").unwrap();
+    assert_eq!(stopping.hand_over_started("c1"), Err(AcdError::NotWaiting("c1".into())), "once at a time");
+    assert!(stopping.calls_to_hand_over().is_empty());
+    stopping.agent_state("olga", Available, 101 * S).unwrap();
+    assert!(offered_to(&actions(&mut stopping)).is_empty(), "a call on its way out is offered to nobody");
+    // The first try failed (nobody took it): it is offered here again meanwhile.
+    stopping.hand_over_failed("c1", 102 * S).unwrap();
+    assert_eq!(offered_to(&actions(&mut stopping)), [("c1".into(), "olga".into())]);
+    stopping.offer_refused("c1", "olga", 103 * S).unwrap();
+    stopping.agent_state("olga", Break, 103 * S).unwrap();
+    actions(&mut stopping);
+    stopping.hand_over_started("c1").unwrap();
+    stopping.handed_over("c1", 104 * S).unwrap();
+    assert_eq!(stopping.waiting("hotline").count(), 0, "gone from the stopping instance");
+    let mut events: Vec<_> = std::iter::from_fn(|| stopping.poll_event()).collect();
+    assert_eq!(events.last().map(|e| (e.kind, e.waited_ms)), Some((AcdEventKind::HandedOver, Some(4_000))));
+
+    // The instance that takes over: c2 arrived there at 102 s, after c1; c1 resumes at 105 s
+    // and goes first, its wait counted from 100 s.
+    let mut taking = hotline();
+    for agent in ["anna", "boris", "olga", "li"] {
+        taking.agent_state(agent, Break, 50 * S).unwrap();
+    }
+    taking.call_arrived("c2", "hotline", "+7901", 102 * S).unwrap();
+    taking.call_resumed("c1", "hotline", "+7900", 100 * S, 105 * S).unwrap();
+    assert_eq!(
+        taking.call_resumed("c1", "hotline", "+7900", 100 * S, 105 * S),
+        Err(AcdError::DuplicateCall("c1".into()))
+    );
+    assert_eq!(taking.waiting("hotline").map(|(id, _)| id).collect::<Vec<_>>(), ["c1", "c2"], "by arrival");
+    taking.agent_state("anna", Available, 110 * S).unwrap();
+    assert_eq!(offered_to(&actions(&mut taking)), [("c1".into(), "anna".into())]);
+    taking.offer_answered("c1", "anna", 112 * S).unwrap();
+    events.extend(std::iter::from_fn(|| taking.poll_event()));
+    let answered = events.iter().find(|e| e.call_id == "c1" && e.kind == AcdEventKind::Answered).unwrap();
+    assert_eq!(answered.waited_ms, Some(12_000), "the wait spans both instances");
+    // The raw records of both instances together: c1 is one call, answered in 12 s; c2 waits.
+    let f = figures(&events, "hotline", 0, 112 * S);
+    assert_eq!((f.offered, f.answered, f.abandoned, f.waiting), (2, 1, 0, 1));
+}
+
 /// A busy hour: 300 calls over an hour (random arrivals), 14 agents, talk 60-240 s,
 /// a tenth of callers give up after 10-90 s, some desks let a call ring out.
 #[test]

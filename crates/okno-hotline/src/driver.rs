@@ -2,7 +2,9 @@
 //! [`Distributor`] with the wall-clock time, then carries out its actions on the engine.
 //!
 //! Legs, by their SIP call id:
-//! - a **caller** leg is an incoming call; its id is also the queued call's id in okno-acd;
+//! - a **caller** leg is an incoming call; its id is also the queued call's id in okno-acd,
+//!   except for a caller handed over by a stopping instance, who keeps the id that instance
+//!   gave the call (`acd_id`; [`crate::handover`]);
 //! - an **agent** leg is our call to a desk offering a queued call (or placing a callback);
 //! - a **customer** leg is a callback's call to the customer, placed once the desk answered.
 //!
@@ -22,10 +24,15 @@ use okno_phone::context::CallContext;
 use okno_phone::engine::{CallDirection, PhoneCommand, PhoneEvent, PhoneHandle};
 use okno_sip::Uri;
 use okno_sip::message::CallInfo;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 use crate::audio::{Legs, MonitorMode};
+use crate::handover::{self, HandoverKey, Resumed};
 use crate::{AgentLine, Command, HotlineConfig, HotlineError, HotlineStatus, Report};
+
+/// While draining, how often waiting callers are sent to the next instance (again, for those a
+/// try failed for: the next instance may still be starting).
+const HAND_OVER_EVERY_MS: Millis = 3_000;
 
 /// The short tone an operator hears when a supervisor joins, where the center says so: 0.2 s at
 /// 1400 Hz, 8 kHz.
@@ -43,7 +50,11 @@ enum Leg {
     /// (or URI), and the INVITE's Call-Info (a website call's page and chat), passed on to the
     /// desk's INVITE so it opens the right customer card.
     Caller {
+        /// The call's id in okno-acd (this leg's SIP call id unless it was handed over).
+        acd_id: String,
         queued: bool,
+        /// The URI the caller dialled (the hotline's number): where a hand-over sends them.
+        dialled: String,
         from: String,
         display_name: Option<String>,
         call_info: Vec<CallInfo>,
@@ -80,6 +91,15 @@ pub(crate) struct Driver {
     by_sip: HashMap<String, Leg>,
     dialing: VecDeque<Leg>,
     reports: mpsc::UnboundedSender<Report>,
+    handover: Option<HandoverKey>,
+    /// Handed-over callers: their okno-acd id to their leg's SIP call id.
+    resumed: HashMap<String, String>,
+    registered: bool,
+    /// Waiting for the registrar to drop our binding.
+    standing_down: Vec<oneshot::Sender<()>>,
+    /// Set by a drain: answered once no leg is left, then the driver stops.
+    draining: Option<Vec<oneshot::Sender<()>>>,
+    next_hand_over: Millis,
 }
 
 impl Driver {
@@ -102,6 +122,12 @@ impl Driver {
             by_sip: HashMap::new(),
             dialing: VecDeque::new(),
             reports,
+            handover: config.handover,
+            resumed: HashMap::new(),
+            registered: false,
+            standing_down: Vec::new(),
+            draining: None,
+            next_hand_over: 0,
         }
     }
 
@@ -111,8 +137,9 @@ impl Driver {
         mut commands: mpsc::UnboundedReceiver<Command>,
     ) {
         loop {
-            let sleep =
-                self.acd.next_timeout().map(|at| Duration::from_millis(u64::try_from(at - now_ms()).unwrap_or(0)));
+            let hand_over = self.draining.is_some().then_some(self.next_hand_over);
+            let next = self.acd.next_timeout().into_iter().chain(hand_over).min();
+            let sleep = next.map(|at| Duration::from_millis(u64::try_from(at - now_ms()).unwrap_or(0)));
             tokio::select! {
                 event = events.recv() => match event {
                     Some(event) => self.on_phone(event),
@@ -126,6 +153,16 @@ impl Driver {
             }
             self.acd.handle_timeout(now_ms());
             self.carry_out();
+            if self.draining.is_some() {
+                self.hand_over(now_ms());
+                if self.by_sip.is_empty() && self.dialing.is_empty() {
+                    for done in self.draining.take().unwrap_or_default() {
+                        let _ = done.send(());
+                    }
+                    tracing::info!("hotline drained: no call left");
+                    break;
+                }
+            }
         }
         let _ = self.engine.send(PhoneCommand::Shutdown);
         tracing::info!("hotline stopped");
@@ -169,6 +206,25 @@ impl Driver {
                 agents.sort_by(|a, b| a.id.cmp(&b.id));
                 let _ = reply.send(HotlineStatus { waiting, agents, legs: self.legs.len() });
             }
+            Command::Activate => {
+                tracing::info!("hotline active: registering");
+                self.send(PhoneCommand::Register);
+            }
+            Command::StandDown(reply) => {
+                if self.registered {
+                    self.standing_down.push(reply);
+                    self.send(PhoneCommand::Unregister);
+                } else {
+                    let _ = reply.send(());
+                }
+            }
+            Command::Drain(reply) => {
+                tracing::info!(legs = self.by_sip.len(), "hotline draining");
+                self.draining.get_or_insert_with(Vec::new).push(reply);
+                // The next instance registers within the server's lease retry: the first
+                // hand-over waits a moment for it.
+                self.next_hand_over = now + 1_000;
+            }
         }
     }
 
@@ -176,20 +232,39 @@ impl Driver {
         let now = now_ms();
         match event {
             PhoneEvent::Incoming { call_id, from, to, display_name, call_info } => {
-                let number = Uri::parse(&to).ok().and_then(|u| match u {
-                    Uri::Sip(s) => s.user.clone(),
-                    _ => None,
-                });
+                let dialled = Uri::parse(&to).ok();
+                let number = dialled.as_ref().and_then(|u| u.as_sip()).and_then(|s| s.user.clone());
                 let Some(queue) = number.and_then(|n| self.numbers.get(&n).cloned()) else {
                     tracing::info!(%to, "a call to a number the hotline does not serve");
                     self.send(PhoneCommand::Reject { call_id, status: 404 });
                     return;
                 };
-                let queued = self.acd.call_arrived(&call_id, &queue, &from, now);
-                let display_name = display_name.filter(|n| !n.trim().is_empty());
-                self.by_sip
-                    .insert(call_id.clone(), Leg::Caller { queued: queued.is_ok(), from, display_name, call_info });
-                self.legs.leg(&call_id).play(self.prompts.greeting.clone());
+                let mut display_name = display_name.filter(|n| !n.trim().is_empty());
+                let resumed = self.resumed_call(dialled.as_ref(), now);
+                let greet = resumed.is_none();
+                let (acd_id, queued) = match resumed {
+                    Some(call) => {
+                        tracing::info!(
+                            call_id = call.call_id,
+                            "a caller handed over by another instance keeps their place"
+                        );
+                        display_name = display_name.or(call.display_name.clone());
+                        let resumed =
+                            self.acd.call_resumed(&call.call_id, &call.queue_id, &call.caller, call.arrived_at, now);
+                        if resumed.is_ok() {
+                            self.resumed.insert(call.call_id.clone(), call_id.clone());
+                        }
+                        (call.call_id, resumed)
+                    }
+                    None => (call_id.clone(), self.acd.call_arrived(&call_id, &queue, &from, now)),
+                };
+                let caller = Leg::Caller { acd_id, queued: queued.is_ok(), dialled: to, from, display_name, call_info };
+                self.by_sip.insert(call_id.clone(), caller);
+                // A handed-over caller heard the greeting already: straight to the music.
+                let leg = self.legs.leg(&call_id);
+                if greet {
+                    leg.play(self.prompts.greeting.clone());
+                }
                 self.send(PhoneCommand::Answer { call_id: call_id.clone() });
                 if let Err(e) = queued {
                     tracing::warn!(error = %e, "a call could not be queued");
@@ -222,7 +297,7 @@ impl Driver {
                     *current = mode;
                     let (call, by) = (call.clone(), by.clone());
                     if let Some(agent_leg) = self.connected_agent_leg(&call) {
-                        self.legs.monitor(&call_id, &call, &agent_leg, mode);
+                        self.legs.monitor(&call_id, &self.caller_sip(&call), &agent_leg, mode);
                         self.tell_operator(&agent_leg, &by, Some(mode));
                         tracing::info!(call_id = call, ?mode, "the supervisor switched");
                     }
@@ -231,10 +306,35 @@ impl Driver {
             // okno-acd takes a 1 as a callback request only from a caller it offered one to.
             PhoneEvent::Dtmf { call_id, key } => {
                 if key == "1"
-                    && let Err(e) = self.acd.callback_requested(&call_id, now)
+                    && let Err(e) = self.acd.callback_requested(&self.acd_id(&call_id), now)
                 {
                     tracing::debug!(error = %e, "callback request ignored");
                 }
+            }
+            PhoneEvent::Registered { .. } => self.registered = true,
+            PhoneEvent::Unregistered | PhoneEvent::RegistrationFailed { .. } => {
+                self.registered = false;
+                for done in self.standing_down.drain(..) {
+                    let _ = done.send(());
+                }
+            }
+            // The next instance has the caller: the engine hangs this leg up next, which is
+            // then no abandonment.
+            PhoneEvent::Transferred { call_id, .. } => {
+                if let Some(Leg::Caller { acd_id, queued, .. }) = self.by_sip.get_mut(&call_id) {
+                    *queued = false;
+                    let acd_id = acd_id.clone();
+                    self.legs.remove(&call_id);
+                    match self.acd.handed_over(&acd_id, now) {
+                        Ok(()) => tracing::info!(call_id = acd_id, "a waiting caller was handed to the next instance"),
+                        Err(e) => tracing::warn!(error = %e, "a hand-over the queue did not expect"),
+                    }
+                }
+            }
+            PhoneEvent::TransferFailed { call_id, status, .. } => {
+                let acd_id = self.acd_id(&call_id);
+                tracing::info!(call_id = acd_id, ?status, "a hand-over did not happen: the caller waits here");
+                let _ = self.acd.hand_over_failed(&acd_id, now);
             }
             PhoneEvent::Ended { call_id, cause, .. } => {
                 self.legs.remove(&call_id);
@@ -280,7 +380,7 @@ impl Driver {
                 let (call_id, mode, by) = (call_id.clone(), *mode, by.clone());
                 match self.connected_agent_leg(&call_id) {
                     Some(agent_leg) => {
-                        self.legs.monitor(sip, &call_id, &agent_leg, mode);
+                        self.legs.monitor(sip, &self.caller_sip(&call_id), &agent_leg, mode);
                         if self.announce_monitoring {
                             self.legs.leg(&agent_leg).play([monitoring_beep()]);
                         }
@@ -350,7 +450,7 @@ impl Driver {
 
     fn leg_ended(&mut self, sip: &str, leg: Leg, now: Millis) {
         let call = match &leg {
-            Leg::Caller { .. } => Some(sip.to_owned()),
+            Leg::Caller { acd_id, .. } => Some(acd_id.clone()),
             Leg::Agent { call_id, answered: true, .. } => Some(call_id.clone()),
             _ => None,
         };
@@ -358,12 +458,15 @@ impl Driver {
             self.send(PhoneCommand::Hangup { call_id: supervisor });
         }
         match leg {
-            Leg::Caller { queued: false, .. } => {}
-            Leg::Caller { queued: true, .. } => {
+            Leg::Caller { queued: false, acd_id, .. } => {
+                self.resumed.remove(&acd_id);
+            }
+            Leg::Caller { queued: true, acd_id, .. } => {
+                self.resumed.remove(&acd_id);
                 // A desk still ringing is hung up by the CancelOffer this produces; a desk
                 // talking with the caller, here.
-                let connected = self.connected_agent_leg(sip);
-                if let Err(e) = self.acd.caller_hung_up(sip, now) {
+                let connected = self.connected_agent_leg(&acd_id);
+                if let Err(e) = self.acd.caller_hung_up(&acd_id, now) {
                     tracing::debug!(error = %e, "caller's end");
                 }
                 if let Some(agent_leg) = connected {
@@ -379,7 +482,7 @@ impl Driver {
                 } else if answered {
                     // Over from the desk's side: the conversation ends, the caller is hung up.
                     let _ = self.acd.call_ended(&call_id, now);
-                    self.send(PhoneCommand::Hangup { call_id });
+                    self.send(PhoneCommand::Hangup { call_id: self.caller_sip(&call_id) });
                 } else if !withdrawn && let Err(e) = self.acd.offer_refused(&call_id, &agent_id, now) {
                     tracing::debug!(error = %e, "a refusal of an offer no longer open");
                 }
@@ -440,7 +543,7 @@ impl Driver {
             tracing::debug!(?action, "hotline");
             match action {
                 Action::Offer { call_id, agent_id, queue_id, waited_ms } => {
-                    let (caller, context) = match self.by_sip.get(&call_id) {
+                    let (caller, context) = match self.by_sip.get(&self.caller_sip(&call_id)) {
                         Some(Leg::Caller { from, display_name, call_info, .. }) => (
                             display_name.clone().unwrap_or_else(|| caller_name(from)),
                             CallContext::from_call_info(call_info).from_caller(),
@@ -456,18 +559,22 @@ impl Driver {
                 Action::CancelOffer { call_id, agent_id } => self.withdraw(&call_id, &agent_id),
                 Action::Bridge { call_id, agent_id } => {
                     if let Some(agent_leg) = self.connected_agent_leg(&call_id) {
-                        self.legs.bridge(&call_id, &agent_leg);
+                        self.legs.bridge(&self.caller_sip(&call_id), &agent_leg);
                         tracing::info!(call_id, agent_id, "caller and desk bridged");
                     }
                 }
                 Action::Announce { call_id, position, .. } => {
                     let said = self.prompts.position_announcement(position);
                     if !said.is_empty() {
-                        self.legs.leg(&call_id).play(said);
+                        self.legs.leg(&self.caller_sip(&call_id)).play(said);
                     }
                 }
-                Action::OfferCallback { call_id } => self.legs.leg(&call_id).play(self.prompts.callback_offer.clone()),
-                Action::EndCallerLeg { call_id } => self.send(PhoneCommand::Hangup { call_id }),
+                Action::OfferCallback { call_id } => {
+                    self.legs.leg(&self.caller_sip(&call_id)).play(self.prompts.callback_offer.clone());
+                }
+                Action::EndCallerLeg { call_id } => {
+                    self.send(PhoneCommand::Hangup { call_id: self.caller_sip(&call_id) })
+                }
                 Action::PlaceCallback { call_id, agent_id, number } => {
                     let name = format!("callback · {number}");
                     self.dial_agent(call_id, agent_id, name, Some(number), Vec::new());
@@ -497,6 +604,75 @@ impl Driver {
                 *withdrawn = true;
             }
             self.send(PhoneCommand::Hangup { call_id: sip });
+        }
+    }
+}
+
+impl Driver {
+    /// The SIP call id of the caller leg of okno-acd's call `acd_id`.
+    fn caller_sip(&self, acd_id: &str) -> String {
+        self.resumed.get(acd_id).cloned().unwrap_or_else(|| acd_id.to_owned())
+    }
+
+    /// okno-acd's id of the call whose caller leg is `sip`.
+    fn acd_id(&self, sip: &str) -> String {
+        match self.by_sip.get(sip) {
+            Some(Leg::Caller { acd_id, .. }) => acd_id.clone(),
+            _ => sip.to_owned(),
+        }
+    }
+
+    /// The call a resume token in the dialled URI names, when this hotline shares the key and
+    /// the token holds; a broken or stale one is logged and the caller queued as new.
+    fn resumed_call(&self, dialled: Option<&Uri>, now: Millis) -> Option<Resumed> {
+        let token = dialled?.as_sip()?.param(handover::RESUME_PARAM)?.value.clone()?;
+        let Some(key) = &self.handover else {
+            tracing::warn!("a handed-over caller, but this hotline has no hand-over key: queued as new");
+            return None;
+        };
+        match handover::open(key, &token, now) {
+            Ok(call) if self.acd.has_queue(&call.queue_id) => Some(call),
+            Ok(call) => {
+                tracing::warn!(
+                    queue = call.queue_id,
+                    "a handed-over caller for a queue not served here: queued as new"
+                );
+                None
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "a resume token refused: the caller is queued as new");
+                None
+            }
+        }
+    }
+
+    /// While draining: each caller who only waits is asked to call the hotline's number again,
+    /// with a token that keeps their place, once the next instance has it.
+    fn hand_over(&mut self, now: Millis) {
+        if now < self.next_hand_over {
+            return;
+        }
+        self.next_hand_over = now + HAND_OVER_EVERY_MS;
+        let Some(key) = self.handover.clone() else { return };
+        for acd_id in self.acd.calls_to_hand_over() {
+            let sip = self.caller_sip(&acd_id);
+            let Some(Leg::Caller { dialled, from, display_name, .. }) = self.by_sip.get(&sip) else { continue };
+            let Some((queue_id, arrived_at)) = self.acd.waiting_call(&acd_id) else { continue };
+            let call = Resumed {
+                call_id: acd_id.clone(),
+                queue_id,
+                caller: from.clone(),
+                display_name: display_name.clone(),
+                arrived_at,
+            };
+            let Ok(Uri::Sip(mut to)) = Uri::parse(dialled) else { continue };
+            to.params.retain(|p| !p.name.eq_ignore_ascii_case(handover::RESUME_PARAM));
+            to.headers.clear();
+            to.params.push(okno_sip::uri::Param::new(handover::RESUME_PARAM, Some(handover::seal(&key, &call, now))));
+            if self.acd.hand_over_started(&acd_id).is_ok() {
+                tracing::info!(call_id = acd_id, "handing a waiting caller to the next instance");
+                self.send(PhoneCommand::Transfer { call_id: sip, to: Uri::Sip(to) });
+            }
         }
     }
 }

@@ -12,9 +12,16 @@
 //!
 //! okno-server starts it from `[hotline]` in its config, stores every [`Report`] as a raw
 //! report event (the wallboard's figures come from them) and feeds the operators' states in.
+//!
+//! Several instances may run it: one is active (registered, so the PBX routes the number to
+//! it), the others wait in standby ([`HotlineConfig::standby`], [`Hotline::activate`]). An
+//! instance that stops [`Hotline::stand_down`]s (the number goes to the next one), then
+//! [`Hotline::drain`]s: its waiting callers are sent to the next instance with their place kept
+//! ([`handover`]) and its conversations go on until they end.
 
 pub mod audio;
 mod driver;
+pub mod handover;
 
 use std::net::SocketAddr;
 
@@ -23,7 +30,9 @@ use okno_acd::{AcdEvent, Agent, Distributor, QueueSpec};
 use okno_core::{AgentState, Millis};
 use okno_phone::engine::{self, EngineConfig};
 use okno_sip::Uri;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
+
+pub use handover::HandoverKey;
 
 /// An operator as the hotline reaches them.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,6 +43,9 @@ pub struct AgentLine {
     pub uri: Uri,
     pub skills: Vec<String>,
 }
+
+/// How long [`Hotline::stand_down`] waits for the registrar to drop the binding.
+pub const STAND_DOWN_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// What the hotline is told once, at [`Hotline::start`].
 #[derive(Clone)]
@@ -63,6 +75,11 @@ pub struct HotlineConfig {
     /// listens and how (the center's policy); without it the operator is not told.
     pub announce_monitoring: bool,
     pub prompts: Prompts,
+    /// Start without registering: the hotline takes the PBX's calls once [`Hotline::activate`]d.
+    pub standby: bool,
+    /// The key the deployment's instances share to hand waiting callers over when one stops
+    /// ([`handover`]); without it a stopping instance keeps its callers until they are served.
+    pub handover: Option<HandoverKey>,
 }
 
 impl HotlineConfig {
@@ -84,6 +101,8 @@ impl HotlineConfig {
             supervisors: Vec::new(),
             announce_monitoring: false,
             prompts: Prompts::built_in(),
+            standby: false,
+            handover: None,
         }
     }
 }
@@ -154,6 +173,9 @@ pub(crate) enum Command {
         reply: oneshot::Sender<Result<(), HotlineError>>,
     },
     Status(oneshot::Sender<HotlineStatus>),
+    Activate,
+    StandDown(oneshot::Sender<()>),
+    Drain(oneshot::Sender<()>),
 }
 
 /// The codecs of `list` (`pcmu,pcma`) for the hotline's legs: only 8 kHz ones, since the legs
@@ -174,6 +196,7 @@ pub fn codecs(list: &str) -> Result<Vec<okno_sip::sdp::Codec>, HotlineError> {
 pub struct Hotline {
     commands: mpsc::UnboundedSender<Command>,
     sip: SocketAddr,
+    stood_down: std::sync::Arc<watch::Sender<bool>>,
 }
 
 impl Hotline {
@@ -199,6 +222,7 @@ impl Hotline {
         engine_config.user_agent = format!("okno-hotline/{}", env!("CARGO_PKG_VERSION"));
         // Nobody transfers the hotline's legs elsewhere: a caller's REFER is refused.
         engine_config.refer_hosts = Some(Vec::new());
+        engine_config.register_at_start = !config.standby;
         let legs = audio::Legs::new(config.prompts.music.clone());
         let (events_tx, events) = mpsc::unbounded_channel();
         let (engine, _task) = engine::spawn(engine_config, Box::new(legs.clone()), events_tx).await?;
@@ -213,7 +237,8 @@ impl Hotline {
         let driver = driver::Driver::new(config, engine, acd, legs, reports_tx);
         tokio::spawn(driver.run(events, commands_rx));
         tracing::info!(%sip, "hotline ready");
-        Ok((Hotline { commands, sip }, reports))
+        let stood_down = std::sync::Arc::new(watch::channel(false).0);
+        Ok((Hotline { commands, sip, stood_down }, reports))
     }
 
     /// Where the hotline's SIP side is (for the PBX's routing, and tests).
@@ -248,6 +273,32 @@ impl Hotline {
     ) -> Result<(), HotlineError> {
         let (call_id, supervisor_id, shown_as) = (call_id.to_owned(), supervisor_id.to_owned(), shown_as.to_owned());
         self.ask(|reply| Command::Monitor { call_id, supervisor_id, shown_as, mode, reply }).await?
+    }
+
+    /// Take the PBX's calls: register (a standby instance whose turn came).
+    pub fn activate(&self) -> Result<(), HotlineError> {
+        self.commands.send(Command::Activate).map_err(|_| HotlineError::Stopped)
+    }
+
+    /// Stop taking new calls: the registration is removed (the registrar answered, or there
+    /// was none). Calls already here go on. [`Self::stood_down`] says it to whoever waits.
+    pub async fn stand_down(&self) -> Result<(), HotlineError> {
+        // A registrar that does not answer must not keep the next instance waiting.
+        let result = tokio::time::timeout(STAND_DOWN_WAIT, self.ask(Command::StandDown)).await.unwrap_or(Ok(()));
+        self.stood_down.send_replace(true);
+        result
+    }
+
+    /// Becomes `true` once [`Self::stand_down`] has run (another instance may take over).
+    pub fn stood_down(&self) -> watch::Receiver<bool> {
+        self.stood_down.subscribe()
+    }
+
+    /// Hand the waiting callers to the instance that took over (each keeps their place; a caller
+    /// whose phone cannot be transferred is served here), let the conversations end, then stop.
+    /// Resolves when no call is left. Call [`Self::stand_down`] first.
+    pub async fn drain(&self) -> Result<(), HotlineError> {
+        self.ask(Command::Drain).await
     }
 
     pub async fn status(&self) -> Result<HotlineStatus, HotlineError> {

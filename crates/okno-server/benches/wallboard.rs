@@ -40,6 +40,7 @@ async fn main() {
                 wrap_up_ms: 0,
             }],
         ),
+        drain_limit: std::time::Duration::from_secs(1),
     };
     let hotline = okno_server::hotline::start(&h.pool, h.state.live.clone(), &settings).await.unwrap();
     h.state.hotline = Some((hotline, Arc::new(vec!["q1".into()])));

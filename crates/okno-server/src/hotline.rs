@@ -10,8 +10,17 @@
 //! - The queues the hotline serves are the server's own queues, by id; the agents are operators,
 //!   by name; both are checked at start.
 //!
-//! One instance runs the hotline (the one whose config has `[hotline]`); its calls live in its
-//! process, so a team lead's "move this call" is answered by that instance.
+//! Every instance whose config has `[hotline]` starts it, but one at a time takes the PBX's
+//! calls: the one holding the hotline's lease (a PostgreSQL advisory lock on a connection of its
+//! own). The others wait in standby and try for the lease every [`LEASE_RETRY`]. Calls live in
+//! the process that answered them, so a team lead's "move this call" is answered there.
+//!
+//! An instance that stops (SIGTERM) [`stop`]s its hotline: it unregisters, lets the lease go
+//! (the next instance registers within [`LEASE_RETRY`]), sends its waiting callers to that
+//! instance with their place kept (a blind transfer to the hotline's number with a signed resume
+//! token; okno-hotline's `handover`), and keeps its conversations until they end or
+//! `drain_limit_s` runs out. An instance that dies loses its calls (their media went through
+//! it); its lease goes with its connection, so the next one takes over all the same.
 //!
 //! ```toml
 //! [hotline]
@@ -59,6 +68,12 @@ use crate::live::Live;
 /// How often the operators' states are read for the hotline.
 pub const STATE_POLL: Duration = Duration::from_millis(500);
 
+/// How often a standby instance tries for the hotline's lease.
+pub const LEASE_RETRY: Duration = Duration::from_millis(500);
+
+/// The advisory lock whose holder runs the hotline ("oknohotl").
+const LEASE_KEY: i64 = 0x6f6b_6e6f_686f_746c;
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawHotline {
@@ -81,6 +96,8 @@ pub(crate) struct RawHotline {
     /// The operator hears a beep when a team lead joins their call.
     #[serde(default)]
     announce_monitoring: bool,
+    /// How long a stopping instance keeps its conversations going before it hangs them up.
+    drain_limit_s: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -108,6 +125,8 @@ struct RawAgent {
 #[derive(Debug, Clone)]
 pub struct HotlineSettings {
     pub config: HotlineConfig,
+    /// How long a stopping instance keeps its conversations going (default 10 minutes).
+    pub drain_limit: Duration,
 }
 
 pub(crate) fn from_file(
@@ -194,7 +213,10 @@ pub(crate) fn from_file(
             supervisors,
             announce_monitoring: raw.announce_monitoring,
             prompts,
+            standby: true,
+            handover: None,
         },
+        drain_limit: Duration::from_secs(raw.drain_limit_s.unwrap_or(600)),
     })
 }
 
@@ -225,7 +247,18 @@ pub async fn start(pool: &PgPool, live: Arc<Live>, settings: &HotlineSettings) -
         lead.id = id.with_context(|| format!("[hotline] supervisor {:?} is not a team lead or admin", lead.id))?;
     }
     let agent_ids: Vec<String> = config.agents.iter().map(|a| a.id.clone()).collect();
+    let mut lease = pool.acquire().await?.detach();
+    config.standby = true;
+    config.handover = Some(handover_key(&mut lease).await?);
     let (hotline, mut reports) = Hotline::start(config).await.context("[hotline]")?;
+    // The first try is made before returning, so a lone instance takes calls at once.
+    let held = try_lease(&mut lease).await?;
+    if held {
+        hotline.activate()?;
+    } else {
+        tracing::info!("another instance runs the hotline: this one waits in standby");
+    }
+    tokio::spawn(keep_lease(lease, hotline.clone(), held));
     let store = pool.clone();
     tokio::spawn(async move {
         while let Some(report) = reports.recv().await {
@@ -278,6 +311,60 @@ pub async fn start(pool: &PgPool, live: Arc<Live>, settings: &HotlineSettings) -
         }
     });
     Ok(hotline)
+}
+
+async fn try_lease(conn: &mut sqlx::PgConnection) -> sqlx::Result<bool> {
+    sqlx::query_scalar("SELECT pg_try_advisory_lock($1)").bind(LEASE_KEY).fetch_one(conn).await
+}
+
+/// Holds the lease until the hotline stands down, or tries for it until it is free.
+async fn keep_lease(mut conn: sqlx::PgConnection, hotline: Hotline, mut held: bool) {
+    let mut stood_down = hotline.stood_down();
+    let mut tick = tokio::time::interval(LEASE_RETRY);
+    loop {
+        tokio::select! {
+            () = async { drop(stood_down.wait_for(|s| *s).await) } => break,
+            _ = tick.tick(), if !held => match try_lease(&mut conn).await {
+                Ok(true) => {
+                    held = true;
+                    tracing::info!("this instance runs the hotline now");
+                    if hotline.activate().is_err() {
+                        break;
+                    }
+                }
+                Ok(false) => {}
+                Err(e) => tracing::warn!(error = %e, "the hotline's lease could not be asked for"),
+            },
+        }
+    }
+    // Closing the connection lets the lock go: the next instance takes over.
+    use sqlx::Connection;
+    if let Err(e) = conn.close().await {
+        tracing::debug!(error = %e, "the lease's connection closed with an error");
+    }
+}
+
+/// The key the instances share for resume tokens: derived from the deployment's signing key,
+/// so it is the same everywhere and used for nothing else.
+async fn handover_key(conn: &mut sqlx::PgConnection) -> anyhow::Result<okno_hotline::HandoverKey> {
+    use hmac::{Hmac, Mac};
+    let root = crate::work::csat::key(conn).await?;
+    let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(&root).expect("HMAC takes a key of any length");
+    mac.update(b"okno hotline hand-over");
+    Ok(okno_hotline::HandoverKey::new(&mac.finalize().into_bytes()))
+}
+
+/// An instance stopping: the hotline stops taking calls (the lease goes to the next instance),
+/// hands its waiting callers over and waits for its conversations, at most `drain_limit`; then
+/// whatever is left is hung up.
+pub async fn stop(hotline: &Hotline, drain_limit: Duration) {
+    if let Err(e) = hotline.stand_down().await {
+        tracing::warn!(error = %e, "the hotline did not stand down");
+    }
+    match tokio::time::timeout(drain_limit, hotline.drain()).await {
+        Ok(_) => tracing::info!("the hotline's calls are over or handed on"),
+        Err(_) => tracing::warn!(?drain_limit, "the hotline's drain limit ran out: the calls left are hung up"),
+    }
 }
 
 /// An available operator whose desk let a hotline call ring out becomes `not_responding`, with a

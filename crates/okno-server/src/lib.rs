@@ -191,6 +191,7 @@ pub async fn serve(
     let breach_watch = work::sla::watch_breaches(&state);
     let mail_state = state.clone();
     let live = state.live.clone();
+    let hotline = state.hotline.as_ref().map(|(h, _)| h.clone());
     let scheme = if config.tls.is_some() { "https" } else { "http" };
     tracing::info!(url = %format!("{scheme}://{}", listener.local_addr()?), nats = config.nats_url.is_some(), "okno-server listening");
     // The peer address feeds the per-address sign-in limit.
@@ -204,6 +205,9 @@ pub async fn serve(
         None => axum::serve(listener, service).with_graceful_shutdown(shutdown).await?,
     }
     live.leaving();
+    if let (Some(hotline), Some(settings)) = (hotline, &config.hotline) {
+        hotline::stop(&hotline, settings.drain_limit).await;
+    }
     mail_tasks.stop(&mail_state).await;
     if let Some(task) = csat_task {
         task.abort();

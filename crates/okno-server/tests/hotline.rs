@@ -31,6 +31,7 @@ use okno_sync::{PushItem, PushRequest, SCHEMA_VERSION};
 use okno_testkit::free_udp_port as free_port;
 use okno_testkit::sip::Kamailio;
 use serde_json::{Value, json};
+use tokio::sync::mpsc::UnboundedReceiver;
 
 const SIP_PASSWORD: &str = "hotline-busy-hour";
 
@@ -62,6 +63,8 @@ enum Desk {
     /// Answers at once and hangs up after an exponentially distributed talk time (drawn from
     /// the seed; at least half a second, so a caller's own hang-up stays told apart).
     Talks { seed: u64 },
+    /// Answers at once and hangs up after this many seconds.
+    TalksFor { seconds: f64 },
     /// Lets every call ring.
     NeverAnswers,
 }
@@ -78,9 +81,10 @@ async fn desk(kamailio: &Kamailio, user: &str, behaviour: Desk, counts: Arc<Desk
     let (registered_tx, registered) = tokio::sync::oneshot::channel();
     tokio::spawn(async move {
         let mut registered_tx = Some(registered_tx);
-        let mut talk = match behaviour {
-            Desk::Talks { seed } => Some(Rng::new(seed)),
-            Desk::NeverAnswers => None,
+        let (mut talk, fixed) = match behaviour {
+            Desk::Talks { seed } => (Some(Rng::new(seed)), None),
+            Desk::TalksFor { seconds } => (None, Some(seconds)),
+            Desk::NeverAnswers => (None, None),
         };
         while let Some(event) = events.recv().await {
             match event {
@@ -89,7 +93,7 @@ async fn desk(kamailio: &Kamailio, user: &str, behaviour: Desk, counts: Arc<Desk
                         let _ = tx.send(());
                     }
                 }
-                PhoneEvent::Incoming { call_id, .. } if talk.is_some() => {
+                PhoneEvent::Incoming { call_id, .. } if talk.is_some() || fixed.is_some() => {
                     let _ = handle.send(PhoneCommand::Answer { call_id });
                 }
                 PhoneEvent::Ended { answered: true, talk_s, .. } => {
@@ -102,7 +106,8 @@ async fn desk(kamailio: &Kamailio, user: &str, behaviour: Desk, counts: Arc<Desk
                     counts.answered.fetch_add(1, Ordering::SeqCst);
                     let now = counts.talking.fetch_add(1, Ordering::SeqCst) + 1;
                     counts.most_talking.fetch_max(now, Ordering::SeqCst);
-                    let seconds = talk.as_mut().map_or(1.0, |rng| 0.5 + rng.exponential(MEAN_TALK_S - 0.5));
+                    let seconds = fixed
+                        .unwrap_or_else(|| talk.as_mut().map_or(1.0, |rng| 0.5 + rng.exponential(MEAN_TALK_S - 0.5)));
                     let handle = handle.clone();
                     tokio::spawn(async move {
                         tokio::time::sleep(Duration::from_secs_f64(seconds)).await;
@@ -119,7 +124,17 @@ async fn desk(kamailio: &Kamailio, user: &str, behaviour: Desk, counts: Arc<Desk
 
 /// The hotline of queue `q1` (the number `hotline`), registered at Kamailio, ringing `agents`.
 async fn start_hotline(h: &mut Harness, kamailio: &Kamailio, agents: &[String], ring_timeout_ms: u64) -> Hotline {
-    let settings = HotlineSettings {
+    let settings = hotline_settings(kamailio, agents, ring_timeout_ms);
+    let hotline = okno_server::hotline::start(&h.pool, h.state.live.clone(), &settings).await.unwrap();
+    h.state.hotline = Some((hotline.clone(), Arc::new(vec!["q1".into()])));
+    h.app = okno_server::app(h.state.clone());
+    hotline
+}
+
+/// `[hotline]` for queue `q1` (the number `hotline`) at a port of its own, registering at
+/// Kamailio and ringing `agents` there.
+fn hotline_settings(kamailio: &Kamailio, agents: &[String], ring_timeout_ms: u64) -> HotlineSettings {
+    HotlineSettings {
         config: HotlineConfig {
             registrar: Some(kamailio.addr().parse().unwrap()),
             account: Some(Uri::parse("sip:hotline@127.0.0.1").unwrap()),
@@ -147,11 +162,8 @@ async fn start_hotline(h: &mut Harness, kamailio: &Kamailio, agents: &[String], 
                 }],
             )
         },
-    };
-    let hotline = okno_server::hotline::start(&h.pool, h.state.live.clone(), &settings).await.unwrap();
-    h.state.hotline = Some((hotline.clone(), Arc::new(vec!["q1".into()])));
-    h.app = okno_server::app(h.state.clone());
-    hotline
+        drain_limit: Duration::from_secs(30),
+    }
 }
 
 /// Operators `ids`, set available on the server the way their desks would, and seen so by the
@@ -365,6 +377,126 @@ async fn a_desk_that_lets_a_call_ring_out_is_set_not_responding_and_its_operator
             .then_some(())
     })
     .await;
+}
+
+/// A caller's phone, registered at Kamailio as `user`; it follows a transfer (REFER) wherever it
+/// points, as phones and PBX trunks do.
+async fn caller_phone(kamailio: &Kamailio, user: &str) -> (engine::PhoneHandle, UnboundedReceiver<PhoneEvent>) {
+    let mut config = EngineConfig::new(SocketAddr::from(([127, 0, 0, 1], free_port())));
+    config.account = Some(Uri::parse(&format!("sip:{user}@127.0.0.1")).unwrap());
+    config.registrar = Some(kamailio.addr().parse().unwrap());
+    config.password = Some(SIP_PASSWORD.into());
+    config.codecs = engine::parse_codecs("pcmu").unwrap();
+    let (tx, mut events) = tokio::sync::mpsc::unbounded_channel();
+    let (phone, _) = engine::spawn(config, Box::new(okno_phone::media::SilentMedia), tx).await.unwrap();
+    next_event(&mut events, "the caller's phone registered", |e| matches!(e, PhoneEvent::Registered { .. })).await;
+    (phone, events)
+}
+
+async fn next_event(
+    events: &mut UnboundedReceiver<PhoneEvent>,
+    what: &str,
+    wanted: impl Fn(&PhoneEvent) -> bool,
+) -> PhoneEvent {
+    let found = async {
+        while let Some(event) = events.recv().await {
+            if wanted(&event) {
+                return event;
+            }
+        }
+        panic!("the phone stopped before {what}");
+    };
+    tokio::time::timeout(Duration::from_secs(20), found).await.unwrap_or_else(|_| panic!("timed out: {what}"))
+}
+
+/// The stored queue events of `call_id`: (kind, agent, waited).
+async fn call_record(h: &Harness, call_id: &str) -> Vec<(String, Option<String>, Option<i64>)> {
+    sqlx::query_as("SELECT kind, agent_id, waited_ms FROM acd_events WHERE call_id = $1 ORDER BY at, id")
+        .bind(call_id)
+        .fetch_all(&h.pool)
+        .await
+        .unwrap()
+}
+
+/// A rolling restart: two instances run the same hotline, the first active, the second in
+/// standby. The first stops while anna talks with one caller and another waits: the talk goes on
+/// to its end on the first instance, the waiting caller's phone is sent to the second (which
+/// took the number over), keeps the call's record and its place, and boris answers it there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopping_instance_keeps_its_conversation_and_hands_its_waiting_caller_on() {
+    let h = Harness::new().await;
+    let kamailio = Kamailio::start_record_routing(SIP_PASSWORD);
+    let (anna, boris) = ("anna".to_owned(), "boris".to_owned());
+    let agents = [anna.clone(), boris.clone()];
+    let settings = hotline_settings(&kamailio, &agents, 15_000);
+    let first = okno_server::hotline::start(&h.pool, h.state.live.clone(), &settings).await.unwrap();
+    let settings = hotline_settings(&kamailio, &agents, 15_000);
+    let second = okno_server::hotline::start(&h.pool, h.state.live.clone(), &settings).await.unwrap();
+    let counts = Arc::new(DeskCounts::default());
+    let _anna_desk = desk(&kamailio, &anna, Desk::TalksFor { seconds: 6.0 }, counts.clone()).await;
+    let _boris_desk = desk(&kamailio, &boris, Desk::TalksFor { seconds: 1.0 }, counts.clone()).await;
+    make_available(&h, std::slice::from_ref(&anna)).await;
+    let hotline = Uri::parse("sip:hotline@127.0.0.1").unwrap();
+    let dial = || PhoneCommand::Dial { to: hotline.clone(), display_name: None, call_info: Vec::new() };
+
+    let (talker, mut talker_events) = caller_phone(&kamailio, "talker").await;
+    talker.send(dial()).unwrap();
+    let talk = eventually(Duration::from_secs(10), "anna talking on the first instance", || async {
+        let agents = first.status().await.ok()?.agents;
+        agents.into_iter().find(|a| a.id == "anna").and_then(|a| a.call)
+    })
+    .await;
+    // Her desk says she is busy, as the window's softphone does on a call.
+    sqlx::query("UPDATE operators SET state = 'busy' WHERE id = 'anna'").execute(&h.pool).await.unwrap();
+    let (waiter, mut waiter_events) = caller_phone(&kamailio, "waiter").await;
+    waiter.send(dial()).unwrap();
+    let waiting = eventually(Duration::from_secs(10), "a caller waiting on the first instance", || async {
+        first.status().await.ok()?.waiting.first().map(|(_, id, _)| id.clone())
+    })
+    .await;
+    assert_eq!(second.status().await.unwrap().legs, 0, "the standby instance took no call");
+
+    // The first instance stops, as on SIGTERM.
+    let stopping = tokio::spawn({
+        let first = first.clone();
+        async move { okno_server::hotline::stop(&first, Duration::from_secs(30)).await }
+    });
+    let moved = eventually(Duration::from_secs(15), "the waiting caller on the second instance", || async {
+        second.status().await.ok()?.waiting.first().map(|(_, id, _)| id.clone())
+    })
+    .await;
+    assert_eq!(moved, waiting, "the same call goes on");
+    assert!(first.status().await.unwrap().waiting.is_empty(), "gone from the first instance");
+    assert!(!stopping.is_finished(), "the first instance still carries anna's conversation");
+    make_available(&h, std::slice::from_ref(&boris)).await;
+    eventually(Duration::from_secs(10), "boris to answer the handed-over call", || async {
+        call_record(&h, &waiting).await.iter().any(|(kind, _, _)| kind == "answered").then_some(())
+    })
+    .await;
+
+    // Anna's conversation ended when she hung up, six seconds in; then the first instance stopped.
+    let ended =
+        next_event(&mut talker_events, "the talker's call ended", |e| matches!(e, PhoneEvent::Ended { .. })).await;
+    let PhoneEvent::Ended { talk_s, cause, .. } = ended else { unreachable!() };
+    assert!(talk_s > 5.0, "the talk lasted until anna hung up, not cut by the stop: {talk_s:.1} s ({cause:?})");
+    tokio::time::timeout(Duration::from_secs(10), stopping).await.expect("the first instance stopped").unwrap();
+    let referred =
+        next_event(&mut waiter_events, "the waiter's phone transferred", |e| matches!(e, PhoneEvent::Referred { .. }))
+            .await;
+    assert!(format!("{referred:?}").contains("okno-resume="), "{referred:?}");
+
+    // One record per call, across both instances: no abandonment, the wait counted from the
+    // first arrival.
+    let talked: Vec<String> = call_record(&h, &talk).await.into_iter().map(|(kind, _, _)| kind).collect();
+    assert_eq!(talked, ["queued", "offered", "answered", "ended"]);
+    let handed = call_record(&h, &waiting).await;
+    let kinds: Vec<&str> = handed.iter().map(|(kind, _, _)| kind.as_str()).take(4).collect();
+    assert_eq!(kinds, ["queued", "handed_over", "offered", "answered"], "{handed:?}");
+    let answered = handed.iter().find(|(kind, _, _)| kind == "answered").unwrap();
+    assert_eq!(answered.1.as_deref(), Some("boris"));
+    let handed_after = handed[1].2.unwrap_or(0);
+    assert!(answered.2.unwrap_or(0) > handed_after, "the wait spans both instances: {handed:?}");
+    drop((talker, waiter));
 }
 
 /// A figure of sipp's final statistics screen (`Successful call`, `Failed call`, ...): the

@@ -80,6 +80,9 @@ pub struct EngineConfig {
     /// The shortest session timer agreed to (RFC 4028's Min-SE); shorter asks get 422. The RFC
     /// floor is 90 s; tests set less to watch a timer run out.
     pub min_se: u32,
+    /// Register as soon as the engine starts (with an account and registrar); `false`: only on
+    /// [`PhoneCommand::Register`]. A standby hotline waits so, to take calls only when asked.
+    pub register_at_start: bool,
 }
 
 impl EngineConfig {
@@ -107,6 +110,7 @@ impl EngineConfig {
             keepalive: Some(std::time::Duration::from_secs(30)),
             session_expires: Some(1800),
             min_se: okno_sip::session_timer::MIN_SE,
+            register_at_start: true,
         }
     }
 }
@@ -265,6 +269,10 @@ pub enum PhoneCommand {
     ReopenAudio,
     /// (Re-)register now.
     Register,
+    /// Remove our binding at the registrar (no refresh after it), keeping every call: a
+    /// hotline handing over to another instance stops being routed new calls this way.
+    /// [`PhoneEvent::Unregistered`] when the registrar agreed.
+    Unregister,
     /// Unregister if registered, hang up every call, stop media, then the task ends.
     Shutdown,
 }

@@ -201,11 +201,13 @@ impl CallControl {
                 keepalive: config.keepalive,
             };
             let mut r = Registration::new(cfg, &mut ua);
-            r.register(now, &mut ua);
+            if config.register_at_start {
+                r.register(now, &mut ua);
+            }
             reg = Some(r);
         }
         let mut control = CallControl {
-            bound_to_registrar: reg.is_some(),
+            bound_to_registrar: reg.is_some() && config.register_at_start,
             config,
             local,
             contact,
@@ -510,6 +512,15 @@ impl CallControl {
                 }
                 None => self.error(ErrorCode::NotConfigured, None, "no registrar and account configured"),
             },
+            PhoneCommand::Unregister => {
+                if self.bound_to_registrar
+                    && let Some(reg) = self.reg.as_mut()
+                {
+                    reg.unregister(now, &mut self.ua);
+                    self.bound_to_registrar = false;
+                    self.unregistering = true;
+                }
+            }
             PhoneCommand::Shutdown => self.begin_shutdown(now),
         }
     }

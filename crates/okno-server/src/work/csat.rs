@@ -185,7 +185,7 @@ pub async fn save_settings(
 }
 
 /// The deployment's signing key, made on first use.
-async fn key(conn: &mut PgConnection) -> Result<Vec<u8>, sqlx::Error> {
+pub(crate) async fn key(conn: &mut PgConnection) -> Result<Vec<u8>, sqlx::Error> {
     let mut fresh = [0u8; 32];
     getrandom::fill(&mut fresh).map_err(|e| sqlx::Error::Protocol(format!("no randomness: {e}")))?;
     sqlx::query("UPDATE deployment SET csat_key = $1 WHERE csat_key IS NULL")
