@@ -142,6 +142,29 @@ pub fn figures(events: &[AcdEvent], queue_id: &str, since: Millis, now: Millis) 
     f
 }
 
+/// The call each agent is on at the end of `events` (ringing their desk, talking, or a callback
+/// placed through them), by agent id: what the wallboard shows on an agent's tile, from the raw
+/// records, so any instance shows the calls of the one that carries them.
+pub fn agents_on_calls(events: &[AcdEvent]) -> HashMap<String, String> {
+    let mut on: HashMap<String, String> = HashMap::new();
+    for e in events {
+        match (e.kind, e.agent_id.as_deref()) {
+            (AcdEventKind::Offered | AcdEventKind::Answered | AcdEventKind::CallbackPlaced, Some(agent)) => {
+                on.insert(agent.to_owned(), e.call_id.clone());
+            }
+            (AcdEventKind::NotAnswered | AcdEventKind::Ended, Some(agent)) if on.get(agent) == Some(&e.call_id) => {
+                on.remove(agent);
+            }
+            // The caller gave up while the desk rang, or the call went to another instance.
+            (AcdEventKind::Abandoned | AcdEventKind::HandedOver | AcdEventKind::CallbackRequested, _) => {
+                on.retain(|_, call| call != &e.call_id);
+            }
+            _ => {}
+        }
+    }
+    on
+}
+
 /// A call the desks recorded on their own (before the ACD queued it): the events the ACD would
 /// have written for it, so that such calls count in the same figures. Unanswered and ended is
 /// abandoned; unanswered and not ended is still waiting.

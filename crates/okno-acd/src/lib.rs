@@ -14,4 +14,4 @@ pub mod figures;
 pub mod wire;
 
 pub use distributor::{AcdEvent, AcdEventKind, Action, Agent, Distributor, QueueSpec};
-pub use figures::{QueueFigures, figures, recorded_call_events, waiting_calls};
+pub use figures::{QueueFigures, agents_on_calls, figures, recorded_call_events, waiting_calls};

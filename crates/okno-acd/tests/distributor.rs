@@ -226,6 +226,36 @@ fn a_call_handed_to_another_instance_keeps_its_turn_and_counts_once() {
     assert_eq!((f.offered, f.answered, f.abandoned, f.waiting), (2, 1, 0, 1));
 }
 
+#[test]
+fn the_records_say_which_call_each_agent_is_on() {
+    let on = |events: &[okno_acd::AcdEvent]| {
+        let mut on: Vec<(String, String)> = okno_acd::agents_on_calls(events).into_iter().collect();
+        on.sort();
+        on
+    };
+    let pair = |agent: &str, call: &str| (agent.to_owned(), call.to_owned());
+    let mut d = hotline();
+    // Olga, anna and boris are rung, by how long they were idle.
+    d.call_arrived("c1", "hotline", "+7900", 100 * S).unwrap();
+    d.call_arrived("c2", "hotline", "+7901", 101 * S).unwrap();
+    d.call_arrived("c3", "hotline", "+7902", 102 * S).unwrap();
+    // Olga answers c1; anna refuses c2, which rings her again (nobody else with the skill is
+    // free); c3's caller gives up while boris's desk rings.
+    d.offer_answered("c1", "olga", 103 * S).unwrap();
+    d.offer_refused("c2", "anna", 104 * S).unwrap();
+    d.caller_hung_up("c3", 105 * S).unwrap();
+    let mut events: Vec<_> = std::iter::from_fn(|| d.poll_event()).collect();
+    assert_eq!(on(&events), [pair("anna", "c2"), pair("olga", "c1")]);
+    d.call_ended("c1", 110 * S).unwrap();
+    events.extend(std::iter::from_fn(|| d.poll_event()));
+    assert_eq!(on(&events), [pair("anna", "c2")], "olga's talk ended");
+    d.hand_over_started("c2").unwrap_err();
+    d.agent_state("anna", Break, 111 * S).unwrap();
+    events.extend(std::iter::from_fn(|| d.poll_event()));
+    actions(&mut d);
+    assert!(on(&events).iter().all(|(agent, _)| agent != "anna"), "anna's desk stopped ringing: {:?}", on(&events));
+}
+
 /// A busy hour: 300 calls over an hour (random arrivals), 14 agents, talk 60-240 s,
 /// a tenth of callers give up after 10-90 s, some desks let a call ring out.
 #[test]

@@ -30,9 +30,14 @@ use crate::audio::{Legs, MonitorMode};
 use crate::handover::{self, HandoverKey, Resumed};
 use crate::{AgentLine, Command, HotlineConfig, HotlineError, HotlineStatus, Report};
 
-/// While draining, how often waiting callers are sent to the next instance (again, for those a
-/// try failed for: the next instance may still be starting).
-const HAND_OVER_EVERY_MS: Millis = 3_000;
+/// While draining, waiting callers are sent to the next instance [`HAND_OVER_BATCH`] at a time,
+/// one batch every [`HAND_OVER_PACE_MS`]: two hundred transfers at once (each a REFER, a new
+/// INVITE, a NOTIFY and a BYE through the PBX) lose UDP datagrams to full buffers, and their
+/// retransmissions cost seconds. Callers whose transfer failed are tried again after
+/// [`HAND_OVER_RETRY_MS`] (the next instance may still be starting).
+const HAND_OVER_BATCH: usize = 20;
+const HAND_OVER_PACE_MS: Millis = 200;
+const HAND_OVER_RETRY_MS: Millis = 3_000;
 
 /// The short tone an operator hears when a supervisor joins, where the center says so: 0.2 s at
 /// 1400 Hz, 8 kHz.
@@ -188,8 +193,10 @@ impl Driver {
                 }
             }
             Command::MoveCall { call_id, queue_id, reply } => {
-                let result =
-                    self.acd.move_call(&call_id, &queue_id, now).map_err(|e| HotlineError::Refused(e.to_string()));
+                let result = self.acd.move_call(&call_id, &queue_id, now).map_err(|e| match e {
+                    okno_acd::distributor::AcdError::UnknownCall(call) => HotlineError::NoSuchCall(call),
+                    e => HotlineError::Refused(e.to_string()),
+                });
                 let _ = reply.send(result);
             }
             Command::Monitor { call_id, supervisor_id, shown_as, mode, reply } => {
@@ -409,7 +416,8 @@ impl Driver {
             .get(supervisor_id)
             .ok_or_else(|| HotlineError::Refused(format!("{supervisor_id} has no supervisor line on the hotline")))?;
         if self.connected_agent_leg(&call_id).is_none() {
-            return Err(HotlineError::Refused(format!("call {call_id} is not connected to an operator")));
+            // Not connected here: waiting, over, or carried by another instance.
+            return Err(HotlineError::NoSuchCall(call_id));
         }
         let to = line.uri.clone();
         let name = format!("{} · {call_id}", mode.as_str());
@@ -652,9 +660,11 @@ impl Driver {
         if now < self.next_hand_over {
             return;
         }
-        self.next_hand_over = now + HAND_OVER_EVERY_MS;
         let Some(key) = self.handover.clone() else { return };
-        for acd_id in self.acd.calls_to_hand_over() {
+        let waiting = self.acd.calls_to_hand_over();
+        let more = waiting.len() > HAND_OVER_BATCH;
+        self.next_hand_over = now + if more { HAND_OVER_PACE_MS } else { HAND_OVER_RETRY_MS };
+        for acd_id in waiting.into_iter().take(HAND_OVER_BATCH) {
             let sip = self.caller_sip(&acd_id);
             let Some(Leg::Caller { dialled, from, display_name, .. }) = self.by_sip.get(&sip) else { continue };
             let Some((queue_id, arrived_at)) = self.acd.waiting_call(&acd_id) else { continue };

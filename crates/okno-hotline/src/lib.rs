@@ -132,6 +132,9 @@ pub enum HotlineError {
     Config(String),
     #[error("{0}")]
     Refused(String),
+    /// The call is not here (it may be on another instance, or over).
+    #[error("no call {0} here")]
+    NoSuchCall(String),
     #[error("the hotline has stopped")]
     Stopped,
 }

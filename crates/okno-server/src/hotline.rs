@@ -15,6 +15,10 @@
 //! own). The others wait in standby and try for the lease every [`LEASE_RETRY`]. Calls live in
 //! the process that answered them, so a team lead's "move this call" is answered there.
 //!
+//! A team lead's command for a call (move it, listen in) is carried out where the call is: by
+//! this instance's hotline when it has the call, else asked of the others over NATS
+//! ([`command`]; the instance that has the call answers, the others stay silent).
+//!
 //! An instance that stops (SIGTERM) [`stop`]s its hotline: it unregisters, lets the lease go
 //! (the next instance registers within [`LEASE_RETRY`]), sends its waiting callers to that
 //! instance with their place kept (a blind transfer to the hotline's number with a signed resume
@@ -364,6 +368,118 @@ pub async fn stop(hotline: &Hotline, drain_limit: Duration) {
     match tokio::time::timeout(drain_limit, hotline.drain()).await {
         Ok(_) => tracing::info!("the hotline's calls are over or handed on"),
         Err(_) => tracing::warn!(?drain_limit, "the hotline's drain limit ran out: the calls left are hung up"),
+    }
+}
+
+/// A team lead's command for a hotline call, as it travels between instances.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, Deserialize)]
+#[serde(tag = "command", rename_all = "snake_case")]
+pub enum CallCommand {
+    Move { call_id: String, queue_id: String },
+    Monitor { call_id: String, supervisor_id: String, shown_as: String, mode: String },
+}
+
+impl CallCommand {
+    fn call_id(&self) -> &str {
+        match self {
+            CallCommand::Move { call_id, .. } | CallCommand::Monitor { call_id, .. } => call_id,
+        }
+    }
+}
+
+/// How long an instance waits for the one that has a call to answer a relayed command.
+pub const RELAY_WAIT: Duration = Duration::from_secs(2);
+
+/// The NATS side of the hotline's commands: every instance running the hotline listens on the
+/// deployment's subject.
+#[derive(Debug, Clone)]
+pub struct CommandBus {
+    client: async_nats::Client,
+    subject: String,
+}
+
+#[derive(serde::Serialize, Deserialize)]
+struct CommandAnswer {
+    error: Option<String>,
+}
+
+impl CommandBus {
+    pub fn new(client: async_nats::Client, deployment: &str) -> CommandBus {
+        CommandBus { client, subject: format!("okno.hotline.{deployment}") }
+    }
+
+    /// Ask the other instances; `NoSuchCall` when none has the call.
+    async fn ask(&self, command: &CallCommand) -> Result<(), okno_hotline::HotlineError> {
+        use okno_hotline::HotlineError;
+        let payload = serde_json::to_vec(command).map_err(|e| HotlineError::Refused(e.to_string()))?;
+        let asked = tokio::time::timeout(RELAY_WAIT, self.client.request(self.subject.clone(), payload.into()));
+        match asked.await {
+            Ok(Ok(message)) => match serde_json::from_slice::<CommandAnswer>(&message.payload) {
+                Ok(CommandAnswer { error: None }) => Ok(()),
+                Ok(CommandAnswer { error: Some(error) }) => Err(HotlineError::Refused(error)),
+                Err(e) => Err(HotlineError::Refused(format!("an undecodable answer from another instance: {e}"))),
+            },
+            Ok(Err(e)) if e.kind() == async_nats::RequestErrorKind::NoResponders => {
+                Err(HotlineError::NoSuchCall(command.call_id().to_owned()))
+            }
+            Ok(Err(e)) => Err(HotlineError::Refused(format!("the other instances could not be asked: {e}"))),
+            Err(_) => Err(HotlineError::NoSuchCall(command.call_id().to_owned())),
+        }
+    }
+
+    /// Answer the other instances' commands for the calls `hotline` carries; a command for a
+    /// call that is not here gets no answer from this instance.
+    pub async fn answer(&self, hotline: Hotline) -> anyhow::Result<()> {
+        use futures_util::StreamExt;
+        let mut requests = self.client.subscribe(self.subject.clone()).await?;
+        self.client.flush().await?;
+        let client = self.client.clone();
+        tokio::spawn(async move {
+            while let Some(message) = requests.next().await {
+                let Some(reply) = message.reply else { continue };
+                let command: CallCommand = match serde_json::from_slice(&message.payload) {
+                    Ok(command) => command,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "an undecodable hotline command from another instance");
+                        continue;
+                    }
+                };
+                let answer = match carry_out(&hotline, &command).await {
+                    Err(okno_hotline::HotlineError::NoSuchCall(_)) => continue,
+                    Ok(()) => CommandAnswer { error: None },
+                    Err(e) => CommandAnswer { error: Some(e.to_string()) },
+                };
+                tracing::info!(?command, error = ?answer.error, "a hotline command relayed from another instance");
+                let payload = serde_json::to_vec(&answer).unwrap_or_default();
+                if let Err(e) = client.publish(reply, payload.into()).await {
+                    tracing::warn!(error = %e, "a relayed hotline command's answer was not sent");
+                }
+            }
+        });
+        Ok(())
+    }
+}
+
+async fn carry_out(hotline: &Hotline, command: &CallCommand) -> Result<(), okno_hotline::HotlineError> {
+    match command {
+        CallCommand::Move { call_id, queue_id } => hotline.move_call(call_id, queue_id).await,
+        CallCommand::Monitor { call_id, supervisor_id, shown_as, mode } => {
+            let mode: okno_hotline::MonitorMode = mode.parse().map_err(okno_hotline::HotlineError::Refused)?;
+            hotline.monitor(call_id, supervisor_id, shown_as, mode).await
+        }
+    }
+}
+
+/// Carry out a team lead's `command` where its call is: here, else on the instance that has it
+/// (asked over `bus`). `NoSuchCall` when no instance has it.
+pub async fn command(
+    hotline: &Hotline,
+    bus: Option<&CommandBus>,
+    command: CallCommand,
+) -> Result<(), okno_hotline::HotlineError> {
+    match (carry_out(hotline, &command).await, bus) {
+        (Err(okno_hotline::HotlineError::NoSuchCall(_)), Some(bus)) => bus.ask(&command).await,
+        (result, _) => result,
     }
 }
 

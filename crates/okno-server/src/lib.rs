@@ -117,6 +117,9 @@ pub struct AppState {
     pub csat: work::csat::Shared,
     /// The call queue, when this instance runs it, and the queues it serves.
     pub hotline: Option<(okno_hotline::Hotline, Arc<Vec<String>>)>,
+    /// Where a team lead's command for a hotline call goes when this instance does not have
+    /// the call (with NATS and a hotline).
+    pub hotline_bus: Option<hotline::CommandBus>,
 }
 
 impl AppState {
@@ -142,6 +145,7 @@ impl AppState {
             rules: Arc::new(work::apply::RuleCache::default()),
             csat: config.csat.clone().map(Arc::new),
             hotline: None,
+            hotline_bus: None,
         }
     }
 
@@ -173,7 +177,12 @@ impl AppState {
                 .fetch_one(&state.pool)
                 .await
                 .context("no deployment id")?;
-            live::bus::start(state.live.clone(), url, live::bus::subject(&deployment)).await?;
+            let client = live::bus::start(state.live.clone(), url, live::bus::subject(&deployment)).await?;
+            if let Some((hotline, _)) = &state.hotline {
+                let bus = hotline::CommandBus::new(client, &deployment);
+                bus.answer(hotline.clone()).await.context("the hotline's commands over NATS")?;
+                state.hotline_bus = Some(bus);
+            }
         }
         Ok(state)
     }

@@ -15,7 +15,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use okno_acd::wire::{AgentBoard, QueueBoard, WallboardView};
 use okno_acd::{AcdEvent, figures, recorded_call_events, waiting_calls};
-use okno_core::{Millis, Role};
+use okno_core::{AgentState, Millis, Role};
 use serde::Deserialize;
 
 use crate::{AppError, AppState, Caller};
@@ -68,8 +68,13 @@ async fn monitor(
         return Err(AppError::NotFound("this server runs no hotline".into()));
     };
     let mode: okno_hotline::MonitorMode = body.mode.parse().map_err(AppError::BadRequest)?;
-    hotline
-        .monitor(&body.call_id, &caller.id, &caller.name, mode)
+    let command = crate::hotline::CallCommand::Monitor {
+        call_id: body.call_id.clone(),
+        supervisor_id: caller.id.clone(),
+        shown_as: caller.name.clone(),
+        mode: mode.as_str().to_owned(),
+    };
+    crate::hotline::command(hotline, state.hotline_bus.as_ref(), command)
         .await
         .map_err(|e| AppError::Conflict(e.to_string()))?;
     let entry = crate::audit::Entry {
@@ -97,7 +102,10 @@ async fn move_call(
     if !served.contains(&body.queue_id) {
         return Err(AppError::BadRequest(format!("the hotline serves no queue {:?}", body.queue_id)));
     }
-    hotline.move_call(&body.call_id, &body.queue_id).await.map_err(|e| AppError::Conflict(e.to_string()))?;
+    let command = crate::hotline::CallCommand::Move { call_id: body.call_id.clone(), queue_id: body.queue_id.clone() };
+    crate::hotline::command(hotline, state.hotline_bus.as_ref(), command)
+        .await
+        .map_err(|e| AppError::Conflict(e.to_string()))?;
     tracing::info!(call_id = body.call_id, queue_id = body.queue_id, by = caller.id, "hotline call moved");
     Ok(Json(serde_json::json!({ "call_id": body.call_id, "queue_id": body.queue_id })))
 }
@@ -141,11 +149,8 @@ async fn board(
         events.extend(crate::hotline::events_since(&mut conn, since).await?);
     }
     events.sort_by_key(|e| e.at);
-    let hotline_agents = match &state.hotline {
-        Some((hotline, _)) => hotline.status().await.map(|s| s.agents).unwrap_or_default(),
-        None => Vec::new(),
-    };
-    let hotline_agent = |id: &str| hotline_agents.iter().find(|a| a.id == id);
+    // From the records, not this instance's hotline: the calls may be carried by another one.
+    let on_calls = okno_acd::agents_on_calls(&events);
     let chats: Vec<(String, i64, Millis)> = sqlx::query_as(
         "SELECT queue_id, count(*), min(created_at) FROM tickets \
          WHERE channel = 'chat' AND status IN ('new', 'open') AND assignee_id IS NULL AND merged_into IS NULL \
@@ -196,8 +201,8 @@ async fn board(
                 state: agent_state.parse().ok()?,
                 state_since,
                 handled_today: u32::try_from(handled).unwrap_or(u32::MAX),
-                not_responding: hotline_agent(&id).is_some_and(|a| a.not_responding),
-                hotline_call: hotline_agent(&id).and_then(|a| a.call.clone()),
+                not_responding: agent_state == AgentState::NotResponding.as_str(),
+                hotline_call: on_calls.get(&id).cloned(),
                 id,
             })
         })

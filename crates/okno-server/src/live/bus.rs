@@ -55,8 +55,9 @@ pub fn subject(deployment: &str) -> String {
 /// Connect to NATS at `url`, subscribe to `subject`, and start the tasks that carry `live`'s
 /// events out and the other instances' in. Fails if NATS does not answer: a server configured
 /// for several instances must not silently run as a lone one. Later outages are survived
-/// (async-nats reconnects; pokes are lost meanwhile).
-pub async fn start(live: Arc<Live>, url: &str, subject: String) -> anyhow::Result<()> {
+/// (async-nats reconnects; pokes are lost meanwhile). The client is returned for the other
+/// traffic between instances (the hotline's commands).
+pub async fn start(live: Arc<Live>, url: &str, subject: String) -> anyhow::Result<async_nats::Client> {
     let client = async_nats::ConnectOptions::new()
         .name("okno-server")
         .connection_timeout(Duration::from_secs(5))
@@ -117,6 +118,7 @@ pub async fn start(live: Arc<Live>, url: &str, subject: String) -> anyhow::Resul
     });
 
     let heartbeat = Arc::downgrade(&live);
+    let returned = client.clone();
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(HEARTBEAT);
         loop {
@@ -126,7 +128,7 @@ pub async fn start(live: Arc<Live>, url: &str, subject: String) -> anyhow::Resul
             live.hub.expire_presence(Instant::now());
         }
     });
-    Ok(())
+    Ok(returned)
 }
 
 impl Live {
