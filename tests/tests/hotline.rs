@@ -142,6 +142,31 @@ fn hotline_config(kamailio: &Kamailio) -> String {
     )
 }
 
+/// Two okno-servers with the same `[hotline]` on one database (joined by NATS when `nats` is a
+/// URL), the first started first so it takes the number: each with its log and HTTP port.
+fn two_servers(
+    kamailio: &Kamailio,
+    db: &okno_e2e::server::Database,
+    dir: &std::path::Path,
+    nats: &str,
+) -> Result<[(okno_e2e::Killed, std::path::PathBuf, u16); 2]> {
+    let server = server_binary()?;
+    let mut started = Vec::new();
+    for name in ["first", "second"] {
+        let config = dir.join(format!("{name}.toml"));
+        std::fs::write(&config, hotline_config(kamailio))?;
+        let config_arg = config.display().to_string();
+        let log = dir.join(format!("{name}.log"));
+        let args = ["--config", config_arg.as_str()];
+        let env = [(SIP_PASSWORD_VAR, SIP_PASSWORD), ("NATS_URL", nats)];
+        let port = okno_e2e::free_port()?;
+        started.push((start_server(&server, db, port, &log, &args, &env)?, log, port));
+    }
+    // The first registers with Kamailio as it starts; the second waits in standby.
+    std::thread::sleep(Duration::from_millis(800));
+    started.try_into().map_err(|_| anyhow::anyhow!("two servers"))
+}
+
 /// A rolling restart with the real servers: two okno-servers run the same hotline, joined by
 /// NATS. The first takes the calls; a customer waits there. Lena, a team lead whose window talks
 /// to the second server, moves the call to the sales line: the second asks the first, which has
@@ -157,20 +182,8 @@ fn a_stopped_server_hands_its_waiting_caller_to_the_other_instance() -> Result<(
     db.sql("INSERT INTO queues (id, name, channel, department_id) VALUES ('sales', 'Sales line', 'phone', 'support')")?;
     let nats = okno_testkit::nats::url("the relayed move is not tried").unwrap_or_default();
     let work = tempfile::tempdir()?;
-    let mut servers = Vec::new();
-    for name in ["first", "second"] {
-        let config = work.path().join(format!("{name}.toml"));
-        std::fs::write(&config, hotline_config(&kamailio))?;
-        let config_arg = config.display().to_string();
-        let log = work.path().join(format!("{name}.log"));
-        let args = ["--config", config_arg.as_str()];
-        let env = [(SIP_PASSWORD_VAR, SIP_PASSWORD), ("NATS_URL", nats.as_str())];
-        let port = okno_e2e::free_port()?;
-        servers.push((start_server(&server, &db, port, &log, &args, &env)?, log, port));
-    }
-    let (mut first, first_log, _) = servers.remove(0);
-    let (_second, second_log, second_port) = servers.remove(0);
-    std::thread::sleep(Duration::from_millis(800));
+    let [(mut first, first_log, _), (_second, second_log, second_port)] =
+        two_servers(&kamailio, &db, work.path(), &nats)?;
     let (_carol, carol_events) = phone(
         "carol",
         &kamailio,
@@ -234,5 +247,45 @@ fn a_stopped_server_hands_its_waiting_caller_to_the_other_instance() -> Result<(
         let queues = db.sql(&format!("SELECT string_agg(DISTINCT queue_id, ',') FROM acd_events WHERE call_id = '{call}' AND kind IN ('offered', 'answered')"))?;
         assert_eq!(queues, "sales", "the moved call kept its queue across the hand-over");
     }
+    Ok(())
+}
+
+/// A server that dies (SIGKILL) loses its calls: their media went through it. The other server
+/// takes the number over and closes the records of the calls the dead one left, so the
+/// wallboard does not show a caller waiting for the rest of the day; a new caller is then taken
+/// by the second.
+#[test]
+#[ignore = "needs PostgreSQL, Kamailio and the built phone and server: run through `cargo xtask test`"]
+fn a_killed_servers_waiting_call_is_closed_in_the_records_by_the_other() -> Result<()> {
+    let server = server_binary()?;
+    let kamailio = Kamailio::start(SIP_PASSWORD);
+    let db = seeded_demo(&server, 3, PASSWORD)?;
+    db.sql("INSERT INTO queues (id, name, channel, department_id) VALUES ('sales', 'Sales line', 'phone', 'support')")?;
+    let work = tempfile::tempdir()?;
+    let [(mut first, _, _), (_second, second_log, _)] = two_servers(&kamailio, &db, work.path(), "")?;
+    let (_carol, _) = phone("carol", &kamailio, &["--call", "sip:hotline@127.0.0.1", "--hangup-after-ms", "60000"])?;
+    wait("carol queued", || Ok(db.sql("SELECT count(*) FROM acd_events WHERE kind = 'queued'")? == "1"))?;
+    let call = db.sql("SELECT call_id FROM acd_events WHERE kind = 'queued'")?;
+    let killed_at = std::time::Instant::now();
+    first.0.kill()?;
+    first.0.wait()?;
+    let record =
+        || db.sql(&format!("SELECT string_agg(kind, ',' ORDER BY at, id) FROM acd_events WHERE call_id = '{call}'"));
+    if let Err(e) = wait("the dead server's call closed", || Ok(record()? == "queued,abandoned")) {
+        anyhow::bail!("{e:#}: {}\nsecond server's log:\n{}", record()?, std::fs::read_to_string(&second_log)?);
+    }
+    eprintln!("the dead server's call was closed {:.1} s after the kill", killed_at.elapsed().as_secs_f64());
+    let waited: i64 = db
+        .sql(&format!("SELECT waited_ms FROM acd_events WHERE call_id = '{call}' AND kind = 'abandoned'"))?
+        .parse()?;
+    assert!(waited > 0, "the wait until the server died counts: {waited} ms");
+    let closer = db.sql(&format!("SELECT count(DISTINCT instance) FROM acd_events WHERE call_id = '{call}'"))?;
+    assert_eq!(closer, "2", "written by the dead server, closed by the other");
+
+    // The second server has the number: dave's call is queued there.
+    let (_dave, _) = phone("dave", &kamailio, &["--call", "sip:hotline@127.0.0.1", "--hangup-after-ms", "60000"])?;
+    wait("dave queued on the second server", || {
+        Ok(db.sql("SELECT count(*) FROM acd_events WHERE kind = 'queued'")? == "2")
+    })?;
     Ok(())
 }

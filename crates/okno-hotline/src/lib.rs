@@ -148,6 +148,33 @@ pub enum Report {
     AgentNotResponding { agent_id: String },
 }
 
+/// What the hotline reports, in the order it happened ([`Hotline::start`]). Once it is dropped,
+/// after the hotline stopped and every report was taken, [`Hotline::reports_taken`] resolves:
+/// a stopping server waits for that before it exits, so no queue event is lost with it.
+#[derive(Debug)]
+pub struct Reports {
+    receiver: mpsc::UnboundedReceiver<Report>,
+    taken: std::sync::Arc<watch::Sender<bool>>,
+}
+
+impl Reports {
+    /// The next report; `None` once the hotline has stopped and all were taken.
+    pub async fn recv(&mut self) -> Option<Report> {
+        self.receiver.recv().await
+    }
+
+    /// The next report if one is there.
+    pub fn try_recv(&mut self) -> Result<Report, mpsc::error::TryRecvError> {
+        self.receiver.try_recv()
+    }
+}
+
+impl Drop for Reports {
+    fn drop(&mut self) {
+        self.taken.send_replace(true);
+    }
+}
+
 /// The hotline at one moment.
 #[derive(Debug, Clone, PartialEq)]
 pub struct HotlineStatus {
@@ -200,12 +227,13 @@ pub struct Hotline {
     commands: mpsc::UnboundedSender<Command>,
     sip: SocketAddr,
     stood_down: std::sync::Arc<watch::Sender<bool>>,
+    reports_taken: std::sync::Arc<watch::Sender<bool>>,
 }
 
 impl Hotline {
     /// Start the SIP side (registering when an account is configured) and the queue. Inside a
     /// tokio runtime. Reports come on the returned receiver, in the order they happened.
-    pub async fn start(config: HotlineConfig) -> Result<(Hotline, mpsc::UnboundedReceiver<Report>), HotlineError> {
+    pub async fn start(config: HotlineConfig) -> Result<(Hotline, Reports), HotlineError> {
         let codecs = codecs(&config.codecs)?;
         for (number, queue) in &config.numbers {
             if !config.queues.iter().any(|q| &q.id == queue) {
@@ -241,7 +269,9 @@ impl Hotline {
         tokio::spawn(driver.run(events, commands_rx));
         tracing::info!(%sip, "hotline ready");
         let stood_down = std::sync::Arc::new(watch::channel(false).0);
-        Ok((Hotline { commands, sip, stood_down }, reports))
+        let reports_taken = std::sync::Arc::new(watch::channel(false).0);
+        let reports = Reports { receiver: reports, taken: reports_taken.clone() };
+        Ok((Hotline { commands, sip, stood_down, reports_taken }, reports))
     }
 
     /// Where the hotline's SIP side is (for the PBX's routing, and tests).
@@ -302,6 +332,12 @@ impl Hotline {
     /// Resolves when no call is left. Call [`Self::stand_down`] first.
     pub async fn drain(&self) -> Result<(), HotlineError> {
         self.ask(Command::Drain).await
+    }
+
+    /// Resolves once the [`Reports`] were dropped: every report taken (after a drain, or when
+    /// the server stopped listening).
+    pub async fn reports_taken(&self) {
+        let _ = self.reports_taken.subscribe().wait_for(|taken| *taken).await;
     }
 
     pub async fn status(&self) -> Result<HotlineStatus, HotlineError> {

@@ -171,11 +171,7 @@ fn queue(id: &str, ring_timeout_ms: u64) -> QueueSpec {
     }
 }
 
-async fn hotline(
-    kamailio: &Kamailio,
-    queues: Vec<QueueSpec>,
-    agents: &[&str],
-) -> (Hotline, mpsc::UnboundedReceiver<Report>) {
+async fn hotline(kamailio: &Kamailio, queues: Vec<QueueSpec>, agents: &[&str]) -> (Hotline, okno_hotline::Reports) {
     hotline_with_leads(kamailio, queues, agents, &[]).await
 }
 
@@ -188,7 +184,7 @@ async fn hotline_with_leads(
     queues: Vec<QueueSpec>,
     agents: &[&str],
     leads: &[&str],
-) -> (Hotline, mpsc::UnboundedReceiver<Report>) {
+) -> (Hotline, okno_hotline::Reports) {
     let numbers = vec![("hotline".into(), queues[0].id.clone())];
     let config = HotlineConfig {
         registrar: Some(kamailio.addr().parse().unwrap()),
@@ -206,7 +202,7 @@ async fn hotline_with_leads(
 }
 
 /// The report events so far, as (kind, agent).
-fn drain(reports: &mut mpsc::UnboundedReceiver<Report>, into: &mut Vec<Report>) -> Vec<(AcdEventKind, Option<String>)> {
+fn drain(reports: &mut okno_hotline::Reports, into: &mut Vec<Report>) -> Vec<(AcdEventKind, Option<String>)> {
     while let Ok(report) = reports.try_recv() {
         into.push(report);
     }
@@ -219,7 +215,7 @@ fn drain(reports: &mut mpsc::UnboundedReceiver<Report>, into: &mut Vec<Report>) 
 }
 
 /// The reports until the conversation's end is among them: their kinds in order, and all.
-async fn reported_until_ended(reports: &mut mpsc::UnboundedReceiver<Report>) -> (Vec<AcdEventKind>, Vec<Report>) {
+async fn reported_until_ended(reports: &mut okno_hotline::Reports) -> (Vec<AcdEventKind>, Vec<Report>) {
     let mut all = Vec::new();
     until("the conversation's end is reported", || {
         drain(reports, &mut all).iter().any(|(kind, _)| *kind == AcdEventKind::Ended)

@@ -10,21 +10,10 @@
 //! - The queues the hotline serves are the server's own queues, by id; the agents are operators,
 //!   by name; both are checked at start.
 //!
-//! Every instance whose config has `[hotline]` starts it, but one at a time takes the PBX's
-//! calls: the one holding the hotline's lease (a PostgreSQL advisory lock on a connection of its
-//! own). The others wait in standby and try for the lease every [`LEASE_RETRY`]. Calls live in
-//! the process that answered them, so a team lead's "move this call" is answered there.
-//!
-//! A team lead's command for a call (move it, listen in) is carried out where the call is: by
-//! this instance's hotline when it has the call, else asked of the others over NATS
-//! ([`command`]; the instance that has the call answers, the others stay silent).
-//!
-//! An instance that stops (SIGTERM) [`stop`]s its hotline: it unregisters, lets the lease go
-//! (the next instance registers within [`LEASE_RETRY`]), sends its waiting callers to that
-//! instance with their place kept (a blind transfer to the hotline's number with a signed resume
-//! token; okno-hotline's `handover`), and keeps its conversations until they end or
-//! `drain_limit_s` runs out. An instance that dies loses its calls (their media went through
-//! it); its lease goes with its connection, so the next one takes over all the same.
+//! Every instance whose config has `[hotline]` starts it; one at a time takes the PBX's calls
+//! (the lease), a stopping one hands its waiting callers on, a team lead's command reaches the
+//! call wherever it is, and the calls of a dead instance are closed in the records: see
+//! [`instances`]. Calls live in the process that answered them (their media goes through it).
 //!
 //! ```toml
 //! [hotline]
@@ -65,18 +54,18 @@ use okno_sip::Uri;
 use serde::Deserialize;
 use sqlx::PgPool;
 
+pub mod instances;
+
+pub use instances::{
+    CallCommand, CommandBus, LEASE_RETRY, RECOVERY_EVERY, RELAY_WAIT, close_orphaned_calls, command, stop,
+};
+
 use crate::changelog;
 use crate::config_file::{ConfigError, error};
 use crate::live::Live;
 
 /// How often the operators' states are read for the hotline.
 pub const STATE_POLL: Duration = Duration::from_millis(500);
-
-/// How often a standby instance tries for the hotline's lease.
-pub const LEASE_RETRY: Duration = Duration::from_millis(500);
-
-/// The advisory lock whose holder runs the hotline ("oknohotl").
-const LEASE_KEY: i64 = 0x6f6b_6e6f_686f_746c;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -251,24 +240,28 @@ pub async fn start(pool: &PgPool, live: Arc<Live>, settings: &HotlineSettings) -
         lead.id = id.with_context(|| format!("[hotline] supervisor {:?} is not a team lead or admin", lead.id))?;
     }
     let agent_ids: Vec<String> = config.agents.iter().map(|a| a.id.clone()).collect();
+    // This hotline's own id in the records: the instance that takes over after it died closes
+    // the calls it left open by it.
+    let me = okno_core::new_id();
+    instances::hold_liveness(pool, &me).await?;
     let mut lease = pool.acquire().await?.detach();
     config.standby = true;
-    config.handover = Some(handover_key(&mut lease).await?);
+    config.handover = Some(instances::handover_key(&mut lease).await?);
     let (hotline, mut reports) = Hotline::start(config).await.context("[hotline]")?;
     // The first try is made before returning, so a lone instance takes calls at once.
-    let held = try_lease(&mut lease).await?;
+    let held = instances::try_lease(&mut lease).await?;
     if held {
         hotline.activate()?;
     } else {
         tracing::info!("another instance runs the hotline: this one waits in standby");
     }
-    tokio::spawn(keep_lease(lease, hotline.clone(), held));
+    tokio::spawn(instances::keep_lease(lease, hotline.clone(), held, pool.clone(), me.clone()));
     let store = pool.clone();
     tokio::spawn(async move {
         while let Some(report) = reports.recv().await {
             match report {
                 Report::Event(event) => {
-                    if let Err(e) = store_event(&store, &event).await {
+                    if let Err(e) = store_event(&store, &event, &me).await {
                         // The call goes on; the figures will miss this fact, which the log says.
                         tracing::error!(error = %e, ?event, "a call-queue event was not stored");
                     }
@@ -317,172 +310,6 @@ pub async fn start(pool: &PgPool, live: Arc<Live>, settings: &HotlineSettings) -
     Ok(hotline)
 }
 
-async fn try_lease(conn: &mut sqlx::PgConnection) -> sqlx::Result<bool> {
-    sqlx::query_scalar("SELECT pg_try_advisory_lock($1)").bind(LEASE_KEY).fetch_one(conn).await
-}
-
-/// Holds the lease until the hotline stands down, or tries for it until it is free.
-async fn keep_lease(mut conn: sqlx::PgConnection, hotline: Hotline, mut held: bool) {
-    let mut stood_down = hotline.stood_down();
-    let mut tick = tokio::time::interval(LEASE_RETRY);
-    loop {
-        tokio::select! {
-            () = async { drop(stood_down.wait_for(|s| *s).await) } => break,
-            _ = tick.tick(), if !held => match try_lease(&mut conn).await {
-                Ok(true) => {
-                    held = true;
-                    tracing::info!("this instance runs the hotline now");
-                    if hotline.activate().is_err() {
-                        break;
-                    }
-                }
-                Ok(false) => {}
-                Err(e) => tracing::warn!(error = %e, "the hotline's lease could not be asked for"),
-            },
-        }
-    }
-    // Closing the connection lets the lock go: the next instance takes over.
-    use sqlx::Connection;
-    if let Err(e) = conn.close().await {
-        tracing::debug!(error = %e, "the lease's connection closed with an error");
-    }
-}
-
-/// The key the instances share for resume tokens: derived from the deployment's signing key,
-/// so it is the same everywhere and used for nothing else.
-async fn handover_key(conn: &mut sqlx::PgConnection) -> anyhow::Result<okno_hotline::HandoverKey> {
-    use hmac::{Hmac, Mac};
-    let root = crate::work::csat::key(conn).await?;
-    let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(&root).expect("HMAC takes a key of any length");
-    mac.update(b"okno hotline hand-over");
-    Ok(okno_hotline::HandoverKey::new(&mac.finalize().into_bytes()))
-}
-
-/// An instance stopping: the hotline stops taking calls (the lease goes to the next instance),
-/// hands its waiting callers over and waits for its conversations, at most `drain_limit`; then
-/// whatever is left is hung up.
-pub async fn stop(hotline: &Hotline, drain_limit: Duration) {
-    if let Err(e) = hotline.stand_down().await {
-        tracing::warn!(error = %e, "the hotline did not stand down");
-    }
-    match tokio::time::timeout(drain_limit, hotline.drain()).await {
-        Ok(_) => tracing::info!("the hotline's calls are over or handed on"),
-        Err(_) => tracing::warn!(?drain_limit, "the hotline's drain limit ran out: the calls left are hung up"),
-    }
-}
-
-/// A team lead's command for a hotline call, as it travels between instances.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, Deserialize)]
-#[serde(tag = "command", rename_all = "snake_case")]
-pub enum CallCommand {
-    Move { call_id: String, queue_id: String },
-    Monitor { call_id: String, supervisor_id: String, shown_as: String, mode: String },
-}
-
-impl CallCommand {
-    fn call_id(&self) -> &str {
-        match self {
-            CallCommand::Move { call_id, .. } | CallCommand::Monitor { call_id, .. } => call_id,
-        }
-    }
-}
-
-/// How long an instance waits for the one that has a call to answer a relayed command.
-pub const RELAY_WAIT: Duration = Duration::from_secs(2);
-
-/// The NATS side of the hotline's commands: every instance running the hotline listens on the
-/// deployment's subject.
-#[derive(Debug, Clone)]
-pub struct CommandBus {
-    client: async_nats::Client,
-    subject: String,
-}
-
-#[derive(serde::Serialize, Deserialize)]
-struct CommandAnswer {
-    error: Option<String>,
-}
-
-impl CommandBus {
-    pub fn new(client: async_nats::Client, deployment: &str) -> CommandBus {
-        CommandBus { client, subject: format!("okno.hotline.{deployment}") }
-    }
-
-    /// Ask the other instances; `NoSuchCall` when none has the call.
-    async fn ask(&self, command: &CallCommand) -> Result<(), okno_hotline::HotlineError> {
-        use okno_hotline::HotlineError;
-        let payload = serde_json::to_vec(command).map_err(|e| HotlineError::Refused(e.to_string()))?;
-        let asked = tokio::time::timeout(RELAY_WAIT, self.client.request(self.subject.clone(), payload.into()));
-        match asked.await {
-            Ok(Ok(message)) => match serde_json::from_slice::<CommandAnswer>(&message.payload) {
-                Ok(CommandAnswer { error: None }) => Ok(()),
-                Ok(CommandAnswer { error: Some(error) }) => Err(HotlineError::Refused(error)),
-                Err(e) => Err(HotlineError::Refused(format!("an undecodable answer from another instance: {e}"))),
-            },
-            Ok(Err(e)) if e.kind() == async_nats::RequestErrorKind::NoResponders => {
-                Err(HotlineError::NoSuchCall(command.call_id().to_owned()))
-            }
-            Ok(Err(e)) => Err(HotlineError::Refused(format!("the other instances could not be asked: {e}"))),
-            Err(_) => Err(HotlineError::NoSuchCall(command.call_id().to_owned())),
-        }
-    }
-
-    /// Answer the other instances' commands for the calls `hotline` carries; a command for a
-    /// call that is not here gets no answer from this instance.
-    pub async fn answer(&self, hotline: Hotline) -> anyhow::Result<()> {
-        use futures_util::StreamExt;
-        let mut requests = self.client.subscribe(self.subject.clone()).await?;
-        self.client.flush().await?;
-        let client = self.client.clone();
-        tokio::spawn(async move {
-            while let Some(message) = requests.next().await {
-                let Some(reply) = message.reply else { continue };
-                let command: CallCommand = match serde_json::from_slice(&message.payload) {
-                    Ok(command) => command,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "an undecodable hotline command from another instance");
-                        continue;
-                    }
-                };
-                let answer = match carry_out(&hotline, &command).await {
-                    Err(okno_hotline::HotlineError::NoSuchCall(_)) => continue,
-                    Ok(()) => CommandAnswer { error: None },
-                    Err(e) => CommandAnswer { error: Some(e.to_string()) },
-                };
-                tracing::info!(?command, error = ?answer.error, "a hotline command relayed from another instance");
-                let payload = serde_json::to_vec(&answer).unwrap_or_default();
-                if let Err(e) = client.publish(reply, payload.into()).await {
-                    tracing::warn!(error = %e, "a relayed hotline command's answer was not sent");
-                }
-            }
-        });
-        Ok(())
-    }
-}
-
-async fn carry_out(hotline: &Hotline, command: &CallCommand) -> Result<(), okno_hotline::HotlineError> {
-    match command {
-        CallCommand::Move { call_id, queue_id } => hotline.move_call(call_id, queue_id).await,
-        CallCommand::Monitor { call_id, supervisor_id, shown_as, mode } => {
-            let mode: okno_hotline::MonitorMode = mode.parse().map_err(okno_hotline::HotlineError::Refused)?;
-            hotline.monitor(call_id, supervisor_id, shown_as, mode).await
-        }
-    }
-}
-
-/// Carry out a team lead's `command` where its call is: here, else on the instance that has it
-/// (asked over `bus`). `NoSuchCall` when no instance has it.
-pub async fn command(
-    hotline: &Hotline,
-    bus: Option<&CommandBus>,
-    command: CallCommand,
-) -> Result<(), okno_hotline::HotlineError> {
-    match (carry_out(hotline, &command).await, bus) {
-        (Err(okno_hotline::HotlineError::NoSuchCall(_)), Some(bus)) => bus.ask(&command).await,
-        (result, _) => result,
-    }
-}
-
 /// An available operator whose desk let a hotline call ring out becomes `not_responding`, with a
 /// report event and a change to their own bucket: their desk shows it and the team lead's
 /// wallboard sees it live. An operator who changed their state meanwhile keeps it.
@@ -504,9 +331,11 @@ pub async fn mark_not_responding(pool: &PgPool, live: &Live, operator_id: &str, 
     Ok(true)
 }
 
-async fn store_event(pool: &PgPool, event: &AcdEvent) -> sqlx::Result<()> {
+/// Store `event` as written by the hotline instance `instance`.
+async fn store_event(pool: &PgPool, event: &AcdEvent, instance: &str) -> sqlx::Result<()> {
     sqlx::query(
-        "INSERT INTO acd_events (at, call_id, queue_id, kind, agent_id, waited_ms) VALUES ($1, $2, $3, $4, $5, $6)",
+        "INSERT INTO acd_events (at, call_id, queue_id, kind, agent_id, waited_ms, instance) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(event.at)
     .bind(&event.call_id)
@@ -514,6 +343,7 @@ async fn store_event(pool: &PgPool, event: &AcdEvent) -> sqlx::Result<()> {
     .bind(event.kind.as_str())
     .bind(&event.agent_id)
     .bind(event.waited_ms.map(|w| i64::try_from(w).unwrap_or(i64::MAX)))
+    .bind(instance)
     .execute(pool)
     .await?;
     Ok(())

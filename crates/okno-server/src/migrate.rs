@@ -25,6 +25,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (13, "acd_events", include_str!("../migrations/0013_acd_events.sql")),
     (14, "visitor_read", include_str!("../migrations/0014_visitor_read.sql")),
     (15, "csat_settings", include_str!("../migrations/0015_csat_settings.sql")),
+    (16, "acd_instance", include_str!("../migrations/0016_acd_instance.sql")),
 ];
 
 /// An arbitrary constant identifying "Okno schema migrations" among advisory locks.

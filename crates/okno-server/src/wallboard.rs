@@ -14,7 +14,7 @@ use axum::extract::{RawQuery, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use okno_acd::wire::{AgentBoard, QueueBoard, WallboardView};
-use okno_acd::{AcdEvent, figures, recorded_call_events, waiting_calls};
+use okno_acd::{AcdEvent, AcdEventKind, figures, recorded_call_events, waiting_calls};
 use okno_core::{AgentState, Millis, Role};
 use serde::Deserialize;
 
@@ -184,14 +184,24 @@ async fn board(
     type AgentRow = (String, String, String, String, Millis, i64);
     let agent_rows: Vec<AgentRow> = sqlx::query_as(
         "SELECT o.id, o.name, o.role, o.state, o.state_since, \
-           (SELECT count(*) FROM calls c WHERE c.operator_id = o.id AND c.answered_at >= $1) \
+           (SELECT count(*) FROM calls c WHERE c.operator_id = o.id AND c.answered_at >= $1 \
+              AND (c.queue_id IS NULL OR NOT c.queue_id = ANY($2))) \
            + (SELECT count(DISTINCT m.ticket_id) FROM messages m WHERE m.operator_id = o.id AND m.direction = 'outbound' \
               AND m.channel = 'chat' AND m.created_at >= $1) \
          FROM operators o WHERE o.disabled_at IS NULL AND o.role IN ('operator', 'team_lead', 'contractor') ORDER BY o.name",
     )
     .bind(since)
+    .bind(served)
     .fetch_all(&mut *conn)
     .await?;
+    // The hotline's calls count from its records (a desk that is a plain SIP phone records
+    // none); a desk's own record of such a call is left out above, so none counts twice.
+    let mut hotline_answered: std::collections::HashMap<&str, u32> = std::collections::HashMap::new();
+    for e in events.iter().filter(|e| e.at >= since && served.contains(&e.queue_id)) {
+        if let (AcdEventKind::Answered | AcdEventKind::CallbackPlaced, Some(agent)) = (e.kind, e.agent_id.as_deref()) {
+            *hotline_answered.entry(agent).or_default() += 1;
+        }
+    }
     let agents = agent_rows
         .into_iter()
         .filter_map(|(id, name, role, agent_state, state_since, handled)| {
@@ -200,7 +210,9 @@ async fn board(
                 role: role.parse().ok()?,
                 state: agent_state.parse().ok()?,
                 state_since,
-                handled_today: u32::try_from(handled).unwrap_or(u32::MAX),
+                handled_today: u32::try_from(handled)
+                    .unwrap_or(u32::MAX)
+                    .saturating_add(hotline_answered.get(id.as_str()).copied().unwrap_or(0)),
                 not_responding: agent_state == AgentState::NotResponding.as_str(),
                 hotline_call: on_calls.get(&id).cloned(),
                 id,
