@@ -318,6 +318,10 @@ impl Driver {
                     tracing::debug!(error = %e, "callback request ignored");
                 }
             }
+            // Dropped or refused by the engine (a 400 where one can be sent); the calls go on.
+            PhoneEvent::Malformed { from, error, responded } => {
+                tracing::warn!(from, error, responded, "malformed SIP at the hotline");
+            }
             PhoneEvent::Registered { .. } => self.registered = true,
             PhoneEvent::Unregistered | PhoneEvent::RegistrationFailed { .. } => {
                 self.registered = false;

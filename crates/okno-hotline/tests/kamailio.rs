@@ -360,6 +360,78 @@ async fn a_desk_that_does_not_answer_is_skipped_and_a_caller_who_gives_up_is_aba
     assert!(status.agents.iter().any(|a| a.id == "alice" && a.not_responding), "{status:?}");
 }
 
+/// Malformed SIP at the hotline's port while a caller waits (garbage, a request without its
+/// headers, a BYE for the waiting call with a broken CSeq, a response to nothing, a body
+/// shorter than its length): the waiting call is kept, the caller goes on hearing the music,
+/// and an operator who becomes free takes the call.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_sip_at_the_hotline_leaves_the_waiting_caller_waiting() {
+    let kamailio = Kamailio::start(PASSWORD);
+    let (hotline, mut reports) = hotline(&kamailio, vec![queue("sales", 15_000)], &["alice"]).await;
+    let mut alice = Phone::start(&kamailio, "alice", OPERATOR_HZ).await;
+    let mut caller = Phone::start(&kamailio, "carol", CALLER_HZ).await;
+    caller.dial_hotline();
+    caller.wait("the hotline answers", |e| matches!(e, PhoneEvent::Answered { .. })).await;
+    let call_id = caller.call_id();
+
+    let junk = UdpSocket::bind("127.0.0.1:0").unwrap();
+    junk.set_read_timeout(Some(Duration::from_millis(300))).unwrap();
+    let headers = "Via: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bK-junk\r\nMax-Forwards: 70\r\n\
+                   From: <sip:carol@127.0.0.1>;tag=junk\r\nTo: <sip:hotline@127.0.0.1>\r\n";
+    let datagrams = [
+        "\u{1}\u{7f} not SIP at all".to_owned(),
+        "INVITE sip:hotline@127.0.0.1 SIP/2.0\r\n\r\n".to_owned(),
+        format!(
+            "BYE sip:hotline@127.0.0.1 SIP/2.0\r\n{headers}Call-ID: {call_id}\r\nCSeq: banana BYE\r\nContent-Length: 0\r\n\r\n"
+        ),
+        "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bK-nothing\r\nContent-Length: 0\r\n\r\n".to_owned(),
+        format!(
+            "INVITE sip:hotline@127.0.0.1 SIP/2.0\r\n{headers}Call-ID: junk-1\r\nCSeq: 1 INVITE\r\nContent-Length: 9999\r\n\r\nv=0\r\n"
+        ),
+    ];
+    for datagram in &datagrams {
+        junk.send_to(datagram.as_bytes(), hotline.sip_addr()).unwrap();
+    }
+    let mut answers = Vec::new();
+    let mut buf = [0u8; 4096];
+    while let Ok((n, _)) = junk.recv_from(&mut buf) {
+        answers.push(String::from_utf8_lossy(&buf[..n]).lines().next().unwrap_or_default().to_owned());
+    }
+    eprintln!("the hotline answered the junk with {answers:?}");
+    assert!(answers.iter().all(|a| !a.starts_with("SIP/2.0 2")), "nothing malformed is accepted: {answers:?}");
+
+    // The caller still waits and hears the music.
+    let status = hotline.status().await.unwrap();
+    assert_eq!(status.waiting.len(), 1, "the waiting call is kept: {status:?}");
+    let from = caller.hear(8_000).await;
+    caller.hear(8_000).await;
+    let music =
+        okno_hotline::DEFAULT_MUSIC_HZ.iter().map(|hz| caller.share_since(from, f64::from(*hz))).fold(0.0, f64::max);
+    assert!(music > 0.5, "the caller hears the music on hold after the junk: {music:.2}");
+
+    // Alice becomes free and takes the call.
+    hotline.agent_state("alice", AgentState::Available).unwrap();
+    let incoming = alice.wait("alice's desk rings", |e| matches!(e, PhoneEvent::Incoming { .. })).await;
+    let PhoneEvent::Incoming { call_id: offered, .. } = incoming else { unreachable!() };
+    alice.send(PhoneCommand::Answer { call_id: offered });
+    alice.wait("alice talks", |e| matches!(e, PhoneEvent::Media { .. })).await;
+    caller.send(PhoneCommand::Hangup { call_id: caller.call_id() });
+    alice.wait("alice's call ends with the caller's", |e| matches!(e, PhoneEvent::Ended { .. })).await;
+    let mut all = Vec::new();
+    until("the call's end is reported", || {
+        drain(&mut reports, &mut all)
+            .iter()
+            .any(|(kind, _)| matches!(kind, AcdEventKind::Ended | AcdEventKind::Abandoned))
+    })
+    .await;
+    let kinds: Vec<AcdEventKind> = drain(&mut reports, &mut all).into_iter().map(|(k, _)| k).collect();
+    assert_eq!(
+        kinds,
+        [AcdEventKind::Queued, AcdEventKind::Offered, AcdEventKind::Answered, AcdEventKind::Ended],
+        "{all:#?}"
+    );
+}
+
 /// A team lead joins a live call from their own desk: listening they hear both sides and
 /// nobody hears them; whispering the operator hears them; barging in both do. Keys 2 and 3 on
 /// the lead's phone switch; the operator hears a beep when the lead joins (the center's policy
