@@ -415,6 +415,9 @@ async fn malformed_sip_at_the_hotline_leaves_the_waiting_caller_waiting() {
     let PhoneEvent::Incoming { call_id: offered, .. } = incoming else { unreachable!() };
     alice.send(PhoneCommand::Answer { call_id: offered });
     alice.wait("alice talks", |e| matches!(e, PhoneEvent::Media { .. })).await;
+    // Hung up only once the hotline has bridged them: before that it is an abandonment.
+    let bridged_from = caller.heard_len();
+    until("the caller hears alice", || caller.share_since(bridged_from, OPERATOR_HZ) > 0.3).await;
     caller.send(PhoneCommand::Hangup { call_id: caller.call_id() });
     alice.wait("alice's call ends with the caller's", |e| matches!(e, PhoneEvent::Ended { .. })).await;
     let mut all = Vec::new();
