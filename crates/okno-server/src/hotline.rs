@@ -206,7 +206,8 @@ pub(crate) fn from_file(
             supervisors,
             announce_monitoring: raw.announce_monitoring,
             prompts,
-            standby: true,
+            // Whether it waits in standby and the hand-over key are decided at `start`.
+            standby: false,
             handover: None,
         },
         drain_limit: Duration::from_secs(raw.drain_limit_s.unwrap_or(600)),
